@@ -1,0 +1,331 @@
+import { resolveConfig, type OAuthConfig, type OAuthOptions } from './config.js'
+import { CodegrantError, isCodegrantError } from './errors.js'
+import { CALLBACK_HEADERS, completeLogin } from './flow/callback.js'
+import { startLogin } from './flow/login.js'
+import { finishLogout } from './flow/logout.js'
+import { createRefresher, refreshDue, type Refresh } from './flow/refresh.js'
+import { transactionCookies, TRANSACTION_TTL, type TransactionCookies } from './flow/transaction.js'
+import { decide, type RequireAuthOptions } from './guard.js'
+import { appPath, errorResponse, escapeHtml, formParams, header, html, redirect, type CoreRequest, type CoreResponse } from './http.js'
+import { createProviderResolver, type Provider } from './provider/metadata.js'
+import type { OAuthRequestState } from './request-state.js'
+import { safeReturnTo } from './return-to.js'
+import { createSessionBackend, type SessionBackend } from './session/backend.js'
+import { createCookieCodec } from './session/cookie-codec.js'
+import { parseCookies, type RequestCookies } from './session/cookie-jar.js'
+import type { MaybePromise, SessionData } from './session/store.js'
+
+export type Route = 'login' | 'callback' | 'logout'
+
+/** Receives `Set-Cookie` values produced while a request is handled (refresh, renewal, logout). */
+export type CookieSink = (setCookies: string[]) => void
+
+/** One configured codegrant: what an adapter holds. Create it once, at start-up. */
+export interface Codegrant {
+  readonly config: OAuthConfig
+  /** Which of codegrant's routes a request path is for (the query is ignored), if any. */
+  match(url: string): Route | undefined
+  /**
+   * The request state for one request. Synchronous for the cookie and memory stores (the
+   * session is decrypted lazily, on first use); a promise for stores that do I/O.
+   */
+  attach(request: CoreRequest, sink: CookieSink): MaybePromise<OAuthRequestState>
+  /** Serves one of codegrant's routes. Never rejects: failures become 4xx/5xx responses. */
+  handle(route: Route, request: CoreRequest, state: OAuthRequestState): Promise<CoreResponse>
+}
+
+interface Engine {
+  config: OAuthConfig
+  backend: SessionBackend
+  transactions: TransactionCookies
+  provider: () => Promise<Provider>
+  refresh: Refresh
+  renewAfter: number
+}
+
+interface Context {
+  engine: Engine
+  request: CoreRequest
+  sink: CookieSink
+  parsed: RequestCookies | undefined
+  session: SessionData | undefined | typeof UNLOADED
+}
+
+const UNLOADED = Symbol('unloaded')
+const CONTEXT = Symbol('codegrant.context')
+
+const now = () => Math.floor(Date.now() / 1000)
+
+/**
+ * Creates codegrant from options merged over the environment (`OAUTH_*` variables).
+ *
+ * @throws {CodegrantError} `codegrant/config_invalid` listing every configuration problem.
+ * @example
+ * const codegrant = createCodegrant({ scope: 'openid profile' })
+ */
+export function createCodegrant(options: OAuthOptions = {}, env: Readonly<Record<string, string | undefined>> = process.env): Codegrant {
+  const config = resolveConfig(options, env)
+  const codec = createCookieCodec(config.cookieSecrets)
+  const prefix = config.secure ? '__Host-' : ''
+  const provider = createProviderResolver(config)
+  const engine: Engine = {
+    config,
+    backend: createSessionBackend(config, codec, `${prefix}codegrant.session`),
+    transactions: transactionCookies(config, codec, prefix),
+    provider,
+    refresh: createRefresher(config, provider),
+    // re-issue the session cookie at most every 1/20 of the idle timeout (and at least every minute)
+    renewAfter: Math.min(60, Math.max(1, Math.floor(config.sessionIdleTimeout / 20))),
+  }
+  const routes = new Map<string, Route>([
+    [config.routes.login, 'login'],
+    [config.routes.callback, 'callback'],
+    [config.routes.logout, 'logout'],
+  ])
+
+  return {
+    config,
+    match(url) {
+      const query = url.indexOf('?')
+      return routes.get(query === -1 ? url : url.slice(0, query))
+    },
+    attach(request, sink) {
+      const context: Context = { engine, request, sink, parsed: undefined, session: UNLOADED }
+      const state = Object.create(STATE_PROTOTYPE, { [CONTEXT]: { value: context } }) as OAuthRequestState
+      if (typeof config.sessionStore !== 'object') return state
+      // a store that does I/O is read before the request goes on (getters cannot wait)
+      const read = engine.backend.read(cookiesOf(context), now())
+      if (!(read instanceof Promise)) {
+        context.session = renew(context, read)
+        return state
+      }
+      return read.then(
+        (session) => { context.session = renew(context, session); return state },
+        (error: unknown) => { throw new CodegrantError('codegrant/provider_unavailable', 'The session store is unavailable.', { cause: error }) },
+      )
+    },
+    async handle(route, request, state) {
+      const context = contextOf(state)
+      try {
+        if (route === 'login') return await login(context)
+        if (route === 'callback') return await callback(context)
+        return await logout(context)
+      } catch (error) {
+        const failure = isCodegrantError(error) ? error : unexpected(config, error)
+        const response = errorResponse(config, request, failure)
+        if (route === 'callback') {
+          Object.assign(response.headers, CALLBACK_HEADERS)
+          response.cookies.push(...clearTransaction(context))
+        }
+        return response
+      }
+    },
+  }
+}
+
+/**
+ * The guard: undefined lets the request through; otherwise the response to send (302 to login,
+ * 401, 403, or 503/504 when a due refresh cannot be done). Refreshes first when the access
+ * token is due, so guarded handlers see fresh tokens.
+ */
+export function guard(state: OAuthRequestState, request: CoreRequest, options: RequireAuthOptions = {}): MaybePromise<CoreResponse | undefined> {
+  const context = contextOf(state)
+  const { config } = context.engine
+  const session = load(context)
+  if (session && session.tokens.refreshToken && refreshDue(config, session, now())) {
+    return refreshSession(context, session).then(
+      (fresh) => decide(config, request, fresh.user, fresh.tokens.scope, options),
+      (error: unknown) =>
+        isCodegrantError(error, 'codegrant/session_ended')
+          ? decide(config, request, undefined, undefined, options)
+          : errorResponse(config, request, isCodegrantError(error) ? error : unexpected(config, error)),
+    )
+  }
+  return decide(config, request, session?.user, session?.tokens.scope, options)
+}
+
+function contextOf(state: OAuthRequestState): Context {
+  const context = (state as unknown as { [CONTEXT]?: Context })[CONTEXT]
+  if (!context) throw new TypeError('not a codegrant request state: mount oauth() before requireAuth()')
+  return context
+}
+
+function cookiesOf(context: Context): RequestCookies {
+  return (context.parsed ??= parseCookies(header(context.request, 'cookie')))
+}
+
+function load(context: Context): SessionData | undefined {
+  if (context.session !== UNLOADED) return context.session
+  const read = context.engine.backend.read(cookiesOf(context), now())
+  // only the cookie and memory backends get here, and they read synchronously
+  context.session = renew(context, read instanceof Promise ? undefined : read)
+  return context.session
+}
+
+/** Slides the idle window: re-issues the session at most every `renewAfter` seconds. */
+function renew(context: Context, session: SessionData | undefined): SessionData | undefined {
+  const at = now()
+  if (!session || at - session.uat < context.engine.renewAfter) return session
+  const renewed = { ...session, uat: at }
+  persist(context, renewed)
+  return renewed
+}
+
+function persist(context: Context, session: SessionData): Promise<void> {
+  const written = context.engine.backend.write(cookiesOf(context), session, now())
+  if (!(written instanceof Promise)) {
+    context.sink(written)
+    return Promise.resolve()
+  }
+  return written.then(context.sink)
+}
+
+async function refreshSession(context: Context, session: SessionData): Promise<SessionData> {
+  try {
+    const fresh = await context.engine.refresh(session)
+    context.session = fresh
+    await persist(context, fresh)
+    return fresh
+  } catch (error) {
+    if (isCodegrantError(error, 'codegrant/session_ended')) {
+      context.session = undefined
+      context.sink(await context.engine.backend.clear(cookiesOf(context), session))
+    }
+    throw error
+  }
+}
+
+async function accessToken(context: Context): Promise<string> {
+  const session = load(context)
+  if (!session) throw new CodegrantError('codegrant/unauthenticated', 'Not signed in.')
+  if (!refreshDue(context.engine.config, session, now())) return session.tokens.accessToken
+  return (await refreshSession(context, session)).tokens.accessToken
+}
+
+async function authorizedFetch(context: Context, input: string | URL, init: RequestInit = {}): Promise<Response> {
+  const send = (session: SessionData) => {
+    const headers = new Headers(init.headers)
+    headers.set('authorization', `${session.tokens.tokenType === 'dpop' ? 'DPoP' : 'Bearer'} ${session.tokens.accessToken}`)
+    return fetch(input, { ...init, headers })
+  }
+  await accessToken(context)
+  const session = load(context)!
+  const response = await send(session)
+  if (response.status !== 401 || !session.tokens.refreshToken) return response
+  await response.body?.cancel()
+  return send(await refreshSession(context, session))
+}
+
+const STATE_PROTOTYPE: ThisType<{ [CONTEXT]: Context }> & OAuthRequestState = {
+  get isAuthenticated() {
+    return load(this[CONTEXT]) !== undefined
+  },
+  get user() {
+    return load(this[CONTEXT])?.user
+  },
+  get tokens() {
+    return load(this[CONTEXT])?.tokens
+  },
+  accessToken() {
+    return accessToken(this[CONTEXT])
+  },
+  fetch(input, init) {
+    return authorizedFetch(this[CONTEXT], input, init)
+  },
+}
+
+async function login(context: Context): Promise<CoreResponse> {
+  const { config, transactions, provider } = context.engine
+  const { request } = context
+  if (request.method !== 'GET' && request.method !== 'HEAD') return methodNotAllowed('GET')
+  const returnTo = new URL(request.url, 'http://local.invalid').searchParams.get('returnTo')
+  return startLogin(config, await provider(), transactions, cookiesOf(context), returnTo, now())
+}
+
+async function callback(context: Context): Promise<CoreResponse> {
+  const { config, transactions, backend, provider } = context.engine
+  const { request } = context
+  const method = config.responseMode === 'form_post' ? 'POST' : 'GET'
+  if (request.method !== method) return { ...methodNotAllowed(method), headers: { ...CALLBACK_HEADERS, allow: method } }
+  const params = method === 'GET' ? new URL(request.url, 'http://local.invalid').searchParams : formParams(request.body)
+  const states = params?.getAll('state') ?? []
+  if (!params || states.length !== 1) {
+    throw new CodegrantError('codegrant/invalid_callback', states.length > 1 ? 'The sign-in response carries more than one state.' : 'The sign-in response has no state: start the sign-in again.')
+  }
+  const state = states[0]!
+  const cookies = cookiesOf(context)
+  const transaction = transactions.read(cookies, state, now())
+  if (transaction === 'missing') {
+    // the back button after a completed login lands here: the user is already in
+    if (load(context)) return redirect(appPath(config, '/'), [], { ...CALLBACK_HEADERS })
+    throw new CodegrantError('codegrant/transaction_missing', missingTransactionHint(context))
+  }
+  if (transaction === 'invalid') {
+    throw new CodegrantError('codegrant/transaction_invalid', 'The sign-in cookie is invalid or expired. Start the sign-in again.')
+  }
+  const { session, location } = await completeLogin(config, await provider(), transaction, params, now())
+  const previous = load(context)
+  if (previous && previous.sid !== session.sid) {
+    // end the previous session's server-side record; its cookie is overwritten below
+    const destroyed = backend.clear({}, previous)
+    if (destroyed instanceof Promise) await destroyed
+  }
+  const written = backend.write(cookies, session, now())
+  const cookiesOut = [transactions.remove(state), ...(written instanceof Promise ? await written : written)]
+  context.session = session
+  return redirect(location, cookiesOut, { ...CALLBACK_HEADERS })
+}
+
+function clearTransaction(context: Context): string[] {
+  const { transactions } = context.engine
+  const params = context.request.method === 'GET' ? new URL(context.request.url, 'http://local.invalid').searchParams : formParams(context.request.body)
+  const state = params?.get('state')
+  return state && cookiesOf(context)[transactions.name(state)] !== undefined ? [transactions.remove(state)] : []
+}
+
+/** Names the likely cause instead of a bare "invalid state". */
+function missingTransactionHint(context: Context): string {
+  const { config, transactions } = context.engine
+  const others = Object.keys(cookiesOf(context)).filter(transactions.isTransaction).length
+  if (others > 0) {
+    return 'This sign-in response does not match a sign-in started in this browser (it may already have been used). Start the sign-in again.'
+  }
+  const host = header(context.request, 'x-forwarded-host') ?? header(context.request, 'host')
+  const hostHint = host && host !== config.baseUrl.host ? ` This request came to ${host}, but OAUTH_BASE_URL is ${config.baseUrl.origin}: open the app at that address.` : ''
+  const modeHint = config.responseMode === 'form_post' ? ' With form_post the cookie needs SameSite=None and Secure (https).' : ''
+  return `This browser did not send back the sign-in cookie, so the response cannot be trusted. Start the sign-in again from this site; it must be finished within ${TRANSACTION_TTL / 60} minutes with cookies allowed.${hostHint}${modeHint}`
+}
+
+async function logout(context: Context): Promise<CoreResponse> {
+  const { config, backend, provider } = context.engine
+  const { request } = context
+  if (request.method !== 'GET' && request.method !== 'POST') return methodNotAllowed('GET, POST')
+  // RFC 9700 leaves RP logout CSRF open; refuse cross-site forced logouts, ask instead
+  if (request.method === 'GET' && header(request, 'sec-fetch-site') === 'cross-site') return confirmLogout(config)
+  const origin = header(request, 'origin')
+  if (request.method === 'POST' && origin !== undefined && origin !== 'null' && origin !== config.baseUrl.origin) {
+    throw new CodegrantError('codegrant/cross_site_request', 'Sign-out requests must come from this site.')
+  }
+  const session = load(context)
+  const cleared = backend.clear(cookiesOf(context), session)
+  const cookies = cleared instanceof Promise ? await cleared : cleared
+  context.session = undefined
+  const requested = new URL(request.url, 'http://local.invalid').searchParams.get('returnTo')
+  const localReturnTo = requested === null ? undefined : appPath(config, safeReturnTo(requested))
+  const resolved = await provider().catch(() => undefined)
+  return redirect(await finishLogout(config, resolved, session, localReturnTo), cookies)
+}
+
+function confirmLogout(config: OAuthConfig): CoreResponse {
+  const action = escapeHtml(appPath(config, config.routes.logout))
+  return html(200, 'Sign out?', [`<form method="post" action="${action}"><button type="submit">Sign out</button></form>`])
+}
+
+function methodNotAllowed(allow: string): CoreResponse {
+  return { status: 405, headers: { allow, 'content-type': 'application/json; charset=utf-8' }, cookies: [], body: JSON.stringify({ error: 'method_not_allowed' }) }
+}
+
+function unexpected(config: OAuthConfig, error: unknown): CodegrantError {
+  config.logger.error(`unexpected failure: ${error instanceof Error ? `${error.name}: ${error.message}` : String(error)}`)
+  return new CodegrantError('codegrant/provider_error', 'Sign-in failed unexpectedly. Try again.', { cause: error })
+}

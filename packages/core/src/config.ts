@@ -1,0 +1,346 @@
+import { CodegrantError } from './errors.js'
+import type { SessionStore } from './session/store.js'
+
+export type ClientAuthMethod = 'client_secret_basic' | 'client_secret_post' | 'private_key_jwt' | 'none'
+export type ResponseMode = 'query' | 'form_post'
+
+export interface Logger {
+  warn(message: string): void
+  error(message: string): void
+}
+
+/** What a user passes to `oauth()`; every field also has an environment variable. */
+export interface OAuthOptions {
+  /** Issuer URL; metadata comes from OpenID / RFC 8414 discovery. `OAUTH_ISSUER`. */
+  issuer?: string
+  authorizationEndpoint?: string
+  tokenEndpoint?: string
+  userinfoEndpoint?: string
+  revocationEndpoint?: string
+  endSessionEndpoint?: string
+  jwksUri?: string
+  clientId?: string
+  clientSecret?: string
+  clientAuthMethod?: ClientAuthMethod
+  /** PEM (PKCS#8) or JWK (JSON) private key for `private_key_jwt`. */
+  privateKey?: string
+  /** The app's external origin, e.g. `https://app.example.com`. */
+  baseUrl?: string
+  redirectUri?: string
+  scope?: string
+  /** At least 32 characters; a list (or comma-separated string) rotates keys: first encrypts, all decrypt. */
+  cookieSecret?: string | readonly string[]
+  /** `cookie` (stateless, encrypted, chunked), `memory`, or a {@link SessionStore} instance. */
+  sessionStore?: 'cookie' | 'memory' | 'redis' | SessionStore
+  redisUrl?: string
+  /** Absolute session lifetime, seconds. */
+  sessionMaxAge?: number
+  /** Rolling (idle) session lifetime, seconds. */
+  sessionIdleTimeout?: number
+  postLogoutRedirectUri?: string
+  par?: boolean
+  dpop?: boolean
+  responseMode?: ResponseMode
+  /** Milliseconds for each call to the provider. */
+  httpTimeout?: number
+  /** Seconds before expiry at which the access token is refreshed. */
+  refreshSkew?: number
+  fetchUserinfo?: boolean
+  trustProxy?: boolean
+  /** ID token signing algorithm to accept (pinned; `none` is always refused). Default `RS256`. */
+  idTokenSigningAlg?: string
+  /** Seconds of clock difference tolerated when checking `exp`, `iat`, `nbf`. Default 30. */
+  clockTolerance?: number
+  routes?: { login?: string; callback?: string; logout?: string }
+  logger?: Logger
+}
+
+/** The validated, frozen configuration every part of codegrant reads. */
+export interface OAuthConfig {
+  readonly issuer: string | undefined
+  readonly endpoints: Readonly<{
+    authorization?: string
+    token?: string
+    userinfo?: string
+    revocation?: string
+    endSession?: string
+    jwks?: string
+  }>
+  /** True when the authorization and token endpoints are both given: discovery is not attempted. */
+  readonly explicitEndpoints: boolean
+  readonly clientId: string
+  readonly clientSecret: string | undefined
+  readonly clientAuthMethod: ClientAuthMethod
+  readonly privateKey: string | undefined
+  readonly baseUrl: URL
+  readonly redirectUri: string
+  readonly scope: string
+  readonly openid: boolean
+  readonly cookieSecrets: readonly string[]
+  readonly secure: boolean
+  readonly sessionStore: 'cookie' | 'memory' | SessionStore
+  readonly sessionMaxAge: number
+  readonly sessionIdleTimeout: number
+  readonly postLogoutRedirectUri: string
+  readonly par: boolean
+  readonly dpop: boolean
+  readonly responseMode: ResponseMode
+  readonly httpTimeout: number
+  readonly refreshSkew: number
+  readonly fetchUserinfo: boolean
+  readonly trustProxy: boolean
+  readonly idTokenSigningAlg: string
+  readonly clockTolerance: number
+  readonly routes: Readonly<{ login: string; callback: string; logout: string }>
+  readonly logger: Logger
+}
+
+type Env = Readonly<Record<string, string | undefined>>
+
+/** `OAUTH_*` names first; express-openid-connect's names are accepted as aliases. */
+const ENV_NAMES = {
+  issuer: ['OAUTH_ISSUER', 'ISSUER_BASE_URL'],
+  authorizationEndpoint: ['OAUTH_AUTHORIZATION_ENDPOINT'],
+  tokenEndpoint: ['OAUTH_TOKEN_ENDPOINT'],
+  userinfoEndpoint: ['OAUTH_USERINFO_ENDPOINT'],
+  revocationEndpoint: ['OAUTH_REVOCATION_ENDPOINT'],
+  endSessionEndpoint: ['OAUTH_END_SESSION_ENDPOINT'],
+  jwksUri: ['OAUTH_JWKS_URI'],
+  clientId: ['OAUTH_CLIENT_ID', 'CLIENT_ID'],
+  clientSecret: ['OAUTH_CLIENT_SECRET', 'CLIENT_SECRET'],
+  clientAuthMethod: ['OAUTH_CLIENT_AUTH_METHOD'],
+  privateKey: ['OAUTH_PRIVATE_KEY'],
+  baseUrl: ['OAUTH_BASE_URL', 'BASE_URL'],
+  redirectUri: ['OAUTH_REDIRECT_URI'],
+  scope: ['OAUTH_SCOPE'],
+  cookieSecret: ['OAUTH_COOKIE_SECRET', 'SECRET'],
+  sessionStore: ['OAUTH_SESSION_STORE'],
+  redisUrl: ['OAUTH_REDIS_URL'],
+  sessionMaxAge: ['OAUTH_SESSION_MAX_AGE'],
+  sessionIdleTimeout: ['OAUTH_SESSION_IDLE_TIMEOUT'],
+  postLogoutRedirectUri: ['OAUTH_POST_LOGOUT_REDIRECT_URI'],
+  par: ['OAUTH_PAR'],
+  dpop: ['OAUTH_DPOP'],
+  responseMode: ['OAUTH_RESPONSE_MODE'],
+  httpTimeout: ['OAUTH_HTTP_TIMEOUT'],
+  refreshSkew: ['OAUTH_REFRESH_SKEW'],
+  fetchUserinfo: ['OAUTH_FETCH_USERINFO'],
+  trustProxy: ['OAUTH_TRUST_PROXY'],
+  idTokenSigningAlg: ['OAUTH_ID_TOKEN_SIGNING_ALG'],
+  clockTolerance: ['OAUTH_CLOCK_TOLERANCE'],
+} as const satisfies Partial<Record<keyof OAuthOptions, readonly string[]>>
+
+type EnvBacked = keyof typeof ENV_NAMES
+const NUMBERS = new Set<EnvBacked>(['sessionMaxAge', 'sessionIdleTimeout', 'httpTimeout', 'refreshSkew', 'clockTolerance'])
+const BOOLEANS = new Set<EnvBacked>(['par', 'dpop', 'fetchUserinfo', 'trustProxy'])
+
+/**
+ * Reads every codegrant setting from an environment (usually `process.env`).
+ * Values are returned raw where they cannot be parsed, so that {@link resolveConfig}
+ * reports them together with every other problem.
+ */
+export function configFromEnv(env: Env): OAuthOptions {
+  const options: Record<string, unknown> = {}
+  for (const [key, names] of Object.entries(ENV_NAMES) as [EnvBacked, readonly string[]][]) {
+    const raw = names.map((name) => env[name]).find((value) => value !== undefined && value.trim() !== '')
+    if (raw === undefined) continue
+    const value = raw.trim()
+    if (NUMBERS.has(key)) options[key] = /^\d+$/.test(value) ? Number(value) : value
+    else if (BOOLEANS.has(key)) options[key] = parseBoolean(value) ?? value
+    else options[key] = value
+  }
+  return options as OAuthOptions
+}
+
+function parseBoolean(value: string): boolean | undefined {
+  if (/^(true|1|yes|on)$/i.test(value)) return true
+  if (/^(false|0|no|off)$/i.test(value)) return false
+  return undefined
+}
+
+const DEFAULT_LOGGER: Logger = {
+  warn: (message) => console.warn(`[codegrant] ${message}`),
+  error: (message) => console.error(`[codegrant] ${message}`),
+}
+
+const LOOPBACK = /^(localhost|127(?:\.\d{1,3}){3}|\[::1\])$/
+
+export function isLoopback(url: URL): boolean {
+  return LOOPBACK.test(url.hostname)
+}
+
+/**
+ * Merges `options` over the environment, validates everything, and returns a frozen
+ * {@link OAuthConfig}. Never mutates its arguments.
+ *
+ * @throws {CodegrantError} `codegrant/config_invalid`, listing every problem at once.
+ */
+export function resolveConfig(options: OAuthOptions = {}, env: Env = process.env): OAuthConfig {
+  const merged: OAuthOptions = { ...configFromEnv(env), ...definedOnly(options) }
+  const problems: string[] = []
+  const logger = merged.logger ?? DEFAULT_LOGGER
+
+  const url = (name: string, value: string | undefined, required = false): URL | undefined => {
+    if (value === undefined) {
+      if (required) problems.push(`${name} is required`)
+      return undefined
+    }
+    try {
+      const parsed = new URL(value)
+      if (parsed.protocol !== 'https:' && parsed.protocol !== 'http:') throw new TypeError()
+      if (parsed.protocol === 'http:' && !isLoopback(parsed) && name !== 'OAUTH_BASE_URL' && name !== 'OAUTH_REDIRECT_URI' && name !== 'OAUTH_POST_LOGOUT_REDIRECT_URI') {
+        problems.push(`${name} must use https (http is only allowed on loopback, got ${parsed.origin})`)
+      }
+      return parsed
+    } catch {
+      problems.push(`${name} must be an absolute http(s) URL (got ${JSON.stringify(truncate(value))})`)
+      return undefined
+    }
+  }
+  const positive = (name: string, value: unknown, fallback: number): number => {
+    if (value === undefined) return fallback
+    if (typeof value === 'number' && Number.isFinite(value) && value >= 0) return value
+    problems.push(`${name} must be a non-negative number (got ${JSON.stringify(value)})`)
+    return fallback
+  }
+  const flag = (name: string, value: unknown): boolean => {
+    if (value === undefined) return false
+    if (typeof value === 'boolean') return value
+    problems.push(`${name} must be true or false (got ${JSON.stringify(value)})`)
+    return false
+  }
+
+  const endpoints = {
+    authorization: url('OAUTH_AUTHORIZATION_ENDPOINT', merged.authorizationEndpoint)?.href,
+    token: url('OAUTH_TOKEN_ENDPOINT', merged.tokenEndpoint)?.href,
+    userinfo: url('OAUTH_USERINFO_ENDPOINT', merged.userinfoEndpoint)?.href,
+    revocation: url('OAUTH_REVOCATION_ENDPOINT', merged.revocationEndpoint)?.href,
+    endSession: url('OAUTH_END_SESSION_ENDPOINT', merged.endSessionEndpoint)?.href,
+    jwks: url('OAUTH_JWKS_URI', merged.jwksUri)?.href,
+  }
+  const explicitEndpoints = endpoints.authorization !== undefined && endpoints.token !== undefined
+  const issuerUrl = url('OAUTH_ISSUER', merged.issuer, !explicitEndpoints)
+  if (!explicitEndpoints && merged.issuer === undefined && (endpoints.authorization ?? endpoints.token) !== undefined) {
+    problems.push('OAUTH_AUTHORIZATION_ENDPOINT and OAUTH_TOKEN_ENDPOINT must be given together (or set OAUTH_ISSUER for discovery)')
+  }
+  if (issuerUrl && issuerUrl.protocol === 'http:' && isLoopback(issuerUrl)) {
+    logger.warn(`OAUTH_ISSUER ${issuerUrl.origin} is plain http: accepted only because it is loopback (development)`)
+  }
+
+  if (!merged.clientId) problems.push('OAUTH_CLIENT_ID is required')
+  const clientAuthMethod = merged.clientAuthMethod ?? 'client_secret_basic'
+  if (!['client_secret_basic', 'client_secret_post', 'private_key_jwt', 'none'].includes(clientAuthMethod)) {
+    problems.push(`OAUTH_CLIENT_AUTH_METHOD must be one of client_secret_basic, client_secret_post, private_key_jwt, none (got ${JSON.stringify(clientAuthMethod)})`)
+  } else if (clientAuthMethod.startsWith('client_secret') && !merged.clientSecret) {
+    problems.push(`OAUTH_CLIENT_SECRET is required for ${clientAuthMethod}`)
+  } else if (clientAuthMethod === 'private_key_jwt' && !merged.privateKey) {
+    problems.push('OAUTH_PRIVATE_KEY is required for private_key_jwt')
+  }
+
+  const routes = {
+    login: merged.routes?.login ?? '/auth/login',
+    callback: merged.routes?.callback ?? '/auth/callback',
+    logout: merged.routes?.logout ?? '/auth/logout',
+  }
+  for (const [name, path] of Object.entries(routes)) {
+    if (!path.startsWith('/') || /[?#\s]/.test(path)) problems.push(`routes.${name} must be a path starting with / (got ${JSON.stringify(path)})`)
+  }
+
+  let baseUrl = url('OAUTH_BASE_URL', merged.baseUrl)
+  const redirect = url('OAUTH_REDIRECT_URI', merged.redirectUri)
+  if (!baseUrl && redirect) baseUrl = new URL(redirect.origin)
+  if (!baseUrl && merged.baseUrl === undefined) problems.push('OAUTH_BASE_URL is required (the app\'s external origin, e.g. https://app.example.com)')
+  if (baseUrl && (baseUrl.search || baseUrl.hash || baseUrl.username)) problems.push('OAUTH_BASE_URL must be an origin (with an optional path), without query, fragment or credentials')
+
+  const secrets = (typeof merged.cookieSecret === 'string' ? merged.cookieSecret.split(',') : [...(merged.cookieSecret ?? [])])
+    .map((secret) => secret.trim())
+    .filter((secret) => secret !== '')
+  if (secrets.length === 0) problems.push('OAUTH_COOKIE_SECRET is required (at least 32 characters; e.g. `openssl rand -base64 32`)')
+  secrets.forEach((secret, index) => {
+    if (secret.length < 32) {
+      problems.push(`OAUTH_COOKIE_SECRET${secrets.length > 1 ? ` (key ${index + 1})` : ''} must be at least 32 characters (got ${secret.length})`)
+    }
+  })
+
+  let sessionStore: OAuthConfig['sessionStore'] = 'cookie'
+  const store = merged.sessionStore
+  if (typeof store === 'object') sessionStore = store
+  else if (store === 'cookie' || store === 'memory' || store === undefined) sessionStore = store ?? 'cookie'
+  else if (store === 'redis') problems.push('OAUTH_SESSION_STORE=redis needs the @codegrant/redis package: pass its store object as `sessionStore`')
+  else problems.push(`OAUTH_SESSION_STORE must be cookie, memory or redis (got ${JSON.stringify(store)})`)
+
+  const responseMode = merged.responseMode ?? 'query'
+  if (responseMode !== 'query' && responseMode !== 'form_post') problems.push(`OAUTH_RESPONSE_MODE must be query or form_post (got ${JSON.stringify(responseMode)})`)
+
+  const scope = (merged.scope ?? 'openid profile email').split(/\s+/).filter(Boolean).join(' ')
+  const idTokenSigningAlg = merged.idTokenSigningAlg ?? 'RS256'
+  if (idTokenSigningAlg.toLowerCase() === 'none' || /^HS/i.test(idTokenSigningAlg)) {
+    problems.push(`OAUTH_ID_TOKEN_SIGNING_ALG must be an asymmetric algorithm such as RS256 or ES256 (got ${JSON.stringify(idTokenSigningAlg)})`)
+  }
+  const dpop = flag('OAUTH_DPOP', merged.dpop)
+  if (dpop) problems.push('OAUTH_DPOP is not supported yet by this version of codegrant; unset it')
+
+  const sessionMaxAge = positive('OAUTH_SESSION_MAX_AGE', merged.sessionMaxAge, 7 * 24 * 3600)
+  const sessionIdleTimeout = positive('OAUTH_SESSION_IDLE_TIMEOUT', merged.sessionIdleTimeout, 24 * 3600)
+  const httpTimeout = positive('OAUTH_HTTP_TIMEOUT', merged.httpTimeout, 5000)
+  const refreshSkew = positive('OAUTH_REFRESH_SKEW', merged.refreshSkew, 30)
+  const clockTolerance = positive('OAUTH_CLOCK_TOLERANCE', merged.clockTolerance, 30)
+  const par = flag('OAUTH_PAR', merged.par)
+  const fetchUserinfo = flag('OAUTH_FETCH_USERINFO', merged.fetchUserinfo)
+  const trustProxy = flag('OAUTH_TRUST_PROXY', merged.trustProxy)
+  const postLogout = url('OAUTH_POST_LOGOUT_REDIRECT_URI', merged.postLogoutRedirectUri)
+
+  if (problems.length > 0 || !baseUrl) {
+    throw new CodegrantError(
+      'codegrant/config_invalid',
+      `codegrant configuration is invalid:\n${problems.map((problem) => `  - ${problem}`).join('\n')}`,
+    )
+  }
+  const base = new URL(baseUrl.href.endsWith('/') ? baseUrl.href : `${baseUrl.href}/`)
+  const secure = base.protocol === 'https:'
+  if (!secure && !isLoopback(base)) {
+    logger.warn(`OAUTH_BASE_URL ${base.origin} is plain http: cookies cannot be Secure; use https outside development`)
+  }
+  if (process.env.NODE_TLS_REJECT_UNAUTHORIZED === '0') {
+    logger.warn('NODE_TLS_REJECT_UNAUTHORIZED=0 disables TLS certificate checks for every call to the provider; never use it in production')
+  }
+
+  return Object.freeze({
+    issuer: issuerUrl ? merged.issuer : undefined,
+    endpoints: Object.freeze(endpoints),
+    explicitEndpoints,
+    clientId: merged.clientId!,
+    clientSecret: merged.clientSecret,
+    clientAuthMethod,
+    privateKey: merged.privateKey,
+    baseUrl: base,
+    redirectUri: redirect?.href ?? new URL(routes.callback.slice(1), base).href,
+    scope,
+    openid: scope.split(' ').includes('openid'),
+    cookieSecrets: Object.freeze(secrets),
+    secure,
+    sessionStore,
+    sessionMaxAge,
+    sessionIdleTimeout,
+    postLogoutRedirectUri: postLogout?.href ?? base.href,
+    par,
+    dpop,
+    responseMode,
+    httpTimeout,
+    refreshSkew,
+    fetchUserinfo,
+    trustProxy,
+    idTokenSigningAlg,
+    clockTolerance,
+    routes: Object.freeze(routes),
+    logger,
+  })
+}
+
+function definedOnly<T extends object>(value: T): Partial<T> {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>
+}
+
+function truncate(value: string): string {
+  return value.length > 80 ? `${value.slice(0, 80)}…` : value
+}

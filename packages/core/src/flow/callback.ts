@@ -1,0 +1,145 @@
+import * as oauth from 'oauth4webapi'
+import type { OAuthConfig } from '../config.js'
+import { CodegrantError } from '../errors.js'
+import { appPath, redirect, type CoreResponse } from '../http.js'
+import { describe, transportError } from '../provider/http.js'
+import type { Provider } from '../provider/metadata.js'
+import { newSessionId } from '../session/backend.js'
+import type { SessionData, TokenSet, UserClaims } from '../session/store.js'
+import type { Transaction } from './transaction.js'
+
+/** Hygiene for every callback answer: RFC 9700 §4.2.4 (no Referer leak), no caching. */
+export const CALLBACK_HEADERS = { 'cache-control': 'no-store', 'referrer-policy': 'no-referrer' } as const
+
+/**
+ * Completes a login: validates the authorization response (state, `iss` per RFC 9207, error
+ * responses), exchanges the code once (never retried), validates the ID token including its
+ * signature with the pinned algorithm, and builds a fresh session.
+ *
+ * @returns the new session and where to send the browser.
+ * @throws {CodegrantError} 400 for a rejected response, 502/504 when the provider fails.
+ */
+export async function completeLogin(
+  config: OAuthConfig,
+  provider: Provider,
+  transaction: Transaction,
+  params: URLSearchParams,
+  now: number,
+): Promise<{ session: SessionData; location: string }> {
+  const { as, client, clientAuth, http } = provider
+
+  let validated: URLSearchParams
+  try {
+    validated = oauth.validateAuthResponse(as, client, params, transaction.state)
+  } catch (error) {
+    if (error instanceof oauth.AuthorizationResponseError) {
+      const code = error.error.replace(/[^\w.-]/g, '').slice(0, 64)
+      const description = error.error_description ? `: ${error.error_description.slice(0, 200)}` : ''
+      throw new CodegrantError('codegrant/authorization_error', `The provider did not sign you in (${code}${description}).`, { cause: error })
+    }
+    const mismatch = error instanceof Error && /"state"/.test(error.message)
+    throw new CodegrantError(
+      mismatch ? 'codegrant/state_mismatch' : 'codegrant/invalid_callback',
+      `The sign-in response was rejected (${error instanceof Error ? error.message : 'invalid'}).`,
+      { cause: error },
+    )
+  }
+
+  let response: Response
+  let result: oauth.TokenEndpointResponse
+  try {
+    response = await oauth.authorizationCodeGrantRequest(as, client, clientAuth, validated, transaction.redirectUri, transaction.verifier, http)
+    result = await oauth.processAuthorizationCodeResponse(as, client, response, {
+      expectedNonce: transaction.nonce ?? oauth.expectNoNonce,
+      requireIdToken: config.openid,
+    })
+    if (result.id_token) await oauth.validateApplicationLevelSignature(as, response, http)
+  } catch (error) {
+    throw tokenError(config, error, 'code exchange')
+  }
+
+  const claims = oauth.getValidatedIdTokenClaims(result) as UserClaims | undefined
+  let user: UserClaims
+  if (claims && !config.fetchUserinfo) {
+    user = { ...claims }
+  } else {
+    const info = await fetchUserinfo(config, provider, result.access_token, claims?.sub)
+    user = claims ? { ...claims, ...info, sub: claims.sub } : info
+  }
+
+  const session: SessionData = {
+    sid: newSessionId(),
+    iat: now,
+    uat: now,
+    exp: now + config.sessionMaxAge,
+    user,
+    tokens: tokenSet(result, now, undefined),
+  }
+  return { session, location: appPath(config, transaction.returnTo) }
+}
+
+/** The token set after a token response; what a refresh response omits is kept from before. */
+export function tokenSet(result: oauth.TokenEndpointResponse, now: number, previous: TokenSet | undefined): TokenSet {
+  const tokens: TokenSet = {
+    accessToken: result.access_token,
+    tokenType: result.token_type,
+    scope: result.scope ?? previous?.scope ?? '',
+  }
+  const refreshToken = result.refresh_token ?? previous?.refreshToken
+  const idToken = result.id_token ?? previous?.idToken
+  if (refreshToken) tokens.refreshToken = refreshToken
+  if (idToken) tokens.idToken = idToken
+  if (typeof result.expires_in === 'number') {
+    tokens.expiresAt = now + result.expires_in
+    tokens.expiresIn = result.expires_in
+  }
+  return tokens
+}
+
+/**
+ * Maps an oauth4webapi failure at the token endpoint to what the user sees: a rejected code or
+ * ID token is the user's 400, a provider that fails or talks nonsense is a 502, a slow one 504.
+ */
+export function tokenError(config: OAuthConfig, error: unknown, what: string): CodegrantError {
+  config.logger.error(`${what} failed: ${describe(error)}`)
+  const transport = transportError(error, what)
+  if (transport) return transport
+  if (error instanceof CodegrantError) return error
+  if (error instanceof oauth.ResponseBodyError) {
+    if (error.error === 'invalid_grant') {
+      return new CodegrantError('codegrant/invalid_grant', 'The sign-in code was rejected: it expired or was already used. Sign in again.', { cause: error })
+    }
+    return new CodegrantError('codegrant/provider_error', `The provider refused the ${what} (${error.error.replace(/[^\w.-]/g, '').slice(0, 64)}).`, { cause: error })
+  }
+  const message = error instanceof Error ? error.message : ''
+  if (/JWT|ID Token|nonce|signature|"alg"/i.test(message)) {
+    return new CodegrantError('codegrant/id_token_invalid', `The provider's ID token was rejected (${message}).`, { cause: error })
+  }
+  return new CodegrantError('codegrant/provider_error', `The provider answered the ${what} with something unexpected.`, { cause: error })
+}
+
+async function fetchUserinfo(config: OAuthConfig, provider: Provider, accessToken: string, expectedSubject: string | undefined): Promise<UserClaims> {
+  const { as, client, http } = provider
+  if (!as.userinfo_endpoint) {
+    throw new CodegrantError('codegrant/provider_error', 'The provider returned no ID token and has no userinfo endpoint: set OAUTH_USERINFO_ENDPOINT.')
+  }
+  try {
+    const response = await oauth.userInfoRequest(as, client, accessToken, http)
+    if (expectedSubject !== undefined) {
+      return (await oauth.processUserInfoResponse(as, client, expectedSubject, response)) as UserClaims
+    }
+    // plain OAuth 2.0 (e.g. GitHub): no ID token, the user id is `sub` or `id`
+    if (!response.ok) throw new CodegrantError('codegrant/userinfo_invalid', `The provider's userinfo endpoint answered HTTP ${response.status}.`)
+    const body: unknown = await response.json()
+    if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new CodegrantError('codegrant/userinfo_invalid', 'The provider\'s userinfo response is not a JSON object.')
+    const record = body as Record<string, unknown>
+    const sub = typeof record.sub === 'string' ? record.sub : typeof record.id === 'string' || typeof record.id === 'number' ? String(record.id) : undefined
+    if (!sub) throw new CodegrantError('codegrant/userinfo_invalid', 'The provider\'s userinfo response has neither `sub` nor `id`.')
+    return { ...record, sub }
+  } catch (error) {
+    if (error instanceof CodegrantError) throw error
+    const transport = transportError(error, 'userinfo request')
+    config.logger.error(`userinfo request failed: ${describe(error)}`)
+    throw transport ?? new CodegrantError('codegrant/userinfo_invalid', 'The provider\'s userinfo response was rejected.', { cause: error })
+  }
+}

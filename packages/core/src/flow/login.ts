@@ -1,0 +1,62 @@
+import * as oauth from 'oauth4webapi'
+import type { OAuthConfig } from '../config.js'
+import { CodegrantError } from '../errors.js'
+import { redirect, type CoreResponse } from '../http.js'
+import type { Provider } from '../provider/metadata.js'
+import { describe, transportError } from '../provider/http.js'
+import { safeReturnTo } from '../return-to.js'
+import type { RequestCookies } from '../session/cookie-jar.js'
+import type { TransactionCookies } from './transaction.js'
+
+/**
+ * Starts a login: fresh state, PKCE S256 verifier and (OpenID) nonce, remembered in a
+ * transaction cookie named for the state, then a 302 to the authorization endpoint (through
+ * PAR when enabled). Only configured parameters are sent: nothing from the query but `returnTo`.
+ *
+ * RFC 6749 §4.1.1, RFC 7636 §4.1–4.3, RFC 9126, RFC 9700 §2.1.1.
+ */
+export async function startLogin(
+  config: OAuthConfig,
+  provider: Provider,
+  transactions: TransactionCookies,
+  cookies: RequestCookies,
+  returnTo: string | null,
+  now: number,
+): Promise<CoreResponse> {
+  const { as, client, clientAuth, http } = provider
+  const state = oauth.generateRandomState()
+  const verifier = oauth.generateRandomCodeVerifier()
+  // A nonce whenever OpenID is in play: it also guards against code injection where the
+  // provider's PKCE support is unknown (RFC 9700 §4.7.1).
+  const nonce = config.openid ? oauth.generateRandomNonce() : undefined
+  const params = new URLSearchParams({
+    client_id: config.clientId,
+    redirect_uri: config.redirectUri,
+    response_type: 'code',
+    scope: config.scope,
+    state,
+    code_challenge: await oauth.calculatePKCECodeChallenge(verifier),
+    code_challenge_method: 'S256',
+  })
+  if (nonce) params.set('nonce', nonce)
+  if (config.responseMode === 'form_post') params.set('response_mode', 'form_post')
+
+  const location = new URL(as.authorization_endpoint!)
+  if (config.par && as.pushed_authorization_request_endpoint) {
+    try {
+      const response = await oauth.pushedAuthorizationRequest(as, client, clientAuth, params, http)
+      const { request_uri } = await oauth.processPushedAuthorizationResponse(as, client, response)
+      location.searchParams.set('client_id', config.clientId)
+      location.searchParams.set('request_uri', request_uri)
+    } catch (error) {
+      const failure = transportError(error, 'pushed authorization request')
+      config.logger.error(`pushed authorization request failed: ${describe(error)}`)
+      throw failure ?? new CodegrantError('codegrant/provider_error', 'The provider refused to start the sign-in (pushed authorization request failed).', { cause: error })
+    }
+  } else {
+    for (const [key, value] of params) location.searchParams.set(key, value)
+  }
+
+  const transaction = { state, verifier, returnTo: safeReturnTo(returnTo), redirectUri: config.redirectUri, iat: now, ...(nonce ? { nonce } : {}) }
+  return redirect(location.href, [...transactions.evict(cookies), transactions.write(transaction)])
+}

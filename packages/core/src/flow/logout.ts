@@ -1,0 +1,30 @@
+import * as oauth from 'oauth4webapi'
+import type { OAuthConfig } from '../config.js'
+import { describe } from '../provider/http.js'
+import type { Provider } from '../provider/metadata.js'
+import type { SessionData } from '../session/store.js'
+
+/**
+ * Where the browser goes after the local session is gone: the provider's end_session_endpoint
+ * with `id_token_hint` (OpenID RP-Initiated Logout 1.0 §2), else the post-logout URI.
+ * Revokes the refresh token first where the provider supports it (RFC 7009); a failure to
+ * revoke never blocks the logout.
+ */
+export async function finishLogout(config: OAuthConfig, provider: Provider | undefined, session: SessionData | undefined, localReturnTo: string | undefined): Promise<string> {
+  if (!provider) return localReturnTo ?? config.postLogoutRedirectUri
+  const { as, client, clientAuth, http } = provider
+  const token = session?.tokens.refreshToken ?? session?.tokens.accessToken
+  if (token && as.revocation_endpoint) {
+    try {
+      await oauth.processRevocationResponse(await oauth.revocationRequest(as, client, clientAuth, token, http))
+    } catch (error) {
+      config.logger.warn(`token revocation at logout failed (the local session is ended anyway): ${describe(error)}`)
+    }
+  }
+  if (!as.end_session_endpoint) return localReturnTo ?? config.postLogoutRedirectUri
+  const url = new URL(as.end_session_endpoint)
+  url.searchParams.set('client_id', config.clientId)
+  url.searchParams.set('post_logout_redirect_uri', config.postLogoutRedirectUri)
+  if (session?.tokens.idToken) url.searchParams.set('id_token_hint', session.tokens.idToken)
+  return url.href
+}

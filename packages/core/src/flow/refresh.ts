@@ -1,0 +1,69 @@
+import * as oauth from 'oauth4webapi'
+import type { OAuthConfig } from '../config.js'
+import { CodegrantError } from '../errors.js'
+import type { Provider } from '../provider/metadata.js'
+import type { SessionData } from '../session/store.js'
+import { tokenError, tokenSet } from './callback.js'
+
+/** How long a finished refresh is remembered, for requests that still carry the old cookie. */
+const SUCCESSOR_TTL_MS = 60_000
+
+/** True when the access token is expired or will be within the skew (capped at half its life). */
+export function refreshDue(config: OAuthConfig, session: SessionData, now: number): boolean {
+  const { expiresAt, expiresIn } = session.tokens
+  if (expiresAt === undefined) return false
+  const skew = expiresIn === undefined ? config.refreshSkew : Math.min(config.refreshSkew, expiresIn / 2)
+  return expiresAt - now <= skew
+}
+
+export type Refresh = (session: SessionData) => Promise<SessionData>
+
+/**
+ * Refreshes a session's tokens (RFC 6749 §6), single-flight per session: concurrent calls share
+ * one grant, and a request that arrives shortly after with the pre-rotation cookie gets the
+ * result instead of replaying a used refresh token (which makes rotating providers revoke the
+ * whole grant, RFC 9700 §4.14.2).
+ *
+ * @throws {CodegrantError} `codegrant/session_ended` on `invalid_grant` or a changed `sub`
+ *   (OIDC Core §12.2); 502/504 codes on transient failures, which keep the session.
+ */
+export function createRefresher(config: OAuthConfig, provider: () => Promise<Provider>): Refresh {
+  const flights = new Map<string, { from: string; result: Promise<SessionData> }>()
+
+  return (session) => {
+    const from = session.tokens.refreshToken
+    if (!from) return Promise.reject(new CodegrantError('codegrant/session_ended', 'The access token expired and there is no refresh token. Sign in again.'))
+    const flight = flights.get(session.sid)
+    if (flight && flight.from === from) return flight.result
+    const entry = { from, result: refresh(config, provider, session, from) }
+    flights.set(session.sid, entry)
+    const forget = () => { if (flights.get(session.sid) === entry) flights.delete(session.sid) }
+    entry.result.then(() => setTimeout(forget, SUCCESSOR_TTL_MS).unref(), forget)
+    return entry.result
+  }
+}
+
+async function refresh(config: OAuthConfig, resolve: () => Promise<Provider>, session: SessionData, refreshToken: string): Promise<SessionData> {
+  const provider = await resolve()
+  const { as, client, clientAuth, http } = provider
+  let result: oauth.TokenEndpointResponse
+  try {
+    const response = await oauth.refreshTokenGrantRequest(as, client, clientAuth, refreshToken, http)
+    result = await oauth.processRefreshTokenResponse(as, client, response)
+    if (result.id_token) await oauth.validateApplicationLevelSignature(as, response, http)
+  } catch (error) {
+    const failure = tokenError(config, error, 'token refresh')
+    if (failure.code === 'codegrant/invalid_grant' || failure.code === 'codegrant/id_token_invalid') {
+      throw new CodegrantError('codegrant/session_ended', 'The session has ended at the provider. Sign in again.', { cause: failure })
+    }
+    throw failure
+  }
+  const claims = oauth.getValidatedIdTokenClaims(result)
+  if (claims && claims.sub !== session.user.sub) {
+    config.logger.error('token refresh returned an ID token for a different subject: session ended')
+    throw new CodegrantError('codegrant/session_ended', 'The provider returned a different user on refresh. Sign in again.')
+  }
+  const now = Math.floor(Date.now() / 1000)
+  const user = claims ? { ...session.user, ...claims, sub: session.user.sub } : session.user
+  return { ...session, user, uat: now, tokens: tokenSet(result, now, session.tokens) }
+}

@@ -1,0 +1,69 @@
+import type { OAuthConfig } from '../config.js'
+import type { CookieCodec } from '../session/cookie-codec.js'
+import { deleteCookie, setCookie, type CookieAttributes, type RequestCookies } from '../session/cookie-jar.js'
+
+/** What a login must remember until its callback: kept in a cookie named for its state. */
+export interface Transaction {
+  state: string
+  nonce?: string
+  verifier: string
+  returnTo: string
+  redirectUri: string
+  /** Seconds since the epoch. */
+  iat: number
+}
+
+/** A login not finished in this time is refused. */
+export const TRANSACTION_TTL = 10 * 60
+/** Logins in progress at once (tabs); past this, the oldest is dropped. */
+export const MAX_TRANSACTIONS = 5
+
+export interface TransactionCookies {
+  name(state: string): string
+  isTransaction(cookie: string): boolean
+  write(transaction: Transaction): string
+  read(cookies: RequestCookies, state: string, now: number): Transaction | 'missing' | 'invalid'
+  remove(state: string): string
+  /** Deletes the oldest transactions so that one more still fits under the cap. */
+  evict(cookies: RequestCookies): string[]
+}
+
+export function transactionCookies(config: OAuthConfig, codec: CookieCodec, prefix: string): TransactionCookies {
+  const base = `${prefix}codegrant.tx.`
+  // form_post answers are cross-site POSTs: only SameSite=None cookies come along (and need Secure)
+  const attributes: Omit<CookieAttributes, 'maxAge'> =
+    config.responseMode === 'form_post' ? { secure: true, sameSite: 'none' } : { secure: config.secure, sameSite: 'lax' }
+  const name = (state: string) => base + state
+  const decode = (cookie: string, value: string | undefined): Transaction | undefined => {
+    const json = value === undefined ? undefined : codec.open(cookie, value)
+    if (json === undefined) return undefined
+    try {
+      const parsed = JSON.parse(json) as Transaction
+      return typeof parsed.state === 'string' && typeof parsed.verifier === 'string' && typeof parsed.iat === 'number' ? parsed : undefined
+    } catch {
+      return undefined
+    }
+  }
+  return {
+    name,
+    isTransaction: (cookie) => cookie.startsWith(base),
+    write: (transaction) =>
+      setCookie(name(transaction.state), codec.seal(name(transaction.state), JSON.stringify(transaction)), { ...attributes, maxAge: TRANSACTION_TTL }),
+    read(cookies, state, now) {
+      const cookie = name(state)
+      const value = cookies[cookie]
+      if (value === undefined) return 'missing'
+      const transaction = decode(cookie, value)
+      if (!transaction || transaction.state !== state || now - transaction.iat > TRANSACTION_TTL) return 'invalid'
+      return transaction
+    },
+    remove: (state) => deleteCookie(name(state), attributes),
+    evict(cookies) {
+      const pending = Object.keys(cookies)
+        .filter((cookie) => cookie.startsWith(base))
+        .map((cookie) => ({ cookie, iat: decode(cookie, cookies[cookie])?.iat ?? 0 }))
+        .sort((a, b) => a.iat - b.iat)
+      return pending.slice(0, Math.max(0, pending.length - (MAX_TRANSACTIONS - 1))).map(({ cookie }) => deleteCookie(cookie, attributes))
+    },
+  }
+}

@@ -1,0 +1,110 @@
+import type { OAuthConfig } from './config.js'
+import { CodegrantError } from './errors.js'
+
+/** The little of a request the core needs. Adapters build it without copying headers. */
+export interface CoreRequest {
+  method: string
+  /** Path and query as the app received them, e.g. `/auth/callback?code=…&state=…`. */
+  url: string
+  /** Lower-case header names, as Node.js gives them. */
+  headers: Readonly<Record<string, string | string[] | undefined>>
+  /** A form body (form_post callback, logout POST): the raw text, or what a body parser made of it. */
+  body?: string | URLSearchParams | Readonly<Record<string, unknown>> | undefined
+}
+
+/** What an adapter writes back: status, headers, `Set-Cookie` values, and an optional body. */
+export interface CoreResponse {
+  status: number
+  headers: Record<string, string>
+  cookies: string[]
+  body?: string
+}
+
+export function header(request: CoreRequest, name: string): string | undefined {
+  const value = request.headers[name]
+  return Array.isArray(value) ? value.join(', ') : value
+}
+
+export function wantsHtml(request: CoreRequest): boolean {
+  return (request.method === 'GET' || request.method === 'HEAD') && (header(request, 'accept') ?? '').includes('text/html')
+}
+
+/** The app-local path for a Location header, under the base URL's path when it has one. */
+export function appPath(config: OAuthConfig, localPath: string): string {
+  return config.baseUrl.pathname.replace(/\/$/, '') + localPath
+}
+
+export function redirect(location: string, cookies: string[] = [], headers: Record<string, string> = {}): CoreResponse {
+  return { status: 302, headers: { location, 'cache-control': 'no-store', ...headers }, cookies }
+}
+
+export function json(status: number, body: unknown, headers: Record<string, string> = {}): CoreResponse {
+  return {
+    status,
+    headers: { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store', ...headers },
+    cookies: [],
+    body: JSON.stringify(body),
+  }
+}
+
+export function escapeHtml(text: string): string {
+  return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`)
+}
+
+export function html(status: number, title: string, paragraphs: string[], headers: Record<string, string> = {}): CoreResponse {
+  const body = `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width"><title>${escapeHtml(title)}</title></head><body><main><h1>${escapeHtml(title)}</h1>${paragraphs.join('')}</main></body></html>`
+  return {
+    status,
+    headers: {
+      'content-type': 'text/html; charset=utf-8',
+      'cache-control': 'no-store',
+      'content-security-policy': "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'",
+      ...headers,
+    },
+    cookies: [],
+    body,
+  }
+}
+
+/** An error as the browser (HTML) or an API client (JSON) should see it: never a stack trace. */
+export function errorResponse(config: OAuthConfig, request: CoreRequest, error: CodegrantError): CoreResponse {
+  const headers: Record<string, string> = error.code === 'codegrant/provider_unavailable' ? { 'retry-after': '5' } : {}
+  if (!(header(request, 'accept') ?? '').includes('text/html')) {
+    return json(error.status, { error: error.code.replace('codegrant/', ''), code: error.code, message: error.message }, headers)
+  }
+  const retry = appPath(config, config.routes.login)
+  return html(
+    error.status,
+    error.status >= 500 ? 'Sign-in is unavailable' : 'Sign-in failed',
+    [`<p>${escapeHtml(error.message)}</p>`, `<p><a href="${escapeHtml(retry)}">Sign in again</a></p>`, `<p><small>${escapeHtml(error.code)}</small></p>`],
+    headers,
+  )
+}
+
+/** Reads a request body (form_post callback, logout POST) with a size limit. */
+export async function readBody(stream: AsyncIterable<Uint8Array | string>, limit = 64 * 1024): Promise<string> {
+  const chunks: Buffer[] = []
+  let size = 0
+  for await (const chunk of stream) {
+    const buffer = typeof chunk === 'string' ? Buffer.from(chunk) : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength)
+    size += buffer.byteLength
+    if (size > limit) throw new CodegrantError('codegrant/body_too_large', `the request body exceeds ${limit} bytes`)
+    chunks.push(buffer)
+  }
+  return Buffer.concat(chunks).toString('utf8')
+}
+
+/** URLSearchParams from a form body however it arrived; undefined for shapes no form can have. */
+export function formParams(body: CoreRequest['body']): URLSearchParams | undefined {
+  if (body === undefined) return new URLSearchParams()
+  if (typeof body === 'string') return new URLSearchParams(body)
+  if (body instanceof URLSearchParams) return body
+  const params = new URLSearchParams()
+  for (const [key, value] of Object.entries(body)) {
+    for (const item of Array.isArray(value) ? value : [value]) {
+      if (typeof item !== 'string') return undefined
+      params.append(key, item)
+    }
+  }
+  return params
+}

@@ -1,0 +1,8 @@
+export { createCodegrant, guard, type Codegrant, type CookieSink, type Route } from './codegrant.js'
+export { configFromEnv, resolveConfig, type ClientAuthMethod, type Logger, type OAuthConfig, type OAuthOptions, type ResponseMode } from './config.js'
+export { CodegrantError, isCodegrantError, type CodegrantErrorCode } from './errors.js'
+export type { RequireAuthOptions } from './guard.js'
+export { formParams, readBody, type CoreRequest, type CoreResponse } from './http.js'
+export type { OAuthRequestState } from './request-state.js'
+export { safeReturnTo } from './return-to.js'
+export { memoryStore, type MaybePromise, type SessionData, type SessionStore, type TokenSet, type UserClaims } from './session/store.js'

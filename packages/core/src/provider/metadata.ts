@@ -1,0 +1,130 @@
+import { createPrivateKey, webcrypto, type JsonWebKey as NodeJwk } from 'node:crypto'
+import * as oauth from 'oauth4webapi'
+import type { OAuthConfig } from '../config.js'
+import { isLoopback } from '../config.js'
+import { CodegrantError } from '../errors.js'
+import { describe, fetchOptions, transportError, type FetchOptions } from './http.js'
+
+/** Everything the flows need to talk to the provider, resolved once and cached. */
+export interface Provider {
+  as: oauth.AuthorizationServer
+  client: oauth.Client
+  clientAuth: oauth.ClientAuth
+  http: FetchOptions
+}
+
+const METADATA_TTL_MS = 10 * 60 * 1000
+
+/**
+ * Returns the provider metadata: from discovery (cached for 10 minutes, one request in flight
+ * however many logins start at once, failures never cached) or from explicit endpoints.
+ *
+ * @throws {CodegrantError} `codegrant/provider_unavailable` when metadata cannot be had.
+ */
+export function createProviderResolver(config: OAuthConfig): () => Promise<Provider> {
+  const http = fetchOptions(config)
+  const client: oauth.Client = {
+    client_id: config.clientId,
+    id_token_signed_response_alg: config.idTokenSigningAlg,
+    [oauth.clockTolerance]: config.clockTolerance,
+  }
+  let clientAuth: Promise<oauth.ClientAuth> | undefined
+  let cached: { provider: Promise<Provider>; until: number } | undefined
+
+  const load = async (): Promise<Provider> => {
+    clientAuth ??= createClientAuth(config)
+    const [as, auth] = await Promise.all([loadMetadata(config, http), clientAuth])
+    return { as, client, clientAuth: auth, http }
+  }
+
+  return () => {
+    const now = Date.now()
+    if (cached && cached.until > now) return cached.provider
+    const provider = load()
+    const entry = { provider, until: Number.POSITIVE_INFINITY }
+    cached = entry
+    provider.then(
+      () => { entry.until = Date.now() + METADATA_TTL_MS },
+      () => { if (cached === entry) cached = undefined },
+    )
+    return provider
+  }
+}
+
+async function loadMetadata(config: OAuthConfig, http: FetchOptions): Promise<oauth.AuthorizationServer> {
+  const explicit = withoutUndefined({
+    authorization_endpoint: config.endpoints.authorization,
+    token_endpoint: config.endpoints.token,
+    userinfo_endpoint: config.endpoints.userinfo,
+    revocation_endpoint: config.endpoints.revocation,
+    end_session_endpoint: config.endpoints.endSession,
+    jwks_uri: config.endpoints.jwks,
+  })
+  let as: oauth.AuthorizationServer
+  if (config.explicitEndpoints) {
+    as = { issuer: config.issuer ?? new URL(config.endpoints.authorization!).origin, ...explicit }
+  } else {
+    const issuer = new URL(config.issuer!)
+    try {
+      const algorithm = issuer.pathname.includes('/.well-known/') ? undefined : config.openid ? 'oidc' : 'oauth2'
+      const response = await oauth.discoveryRequest(issuer, { ...http, ...(algorithm ? { algorithm } : {}) })
+      as = { ...(await oauth.processDiscoveryResponse(issuer, response)), ...explicit }
+    } catch (error) {
+      const cause = transportError(error, 'discovery') ?? error
+      config.logger.error(`provider metadata could not be loaded from ${issuer.origin}: ${describe(cause)}`)
+      throw new CodegrantError(
+        'codegrant/provider_unavailable',
+        'The sign-in provider is unavailable right now (its metadata could not be loaded). Try again in a moment.',
+        { cause },
+      )
+    }
+  }
+  assertEndpoint(as.authorization_endpoint, 'authorization_endpoint')
+  assertEndpoint(as.token_endpoint, 'token_endpoint')
+  return as
+}
+
+/** oauth4webapi never dereferences the authorization endpoint, so its scheme is checked here. */
+function assertEndpoint(value: string | undefined, name: string): void {
+  let url: URL | undefined
+  try {
+    url = value === undefined ? undefined : new URL(value)
+  } catch {
+    url = undefined
+  }
+  if (!url || !(url.protocol === 'https:' || (url.protocol === 'http:' && isLoopback(url)))) {
+    throw new CodegrantError('codegrant/provider_unavailable', `The provider's ${name} is missing or not https; sign-in cannot start.`)
+  }
+}
+
+async function createClientAuth(config: OAuthConfig): Promise<oauth.ClientAuth> {
+  switch (config.clientAuthMethod) {
+    case 'client_secret_post':
+      return oauth.ClientSecretPost(config.clientSecret!)
+    case 'none':
+      return oauth.None()
+    case 'private_key_jwt':
+      return oauth.PrivateKeyJwt(await importPrivateKey(config.privateKey!))
+    default:
+      return oauth.ClientSecretBasic(config.clientSecret!)
+  }
+}
+
+/** PEM (PKCS#8 / PKCS#1 / SEC1) or a JWK in JSON; RSA → RS256, P-256 → ES256, Ed25519 → EdDSA. */
+async function importPrivateKey(material: string): Promise<oauth.PrivateKey> {
+  const trimmed = material.trim()
+  const isJwk = trimmed.startsWith('{')
+  const jwk = (isJwk ? JSON.parse(trimmed) : createPrivateKey(trimmed.replace(/\\n/g, '\n')).export({ format: 'jwk' })) as NodeJwk & { kid?: string }
+  const algorithm =
+    jwk.kty === 'RSA' ? { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' }
+    : jwk.kty === 'EC' && jwk.crv === 'P-256' ? { name: 'ECDSA', namedCurve: 'P-256' }
+    : jwk.kty === 'OKP' && jwk.crv === 'Ed25519' ? { name: 'Ed25519' }
+    : undefined
+  if (!algorithm) throw new CodegrantError('codegrant/config_invalid', 'OAUTH_PRIVATE_KEY must be an RSA, P-256 or Ed25519 private key')
+  const key = await webcrypto.subtle.importKey('jwk', jwk, algorithm, false, ['sign'])
+  return jwk.kid ? { key, kid: jwk.kid } : { key }
+}
+
+function withoutUndefined<T extends Record<string, string | undefined>>(value: T): Record<string, string> {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Record<string, string>
+}

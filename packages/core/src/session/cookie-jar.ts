@@ -1,0 +1,93 @@
+import { parse, serialize, type SerializeOptions } from 'cookie'
+
+/** Cookies parsed once per request from the `Cookie` header. */
+export type RequestCookies = Readonly<Record<string, string | undefined>>
+
+export function parseCookies(header: string | undefined): RequestCookies {
+  return header ? parse(header) : {}
+}
+
+/** Browsers drop a `Set-Cookie` whose serialized form exceeds 4096 bytes. */
+const MAX_SET_COOKIE_BYTES = 4096
+const MAX_CHUNKS = 32
+
+export interface CookieAttributes {
+  secure: boolean
+  sameSite: 'lax' | 'none'
+  /** Seconds; 0 deletes the cookie. */
+  maxAge: number
+}
+
+export function setCookie(name: string, value: string, attributes: CookieAttributes): string {
+  const options: SerializeOptions = {
+    httpOnly: true,
+    path: '/',
+    secure: attributes.secure,
+    sameSite: attributes.sameSite,
+    maxAge: Math.max(0, Math.floor(attributes.maxAge)),
+  }
+  // sealed values are base64url: nothing to encode
+  return serialize(name, value, { ...options, encode: (v) => v })
+}
+
+export function deleteCookie(name: string, attributes: Omit<CookieAttributes, 'maxAge'>): string {
+  return setCookie(name, '', { ...attributes, maxAge: 0 })
+}
+
+/** Names a value occupies: `name` when it fits in one cookie, else `name.0`, `name.1`, … */
+function chunkName(name: string, index: number): string {
+  return `${name}.${index}`
+}
+
+/** The value stored under `name`, reassembled from its chunks when it was split. */
+export function readChunked(cookies: RequestCookies, name: string): string | undefined {
+  const whole = cookies[name]
+  if (whole !== undefined) return whole
+  let value = ''
+  for (let index = 0; index < MAX_CHUNKS; index++) {
+    const chunk = cookies[chunkName(name, index)]
+    if (chunk === undefined) return index === 0 ? undefined : value
+    value += chunk
+  }
+  return undefined
+}
+
+/**
+ * `Set-Cookie` values that store `value` under `name`, split so every header stays within
+ * 4096 bytes, and that delete whatever stale form (single or chunks) the request still carries.
+ */
+export function writeChunked(cookies: RequestCookies, name: string, value: string, attributes: CookieAttributes): string[] {
+  const overhead = setCookie(chunkName(name, MAX_CHUNKS), '', attributes).length
+  const room = MAX_SET_COOKIE_BYTES - overhead
+  const written = new Set<string>()
+  const headers: string[] = []
+  if (setCookie(name, value, attributes).length <= MAX_SET_COOKIE_BYTES) {
+    headers.push(setCookie(name, value, attributes))
+    written.add(name)
+  } else {
+    const count = Math.ceil(value.length / room)
+    if (count > MAX_CHUNKS) throw new RangeError(`a ${value.length}-byte cookie value needs more than ${MAX_CHUNKS} cookies`)
+    for (let index = 0; index < count; index++) {
+      const chunk = chunkName(name, index)
+      headers.push(setCookie(chunk, value.slice(index * room, (index + 1) * room), attributes))
+      written.add(chunk)
+    }
+  }
+  return headers.concat(clearChunked(cookies, name, attributes, written))
+}
+
+/** Deletes `name` and all its chunks that the request carries (except those in `keep`). */
+export function clearChunked(
+  cookies: RequestCookies,
+  name: string,
+  attributes: Omit<CookieAttributes, 'maxAge'>,
+  keep: ReadonlySet<string> = new Set(),
+): string[] {
+  return Object.keys(cookies)
+    .filter((cookie) => !keep.has(cookie) && (cookie === name || isChunkOf(cookie, name)))
+    .map((cookie) => deleteCookie(cookie, attributes))
+}
+
+function isChunkOf(cookie: string, name: string): boolean {
+  return cookie.startsWith(`${name}.`) && /^\d+$/.test(cookie.slice(name.length + 1))
+}

@@ -1,0 +1,79 @@
+/** The user's tokens, as kept in the session (never sent to the browser in clear). */
+export interface TokenSet {
+  accessToken: string
+  refreshToken?: string
+  idToken?: string
+  /** `bearer` or `dpop`, lower-case as oauth4webapi normalises it. */
+  tokenType: string
+  scope: string
+  /** Access-token expiry, seconds since the epoch; undefined when the provider did not say. */
+  expiresAt?: number
+  /** Lifetime the provider gave the access token (seconds), used to cap the refresh skew. */
+  expiresIn?: number
+}
+
+/** ID token claims (merged with userinfo where configured); `sub` is always present. */
+export type UserClaims = { sub: string } & Record<string, unknown>
+
+export interface SessionData {
+  /** Session id: 128+ random bits, new at every login (no fixation). */
+  sid: string
+  /** Issued, last used, and absolute expiry, seconds since the epoch. */
+  iat: number
+  uat: number
+  exp: number
+  user: UserClaims
+  tokens: TokenSet
+}
+
+export type MaybePromise<T> = T | Promise<T>
+
+/**
+ * A server-side session store. The browser then carries only an encrypted session id.
+ * Implementations must fail loudly (reject) rather than report a session as missing when
+ * the store is unreachable.
+ */
+export interface SessionStore {
+  get(sid: string): MaybePromise<SessionData | undefined>
+  /** @param ttl seconds until the record may be discarded */
+  set(sid: string, data: SessionData, ttl: number): MaybePromise<void>
+  destroy(sid: string): MaybePromise<void>
+}
+
+/** An in-process store: for a single instance and for tests. Sessions die with the process. */
+export function memoryStore(): SessionStore {
+  const records = new Map<string, { data: SessionData; until: number }>()
+  return {
+    get(sid) {
+      const record = records.get(sid)
+      if (record && record.until > Date.now()) return record.data
+      records.delete(sid)
+      return undefined
+    },
+    set(sid, data, ttl) {
+      records.set(sid, { data, until: Date.now() + ttl * 1000 })
+      if (records.size % 1024 === 0) sweep(records)
+    },
+    destroy(sid) {
+      records.delete(sid)
+    },
+  }
+}
+
+function sweep(records: Map<string, { until: number }>): void {
+  const now = Date.now()
+  for (const [sid, record] of records) if (record.until <= now) records.delete(sid)
+}
+
+export function isSessionData(value: unknown): value is SessionData {
+  if (typeof value !== 'object' || value === null) return false
+  const data = value as Partial<SessionData>
+  return (
+    typeof data.sid === 'string' &&
+    typeof data.iat === 'number' &&
+    typeof data.uat === 'number' &&
+    typeof data.exp === 'number' &&
+    typeof data.user === 'object' && data.user !== null && typeof data.user.sub === 'string' &&
+    typeof data.tokens === 'object' && data.tokens !== null && typeof data.tokens.accessToken === 'string'
+  )
+}
