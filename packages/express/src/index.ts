@@ -1,0 +1,73 @@
+import { createCodegrant, guard, readBody, type CoreRequest, type CoreResponse, type OAuthOptions, type OAuthRequestState, type RequireAuthOptions } from '@codegrant/core'
+import type { NextFunction, Request, RequestHandler, Response } from 'express'
+
+export type { OAuthOptions, OAuthRequestState, RequireAuthOptions } from '@codegrant/core'
+export { CodegrantError, isCodegrantError } from '@codegrant/core'
+
+declare global {
+  // eslint-disable-next-line @typescript-eslint/no-namespace
+  namespace Express {
+    interface Request {
+      /** codegrant's view of the request: session, user, tokens. Set by `oauth()`. */
+      oauth: OAuthRequestState
+    }
+  }
+}
+
+function toCore(req: Request): CoreRequest {
+  return { method: req.method, url: req.originalUrl, headers: req.headers, body: req.body as CoreRequest['body'] }
+}
+
+function send(res: Response, result: CoreResponse): void {
+  appendCookies(res, result.cookies)
+  res.status(result.status).set(result.headers)
+  res.end(result.body)
+}
+
+function appendCookies(res: Response, cookies: string[]): void {
+  if (cookies.length > 0 && !res.headersSent) res.append('Set-Cookie', cookies)
+}
+
+/**
+ * Mounts codegrant on an Express 4 or 5 app: serves the login, callback and logout routes and
+ * puts `req.oauth` on every request. Options override the `OAUTH_*` environment variables.
+ *
+ * @throws {CodegrantError} `codegrant/config_invalid` at start-up, listing every problem.
+ * @example
+ * app.use(oauth())
+ * app.get('/me', requireAuth(), (req, res) => res.json({ user: req.oauth.user }))
+ */
+export function oauth(options?: OAuthOptions): RequestHandler {
+  const codegrant = createCodegrant(options)
+  return function codegrantMiddleware(req: Request, res: Response, next: NextFunction): void {
+    const core = toCore(req)
+    const attached = codegrant.attach(core, (cookies) => appendCookies(res, cookies))
+    const route = codegrant.match(req.originalUrl)
+    const go = (state: OAuthRequestState) => {
+      req.oauth = state
+      if (!route) return next()
+      // a form_post callback: read the form ourselves unless a body parser already did
+      const body = route === 'callback' && req.method === 'POST' && !req.readableEnded ? readBody(req).catch(() => undefined) : Promise.resolve(core.body)
+      return body
+        .then((form) => codegrant.handle(route, { ...core, body: form }, state))
+        .then((result) => send(res, result), next)
+    }
+    if (attached instanceof Promise) attached.then(go, next)
+    else go(attached)
+  }
+}
+
+/**
+ * Guards a route: browsers are sent to login, API clients get 401 JSON, and users lacking the
+ * required `scopes` or `claims` get 403 JSON.
+ *
+ * @example
+ * app.get('/admin', requireAuth({ claims: { groups: 'admin' } }), handler)
+ */
+export function requireAuth(options?: RequireAuthOptions): RequestHandler {
+  return function codegrantGuard(req: Request, res: Response, next: NextFunction): void {
+    const decision = guard(req.oauth, toCore(req), options)
+    if (!(decision instanceof Promise)) return decision ? send(res, decision) : next()
+    decision.then((result) => (result ? send(res, result) : next()), next)
+  }
+}

@@ -1,0 +1,84 @@
+import { createCodegrant, guard, type CoreRequest, type CoreResponse, type OAuthOptions, type OAuthRequestState, type RequireAuthOptions, type Route } from '@codegrant/core'
+import type { FastifyInstance, FastifyReply, FastifyRequest, preHandlerAsyncHookHandler } from 'fastify'
+import fp from 'fastify-plugin'
+
+export type { OAuthOptions, OAuthRequestState, RequireAuthOptions } from '@codegrant/core'
+export { CodegrantError, isCodegrantError } from '@codegrant/core'
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** codegrant's view of the request: session, user, tokens. Set by the `oauth` plugin. */
+    oauth: OAuthRequestState
+  }
+  interface FastifyInstance {
+    /** The same guard as the exported `requireAuth`, for `{ preHandler: app.requireAuth() }`. */
+    requireAuth: typeof requireAuth
+  }
+}
+
+const FORM = 'application/x-www-form-urlencoded'
+
+function toCore(request: FastifyRequest): CoreRequest {
+  return { method: request.method, url: request.url, headers: request.headers, body: request.body as CoreRequest['body'] }
+}
+
+function send(reply: FastifyReply, result: CoreResponse): FastifyReply {
+  appendCookies(reply, result.cookies)
+  return reply.code(result.status).headers(result.headers).send(result.body ?? '')
+}
+
+function appendCookies(reply: FastifyReply, cookies: string[]): void {
+  // Fastify appends (rather than replaces) `set-cookie` values
+  if (cookies.length > 0 && !reply.sent) reply.header('set-cookie', cookies)
+}
+
+async function codegrantPlugin(app: FastifyInstance, options: OAuthOptions): Promise<void> {
+  const codegrant = createCodegrant(options)
+  app.decorateRequest('oauth', null as unknown as OAuthRequestState)
+  app.decorate('requireAuth', requireAuth)
+  app.addHook('onRequest', (request, reply, done) => {
+    const attached = codegrant.attach(toCore(request), (cookies) => appendCookies(reply, cookies))
+    if (!(attached instanceof Promise)) {
+      request.oauth = attached
+      return done()
+    }
+    attached.then((state) => { request.oauth = state; done() }, done)
+  })
+
+  // routes live in their own scope so the form parser they need stays theirs
+  await app.register(async (routes) => {
+    if (!routes.hasContentTypeParser(FORM)) {
+      routes.addContentTypeParser(FORM, { parseAs: 'string', bodyLimit: 64 * 1024 }, (_request, body, done) => done(null, body))
+    }
+    const serve = (route: Route) => async (request: FastifyRequest, reply: FastifyReply) =>
+      send(reply, await codegrant.handle(route, toCore(request), request.oauth))
+    const { login, callback, logout } = codegrant.config.routes
+    routes.get(login, serve('login'))
+    routes.route({ method: ['GET', 'POST'], url: callback, handler: serve('callback') })
+    routes.route({ method: ['GET', 'POST'], url: logout, handler: serve('logout') })
+  })
+}
+
+/**
+ * codegrant for Fastify 4 and 5: registers the login, callback and logout routes and puts
+ * `request.oauth` on every request. Options override the `OAUTH_*` environment variables.
+ *
+ * @throws {CodegrantError} `codegrant/config_invalid` at registration, listing every problem.
+ * @example
+ * await app.register(oauth)
+ * app.get('/me', { preHandler: requireAuth() }, async (request) => ({ user: request.oauth.user }))
+ */
+export const oauth = fp(codegrantPlugin, { fastify: '4.x || 5.x', name: '@codegrant/fastify' })
+export default oauth
+
+/**
+ * Guards routes as a `preHandler` (or `onRequest` after the plugin's hook): browsers are sent
+ * to login, API clients get 401 JSON, and users lacking `scopes` or `claims` get 403 JSON.
+ * Added in one plugin scope, it guards only that scope.
+ */
+export function requireAuth(options?: RequireAuthOptions): preHandlerAsyncHookHandler {
+  return async function codegrantGuard(this: FastifyInstance, request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply | undefined> {
+    const decision = await guard(request.oauth, toCore(request), options)
+    return decision ? send(reply, decision) : undefined
+  }
+}
