@@ -1,0 +1,95 @@
+import { describe, expect, it } from 'vitest'
+import { configFromEnv, resolveConfig } from '../src/config.js'
+import { CodegrantError } from '../src/errors.js'
+
+const silent = { warn: () => {}, error: () => {} }
+const valid = {
+  OAUTH_ISSUER: 'https://id.example.com',
+  OAUTH_CLIENT_ID: 'app',
+  OAUTH_CLIENT_SECRET: 's3cret',
+  OAUTH_BASE_URL: 'https://app.example.com',
+  OAUTH_COOKIE_SECRET: 'x'.repeat(32),
+}
+
+function problems(env: Record<string, string>, options = {}): string {
+  try {
+    resolveConfig({ logger: silent, ...options }, env)
+  } catch (error) {
+    expect(error).toBeInstanceOf(CodegrantError)
+    expect((error as CodegrantError).code).toBe('codegrant/config_invalid')
+    return (error as CodegrantError).message
+  }
+  throw new Error('expected a configuration error')
+}
+
+describe('configuration', () => {
+  it('lists every problem at once', () => {
+    const message = problems({ OAUTH_COOKIE_SECRET: 'short', OAUTH_SESSION_STORE: 'mongo', OAUTH_BASE_URL: 'not a url', OAUTH_HTTP_TIMEOUT: 'soon' })
+    expect(message).toContain('OAUTH_ISSUER is required')
+    expect(message).toContain('OAUTH_CLIENT_ID is required')
+    expect(message).toContain('OAUTH_CLIENT_SECRET is required for client_secret_basic')
+    expect(message).toContain('OAUTH_COOKIE_SECRET must be at least 32 characters (got 5)')
+    expect(message).toContain('OAUTH_SESSION_STORE must be cookie, memory or redis')
+    expect(message).toContain('OAUTH_BASE_URL must be an absolute http(s) URL')
+    expect(message).toContain('OAUTH_HTTP_TIMEOUT must be a non-negative number')
+    expect(message.split('\n').filter((line) => line.startsWith('  - '))).toHaveLength(7)
+  })
+
+  it('never echoes a secret in its messages', () => {
+    const message = problems({ ...valid, OAUTH_COOKIE_SECRET: 'tooshort-but-secret' })
+    expect(message).not.toContain('tooshort-but-secret')
+  })
+
+  it('refuses plain http issuers except on loopback', () => {
+    expect(problems({ ...valid, OAUTH_ISSUER: 'http://id.example.com' })).toContain('OAUTH_ISSUER must use https')
+    expect(resolveConfig({ logger: silent }, { ...valid, OAUTH_ISSUER: 'http://127.0.0.1:4000' }).issuer).toBe('http://127.0.0.1:4000')
+  })
+
+  it('refuses alg none and symmetric ID token algorithms', () => {
+    expect(problems({ ...valid, OAUTH_ID_TOKEN_SIGNING_ALG: 'none' })).toContain('OAUTH_ID_TOKEN_SIGNING_ALG')
+    expect(problems({ ...valid, OAUTH_ID_TOKEN_SIGNING_ALG: 'HS256' })).toContain('OAUTH_ID_TOKEN_SIGNING_ALG')
+  })
+
+  it('accepts express-openid-connect names, the OAUTH_ name winning', () => {
+    const config = resolveConfig({ logger: silent }, {
+      ISSUER_BASE_URL: 'https://alias.example.com',
+      BASE_URL: 'https://app.example.com',
+      CLIENT_ID: 'alias-client',
+      OAUTH_CLIENT_ID: 'main-client',
+      CLIENT_SECRET: 'secret',
+      SECRET: 'y'.repeat(40),
+    })
+    expect(config.issuer).toBe('https://alias.example.com')
+    expect(config.clientId).toBe('main-client')
+    expect(config.redirectUri).toBe('https://app.example.com/auth/callback')
+    expect(config.secure).toBe(true)
+  })
+
+  it('lets options override the environment without mutating them', () => {
+    const options = Object.freeze({ clientId: 'from-options', logger: silent })
+    const config = resolveConfig(options, valid)
+    expect(config.clientId).toBe('from-options')
+    expect(Object.isFrozen(config)).toBe(true)
+  })
+
+  it('skips discovery when both endpoints are explicit', () => {
+    const { OAUTH_ISSUER: _, ...env } = valid
+    const config = resolveConfig({ logger: silent }, {
+      ...env,
+      OAUTH_AUTHORIZATION_ENDPOINT: 'https://github.com/login/oauth/authorize',
+      OAUTH_TOKEN_ENDPOINT: 'https://github.com/login/oauth/access_token',
+      OAUTH_SCOPE: 'read:user',
+    })
+    expect(config.explicitEndpoints).toBe(true)
+    expect(config.openid).toBe(false)
+  })
+
+  it('parses numbers and booleans from the environment', () => {
+    expect(configFromEnv({ OAUTH_HTTP_TIMEOUT: '1500', OAUTH_PAR: 'true', OAUTH_FETCH_USERINFO: 'no' })).toEqual({ httpTimeout: 1500, par: true, fetchUserinfo: false })
+  })
+
+  it('splits a comma-separated cookie secret into rotating keys', () => {
+    const config = resolveConfig({ logger: silent }, { ...valid, OAUTH_COOKIE_SECRET: `${'n'.repeat(32)}, ${'o'.repeat(32)}` })
+    expect(config.cookieSecrets).toEqual(['n'.repeat(32), 'o'.repeat(32)])
+  })
+})

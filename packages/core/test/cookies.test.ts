@@ -1,0 +1,88 @@
+import { describe, expect, it } from 'vitest'
+import { createCookieCodec } from '../src/session/cookie-codec.js'
+import { parseCookies, readChunked, writeChunked } from '../src/session/cookie-jar.js'
+import { safeReturnTo } from '../src/return-to.js'
+
+const OLD = 'o'.repeat(32)
+const NEW = 'n'.repeat(32)
+
+describe('cookie codec', () => {
+  it('round-trips and binds the cookie name', () => {
+    const codec = createCookieCodec([NEW])
+    const sealed = codec.seal('codegrant.session', 'hello')
+    expect(codec.open('codegrant.session', sealed)).toBe('hello')
+    expect(codec.open('codegrant.tx.abc', sealed)).toBeUndefined()
+  })
+
+  it('refuses any single-character change', () => {
+    const codec = createCookieCodec([NEW])
+    const sealed = codec.seal('s', 'payload')
+    for (let i = 0; i < sealed.length; i++) {
+      const flipped = sealed.slice(0, i) + (sealed[i] === 'A' ? 'B' : 'A') + sealed.slice(i + 1)
+      if (flipped !== sealed) expect(codec.open('s', flipped)).toBeUndefined()
+    }
+  })
+
+  it('decrypts with every listed key and encrypts with the first', () => {
+    const sealedOld = createCookieCodec([OLD]).seal('s', 'v')
+    const rotating = createCookieCodec([NEW, OLD])
+    expect(rotating.open('s', sealedOld)).toBe('v')
+    expect(createCookieCodec([NEW]).open('s', rotating.seal('s', 'w'))).toBe('w')
+    expect(createCookieCodec(['x'.repeat(32)]).open('s', sealedOld)).toBeUndefined()
+  })
+
+  it('never yields the same ciphertext twice', () => {
+    const codec = createCookieCodec([NEW])
+    expect(codec.seal('s', 'v')).not.toBe(codec.seal('s', 'v'))
+  })
+})
+
+describe('chunked cookies', () => {
+  const attributes = { secure: true, sameSite: 'lax' as const, maxAge: 3600 }
+
+  it('splits under 4096 bytes per Set-Cookie and reassembles', () => {
+    const value = 'v'.repeat(10_000)
+    const headers = writeChunked({}, '__Host-s', value, attributes)
+    expect(headers.length).toBe(3)
+    for (const header of headers) expect(Buffer.byteLength(header)).toBeLessThanOrEqual(4096)
+    const jar = Object.fromEntries(headers.map((h) => h.split(';')[0]!.split('=') as [string, string]))
+    expect(readChunked(jar, '__Host-s')).toBe(value)
+  })
+
+  it('deletes stale chunks when the value shrinks to one cookie', () => {
+    const headers = writeChunked(parseCookies('s.0=a; s.1=b; s.2=c; other=1'), 's', 'small', attributes)
+    expect(headers[0]).toMatch(/^s=small;/)
+    expect(headers.slice(1).map((h) => h.split('=')[0]).sort()).toEqual(['s.0', 's.1', 's.2'])
+    expect(headers.slice(1).every((h) => /Max-Age=0/.test(h))).toBe(true)
+  })
+
+  it('marks cookies HttpOnly, Path=/, SameSite=Lax and Secure', () => {
+    const [header] = writeChunked({}, '__Host-s', 'x', attributes)
+    expect(header).toMatch(/HttpOnly/)
+    expect(header).toMatch(/Path=\//)
+    expect(header).toMatch(/SameSite=Lax/)
+    expect(header).toMatch(/Secure/)
+    expect(header).not.toMatch(/Domain=/)
+  })
+})
+
+describe('returnTo', () => {
+  it.each([
+    ['/me', '/me'],
+    ['/a/b?c=d#e', '/a/b?c=d#e'],
+    ['//evil.example', '/'],
+    ['https://evil.example', '/'],
+    ['/\\evil.example', '/'],
+    ['\\/evil.example', '/'],
+    ['/%5C%5Cevil.example', '/%5C%5Cevil.example'],
+    ['/\t/evil.example', '/'],
+    ['https:evil.example', '/'],
+    ['HTTPS://evil.example', '/'],
+    ['javascript:alert(1)', '/'],
+    ['data:text/html,x', '/'],
+    ['/%252F%252Fevil.example', '/%252F%252Fevil.example'],
+    ['/' + 'a'.repeat(8192), '/'],
+  ])('%j → %j', (input, expected) => {
+    expect(safeReturnTo(input)).toBe(expected)
+  })
+})

@@ -1,0 +1,399 @@
+/**
+ * The behavioural suite, written once and run against every adapter and framework version:
+ * Express 4 and 5, Koa 2 and 3, Fastify 4 and 5, each a real HTTP server on loopback, with
+ * the dev provider (oidc-provider) as the authorization server.
+ */
+import type { DevProvider } from '@codegrant/dev-provider'
+import type { OAuthOptions } from '@codegrant/core'
+import request from 'supertest'
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest'
+import { API, createAgent, HTML, login, type Agent } from './support/agent.js'
+import { buildHandler, FRAMEWORKS, openStage, type Framework, type Stage } from './support/apps.js'
+import { appOptions, captureLogs, CLIENT_SECRET, SECRET_A, SECRET_B, SECRET_C, startProvider } from './support/provider.js'
+
+const SESSION = 'codegrant.session'
+const ACCESS_TOKEN_TTL = 300
+
+const isSessionCookie = (line: string) => line.startsWith(`${SESSION}=`) || line.startsWith(`${SESSION}.`)
+const setsSession = (lines: string[]) => lines.some((line) => isSessionCookie(line) && !/Max-Age=0/i.test(line))
+
+describe.each(FRAMEWORKS)('%s', (framework: Framework) => {
+  let stage: Stage
+  let provider: DevProvider
+  let logs: ReturnType<typeof captureLogs>
+  let agent: Agent
+  let userinfo: string
+
+  const mount = async (extra: OAuthOptions = {}) => {
+    stage.mount(await buildHandler(framework, appOptions(provider, stage.url, logs, extra), userinfo))
+  }
+  const get = (path: string, headers: Record<string, string> = API) => agent.request(`${stage.url}${path}`, { headers })
+  const grants = (type: string) => provider.count('grant.success', type)
+
+  beforeAll(async () => {
+    stage = await openStage()
+    provider = await startProvider(stage.url, { accessTokenTtl: ACCESS_TOKEN_TTL })
+    userinfo = `${provider.issuer}/me`
+  })
+  afterAll(async () => {
+    await stage.close()
+    await provider.close()
+  })
+  beforeEach(async () => {
+    logs = captureLogs()
+    agent = createAgent()
+    await mount()
+  })
+  afterEach(() => {
+    vi.useRealTimers()
+    // nothing codegrant logged may carry a secret
+    for (const line of logs.lines) {
+      expect(line).not.toContain(CLIENT_SECRET)
+      expect(line).not.toContain(SECRET_A)
+    }
+  })
+
+  describe('login', () => {
+    it('logs alice in and /me shows her claims', async () => {
+      const result = await login(agent, stage.url, 'alice')
+      expect(result.last.status).toBe(200)
+      expect(result.last.body).toBe('signed in as alice')
+      const me = await get('/me')
+      expect(me.status).toBe(200)
+      expect(JSON.parse(me.body).user).toMatchObject({ sub: 'alice', groups: ['admin'] })
+    })
+
+    it('sends PKCE S256, state and nonce, and only configured parameters', async () => {
+      const started = await agent.request(`${stage.url}/auth/login?redirect_uri=https://evil.example&response_type=token&scope=admin&prompt=none`, { headers: HTML })
+      expect(started.status).toBe(302)
+      const location = new URL(started.headers.get('location')!)
+      expect(location.origin).toBe(provider.issuer)
+      const params = location.searchParams
+      expect(params.get('response_type')).toBe('code')
+      expect(params.get('code_challenge_method')).toBe('S256')
+      expect(params.get('code_challenge')).toMatch(/^[\w-]{43}$/)
+      expect(params.get('state')).toMatch(/^[\w-]{43}$/)
+      expect(params.get('nonce')).toMatch(/^[\w-]{43}$/)
+      expect(params.get('redirect_uri')).toBe(`${stage.url}/auth/callback`)
+      expect(params.get('scope')).toBe('openid profile email')
+      expect(params.has('prompt')).toBe(false)
+    })
+
+    it('completes two logins started in two tabs', async () => {
+      const first = await login(agent, stage.url, 'alice', { stopAtCallback: true, returnTo: '/me' })
+      const second = await login(agent, stage.url, 'alice', { stopAtCallback: true, returnTo: '/admin' })
+      const one = await agent.request(first.callbackUrl!, { headers: HTML })
+      const two = await agent.request(second.callbackUrl!, { headers: HTML })
+      expect([one.status, one.headers.get('location')]).toEqual([302, '/me'])
+      expect([two.status, two.headers.get('location')]).toEqual([302, '/admin'])
+    })
+
+    it('keeps at most five transaction cookies however many logins are abandoned', async () => {
+      for (let i = 0; i < 12; i++) {
+        const started = await agent.request(`${stage.url}/auth/login`, { headers: HTML })
+        expect(started.status).toBe(302)
+      }
+      const pending = [...agent.cookies(stage.url).keys()].filter((name) => name.startsWith('codegrant.tx.'))
+      expect(pending).toHaveLength(5)
+      expect((await get('/')).status).toBe(200)
+    })
+  })
+
+  describe('guard', () => {
+    it('lets alice into /admin and keeps bob out with 403', async () => {
+      await login(agent, stage.url, 'alice')
+      expect((await get('/admin')).status).toBe(200)
+      const bob = createAgent()
+      await login(bob, stage.url, 'bob')
+      const denied = await bob.request(`${stage.url}/admin`, { headers: API })
+      expect(denied.status).toBe(403)
+      expect(JSON.parse(denied.body)).toEqual({ error: 'forbidden' })
+    })
+
+    it('answers 403 when a required scope was not granted', async () => {
+      await login(agent, stage.url, 'alice')
+      expect((await get('/scoped')).status).toBe(403)
+    })
+
+    it('sends an unauthenticated browser to login with returnTo', async () => {
+      const response = await get('/me?tab=2', HTML)
+      expect(response.status).toBe(302)
+      expect(response.headers.get('location')).toBe(`/auth/login?returnTo=${encodeURIComponent('/me?tab=2')}`)
+    })
+
+    it('answers an unauthenticated API client 401 JSON with WWW-Authenticate', async () => {
+      const response = await request(stage.server).get('/me').set('accept', 'application/json')
+      expect(response.status).toBe(401)
+      expect(response.body).toEqual({ error: 'unauthenticated' })
+      expect(response.headers['www-authenticate']).toMatch(/^Bearer realm=/)
+    })
+
+    it('answers an unauthenticated POST 401 even from a browser (never a login redirect)', async () => {
+      const response = await agent.request(`${stage.url}/orders`, { method: 'POST', headers: HTML, body: 'x=1' })
+      expect(response.status).toBe(401)
+    })
+  })
+
+  describe('returnTo', () => {
+    it('lands on the requested same-origin path after login', async () => {
+      const result = await login(agent, stage.url, 'alice', { returnTo: '/me?x=1' })
+      expect(result.callback?.headers.get('location')).toBe('/me?x=1')
+    })
+
+    it.each(['//evil.example', 'https://evil.example', '/\\evil.example', 'javascript:alert(1)', '/\t/evil.example', 'https:evil.example'])(
+      'lands on / for %j',
+      async (vector) => {
+        const result = await login(agent, stage.url, 'alice', { returnTo: vector })
+        expect(result.callback?.status).toBe(302)
+        expect(result.callback?.headers.get('location')).toBe('/')
+      },
+    )
+  })
+
+  describe('callback rejects', () => {
+    const noSession = (lines: string[]) => expect(setsSession(lines)).toBe(false)
+
+    it('a tampered state with 400, no session, no token request', async () => {
+      const before = grants('authorization_code')
+      const started = await login(agent, stage.url, 'alice', { stopAtCallback: true })
+      const url = new URL(started.callbackUrl!)
+      url.searchParams.set('state', `${url.searchParams.get('state')!.slice(0, -2)}xx`)
+      const response = await agent.request(url.href, { headers: HTML })
+      expect(response.status).toBe(400)
+      expect(response.headers.get('cache-control')).toBe('no-store')
+      noSession(response.setCookies)
+      expect(grants('authorization_code')).toBe(before)
+      expect((await get('/')).status).toBe(200)
+    })
+
+    it('a callback without its transaction cookie with 400 naming the cause', async () => {
+      const started = await login(agent, stage.url, 'alice', { stopAtCallback: true })
+      for (const name of agent.cookies(stage.url).keys()) if (name.startsWith('codegrant.tx.')) agent.deleteCookie(stage.url, name)
+      const response = await agent.request(started.callbackUrl!, { headers: API })
+      expect(response.status).toBe(400)
+      expect(JSON.parse(response.body)).toMatchObject({ code: 'codegrant/transaction_missing' })
+      expect(JSON.parse(response.body).message).toMatch(/did not send back the sign-in cookie/)
+      noSession(response.setCookies)
+    })
+
+    it('an error response (access_denied) with 400 and clears the transaction', async () => {
+      const started = await agent.request(`${stage.url}/auth/login`, { headers: HTML })
+      const state = new URL(started.headers.get('location')!).searchParams.get('state')!
+      const params = new URLSearchParams({ error: 'access_denied', error_description: '<script>alert(1)</script>', state, iss: provider.issuer })
+      const response = await agent.request(`${stage.url}/auth/callback?${params}`, { headers: HTML })
+      expect(response.status).toBe(400)
+      expect(response.body).not.toContain('<script>')
+      expect(response.body).toContain('access_denied')
+      expect(response.setCookies.some((line) => line.startsWith(`codegrant.tx.${state}=;`))).toBe(true)
+      noSession(response.setCookies)
+      expect((await get('/')).status).toBe(200)
+    })
+
+    it('a forged iss with 400 and no token request', async () => {
+      const before = grants('authorization_code')
+      const started = await login(agent, stage.url, 'alice', { stopAtCallback: true })
+      const url = new URL(started.callbackUrl!)
+      url.searchParams.set('iss', 'https://attacker.example')
+      const response = await agent.request(url.href, { headers: API })
+      expect(response.status).toBe(400)
+      expect(grants('authorization_code')).toBe(before)
+    })
+
+    it('duplicated parameters with 400, never a 500', async () => {
+      const started = await login(agent, stage.url, 'alice', { stopAtCallback: true })
+      const url = new URL(started.callbackUrl!)
+      const state = url.searchParams.get('state')!
+      for (const query of [`${url.search}&state=${state}`, `${url.search}&code=x`, '?state[]=a', '?state[x]=1']) {
+        const response = await agent.request(`${stage.url}/auth/callback${query}`, { headers: API })
+        expect(response.status, query).toBe(400)
+      }
+    })
+
+    it('a replayed callback: no second token request', async () => {
+      const before = grants('authorization_code')
+      const done = await login(agent, stage.url, 'alice')
+      expect(grants('authorization_code')).toBe(before + 1)
+      const sameJar = await agent.request(done.callbackUrl!, { headers: HTML })
+      expect(sameJar.status).toBe(302)
+      expect(sameJar.headers.get('location')).toBe('/')
+      const fresh = await createAgent().request(done.callbackUrl!, { headers: HTML })
+      expect(fresh.status).toBe(400)
+      noSession(fresh.setCookies)
+      expect(grants('authorization_code')).toBe(before + 1)
+    })
+
+    it('answers the callback with no-store and no-referrer, and a clean redirect', async () => {
+      const done = await login(agent, stage.url, 'alice')
+      expect(done.callback?.headers.get('cache-control')).toBe('no-store')
+      expect(done.callback?.headers.get('referrer-policy')).toBe('no-referrer')
+      expect(done.callback?.headers.get('location')).toBe('/')
+    })
+  })
+
+  describe('session cookie', () => {
+    it('a tampered session cookie (one character) signs out, never 500', async () => {
+      await login(agent, stage.url, 'alice')
+      const value = agent.cookies(stage.url).get(SESSION)!
+      const middle = Math.floor(value.length / 2)
+      agent.setCookie(stage.url, SESSION, value.slice(0, middle) + (value[middle] === 'A' ? 'B' : 'A') + value.slice(middle + 1))
+      expect((await get('/me')).status).toBe(401)
+      expect((await get('/me', HTML)).status).toBe(302)
+      expect((await get('/')).body).toBe('signed out')
+    })
+
+    it('garbage, truncated and copied cookies read as signed out', async () => {
+      await login(agent, stage.url, 'alice')
+      const value = agent.cookies(stage.url).get(SESSION)!
+      for (const bad of ['%%%', value.slice(0, 20), '', 'x'.repeat(3000)]) {
+        agent.setCookie(stage.url, SESSION, bad)
+        expect((await get('/me')).status, bad.slice(0, 10)).toBe(401)
+      }
+      // a transaction cookie's value under the session name is refused (the name is authenticated)
+      const started = await agent.request(`${stage.url}/auth/login`, { headers: HTML })
+      const tx = started.setCookies.find((line) => line.startsWith('codegrant.tx.'))!
+      agent.setCookie(stage.url, SESSION, tx.split(';')[0]!.split('=')[1]!)
+      expect((await get('/me')).status).toBe(401)
+    })
+
+    it('reads cookies sealed with a rotated-out key while it is listed, and not after', async () => {
+      await login(agent, stage.url, 'alice')
+      await mount({ cookieSecret: `${SECRET_B},${SECRET_A}` })
+      expect((await get('/me')).status).toBe(200)
+      await mount({ cookieSecret: [SECRET_C] })
+      expect((await get('/me')).status).toBe(401)
+    })
+
+    it('re-seals with the first key when a session is re-issued', async () => {
+      await login(agent, stage.url, 'alice')
+      await mount({ cookieSecret: `${SECRET_B},${SECRET_A}` })
+      vi.useFakeTimers({ toFake: ['Date'] })
+      vi.setSystemTime(Date.now() + 120_000)
+      const renewed = await get('/me')
+      expect(renewed.status).toBe(200)
+      expect(setsSession(renewed.setCookies)).toBe(true)
+      await mount({ cookieSecret: SECRET_B })
+      expect((await get('/me')).status).toBe(200)
+    })
+
+    it('ends a session after the idle timeout and after the absolute lifetime', async () => {
+      await mount({ sessionIdleTimeout: 600, sessionMaxAge: 3600 })
+      await login(agent, stage.url, 'alice')
+      vi.useFakeTimers({ toFake: ['Date'] })
+      vi.setSystemTime(Date.now() + 590_000)
+      expect((await get('/me')).status).toBe(200) // activity renews the idle window
+      vi.setSystemTime(Date.now() + 590_000)
+      expect((await get('/me')).status).toBe(200)
+      vi.setSystemTime(Date.now() + 601_000)
+      expect((await get('/me')).status).toBe(401) // idle too long
+    })
+
+    it('splits a large session into cookies of at most 4096 bytes that read back', async () => {
+      const bio = 'x'.repeat(6 * 1024)
+      provider.setExtraClaims('alice', { bio })
+      try {
+        const done = await login(agent, stage.url, 'alice')
+        const chunks = done.callback!.setCookies.filter(isSessionCookie)
+        expect(chunks.length).toBeGreaterThan(1)
+        for (const line of chunks) expect(Buffer.byteLength(line)).toBeLessThanOrEqual(4096)
+        const me = await get('/me')
+        expect(me.status).toBe(200)
+        expect(JSON.parse(me.body).user.bio).toBe(bio)
+      } finally {
+        provider.setExtraClaims('alice', {})
+      }
+    })
+  })
+
+  describe('refresh', () => {
+    const expire = () => {
+      vi.useFakeTimers({ toFake: ['Date'] })
+      vi.setSystemTime(Date.now() + (ACCESS_TOKEN_TTL + 5) * 1000)
+    }
+
+    it('refreshes an expired access token once and /api/userinfo still answers', async () => {
+      await login(agent, stage.url, 'alice')
+      expect((await get('/api/userinfo')).status).toBe(200)
+      const before = grants('refresh_token')
+      expire()
+      const response = await get('/api/userinfo')
+      expect(response.status).toBe(200)
+      expect(JSON.parse(response.body)).toMatchObject({ sub: 'alice', groups: ['admin'] })
+      expect(grants('refresh_token')).toBe(before + 1)
+      expect(setsSession(response.setCookies)).toBe(true)
+      // the rotated refresh token was kept: a second expiry refreshes again
+      expire()
+      expect((await get('/api/userinfo')).status).toBe(200)
+      expect(grants('refresh_token')).toBe(before + 2)
+      expect(provider.count('grant.error', 'refresh_token')).toBe(0)
+    })
+
+    it('makes one refresh grant for 20 concurrent requests', async () => {
+      await login(agent, stage.url, 'alice')
+      const before = grants('refresh_token')
+      const errorsBefore = provider.count('grant.error', 'refresh_token')
+      expire()
+      const responses = await Promise.all(Array.from({ length: 20 }, () => get('/api/userinfo')))
+      expect(responses.map((r) => r.status)).toEqual(Array(20).fill(200))
+      expect(grants('refresh_token')).toBe(before + 1)
+      expect(provider.count('grant.error', 'refresh_token')).toBe(errorsBefore)
+    })
+
+    it('ends the session when the provider answers invalid_grant', async () => {
+      await login(agent, stage.url, 'alice')
+      // the provider revokes alice's grants (an admin action, a password change...)
+      await provider.revokeGrants('alice')
+      expire()
+      const response = await get('/api/token')
+      expect(response.status).toBe(401)
+      expect(JSON.parse(response.body)).toEqual({ error: 'codegrant/session_ended' })
+      expect((await get('/me')).status).toBe(401)
+    })
+  })
+
+  describe('logout', () => {
+    it('ends the session, revokes the refresh token and goes to end_session with id_token_hint', async () => {
+      await login(agent, stage.url, 'alice')
+      const revoked = provider.count('revocation.success')
+      const response = await get('/auth/logout', HTML)
+      expect(response.status).toBe(302)
+      const location = new URL(response.headers.get('location')!)
+      expect(`${location.origin}${location.pathname}`).toBe(`${provider.issuer}/session/end`)
+      expect(location.searchParams.get('id_token_hint')).toMatch(/^ey/)
+      expect(location.searchParams.get('post_logout_redirect_uri')).toBe(`${stage.url}/`)
+      expect(response.setCookies.some((line) => line.startsWith(`${SESSION}=;`) && /Max-Age=0/i.test(line))).toBe(true)
+      expect(provider.count('revocation.success')).toBe(revoked + 1)
+      expect((await get('/me')).status).toBe(401)
+      // the provider's own page takes the browser back to the app
+      const back = await agent.follow(location.href, { headers: HTML })
+      expect(back.last.url).toBe(`${stage.url}/`)
+      expect(provider.count('end_session.success')).toBeGreaterThan(0)
+    })
+
+    it('refuses a cross-site GET logout and asks instead', async () => {
+      await login(agent, stage.url, 'alice')
+      const response = await get('/auth/logout', { ...HTML, 'sec-fetch-site': 'cross-site' })
+      expect(response.status).toBe(200)
+      expect(response.body).toContain('method="post"')
+      expect((await get('/me')).status).toBe(200)
+      const forged = await agent.request(`${stage.url}/auth/logout`, { method: 'POST', headers: { ...API, origin: 'https://evil.example' }, body: '' })
+      expect(forged.status).toBe(403)
+      expect((await get('/me')).status).toBe(200)
+    })
+
+    it('logs out without a session without an error', async () => {
+      const response = await get('/auth/logout', HTML)
+      expect(response.status).toBe(302)
+    })
+  })
+
+  describe('availability', () => {
+    it('answers 503 with Retry-After when the provider is down, and keeps serving', async () => {
+      await mount({ issuer: 'http://127.0.0.1:9/' })
+      const response = await get('/auth/login', HTML)
+      expect(response.status).toBe(503)
+      expect(response.headers.get('retry-after')).toBeTruthy()
+      expect(response.body).not.toMatch(/at .*\.js:\d+/)
+      expect((await get('/')).status).toBe(200)
+    })
+  })
+})

@@ -1,0 +1,164 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import * as cgExpress from '@codegrant/express'
+import * as cgFastify from '@codegrant/fastify'
+import * as cgKoa from '@codegrant/koa'
+import type { OAuthOptions } from '@codegrant/core'
+import Router from '@koa/router'
+import express4 from 'express4'
+import express5 from 'express5'
+import fastify4 from 'fastify4'
+import fastify5 from 'fastify5'
+import Koa2 from 'koa2'
+import Koa3 from 'koa3'
+
+export const FRAMEWORKS = ['express4', 'express5', 'koa2', 'koa3', 'fastify4', 'fastify5'] as const
+export type Framework = (typeof FRAMEWORKS)[number]
+type Handler = (req: IncomingMessage, res: ServerResponse) => void
+
+/**
+ * The suite's app, the same routes in every framework (the examples' table plus two probes):
+ * `/`, `/me`, `/api/userinfo` (through `oauth.fetch`), `/admin` (group admin), `/api/token`
+ * (through `accessToken()`, answers only whether it got one), `/scoped` (scope `nope`).
+ */
+export async function buildHandler(framework: Framework, options: OAuthOptions, userinfo: string): Promise<Handler> {
+  if (framework === 'express4' || framework === 'express5') return expressApp(framework === 'express4' ? express4 : express5, options, userinfo)
+  if (framework === 'koa2' || framework === 'koa3') return koaApp(framework === 'koa2' ? Koa2 : Koa3, options, userinfo)
+  return fastifyApp(framework === 'fastify4' ? fastify4 : fastify5, options, userinfo)
+}
+
+async function upstream(response: Response) {
+  return { status: response.status, body: (await response.json()) as unknown }
+}
+
+function errorStatus(error: unknown): { status: number; body: unknown } {
+  const status = typeof error === 'object' && error !== null && 'status' in error && typeof error.status === 'number' ? error.status : 500
+  const code = typeof error === 'object' && error !== null && 'code' in error ? error.code : 'internal'
+  return { status, body: { error: code } }
+}
+
+function expressApp(express: typeof express5, options: OAuthOptions, userinfo: string): Handler {
+  const { oauth, requireAuth } = cgExpress
+  const app = express()
+  app.use(oauth(options))
+  app.get('/', (req, res) => void res.type('html').send(req.oauth.isAuthenticated ? `signed in as ${String(req.oauth.user?.sub)}` : 'signed out'))
+  app.get('/me', requireAuth(), (req, res) => void res.json({ user: req.oauth.user }))
+  app.get('/admin', requireAuth({ claims: { groups: 'admin' } }), (_req, res) => void res.json({ ok: true }))
+  app.get('/scoped', requireAuth({ scopes: ['nope'] }), (_req, res) => void res.json({ ok: true }))
+  app.get('/api/userinfo', requireAuth(), async (req, res) => {
+    try {
+      const { status, body } = await upstream(await req.oauth.fetch(userinfo))
+      res.status(status).json(body)
+    } catch (error) {
+      const { status, body } = errorStatus(error)
+      res.status(status).json(body)
+    }
+  })
+  app.get('/api/token', async (req, res) => {
+    try {
+      res.json({ token: (await req.oauth.accessToken()).length > 0 })
+    } catch (error) {
+      const { status, body } = errorStatus(error)
+      res.status(status).json(body)
+    }
+  })
+  app.post('/orders', requireAuth(), (_req, res) => void res.json({ ok: true }))
+  return app as unknown as Handler
+}
+
+function koaApp(Koa: typeof Koa3, options: OAuthOptions, userinfo: string): Handler {
+  const { oauth, requireAuth } = cgKoa
+  const app = new Koa()
+  const router = new Router()
+  app.use(oauth(options))
+  router.get('/', (ctx) => {
+    ctx.type = 'html'
+    ctx.body = ctx.state.oauth.isAuthenticated ? `signed in as ${String(ctx.state.oauth.user?.sub)}` : 'signed out'
+  })
+  router.get('/me', requireAuth(), (ctx) => { ctx.body = { user: ctx.state.oauth.user } })
+  router.get('/admin', requireAuth({ claims: { groups: 'admin' } }), (ctx) => { ctx.body = { ok: true } })
+  router.get('/scoped', requireAuth({ scopes: ['nope'] }), (ctx) => { ctx.body = { ok: true } })
+  router.get('/api/userinfo', requireAuth(), async (ctx) => {
+    try {
+      const { status, body } = await upstream(await ctx.state.oauth.fetch(userinfo))
+      ctx.status = status
+      ctx.body = body
+    } catch (error) {
+      const { status, body } = errorStatus(error)
+      ctx.status = status
+      ctx.body = body
+    }
+  })
+  router.get('/api/token', async (ctx) => {
+    try {
+      ctx.body = { token: (await ctx.state.oauth.accessToken()).length > 0 }
+    } catch (error) {
+      const { status, body } = errorStatus(error)
+      ctx.status = status
+      ctx.body = body
+    }
+  })
+  router.post('/orders', requireAuth(), (ctx) => { ctx.body = { ok: true } })
+  app.use(router.routes())
+  return app.callback()
+}
+
+async function fastifyApp(fastify: typeof fastify5, options: OAuthOptions, userinfo: string): Promise<Handler> {
+  const { oauth, requireAuth } = cgFastify
+  let handler: Handler | undefined
+  const app = fastify({
+    serverFactory: (h) => {
+      handler = h as Handler
+      return createServer()
+    },
+  })
+  await app.register(oauth, options)
+  app.get('/', async (request, reply) => reply.type('text/html').send(request.oauth.isAuthenticated ? `signed in as ${String(request.oauth.user?.sub)}` : 'signed out'))
+  app.get('/me', { preHandler: requireAuth() }, async (request) => ({ user: request.oauth.user }))
+  app.get('/admin', { preHandler: app.requireAuth({ claims: { groups: 'admin' } }) }, async () => ({ ok: true }))
+  app.get('/scoped', { preHandler: requireAuth({ scopes: ['nope'] }) }, async () => ({ ok: true }))
+  app.get('/api/userinfo', { preHandler: requireAuth() }, async (request, reply) => {
+    try {
+      const { status, body } = await upstream(await request.oauth.fetch(userinfo))
+      return reply.code(status).send(body)
+    } catch (error) {
+      const { status, body } = errorStatus(error)
+      return reply.code(status).send(body)
+    }
+  })
+  app.get('/api/token', async (request, reply) => {
+    try {
+      return { token: (await request.oauth.accessToken()).length > 0 }
+    } catch (error) {
+      const { status, body } = errorStatus(error)
+      return reply.code(status).send(body)
+    }
+  })
+  app.post('/orders', { preHandler: requireAuth() }, async () => ({ ok: true }))
+  await app.ready()
+  return handler!
+}
+
+/**
+ * A real HTTP server on loopback whose app can be swapped (new options, same URL), so one
+ * redirect URI registered at the provider serves every configuration a test needs.
+ */
+export interface Stage {
+  url: string
+  server: Server
+  mount(handler: Handler): void
+  close(): Promise<void>
+}
+
+export async function openStage(): Promise<Stage> {
+  let current: Handler = (_req, res) => void res.writeHead(503).end()
+  const server = createServer((req, res) => current(req, res))
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const { port } = server.address() as AddressInfo
+  return {
+    url: `http://127.0.0.1:${port}`,
+    server,
+    mount: (handler) => { current = handler },
+    close: () => new Promise((resolve) => { server.closeAllConnections(); server.close(() => resolve()) }),
+  }
+}

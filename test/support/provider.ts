@@ -1,0 +1,42 @@
+import { startDevProvider, type DevProvider } from '@codegrant/dev-provider'
+import type { Logger, OAuthOptions } from '@codegrant/core'
+
+export const CLIENT_ID = 'suite-client'
+export const CLIENT_SECRET = 'suite-client-secret: %+/é' // characters that must survive client_secret_basic encoding
+export const SECRET_A = 'a'.repeat(16) + 'suite-cookie-secret-A'
+export const SECRET_B = 'b'.repeat(16) + 'suite-cookie-secret-B'
+export const SECRET_C = 'c'.repeat(16) + 'suite-cookie-secret-C'
+
+/** A dev provider with one confidential client whose redirect URI is `appUrl`'s callback. */
+export async function startProvider(appUrl: string, options: { accessTokenTtl?: number } = {}): Promise<DevProvider> {
+  return startDevProvider({
+    quiet: true,
+    accessTokenTtl: options.accessTokenTtl ?? 300,
+    clients: [
+      {
+        client_id: CLIENT_ID,
+        client_secret: CLIENT_SECRET,
+        redirect_uris: [`${appUrl}/auth/callback`],
+        post_logout_redirect_uris: [`${appUrl}/`],
+      },
+    ],
+  })
+}
+
+/** Captures what codegrant logs, so tests can assert that no secret is ever logged. */
+export function captureLogs(): Logger & { lines: string[] } {
+  const lines: string[] = []
+  return { lines, warn: (line) => void lines.push(line), error: (line) => void lines.push(line) }
+}
+
+export function appOptions(provider: DevProvider, appUrl: string, logger: Logger, extra: OAuthOptions = {}): OAuthOptions {
+  return {
+    issuer: provider.issuer,
+    clientId: CLIENT_ID,
+    clientSecret: CLIENT_SECRET,
+    baseUrl: appUrl,
+    cookieSecret: SECRET_A,
+    logger,
+    ...extra,
+  }
+}
