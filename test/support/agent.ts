@@ -72,11 +72,26 @@ export const API = { accept: 'application/json' }
  */
 export async function login(agent: Agent, appUrl: string, username: string, options: { returnTo?: string; stopAtCallback?: boolean } = {}) {
   const start = `${appUrl}/auth/login${options.returnTo === undefined ? '' : `?returnTo=${encodeURIComponent(options.returnTo)}`}`
-  const toForm = await agent.follow(start, { headers: HTML })
-  const form = toForm.last
-  if (form.status !== 200 || !form.url.includes('/interaction/')) throw new Error(`expected the provider's login form, got ${form.status} at ${form.url}`)
   const isCallback = (url: string) => url.startsWith(`${appUrl}/auth/callback`)
+  const toForm = await agent.follow(start, { headers: HTML }, options.stopAtCallback ? isCallback : undefined)
+  if (toForm.stoppedAt) {
+    // the provider still had a session (single sign-on): no login form this time
+    return { ...toForm, authorizeUrl: toForm.hops[1]?.url, callbackUrl: toForm.stoppedAt, callback: undefined }
+  }
+  const form = toForm.last
+  if (form.status !== 200 || !form.url.includes('/interaction/')) throw new Error(`expected the provider's login form, got ${form.status} at ${form.url}: ${form.body.slice(0, 300)}`)
   const submitted = await agent.follow(form.url, { method: 'POST', headers: HTML, body: new URLSearchParams({ username, password: 'x' }).toString() }, options.stopAtCallback ? isCallback : undefined)
   const callbackHop = submitted.hops.find((hop) => isCallback(hop.url))
   return { ...submitted, authorizeUrl: toForm.hops[1]?.url, callbackUrl: submitted.stoppedAt ?? callbackHop?.url, callback: callbackHop }
+}
+
+/** The first form of a page: its action (absolute) and the values it would submit. */
+export function formOf(hop: Hop): { action: string; fields: URLSearchParams } {
+  const form = /<form[^>]*action="([^"]*)"[^>]*>([\s\S]*?)<\/form>/i.exec(hop.body)
+  if (!form) throw new Error(`no form at ${hop.url}`)
+  const fields = new URLSearchParams()
+  for (const input of form[2]!.matchAll(/<(?:input|button)[^>]*name="([^"]*)"[^>]*value="([^"]*)"[^>]*>/gi)) {
+    fields.append(input[1]!, input[2]!.replace(/&amp;/g, '&'))
+  }
+  return { action: new URL(form[1]!.replace(/&amp;/g, '&'), hop.url).href, fields }
 }

@@ -2,7 +2,7 @@ import { startDevProvider, type DevProvider } from '@codegrant/dev-provider'
 import type { Logger, OAuthOptions } from '@codegrant/core'
 
 export const CLIENT_ID = 'suite-client'
-export const CLIENT_SECRET = 'suite-client-secret: %+/é' // characters that must survive client_secret_basic encoding
+export const CLIENT_SECRET = 'suite-client-secret: %+/~' // characters that must survive client_secret_basic encoding
 export const SECRET_A = 'a'.repeat(16) + 'suite-cookie-secret-A'
 export const SECRET_B = 'b'.repeat(16) + 'suite-cookie-secret-B'
 export const SECRET_C = 'c'.repeat(16) + 'suite-cookie-secret-C'

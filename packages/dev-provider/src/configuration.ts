@@ -1,0 +1,162 @@
+import type { MemoryStore } from './memory-adapter.js';
+import type {
+  OidcClient,
+  OidcConfiguration,
+  OidcGrant,
+  OidcKoaContext,
+  OidcModel,
+  UnknownObject,
+} from './oidc-types.js';
+import { errorPage, logoutPage, postLogoutPage, type Page } from './pages.js';
+import { findAccount, type ClaimOverrides } from './users.js';
+
+/** A client registered with the dev provider (OAuth 2.0 dynamic registration metadata names). */
+export interface DevClient {
+  client_id: string;
+  client_secret?: string;
+  redirect_uris: string[];
+  post_logout_redirect_uris?: string[];
+  token_endpoint_auth_method?: 'client_secret_basic' | 'client_secret_post' | 'none' | 'private_key_jwt';
+  response_types?: string[];
+  grant_types?: string[];
+  [metadata: string]: unknown;
+}
+
+export interface ConfigurationInput {
+  clients: DevClient[];
+  accessTokenTtl: number;
+  idTokenTtl: number;
+  jwks: { keys: UnknownObject[] };
+  cookieKeys: string[];
+  store: MemoryStore;
+  overrides: ClaimOverrides;
+}
+
+const DAY = 24 * 60 * 60;
+
+export const DEFAULT_GRANT_TYPES = ['authorization_code', 'refresh_token'];
+
+/** The oidc-provider configuration of a dev provider. */
+export function buildConfiguration(input: ConfigurationInput): OidcConfiguration {
+  return {
+    adapter: (modelName) => input.store.adapterFor(modelName),
+    clients: input.clients.map(toClientMetadata),
+    clientDefaults: {
+      grant_types: DEFAULT_GRANT_TYPES,
+      response_types: ['code'],
+      token_endpoint_auth_method: 'client_secret_basic',
+      id_token_signed_response_alg: 'RS256',
+    },
+    jwks: input.jwks,
+    // No `secure` flag here on purpose: oidc-provider adds it by itself when the
+    // request is https, and the dev provider serves plain http on loopback.
+    cookies: {
+      keys: input.cookieKeys,
+      long: { httpOnly: true, sameSite: 'lax' },
+      short: { httpOnly: true, sameSite: 'lax' },
+    },
+    // The authorization code flow only: no implicit or hybrid response types.
+    responseTypes: ['code'],
+    scopes: ['openid', 'offline_access', 'profile', 'email'],
+    claims: {
+      openid: ['sub'],
+      profile: ['name', 'preferred_username', 'groups'],
+      email: ['email', 'email_verified'],
+    },
+    // Profile claims (groups above all) go into the ID token too, so apps can
+    // authorize on them without calling userinfo.
+    conformIdTokenClaims: false,
+    // Provider and clients share one clock here. With the default 15 s
+    // tolerance an access token would still be accepted 15 s after its
+    // expires_in, which makes expiry and refresh untestable.
+    clockTolerance: 0,
+    findAccount: async (_ctx, sub) => findAccount(sub, input.overrides),
+    loadExistingGrant,
+    // Refresh tokens for every client allowed the grant, without requiring the
+    // offline_access scope (and with it prompt=consent) as oidc-provider does by default.
+    issueRefreshToken: async (_ctx, client) => client.grantTypeAllowed('refresh_token'),
+    rotateRefreshToken: true,
+    pkce: { required: () => true },
+    ttl: {
+      AccessToken: input.accessTokenTtl,
+      IdToken: input.idTokenTtl,
+      AuthorizationCode: 60,
+      Interaction: 60 * 60,
+      RefreshToken: 7 * DAY,
+      Grant: 7 * DAY,
+      Session: 7 * DAY,
+      ClientCredentials: 10 * 60,
+    },
+    features: {
+      devInteractions: { enabled: false },
+      userinfo: { enabled: true },
+      revocation: { enabled: true, allowedPolicy: revocationAllowed },
+      rpInitiatedLogout: { enabled: true, logoutSource, postLogoutSuccessSource },
+      backchannelLogout: { enabled: true },
+      pushedAuthorizationRequests: { enabled: true },
+      dPoP: { enabled: true },
+      // No resource servers are modelled: access tokens are for userinfo.
+      resourceIndicators: { enabled: false },
+    },
+    clientBasedCORS,
+    renderError,
+  };
+}
+
+/** Our defaults (code flow with refresh, a secret means client_secret_basic) under the given metadata. */
+export function toClientMetadata(client: DevClient): UnknownObject {
+  const authMethod = client.token_endpoint_auth_method ?? (client.client_secret === undefined ? 'none' : 'client_secret_basic');
+  return {
+    grant_types: DEFAULT_GRANT_TYPES,
+    response_types: ['code'],
+    ...client,
+    token_endpoint_auth_method: authMethod,
+  };
+}
+
+/**
+ * Consent is automatic: dev clients are first-party. The grant of the session
+ * (or a new one) is extended with whatever OIDC scopes and claims are asked
+ * for, so the login page is the only interaction.
+ */
+async function loadExistingGrant(ctx: OidcKoaContext): Promise<OidcGrant | undefined> {
+  const oidc = ctx.oidc;
+  if (!oidc?.client || !oidc.account) return undefined;
+  const { client, account, provider } = oidc;
+  const grantId = oidc.result?.consent?.grantId ?? oidc.session?.grantIdFor(client.clientId);
+  const existing = grantId ? await provider.Grant.find(grantId) : undefined;
+  const grant = existing ?? new provider.Grant({ accountId: account.accountId, clientId: client.clientId });
+  grant.addOIDCScope(oidc.requestParamOIDCScopes);
+  if (oidc.requestParamClaims.size) grant.addOIDCClaims(oidc.requestParamClaims);
+  await grant.save();
+  return grant;
+}
+
+/** Clients may revoke their own tokens; anything else is ignored (200, token untouched, RFC 7009). */
+async function revocationAllowed(_ctx: OidcKoaContext, client: OidcClient, token: OidcModel): Promise<boolean> {
+  return token.clientId === client.clientId;
+}
+
+/** Browser-based calls are allowed from the origins of the client's own redirect URIs. */
+function clientBasedCORS(_ctx: OidcKoaContext, origin: string, client: OidcClient): boolean {
+  if (origin === 'null') return false;
+  return client.redirectUris.some((uri) => URL.parse(uri)?.origin === origin);
+}
+
+function sendPage(ctx: OidcKoaContext, page: Page): void {
+  ctx.type = 'html';
+  ctx.set('Content-Security-Policy', page.csp);
+  ctx.body = page.html;
+}
+
+async function logoutSource(ctx: OidcKoaContext, form: string): Promise<void> {
+  sendPage(ctx, logoutPage(form));
+}
+
+async function postLogoutSuccessSource(ctx: OidcKoaContext): Promise<void> {
+  sendPage(ctx, postLogoutPage(ctx.oidc?.client?.clientId));
+}
+
+async function renderError(ctx: OidcKoaContext, out: Record<string, string>): Promise<void> {
+  sendPage(ctx, errorPage(out));
+}

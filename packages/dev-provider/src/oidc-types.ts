@@ -1,0 +1,162 @@
+/**
+ * oidc-provider ships no type declarations (and @types/oidc-provider is not a
+ * dependency), so this file describes the part of its surface that the dev
+ * provider uses and that tests are likely to reach for. It is deliberately
+ * partial: anything not listed here is still there at run time.
+ */
+import type { EventEmitter } from 'node:events';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+
+export type UnknownObject = Record<string, unknown>;
+
+/** A client as oidc-provider models it (only the fields the dev provider reads). */
+export interface OidcClient {
+  clientId: string;
+  applicationType?: string;
+  clientAuthMethod?: string;
+  redirectUris: string[];
+  grantTypeAllowed(grantType: string): boolean;
+  metadata(): UnknownObject;
+}
+
+export interface OidcGrant {
+  jti?: string;
+  accountId?: string;
+  clientId?: string;
+  addOIDCScope(scope: string | string[] | Set<string>): void;
+  addOIDCClaims(claims: string[] | Set<string>): void;
+  addResourceScope(resource: string, scope: string | string[] | Set<string>): void;
+  save(ttl?: number): Promise<string>;
+}
+
+export interface OidcGrantClass {
+  new (properties: { accountId: string; clientId: string }): OidcGrant;
+  find(id: string): Promise<OidcGrant | undefined>;
+}
+
+/** A stored artefact (token, code, session...) as returned by `Model.find`. */
+export interface OidcModel extends UnknownObject {
+  jti?: string;
+  kind?: string;
+  clientId?: string;
+  accountId?: string;
+  grantId?: string;
+}
+
+export interface OidcModelClass {
+  find(id: string, options?: { ignoreExpiration?: boolean }): Promise<OidcModel | undefined>;
+}
+
+export interface OidcClientClass {
+  find(id: string): Promise<OidcClient | undefined>;
+}
+
+export interface OidcInteraction {
+  uid: string;
+  exp?: number;
+  prompt: { name: string; reasons: string[]; details: UnknownObject };
+  params: UnknownObject;
+  session?: { accountId: string; uid?: string };
+  grantId?: string;
+  returnTo?: string;
+}
+
+/** `ctx.oidc`, the per-request context oidc-provider puts on its Koa context. */
+export interface OidcContext {
+  readonly route?: string;
+  readonly params?: UnknownObject;
+  readonly client?: OidcClient;
+  readonly account?: { accountId: string };
+  readonly session?: { accountId?: string; grantIdFor(clientId: string): string | undefined };
+  readonly result?: { consent?: { grantId?: string } };
+  readonly entities: Partial<Record<string, unknown>>;
+  readonly requestParamOIDCScopes: Set<string>;
+  readonly requestParamClaims: Set<string>;
+  readonly provider: OidcProvider;
+}
+
+/** The subset of a Koa context that the dev provider's callbacks touch. */
+export interface OidcKoaContext {
+  readonly oidc: OidcContext | undefined;
+  status: number;
+  body: unknown;
+  type: string;
+  readonly host: string;
+  readonly method: string;
+  readonly path: string;
+  set(field: string, value: string): void;
+}
+
+export type OidcMiddleware = (ctx: OidcKoaContext, next: () => Promise<void>) => Promise<void>;
+
+/** An oidc-provider `Provider` instance (a Koa application, hence an EventEmitter). */
+export interface OidcProvider extends EventEmitter {
+  readonly issuer: string;
+  proxy: boolean;
+  callback(): (req: IncomingMessage, res: ServerResponse) => Promise<void>;
+  use(middleware: OidcMiddleware): this;
+  urlFor(name: string, options?: UnknownObject): string;
+  interactionDetails(req: IncomingMessage, res: ServerResponse): Promise<OidcInteraction>;
+  interactionResult(
+    req: IncomingMessage,
+    res: ServerResponse,
+    result: UnknownObject,
+    options?: { mergeWithLastSubmission?: boolean },
+  ): Promise<string>;
+  interactionFinished(
+    req: IncomingMessage,
+    res: ServerResponse,
+    result: UnknownObject,
+    options?: { mergeWithLastSubmission?: boolean },
+  ): Promise<void>;
+  readonly Client: OidcClientClass;
+  readonly Grant: OidcGrantClass;
+  readonly AccessToken: OidcModelClass;
+  readonly RefreshToken: OidcModelClass;
+  readonly AuthorizationCode: OidcModelClass;
+  readonly Session: OidcModelClass;
+  readonly Interaction: OidcModelClass;
+}
+
+/** What `findAccount` returns. */
+export interface OidcAccount {
+  accountId: string;
+  claims(use: string, scope: string): Promise<UnknownObject> | UnknownObject;
+}
+
+/** The storage adapter contract (see oidc-provider's memory adapter). */
+export interface OidcAdapter {
+  upsert(id: string, payload: UnknownObject, expiresIn?: number): Promise<void>;
+  find(id: string): Promise<UnknownObject | undefined>;
+  findByUid(uid: string): Promise<UnknownObject | undefined>;
+  findByUserCode(userCode: string): Promise<UnknownObject | undefined>;
+  consume(id: string): Promise<void>;
+  destroy(id: string): Promise<void>;
+  revokeByGrantId(grantId: string): Promise<void>;
+}
+
+/**
+ * The configuration handed to `new Provider(issuer, configuration)`. Only the
+ * keys the dev provider sets are typed; oidc-provider validates the rest.
+ */
+export interface OidcConfiguration {
+  adapter: (modelName: string) => OidcAdapter;
+  clients: UnknownObject[];
+  clientDefaults: UnknownObject;
+  jwks: { keys: UnknownObject[] };
+  cookies: { keys: string[]; long: UnknownObject; short: UnknownObject };
+  claims: Record<string, string[]>;
+  scopes: string[];
+  responseTypes: string[];
+  conformIdTokenClaims: boolean;
+  clockTolerance: number;
+  findAccount(ctx: OidcKoaContext, sub: string): Promise<OidcAccount | undefined>;
+  loadExistingGrant(ctx: OidcKoaContext): Promise<OidcGrant | undefined>;
+  issueRefreshToken(ctx: OidcKoaContext, client: OidcClient): Promise<boolean>;
+  rotateRefreshToken: boolean;
+  pkce: { required(ctx: OidcKoaContext, client: OidcClient): boolean };
+  ttl: Record<string, number>;
+  features: Record<string, UnknownObject>;
+  clientBasedCORS(ctx: OidcKoaContext, origin: string, client: OidcClient): boolean;
+  renderError(ctx: OidcKoaContext, out: Record<string, string>, error: unknown): Promise<void>;
+}

@@ -1,0 +1,174 @@
+import { createServer, type RequestListener, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+import { buildConfiguration, type DevClient } from './configuration.js';
+import { EventLog, type DevProviderEvent } from './events.js';
+import { handleInteraction, interactionUid } from './interactions.js';
+import { generateSigningKeys, randomSecret } from './keys.js';
+import { loadProviderClass } from './load-provider.js';
+import { assertLoopbackHost, urlHost } from './loopback.js';
+import { MemoryStore } from './memory-adapter.js';
+import { framed, warnOnce } from './notices.js';
+import type { OidcProvider } from './oidc-types.js';
+import { users, type ClaimOverrides } from './users.js';
+
+export interface DevProviderOptions {
+  /** 0 or undefined: a free port. */
+  port?: number;
+  /** Default '127.0.0.1'. Anything but 127.0.0.0/8, ::1 or 'localhost' throws. */
+  host?: string;
+  /** grant_types default to ['authorization_code', 'refresh_token'], response_types to ['code']. */
+  clients: DevClient[];
+  /** Seconds, default 3600. */
+  accessTokenTtl?: number;
+  /** Seconds, default 3600. */
+  idTokenTtl?: number;
+  /** Suppresses the banner and the development-only warning (tests). */
+  quiet?: boolean;
+}
+
+export interface DevProvider {
+  /** e.g. 'http://127.0.0.1:53123' (no trailing slash). */
+  readonly issuer: string;
+  readonly port: number;
+  /** The oidc-provider instance. */
+  readonly provider: OidcProvider;
+  /** Append-only log of oidc-provider events (see RECORDED_EVENTS); never holds token values. */
+  readonly events: readonly DevProviderEvent[];
+  /** How many events of that name (and grant type, when given) were recorded, e.g. count('grant.success', 'refresh_token'). */
+  count(name: string, grantType?: string): number;
+  /**
+   * Claims that override (or add to) a test user's own from now on, e.g. 300 `groups`; `{}`
+   * restores the user's own claims.
+   */
+  setExtraClaims(accountId: string, claims: Record<string, unknown>): void;
+  /** Revokes every grant (and so every token) of an account, as an admin would; returns how many. */
+  revokeGrants(accountId: string): number;
+  /** Stops listening and closes every open connection. */
+  close(): Promise<void>;
+}
+
+const DEFAULT_HOST = '127.0.0.1';
+const DEFAULT_TTL = 3600;
+
+interface Settings {
+  port: number;
+  host: string;
+  accessTokenTtl: number;
+  idTokenTtl: number;
+}
+
+/** Starts an OpenID Provider on loopback, for development and tests only. */
+export async function startDevProvider(options: DevProviderOptions): Promise<DevProvider> {
+  const settings = checkOptions(options);
+  if (!options.quiet) warnOnce();
+  const [Provider, jwks] = await Promise.all([loadProviderClass(), generateSigningKeys()]);
+  const server = createServer();
+  await listen(server, settings.port, settings.host);
+  try {
+    const port = (server.address() as AddressInfo).port;
+    const issuer = `http://${urlHost(settings.host)}:${port}`;
+    const store = new MemoryStore();
+    const overrides: ClaimOverrides = new Map();
+    const configuration = buildConfiguration({ ...settings, clients: options.clients, jwks, cookieKeys: [randomSecret()], store, overrides });
+    const provider = new Provider(issuer, configuration);
+    const log = new EventLog();
+    const detach = log.attach(provider);
+    server.on('request', requestListener(provider));
+    if (!options.quiet) console.error(banner(issuer, options.clients));
+    return {
+      issuer,
+      port,
+      provider,
+      events: log.events,
+      count: (name, grantType) => log.count(name, grantType),
+      setExtraClaims: (accountId, claims) => void overrides.set(accountId, { ...claims }),
+      revokeGrants: (accountId) => store.revokeAccount(accountId),
+      close: once(async () => {
+        await closeServer(server);
+        detach();
+        store.clear();
+      }),
+    };
+  } catch (error) {
+    await closeServer(server);
+    throw error;
+  }
+}
+
+function checkOptions(options: DevProviderOptions): Settings {
+  if (!options || !Array.isArray(options.clients)) {
+    throw new TypeError('codegrant dev provider: options.clients must be an array of client metadata');
+  }
+  const host = options.host ?? DEFAULT_HOST;
+  assertLoopbackHost(host);
+  const port = options.port ?? 0;
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new RangeError(`codegrant dev provider: port must be an integer from 0 to 65535, got ${String(port)}`);
+  }
+  return {
+    host,
+    port,
+    accessTokenTtl: checkTtl('accessTokenTtl', options.accessTokenTtl),
+    idTokenTtl: checkTtl('idTokenTtl', options.idTokenTtl),
+  };
+}
+
+function checkTtl(name: string, value: number | undefined): number {
+  if (value === undefined) return DEFAULT_TTL;
+  if (!Number.isInteger(value) || value < 1) {
+    throw new RangeError(`codegrant dev provider: ${name} must be a whole number of seconds >= 1, got ${String(value)}`);
+  }
+  return value;
+}
+
+/** Our login page for /interaction/:uid, oidc-provider for everything else. */
+function requestListener(provider: OidcProvider): RequestListener {
+  const callback = provider.callback();
+  return (req, res) => {
+    const uid = interactionUid(req.url);
+    if (uid === undefined) {
+      void callback(req, res);
+    } else {
+      void handleInteraction(provider, req, res, uid);
+    }
+  };
+}
+
+function listen(server: Server, port: number, host: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+}
+
+/** Closes promptly: idle keep-alive connections (a browser's, fetch's) would otherwise hold close() open. */
+function closeServer(server: Server): Promise<void> {
+  return new Promise((resolve) => {
+    server.close(() => resolve());
+    server.closeAllConnections();
+  });
+}
+
+function once(fn: () => Promise<void>): () => Promise<void> {
+  let running: Promise<void> | undefined;
+  return () => {
+    running ??= fn();
+    return running;
+  };
+}
+
+function banner(issuer: string, clients: DevClient[]): string {
+  const userList = Object.values(users)
+    .map((user) => (user.groups.length ? `${user.sub} (${user.groups.join(', ')})` : user.sub))
+    .join(', ');
+  const clientList = clients.map((client) => client.client_id).join(', ') || '(none)';
+  return framed([
+    `codegrant dev provider listening at ${issuer}`,
+    `users: ${userList}; any password`,
+    `clients: ${clientList}`,
+  ]);
+}

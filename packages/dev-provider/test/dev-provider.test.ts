@@ -1,0 +1,568 @@
+import { spawn } from 'node:child_process';
+import { createHash, generateKeyPairSync, randomBytes, randomUUID, sign, type KeyObject } from 'node:crypto';
+import { once } from 'node:events';
+import { fileURLToPath } from 'node:url';
+
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+
+import {
+  isLoopbackHost,
+  startDemoIfUnconfigured,
+  startDevProvider,
+  users,
+  type DevProvider,
+} from '../dist/index.js';
+
+const CLIENT = {
+  client_id: 'test-client',
+  client_secret: 'test-secret-test-secret-test-secret',
+  redirect_uris: ['http://localhost:3000/auth/callback'],
+  post_logout_redirect_uris: ['http://localhost:3000/'],
+};
+
+/** Just enough of a browser's cookie store: every cookie goes with every request to the provider. */
+class CookieJar {
+  readonly #cookies = new Map<string, string>();
+
+  store(response: Response): void {
+    for (const header of response.headers.getSetCookie()) {
+      const [pair = '', ...attributes] = header.split(';');
+      const separator = pair.indexOf('=');
+      const name = pair.slice(0, separator).trim();
+      const value = pair.slice(separator + 1).trim();
+      const expired = attributes.some((attribute) => {
+        const [key = '', date = ''] = attribute.trim().split('=');
+        return key.toLowerCase() === 'expires' && Date.parse(date) <= Date.now();
+      });
+      if (!value || expired) this.#cookies.delete(name);
+      else this.#cookies.set(name, value);
+    }
+  }
+
+  header(): string {
+    return [...this.#cookies].map(([name, value]) => `${name}=${value}`).join('; ');
+  }
+}
+
+/** A scripted browser: follows nothing by itself, keeps cookies. */
+class Browser {
+  readonly jar = new CookieJar();
+
+  async get(url: string): Promise<Response> {
+    const response = await fetch(url, { redirect: 'manual', headers: { cookie: this.jar.header(), accept: 'text/html' } });
+    this.jar.store(response);
+    return response;
+  }
+
+  async postForm(url: string, form: Record<string, string>): Promise<Response> {
+    const response = await fetch(url, {
+      method: 'POST',
+      redirect: 'manual',
+      headers: { cookie: this.jar.header(), 'content-type': 'application/x-www-form-urlencoded', accept: 'text/html' },
+      body: new URLSearchParams(form),
+    });
+    this.jar.store(response);
+    return response;
+  }
+}
+
+interface Discovery {
+  issuer: string;
+  authorization_endpoint: string;
+  token_endpoint: string;
+  userinfo_endpoint: string;
+  revocation_endpoint: string;
+  end_session_endpoint: string;
+  pushed_authorization_request_endpoint: string;
+  dpop_signing_alg_values_supported: string[];
+  authorization_response_iss_parameter_supported: boolean;
+  code_challenge_methods_supported: string[];
+}
+
+interface TokenResponse {
+  access_token: string;
+  refresh_token: string;
+  id_token: string;
+  token_type: string;
+  expires_in: number;
+}
+
+function location(response: Response, base: string): URL {
+  const value = response.headers.get('location');
+  expect(value, `status ${response.status} without Location`).toBeTruthy();
+  return new URL(value ?? '', base);
+}
+
+function jwtPayload(jwt: string): Record<string, unknown> {
+  const [, payload = ''] = jwt.split('.');
+  return JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as Record<string, unknown>;
+}
+
+function basicAuth(): string {
+  return `Basic ${Buffer.from(`${CLIENT.client_id}:${CLIENT.client_secret}`).toString('base64')}`;
+}
+
+async function tokenRequest(discovery: Discovery, form: Record<string, string>): Promise<Response> {
+  return fetch(discovery.token_endpoint, {
+    method: 'POST',
+    headers: { authorization: basicAuth(), 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams(form),
+  });
+}
+
+function pkce(): { verifier: string; challenge: string } {
+  const verifier = randomBytes(32).toString('base64url');
+  return { verifier, challenge: createHash('sha256').update(verifier).digest('base64url') };
+}
+
+/** Sends the browser to the authorization endpoint and returns the login page URL. */
+async function startLogin(browser: Browser, discovery: Discovery, challenge: string, state: string): Promise<URL> {
+  const authorize = new URL(discovery.authorization_endpoint);
+  authorize.search = new URLSearchParams({
+    client_id: CLIENT.client_id,
+    redirect_uri: CLIENT.redirect_uris[0] ?? '',
+    response_type: 'code',
+    scope: 'openid profile email',
+    state,
+    nonce: 'n-0S6_WzA2Mj',
+    code_challenge: challenge,
+    code_challenge_method: 'S256',
+  }).toString();
+  const response = await browser.get(authorize.href);
+  expect(response.status).toBe(303);
+  const loginUrl = location(response, discovery.issuer);
+  expect(loginUrl.pathname).toMatch(/^\/interaction\/[\w-]+$/);
+  return loginUrl;
+}
+
+/** Logs `username` in through the login page and returns the authorization code and its PKCE verifier. */
+async function signIn(
+  discovery: Discovery,
+  username: string,
+  { par = false, extra = {} }: { par?: boolean; extra?: Record<string, string> } = {},
+): Promise<{ code: string; verifier: string }> {
+  const browser = new Browser();
+  const { verifier, challenge } = pkce();
+  const params = {
+    client_id: CLIENT.client_id,
+    redirect_uri: CLIENT.redirect_uris[0] ?? '',
+    response_type: 'code',
+    scope: 'openid profile email',
+    state: 'st',
+    code_challenge: challenge,
+    code_challenge_method: 'S256',
+    ...extra,
+  };
+  const authorize = new URL(discovery.authorization_endpoint);
+  if (par) {
+    const pushed = await fetch(discovery.pushed_authorization_request_endpoint, {
+      method: 'POST',
+      headers: { authorization: basicAuth(), 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams(params),
+    });
+    expect(pushed.status).toBe(201);
+    const { request_uri: requestUri } = (await pushed.json()) as { request_uri: string };
+    authorize.search = new URLSearchParams({ client_id: CLIENT.client_id, request_uri: requestUri }).toString();
+  } else {
+    authorize.search = new URLSearchParams(params).toString();
+  }
+  const loginUrl = location(await browser.get(authorize.href), discovery.issuer);
+  let next = location(await browser.postForm(loginUrl.href, { username, password: 'x' }), discovery.issuer);
+  // Follow the provider's redirects (resume, and consent when asked for) until the client's redirect_uri.
+  for (let hop = 0; next.origin === discovery.issuer && hop < 5; hop += 1) {
+    next = location(await browser.get(next.href), discovery.issuer);
+  }
+  const callback = next;
+  const code = callback.searchParams.get('code');
+  expect(code, callback.href).toBeTruthy();
+  return { code: code ?? '', verifier };
+}
+
+function exchangeCode(discovery: Discovery, { code, verifier }: { code: string; verifier: string }, headers: Record<string, string> = {}) {
+  return fetch(discovery.token_endpoint, {
+    method: 'POST',
+    headers: { authorization: basicAuth(), 'content-type': 'application/x-www-form-urlencoded', ...headers },
+    body: new URLSearchParams({
+      grant_type: 'authorization_code',
+      code,
+      redirect_uri: CLIENT.redirect_uris[0] ?? '',
+      code_verifier: verifier,
+    }),
+  });
+}
+
+/** A DPoP proof (RFC 9449) signed with ES256, by hand with node:crypto. */
+function dpopProof(keys: { publicKey: KeyObject; privateKey: KeyObject }, htm: string, htu: string, accessToken?: string) {
+  const { kty, crv, x, y } = keys.publicKey.export({ format: 'jwk' });
+  const encode = (value: object) => Buffer.from(JSON.stringify(value)).toString('base64url');
+  const header = encode({ typ: 'dpop+jwt', alg: 'ES256', jwk: { kty, crv, x, y } });
+  const payload = encode({
+    jti: randomUUID(),
+    htm,
+    htu,
+    iat: Math.floor(Date.now() / 1000),
+    ...(accessToken ? { ath: createHash('sha256').update(accessToken).digest('base64url') } : {}),
+  });
+  const signature = sign('sha256', Buffer.from(`${header}.${payload}`), { key: keys.privateKey, dsaEncoding: 'ieee-p1363' });
+  return `${header}.${payload}.${signature.toString('base64url')}`;
+}
+
+describe('dev provider', () => {
+  let dev: DevProvider;
+  let discovery: Discovery;
+
+  beforeAll(async () => {
+    dev = await startDevProvider({ clients: [CLIENT], quiet: true });
+    discovery = (await (await fetch(`${dev.issuer}/.well-known/openid-configuration`)).json()) as Discovery;
+  });
+
+  afterAll(async () => {
+    await dev?.close();
+  });
+
+  it('publishes the discovery document of a loopback issuer', () => {
+    expect(dev.issuer).toBe(`http://127.0.0.1:${dev.port}`);
+    expect(discovery.issuer).toBe(dev.issuer);
+    expect(discovery.end_session_endpoint).toBe(`${dev.issuer}/session/end`);
+    expect(discovery.revocation_endpoint).toBe(`${dev.issuer}/token/revocation`);
+    expect(discovery.pushed_authorization_request_endpoint).toBe(`${dev.issuer}/request`);
+    expect(discovery.dpop_signing_alg_values_supported).toContain('ES256');
+    expect(discovery.authorization_response_iss_parameter_supported).toBe(true);
+    expect(discovery.code_challenge_methods_supported).toEqual(['S256']);
+  });
+
+  it('runs the authorization code flow with PKCE, userinfo, refresh, revocation and logout', async () => {
+    const browser = new Browser();
+    const { verifier, challenge } = pkce();
+    const loginUrl = await startLogin(browser, discovery, challenge, 'state-1');
+
+    const page = await browser.get(loginUrl.href);
+    expect(page.status).toBe(200);
+    const html = await page.text();
+    expect(html).toContain('codegrant dev provider');
+    expect(html).toContain('id="username"');
+    expect(html).toContain('id="login"');
+    expect(html).toContain('type="password"');
+    expect(html).toMatch(/development and tests only/i);
+
+    const submitted = await browser.postForm(loginUrl.href, { username: 'alice', password: 'anything' });
+    expect(submitted.status).toBe(303);
+    const resumed = await browser.get(location(submitted, dev.issuer).href);
+    expect(resumed.status).toBe(303);
+    const callback = location(resumed, dev.issuer);
+    expect(`${callback.origin}${callback.pathname}`).toBe(CLIENT.redirect_uris[0]);
+    expect(callback.searchParams.get('state')).toBe('state-1');
+    expect(callback.searchParams.get('iss')).toBe(dev.issuer);
+    const code = callback.searchParams.get('code');
+    expect(code).toBeTruthy();
+
+    const exchanged = await tokenRequest(discovery, {
+      grant_type: 'authorization_code',
+      code: code ?? '',
+      redirect_uri: CLIENT.redirect_uris[0] ?? '',
+      code_verifier: verifier,
+    });
+    expect(exchanged.status).toBe(200);
+    const tokens = (await exchanged.json()) as TokenResponse;
+    expect(tokens.token_type).toBe('Bearer');
+    expect(tokens.expires_in).toBe(3600);
+    expect(tokens.access_token).toBeTruthy();
+    expect(tokens.refresh_token).toBeTruthy();
+    const claims = jwtPayload(tokens.id_token);
+    expect(claims).toMatchObject({
+      iss: dev.issuer,
+      aud: CLIENT.client_id,
+      sub: 'alice',
+      nonce: 'n-0S6_WzA2Mj',
+      groups: ['admin'],
+      name: 'Alice Example',
+      email: 'alice@example.com',
+    });
+    expect(dev.count('grant.success', 'authorization_code')).toBe(1);
+
+    const userinfo = await fetch(discovery.userinfo_endpoint, { headers: { authorization: `Bearer ${tokens.access_token}` } });
+    expect(userinfo.status).toBe(200);
+    expect(await userinfo.json()).toMatchObject({ sub: 'alice', groups: ['admin'], email_verified: true });
+    expect(dev.count('userinfo.success')).toBe(1);
+
+    const refreshed = await tokenRequest(discovery, { grant_type: 'refresh_token', refresh_token: tokens.refresh_token });
+    expect(refreshed.status).toBe(200);
+    const rotated = (await refreshed.json()) as TokenResponse;
+    expect(rotated.refresh_token).toBeTruthy();
+    expect(rotated.refresh_token).not.toBe(tokens.refresh_token);
+    expect(jwtPayload(rotated.id_token)).toMatchObject({ sub: 'alice', groups: ['admin'] });
+    expect(dev.count('grant.success', 'refresh_token')).toBe(1);
+
+    const revoked = await fetch(discovery.revocation_endpoint, {
+      method: 'POST',
+      headers: { authorization: basicAuth(), 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ token: rotated.refresh_token, token_type_hint: 'refresh_token' }),
+    });
+    expect(revoked.status).toBe(200);
+    expect(dev.events).toContainEqual(
+      expect.objectContaining({ name: 'revocation.success', tokenType: 'refresh_token', clientId: CLIENT.client_id }),
+    );
+    const afterRevocation = await tokenRequest(discovery, { grant_type: 'refresh_token', refresh_token: rotated.refresh_token });
+    expect(afterRevocation.status).toBe(400);
+    expect(await afterRevocation.json()).toMatchObject({ error: 'invalid_grant' });
+    expect(dev.count('grant.error', 'refresh_token')).toBe(1);
+
+    // No event carries a token value.
+    const logged = JSON.stringify(dev.events);
+    for (const value of [code, tokens.access_token, tokens.refresh_token, tokens.id_token, rotated.refresh_token]) {
+      expect(logged).not.toContain(value);
+    }
+
+    // RP-initiated logout: the confirmation page submits itself, so the browser lands on post_logout_redirect_uri.
+    const endSession = new URL(discovery.end_session_endpoint);
+    endSession.search = new URLSearchParams({
+      id_token_hint: rotated.id_token,
+      post_logout_redirect_uri: CLIENT.post_logout_redirect_uris[0] ?? '',
+      state: 'bye',
+    }).toString();
+    const confirmPage = await browser.get(endSession.href);
+    expect(confirmPage.status).toBe(200);
+    const confirmHtml = await confirmPage.text();
+    expect(confirmHtml).toContain("document.getElementById('logout').click();");
+    expect(confirmPage.headers.get('content-security-policy')).toContain("script-src 'sha256-");
+    const action = /action="([^"]+)"/.exec(confirmHtml)?.[1] ?? '';
+    const xsrf = /name="xsrf" value="([^"]+)"/.exec(confirmHtml)?.[1] ?? '';
+    const loggedOut = await browser.postForm(new URL(action, dev.issuer).href, { xsrf, logout: 'yes' });
+    expect(loggedOut.status).toBe(303);
+    expect(location(loggedOut, dev.issuer).href).toBe(`${CLIENT.post_logout_redirect_uris[0]}?state=bye`);
+    expect(dev.count('end_session.success')).toBe(1);
+  });
+
+  it('accepts pushed authorization requests and binds tokens with DPoP', async () => {
+    const grant = await signIn(discovery, 'bob', { par: true });
+    expect(dev.count('pushed_authorization_request.success')).toBe(1);
+    const keys = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    const exchanged = await exchangeCode(discovery, grant, { dpop: dpopProof(keys, 'POST', discovery.token_endpoint) });
+    expect(exchanged.status).toBe(200);
+    const tokens = (await exchanged.json()) as TokenResponse;
+    expect(tokens.token_type).toBe('DPoP');
+    expect(jwtPayload(tokens.id_token)).toMatchObject({ sub: 'bob', groups: [] });
+
+    const withProof = await fetch(discovery.userinfo_endpoint, {
+      headers: {
+        authorization: `DPoP ${tokens.access_token}`,
+        dpop: dpopProof(keys, 'GET', discovery.userinfo_endpoint, tokens.access_token),
+      },
+    });
+    expect(withProof.status).toBe(200);
+    expect(await withProof.json()).toMatchObject({ sub: 'bob', name: 'Bob Example' });
+    const asBearer = await fetch(discovery.userinfo_endpoint, { headers: { authorization: `Bearer ${tokens.access_token}` } });
+    expect(asBearer.status).toBe(401);
+  });
+
+  it('grants consent by itself when the client asks for prompt=consent', async () => {
+    const interactions = dev.count('interaction.started');
+    const grant = await signIn(discovery, 'alice', { extra: { prompt: 'consent' } });
+    // login, then the consent prompt, which the login page route grants without showing anything
+    expect(dev.count('interaction.started') - interactions).toBe(2);
+    const exchanged = await exchangeCode(discovery, grant);
+    expect(exchanged.status).toBe(200);
+    expect(jwtPayload(((await exchanged.json()) as TokenResponse).id_token)).toMatchObject({ sub: 'alice', groups: ['admin'] });
+  });
+
+  it('sets its cookies without Secure over http, HttpOnly and SameSite=Lax', async () => {
+    const browser = new Browser();
+    const response = await fetch(
+      `${discovery.authorization_endpoint}?${new URLSearchParams({
+        client_id: CLIENT.client_id,
+        redirect_uri: CLIENT.redirect_uris[0] ?? '',
+        response_type: 'code',
+        scope: 'openid',
+        code_challenge: pkce().challenge,
+        code_challenge_method: 'S256',
+      })}`,
+      { redirect: 'manual' },
+    );
+    browser.jar.store(response);
+    const cookies = response.headers.getSetCookie();
+    expect(cookies.length).toBeGreaterThan(0);
+    for (const cookie of cookies) {
+      expect(cookie.toLowerCase()).not.toContain('secure');
+      expect(cookie.toLowerCase()).toContain('httponly');
+      expect(cookie.toLowerCase()).toContain('samesite=lax');
+    }
+  });
+
+  it('requires PKCE', async () => {
+    const response = await fetch(
+      `${discovery.authorization_endpoint}?${new URLSearchParams({
+        client_id: CLIENT.client_id,
+        redirect_uri: CLIENT.redirect_uris[0] ?? '',
+        response_type: 'code',
+        scope: 'openid',
+        state: 's',
+      })}`,
+      { redirect: 'manual' },
+    );
+    expect(response.status).toBe(303);
+    const callback = location(response, dev.issuer);
+    expect(callback.searchParams.get('error')).toBe('invalid_request');
+    expect(dev.count('authorization.error')).toBeGreaterThanOrEqual(1);
+  });
+
+  it('answers an unknown user with 400 and the form again, escaped', async () => {
+    const browser = new Browser();
+    const loginUrl = await startLogin(browser, discovery, pkce().challenge, 'state-2');
+    const response = await browser.postForm(loginUrl.href, { username: '<mallory>', password: 'x' });
+    expect(response.status).toBe(400);
+    const html = await response.text();
+    expect(html).toContain('Unknown user');
+    expect(html).toContain('&lt;mallory&gt;');
+    expect(html).not.toContain('<mallory>');
+    expect(html).toContain('id="username"');
+  });
+
+  it('returns access_denied to the client when the user cancels', async () => {
+    const browser = new Browser();
+    const loginUrl = await startLogin(browser, discovery, pkce().challenge, 'state-3');
+    const cancelled = await browser.postForm(loginUrl.href, { action: 'cancel' });
+    expect(cancelled.status).toBe(303);
+    const resumed = await browser.get(location(cancelled, dev.issuer).href);
+    const callback = location(resumed, dev.issuer);
+    expect(callback.searchParams.get('error')).toBe('access_denied');
+    expect(callback.searchParams.get('state')).toBe('state-3');
+  });
+
+  it('answers a login page without its interaction cookie with 400, not a crash', async () => {
+    const response = await fetch(`${dev.issuer}/interaction/does-not-exist`);
+    expect(response.status).toBe(400);
+    expect(await response.text()).toMatch(/expired or its cookie is missing/);
+    const tooBig = await fetch(`${dev.issuer}/interaction/does-not-exist`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: `username=${'a'.repeat(10_000)}`,
+    });
+    expect(tooBig.status).toBe(413);
+  });
+});
+
+describe('token lifetimes', () => {
+  it('rejects an access token as soon as accessTokenTtl has passed (no clock tolerance)', async () => {
+    const dev = await startDevProvider({ clients: [CLIENT], quiet: true, accessTokenTtl: 1, idTokenTtl: 60 });
+    try {
+      const discovery = (await (await fetch(`${dev.issuer}/.well-known/openid-configuration`)).json()) as Discovery;
+      const tokens = (await (await exchangeCode(discovery, await signIn(discovery, 'alice'))).json()) as TokenResponse;
+      expect(tokens.expires_in).toBe(1);
+      const idToken = jwtPayload(tokens.id_token);
+      expect(Number(idToken.exp) - Number(idToken.iat)).toBe(60);
+      await new Promise((resolve) => setTimeout(resolve, 2100));
+      const userinfo = await fetch(discovery.userinfo_endpoint, { headers: { authorization: `Bearer ${tokens.access_token}` } });
+      expect(userinfo.status).toBe(401);
+    } finally {
+      await dev.close();
+    }
+  });
+
+  it('rejects invalid lifetimes and ports', async () => {
+    await expect(startDevProvider({ clients: [CLIENT], quiet: true, accessTokenTtl: 0 })).rejects.toThrow(RangeError);
+    await expect(startDevProvider({ clients: [CLIENT], quiet: true, port: 70000 })).rejects.toThrow(RangeError);
+  });
+});
+
+describe('loopback only', () => {
+  it.each(['0.0.0.0', '::', '192.168.1.10', 'example.com', '10.0.0.1'])('refuses to bind to %s', async (host) => {
+    await expect(startDevProvider({ host, clients: [CLIENT], quiet: true })).rejects.toThrow(/loopback/);
+  });
+
+  it('accepts the loopback names and addresses', () => {
+    for (const host of ['localhost', '127.0.0.1', '127.1.2.3', '::1', '[::1]']) expect(isLoopbackHost(host)).toBe(true);
+  });
+
+  it('can listen on another loopback address', async () => {
+    const dev = await startDevProvider({ host: '127.0.0.2', clients: [CLIENT], quiet: true });
+    try {
+      expect(dev.issuer).toBe(`http://127.0.0.2:${dev.port}`);
+      expect((await fetch(`${dev.issuer}/.well-known/openid-configuration`)).status).toBe(200);
+    } finally {
+      await dev.close();
+    }
+  });
+});
+
+describe('users', () => {
+  it('has alice (admin) and bob', () => {
+    expect(users.alice).toEqual({ sub: 'alice', name: 'Alice Example', email: 'alice@example.com', groups: ['admin'] });
+    expect(users.bob).toEqual({ sub: 'bob', name: 'Bob Example', email: 'bob@example.com', groups: [] });
+  });
+});
+
+describe('startDemoIfUnconfigured', () => {
+  it('does nothing when a real provider is configured', async () => {
+    expect(await startDemoIfUnconfigured({ OAUTH_ISSUER: 'https://login.example.com' }, 3000)).toBeUndefined();
+    expect(await startDemoIfUnconfigured({ ISSUER_BASE_URL: 'https://login.example.com' }, 3000)).toBeUndefined();
+    expect(
+      await startDemoIfUnconfigured(
+        { OAUTH_AUTHORIZATION_ENDPOINT: 'https://gh.example/authorize', OAUTH_TOKEN_ENDPOINT: 'https://gh.example/token' },
+        3000,
+      ),
+    ).toBeUndefined();
+  });
+
+  it('starts a dev provider with the demo client otherwise', async () => {
+    const stderr = vi.spyOn(console, 'error').mockImplementation(() => {});
+    const demo = await startDemoIfUnconfigured({ OAUTH_AUTHORIZATION_ENDPOINT: 'https://only-one.example/authorize' }, 3456);
+    const printed = stderr.mock.calls.flat().join('\n');
+    stderr.mockRestore();
+    expect(demo).toBeDefined();
+    if (!demo) return;
+    try {
+      expect(printed).toMatch(/DEVELOPMENT SETUP/);
+      expect(printed).toContain(demo.provider.issuer);
+      expect(printed).toMatch(/do not use in production/i);
+      const { options } = demo;
+      expect(options.issuer).toBe(demo.provider.issuer);
+      expect(options.clientId).toBe('codegrant-demo');
+      expect(options.baseUrl).toBe('http://localhost:3456');
+      expect(options.clientSecret.length).toBeGreaterThanOrEqual(32);
+      expect(options.cookieSecret.length).toBeGreaterThanOrEqual(32);
+
+      const authorize = new URL(`${options.issuer}/auth`);
+      authorize.search = new URLSearchParams({
+        client_id: options.clientId,
+        redirect_uri: 'http://localhost:3456/auth/callback',
+        response_type: 'code',
+        scope: 'openid profile',
+        code_challenge: pkce().challenge,
+        code_challenge_method: 'S256',
+      }).toString();
+      const response = await fetch(authorize, { redirect: 'manual' });
+      expect(response.status).toBe(303);
+      expect(response.headers.get('location')).toMatch(/^\/interaction\//);
+    } finally {
+      await demo.close();
+    }
+  });
+});
+
+describe('command line', () => {
+  it('prints the issuer and credentials and stops on SIGTERM', async () => {
+    const cli = fileURLToPath(new URL('../dist/cli.js', import.meta.url));
+    const child = spawn(process.execPath, [cli, '--port', '0', '--client-secret', 'cli-secret'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    try {
+      let stdout = '';
+      child.stdout.setEncoding('utf8');
+      const issuer = await new Promise<string>((resolve, reject) => {
+        child.stdout.on('data', (chunk: string) => {
+          stdout += chunk;
+          const match = /OAUTH_ISSUER=(\S+)/.exec(stdout);
+          if (match?.[1] && stdout.includes('OAUTH_CLIENT_SECRET=')) resolve(match[1]);
+        });
+        child.once('exit', (code) => reject(new Error(`exited early with ${String(code)}`)));
+      });
+      expect(stdout).toContain('OAUTH_CLIENT_ID=codegrant-demo');
+      expect(stdout).toContain('OAUTH_CLIENT_SECRET=cli-secret');
+      expect((await fetch(`${issuer}/.well-known/openid-configuration`)).status).toBe(200);
+      const exited = once(child, 'exit');
+      child.kill('SIGTERM');
+      const [code] = await exited;
+      expect(code).toBe(0);
+    } finally {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    }
+  });
+});
