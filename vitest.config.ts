@@ -5,8 +5,8 @@ export default defineConfig({
     include: ['test/**/*.test.ts', 'packages/*/test/**/*.test.ts'],
     testTimeout: 30_000,
     hookTimeout: 30_000,
-    // one framework per file at a time keeps the two cores busy without timing races
-    fileParallelism: true,
     pool: 'forks',
+    // type tests: `*.test-d.ts` are checked by tsc and count as tests
+    typecheck: { enabled: true, include: ['test/**/*.test-d.ts'], tsconfig: 'test/tsconfig.json' },
   },
 })

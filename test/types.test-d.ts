@@ -1,0 +1,46 @@
+/**
+ * Type tests (checked by vitest's typecheck with tsc): the request shape resolves to the same
+ * type in every adapter, and the guard's options are typed.
+ */
+import type { OAuthRequestState, RequireAuthOptions, TokenSet, UserClaims } from '@codegrant/core'
+import * as cgExpress from '@codegrant/express'
+import * as cgFastify from '@codegrant/fastify'
+import * as cgKoa from '@codegrant/koa'
+import type { Request } from 'express'
+import type { FastifyInstance, FastifyRequest } from 'fastify'
+import type { Context, ParameterizedContext } from 'koa'
+import { describe, expectTypeOf, it } from 'vitest'
+
+describe('request shape', () => {
+  it('is the same OAuthRequestState on req, ctx.state and request', () => {
+    expectTypeOf<Request['oauth']>().toEqualTypeOf<OAuthRequestState>()
+    expectTypeOf<Context['state']['oauth']>().toEqualTypeOf<OAuthRequestState>()
+    expectTypeOf<ParameterizedContext<cgKoa.OAuthState>['state']['oauth']>().toEqualTypeOf<OAuthRequestState>()
+    expectTypeOf<FastifyRequest['oauth']>().toEqualTypeOf<OAuthRequestState>()
+  })
+
+  it('exposes the documented members', () => {
+    expectTypeOf<OAuthRequestState['isAuthenticated']>().toEqualTypeOf<boolean>()
+    expectTypeOf<OAuthRequestState['user']>().toEqualTypeOf<Readonly<UserClaims> | undefined>()
+    expectTypeOf<OAuthRequestState['tokens']>().toEqualTypeOf<Readonly<TokenSet> | undefined>()
+    expectTypeOf<OAuthRequestState['accessToken']>().returns.toEqualTypeOf<Promise<string>>()
+    expectTypeOf<OAuthRequestState['fetch']>().returns.toEqualTypeOf<Promise<Response>>()
+  })
+})
+
+describe('requireAuth', () => {
+  it('takes the same typed options in every adapter', () => {
+    expectTypeOf(cgExpress.requireAuth).parameter(0).toEqualTypeOf<RequireAuthOptions | undefined>()
+    expectTypeOf(cgKoa.requireAuth).parameter(0).toEqualTypeOf<RequireAuthOptions | undefined>()
+    expectTypeOf(cgFastify.requireAuth).parameter(0).toEqualTypeOf<RequireAuthOptions | undefined>()
+    expectTypeOf<FastifyInstance['requireAuth']>().toEqualTypeOf<typeof cgFastify.requireAuth>()
+  })
+
+  it('rejects options that are not options', () => {
+    // @ts-expect-error scopes is a list
+    cgExpress.requireAuth({ scopes: 'admin' })
+    // @ts-expect-error no such option
+    cgKoa.requireAuth({ role: 'admin' })
+    cgFastify.requireAuth({ claims: (user) => Array.isArray(user.groups) })
+  })
+})
