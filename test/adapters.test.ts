@@ -366,7 +366,7 @@ describe.each(FRAMEWORKS)('%s', (framework: Framework) => {
       expect((await get('/me')).status).toBe(401)
       // the provider's page confirms (a browser submits it by script) and returns to the app
       const confirm = await agent.follow(location.href, { headers: HTML })
-      const { action, fields } = formOf(confirm.last)
+      const { action, fields } = formOf(confirm.last, 'logout')
       const back = await agent.follow(action, { method: 'POST', headers: HTML, body: fields.toString() })
       expect(back.last.url).toBe(`${stage.url}/`)
       expect(back.last.body).toBe('signed out')
@@ -387,6 +387,78 @@ describe.each(FRAMEWORKS)('%s', (framework: Framework) => {
     it('logs out without a session without an error', async () => {
       const response = await get('/auth/logout', HTML)
       expect(response.status).toBe(302)
+    })
+  })
+
+  describe('modes', () => {
+    it('keeps sessions server-side with the memory store: a cookie replayed after logout is dead', async () => {
+      await mount({ sessionStore: 'memory' })
+      await login(agent, stage.url, 'alice')
+      const cookie = agent.cookies(stage.url).get(SESSION)!
+      expect(cookie.length).toBeLessThan(200) // only a sealed session id travels
+      expect((await get('/me')).status).toBe(200)
+      await get('/auth/logout', HTML)
+      agent.setCookie(stage.url, SESSION, cookie)
+      expect((await get('/me')).status).toBe(401)
+    })
+
+    it('gives a new session id at every login (no fixation) and drops the previous user', async () => {
+      await mount({ sessionStore: 'memory' })
+      await login(agent, stage.url, 'alice')
+      const first = agent.cookies(stage.url).get(SESSION)!
+      const again = await login(agent, stage.url, 'bob', { stopAtCallback: true })
+      // alice still has a provider session: sign bob in through a fresh provider login
+      expect(again.callbackUrl).toBeDefined()
+      await agent.request(again.callbackUrl!, { headers: HTML })
+      const second = agent.cookies(stage.url).get(SESSION)!
+      expect(second).not.toBe(first)
+      agent.setCookie(stage.url, SESSION, first)
+      expect((await get('/me')).status).toBe(401)
+    })
+
+    it('completes a form_post login (the callback arrives as a POST)', async () => {
+      await mount({ responseMode: 'form_post' })
+      const started = await agent.request(`${stage.url}/auth/login`, { headers: HTML })
+      const tx = started.setCookies.find((line) => line.startsWith('codegrant.tx.'))!
+      expect(tx).toMatch(/SameSite=None/)
+      expect(tx).toMatch(/Secure/)
+      const toForm = await agent.follow(started.headers.get('location')!, { headers: HTML })
+      const { action, fields } = formOf(toForm.last)
+      fields.set('username', 'alice')
+      fields.set('password', 'x')
+      const posted = await agent.follow(action, { method: 'POST', headers: HTML, body: fields.toString() })
+      const autoPost = formOf(posted.last)
+      expect(autoPost.action).toBe(`${stage.url}/auth/callback`)
+      const callback = await agent.request(autoPost.action, { method: 'POST', headers: HTML, body: autoPost.fields.toString() })
+      expect(callback.status, callback.body.replace(/<[^>]+>/g, ' ').replace(/\s+/g, ' ')).toBe(302)
+      expect(setsSession(callback.setCookies)).toBe(true)
+      expect((await get('/me')).status).toBe(200)
+      // the query-mode shape of the same response is refused in form_post mode
+      expect((await agent.request(`${stage.url}/auth/callback?${autoPost.fields}`, { headers: API })).status).toBe(405)
+    })
+
+    it('pushes the authorization request (PAR) when enabled', async () => {
+      await mount({ par: true })
+      const started = await agent.request(`${stage.url}/auth/login`, { headers: HTML })
+      const location = new URL(started.headers.get('location')!)
+      expect(location.searchParams.get('request_uri')).toMatch(/^urn:ietf:params:oauth:request_uri:/)
+      expect(location.searchParams.has('code_challenge')).toBe(false)
+      const result = await login(agent, stage.url, 'alice')
+      expect(result.last.body).toBe('signed in as alice')
+      expect(provider.count('pushed_authorization_request.success')).toBeGreaterThan(0)
+    })
+
+    it('uses __Host- Secure cookies for an https base URL, also behind a plain-http proxy hop', async () => {
+      await mount({ baseUrl: 'https://app.example.com', trustProxy: true })
+      const started = await agent.request(`${stage.url}/auth/login`, { headers: { ...HTML, 'x-forwarded-proto': 'https' } })
+      expect(started.status).toBe(302)
+      const tx = started.setCookies.find((line) => line.startsWith('__Host-codegrant.tx.'))!
+      expect(tx).toMatch(/; Secure/)
+      expect(tx).toMatch(/Path=\//)
+      expect(tx).not.toMatch(/Domain=/i)
+      // the redirect URI comes from configuration, never from the Host header
+      const spoofed = await agent.request(`${stage.url}/auth/login`, { headers: { ...HTML, host: 'evil.example', 'x-forwarded-host': 'evil.example' } })
+      expect(new URL(spoofed.headers.get('location')!).searchParams.get('redirect_uri')).toBe('https://app.example.com/auth/callback')
     })
   })
 

@@ -85,13 +85,14 @@ export async function login(agent: Agent, appUrl: string, username: string, opti
   return { ...submitted, authorizeUrl: toForm.hops[1]?.url, callbackUrl: submitted.stoppedAt ?? callbackHop?.url, callback: callbackHop }
 }
 
-/** The first form of a page: its action (absolute) and the values it would submit. */
-export function formOf(hop: Hop): { action: string; fields: URLSearchParams } {
+/** The first form of a page: its action (absolute) and what it submits when `button` is pressed. */
+export function formOf(hop: Hop, button?: string): { action: string; fields: URLSearchParams } {
   const form = /<form[^>]*action="([^"]*)"[^>]*>([\s\S]*?)<\/form>/i.exec(hop.body)
   if (!form) throw new Error(`no form at ${hop.url}`)
   const fields = new URLSearchParams()
-  for (const input of form[2]!.matchAll(/<(?:input|button)[^>]*name="([^"]*)"[^>]*value="([^"]*)"[^>]*>/gi)) {
-    fields.append(input[1]!, input[2]!.replace(/&amp;/g, '&'))
+  for (const input of form[2]!.matchAll(/<(input|button)[^>]*name="([^"]*)"[^>]*value="([^"]*)"[^>]*>/gi)) {
+    if (input[1]!.toLowerCase() === 'button' && input[2] !== button) continue
+    fields.append(input[2]!, input[3]!.replace(/&amp;/g, '&'))
   }
   return { action: new URL(form[1]!.replace(/&amp;/g, '&'), hop.url).href, fields }
 }

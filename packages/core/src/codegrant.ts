@@ -106,6 +106,7 @@ export function createCodegrant(options: OAuthOptions = {}, env: Readonly<Record
     },
     async handle(route, request, state) {
       const context = contextOf(state)
+      context.request = request // may now carry the form body
       try {
         if (route === 'login') return await login(context)
         if (route === 'callback') return await callback(context)
