@@ -1,0 +1,70 @@
+import { spawn, type ChildProcess } from 'node:child_process'
+import { createServer } from 'node:net'
+import { fileURLToPath } from 'node:url'
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url))
+
+export async function freePort(): Promise<number> {
+  const server = createServer()
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const { port } = server.address() as { port: number }
+  await new Promise((resolve) => server.close(resolve))
+  return port
+}
+
+export interface RunningExample {
+  url: string
+  output: () => string
+  /** Sends SIGTERM to the example's process group; resolves when pnpm and the app are gone. */
+  stop(): Promise<void>
+}
+
+/**
+ * Starts `pnpm --dir examples/<name> start` exactly as a user would, with only `env` (plus
+ * PATH and HOME), and waits for the line announcing its URL.
+ */
+export async function startExample(name: string, env: Record<string, string> = {}): Promise<RunningExample> {
+  const port = await freePort()
+  const child = spawn('pnpm', ['--dir', `examples/${name}`, 'start'], {
+    cwd: ROOT,
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/root', PORT: String(port), ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true,
+  })
+  let output = ''
+  const ready = new Promise<string>((resolve, reject) => {
+    const onData = (chunk: Buffer) => {
+      output += chunk.toString()
+      const match = /listening on (http:\/\/\S+)/.exec(output)
+      if (match) resolve(match[1]!)
+    }
+    child.stdout!.on('data', onData)
+    child.stderr!.on('data', onData)
+    child.once('exit', (code) => reject(new Error(`example ${name} exited with ${code} before listening:\n${output}`)))
+  })
+  const url = await ready
+  return { url, output: () => output, stop: () => stop(child) }
+}
+
+/** Runs an example to completion (for start-up failures) and returns its exit code and output. */
+export async function runExample(name: string, env: Record<string, string>): Promise<{ code: number | null; output: string }> {
+  const child = spawn('pnpm', ['--dir', `examples/${name}`, 'start'], {
+    cwd: ROOT,
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/root', PORT: String(await freePort()), ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  let output = ''
+  child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()))
+  child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()))
+  const code = await new Promise<number | null>((resolve) => child.once('exit', resolve))
+  return { code, output }
+}
+
+function stop(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve()
+  return new Promise((resolve) => {
+    child.once('exit', () => resolve())
+    // the whole process group: pnpm, its shell, and the app it started
+    process.kill(-child.pid!, 'SIGTERM')
+  })
+}
