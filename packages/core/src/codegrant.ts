@@ -291,7 +291,7 @@ function missingTransactionHint(context: Context): string {
   if (others > 0) {
     return 'This sign-in response does not match a sign-in started in this browser (it may already have been used). Start the sign-in again.'
   }
-  const host = header(context.request, 'x-forwarded-host') ?? header(context.request, 'host')
+  const host = (config.trustProxy ? header(context.request, 'x-forwarded-host') : undefined) ?? header(context.request, 'host')
   const hostHint = host && host !== config.baseUrl.host ? ` This request came to ${host}, but OAUTH_BASE_URL is ${config.baseUrl.origin}: open the app at that address.` : ''
   const modeHint = config.responseMode === 'form_post' ? ' With form_post the cookie needs SameSite=None and Secure (https).' : ''
   return `This browser did not send back the sign-in cookie, so the response cannot be trusted. Start the sign-in again from this site; it must be finished within ${TRANSACTION_TTL / 60} minutes with cookies allowed.${hostHint}${modeHint}`

@@ -1,3 +1,4 @@
+import { createPrivateKey, type JsonWebKey } from 'node:crypto'
 import { CodegrantError } from './errors.js'
 import type { SessionStore } from './session/store.js'
 
@@ -71,7 +72,8 @@ export interface OAuthConfig {
   readonly clientId: string
   readonly clientSecret: string | undefined
   readonly clientAuthMethod: ClientAuthMethod
-  readonly privateKey: string | undefined
+  /** The `private_key_jwt` key as a private JWK, parsed at start-up. */
+  readonly privateKey: Readonly<JsonWebKey & { kid?: string }> | undefined
   readonly baseUrl: URL
   readonly redirectUri: string
   readonly scope: string
@@ -236,19 +238,26 @@ export function resolveConfig(options: OAuthOptions = {}, env: Env = process.env
   } else if (clientAuthMethod === 'private_key_jwt' && !merged.privateKey) {
     problems.push('OAUTH_PRIVATE_KEY is required for private_key_jwt')
   }
+  const privateKey = merged.privateKey === undefined ? undefined : parsePrivateKey(merged.privateKey)
+  if (typeof privateKey === 'string') problems.push(privateKey)
 
+  let baseUrl = url('OAUTH_BASE_URL', merged.baseUrl)
+  const redirect = url('OAUTH_REDIRECT_URI', merged.redirectUri)
+  if (!baseUrl && redirect) baseUrl = new URL(redirect.origin)
+  const basePath = (baseUrl?.pathname ?? '/').replace(/\/$/, '')
   const routes = {
     login: merged.routes?.login ?? '/auth/login',
-    callback: merged.routes?.callback ?? '/auth/callback',
+    // a registered redirect URI names the callback route (under the base URL's path)
+    callback: merged.routes?.callback ?? (redirect?.pathname.startsWith(`${basePath}/`) ? redirect.pathname.slice(basePath.length) : '/auth/callback'),
     logout: merged.routes?.logout ?? '/auth/logout',
+  }
+  if (redirect && baseUrl && (redirect.origin !== baseUrl.origin || redirect.pathname !== `${basePath}${routes.callback}`)) {
+    problems.push(`OAUTH_REDIRECT_URI (${redirect.href}) must be OAUTH_BASE_URL + the callback route (${baseUrl.origin}${basePath}${routes.callback}), so that the callback reaches this app`)
   }
   for (const [name, path] of Object.entries(routes)) {
     if (!path.startsWith('/') || /[?#\s]/.test(path)) problems.push(`routes.${name} must be a path starting with / (got ${JSON.stringify(path)})`)
   }
 
-  let baseUrl = url('OAUTH_BASE_URL', merged.baseUrl)
-  const redirect = url('OAUTH_REDIRECT_URI', merged.redirectUri)
-  if (!baseUrl && redirect) baseUrl = new URL(redirect.origin)
   if (!baseUrl && merged.baseUrl === undefined) problems.push('OAUTH_BASE_URL is required (the app\'s external origin, e.g. https://app.example.com)')
   if (baseUrl && (baseUrl.search || baseUrl.hash || baseUrl.username)) problems.push('OAUTH_BASE_URL must be an origin (with an optional path), without query, fragment or credentials')
 
@@ -312,7 +321,7 @@ export function resolveConfig(options: OAuthOptions = {}, env: Env = process.env
     clientId: merged.clientId!,
     clientSecret: merged.clientSecret,
     clientAuthMethod,
-    privateKey: merged.privateKey,
+    privateKey: typeof privateKey === 'object' ? privateKey : undefined,
     baseUrl: base,
     redirectUri: redirect?.href ?? new URL(routes.callback.slice(1), base).href,
     scope,
@@ -335,6 +344,22 @@ export function resolveConfig(options: OAuthOptions = {}, env: Env = process.env
     routes: Object.freeze(routes),
     logger,
   })
+}
+
+/** A PEM (PKCS#8, PKCS#1, SEC1; `\\n` escapes allowed) or JWK private key as a JWK, or what is wrong with it. */
+function parsePrivateKey(material: string): (JsonWebKey & { kid?: string }) | string {
+  const trimmed = material.trim()
+  let jwk: JsonWebKey & { kid?: string }
+  try {
+    jwk = trimmed.startsWith('{')
+      ? (JSON.parse(trimmed) as JsonWebKey & { kid?: string })
+      : createPrivateKey(trimmed.replace(/\\n/g, '\n')).export({ format: 'jwk' })
+    if (trimmed.startsWith('{')) createPrivateKey({ key: jwk, format: 'jwk' })
+  } catch {
+    return 'OAUTH_PRIVATE_KEY must be a private key in PEM or JWK (JSON) form'
+  }
+  const supported = jwk.kty === 'RSA' || (jwk.kty === 'EC' && jwk.crv === 'P-256') || (jwk.kty === 'OKP' && jwk.crv === 'Ed25519')
+  return supported ? jwk : 'OAUTH_PRIVATE_KEY must be an RSA, P-256 or Ed25519 private key'
 }
 
 function definedOnly<T extends object>(value: T): Partial<T> {

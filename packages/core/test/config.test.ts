@@ -93,3 +93,18 @@ describe('configuration', () => {
     expect(config.cookieSecrets).toEqual(['n'.repeat(32), 'o'.repeat(32)])
   })
 })
+
+describe('configuration of the client and callback', () => {
+  it('checks OAUTH_PRIVATE_KEY at start-up', () => {
+    const env = { ...valid, OAUTH_CLIENT_AUTH_METHOD: 'private_key_jwt' }
+    expect(problems({ ...env, OAUTH_PRIVATE_KEY: 'not a key' })).toContain('OAUTH_PRIVATE_KEY must be a private key in PEM or JWK (JSON) form')
+    expect(problems(env)).toContain('OAUTH_PRIVATE_KEY is required for private_key_jwt')
+  })
+
+  it('takes the callback route from OAUTH_REDIRECT_URI and refuses one that cannot reach the app', () => {
+    const config = resolveConfig({ logger: silent }, { ...valid, OAUTH_REDIRECT_URI: 'https://app.example.com/oauth/redirect' })
+    expect(config.routes.callback).toBe('/oauth/redirect')
+    expect(config.redirectUri).toBe('https://app.example.com/oauth/redirect')
+    expect(problems({ ...valid, OAUTH_REDIRECT_URI: 'https://elsewhere.example.com/auth/callback' })).toContain('OAUTH_REDIRECT_URI')
+  })
+})

@@ -1,4 +1,4 @@
-import { createPrivateKey, webcrypto, type JsonWebKey as NodeJwk } from 'node:crypto'
+import { webcrypto, type JsonWebKey } from 'node:crypto'
 import * as oauth from 'oauth4webapi'
 import type { OAuthConfig } from '../config.js'
 import { isLoopback } from '../config.js'
@@ -32,7 +32,10 @@ export function createProviderResolver(config: OAuthConfig): () => Promise<Provi
   let cached: { provider: Promise<Provider>; until: number } | undefined
 
   const load = async (): Promise<Provider> => {
-    clientAuth ??= createClientAuth(config)
+    clientAuth ??= createClientAuth(config).catch((error: unknown) => {
+      clientAuth = undefined
+      throw error
+    })
     const [as, auth] = await Promise.all([loadMetadata(config, http), clientAuth])
     return { as, client, clientAuth: auth, http }
   }
@@ -110,18 +113,13 @@ async function createClientAuth(config: OAuthConfig): Promise<oauth.ClientAuth> 
   }
 }
 
-/** PEM (PKCS#8 / PKCS#1 / SEC1) or a JWK in JSON; RSA → RS256, P-256 → ES256, Ed25519 → EdDSA. */
-async function importPrivateKey(material: string): Promise<oauth.PrivateKey> {
-  const trimmed = material.trim()
-  const isJwk = trimmed.startsWith('{')
-  const jwk = (isJwk ? JSON.parse(trimmed) : createPrivateKey(trimmed.replace(/\\n/g, '\n')).export({ format: 'jwk' })) as NodeJwk & { kid?: string }
+/** The key was parsed and checked at start-up (resolveConfig); here it becomes a signing key. */
+async function importPrivateKey(jwk: Readonly<JsonWebKey & { kid?: string }>): Promise<oauth.PrivateKey> {
   const algorithm =
     jwk.kty === 'RSA' ? { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' }
-    : jwk.kty === 'EC' && jwk.crv === 'P-256' ? { name: 'ECDSA', namedCurve: 'P-256' }
-    : jwk.kty === 'OKP' && jwk.crv === 'Ed25519' ? { name: 'Ed25519' }
-    : undefined
-  if (!algorithm) throw new CodegrantError('codegrant/config_invalid', 'OAUTH_PRIVATE_KEY must be an RSA, P-256 or Ed25519 private key')
-  const key = await webcrypto.subtle.importKey('jwk', jwk, algorithm, false, ['sign'])
+    : jwk.kty === 'EC' ? { name: 'ECDSA', namedCurve: 'P-256' }
+    : { name: 'Ed25519' }
+  const key = await webcrypto.subtle.importKey('jwk', jwk as JsonWebKey, algorithm, false, ['sign'])
   return jwk.kid ? { key, kid: jwk.kid } : { key }
 }
 
