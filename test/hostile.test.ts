@@ -403,6 +403,25 @@ describe.each(FRAMEWORKS)('%s', (framework: Framework) => {
     })
   })
 
+  describe('PROBE', () => {
+    it('PROBE no refresh token', async () => {
+      hostile.set({ tokenResponse: { expires_in: 2, refresh_token: undefined } })
+      await expectSignedIn((await signIn()).response)
+      vi.useFakeTimers({ toFake: ['Date'] })
+      vi.setSystemTime(Date.now() + 10_000)
+      const me = await get('/me'); console.log('me', me.status, me.setCookies)
+      const t = await get('/api/token'); console.log('token', t.status, t.body, t.setCookies)
+      const me2 = await get('/me'); console.log('me2', me2.status)
+    })
+    it('PROBE expires_in 0', async () => {
+      hostile.set({ tokenResponse: { expires_in: 0 } })
+      await expectSignedIn((await signIn()).response)
+      const b = hostile.count('token', 'refresh_token')
+      for (let i = 0; i < 5; i++) { const r = await get('/me'); console.log('me', r.status) }
+      console.log('refreshes', hostile.count('token', 'refresh_token') - b)
+    })
+  })
+
   describe('logout', () => {
     it.each<[string, Settings]>([
       ['hangs', { revoke: 'hang' }],

@@ -11,7 +11,7 @@ if (!Number.isInteger(port) || port < 0 || port > 65535) fail(`PORT must be a po
 const demo = await startDemoIfUnconfigured(process.env, port).catch(fail)
 let server: Server
 try {
-  server = createServer(createApp(demo?.options))
+  server = createServer(createApp(demo?.options ?? localDefaults(port)))
   await new Promise<void>((resolve, reject) => server.once('error', reject).listen(port, resolve))
 } catch (error) {
   await demo?.close()
@@ -32,4 +32,10 @@ process.on('SIGTERM', stop)
 function fail(error: unknown): never {
   console.error(isCodegrantError(error) || error instanceof Error ? error.message : String(error))
   process.exit(1)
+}
+
+/** An example serves http://localhost:PORT unless told otherwise (the library itself requires OAUTH_BASE_URL). */
+function localDefaults(port: number): { baseUrl: string } | undefined {
+  const { OAUTH_BASE_URL, BASE_URL, OAUTH_REDIRECT_URI } = process.env
+  return OAUTH_BASE_URL || BASE_URL || OAUTH_REDIRECT_URI ? undefined : { baseUrl: `http://localhost:${port}` }
 }

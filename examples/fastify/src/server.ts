@@ -11,7 +11,7 @@ if (!Number.isInteger(port) || port < 0 || port > 65535) fail(`PORT must be a po
 const demo = await startDemoIfUnconfigured(process.env, port).catch(fail)
 let app: FastifyInstance
 try {
-  app = await createApp(demo?.options)
+  app = await createApp(demo?.options ?? localDefaults(port))
   // every interface, IPv6 and IPv4 (Node's own default), so http://localhost works whichever address it resolves to
   await app.listen({ port, host: '::' }).catch((error: NodeJS.ErrnoException) =>
     error.code === 'EAFNOSUPPORT' ? app.listen({ port, host: '0.0.0.0' }) : Promise.reject(error),
@@ -35,4 +35,10 @@ process.on('SIGTERM', stop)
 function fail(error: unknown): never {
   console.error(isCodegrantError(error) || error instanceof Error ? error.message : String(error))
   process.exit(1)
+}
+
+/** An example serves http://localhost:PORT unless told otherwise (the library itself requires OAUTH_BASE_URL). */
+function localDefaults(port: number): { baseUrl: string } | undefined {
+  const { OAUTH_BASE_URL, BASE_URL, OAUTH_REDIRECT_URI } = process.env
+  return OAUTH_BASE_URL || BASE_URL || OAUTH_REDIRECT_URI ? undefined : { baseUrl: `http://localhost:${port}` }
 }
