@@ -72,3 +72,29 @@ describe.each(['express', 'koa', 'fastify'])('examples/%s in Chromium', (name) =
     }
   })
 })
+
+describe('examples/express in Chromium with OAUTH_RESPONSE_MODE=form_post', () => {
+  let example: RunningExample
+  beforeAll(async () => {
+    example = await startExample('express', { OAUTH_RESPONSE_MODE: 'form_post' })
+  }, 60_000)
+  afterAll(async () => {
+    await example?.stop()
+  })
+
+  it('logs in when the provider POSTs the response back cross-site', async () => {
+    const context = await browser.newContext()
+    const page = await context.newPage()
+    try {
+      await page.goto(`${example.url}/me`)
+      await page.waitForURL(/\/interaction\//)
+      await page.fill('#username', 'alice')
+      await page.fill('#password', 'x')
+      await page.click('#login')
+      await page.waitForURL(`${example.url}/me`)
+      expect(JSON.parse((await page.textContent('body'))!)).toMatchObject({ user: { sub: 'alice' } })
+    } finally {
+      await context.close()
+    }
+  })
+})

@@ -13,7 +13,7 @@ import { safeReturnTo } from './return-to.js'
 import { createSessionBackend, type SessionBackend } from './session/backend.js'
 import { createCookieCodec } from './session/cookie-codec.js'
 import { parseCookies, type RequestCookies } from './session/cookie-jar.js'
-import type { MaybePromise, SessionData } from './session/store.js'
+import { sessionUser, type MaybePromise, type SessionData, type UserClaims } from './session/store.js'
 
 export type Route = 'login' | 'callback' | 'logout'
 
@@ -49,6 +49,8 @@ interface Context {
   sink: CookieSink
   parsed: RequestCookies | undefined
   session: SessionData | undefined | typeof UNLOADED
+  /** The user of `session`, decoded once when first asked for. */
+  user: { of: SessionData; claims: UserClaims } | undefined
 }
 
 const UNLOADED = Symbol('unloaded')
@@ -90,7 +92,7 @@ export function createCodegrant(options: OAuthOptions = {}, env: Readonly<Record
       return routes.get(query === -1 ? url : url.slice(0, query))
     },
     attach(request, sink) {
-      const context: Context = { engine, request, sink, parsed: undefined, session: UNLOADED }
+      const context: Context = { engine, request, sink, parsed: undefined, session: UNLOADED, user: undefined }
       const state = Object.create(STATE_PROTOTYPE, { [CONTEXT]: { value: context } }) as OAuthRequestState
       if (typeof config.sessionStore !== 'object') return state
       // a store that does I/O is read before the request goes on (getters cannot wait)
@@ -135,14 +137,14 @@ export function guard(state: OAuthRequestState, request: CoreRequest, options: R
   const session = load(context)
   if (session && session.tokens.refreshToken && refreshDue(config, session, now())) {
     return refreshSession(context, session).then(
-      (fresh) => decide(config, request, fresh.user, fresh.tokens.scope, options),
+      (fresh) => decide(config, request, userOf(context), fresh.tokens.scope, options),
       (error: unknown) =>
         isCodegrantError(error, 'codegrant/session_ended')
           ? decide(config, request, undefined, undefined, options)
           : errorResponse(config, request, isCodegrantError(error) ? error : unexpected(config, error)),
     )
   }
-  return decide(config, request, session?.user, session?.tokens.scope, options)
+  return decide(config, request, userOf(context), session?.tokens.scope, options)
 }
 
 function contextOf(state: OAuthRequestState): Context {
@@ -153,6 +155,13 @@ function contextOf(state: OAuthRequestState): Context {
 
 function cookiesOf(context: Context): RequestCookies {
   return (context.parsed ??= parseCookies(header(context.request, 'cookie')))
+}
+
+function userOf(context: Context): UserClaims | undefined {
+  const session = load(context)
+  if (!session) return undefined
+  if (context.user?.of !== session) context.user = { of: session, claims: sessionUser(session) }
+  return context.user.claims
 }
 
 function load(context: Context): SessionData | undefined {
@@ -222,7 +231,7 @@ const STATE_PROTOTYPE: ThisType<{ [CONTEXT]: Context }> & OAuthRequestState = {
     return load(this[CONTEXT]) !== undefined
   },
   get user() {
-    return load(this[CONTEXT])?.user
+    return userOf(this[CONTEXT])
   },
   get tokens() {
     return load(this[CONTEXT])?.tokens

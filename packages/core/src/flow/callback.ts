@@ -59,10 +59,9 @@ export async function completeLogin(
   }
 
   const claims = oauth.getValidatedIdTokenClaims(result) as UserClaims | undefined
-  let user: UserClaims
-  if (claims && !config.fetchUserinfo) {
-    user = { ...claims }
-  } else {
+  // with only an ID token, the user is read from it: no second copy of the claims
+  let user: UserClaims | undefined
+  if (!claims || config.fetchUserinfo) {
     const info = await fetchUserinfo(config, provider, result.access_token, claims?.sub)
     user = claims ? { ...claims, ...info, sub: claims.sub } : info
   }
@@ -72,7 +71,7 @@ export async function completeLogin(
     iat: now,
     uat: now,
     exp: now + config.sessionMaxAge,
-    user,
+    ...(user ? { user } : {}),
     tokens: tokenSet(result, now, undefined),
   }
   return { session, location: appPath(config, transaction.returnTo) }

@@ -2,7 +2,7 @@ import * as oauth from 'oauth4webapi'
 import type { OAuthConfig } from '../config.js'
 import { CodegrantError } from '../errors.js'
 import type { Provider } from '../provider/metadata.js'
-import type { SessionData } from '../session/store.js'
+import { sessionUser, type SessionData } from '../session/store.js'
 import { tokenError, tokenSet } from './callback.js'
 
 /** How long a finished refresh is remembered, for requests that still carry the old cookie. */
@@ -59,11 +59,13 @@ async function refresh(config: OAuthConfig, resolve: () => Promise<Provider>, se
     throw failure
   }
   const claims = oauth.getValidatedIdTokenClaims(result)
-  if (claims && claims.sub !== session.user.sub) {
+  const { sub } = sessionUser(session)
+  if (claims && claims.sub !== sub) {
     config.logger.error('token refresh returned an ID token for a different subject: session ended')
     throw new CodegrantError('codegrant/session_ended', 'The provider returned a different user on refresh. Sign in again.')
   }
   const now = Math.floor(Date.now() / 1000)
-  const user = claims ? { ...session.user, ...claims, sub: session.user.sub } : session.user
-  return { ...session, user, uat: now, tokens: tokenSet(result, now, session.tokens) }
+  // merged claims stay merged; otherwise the new ID token is the user
+  const user = session.user && claims ? { ...session.user, ...claims, sub } : session.user
+  return { ...session, ...(user ? { user } : {}), uat: now, tokens: tokenSet(result, now, session.tokens) }
 }

@@ -17,6 +17,9 @@ export interface SessionBackend {
   clear(cookies: RequestCookies, data: SessionData | undefined): MaybePromise<string[]>
 }
 
+/** Past this, the Cookie header nears Node.js's default 16 KB header limit. */
+const LARGE_SESSION_BYTES = 10 * 1024
+
 export function newSessionId(): string {
   return randomBytes(18).toString('base64url')
 }
@@ -45,14 +48,21 @@ export function createSessionBackend(config: OAuthConfig, codec: CookieCodec, co
     isSessionData(value) && isLive(value, now, config) ? value : undefined
 
   if (config.sessionStore === 'cookie') {
+    let warned = false
     return {
       cookieName,
       read: (cookies, now) => live(decode(readChunked(cookies, cookieName)), now),
-      write: (cookies, data, now) =>
-        writeChunked(cookies, cookieName, codec.seal(cookieName, JSON.stringify(data)), {
-          ...attributes,
-          maxAge: remaining(data, now, config),
-        }),
+      write(cookies, data, now) {
+        const sealed = codec.seal(cookieName, JSON.stringify(data))
+        if (sealed.length > LARGE_SESSION_BYTES && !warned) {
+          warned = true
+          config.logger.warn(
+            `a session cookie of ${sealed.length} bytes was written: browsers and Node.js (16 KB of headers by default) may refuse ` +
+              'headers this large; request fewer claims, or use a server-side session store',
+          )
+        }
+        return writeChunked(cookies, cookieName, sealed, { ...attributes, maxAge: remaining(data, now, config) })
+      },
       clear: (cookies) => clearChunked(cookies, cookieName, attributes),
     }
   }

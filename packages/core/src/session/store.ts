@@ -22,8 +22,20 @@ export interface SessionData {
   iat: number
   uat: number
   exp: number
-  user: UserClaims
+  /**
+   * The user's claims when they are not simply the ID token's (userinfo merged, or no ID token).
+   * Otherwise absent, and read from `tokens.idToken`: the claims are not stored twice, which
+   * keeps cookie sessions small. Use {@link sessionUser}.
+   */
+  user?: UserClaims
   tokens: TokenSet
+}
+
+/** The session's user: its own claims, or its (already validated) ID token's. */
+export function sessionUser(session: SessionData): UserClaims {
+  if (session.user) return session.user
+  const payload = session.tokens.idToken!.split('.')[1]!
+  return JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as UserClaims
 }
 
 export type MaybePromise<T> = T | Promise<T>
@@ -73,7 +85,7 @@ export function isSessionData(value: unknown): value is SessionData {
     typeof data.iat === 'number' &&
     typeof data.uat === 'number' &&
     typeof data.exp === 'number' &&
-    typeof data.user === 'object' && data.user !== null && typeof data.user.sub === 'string' &&
-    typeof data.tokens === 'object' && data.tokens !== null && typeof data.tokens.accessToken === 'string'
+    typeof data.tokens === 'object' && data.tokens !== null && typeof data.tokens.accessToken === 'string' &&
+    (typeof data.user === 'object' && data.user !== null ? typeof data.user.sub === 'string' : typeof data.tokens.idToken === 'string')
   )
 }
