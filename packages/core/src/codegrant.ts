@@ -137,14 +137,18 @@ export function guard(state: OAuthRequestState, request: CoreRequest, options: R
   const session = load(context)
   if (session && session.tokens.refreshToken && refreshDue(config, session, now())) {
     return refreshSession(context, session).then(
-      (fresh) => decide(config, request, userOf(context), fresh.tokens.scope, options),
+      (fresh) => decide(config, request, guardView(context, fresh), options),
       (error: unknown) =>
         isCodegrantError(error, 'codegrant/session_ended')
-          ? decide(config, request, undefined, undefined, options)
+          ? decide(config, request, undefined, options)
           : errorResponse(config, request, isCodegrantError(error) ? error : unexpected(config, error)),
     )
   }
-  return decide(config, request, userOf(context), session?.tokens.scope, options)
+  return decide(config, request, session && guardView(context, session), options)
+}
+
+function guardView(context: Context, session: SessionData) {
+  return { scope: session.tokens.scope, user: () => userOf(context)! }
 }
 
 function contextOf(state: OAuthRequestState): Context {

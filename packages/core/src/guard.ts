@@ -21,21 +21,21 @@ export interface RequireAuthOptions {
 export function decide(
   config: OAuthConfig,
   request: CoreRequest,
-  user: Readonly<UserClaims> | undefined,
-  scope: string | undefined,
+  session: { scope: string; user: () => Readonly<UserClaims> } | undefined,
   options: RequireAuthOptions,
 ): CoreResponse | undefined {
-  if (!user) {
+  if (!session) {
     if (wantsHtml(request)) {
       return redirect(`${appPath(config, config.routes.login)}?${new URLSearchParams({ returnTo: request.url })}`)
     }
     return json(401, { error: 'unauthenticated' }, { 'www-authenticate': `Bearer realm="${config.baseUrl.origin}"` })
   }
   if (options.scopes?.length) {
-    const granted = new Set((scope ?? '').split(' '))
+    const granted = new Set(session.scope.split(' '))
     if (!options.scopes.every((s) => granted.has(s))) return json(403, { error: 'forbidden' })
   }
-  if (options.claims && !claimsMatch(user, options.claims)) return json(403, { error: 'forbidden' })
+  // the user's claims are decoded only when a claim is required
+  if (options.claims && !claimsMatch(session.user(), options.claims)) return json(403, { error: 'forbidden' })
   return undefined
 }
 
