@@ -66,7 +66,8 @@ describe.each(FRAMEWORKS)('%s', (framework: Framework) => {
 
   /** No stack trace, no path into the code, and none of the secrets or what the provider issued. */
   const expectNoLeak = (hop: Hop) => {
-    const seen = `${hop.body}\n${[...hop.headers].map(([name, value]) => `${name}: ${value}`).join('\n')}`
+    let seen = hop.body
+    hop.headers.forEach((value, name) => void (seen += `\n${name}: ${value}`))
     expect(seen).not.toMatch(STACK)
     expect(seen).not.toContain('node_modules')
     for (const secret of [...hostile.secrets(), SECRET_A]) expect(seen).not.toContain(secret)
@@ -115,6 +116,7 @@ describe.each(FRAMEWORKS)('%s', (framework: Framework) => {
     it.each<[string, number, string, Settings]>([
       ['hangs', 504, 'codegrant/provider_timeout', { token: 'hang' }],
       ['stalls the body after the headers', 504, 'codegrant/provider_timeout', { token: 'stall-body' }],
+      ['trickles the body a byte at a time, forever', 504, 'codegrant/provider_timeout', { token: 'trickle' }],
       ['drops the connection', 502, 'codegrant/provider_error', { token: 'reset' }],
       ['answers 500 with a text page', 502, 'codegrant/provider_error', { token: 'status-500' }],
       ['answers 503 temporarily_unavailable', 502, 'codegrant/provider_error', { token: 'status-503' }],
@@ -313,6 +315,14 @@ describe.each(FRAMEWORKS)('%s', (framework: Framework) => {
       expect(hostile.count('token')).toBe(before)
     })
 
+    it('makes one discovery request for 20 concurrent cold logins while it hangs: all 503', async () => {
+      hostile.set({ discovery: 'hang' })
+      const before = hostile.count('discovery')
+      const responses = await Promise.all(Array.from({ length: 20 }, () => createAgent().request(`${stage.url}/auth/login`, { headers: API })))
+      expect(responses.map((response) => response.status)).toEqual(Array(20).fill(503))
+      expect(hostile.count('discovery')).toBe(before + 1)
+    })
+
     it('keeps signed-in users working while discovery is down (a cold app)', async () => {
       await expectSignedIn((await signIn()).response)
       hostile.set({ discovery: 'status-500' })
@@ -386,6 +396,16 @@ describe.each(FRAMEWORKS)('%s', (framework: Framework) => {
       expect((await get('/me')).status).toBe(200)
     })
 
+    it('20 concurrent requests during a hanging refresh: one refresh request, all 504, the session kept', async () => {
+      await signInAndExpire()
+      hostile.set({ token: 'hang' })
+      const before = hostile.count('token', 'refresh_token')
+      const responses = await Promise.all(Array.from({ length: 20 }, () => get('/api/token')))
+      expect(responses.map((response) => response.status)).toEqual(Array(20).fill(504))
+      expect(hostile.count('token', 'refresh_token')).toBe(before + 1)
+      expect(responses.some((response) => clearsSession(response.setCookies))).toBe(false)
+    })
+
     it.each<[string, Settings]>([
       ['an ID token for another sub', { idToken: { claims: { sub: 'mallory' } } }],
       ['an ID token for another audience', { idToken: { claims: { aud: 'another-client' } } }],
@@ -403,22 +423,45 @@ describe.each(FRAMEWORKS)('%s', (framework: Framework) => {
     })
   })
 
-  describe('PROBE', () => {
-    it('PROBE no refresh token', async () => {
+  describe('lifetimes', () => {
+    it('an expired access token without a refresh token: API calls get 401 token_expired, the session is kept', async () => {
       hostile.set({ tokenResponse: { expires_in: 2, refresh_token: undefined } })
       await expectSignedIn((await signIn()).response)
       vi.useFakeTimers({ toFake: ['Date'] })
       vi.setSystemTime(Date.now() + 10_000)
-      const me = await get('/me'); console.log('me', me.status, me.setCookies)
-      const t = await get('/api/token'); console.log('token', t.status, t.body, t.setCookies)
-      const me2 = await get('/me'); console.log('me2', me2.status)
+      const before = hostile.count('token', 'refresh_token')
+      const response = await get('/api/token')
+      expect([response.status, JSON.parse(response.body)]).toEqual([401, { error: 'codegrant/token_expired' }])
+      expect(clearsSession(response.setCookies)).toBe(false)
+      expect((await get('/me')).status).toBe(200)
+      expect(hostile.count('token', 'refresh_token')).toBe(before)
     })
-    it('PROBE expires_in 0', async () => {
+
+    it('expires_in 0 is an unknown lifetime, not a refresh on every request', async () => {
       hostile.set({ tokenResponse: { expires_in: 0 } })
       await expectSignedIn((await signIn()).response)
-      const b = hostile.count('token', 'refresh_token')
-      for (let i = 0; i < 5; i++) { const r = await get('/me'); console.log('me', r.status) }
-      console.log('refreshes', hostile.count('token', 'refresh_token') - b)
+      const before = hostile.count('token', 'refresh_token')
+      for (let i = 0; i < 5; i++) expect((await get('/api/token')).status).toBe(200)
+      expect(hostile.count('token', 'refresh_token')).toBe(before)
+    })
+
+    it('keeps using the last metadata while a refetch after its 10 minutes fails', async () => {
+      expect((await get('/auth/login', HTML)).status).toBe(302)
+      const before = hostile.count('discovery')
+      vi.useFakeTimers({ toFake: ['Date'] })
+      vi.setSystemTime(Date.now() + 11 * 60_000)
+      hostile.set({ discovery: 'status-500' })
+      const stale = await get('/auth/login', HTML)
+      expect(stale.status).toBe(302)
+      expect(new URL(stale.headers.get('location')!).origin).toBe(hostile.issuer)
+      expect(hostile.count('discovery')).toBe(before + 1)
+      // retried after 30 s, not on every request
+      expect((await get('/auth/login', HTML)).status).toBe(302)
+      expect(hostile.count('discovery')).toBe(before + 1)
+      hostile.reset()
+      vi.setSystemTime(Date.now() + 31_000)
+      expect((await get('/auth/login', HTML)).status).toBe(302)
+      expect(hostile.count('discovery')).toBe(before + 2)
     })
   })
 

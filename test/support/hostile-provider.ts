@@ -25,6 +25,7 @@ import { CompactSign, exportJWK, generateKeyPair } from 'jose'
 export type Fault =
   | 'hang' // reads the request and never answers
   | 'stall-body' // 200 and headers (with Content-Length), half the body, then nothing
+  | 'trickle' // 200 and headers, then one byte of JSON whitespace every 50 ms, never ending
   | 'reset' // drops the connection without an answer
   | 'status-500' // 500 with a plain-text page
   | 'status-503' // 503 {"error":"temporarily_unavailable"} with Retry-After
@@ -94,7 +95,7 @@ export interface HostileProvider {
 
 const HUGE = 2 * 1024 * 1024
 /** Faults whose (mangled) answer carries what a proper answer would have. */
-const CARRIES_ANSWER = new Set<Fault>(['stall-body', 'not-json', 'array', 'huge', 'huge-chunked'])
+const CARRIES_ANSWER = new Set<Fault>(['stall-body', 'trickle', 'not-json', 'array', 'huge', 'huge-chunked'])
 const SCOPE = 'openid profile email'
 
 interface Grant {
@@ -335,6 +336,12 @@ export async function startHostileProvider(options: { clientId: string; clientSe
         res.writeHead(200, { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(text)) })
         res.write(text.slice(0, Math.floor(text.length / 2)))
         return
+      case 'trickle': {
+        res.writeHead(200, { 'content-type': 'application/json' })
+        const drip = setInterval(() => res.write(' '), 50)
+        res.on('close', () => clearInterval(drip))
+        return
+      }
       case 'reset':
         req.socket.destroy()
         return

@@ -128,7 +128,7 @@ export function createCodegrant(options: OAuthOptions = {}, env: Readonly<Record
 
 /**
  * The guard: undefined lets the request through; otherwise the response to send (302 to login,
- * 401, 403, or 503/504 when a due refresh cannot be done). Refreshes first when the access
+ * 401, 403, or 502/504 when a due refresh cannot be done). Refreshes first when the access
  * token is due, so guarded handlers see fresh tokens.
  */
 export function guard(state: OAuthRequestState, request: CoreRequest, options: RequireAuthOptions = {}): MaybePromise<CoreResponse | undefined> {

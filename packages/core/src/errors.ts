@@ -16,6 +16,7 @@ export type CodegrantErrorCode =
   | 'codegrant/provider_timeout'
   | 'codegrant/provider_unavailable'
   | 'codegrant/session_ended'
+  | 'codegrant/token_expired'
   | 'codegrant/unauthenticated'
   | 'codegrant/forbidden'
   | 'codegrant/cross_site_request'
@@ -36,6 +37,7 @@ const STATUS: Record<CodegrantErrorCode, number> = {
   'codegrant/provider_timeout': 504,
   'codegrant/provider_unavailable': 503,
   'codegrant/session_ended': 401,
+  'codegrant/token_expired': 401,
   'codegrant/unauthenticated': 401,
   'codegrant/forbidden': 403,
   'codegrant/cross_site_request': 403,

@@ -18,6 +18,8 @@ export interface OAuthRequestState {
    *
    * @throws {CodegrantError} `codegrant/unauthenticated` when signed out;
    *   `codegrant/session_ended` when the provider ended the session (it is cleared);
+   *   `codegrant/token_expired` when the token expired and there is no refresh token (the
+   *   session is kept: only a new login gives a new token);
    *   `codegrant/provider_error` / `codegrant/provider_timeout` on transient failures (the session is kept).
    */
   accessToken(): Promise<string>

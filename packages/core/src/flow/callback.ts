@@ -88,7 +88,8 @@ export function tokenSet(result: oauth.TokenEndpointResponse, now: number, previ
   const idToken = result.id_token ?? previous?.idToken
   if (refreshToken) tokens.refreshToken = refreshToken
   if (idToken) tokens.idToken = idToken
-  if (typeof result.expires_in === 'number') {
+  // expires_in 0 says nothing usable: treated as unknown (refresh on a 401), never "refresh always"
+  if (typeof result.expires_in === 'number' && result.expires_in > 0) {
     tokens.expiresAt = now + result.expires_in
     tokens.expiresIn = result.expires_in
   }
@@ -111,7 +112,7 @@ export function tokenError(config: OAuthConfig, error: unknown, what: string): C
     return new CodegrantError('codegrant/provider_error', `The provider refused the ${what} (${error.error.replace(/[^\w.-]/g, '').slice(0, 64)}).`, { cause: error })
   }
   const message = error instanceof Error ? error.message : ''
-  if (/JWT|ID Token|nonce|signature|"alg"/i.test(message)) {
+  if (/JWT|JWE|ID Token|nonce|signature|"alg"/i.test(message)) {
     return new CodegrantError('codegrant/id_token_invalid', `The provider's ID token was rejected (${message}).`, { cause: error })
   }
   return new CodegrantError('codegrant/provider_error', `The provider answered the ${what} with something unexpected.`, { cause: error })

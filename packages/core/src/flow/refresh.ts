@@ -32,7 +32,8 @@ export function createRefresher(config: OAuthConfig, provider: () => Promise<Pro
 
   return (session) => {
     const from = session.tokens.refreshToken
-    if (!from) return Promise.reject(new CodegrantError('codegrant/session_ended', 'The access token expired and there is no refresh token. Sign in again.'))
+    // the session itself lives on (its lifetime is its own); only API calls need a new login
+    if (!from) return Promise.reject(new CodegrantError('codegrant/token_expired', 'The access token expired and the provider gave no refresh token: sign in again to call APIs.'))
     const flight = flights.get(session.sid)
     if (flight && flight.from === from) return flight.result
     const entry = { from, result: refresh(config, provider, session, from) }

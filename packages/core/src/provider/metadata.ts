@@ -30,6 +30,8 @@ export function createProviderResolver(config: OAuthConfig): () => Promise<Provi
   }
   let clientAuth: Promise<oauth.ClientAuth> | undefined
   let cached: { provider: Promise<Provider>; until: number } | undefined
+  // the last metadata that loaded: served when a refetch fails (stale-if-error)
+  let lastGood: Provider | undefined
 
   const load = async (): Promise<Provider> => {
     clientAuth ??= createClientAuth(config).catch((error: unknown) => {
@@ -37,22 +39,29 @@ export function createProviderResolver(config: OAuthConfig): () => Promise<Provi
       throw error
     })
     const [as, auth] = await Promise.all([loadMetadata(config, http), clientAuth])
-    return { as, client, clientAuth: auth, http }
+    if (config.par && !as.pushed_authorization_request_endpoint) {
+      config.logger.warn('OAUTH_PAR is on but the provider has no pushed_authorization_request_endpoint: authorization requests go through the browser')
+    }
+    return (lastGood = { as, client, clientAuth: auth, http })
   }
 
   return () => {
     const now = Date.now()
     if (cached && cached.until > now) return cached.provider
-    const provider = load()
+    const stale = lastGood
+    const provider = stale ? load().catch(() => stale) : load()
     const entry = { provider, until: Number.POSITIVE_INFINITY }
     cached = entry
     provider.then(
-      () => { entry.until = Date.now() + METADATA_TTL_MS },
+      (loaded) => { entry.until = Date.now() + (loaded === stale ? STALE_RETRY_MS : METADATA_TTL_MS) },
       () => { if (cached === entry) cached = undefined },
     )
     return provider
   }
 }
+
+/** While a refetch fails, the stale metadata is served and a refetch tried this often. */
+const STALE_RETRY_MS = 30 * 1000
 
 async function loadMetadata(config: OAuthConfig, http: FetchOptions): Promise<oauth.AuthorizationServer> {
   const explicit = withoutUndefined({
@@ -84,14 +93,21 @@ async function loadMetadata(config: OAuthConfig, http: FetchOptions): Promise<oa
   }
   assertEndpoint(as.authorization_endpoint, 'authorization_endpoint')
   assertEndpoint(as.token_endpoint, 'token_endpoint')
+  for (const name of OPTIONAL_ENDPOINTS) if (as[name] !== undefined) assertEndpoint(as[name], name)
   return as
 }
 
+/**
+ * Plain http is allowed for a loopback provider (the dev provider) only on loopback: discovery
+ * must not point codegrant at a plain-http host elsewhere.
+ */
+const OPTIONAL_ENDPOINTS = ['jwks_uri', 'userinfo_endpoint', 'revocation_endpoint', 'end_session_endpoint', 'pushed_authorization_request_endpoint'] as const
+
 /** oauth4webapi never dereferences the authorization endpoint, so its scheme is checked here. */
-function assertEndpoint(value: string | undefined, name: string): void {
+function assertEndpoint(value: unknown, name: string): void {
   let url: URL | undefined
   try {
-    url = value === undefined ? undefined : new URL(value)
+    url = typeof value === 'string' ? new URL(value) : undefined
   } catch {
     url = undefined
   }
