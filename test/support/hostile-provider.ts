@@ -146,6 +146,8 @@ export async function startHostileProvider(options: { clientId: string; clientSe
       res.end(`hostile provider bug: ${String(error)}`)
     })
   })
+  // faults reset sockets on purpose: one quiet error listener per connection, not per request
+  server.on('connection', (socket) => socket.on('error', () => {}))
   await listen(server, 0)
   const port = (server.address() as AddressInfo).port
   const issuer = `http://127.0.0.1:${port}`
@@ -250,7 +252,6 @@ export async function startHostileProvider(options: { clientId: string; clientSe
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     res.on('error', () => {})
-    req.socket.on('error', () => {})
     const url = new URL(req.url ?? '/', issuer)
     switch (`${req.method} ${url.pathname}`) {
       case 'GET /.well-known/openid-configuration':
