@@ -241,6 +241,24 @@ describe.each(FRAMEWORKS)('%s', (framework: Framework) => {
     })
   })
 
+  describe('ID token algorithm', () => {
+    it('pins the provider\'s asymmetric algorithm when it does not sign with RS256', async () => {
+      hostile.set({ metadata: { id_token_signing_alg_values_supported: ['none', 'HS256', 'ES256'] }, idToken: { alg: 'ES256' } })
+      await expectSignedIn((await signIn()).response)
+    })
+
+    it('refuses that algorithm when RS256 is configured', async () => {
+      await mount({ idTokenSigningAlg: 'RS256' })
+      hostile.set({ metadata: { id_token_signing_alg_values_supported: ['ES256'] }, idToken: { alg: 'ES256' } })
+      await expectRejected((await signIn()).response, 400, 'codegrant/id_token_invalid')
+    })
+
+    it('still refuses none when the provider only advertises none', async () => {
+      hostile.set({ metadata: { id_token_signing_alg_values_supported: ['none'] }, idToken: { alg: 'none' } })
+      await expectRejected((await signIn()).response, 400, 'codegrant/id_token_invalid')
+    })
+  })
+
   describe('authorization response', () => {
     it.each<[string, Record<string, string | undefined>, string]>([
       ['an iss of another issuer', { iss: 'https://attacker.example' }, 'codegrant/invalid_callback'],

@@ -53,6 +53,8 @@ export type IdTokenAlg =
 export interface HostileSettings {
   /** Discovery: a fault, or a document whose issuer is another's, or whose endpoints are plain http on another host. */
   discovery?: Fault | 'issuer-mismatch' | 'http-endpoints'
+  /** Fields of the discovery document to replace. */
+  metadata?: Record<string, unknown>
   jwks?: Fault
   /** Parameters of the redirect back to the client, e.g. `{ iss: undefined }` or `{ error: 'access_denied', code: undefined }`. */
   authorize?: Record<string, string | undefined>
@@ -170,6 +172,7 @@ export async function startHostileProvider(options: { clientId: string; clientSe
       token_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post'],
       authorization_response_iss_parameter_supported: true,
       code_challenge_methods_supported: ['S256'],
+      ...settings.metadata,
     }
   }
 

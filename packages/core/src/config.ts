@@ -48,7 +48,11 @@ export interface OAuthOptions {
   refreshSkew?: number
   fetchUserinfo?: boolean
   trustProxy?: boolean
-  /** ID token signing algorithm to accept (pinned; `none` is always refused). Default `RS256`. */
+  /**
+   * The one ID token signing algorithm accepted (`none` and `HS*` are always refused). Default:
+   * `RS256` (OpenID Connect's default), or the provider's first asymmetric one when it does not
+   * support `RS256`.
+   */
   idTokenSigningAlg?: string
   /** Seconds of clock difference tolerated when checking `exp`, `iat`, `nbf`. Default 30. */
   clockTolerance?: number
@@ -91,7 +95,8 @@ export interface OAuthConfig {
   readonly refreshSkew: number
   readonly fetchUserinfo: boolean
   readonly trustProxy: boolean
-  readonly idTokenSigningAlg: string
+  /** Configured pin; undefined: chosen from the provider's metadata (RS256 first). */
+  readonly idTokenSigningAlg: string | undefined
   readonly clockTolerance: number
   readonly routes: Readonly<{ login: string; callback: string; logout: string }>
   readonly logger: Logger
@@ -282,8 +287,8 @@ export function resolveConfig(options: OAuthOptions = {}, env: Env = process.env
   if (responseMode !== 'query' && responseMode !== 'form_post') problems.push(`OAUTH_RESPONSE_MODE must be query or form_post (got ${JSON.stringify(responseMode)})`)
 
   const scope = (merged.scope ?? 'openid profile email').split(/\s+/).filter(Boolean).join(' ')
-  const idTokenSigningAlg = merged.idTokenSigningAlg ?? 'RS256'
-  if (idTokenSigningAlg.toLowerCase() === 'none' || /^HS/i.test(idTokenSigningAlg)) {
+  const idTokenSigningAlg = merged.idTokenSigningAlg
+  if (idTokenSigningAlg !== undefined && (idTokenSigningAlg.toLowerCase() === 'none' || /^HS/i.test(idTokenSigningAlg))) {
     problems.push(`OAUTH_ID_TOKEN_SIGNING_ALG must be an asymmetric algorithm such as RS256 or ES256 (got ${JSON.stringify(idTokenSigningAlg)})`)
   }
   const dpop = flag('OAUTH_DPOP', merged.dpop)

@@ -23,11 +23,6 @@ const METADATA_TTL_MS = 10 * 60 * 1000
  */
 export function createProviderResolver(config: OAuthConfig): () => Promise<Provider> {
   const http = fetchOptions(config)
-  const client: oauth.Client = {
-    client_id: config.clientId,
-    id_token_signed_response_alg: config.idTokenSigningAlg,
-    [oauth.clockTolerance]: config.clockTolerance,
-  }
   let clientAuth: Promise<oauth.ClientAuth> | undefined
   let cached: { provider: Promise<Provider>; until: number } | undefined
   // the last metadata that loaded: served when a refetch fails (stale-if-error)
@@ -39,6 +34,11 @@ export function createProviderResolver(config: OAuthConfig): () => Promise<Provi
       throw error
     })
     const [as, auth] = await Promise.all([loadMetadata(config, http), clientAuth])
+    const client: oauth.Client = {
+      client_id: config.clientId,
+      id_token_signed_response_alg: config.idTokenSigningAlg ?? idTokenAlgorithm(as),
+      [oauth.clockTolerance]: config.clockTolerance,
+    }
     if (config.par && !as.pushed_authorization_request_endpoint) {
       config.logger.warn('OAUTH_PAR is on but the provider has no pushed_authorization_request_endpoint: authorization requests go through the browser')
     }
@@ -62,6 +62,16 @@ export function createProviderResolver(config: OAuthConfig): () => Promise<Provi
 
 /** While a refetch fails, the stale metadata is served and a refetch tried this often. */
 const STALE_RETRY_MS = 30 * 1000
+
+/**
+ * The algorithm to pin when none is configured: RS256 (OpenID Connect's default for clients
+ * that registered none) unless the provider says it does not sign with it; never `none` or HS*.
+ */
+function idTokenAlgorithm(as: oauth.AuthorizationServer): string {
+  const supported = as.id_token_signing_alg_values_supported
+  if (!Array.isArray(supported) || supported.includes('RS256')) return 'RS256'
+  return supported.find((alg) => typeof alg === 'string' && alg !== 'none' && !/^HS/i.test(alg)) ?? 'RS256'
+}
 
 async function loadMetadata(config: OAuthConfig, http: FetchOptions): Promise<oauth.AuthorizationServer> {
   const explicit = withoutUndefined({
