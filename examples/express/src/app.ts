@@ -1,4 +1,5 @@
-import { isCodegrantError, oauth, requireAuth, type OAuthOptions, type OAuthRequestState } from '@codegrant/express'
+import { errorAnswer, homePage, userinfo } from '@codegrant/example-kit'
+import { oauth, requireAuth, type OAuthOptions } from '@codegrant/express'
 import express, { type ErrorRequestHandler, type Express } from 'express'
 
 /**
@@ -9,17 +10,17 @@ import express, { type ErrorRequestHandler, type Express } from 'express'
  */
 export function createApp(options?: OAuthOptions): Express {
   const app = express().disable('x-powered-by')
-  const userinfoEndpoint = findUserinfoEndpoint(options)
+  const userinfoFor = userinfo(options)
   app.use(oauth(options))
 
   app.get('/', (req, res) => {
-    res.set('cache-control', 'no-store').type('html').send(homePage(req.oauth.user))
+    res.set('cache-control', 'no-store').type('html').send(homePage('Express', req.oauth.user))
   })
   app.get('/me', requireAuth(), (req, res) => {
     res.json({ user: req.oauth.user })
   })
   app.get('/api/userinfo', requireAuth(), async (req, res) => {
-    const { status, body } = await fetchUserinfo(req.oauth, userinfoEndpoint)
+    const { status, body } = await userinfoFor(req.oauth)
     res.status(status).json(body)
   })
   app.get('/admin', requireAuth({ claims: { groups: 'admin' } }), (_req, res) => {
@@ -30,74 +31,10 @@ export function createApp(options?: OAuthOptions): Express {
   return app
 }
 
-/** JSON errors, never a stack trace: a CodegrantError's own status (e.g. 401 session_ended), else 500. */
+/** JSON errors, never a stack trace. */
 const handleError: ErrorRequestHandler = (error: unknown, _req, res, next) => {
   if (res.headersSent) return next(error)
-  if (isCodegrantError(error)) {
-    res.status(error.status).json({ error: error.code.replace('codegrant/', ''), code: error.code })
-    return
-  }
-  const status = (error as { status?: unknown } | null)?.status
-  if (typeof status === 'number' && status >= 400 && status < 500) {
-    res.status(status).json({ error: 'bad_request' })
-    return
-  }
-  console.error(error)
-  res.status(500).json({ error: 'internal_error' })
-}
-
-function homePage(user: OAuthRequestState['user']): string {
-  const body = user
-    ? `<p>Signed in as <strong>${escapeHtml(String(user.name ?? user.sub))}</strong> · <a href="/auth/logout">Log out</a></p>` +
-      '<ul><li><a href="/me">/me</a></li><li><a href="/api/userinfo">/api/userinfo</a></li><li><a href="/admin">/admin</a></li></ul>'
-    : '<p><a href="/auth/login">Log in</a></p>'
-  return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>codegrant Express example</title></head><body><h1>codegrant Express example</h1>${body}</body></html>`
-}
-
-function escapeHtml(text: string): string {
-  return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`)
-}
-
-class UpstreamError extends Error {
-  constructor(readonly status: number | null) {
-    super(`the provider answered ${status ?? 'nothing'}`)
-  }
-}
-
-/** OAUTH_USERINFO_ENDPOINT, else the issuer's discovery document (fetched once; a failure is retried next time). */
-function findUserinfoEndpoint(options: OAuthOptions = {}, env = process.env): () => Promise<string> {
-  const explicit = options.userinfoEndpoint ?? env.OAUTH_USERINFO_ENDPOINT
-  const issuer = options.issuer ?? env.OAUTH_ISSUER ?? env.ISSUER_BASE_URL
-  let found: Promise<string> | undefined
-  const discover = async (): Promise<string> => {
-    if (!issuer) throw new UpstreamError(null)
-    const response = await fetch(`${issuer.replace(/\/+$/, '')}/.well-known/openid-configuration`, { signal: AbortSignal.timeout(5000) })
-    const metadata = response.ok ? ((await response.json()) as { userinfo_endpoint?: unknown }) : undefined
-    if (typeof metadata?.userinfo_endpoint !== 'string') throw new UpstreamError(response.status)
-    return metadata.userinfo_endpoint
-  }
-  return () => {
-    if (explicit) return Promise.resolve(explicit)
-    found ??= discover().catch((error: unknown) => {
-      found = undefined
-      throw error
-    })
-    return found
-  }
-}
-
-/** The provider's userinfo response as it is, through `oauth.fetch` (which refreshes); 502 when the provider fails. */
-async function fetchUserinfo(oauthState: OAuthRequestState, endpoint: () => Promise<string>): Promise<{ status: number; body: unknown }> {
-  const failed = (status: number | null) => ({ status: 502, body: { error: 'userinfo_failed', status } })
-  try {
-    const response = await oauthState.fetch(await endpoint(), { headers: { accept: 'application/json' }, signal: AbortSignal.timeout(5000) })
-    if (!response.ok) {
-      await response.body?.cancel()
-      return failed(response.status)
-    }
-    return await response.json().then((body: unknown) => ({ status: 200, body }), () => failed(response.status))
-  } catch (error) {
-    if (isCodegrantError(error)) throw error // session ended, provider down: the error handler answers
-    return failed(error instanceof UpstreamError ? error.status : null)
-  }
+  const { status, body, unexpected } = errorAnswer(error)
+  if (unexpected) console.error(error)
+  res.status(status).json(body)
 }

@@ -1,4 +1,5 @@
-import { isCodegrantError, oauth, requireAuth, type OAuthOptions, type OAuthRequestState } from '@codegrant/fastify'
+import { errorAnswer, homePage, userinfo } from '@codegrant/example-kit'
+import { oauth, requireAuth, type OAuthOptions } from '@codegrant/fastify'
 import Fastify, { type FastifyInstance } from 'fastify'
 
 /**
@@ -9,82 +10,24 @@ import Fastify, { type FastifyInstance } from 'fastify'
  */
 export async function createApp(options?: OAuthOptions): Promise<FastifyInstance> {
   const app = Fastify()
-  const userinfoEndpoint = findUserinfoEndpoint(options)
+  const userinfoFor = userinfo(options)
 
-  // JSON errors, never a stack trace: a CodegrantError's own status (e.g. 401 session_ended), else 500
+  // JSON errors, never a stack trace
   app.setErrorHandler((error, _request, reply) => {
-    if (isCodegrantError(error)) return reply.code(error.status).send({ error: error.code.replace('codegrant/', ''), code: error.code })
-    const status = (error as { statusCode?: unknown } | null)?.statusCode
-    if (typeof status === 'number' && status >= 400 && status < 500) return reply.code(status).send({ error: 'bad_request' })
-    console.error(error)
-    return reply.code(500).send({ error: 'internal_error' })
+    const { status, body, unexpected } = errorAnswer(error)
+    if (unexpected) console.error(error)
+    return reply.code(status).send(body)
   })
   await app.register(oauth, options ?? {})
 
   app.get('/', async (request, reply) =>
-    reply.header('cache-control', 'no-store').type('text/html; charset=utf-8').send(homePage(request.oauth.user)),
+    reply.header('cache-control', 'no-store').type('text/html; charset=utf-8').send(homePage('Fastify', request.oauth.user)),
   )
   app.get('/me', { preHandler: requireAuth() }, async (request) => ({ user: request.oauth.user }))
   app.get('/api/userinfo', { preHandler: requireAuth() }, async (request, reply) => {
-    const { status, body } = await fetchUserinfo(request.oauth, userinfoEndpoint)
+    const { status, body } = await userinfoFor(request.oauth)
     return reply.code(status).send(body)
   })
   app.get('/admin', { preHandler: requireAuth({ claims: { groups: 'admin' } }) }, async () => ({ ok: true }))
   return app
-}
-
-function homePage(user: OAuthRequestState['user']): string {
-  const body = user
-    ? `<p>Signed in as <strong>${escapeHtml(String(user.name ?? user.sub))}</strong> · <a href="/auth/logout">Log out</a></p>` +
-      '<ul><li><a href="/me">/me</a></li><li><a href="/api/userinfo">/api/userinfo</a></li><li><a href="/admin">/admin</a></li></ul>'
-    : '<p><a href="/auth/login">Log in</a></p>'
-  return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>codegrant Fastify example</title></head><body><h1>codegrant Fastify example</h1>${body}</body></html>`
-}
-
-function escapeHtml(text: string): string {
-  return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`)
-}
-
-class UpstreamError extends Error {
-  constructor(readonly status: number | null) {
-    super(`the provider answered ${status ?? 'nothing'}`)
-  }
-}
-
-/** OAUTH_USERINFO_ENDPOINT, else the issuer's discovery document (fetched once; a failure is retried next time). */
-function findUserinfoEndpoint(options: OAuthOptions = {}, env = process.env): () => Promise<string> {
-  const explicit = options.userinfoEndpoint ?? env.OAUTH_USERINFO_ENDPOINT
-  const issuer = options.issuer ?? env.OAUTH_ISSUER ?? env.ISSUER_BASE_URL
-  let found: Promise<string> | undefined
-  const discover = async (): Promise<string> => {
-    if (!issuer) throw new UpstreamError(null)
-    const response = await fetch(`${issuer.replace(/\/+$/, '')}/.well-known/openid-configuration`, { signal: AbortSignal.timeout(5000) })
-    const metadata = response.ok ? ((await response.json()) as { userinfo_endpoint?: unknown }) : undefined
-    if (typeof metadata?.userinfo_endpoint !== 'string') throw new UpstreamError(response.status)
-    return metadata.userinfo_endpoint
-  }
-  return () => {
-    if (explicit) return Promise.resolve(explicit)
-    found ??= discover().catch((error: unknown) => {
-      found = undefined
-      throw error
-    })
-    return found
-  }
-}
-
-/** The provider's userinfo response as it is, through `oauth.fetch` (which refreshes); 502 when the provider fails. */
-async function fetchUserinfo(oauthState: OAuthRequestState, endpoint: () => Promise<string>): Promise<{ status: number; body: unknown }> {
-  const failed = (status: number | null) => ({ status: 502, body: { error: 'userinfo_failed', status } })
-  try {
-    const response = await oauthState.fetch(await endpoint(), { headers: { accept: 'application/json' }, signal: AbortSignal.timeout(5000) })
-    if (!response.ok) {
-      await response.body?.cancel()
-      return failed(response.status)
-    }
-    return await response.json().then((body: unknown) => ({ status: 200, body }), () => failed(response.status))
-  } catch (error) {
-    if (isCodegrantError(error)) throw error // session ended, provider down: the error handler answers
-    return failed(error instanceof UpstreamError ? error.status : null)
-  }
 }

@@ -1,44 +1,12 @@
 import type { AddressInfo } from 'node:net'
-import { startDemoIfUnconfigured } from '@codegrant/dev-provider'
-import { isCodegrantError } from '@codegrant/fastify'
-import type { FastifyInstance } from 'fastify'
+import { runExample } from '@codegrant/example-kit'
 import { createApp } from './app.js'
 
-const port = Number(process.env.PORT || 3000)
-if (!Number.isInteger(port) || port < 0 || port > 65535) fail(`PORT must be a port number (got ${JSON.stringify(process.env.PORT)})`)
-
-// no provider configured: start the dev provider and use it (a development setup)
-const demo = await startDemoIfUnconfigured(process.env, port).catch(fail)
-let app: FastifyInstance
-try {
-  app = await createApp(demo?.options ?? localDefaults(port))
+await runExample('fastify', async (options, port) => {
+  const app = await createApp(options)
   // every interface, IPv6 and IPv4 (Node's own default), so http://localhost works whichever address it resolves to
   await app.listen({ port, host: '::' }).catch((error: NodeJS.ErrnoException) =>
     error.code === 'EAFNOSUPPORT' ? app.listen({ port, host: '0.0.0.0' }) : Promise.reject(error),
   )
-} catch (error) {
-  await demo?.close()
-  fail(error)
-}
-console.log(`codegrant fastify example listening on http://localhost:${(app.server.address() as AddressInfo).port}`)
-
-let stopping = false
-const stop = () => {
-  if (stopping) process.exit(0) // a second Ctrl-C does not wait
-  stopping = true
-  void app.close().then(() => demo?.close()).finally(() => process.exit(0))
-}
-process.on('SIGINT', stop)
-process.on('SIGTERM', stop)
-
-/** Configuration and start-up errors: the message, no stack trace, exit 1. */
-function fail(error: unknown): never {
-  console.error(isCodegrantError(error) || error instanceof Error ? error.message : String(error))
-  process.exit(1)
-}
-
-/** An example serves http://localhost:PORT unless told otherwise (the library itself requires OAUTH_BASE_URL). */
-function localDefaults(port: number): { baseUrl: string } | undefined {
-  const { OAUTH_BASE_URL, BASE_URL, OAUTH_REDIRECT_URI } = process.env
-  return OAUTH_BASE_URL || BASE_URL || OAUTH_REDIRECT_URI ? undefined : { baseUrl: `http://localhost:${port}` }
-}
+  return { port: (app.server.address() as AddressInfo).port, close: () => app.close() }
+})

@@ -1,0 +1,64 @@
+import { createServer, type RequestListener } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { isCodegrantError, type OAuthOptions } from '@codegrant/core'
+import { startDemoIfUnconfigured } from '@codegrant/dev-provider'
+
+/** An app listening: the port it got, and how to stop it. */
+export interface StartedApp {
+  port: number
+  close(): Promise<void>
+}
+
+/**
+ * Starts an example as a user runs it: `PORT` (default 3000) and the `OAUTH_*` environment.
+ * With no provider configured it starts the dev provider first (a development setup, said
+ * loudly). Logs the URL; stops cleanly on SIGINT/SIGTERM; on a configuration or start-up error
+ * prints the message (no stack trace) and exits 1.
+ *
+ * @param start builds the app with `options` (which override the environment) and listens on `port`.
+ */
+export async function runExample(framework: string, start: (options: OAuthOptions | undefined, port: number) => Promise<StartedApp>): Promise<void> {
+  const port = Number(process.env.PORT || 3000)
+  if (!Number.isInteger(port) || port < 0 || port > 65535) fail(`PORT must be a port number (got ${JSON.stringify(process.env.PORT)})`)
+
+  const demo = await startDemoIfUnconfigured(process.env, port).catch(fail)
+  let app: StartedApp
+  try {
+    app = await start(demo?.options ?? localDefaults(port), port)
+  } catch (error) {
+    await demo?.close()
+    fail(error)
+  }
+  console.log(`codegrant ${framework} example listening on http://localhost:${app.port}`)
+
+  let stopping = false
+  const stop = () => {
+    if (stopping) process.exit(0) // a second Ctrl-C does not wait
+    stopping = true
+    void app.close().then(() => demo?.close()).finally(() => process.exit(0))
+  }
+  process.on('SIGINT', stop)
+  process.on('SIGTERM', stop)
+}
+
+/** Configuration and start-up errors: the message, no stack trace, exit 1. */
+function fail(error: unknown): never {
+  console.error(isCodegrantError(error) || error instanceof Error ? error.message : String(error))
+  process.exit(1)
+}
+
+/** An example serves http://localhost:PORT unless told otherwise (the library itself requires OAUTH_BASE_URL). */
+function localDefaults(port: number): { baseUrl: string } | undefined {
+  const { OAUTH_BASE_URL, BASE_URL, OAUTH_REDIRECT_URI } = process.env
+  return OAUTH_BASE_URL || BASE_URL || OAUTH_REDIRECT_URI ? undefined : { baseUrl: `http://localhost:${port}` }
+}
+
+/** Listens with a plain Node.js HTTP server (Express, Koa) on every interface. */
+export async function listenNode(handler: RequestListener, port: number): Promise<StartedApp> {
+  const server = createServer(handler)
+  await new Promise<void>((resolve, reject) => server.once('error', reject).listen(port, resolve))
+  return {
+    port: (server.address() as AddressInfo).port,
+    close: () => new Promise((resolve) => server.close(() => resolve())),
+  }
+}
