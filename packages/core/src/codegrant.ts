@@ -76,8 +76,8 @@ export function createCodegrant(options: OAuthOptions = {}, env: Readonly<Record
     transactions: transactionCookies(config, codec, prefix),
     provider,
     refresh: createRefresher(config, provider),
-    // re-issue the session cookie at most every 1/20 of the idle timeout (and at least every minute)
-    renewAfter: Math.min(60, Math.max(1, Math.floor(config.sessionIdleTimeout / 20))),
+    // re-issue the session cookie at most every 1/20 of the idle timeout (a day: every 72 minutes)
+    renewAfter: Math.max(1, Math.floor(config.sessionIdleTimeout / 20)),
   }
   const routes = new Map<string, Route>([
     [config.routes.login, 'login'],
