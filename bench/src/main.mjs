@@ -1,0 +1,393 @@
+// codegrant's per-request cost, measured: bare frameworks vs codegrant vs peers, one load
+// generator (wrk) for every case, servers in their own processes, medians of interleaved runs.
+// `pnpm --dir bench start`; knobs in README.md (BENCH_SECONDS, BENCH_RUNS, ...).
+import { spawn, execFileSync } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { createServer } from 'node:net'
+import { availableParallelism, cpus, loadavg, release, totalmem } from 'node:os'
+import { fileURLToPath } from 'node:url'
+import { startDevProvider } from '@codegrant/dev-provider'
+import { loginCookie } from './agent.mjs'
+import { agedSessionCookie, createSessionCodec, sessionValue } from './session-codec.mjs'
+import { runWrk, wrkVersion } from './wrk.mjs'
+
+const env = process.env
+const settings = {
+  seconds: Number(env.BENCH_SECONDS ?? 2),
+  warmup: Number(env.BENCH_WARMUP ?? 2),
+  runs: Number(env.BENCH_RUNS ?? 5),
+  connections: Number(env.BENCH_CONNECTIONS ?? 10),
+  microSeconds: Number(env.BENCH_MICRO_SECONDS ?? 1),
+  pin: env.BENCH_PIN !== '0' && availableParallelism() >= 2 && hasTaskset(),
+  only: env.BENCH_ONLY ? new RegExp(env.BENCH_ONLY) : undefined,
+  /** A run during which other processes used more than this share of the server's CPU is repeated. */
+  maxInterference: Number(env.BENCH_MAX_INTERFERENCE ?? 0.1),
+  retries: Number(env.BENCH_RETRIES ?? 2),
+  /** Seconds to wait at start for the machine to go quiet (other processes < 20% of a CPU). */
+  quietWait: Number(env.BENCH_QUIET_WAIT ?? 120),
+}
+const SERVER_CPU = 1
+const LOAD_CPU = 0
+const SERVER_SCRIPT = fileURLToPath(new URL('./servers.mjs', import.meta.url))
+const MICRO_SCRIPT = fileURLToPath(new URL('./micro.mjs', import.meta.url))
+const RESULTS_DIR = fileURLToPath(new URL('../results/', import.meta.url))
+const JSON_ACCEPT = { accept: 'application/json' }
+/** How far back the "stale cookie" case moves the session's last use: past the 60 s renewal interval. */
+const STALE_BY = 120
+
+const isCodegrantSession = (name) => name === 'codegrant.session' || name.startsWith('codegrant.session.')
+
+/** The apps under test; each in its own process. `login`: how to get a real session there. */
+const SERVERS = {
+  'express-bare': {},
+  'express-codegrant': { callback: '/auth/callback', login: { path: '/auth/login', pick: isCodegrantSession } },
+  'koa-bare': {},
+  'koa-codegrant': { callback: '/auth/callback', login: { path: '/auth/login', pick: isCodegrantSession } },
+  'fastify-bare': {},
+  'fastify-codegrant': { callback: '/auth/callback', login: { path: '/auth/login', pick: isCodegrantSession } },
+  'express-openid-connect': { callback: '/callback', login: { path: '/login', pick: (n) => n === 'appSession' || n.startsWith('appSession.') } },
+  passport: { callback: '/callback', login: { path: '/login', pick: (n) => n === 'connect.sid' } },
+  'fastify-oauth2': { callback: '/callback' },
+}
+
+/**
+ * The cases. `session`: 'fresh' logs in again right before every measured run (codegrant
+ * re-issues a session cookie at most once a minute; a browser keeps the new one, wrk cannot,
+ * so a cookie older than that would be renewed on every request: that is the 'stale' case);
+ * 'once' logs in once; 'stale' is a fresh login with `uat` moved back.
+ */
+const ALL_CASES = [
+  ...['express', 'koa', 'fastify'].flatMap((fw) => {
+    const group = { express: 'Express 5', koa: 'Koa 3', fastify: 'Fastify 5' }[fw]
+    const guardName = fw === 'fastify' ? 'requireAuth() preHandler' : 'requireAuth()'
+    return [
+      { id: `${fw}.bare`, group, label: `(a) bare ${group}, /public`, server: `${fw}-bare`, path: '/public', expect: 200 },
+      { id: `${fw}.public`, group, label: '(b) codegrant mounted, anonymous, /public', server: `${fw}-codegrant`, path: '/public', expect: 200, baseline: `${fw}.bare` },
+      { id: `${fw}.guard-valid`, group, label: `(c) codegrant ${guardName}, valid session cookie`, server: `${fw}-codegrant`, path: '/guarded', expect: 200, session: 'fresh', baseline: `${fw}.bare` },
+      { id: `${fw}.guard-none`, group, label: `(d) codegrant ${guardName}, no cookie (401)`, server: `${fw}-codegrant`, path: '/guarded', expect: 401, baseline: `${fw}.bare` },
+      ...(fw === 'express'
+        ? [{ id: 'express.guard-stale', group, label: `(c′) codegrant requireAuth(), session cookie last renewed > 60 s ago (renewed on every request)`, server: 'express-codegrant', path: '/guarded', expect: 200, session: 'stale', baseline: 'express.bare' }]
+        : []),
+    ]
+  }),
+  { id: 'eoidc.public', group: 'Peers', label: 'express-openid-connect auth({ authRequired: false }), anonymous, /public', server: 'express-openid-connect', path: '/public', expect: 200, baseline: 'express.bare' },
+  { id: 'eoidc.guard-valid', group: 'Peers', label: 'express-openid-connect requiresAuth(), valid appSession cookie', server: 'express-openid-connect', path: '/guarded', expect: 200, session: 'once', baseline: 'express.bare' },
+  { id: 'eoidc.guard-none', group: 'Peers', label: 'express-openid-connect requiresAuth(), no cookie (401, errorOnRequiredAuth)', server: 'express-openid-connect', path: '/guarded', expect: 401, baseline: 'express.bare' },
+  { id: 'passport.public', group: 'Peers', label: 'passport + express-session mounted, anonymous, /public', server: 'passport', path: '/public', expect: 200, baseline: 'express.bare' },
+  { id: 'passport.guard-valid', group: 'Peers', label: 'passport + express-session, isAuthenticated() guard, valid connect.sid', server: 'passport', path: '/guarded', expect: 200, session: 'once', baseline: 'express.bare' },
+  { id: 'passport.guard-none', group: 'Peers', label: 'passport + express-session, isAuthenticated() guard, no cookie (401)', server: 'passport', path: '/guarded', expect: 401, baseline: 'express.bare' },
+  { id: 'fastify-oauth2.public', group: 'Peers', label: '@fastify/oauth2 registered, anonymous, /public', server: 'fastify-oauth2', path: '/public', expect: 200, baseline: 'fastify.bare' },
+]
+const selected = ALL_CASES.filter((c) => !settings.only || settings.only.test(c.id))
+// a filtered run (BENCH_ONLY) still measures the baselines its cases are compared with
+// measured in this order: each peer right after its framework's cases, so near its baseline in time
+const ORDER = ['express.', 'eoidc.', 'passport.', 'koa.', 'fastify.', 'fastify-oauth2.']
+const CASES = ALL_CASES.filter((c) => selected.includes(c) || selected.some((s) => s.baseline === c.id))
+  .sort((a, b) => ORDER.findIndex((p) => a.id.startsWith(p)) - ORDER.findIndex((p) => b.id.startsWith(p)))
+
+function hasTaskset() {
+  try {
+    execFileSync('taskset', ['-c', '0', 'true'], { stdio: 'ignore' })
+    return true
+  } catch {
+    return false
+  }
+}
+
+const TICK = 100 // USER_HZ: /proc times are in 1/100 s
+
+/** Busy seconds so far of one CPU (or all), from /proc/stat; 0 where there is no /proc. */
+function cpuBusy(cpu) {
+  try {
+    const line = readFileSync('/proc/stat', 'utf8').split('\n').find((l) => l.startsWith(cpu === undefined ? 'cpu ' : `cpu${cpu} `))
+    const [user, nice, system, , , irq, softirq, steal] = line.trim().split(/\s+/).slice(1).map(Number)
+    return (user + nice + system + irq + softirq + steal) / TICK
+  } catch {
+    return 0
+  }
+}
+
+/** CPU seconds a process has used (user + system), from /proc/<pid>/stat. */
+function processCpu(pid) {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+    return (Number(fields[11]) + Number(fields[12])) / TICK
+  } catch {
+    return 0
+  }
+}
+
+/** Waits (up to `seconds`) until the whole machine is less than 20% busy over one second. */
+async function waitForQuiet(seconds) {
+  const until = Date.now() + seconds * 1000
+  for (;;) {
+    const before = cpuBusy()
+    await new Promise((resolve) => setTimeout(resolve, 1000))
+    const busy = cpuBusy() - before
+    if (busy < 0.2) return true
+    if (Date.now() >= until) {
+      log(`the machine is still ${(busy * 100).toFixed(0)}% busy (other processes): measuring anyway`)
+      return false
+    }
+    log(`waiting for the machine to go quiet (${(busy * 100).toFixed(0)}% of a CPU busy)`)
+  }
+}
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const server = createServer()
+    server.once('error', reject)
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address()
+      server.close(() => resolve(port))
+    })
+  })
+}
+
+/** The environment for children: none of the variables codegrant or its peers would read. */
+function childEnv(extra) {
+  const clean = Object.fromEntries(
+    Object.entries(env).filter(([k]) => !k.startsWith('OAUTH_') && !['ISSUER_BASE_URL', 'BASE_URL', 'CLIENT_ID', 'CLIENT_SECRET', 'SECRET'].includes(k)),
+  )
+  return { ...clean, NODE_ENV: 'production', ...extra }
+}
+
+/** Extra node flags for the servers and the micro-benchmark, for diagnosis (e.g. `--trace-gc`). */
+const NODE_ARGS = (env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean)
+
+function spawnPinned(script, args, extraEnv) {
+  const node = [process.execPath, ...NODE_ARGS, script, ...args]
+  const [command, argv] = settings.pin ? ['taskset', ['-c', String(SERVER_CPU), ...node]] : [node[0], node.slice(1)]
+  return spawn(command, argv, { stdio: ['ignore', 'pipe', 'inherit', 'ipc'], env: childEnv(extraEnv) })
+}
+
+function startServer(kind, spec) {
+  const child = spawnPinned(SERVER_SCRIPT, [kind], { BENCH_SERVER: JSON.stringify(spec) })
+  child.stdout.on('data', (chunk) => process.stderr.write(`[${kind}] ${chunk}`))
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${kind} did not start within 30 s`)), 30_000)
+    child.once('exit', (code) => reject(new Error(`${kind} exited with ${code} before it was ready`)))
+    child.once('message', (message) => {
+      clearTimeout(timer)
+      if (message?.ready === kind) resolve(child)
+      else reject(new Error(`${kind}: unexpected message ${JSON.stringify(message)}`))
+    })
+  })
+}
+
+function stopServer(child) {
+  return new Promise((resolve) => {
+    if (child.exitCode !== null) return resolve()
+    const timer = setTimeout(() => child.kill('SIGKILL'), 5000)
+    child.once('exit', () => { clearTimeout(timer); resolve() })
+    child.send('close')
+  })
+}
+
+function median(values) {
+  const sorted = [...values].sort((a, b) => a - b)
+  const mid = Math.floor(sorted.length / 2)
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2
+}
+
+function log(line) {
+  process.stderr.write(`${line}\n`)
+}
+
+async function main() {
+  const wrk = wrkVersion()
+  if (!wrk) {
+    console.error('wrk is not installed. On Debian/Ubuntu: apt-get install -y wrk (as root). The bench uses wrk for every case.')
+    process.exit(1)
+  }
+  const machine = {
+    date: new Date().toISOString(),
+    nproc: availableParallelism(),
+    cpu: cpus()[0]?.model,
+    memoryGiB: Math.round(totalmem() / 2 ** 30),
+    node: process.version,
+    kernel: release(),
+    wrk,
+    commit: gitCommit(),
+    pinned: settings.pin ? `servers on CPU ${SERVER_CPU}, wrk on CPU ${LOAD_CPU} (taskset)` : 'not pinned',
+    loadAverageAtStart: loadavg().map((n) => n.toFixed(2)).join(' '),
+  }
+  log(`machine: ${JSON.stringify(machine)}`)
+  log(`settings: ${JSON.stringify({ ...settings, only: settings.only?.source })}`)
+
+  machine.quietAtStart = await waitForQuiet(settings.quietWait)
+  const cookieSecret = randomBytes(32).toString('base64url')
+  // express-codegrant also provides the session cookie of the stale case and the micro-benchmark
+  const kinds = [...new Set([...CASES.map((c) => c.server), 'express-codegrant'])]
+  const specs = {}
+  for (const kind of kinds) {
+    specs[kind] = { port: await freePort(), clientId: `bench-${kind}`, clientSecret: randomBytes(24).toString('base64url'), cookieSecret }
+  }
+  const clients = kinds
+    .filter((kind) => SERVERS[kind].callback)
+    .map((kind) => ({ client_id: specs[kind].clientId, client_secret: specs[kind].clientSecret, redirect_uris: [`http://127.0.0.1:${specs[kind].port}${SERVERS[kind].callback}`] }))
+  const provider = await startDevProvider({ quiet: true, clients })
+  for (const kind of kinds) specs[kind].issuer = provider.issuer
+
+  const children = {}
+  try {
+    for (const kind of kinds) {
+      children[kind] = await startServer(kind, specs[kind])
+      log(`started ${kind} on 127.0.0.1:${specs[kind].port}`)
+    }
+    const urlOf = (c) => `http://127.0.0.1:${specs[c.server].port}${c.path}`
+    const login = (kind) => loginCookie(`http://127.0.0.1:${specs[kind].port}${SERVERS[kind].login.path}`, 'alice', SERVERS[kind].login.pick)
+    const onceCookies = {}
+    async function headersFor(c) {
+      if (!c.session) return JSON_ACCEPT
+      if (c.session === 'once') return { ...JSON_ACCEPT, cookie: (onceCookies[c.server] ??= await login(c.server)) }
+      const fresh = await login(c.server)
+      return { ...JSON_ACCEPT, cookie: c.session === 'stale' ? agedSessionCookie(fresh, cookieSecret, STALE_BY) : fresh }
+    }
+
+    // check every case answers what it should before measuring anything
+    for (const c of CASES) {
+      const headers = await headersFor(c)
+      const response = await fetch(urlOf(c), { headers })
+      const body = await response.text()
+      const setCookies = response.headers.getSetCookie()
+      if (response.status !== c.expect || (c.session && !body.includes('alice'))) {
+        throw new Error(`${c.id}: expected ${c.expect}${c.session ? ' with the user' : ''}, got ${response.status} ${body.slice(0, 200)}`)
+      }
+      c.probe = { status: response.status, setCookie: setCookies.length > 0, setCookieBytes: setCookies.join('').length, cookieBytes: headers.cookie?.length ?? 0, bodyBytes: body.length }
+      log(`probe ${c.id}: ${response.status}, ${setCookies.length} Set-Cookie, request cookie ${c.probe.cookieBytes} B, body ${body}`)
+    }
+    const codec = createSessionCodec(cookieSecret)
+    const sample = await login('express-codegrant')
+    JSON.parse(codec.open('codegrant.session', sessionValue(sample))) // the bench's codec copy matches codegrant's
+
+    const measure = async (c, seconds) => {
+      const headers = await headersFor(c)
+      const server = children[c.server].pid
+      const before = { cpu: cpuBusy(settings.pin ? SERVER_CPU : undefined), server: processCpu(server), at: performance.now() }
+      const result = await runWrk({ url: urlOf(c), headers, seconds, connections: settings.connections, cpu: settings.pin ? LOAD_CPU : undefined })
+      const elapsed = (performance.now() - before.at) / 1000
+      const serverCpu = processCpu(server) - before.server
+      result.serverCpuShare = serverCpu / elapsed
+      // pinned: busy time on the server's CPU that was not the server's (wrk is on the other one)
+      result.interference = settings.pin ? Math.max(0, cpuBusy(SERVER_CPU) - before.cpu - serverCpu) / elapsed : 0
+      return result
+    }
+
+    log(`warm-up: ${settings.warmup} s per case`)
+    for (const c of CASES) await measure(c, settings.warmup)
+    for (const c of CASES) c.runs = []
+    // runs interleave the cases, so a slow moment of the machine is spread over all of them
+    for (let run = 1; run <= settings.runs; run++) {
+      for (const c of CASES) {
+        let result = await measure(c, settings.seconds)
+        for (let retry = 0; retry < settings.retries && settings.pin && result.interference > settings.maxInterference; retry++) {
+          log(`  ~ ${c.id}: other processes used ${(result.interference * 100).toFixed(0)}% of the server's CPU during the run: repeating it`)
+          await waitForQuiet(15)
+          result = await measure(c, settings.seconds)
+        }
+        const bad = result.errors.connect + result.errors.read + result.errors.write + result.errors.timeout
+        const wrongStatus = c.expect === 200 ? result.errors.status : result.requests - result.errors.status
+        if (bad > 0 || wrongStatus > 0) log(`  ! ${c.id}: ${bad} socket errors, ${wrongStatus} responses with an unexpected status`)
+        c.runs.push({ rps: result.rps, p50: result.latency_us.p50, p90: result.latency_us.p90, p99: result.latency_us.p99, requests: result.requests, socketErrors: bad, unexpectedStatus: wrongStatus, serverCpuShare: result.serverCpuShare, interference: result.interference })
+        log(`run ${run} ${c.id.padEnd(24)} ${result.rps.toFixed(0).padStart(7)} req/s  p50 ${(result.latency_us.p50 / 1000).toFixed(2)} ms  p99 ${(result.latency_us.p99 / 1000).toFixed(2)} ms  server CPU ${(result.serverCpuShare * 100).toFixed(0)}%  others ${(result.interference * 100).toFixed(0)}%`)
+      }
+    }
+
+    let micro
+    if (!settings.only || settings.only.test('micro')) {
+      log('core micro-benchmark')
+      const fresh = await login('express-codegrant')
+      const port = specs['express-codegrant'].port
+      micro = await runMicro({
+        options: { issuer: provider.issuer, clientId: specs['express-codegrant'].clientId, clientSecret: specs['express-codegrant'].clientSecret, baseUrl: `http://127.0.0.1:${port}`, cookieSecret },
+        cookie: fresh,
+        staleCookie: agedSessionCookie(fresh, cookieSecret, STALE_BY),
+      })
+    }
+    machine.loadAverageAtEnd = loadavg().map((n) => n.toFixed(2)).join(' ')
+
+    const byId = Object.fromEntries(CASES.map((c) => [c.id, c]))
+    for (const c of CASES) {
+      c.median = { rps: median(c.runs.map((r) => r.rps)), p50: median(c.runs.map((r) => r.p50)), p99: median(c.runs.map((r) => r.p99)) }
+      const base = c.baseline && byId[c.baseline]
+      if (!base) continue
+      // paired with the baseline's run of the same pass (seconds apart, so under the same conditions)
+      const ratios = c.runs.map((r, i) => r.rps / base.runs[i].rps)
+      const added = c.runs.map((r, i) => 1e6 / r.rps - 1e6 / base.runs[i].rps)
+      c.vsBaseline = { ratio: median(ratios), min: Math.min(...ratios), max: Math.max(...ratios), addedUs: median(added) }
+    }
+    const report = render(machine, micro)
+    mkdirSync(RESULTS_DIR, { recursive: true })
+    writeFileSync(`${RESULTS_DIR}latest.json`, `${JSON.stringify({ machine, settings: { ...settings, only: settings.only?.source }, cases: CASES, micro }, null, 2)}\n`)
+    writeFileSync(`${RESULTS_DIR}latest.md`, report)
+    process.stdout.write(report)
+    log(`written: bench/results/latest.md and latest.json`)
+  } finally {
+    await Promise.all(Object.values(children).map(stopServer))
+    await provider.close()
+  }
+}
+
+function runMicro(input) {
+  return new Promise((resolve, reject) => {
+    const child = spawnPinned(MICRO_SCRIPT, [], { BENCH_MICRO: JSON.stringify(input), BENCH_MICRO_SECONDS: String(settings.microSeconds) })
+    let out = ''
+    child.stdout.on('data', (chunk) => (out += chunk))
+    child.on('error', reject)
+    child.on('exit', (code) => {
+      const line = out.split('\n').find((l) => l.startsWith('BENCH_RESULT '))
+      if (code !== 0 || !line) return reject(new Error(`micro-benchmark exited ${code}: ${out}`))
+      resolve(JSON.parse(line.slice('BENCH_RESULT '.length)))
+    })
+    child.disconnect?.()
+  })
+}
+
+function gitCommit() {
+  try {
+    const commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).trim()
+    const dirty = execFileSync('git', ['status', '--porcelain', '--', '../packages'], { encoding: 'utf8' }).trim() !== ''
+    return dirty ? `${commit} (packages/ modified)` : commit
+  } catch {
+    return 'unknown'
+  }
+}
+
+const fmt = {
+  rps: (n) => Math.round(n).toLocaleString('en-US'),
+  ms: (us) => (us / 1000).toFixed(2),
+  ratio: (n) => `${n.toFixed(2)}×`,
+}
+
+function render(machine, micro) {
+  const byId = Object.fromEntries(CASES.map((c) => [c.id, c]))
+  const lines = []
+  lines.push(`Command: \`${NODE_ARGS.length ? `BENCH_NODE_ARGS='${NODE_ARGS.join(' ')}' ` : ''}pnpm --dir bench start\` (BENCH_SECONDS=${settings.seconds} BENCH_WARMUP=${settings.warmup} BENCH_RUNS=${settings.runs} BENCH_CONNECTIONS=${settings.connections})`)
+  lines.push('')
+  lines.push(`Machine: ${machine.nproc} CPUs (${machine.cpu}), ${machine.memoryGiB} GiB, Node.js ${machine.node}, Linux ${machine.kernel}, ${machine.wrk}; ${machine.pinned}. Date: ${machine.date}. Commit: ${machine.commit}. Load average at start ${machine.loadAverageAtStart}, at end ${machine.loadAverageAtEnd}.`)
+  lines.push('')
+  lines.push(`Each row: median of ${settings.runs} passes of ${settings.seconds} s (every pass runs every case once, so a slow moment of the machine hits all cases alike), ${settings.connections} keep-alive connections, one wrk thread, after a ${settings.warmup} s warm-up per case. "vs bare": the median over passes of req/s ÷ the bare framework's req/s in the same pass, [lowest–highest pass]. "added": the median over passes of 1/(req/s) − 1/(bare req/s), i.e. the extra server CPU time per request (the server process, on one core, is the bottleneck: in this run its CPU use was ${Math.round(Math.min(...CASES.flatMap((c) => c.runs.map((r) => r.serverCpuShare))) * 100)}–${Math.round(Math.max(...CASES.flatMap((c) => c.runs.map((r) => r.serverCpuShare))) * 100)}% per run; other processes used at most ${Math.round(Math.max(...CASES.flatMap((c) => c.runs.map((r) => r.interference))) * 100)}% of its CPU).`)
+  const shown = ALL_CASES.filter((c) => CASES.includes(c)) // display order, not measurement order
+  for (const group of [...new Set(shown.map((c) => c.group))]) {
+    lines.push('', `### ${group}`, '', '| case | req/s | p50 ms | p99 ms | vs bare | added µs/req | answer | Set-Cookie | runs (req/s) |', '| --- | ---: | ---: | ---: | ---: | ---: | --- | --- | --- |')
+    for (const c of shown.filter((x) => x.group === group)) {
+      const base = c.baseline ? byId[c.baseline] : undefined
+      const vs = base ? `${fmt.ratio(c.vsBaseline.ratio)} bare ${base.group} [${c.vsBaseline.min.toFixed(2)}–${c.vsBaseline.max.toFixed(2)}]` : '1.00×'
+      const added = base ? c.vsBaseline.addedUs.toFixed(1) : '0'
+      const answer = `${c.probe.status}${c.probe.cookieBytes ? `, cookie ${c.probe.cookieBytes} B` : ''}`
+      const flags = c.runs.some((r) => r.socketErrors || r.unexpectedStatus) ? ' ⚠' : ''
+      lines.push(`| ${c.label}${flags} | ${fmt.rps(c.median.rps)} | ${fmt.ms(c.median.p50)} | ${fmt.ms(c.median.p99)} | ${vs} | ${added} | ${answer} | ${c.probe.setCookie ? `yes (${c.probe.setCookieBytes} B)` : 'no'} | ${c.runs.map((r) => fmt.rps(r.rps)).join(' / ')} |`)
+    }
+  }
+  if (micro) {
+    lines.push('', '### Core alone (no HTTP)', '', `Session cookie ${micro.cookieBytes} B (decrypted session JSON ${micro.sessionJsonBytes} B: ${micro.sessionKeys.join(', ')}). Median of ~5 ms batches over ${settings.microSeconds} s per row, one process pinned like the servers.`, '', '| operation | ops/s | ns/op (median) | fastest batch ns/op |', '| --- | ---: | ---: | ---: |')
+    for (const r of micro.results) lines.push(`| ${r.name} | ${fmt.rps(r.opsPerSec)} | ${fmt.rps(r.nsPerOp)} | ${fmt.rps(r.minNs)} |`)
+  }
+  lines.push('')
+  return `${lines.join('\n')}\n`
+}
+
+await main()

@@ -1,0 +1,94 @@
+// The core alone, no HTTP: what codegrant costs per request before any framework is involved.
+// Run by main.mjs in its own process with BENCH_MICRO (JSON: codegrant options, a real session
+// cookie from a login through the dev provider, and an aged copy of it); prints one JSON line.
+import { performance } from 'node:perf_hooks'
+import { createCodegrant, guard } from '@codegrant/core'
+import { parse as parseCookieHeader } from 'cookie'
+import { createSessionCodec, sessionValue } from './session-codec.mjs'
+
+const input = JSON.parse(process.env.BENCH_MICRO)
+const seconds = Number(process.env.BENCH_MICRO_SECONDS ?? 1)
+const env = {} // options only: no OAUTH_* variables from the bench's environment
+
+let sink = 0 // results flow here so the JIT cannot drop the work
+
+/**
+ * Times `fn` for about `seconds`: a short warm-up, then batches sized to ~5 ms each; reports the
+ * median batch (ns/op) and the ops/s it implies, plus the fastest and slowest batch.
+ */
+function measure(name, fn) {
+  const warmUntil = performance.now() + Math.min(300, seconds * 300)
+  let batch = 1
+  while (performance.now() < warmUntil) for (let i = 0; i < batch; i++) fn()
+  for (;;) {
+    const start = performance.now()
+    for (let i = 0; i < batch; i++) fn()
+    if (performance.now() - start >= 5) break
+    batch *= 2
+  }
+  const samples = []
+  const until = performance.now() + seconds * 1000
+  while (performance.now() < until || samples.length < 5) {
+    const start = performance.now()
+    for (let i = 0; i < batch; i++) fn()
+    samples.push(((performance.now() - start) * 1e6) / batch)
+  }
+  samples.sort((a, b) => a - b)
+  const median = samples[Math.floor(samples.length / 2)]
+  return { name, nsPerOp: median, opsPerSec: 1e9 / median, minNs: samples[0], maxNs: samples.at(-1), samples: samples.length, batch }
+}
+
+// the dev provider's http issuer makes codegrant warn once per createCodegrant(): silenced here
+const options = { ...input.options, logger: { warn() {}, error() {} } }
+const codegrant = createCodegrant(options, env)
+const collected = []
+const toSink = (cookies) => void collected.push(cookies.length)
+
+const headers = (cookie) => ({
+  host: new URL(options.baseUrl).host,
+  'user-agent': 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/140.0 Safari/537.36',
+  accept: 'application/json',
+  'accept-language': 'en-GB,en;q=0.9',
+  'accept-encoding': 'gzip, deflate, br',
+  ...(cookie === undefined ? {} : { cookie }),
+})
+const anonymous = { method: 'GET', url: '/guarded', headers: headers(undefined) }
+const signedIn = { method: 'GET', url: '/guarded', headers: headers(input.cookie) }
+const stale = { method: 'GET', url: '/guarded', headers: headers(input.staleCookie) }
+
+// sanity: the cookie is a live session, the anonymous request is refused, the stale one renews
+{
+  const ok = guard(codegrant.attach(signedIn, toSink), signedIn)
+  const refused = guard(codegrant.attach(anonymous, toSink), anonymous)
+  collected.length = 0
+  const renewed = guard(codegrant.attach(stale, toSink), stale)
+  if (ok !== undefined || refused?.status !== 401 || renewed !== undefined || collected.length !== 1) {
+    throw new Error(`unexpected guard decisions: valid=${ok?.status}, none=${refused?.status}, stale=${renewed?.status}, stale re-issued=${collected.length}`)
+  }
+}
+
+const codec = createSessionCodec(options.cookieSecret)
+const sealed = sessionValue(input.cookie)
+const plaintext = codec.open('codegrant.session', sealed)
+const idToken = JSON.parse(plaintext).tokens.idToken
+const PROTO = { get isAuthenticated() { return true } }
+const SYMBOL = Symbol('context')
+
+const results = [
+  measure('createCodegrant(options) (start-up, once per app)', () => { sink += createCodegrant(options, env).config.scope.length }),
+  measure('attach(), no cookie', () => { sink += codegrant.attach(anonymous, toSink) ? 1 : 0 }),
+  measure('attach(), valid session cookie, session not read (lazy)', () => { sink += codegrant.attach(signedIn, toSink) ? 1 : 0 }),
+  measure('attach() + guard(), no cookie (401 decision)', () => { sink += guard(codegrant.attach(anonymous, toSink), anonymous).status }),
+  measure('attach() + guard(), valid session cookie (pass)', () => { sink += guard(codegrant.attach(signedIn, toSink), signedIn) === undefined ? 1 : 0 }),
+  measure('attach() + guard() + state.user.sub, valid session cookie (what /guarded does)', () => { const state = codegrant.attach(signedIn, toSink); guard(state, signedIn); sink += state.user.sub.length }),
+  measure('attach() + guard(), cookie older than the renewal interval (decrypt + re-seal)', () => { sink += guard(codegrant.attach(stale, toSink), stale) === undefined ? 1 : 0 }),
+  measure('  part: cookie.parse(Cookie header)', () => { sink += Object.keys(parseCookieHeader(input.cookie)).length }),
+  measure('  part: AES-256-GCM open of the session cookie (bench copy of the codec)', () => { sink += codec.open('codegrant.session', sealed).length }),
+  measure('  part: JSON.parse of the decrypted session', () => { sink += JSON.parse(plaintext).iat }),
+  measure('  part: decode the ID token payload for state.user (base64url + JSON.parse)', () => { sink += JSON.parse(Buffer.from(idToken.split('.')[1], 'base64url').toString('utf8')).sub.length }),
+  measure('  part: Object.create(proto, { [symbol]: { value } }) (how attach() builds the state)', () => { sink += Object.getPrototypeOf(Object.create(PROTO, { [SYMBOL]: { value: sink } })) === PROTO ? 1 : 0 }),
+  measure('  part: /^[\\w-]+$/.test(sealed cookie value) (the codec\'s format check)', () => { sink += /^[\w-]+$/.test(sealed) ? 1 : 0 }),
+]
+collected.length = 0
+
+process.stdout.write(`BENCH_RESULT ${JSON.stringify({ results, cookieBytes: input.cookie.length, sessionJsonBytes: plaintext.length, sessionKeys: Object.keys(JSON.parse(plaintext)), sink: sink > 0 })}\n`)

@@ -1,0 +1,42 @@
+// Runs wrk (the one load generator for every case) and reads the JSON line report.lua prints.
+import { execFileSync, spawn } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
+
+const SCRIPT = fileURLToPath(new URL('./report.lua', import.meta.url))
+
+export function wrkVersion() {
+  try {
+    execFileSync('wrk', ['-v'], { stdio: 'pipe' })
+  } catch (error) {
+    // `wrk -v` prints its version and exits 1
+    const out = `${error.stdout ?? ''}${error.stderr ?? ''}`
+    if (/^wrk /.test(out)) return out.split('\n')[0].trim()
+    return undefined
+  }
+  return 'wrk'
+}
+
+/**
+ * One wrk run: `connections` keep-alive connections on one wrk thread for `seconds`, with the
+ * given request headers. `cpu` pins wrk to that CPU (taskset) when given.
+ */
+export function runWrk({ url, headers = {}, seconds, connections, cpu }) {
+  const args = ['-t1', `-c${connections}`, `-d${seconds}s`, '--timeout', '5s', '-s', SCRIPT]
+  for (const [name, value] of Object.entries(headers)) args.push('-H', `${name}: ${value}`)
+  args.push(url)
+  const [command, argv] = cpu === undefined ? ['wrk', args] : ['taskset', ['-c', String(cpu), 'wrk', ...args]]
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, argv, { stdio: ['ignore', 'pipe', 'pipe'] })
+    let out = ''
+    child.stdout.on('data', (chunk) => (out += chunk))
+    child.stderr.on('data', (chunk) => (out += chunk))
+    child.on('error', reject)
+    child.on('close', (code) => {
+      const line = out.split('\n').find((l) => l.startsWith('BENCH_RESULT '))
+      if (code !== 0 || !line) return reject(new Error(`wrk exited ${code}: ${out}`))
+      const result = JSON.parse(line.slice('BENCH_RESULT '.length))
+      result.rps = result.requests / (result.duration_us / 1e6)
+      resolve(result)
+    })
+  })
+}
