@@ -1,31 +1,10 @@
-// A copy of codegrant's cookie sealing (packages/core/src/session/cookie-codec.ts: AES-256-GCM,
-// key from HKDF-SHA256, the cookie name as additional data), which the core does not export.
-// The bench uses it only (1) to age a real session cookie (move `uat` back, so the next
-// request must renew it: the "stale cookie" case) and (2) to time decryption on its own in
-// the micro-benchmark. main.mjs checks it opens a real cookie before using it.
-import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from 'node:crypto'
+// The bench ages a real session cookie (moves `uat` back, so the next request must renew it)
+// and times decryption alone, with the core's own cookie codec.
+import { createCookieCodec } from '@codegrant/core'
 
-const IV_BYTES = 12
-const TAG_BYTES = 16
-
+/** The core's codec for one cookie secret: `seal(name, text)`, `open(name, sealed)`. */
 export function createSessionCodec(secret) {
-  const key = Buffer.from(hkdfSync('sha256', secret, 'codegrant', 'codegrant cookie encryption v1', 32))
-  return {
-    seal(name, plaintext) {
-      const iv = randomBytes(IV_BYTES)
-      const cipher = createCipheriv('aes-256-gcm', key, iv)
-      cipher.setAAD(Buffer.from(name))
-      const body = Buffer.concat([cipher.update(plaintext, 'utf8'), cipher.final()])
-      return Buffer.concat([iv, cipher.getAuthTag(), body]).toString('base64url')
-    },
-    open(name, sealed) {
-      const raw = Buffer.from(sealed, 'base64url')
-      const decipher = createDecipheriv('aes-256-gcm', key, raw.subarray(0, IV_BYTES))
-      decipher.setAAD(Buffer.from(name))
-      decipher.setAuthTag(raw.subarray(IV_BYTES, IV_BYTES + TAG_BYTES))
-      return Buffer.concat([decipher.update(raw.subarray(IV_BYTES + TAG_BYTES)), decipher.final()]).toString('utf8')
-    },
-  }
+  return createCookieCodec([secret])
 }
 
 /** `codegrant.session=…` (or its chunks `codegrant.session.0=…; …`) from a Cookie header. */

@@ -93,7 +93,9 @@ export function createCodegrant(options: OAuthOptions = {}, env: Readonly<Record
     },
     attach(request, sink) {
       const context: Context = { engine, request, sink, parsed: undefined, session: UNLOADED, user: undefined }
-      const state = Object.create(STATE_PROTOTYPE, { [CONTEXT]: { value: context } }) as OAuthRequestState
+      // one allocation per request: the getters live on a shared prototype
+      const state = Object.create(STATE_PROTOTYPE) as OAuthRequestState & { [CONTEXT]: Context }
+      state[CONTEXT] = context
       if (typeof config.sessionStore !== 'object') return state
       // a store that does I/O is read before the request goes on (getters cannot wait)
       const read = engine.backend.read(cookiesOf(context), now())

@@ -1,5 +1,5 @@
 import type { OAuthConfig } from './config.js'
-import { appPath, header, json, redirect, wantsHtml, type CoreRequest, type CoreResponse } from './http.js'
+import { appPath, json, redirect, wantsHtml, type CoreRequest, type CoreResponse } from './http.js'
 import type { UserClaims } from './session/store.js'
 
 /** Options of `requireAuth()`, the same in every adapter. */

@@ -6,3 +6,4 @@ export { formParams, readBody, type CoreRequest, type CoreResponse } from './htt
 export type { OAuthRequestState } from './request-state.js'
 export { safeReturnTo } from './return-to.js'
 export { memoryStore, type MaybePromise, type SessionData, type SessionStore, type TokenSet, type UserClaims } from './session/store.js'
+export { createCookieCodec, type CookieCodec } from './session/cookie-codec.js'

@@ -1,4 +1,3 @@
-import type { CodegrantError } from './errors.js'
 import type { TokenSet, UserClaims } from './session/store.js'
 
 /**
@@ -16,7 +15,7 @@ export interface OAuthRequestState {
    * A valid access token, refreshed first when less than `OAUTH_REFRESH_SKEW` seconds remain.
    * Concurrent calls for one session share one refresh.
    *
-   * @throws {CodegrantError} `codegrant/unauthenticated` when signed out;
+   * @throws CodegrantError `codegrant/unauthenticated` when signed out;
    *   `codegrant/session_ended` when the provider ended the session (it is cleared);
    *   `codegrant/token_expired` when the token expired and there is no refresh token (the
    *   session is kept: only a new login gives a new token);
@@ -30,4 +29,3 @@ export interface OAuthRequestState {
   fetch(input: string | URL, init?: RequestInit): Promise<Response>
 }
 
-export type { CodegrantError }

@@ -1,7 +1,7 @@
 import * as oauth from 'oauth4webapi'
 import type { OAuthConfig } from '../config.js'
 import { CodegrantError } from '../errors.js'
-import { appPath, redirect, type CoreResponse } from '../http.js'
+import { appPath } from '../http.js'
 import { describe, transportError } from '../provider/http.js'
 import type { Provider } from '../provider/metadata.js'
 import { newSessionId } from '../session/backend.js'
