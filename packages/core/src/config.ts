@@ -4,6 +4,8 @@ import type { SessionStore } from './session/store.js'
 
 export type ClientAuthMethod = 'client_secret_basic' | 'client_secret_post' | 'private_key_jwt' | 'none'
 export type ResponseMode = 'query' | 'form_post'
+/** What a `private_key_jwt` client assertion names as its audience (`aud`). */
+export type ClientAssertionAud = 'issuer' | 'token_endpoint'
 
 export interface Logger {
   warn(message: string): void
@@ -25,6 +27,12 @@ export interface OAuthOptions {
   clientAuthMethod?: ClientAuthMethod
   /** PEM (PKCS#8) or JWK (JSON) private key for `private_key_jwt`. */
   privateKey?: string
+  /**
+   * The `aud` of `private_key_jwt` client assertions: `token_endpoint` (default; each request's
+   * own endpoint URL: token, PAR, revocation) or `issuer` (the provider's issuer identifier).
+   * `OAUTH_CLIENT_ASSERTION_AUD`.
+   */
+  clientAssertionAud?: ClientAssertionAud
   /** The app's external origin, e.g. `https://app.example.com`. */
   baseUrl?: string
   redirectUri?: string
@@ -78,6 +86,7 @@ export interface OAuthConfig {
   readonly clientAuthMethod: ClientAuthMethod
   /** The `private_key_jwt` key as a private JWK, parsed at start-up. */
   readonly privateKey: Readonly<JsonWebKey & { kid?: string }> | undefined
+  readonly clientAssertionAud: ClientAssertionAud
   readonly baseUrl: URL
   readonly redirectUri: string
   readonly scope: string
@@ -117,6 +126,7 @@ const ENV_NAMES = {
   clientSecret: ['OAUTH_CLIENT_SECRET', 'CLIENT_SECRET'],
   clientAuthMethod: ['OAUTH_CLIENT_AUTH_METHOD'],
   privateKey: ['OAUTH_PRIVATE_KEY'],
+  clientAssertionAud: ['OAUTH_CLIENT_ASSERTION_AUD'],
   baseUrl: ['OAUTH_BASE_URL', 'BASE_URL'],
   redirectUri: ['OAUTH_REDIRECT_URI'],
   scope: ['OAUTH_SCOPE'],
@@ -245,6 +255,12 @@ export function resolveConfig(options: OAuthOptions = {}, env: Env = process.env
   }
   const privateKey = merged.privateKey === undefined ? undefined : parsePrivateKey(merged.privateKey)
   if (typeof privateKey === 'string') problems.push(privateKey)
+  const clientAssertionAud = merged.clientAssertionAud ?? 'token_endpoint'
+  if (clientAssertionAud !== 'issuer' && clientAssertionAud !== 'token_endpoint') {
+    problems.push(`OAUTH_CLIENT_ASSERTION_AUD must be issuer or token_endpoint (got ${JSON.stringify(clientAssertionAud)})`)
+  } else if (clientAssertionAud === 'issuer' && clientAuthMethod === 'private_key_jwt' && explicitEndpoints && merged.issuer === undefined) {
+    problems.push('OAUTH_CLIENT_ASSERTION_AUD=issuer needs OAUTH_ISSUER (the provider\'s issuer identifier) when the endpoints are given explicitly')
+  }
 
   let baseUrl = url('OAUTH_BASE_URL', merged.baseUrl)
   const redirect = url('OAUTH_REDIRECT_URI', merged.redirectUri)
@@ -327,6 +343,7 @@ export function resolveConfig(options: OAuthOptions = {}, env: Env = process.env
     clientSecret: merged.clientSecret,
     clientAuthMethod,
     privateKey: typeof privateKey === 'object' ? privateKey : undefined,
+    clientAssertionAud,
     baseUrl: base,
     redirectUri: redirect?.href ?? new URL(routes.callback.slice(1), base).href,
     scope,

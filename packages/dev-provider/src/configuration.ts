@@ -1,3 +1,4 @@
+import type { ProviderErrors } from './load-provider.js';
 import type { MemoryStore } from './memory-adapter.js';
 import type {
   OidcClient,
@@ -30,6 +31,9 @@ export interface ConfigurationInput {
   cookieKeys: string[];
   store: MemoryStore;
   overrides: ClaimOverrides;
+  /** Which `aud` a client assertion must carry, as one string (default: any oidc-provider accepts). */
+  clientAssertionAudience?: 'issuer' | 'endpoint';
+  errors: ProviderErrors;
 }
 
 const DAY = 24 * 60 * 60;
@@ -100,6 +104,22 @@ export function buildConfiguration(input: ConfigurationInput): OidcConfiguration
     },
     clientBasedCORS,
     renderError,
+    ...(input.clientAssertionAudience ? { assertJwtClientAuthClaimsAndHeader: requireAssertionAudience(input.clientAssertionAudience, input.errors) } : {}),
+  };
+}
+
+/**
+ * Accepts a client assertion only when its `aud` is one string: the issuer, or the URL of the
+ * endpoint it was sent to (as some providers do, e.g. glewlwyd); oidc-provider alone accepts
+ * either, and arrays too.
+ */
+function requireAssertionAudience(kind: 'issuer' | 'endpoint', errors: ProviderErrors) {
+  return async (ctx: OidcKoaContext, claims: UnknownObject): Promise<void> => {
+    const oidc = ctx.oidc!;
+    const expected = kind === 'issuer' ? oidc.provider.issuer : oidc.urlFor(oidc.route!);
+    if (claims.aud !== expected) {
+      throw new errors.InvalidClientAuth!(`this provider accepts only ${kind === 'issuer' ? 'its issuer identifier' : 'the endpoint URL'} as the client assertion audience`);
+    }
   };
 }
 

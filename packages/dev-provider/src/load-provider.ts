@@ -1,13 +1,20 @@
-import type ProviderModule from 'oidc-provider';
+import type * as ProviderModule from 'oidc-provider';
 
-export type ProviderClass = typeof ProviderModule;
+export type ProviderClass = typeof ProviderModule.default;
+/** oidc-provider's error classes (InvalidClientAuth, …), for configuration hooks that refuse a request. */
+export type ProviderErrors = typeof ProviderModule.errors;
 
-let loading: Promise<ProviderClass> | undefined;
+let loading: Promise<typeof ProviderModule> | undefined;
 
 /** oidc-provider's Provider class, imported once. */
-export function loadProviderClass(): Promise<ProviderClass> {
+export async function loadProviderClass(): Promise<ProviderClass> {
   loading ??= importWithoutRuntimeNotice();
-  return loading;
+  return (await loading).default;
+}
+
+export async function loadProviderErrors(): Promise<ProviderErrors> {
+  loading ??= importWithoutRuntimeNotice();
+  return (await loading).errors;
 }
 
 /**
@@ -16,15 +23,15 @@ export function loadProviderClass(): Promise<ProviderClass> {
  * dev provider there, so that one notice is dropped (on Node.js 20 only);
  * every other warning goes through.
  */
-async function importWithoutRuntimeNotice(): Promise<ProviderClass> {
+async function importWithoutRuntimeNotice(): Promise<typeof ProviderModule> {
   const major = Number(process.versions.node.split('.')[0]);
-  if (major !== 20) return (await import('oidc-provider')).default;
+  if (major !== 20) return import('oidc-provider');
   const warn = console.warn;
   console.warn = (...args: unknown[]) => {
     if (!(typeof args[0] === 'string' && args[0].includes('Unsupported runtime'))) warn.apply(console, args);
   };
   try {
-    return (await import('oidc-provider')).default;
+    return await import('oidc-provider');
   } finally {
     console.warn = warn;
   }

@@ -73,6 +73,7 @@ export interface OidcContext {
   readonly requestParamOIDCScopes: Set<string>;
   readonly requestParamClaims: Set<string>;
   readonly provider: OidcProvider;
+  urlFor(name: string, options?: UnknownObject): string;
 }
 
 /** The subset of a Koa context that the dev provider's callbacks touch. */

@@ -5,7 +5,7 @@ import { buildConfiguration, type DevClient } from './configuration.js';
 import { EventLog, type DevProviderEvent } from './events.js';
 import { handleInteraction, interactionUid } from './interactions.js';
 import { generateSigningKeys, randomSecret } from './keys.js';
-import { loadProviderClass } from './load-provider.js';
+import { loadProviderClass, loadProviderErrors } from './load-provider.js';
 import { assertLoopbackHost, urlHost } from './loopback.js';
 import { MemoryStore } from './memory-adapter.js';
 import { framed, warnOnce } from './notices.js';
@@ -25,6 +25,12 @@ export interface DevProviderOptions {
   idTokenTtl?: number;
   /** Suppresses the banner and the development-only warning (tests). */
   quiet?: boolean;
+  /**
+   * Accept a `private_key_jwt` client assertion only when its `aud` is this one string: the
+   * `issuer`, or the URL of the `endpoint` it is sent to. Default: whatever oidc-provider accepts
+   * (either, or an array holding one).
+   */
+  clientAssertionAudience?: 'issuer' | 'endpoint';
 }
 
 export interface DevProvider {
@@ -62,7 +68,7 @@ interface Settings {
 export async function startDevProvider(options: DevProviderOptions): Promise<DevProvider> {
   const settings = checkOptions(options);
   if (!options.quiet) warnOnce();
-  const [Provider, jwks] = await Promise.all([loadProviderClass(), generateSigningKeys()]);
+  const [Provider, errors, jwks] = await Promise.all([loadProviderClass(), loadProviderErrors(), generateSigningKeys()]);
   const server = createServer();
   await listen(server, settings.port, settings.host);
   try {
@@ -70,7 +76,16 @@ export async function startDevProvider(options: DevProviderOptions): Promise<Dev
     const issuer = `http://${urlHost(settings.host)}:${port}`;
     const store = new MemoryStore();
     const overrides: ClaimOverrides = new Map();
-    const configuration = buildConfiguration({ ...settings, clients: options.clients, jwks, cookieKeys: [randomSecret()], store, overrides });
+    const configuration = buildConfiguration({
+      ...settings,
+      clients: options.clients,
+      jwks,
+      cookieKeys: [randomSecret()],
+      store,
+      overrides,
+      errors,
+      ...(options.clientAssertionAudience ? { clientAssertionAudience: options.clientAssertionAudience } : {}),
+    });
     const provider = new Provider(issuer, configuration);
     const log = new EventLog();
     const detach = log.attach(provider);

@@ -2,6 +2,7 @@ import * as oauth from 'oauth4webapi'
 import type { OAuthConfig } from '../config.js'
 import { CodegrantError } from '../errors.js'
 import { appPath } from '../http.js'
+import { assertionHint } from '../provider/client-auth.js'
 import { describe, transportError } from '../provider/http.js'
 import type { Provider } from '../provider/metadata.js'
 import { newSessionId } from '../session/backend.js'
@@ -55,7 +56,7 @@ export async function completeLogin(
     })
     if (result.id_token) await oauth.validateApplicationLevelSignature(as, response, http)
   } catch (error) {
-    throw tokenError(config, error, 'code exchange')
+    throw tokenError(config, error, 'code exchange', provider)
   }
 
   const claims = oauth.getValidatedIdTokenClaims(result) as UserClaims | undefined
@@ -100,8 +101,10 @@ export function tokenSet(result: oauth.TokenEndpointResponse, now: number, previ
  * Maps an oauth4webapi failure at the token endpoint to what the user sees: a rejected code or
  * ID token is the user's 400, a provider that fails or talks nonsense is a 502, a slow one 504.
  */
-export function tokenError(config: OAuthConfig, error: unknown, what: string): CodegrantError {
+export function tokenError(config: OAuthConfig, error: unknown, what: string, provider?: Provider): CodegrantError {
   config.logger.error(`${what} failed: ${describe(error)}`)
+  const hint = provider && assertionHint(config, provider.as, 'token_endpoint', error)
+  if (hint) config.logger.error(hint)
   const transport = transportError(error, what)
   if (transport) return transport
   if (error instanceof CodegrantError) return error

@@ -3,6 +3,7 @@ import type { OAuthConfig } from '../config.js'
 import { CodegrantError } from '../errors.js'
 import { redirect, type CoreResponse } from '../http.js'
 import type { Provider } from '../provider/metadata.js'
+import { assertionHint } from '../provider/client-auth.js'
 import { describe, transportError } from '../provider/http.js'
 import { safeReturnTo } from '../return-to.js'
 import type { RequestCookies } from '../session/cookie-jar.js'
@@ -23,7 +24,7 @@ export async function startLogin(
   returnTo: string | null,
   now: number,
 ): Promise<CoreResponse> {
-  const { as, client, clientAuth, http } = provider
+  const { as, client, endpointAuth, http } = provider
   const state = oauth.generateRandomState()
   const verifier = oauth.generateRandomCodeVerifier()
   // A nonce whenever OpenID is in play: it also guards against code injection where the
@@ -44,13 +45,15 @@ export async function startLogin(
   const location = new URL(as.authorization_endpoint!)
   if (config.par && as.pushed_authorization_request_endpoint) {
     try {
-      const response = await oauth.pushedAuthorizationRequest(as, client, clientAuth, params, http)
+      const response = await oauth.pushedAuthorizationRequest(as, client, endpointAuth.pushed_authorization_request_endpoint, params, http)
       const { request_uri } = await oauth.processPushedAuthorizationResponse(as, client, response)
       location.searchParams.set('client_id', config.clientId)
       location.searchParams.set('request_uri', request_uri)
     } catch (error) {
       const failure = transportError(error, 'pushed authorization request')
       config.logger.error(`pushed authorization request failed: ${describe(error)}`)
+      const hint = assertionHint(config, as, 'pushed_authorization_request_endpoint', error)
+      if (hint) config.logger.error(hint)
       throw failure ?? new CodegrantError('codegrant/provider_error', 'The provider refused to start the sign-in (pushed authorization request failed).', { cause: error })
     }
   } else {

@@ -1,5 +1,6 @@
 import * as oauth from 'oauth4webapi'
 import type { OAuthConfig } from '../config.js'
+import { assertionHint } from '../provider/client-auth.js'
 import { describe } from '../provider/http.js'
 import type { Provider } from '../provider/metadata.js'
 import type { SessionData } from '../session/store.js'
@@ -12,13 +13,15 @@ import type { SessionData } from '../session/store.js'
  */
 export async function finishLogout(config: OAuthConfig, provider: Provider | undefined, session: SessionData | undefined, localReturnTo: string | undefined): Promise<string> {
   if (!provider) return localReturnTo ?? config.postLogoutRedirectUri
-  const { as, client, clientAuth, http } = provider
+  const { as, client, endpointAuth, http } = provider
   const token = session?.tokens.refreshToken ?? session?.tokens.accessToken
   if (token && as.revocation_endpoint) {
     try {
-      await oauth.processRevocationResponse(await oauth.revocationRequest(as, client, clientAuth, token, http))
+      await oauth.processRevocationResponse(await oauth.revocationRequest(as, client, endpointAuth.revocation_endpoint, token, http))
     } catch (error) {
       config.logger.warn(`token revocation at logout failed (the local session is ended anyway): ${describe(error)}`)
+      const hint = assertionHint(config, as, 'revocation_endpoint', error)
+      if (hint) config.logger.warn(hint)
     }
   }
   if (!as.end_session_endpoint) return localReturnTo ?? config.postLogoutRedirectUri

@@ -53,7 +53,7 @@ async function refresh(config: OAuthConfig, resolve: () => Promise<Provider>, se
     result = await oauth.processRefreshTokenResponse(as, client, response)
     if (result.id_token) await oauth.validateApplicationLevelSignature(as, response, http)
   } catch (error) {
-    const failure = tokenError(config, error, 'token refresh')
+    const failure = tokenError(config, error, 'token refresh', provider)
     if (failure.code === 'codegrant/invalid_grant' || failure.code === 'codegrant/id_token_invalid') {
       throw new CodegrantError('codegrant/session_ended', 'The session has ended at the provider. Sign in again.', { cause: failure })
     }

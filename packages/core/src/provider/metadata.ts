@@ -1,15 +1,18 @@
-import { webcrypto, type JsonWebKey } from 'node:crypto'
 import * as oauth from 'oauth4webapi'
 import type { OAuthConfig } from '../config.js'
 import { isLoopback } from '../config.js'
 import { CodegrantError } from '../errors.js'
+import { createClientAuth, type EndpointAuth } from './client-auth.js'
 import { describe, fetchOptions, transportError, type FetchOptions } from './http.js'
 
 /** Everything the flows need to talk to the provider, resolved once and cached. */
 export interface Provider {
   as: oauth.AuthorizationServer
   client: oauth.Client
+  /** Client authentication at the token endpoint. */
   clientAuth: oauth.ClientAuth
+  /** Client authentication at each endpoint (a client assertion's `aud` depends on it). */
+  endpointAuth: EndpointAuth
   http: FetchOptions
 }
 
@@ -23,7 +26,7 @@ const METADATA_TTL_MS = 10 * 60 * 1000
  */
 export function createProviderResolver(config: OAuthConfig): () => Promise<Provider> {
   const http = fetchOptions(config)
-  let clientAuth: Promise<oauth.ClientAuth> | undefined
+  let clientAuth: Promise<(as: oauth.AuthorizationServer) => EndpointAuth> | undefined
   let cached: { provider: Promise<Provider>; until: number } | undefined
   // the last metadata that loaded: served when a refetch fails (stale-if-error)
   let lastGood: Provider | undefined
@@ -33,7 +36,8 @@ export function createProviderResolver(config: OAuthConfig): () => Promise<Provi
       clientAuth = undefined
       throw error
     })
-    const [as, auth] = await Promise.all([loadMetadata(config, http), clientAuth])
+    const [as, authFor] = await Promise.all([loadMetadata(config, http), clientAuth])
+    const endpointAuth = authFor(as)
     const client: oauth.Client = {
       client_id: config.clientId,
       id_token_signed_response_alg: config.idTokenSigningAlg ?? idTokenAlgorithm(as),
@@ -42,7 +46,7 @@ export function createProviderResolver(config: OAuthConfig): () => Promise<Provi
     if (config.par && !as.pushed_authorization_request_endpoint) {
       config.logger.warn('OAUTH_PAR is on but the provider has no pushed_authorization_request_endpoint: authorization requests go through the browser')
     }
-    return (lastGood = { as, client, clientAuth: auth, http })
+    return (lastGood = { as, client, clientAuth: endpointAuth.token_endpoint, endpointAuth, http })
   }
 
   return () => {
@@ -124,29 +128,6 @@ function assertEndpoint(value: unknown, name: string): void {
   if (!url || !(url.protocol === 'https:' || (url.protocol === 'http:' && isLoopback(url)))) {
     throw new CodegrantError('codegrant/provider_unavailable', `The provider's ${name} is missing or not https; sign-in cannot start.`)
   }
-}
-
-async function createClientAuth(config: OAuthConfig): Promise<oauth.ClientAuth> {
-  switch (config.clientAuthMethod) {
-    case 'client_secret_post':
-      return oauth.ClientSecretPost(config.clientSecret!)
-    case 'none':
-      return oauth.None()
-    case 'private_key_jwt':
-      return oauth.PrivateKeyJwt(await importPrivateKey(config.privateKey!))
-    default:
-      return oauth.ClientSecretBasic(config.clientSecret!)
-  }
-}
-
-/** The key was parsed and checked at start-up (resolveConfig); here it becomes a signing key. */
-async function importPrivateKey(jwk: Readonly<JsonWebKey & { kid?: string }>): Promise<oauth.PrivateKey> {
-  const algorithm =
-    jwk.kty === 'RSA' ? { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' }
-    : jwk.kty === 'EC' ? { name: 'ECDSA', namedCurve: 'P-256' }
-    : { name: 'Ed25519' }
-  const key = await webcrypto.subtle.importKey('jwk', jwk as JsonWebKey, algorithm, false, ['sign'])
-  return jwk.kid ? { key, kid: jwk.kid } : { key }
 }
 
 function withoutUndefined<T extends Record<string, string | undefined>>(value: T): Record<string, string> {

@@ -6,5 +6,6 @@ declare module 'oidc-provider' {
     issuer: string,
     configuration: import('../oidc-types.js').OidcConfiguration,
   ) => import('../oidc-types.js').OidcProvider;
+  export const errors: Record<string, new (description?: string) => Error>;
   export default Provider;
 }

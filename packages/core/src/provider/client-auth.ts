@@ -1,0 +1,81 @@
+import { webcrypto, type JsonWebKey } from 'node:crypto'
+import * as oauth from 'oauth4webapi'
+import type { OAuthConfig } from '../config.js'
+
+/** The provider endpoints codegrant authenticates to. */
+export type AuthenticatedEndpoint = 'token_endpoint' | 'pushed_authorization_request_endpoint' | 'revocation_endpoint'
+
+/** Client authentication for each endpoint: a `private_key_jwt` assertion names its own audience. */
+export type EndpointAuth = Readonly<Record<AuthenticatedEndpoint, oauth.ClientAuth>>
+
+/**
+ * Imports the configured signing key once (it was parsed and checked at start-up) and returns a
+ * function that builds the client authentication for a provider's metadata.
+ */
+export async function createClientAuth(config: OAuthConfig): Promise<(as: oauth.AuthorizationServer) => EndpointAuth> {
+  let single: oauth.ClientAuth
+  switch (config.clientAuthMethod) {
+    case 'client_secret_post':
+      single = oauth.ClientSecretPost(config.clientSecret!)
+      break
+    case 'none':
+      single = oauth.None()
+      break
+    case 'private_key_jwt': {
+      const key = await importPrivateKey(config.privateKey!)
+      return (as) => {
+        const jwt = (endpoint: AuthenticatedEndpoint) => {
+          const aud = assertionAudience(config, as, endpoint)
+          return oauth.PrivateKeyJwt(key, { [oauth.modifyAssertion]: (_header, payload) => { payload.aud = aud } })
+        }
+        return {
+          token_endpoint: jwt('token_endpoint'),
+          pushed_authorization_request_endpoint: jwt('pushed_authorization_request_endpoint'),
+          revocation_endpoint: jwt('revocation_endpoint'),
+        }
+      }
+    }
+    default:
+      single = oauth.ClientSecretBasic(config.clientSecret!)
+  }
+  const same = { token_endpoint: single, pushed_authorization_request_endpoint: single, revocation_endpoint: single }
+  return () => same
+}
+
+/**
+ * The `aud` of a client assertion sent to `endpoint` (RFC 7523 §3): the issuer identifier, or the
+ * URL of the endpoint the assertion is sent to (OpenID Connect Core §9 says the token endpoint
+ * SHOULD be the audience; some providers accept nothing else). Either way the audience names
+ * the party that receives the assertion, so it cannot be replayed at another endpoint whose URL
+ * differs (draft-ietf-oauth-rfc7523bis's audience-injection concern).
+ */
+export function assertionAudience(config: OAuthConfig, as: oauth.AuthorizationServer, endpoint: AuthenticatedEndpoint): string {
+  if (config.clientAssertionAud === 'issuer') return as.issuer
+  const url = as[endpoint]
+  return typeof url === 'string' ? url : as.issuer
+}
+
+/**
+ * A log line for a provider that answered `invalid_client` to a client assertion: which `aud`
+ * was sent and how to change it. Undefined for other errors and other authentication methods.
+ */
+export function assertionHint(config: OAuthConfig, as: oauth.AuthorizationServer, endpoint: AuthenticatedEndpoint, error: unknown): string | undefined {
+  if (config.clientAuthMethod !== 'private_key_jwt') return undefined
+  if (!(error instanceof oauth.ResponseBodyError) || error.error !== 'invalid_client') return undefined
+  const sent = assertionAudience(config, as, endpoint)
+  const other = config.clientAssertionAud === 'issuer' ? 'token_endpoint' : 'issuer'
+  return (
+    `the provider refused the private_key_jwt client assertion (invalid_client) sent to its ${endpoint} with aud "${sent}" ` +
+    `(OAUTH_CLIENT_ASSERTION_AUD=${config.clientAssertionAud}). If the key and client id are right, the provider may expect ` +
+    `the other audience: set OAUTH_CLIENT_ASSERTION_AUD=${other} (option clientAssertionAud)`
+  )
+}
+
+async function importPrivateKey(jwk: Readonly<JsonWebKey & { kid?: string }>): Promise<oauth.PrivateKey> {
+  const algorithm =
+    jwk.kty === 'RSA' ? { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' }
+    : jwk.kty === 'EC' ? { name: 'ECDSA', namedCurve: 'P-256' }
+    : { name: 'Ed25519' }
+  const key = await webcrypto.subtle.importKey('jwk', jwk as JsonWebKey, algorithm, false, ['sign'])
+  return jwk.kid ? { key, kid: jwk.kid } : { key }
+}
