@@ -381,6 +381,42 @@ describe.each(FRAMEWORKS)('%s', (framework: Framework) => {
     })
   })
 
+  describe('refresh() and session', () => {
+    const post = (path: string) => agent.request(`${stage.url}${path}`, { method: 'POST', headers: API })
+
+    it('refresh() gets new tokens now, long before expiry, every time, and the session keeps them', async () => {
+      await login(agent, stage.url, 'alice')
+      const before = grants('refresh_token')
+      const errorsBefore = provider.count('grant.error', 'refresh_token')
+      const first = await post('/api/refresh')
+      expect([first.status, JSON.parse(first.body)]).toEqual([200, { expiresAt: expect.any(Number), changed: true }])
+      expect(grants('refresh_token')).toBe(before + 1)
+      expect(setsSession(first.setCookies)).toBe(true)
+      // the new refresh token was saved: a second forced refresh is a second grant, not a replay
+      const second = await post('/api/refresh')
+      expect([second.status, JSON.parse(second.body).changed]).toEqual([200, true])
+      expect(grants('refresh_token')).toBe(before + 2)
+      expect(provider.count('grant.error', 'refresh_token')).toBe(errorsBefore)
+      expect((await get('/api/userinfo')).status).toBe(200)
+    })
+
+    it('refresh() answers 401 unauthenticated when signed out', async () => {
+      const response = await post('/api/refresh')
+      expect([response.status, JSON.parse(response.body)]).toEqual([401, { error: 'codegrant/unauthenticated' }])
+    })
+
+    it('session reports the login time and the absolute and idle ends', async () => {
+      expect(JSON.parse((await get('/api/session')).body)).toEqual({ session: null })
+      const start = Math.floor(Date.now() / 1000)
+      await login(agent, stage.url, 'alice', { returnTo: '/api/session' })
+      const { session } = JSON.parse((await get('/api/session')).body) as { session: { issuedAt: number; expiresAt: number; idleExpiresAt: number } }
+      expect(session.issuedAt).toBeGreaterThanOrEqual(start)
+      expect(session.issuedAt).toBeLessThanOrEqual(Math.floor(Date.now() / 1000))
+      expect(session.expiresAt).toBe(session.issuedAt + 7 * 24 * 3600)
+      expect(session.idleExpiresAt).toBe(session.issuedAt + 24 * 3600)
+    })
+  })
+
   describe('logout', () => {
     it('ends the session, revokes the refresh token and goes to end_session with id_token_hint', async () => {
       await login(agent, stage.url, 'alice')

@@ -2,7 +2,7 @@
  * Type tests (checked by vitest's typecheck with tsc): the request shape resolves to the same
  * type in every adapter, and the guard's options are typed.
  */
-import type { OAuthRequestState, RequireAuthOptions, TokenSet, UserClaims } from '@codegrant/core'
+import type { OAuthRequestState, RequireAuthOptions, SessionTimes, TokenSet, UserClaims } from '@codegrant/core'
 import * as cgExpress from '@codegrant/express'
 import * as cgFastify from '@codegrant/fastify'
 import * as cgKoa from '@codegrant/koa'
@@ -25,6 +25,8 @@ describe('request shape', () => {
     expectTypeOf<OAuthRequestState['tokens']>().toEqualTypeOf<Readonly<TokenSet> | undefined>()
     expectTypeOf<OAuthRequestState['accessToken']>().returns.toEqualTypeOf<Promise<string>>()
     expectTypeOf<OAuthRequestState['fetch']>().returns.toEqualTypeOf<Promise<Response>>()
+    expectTypeOf<OAuthRequestState['refresh']>().returns.toEqualTypeOf<Promise<Readonly<TokenSet>>>()
+    expectTypeOf<OAuthRequestState['session']>().toEqualTypeOf<Readonly<SessionTimes> | undefined>()
   })
 })
 

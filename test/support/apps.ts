@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net'
 import * as cgExpress from '@codegrant/express'
 import * as cgFastify from '@codegrant/fastify'
 import * as cgKoa from '@codegrant/koa'
-import type { OAuthOptions } from '@codegrant/core'
+import type { OAuthOptions, OAuthRequestState } from '@codegrant/core'
 import Router from '@koa/router'
 import express4 from 'express4'
 import express5 from 'express5'
@@ -19,7 +19,9 @@ type Handler = (req: IncomingMessage, res: ServerResponse) => void
 /**
  * The suite's app, the same routes in every framework (the examples' table plus two probes):
  * `/`, `/me`, `/api/userinfo` (through `oauth.fetch`), `/admin` (group admin), `/api/token`
- * (through `accessToken()`, answers only whether it got one), `/scoped` (scope `nope`).
+ * (through `accessToken()`, answers only whether it got one), `/scoped` (scope `nope`),
+ * `POST /api/refresh` (`refresh()`, answers the new expiry and whether the token changed) and
+ * `/api/session` (the session's times).
  */
 export async function buildHandler(framework: Framework, options: OAuthOptions, userinfo: string): Promise<Handler> {
   if (framework === 'express4' || framework === 'express5') return expressApp(framework === 'express4' ? express4 : express5, options, userinfo)
@@ -36,6 +38,18 @@ function errorStatus(error: unknown): { status: number; body: unknown } {
   const status = typeof error === 'object' && error !== null && 'status' in error && typeof error.status === 'number' ? error.status : 500
   const code = typeof error === 'object' && error !== null && 'code' in error ? error.code : 'internal'
   return { status, body: { error: code } }
+}
+
+/** `refresh()`, then what changed; the tokens themselves stay on the server. */
+async function refreshed(oauth: OAuthRequestState): Promise<{ status: number; body: unknown }> {
+  const before = oauth.tokens?.accessToken
+  try {
+    const tokens = await oauth.refresh()
+    const changed = tokens.accessToken !== before && oauth.tokens?.accessToken === tokens.accessToken
+    return { status: 200, body: { expiresAt: tokens.expiresAt, changed } }
+  } catch (error) {
+    return errorStatus(error)
+  }
 }
 
 function expressApp(express: typeof express5, options: OAuthOptions, userinfo: string): Handler {
@@ -63,6 +77,11 @@ function expressApp(express: typeof express5, options: OAuthOptions, userinfo: s
       res.status(status).json(body)
     }
   })
+  app.post('/api/refresh', async (req, res) => {
+    const { status, body } = await refreshed(req.oauth)
+    res.status(status).json(body)
+  })
+  app.get('/api/session', (req, res) => void res.json({ session: req.oauth.session ?? null }))
   app.post('/orders', requireAuth(), (_req, res) => void res.json({ ok: true }))
   return app as unknown as Handler
 }
@@ -99,6 +118,12 @@ function koaApp(Koa: typeof Koa3, options: OAuthOptions, userinfo: string): Hand
       ctx.body = body
     }
   })
+  router.post('/api/refresh', async (ctx) => {
+    const { status, body } = await refreshed(ctx.state.oauth)
+    ctx.status = status
+    ctx.body = body
+  })
+  router.get('/api/session', (ctx) => { ctx.body = { session: ctx.state.oauth.session ?? null } })
   router.post('/orders', requireAuth(), (ctx) => { ctx.body = { ok: true } })
   app.use(router.routes())
   return app.callback()
@@ -135,6 +160,11 @@ async function fastifyApp(fastify: typeof fastify5, options: OAuthOptions, useri
       return reply.code(status).send(body)
     }
   })
+  app.post('/api/refresh', async (request, reply) => {
+    const { status, body } = await refreshed(request.oauth)
+    return reply.code(status).send(body)
+  })
+  app.get('/api/session', async (request) => ({ session: request.oauth.session ?? null }))
   // onRequest: the guard runs before Fastify parses (or refuses) the body
   app.post('/orders', { onRequest: requireAuth() }, async () => ({ ok: true }))
   await app.ready()

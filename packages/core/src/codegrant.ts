@@ -196,9 +196,9 @@ function persist(context: Context, session: SessionData): Promise<void> {
   return written.then(context.sink)
 }
 
-async function refreshSession(context: Context, session: SessionData): Promise<SessionData> {
+async function refreshSession(context: Context, session: SessionData, force = false): Promise<SessionData> {
   try {
-    const fresh = await context.engine.refresh(session)
+    const fresh = await context.engine.refresh(session, { force })
     context.session = fresh
     await persist(context, fresh)
     return fresh
@@ -216,6 +216,12 @@ async function accessToken(context: Context): Promise<string> {
   if (!session) throw new CodegrantError('codegrant/unauthenticated', 'Not signed in.')
   if (!refreshDue(context.engine.config, session, now())) return session.tokens.accessToken
   return (await refreshSession(context, session)).tokens.accessToken
+}
+
+async function forceRefresh(context: Context): Promise<SessionData['tokens']> {
+  const session = load(context)
+  if (!session) throw new CodegrantError('codegrant/unauthenticated', 'Not signed in.')
+  return (await refreshSession(context, session, true)).tokens
 }
 
 async function authorizedFetch(context: Context, input: string | URL, init: RequestInit = {}): Promise<Response> {
@@ -242,11 +248,20 @@ const STATE_PROTOTYPE: ThisType<{ [CONTEXT]: Context }> & OAuthRequestState = {
   get tokens() {
     return load(this[CONTEXT])?.tokens
   },
+  get session() {
+    const context = this[CONTEXT]
+    const session = load(context)
+    if (!session) return undefined
+    return { issuedAt: session.iat, expiresAt: session.exp, idleExpiresAt: session.uat + context.engine.config.sessionIdleTimeout }
+  },
   accessToken() {
     return accessToken(this[CONTEXT])
   },
   fetch(input, init) {
     return authorizedFetch(this[CONTEXT], input, init)
+  },
+  refresh() {
+    return forceRefresh(this[CONTEXT])
   },
 }
 

@@ -3,7 +3,7 @@ export { configFromEnv, resolveConfig, type ClientAuthMethod, type Logger, type 
 export { CodegrantError, isCodegrantError, type CodegrantErrorCode } from './errors.js'
 export type { RequireAuthOptions } from './guard.js'
 export { formParams, readBody, type CoreRequest, type CoreResponse } from './http.js'
-export type { OAuthRequestState } from './request-state.js'
+export type { OAuthRequestState, SessionTimes } from './request-state.js'
 export { safeReturnTo } from './return-to.js'
 export { memoryStore, type MaybePromise, type SessionData, type SessionStore, type TokenSet, type UserClaims } from './session/store.js'
 export { createCookieCodec, type CookieCodec } from './session/cookie-codec.js'

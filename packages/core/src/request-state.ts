@@ -1,5 +1,19 @@
 import type { TokenSet, UserClaims } from './session/store.js'
 
+/** When a session began and when it ends, in seconds since the epoch. */
+export interface SessionTimes {
+  /** When the user logged in. */
+  issuedAt: number
+  /** The absolute end (`OAUTH_SESSION_MAX_AGE` after login); no activity extends it. */
+  expiresAt: number
+  /**
+   * The idle end (`OAUTH_SESSION_IDLE_TIMEOUT` after the last renewal). Requests that read the
+   * session move it forward, at most every idle timeout / 20. The session ends at the earlier of
+   * `expiresAt` and `idleExpiresAt`.
+   */
+  idleExpiresAt: number
+}
+
 /**
  * What every adapter puts on the request (`req.oauth`, `ctx.state.oauth`, `request.oauth`).
  * The session is decrypted on first use, not before.
@@ -11,6 +25,8 @@ export interface OAuthRequestState {
   readonly user: Readonly<UserClaims> | undefined
   /** The session's tokens; undefined when signed out. */
   readonly tokens: Readonly<TokenSet> | undefined
+  /** The session's start and its absolute and idle ends; undefined when signed out. */
+  readonly session: Readonly<SessionTimes> | undefined
   /**
    * A valid access token, refreshed first when less than `OAUTH_REFRESH_SKEW` seconds remain.
    * Concurrent calls for one session share one refresh.
@@ -27,5 +43,23 @@ export interface OAuthRequestState {
    * refreshing and retrying once when the resource answers 401.
    */
   fetch(input: string | URL, init?: RequestInit): Promise<Response>
+  /**
+   * Refreshes the tokens now, however long the access token has left (RFC 6749 §6), and saves
+   * them in the session. For an app that knows the token is stale before it expires (the
+   * user's permissions changed, a resource refused it) or that shows refresh working. Joins a
+   * refresh already in flight for the session rather than starting a second one.
+   *
+   * @returns the session's new tokens.
+   * @throws CodegrantError `codegrant/unauthenticated` when signed out;
+   *   `codegrant/token_expired` when the provider gave no refresh token (the session is kept);
+   *   `codegrant/session_ended` when the provider refuses the refresh token (the session is
+   *   cleared); `codegrant/provider_error` / `codegrant/provider_timeout` on transient failures.
+   * @example
+   * app.post('/settings/roles', requireAuth(), async (req, res) => {
+   *   await req.oauth.refresh() // the new token carries the new roles
+   *   res.redirect('/')
+   * })
+   */
+  refresh(): Promise<Readonly<TokenSet>>
 }
 

@@ -16,7 +16,8 @@ export function refreshDue(config: OAuthConfig, session: SessionData, now: numbe
   return expiresAt - now <= skew
 }
 
-export type Refresh = (session: SessionData) => Promise<SessionData>
+/** `force`: never hand back a refresh that has already finished (an explicit `refresh()`). */
+export type Refresh = (session: SessionData, options?: { force?: boolean }) => Promise<SessionData>
 
 /**
  * Refreshes a session's tokens (RFC 6749 §6), single-flight per session: concurrent calls share
@@ -28,18 +29,20 @@ export type Refresh = (session: SessionData) => Promise<SessionData>
  *   (OIDC Core §12.2); 502/504 codes on transient failures, which keep the session.
  */
 export function createRefresher(config: OAuthConfig, provider: () => Promise<Provider>): Refresh {
-  const flights = new Map<string, { from: string; result: Promise<SessionData> }>()
+  const flights = new Map<string, { from: string; result: Promise<SessionData>; settled: boolean }>()
 
-  return (session) => {
+  return (session, options) => {
     const from = session.tokens.refreshToken
     // the session itself lives on (its lifetime is its own); only API calls need a new login
     if (!from) return Promise.reject(new CodegrantError('codegrant/token_expired', 'The access token expired and the provider gave no refresh token: sign in again to call APIs.'))
     const flight = flights.get(session.sid)
-    if (flight && flight.from === from) return flight.result
-    const entry = { from, result: refresh(config, provider, session, from) }
+    // a forced refresh joins one in flight, but with a provider that does not rotate refresh
+    // tokens a finished one would hand back the very tokens it is asked to replace
+    if (flight && flight.from === from && !(options?.force && flight.settled)) return flight.result
+    const entry = { from, result: refresh(config, provider, session, from), settled: false }
     flights.set(session.sid, entry)
     const forget = () => { if (flights.get(session.sid) === entry) flights.delete(session.sid) }
-    entry.result.then(() => setTimeout(forget, SUCCESSOR_TTL_MS).unref(), forget)
+    entry.result.then(() => { entry.settled = true; setTimeout(forget, SUCCESSOR_TTL_MS).unref() }, forget)
     return entry.result
   }
 }
