@@ -45,6 +45,11 @@ export async function completeLogin(
       { cause: error },
     )
   }
+  // a success response without a code is the browser's bad request, not a provider failure
+  // (oauth4webapi would only refuse it inside the exchange, which maps to 502)
+  if (!validated.get('code')) {
+    throw new CodegrantError('codegrant/invalid_callback', 'The sign-in response was rejected (it carries no authorization code).')
+  }
 
   let response: Response
   let result: oauth.TokenEndpointResponse
