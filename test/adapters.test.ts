@@ -400,6 +400,23 @@ describe.each(FRAMEWORKS)('%s', (framework: Framework) => {
       expect((await get('/api/userinfo')).status).toBe(200)
     })
 
+    it('refresh() with the cookie from before a finished refresh gets its result, never replays the used refresh token', async () => {
+      await login(agent, stage.url, 'alice')
+      const before = grants('refresh_token')
+      const errorsBefore = provider.count('grant.error', 'refresh_token')
+      const stale = new Map(agent.cookies(stage.url))
+      expect((await post('/api/refresh')).status).toBe(200)
+      // a second tab still holding the old cookie asks to refresh once the first has finished
+      const jar = agent.cookies(stage.url)
+      jar.clear()
+      for (const [name, value] of stale) jar.set(name, value)
+      const replay = await post('/api/refresh')
+      expect(replay.status).toBe(200)
+      expect(grants('refresh_token')).toBe(before + 1)
+      expect(provider.count('grant.error', 'refresh_token')).toBe(errorsBefore)
+      expect((await get('/api/userinfo')).status).toBe(200)
+    })
+
     it('refresh() answers 401 unauthenticated when signed out', async () => {
       const response = await post('/api/refresh')
       expect([response.status, JSON.parse(response.body)]).toEqual([401, { error: 'codegrant/unauthenticated' }])

@@ -29,20 +29,22 @@ export type Refresh = (session: SessionData, options?: { force?: boolean }) => P
  *   (OIDC Core §12.2); 502/504 codes on transient failures, which keep the session.
  */
 export function createRefresher(config: OAuthConfig, provider: () => Promise<Provider>): Refresh {
-  const flights = new Map<string, { from: string; result: Promise<SessionData>; settled: boolean }>()
+  const flights = new Map<string, { from: string; result: Promise<SessionData>; done?: SessionData }>()
 
   return (session, options) => {
     const from = session.tokens.refreshToken
     // the session itself lives on (its lifetime is its own); only API calls need a new login
     if (!from) return Promise.reject(new CodegrantError('codegrant/token_expired', 'The access token expired and the provider gave no refresh token: sign in again to call APIs.'))
     const flight = flights.get(session.sid)
-    // a forced refresh joins one in flight, but with a provider that does not rotate refresh
-    // tokens a finished one would hand back the very tokens it is asked to replace
-    if (flight && flight.from === from && !(options?.force && flight.settled)) return flight.result
-    const entry = { from, result: refresh(config, provider, session, from), settled: false }
+    // A forced refresh joins one in flight, and takes a finished one only when this request still
+    // carries the session from before it (replaying `from` would be refresh-token reuse). When the
+    // request already holds the finished result (a provider that does not rotate refresh tokens),
+    // handing it back would return the very tokens it is asked to replace: refresh anew.
+    if (flight && flight.from === from && !(options?.force && flight.done?.tokens.accessToken === session.tokens.accessToken)) return flight.result
+    const entry: { from: string; result: Promise<SessionData>; done?: SessionData } = { from, result: refresh(config, provider, session, from) }
     flights.set(session.sid, entry)
     const forget = () => { if (flights.get(session.sid) === entry) flights.delete(session.sid) }
-    entry.result.then(() => { entry.settled = true; setTimeout(forget, SUCCESSOR_TTL_MS).unref() }, forget)
+    entry.result.then((fresh) => { entry.done = fresh; setTimeout(forget, SUCCESSOR_TTL_MS).unref() }, forget)
     return entry.result
   }
 }
