@@ -13,19 +13,22 @@ import { agedSessionCookie, createSessionCodec, sessionValue } from './session-c
 import { runWrk, wrkVersion } from './wrk.mjs'
 
 const env = process.env
+/** BENCH_SMOKE=1: one short pass per case, for quick checks while working (not for results). */
+const smoke = env.BENCH_SMOKE === '1'
 const settings = {
-  seconds: Number(env.BENCH_SECONDS ?? 2),
-  warmup: Number(env.BENCH_WARMUP ?? 2),
-  runs: Number(env.BENCH_RUNS ?? 5),
+  smoke,
+  seconds: Number(env.BENCH_SECONDS ?? (smoke ? 1 : 2)),
+  warmup: Number(env.BENCH_WARMUP ?? (smoke ? 1 : 2)),
+  runs: Number(env.BENCH_RUNS ?? (smoke ? 1 : 5)),
   connections: Number(env.BENCH_CONNECTIONS ?? 10),
-  microSeconds: Number(env.BENCH_MICRO_SECONDS ?? 1),
+  microSeconds: Number(env.BENCH_MICRO_SECONDS ?? (smoke ? 0.2 : 1)),
   pin: env.BENCH_PIN !== '0' && availableParallelism() >= 2 && hasTaskset(),
   only: env.BENCH_ONLY ? new RegExp(env.BENCH_ONLY) : undefined,
   /** A run during which other processes used more than this share of the server's CPU is repeated. */
   maxInterference: Number(env.BENCH_MAX_INTERFERENCE ?? 0.1),
-  retries: Number(env.BENCH_RETRIES ?? 2),
+  retries: Number(env.BENCH_RETRIES ?? (smoke ? 0 : 2)),
   /** Seconds to wait at start for the machine to go quiet (other processes < 20% of a CPU). */
-  quietWait: Number(env.BENCH_QUIET_WAIT ?? 120),
+  quietWait: Number(env.BENCH_QUIET_WAIT ?? (smoke ? 0 : 120)),
 }
 const SERVER_CPU = 1
 const LOAD_CPU = 0
@@ -33,57 +36,78 @@ const SERVER_SCRIPT = fileURLToPath(new URL('./servers.mjs', import.meta.url))
 const MICRO_SCRIPT = fileURLToPath(new URL('./micro.mjs', import.meta.url))
 const RESULTS_DIR = fileURLToPath(new URL('../results/', import.meta.url))
 const JSON_ACCEPT = { accept: 'application/json' }
-/** How far back the "stale cookie" case moves the session's last use: past the 60 s renewal interval. */
-const STALE_BY = 120
+/** How far back the "stale cookie" case moves the session's last use: past the renewal interval (idle timeout / 20 = 72 min). */
+const STALE_BY = 2 * 3600
 
 const isCodegrantSession = (name) => name === 'codegrant.session' || name.startsWith('codegrant.session.')
 
 /** The apps under test; each in its own process. `login`: how to get a real session there. */
+const CODEGRANT = { callback: '/auth/callback', login: { path: '/auth/login', pick: isCodegrantSession } }
 const SERVERS = {
-  'express-bare': {},
-  'express-codegrant': { callback: '/auth/callback', login: { path: '/auth/login', pick: isCodegrantSession } },
-  'koa-bare': {},
-  'koa-codegrant': { callback: '/auth/callback', login: { path: '/auth/login', pick: isCodegrantSession } },
-  'fastify-bare': {},
-  'fastify-codegrant': { callback: '/auth/callback', login: { path: '/auth/login', pick: isCodegrantSession } },
+  'express-bare': { user: 'express-codegrant' },
+  'express-floor': { user: 'express-codegrant' },
+  'express-codegrant': CODEGRANT,
+  'express-memory': CODEGRANT,
+  'koa-bare': { user: 'koa-codegrant' },
+  'koa-floor': { user: 'koa-codegrant' },
+  'koa-codegrant': CODEGRANT,
+  'koa-memory': CODEGRANT,
+  'fastify-bare': { user: 'fastify-codegrant' },
+  'fastify-floor': { user: 'fastify-codegrant' },
+  'fastify-codegrant': CODEGRANT,
+  'fastify-memory': CODEGRANT,
   'express-openid-connect': { callback: '/callback', login: { path: '/login', pick: (n) => n === 'appSession' || n.startsWith('appSession.') } },
   passport: { callback: '/callback', login: { path: '/login', pick: (n) => n === 'connect.sid' } },
   'fastify-oauth2': { callback: '/callback' },
 }
 
 /**
- * The cases. `session`: 'fresh' logs in again right before every measured run (codegrant
- * re-issues a session cookie at most once a minute; a browser keeps the new one, wrk cannot,
- * so a cookie older than that would be renewed on every request: that is the 'stale' case);
- * 'once' logs in once; 'stale' is a fresh login with `uat` moved back.
+ * The cases. `session`: 'once' logs in once at the case's server (or at `sessionFrom`, whose
+ * cookie the floor is sent: the same Cookie header as codegrant's guard case); 'stale' is a
+ * fresh login with `uat` moved back past the renewal interval, so every request renews it.
+ * `baselines`: the cases a row is compared with, pass by pass (`bare`, `floor`).
  */
 const ALL_CASES = [
   ...['express', 'koa', 'fastify'].flatMap((fw) => {
     const group = { express: 'Express 5', koa: 'Koa 3', fastify: 'Fastify 5' }[fw]
     const guardName = fw === 'fastify' ? 'requireAuth() preHandler' : 'requireAuth()'
+    const vsPublic = { bare: `${fw}.bare`, floor: `${fw}.floor` }
+    const vsMe = { bare: `${fw}.bare-me`, floor: `${fw}.floor-me` }
     return [
-      { id: `${fw}.bare`, group, label: `(a) bare ${group}, /public`, server: `${fw}-bare`, path: '/public', expect: 200 },
-      { id: `${fw}.public`, group, label: '(b) codegrant mounted, anonymous, /public', server: `${fw}-codegrant`, path: '/public', expect: 200, baseline: `${fw}.bare` },
-      { id: `${fw}.guard-valid`, group, label: `(c) codegrant ${guardName}, valid session cookie`, server: `${fw}-codegrant`, path: '/guarded', expect: 200, session: 'fresh', baseline: `${fw}.bare` },
-      { id: `${fw}.guard-none`, group, label: `(d) codegrant ${guardName}, no cookie (401)`, server: `${fw}-codegrant`, path: '/guarded', expect: 401, baseline: `${fw}.bare` },
+      { id: `${fw}.bare`, group, label: `bare ${group}, /public`, server: `${fw}-bare`, path: '/public', expect: 200 },
+      { id: `${fw}.bare-me`, group, label: `bare ${group}, /me (constant user, no layers)`, server: `${fw}-bare`, path: '/me', expect: 200, user: true },
+      { id: `${fw}.floor`, group, label: 'floor (no-op layers), anonymous, /public', server: `${fw}-floor`, path: '/public', expect: 200, baselines: { bare: `${fw}.bare` } },
+      { id: `${fw}.floor-me`, group, label: 'floor (no-op layers), /me with the session cookie', server: `${fw}-floor`, path: '/me', expect: 200, user: true, session: 'once', sessionFrom: `${fw}-codegrant`, baselines: { bare: `${fw}.bare-me` } },
+      { id: `${fw}.public`, group, label: '(b) codegrant mounted, anonymous, /public', server: `${fw}-codegrant`, path: '/public', expect: 200, baselines: vsPublic },
+      { id: `${fw}.guard-valid`, group, label: `(c) codegrant ${guardName}, valid session cookie, /me`, server: `${fw}-codegrant`, path: '/me', expect: 200, user: true, session: 'once', baselines: vsMe },
+      { id: `${fw}.guard-none`, group, label: `(d) codegrant ${guardName}, no cookie (401)`, server: `${fw}-codegrant`, path: '/me', expect: 401, baselines: vsPublic },
+      { id: `${fw}.guard-memory`, group, label: `(e) codegrant ${guardName}, memory store, valid session cookie, /me`, server: `${fw}-memory`, path: '/me', expect: 200, user: true, session: 'once', baselines: vsMe },
       ...(fw === 'express'
-        ? [{ id: 'express.guard-stale', group, label: `(c′) codegrant requireAuth(), session cookie last renewed > 60 s ago (renewed on every request)`, server: 'express-codegrant', path: '/guarded', expect: 200, session: 'stale', baseline: 'express.bare' }]
+        ? [{ id: 'express.guard-stale', group, label: '(c′) codegrant requireAuth(), session cookie last renewed > 72 min ago (renewed on every request)', server: 'express-codegrant', path: '/me', expect: 200, user: true, session: 'stale', baselines: vsMe }]
         : []),
     ]
   }),
-  { id: 'eoidc.public', group: 'Peers', label: 'express-openid-connect auth({ authRequired: false }), anonymous, /public', server: 'express-openid-connect', path: '/public', expect: 200, baseline: 'express.bare' },
-  { id: 'eoidc.guard-valid', group: 'Peers', label: 'express-openid-connect requiresAuth(), valid appSession cookie', server: 'express-openid-connect', path: '/guarded', expect: 200, session: 'once', baseline: 'express.bare' },
-  { id: 'eoidc.guard-none', group: 'Peers', label: 'express-openid-connect requiresAuth(), no cookie (401, errorOnRequiredAuth)', server: 'express-openid-connect', path: '/guarded', expect: 401, baseline: 'express.bare' },
-  { id: 'passport.public', group: 'Peers', label: 'passport + express-session mounted, anonymous, /public', server: 'passport', path: '/public', expect: 200, baseline: 'express.bare' },
-  { id: 'passport.guard-valid', group: 'Peers', label: 'passport + express-session, isAuthenticated() guard, valid connect.sid', server: 'passport', path: '/guarded', expect: 200, session: 'once', baseline: 'express.bare' },
-  { id: 'passport.guard-none', group: 'Peers', label: 'passport + express-session, isAuthenticated() guard, no cookie (401)', server: 'passport', path: '/guarded', expect: 401, baseline: 'express.bare' },
-  { id: 'fastify-oauth2.public', group: 'Peers', label: '@fastify/oauth2 registered, anonymous, /public', server: 'fastify-oauth2', path: '/public', expect: 200, baseline: 'fastify.bare' },
+  { id: 'eoidc.public', group: 'Peers', label: 'express-openid-connect auth({ authRequired: false }), anonymous, /public', server: 'express-openid-connect', path: '/public', expect: 200, baselines: { bare: 'express.bare', floor: 'express.floor' } },
+  { id: 'eoidc.guard-valid', group: 'Peers', label: 'express-openid-connect requiresAuth(), valid appSession cookie, /me', server: 'express-openid-connect', path: '/me', expect: 200, user: true, session: 'once', baselines: { bare: 'express.bare-me', floor: 'express.floor-me' } },
+  { id: 'eoidc.guard-none', group: 'Peers', label: 'express-openid-connect requiresAuth(), no cookie (401, errorOnRequiredAuth)', server: 'express-openid-connect', path: '/me', expect: 401, baselines: { bare: 'express.bare', floor: 'express.floor' } },
+  { id: 'passport.public', group: 'Peers', label: 'passport + express-session mounted, anonymous, /public', server: 'passport', path: '/public', expect: 200, baselines: { bare: 'express.bare', floor: 'express.floor' } },
+  { id: 'passport.guard-valid', group: 'Peers', label: 'passport + express-session, isAuthenticated() guard, valid connect.sid, /me', server: 'passport', path: '/me', expect: 200, user: true, session: 'once', baselines: { bare: 'express.bare-me', floor: 'express.floor-me' } },
+  { id: 'passport.guard-none', group: 'Peers', label: 'passport + express-session, isAuthenticated() guard, no cookie (401)', server: 'passport', path: '/me', expect: 401, baselines: { bare: 'express.bare', floor: 'express.floor' } },
+  { id: 'fastify-oauth2.public', group: 'Peers', label: '@fastify/oauth2 registered, anonymous, /public', server: 'fastify-oauth2', path: '/public', expect: 200, baselines: { bare: 'fastify.bare', floor: 'fastify.floor' } },
 ]
+/** Head-to-head ratios (req/s of `case` ÷ req/s of `versus`, pass by pass), shown with the targets. */
+const VERSUS = [{ case: 'express.guard-valid', versus: 'eoidc.guard-valid' }, { case: 'express.public', versus: 'eoidc.public' }]
 const selected = ALL_CASES.filter((c) => !settings.only || settings.only.test(c.id))
 // a filtered run (BENCH_ONLY) still measures the baselines its cases are compared with
 // measured in this order: each peer right after its framework's cases, so near its baseline in time
 const ORDER = ['express.', 'eoidc.', 'passport.', 'koa.', 'fastify.', 'fastify-oauth2.']
-const CASES = ALL_CASES.filter((c) => selected.includes(c) || selected.some((s) => s.baseline === c.id))
+const needed = new Set(selected.map((c) => c.id))
+for (const v of VERSUS) if (needed.has(v.case)) needed.add(v.versus)
+for (let size = 0; size !== needed.size; ) {
+  size = needed.size
+  for (const c of ALL_CASES) if (needed.has(c.id)) for (const id of Object.values(c.baselines ?? {})) needed.add(id)
+}
+const CASES = ALL_CASES.filter((c) => needed.has(c.id))
   .sort((a, b) => ORDER.findIndex((p) => a.id.startsWith(p)) - ORDER.findIndex((p) => b.id.startsWith(p)))
 
 function hasTaskset() {
@@ -220,7 +244,7 @@ async function main() {
   machine.quietAtStart = await waitForQuiet(settings.quietWait)
   const cookieSecret = randomBytes(32).toString('base64url')
   // express-codegrant also provides the session cookie of the stale case and the micro-benchmark
-  const kinds = [...new Set([...CASES.map((c) => c.server), 'express-codegrant'])]
+  const kinds = [...new Set([...CASES.flatMap((c) => [c.server, c.sessionFrom, SERVERS[c.server].user]), 'express-codegrant'].filter(Boolean))]
   const specs = {}
   for (const kind of kinds) {
     specs[kind] = { port: await freePort(), clientId: `bench-${kind}`, clientSecret: randomBytes(24).toString('base64url'), cookieSecret }
@@ -233,18 +257,27 @@ async function main() {
 
   const children = {}
   try {
-    for (const kind of kinds) {
-      children[kind] = await startServer(kind, specs[kind])
-      log(`started ${kind} on 127.0.0.1:${specs[kind].port}`)
-    }
     const urlOf = (c) => `http://127.0.0.1:${specs[c.server].port}${c.path}`
     const login = (kind) => loginCookie(`http://127.0.0.1:${specs[kind].port}${SERVERS[kind].login.path}`, 'alice', SERVERS[kind].login.pick)
     const onceCookies = {}
+    const cookieOf = async (kind) => (onceCookies[kind] ??= await login(kind))
+    let staleCookie
     async function headersFor(c) {
       if (!c.session) return JSON_ACCEPT
-      if (c.session === 'once') return { ...JSON_ACCEPT, cookie: (onceCookies[c.server] ??= await login(c.server)) }
-      const fresh = await login(c.server)
-      return { ...JSON_ACCEPT, cookie: c.session === 'stale' ? agedSessionCookie(fresh, cookieSecret, STALE_BY) : fresh }
+      if (c.session === 'once') return { ...JSON_ACCEPT, cookie: await cookieOf(c.sessionFrom ?? c.server) }
+      staleCookie ??= agedSessionCookie(await login(c.server), cookieSecret, STALE_BY)
+      return { ...JSON_ACCEPT, cookie: staleCookie }
+    }
+    // the floor and the bare app answer /me with the user codegrant answers there (given at start)
+    const meBodies = {}
+    for (const kind of [...kinds.filter((k) => !SERVERS[k].user), ...kinds.filter((k) => SERVERS[k].user)]) {
+      const source = SERVERS[kind].user
+      if (source) {
+        meBodies[source] ??= await (await fetch(`http://127.0.0.1:${specs[source].port}/me`, { headers: { ...JSON_ACCEPT, cookie: await cookieOf(source) } })).text()
+        specs[kind].user = JSON.parse(meBodies[source]).user
+      }
+      children[kind] = await startServer(kind, specs[kind])
+      log(`started ${kind} (pid ${children[kind].pid}) on 127.0.0.1:${specs[kind].port}`)
     }
 
     // check every case answers what it should before measuring anything
@@ -253,9 +286,11 @@ async function main() {
       const response = await fetch(urlOf(c), { headers })
       const body = await response.text()
       const setCookies = response.headers.getSetCookie()
-      if (response.status !== c.expect || (c.session && !body.includes('alice'))) {
-        throw new Error(`${c.id}: expected ${c.expect}${c.session ? ' with the user' : ''}, got ${response.status} ${body.slice(0, 200)}`)
+      if (response.status !== c.expect || (c.user && !body.includes('alice'))) {
+        throw new Error(`${c.id}: expected ${c.expect}${c.user ? ' with the user' : ''}, got ${response.status} ${body.slice(0, 200)}`)
       }
+      const source = SERVERS[c.server].user
+      if (c.user && source && body !== meBodies[source]) throw new Error(`${c.id}: the answer differs from ${source}'s /me: ${body.slice(0, 200)}`)
       c.probe = { status: response.status, setCookie: setCookies.length > 0, setCookieBytes: setCookies.join('').length, cookieBytes: headers.cookie?.length ?? 0, bodyBytes: body.length }
       log(`probe ${c.id}: ${response.status}, ${setCookies.length} Set-Cookie, request cookie ${c.probe.cookieBytes} B, body ${body}`)
     }
@@ -310,18 +345,22 @@ async function main() {
     machine.loadAverageAtEnd = loadavg().map((n) => n.toFixed(2)).join(' ')
 
     const byId = Object.fromEntries(CASES.map((c) => [c.id, c]))
-    for (const c of CASES) {
-      c.median = { rps: median(c.runs.map((r) => r.rps)), p50: median(c.runs.map((r) => r.p50)), p99: median(c.runs.map((r) => r.p99)) }
-      const base = c.baseline && byId[c.baseline]
-      if (!base) continue
-      // paired with the baseline's run of the same pass (seconds apart, so under the same conditions)
-      const ratios = c.runs.map((r, i) => r.rps / base.runs[i].rps)
-      const added = c.runs.map((r, i) => 1e6 / r.rps - 1e6 / base.runs[i].rps)
-      c.vsBaseline = { ratio: median(ratios), min: Math.min(...ratios), max: Math.max(...ratios), addedUs: median(added) }
+    for (const c of CASES) c.median = { rps: median(c.runs.map((r) => r.rps)), p50: median(c.runs.map((r) => r.p50)), p99: median(c.runs.map((r) => r.p99)) }
+    // each ratio is paired with the other case's run of the same pass (seconds apart, so under the same conditions)
+    const compare = (c, other) => {
+      const ratios = c.runs.map((r, i) => r.rps / other.runs[i].rps)
+      const added = c.runs.map((r, i) => 1e6 / r.rps - 1e6 / other.runs[i].rps)
+      const p99 = c.runs.map((r, i) => r.p99 / other.runs[i].p99)
+      return { versus: other.id, ratio: median(ratios), min: Math.min(...ratios), max: Math.max(...ratios), addedUs: median(added), p99Ratio: median(p99), p99Min: Math.min(...p99), p99Max: Math.max(...p99) }
     }
-    const report = render(machine, micro)
+    for (const c of CASES) {
+      c.vs = {}
+      for (const [name, id] of Object.entries(c.baselines ?? {})) if (byId[id]) c.vs[name] = compare(c, byId[id])
+    }
+    const versus = VERSUS.filter((v) => byId[v.case] && byId[v.versus]).map((v) => compare(byId[v.case], byId[v.versus]))
+    const report = render(machine, micro, versus)
     mkdirSync(RESULTS_DIR, { recursive: true })
-    writeFileSync(`${RESULTS_DIR}latest.json`, `${JSON.stringify({ machine, settings: { ...settings, only: settings.only?.source }, cases: CASES, micro }, null, 2)}\n`)
+    writeFileSync(`${RESULTS_DIR}latest.json`, `${JSON.stringify({ machine, settings: { ...settings, only: settings.only?.source }, cases: CASES, versus, micro }, null, 2)}\n`)
     writeFileSync(`${RESULTS_DIR}latest.md`, report)
     process.stdout.write(report)
     log(`written: bench/results/latest.md and latest.json`)
@@ -362,24 +401,29 @@ const fmt = {
   ratio: (n) => `${n.toFixed(2)}×`,
 }
 
-function render(machine, micro) {
+function render(machine, micro, versus) {
   const byId = Object.fromEntries(CASES.map((c) => [c.id, c]))
+  const range = (v) => `${fmt.ratio(v.ratio)} [${v.min.toFixed(2)}–${v.max.toFixed(2)}]`
   const lines = []
-  lines.push(`Command: \`${NODE_ARGS.length ? `BENCH_NODE_ARGS='${NODE_ARGS.join(' ')}' ` : ''}pnpm --dir bench start\` (BENCH_SECONDS=${settings.seconds} BENCH_WARMUP=${settings.warmup} BENCH_RUNS=${settings.runs} BENCH_CONNECTIONS=${settings.connections})`)
+  const knobs = `BENCH_SECONDS=${settings.seconds} BENCH_WARMUP=${settings.warmup} BENCH_RUNS=${settings.runs} BENCH_CONNECTIONS=${settings.connections}`
+  lines.push(`Command: \`${NODE_ARGS.length ? `BENCH_NODE_ARGS='${NODE_ARGS.join(' ')}' ` : ''}${smoke ? 'BENCH_SMOKE=1 ' : ''}pnpm --dir bench start\` (${knobs})${smoke ? ' — **perf smoke: one pass per case, not a result**' : ''}`)
   lines.push('')
-  lines.push(`Machine: ${machine.nproc} CPUs (${machine.cpu}), ${machine.memoryGiB} GiB, Node.js ${machine.node}, Linux ${machine.kernel}, ${machine.wrk}; ${machine.pinned}. Date: ${machine.date}. Commit: ${machine.commit}. Load average at start ${machine.loadAverageAtStart}, at end ${machine.loadAverageAtEnd}.`)
+  lines.push(`Machine: ${machine.nproc} CPUs (${machine.cpu}), ${machine.memoryGiB} GiB, Node.js ${machine.node}, Linux ${machine.kernel}, ${machine.wrk}; ${machine.pinned}. Date: ${machine.date}. Commit: ${machine.commit}. Load average at start ${machine.loadAverageAtStart}, at end ${machine.loadAverageAtEnd}${machine.quietAtStart ? '' : '; **the machine was busy with other work when the run started**'}.`)
   lines.push('')
-  lines.push(`Each row: median of ${settings.runs} passes of ${settings.seconds} s (every pass runs every case once, so a slow moment of the machine hits all cases alike), ${settings.connections} keep-alive connections, one wrk thread, after a ${settings.warmup} s warm-up per case. "vs bare": the median over passes of req/s ÷ the bare framework's req/s in the same pass, [lowest–highest pass]. "added": the median over passes of 1/(req/s) − 1/(bare req/s), i.e. the extra server CPU time per request (the server process, on one core, is the bottleneck: in this run its CPU use was ${Math.round(Math.min(...CASES.flatMap((c) => c.runs.map((r) => r.serverCpuShare))) * 100)}–${Math.round(Math.max(...CASES.flatMap((c) => c.runs.map((r) => r.serverCpuShare))) * 100)}% per run; other processes used at most ${Math.round(Math.max(...CASES.flatMap((c) => c.runs.map((r) => r.interference))) * 100)}% of its CPU).`)
+  const allRuns = CASES.flatMap((c) => c.runs)
+  lines.push(`Each row: median of ${settings.runs} passes of ${settings.seconds} s (every pass runs every case once, so a slow moment of the machine hits all cases alike), ${settings.connections} keep-alive connections, one wrk thread, after a ${settings.warmup} s warm-up per case. "vs floor" / "vs bare": the median over passes of req/s ÷ the floor's (or bare framework's) req/s in the same pass, [lowest–highest pass]; the floor is the examples' app shape with no-op layers, sent the same Cookie header. "p99 vs floor": the same for the 99th percentile latency (lower is better; 1.10 = 10% slower). "added": the median over passes of 1/(req/s) − 1/(floor req/s), the extra server time per request (the server process, on one core, is the bottleneck: its CPU use was ${Math.round(Math.min(...allRuns.map((r) => r.serverCpuShare)) * 100)}–${Math.round(Math.max(...allRuns.map((r) => r.serverCpuShare)) * 100)}% per run; other processes used at most ${Math.round(Math.max(...allRuns.map((r) => r.interference)) * 100)}% of its CPU).`)
+  if (versus.length) {
+    lines.push('', '### Head to head', '', '| case | ÷ | ratio [range] | p99 ratio |', '| --- | --- | ---: | ---: |')
+    for (const v of versus) lines.push(`| ${byId[v.versus === 'eoidc.guard-valid' ? 'express.guard-valid' : 'express.public'].label} (Express) | ${byId[v.versus].label} | ${range(v)} | ${v.p99Ratio.toFixed(2)} |`)
+  }
   const shown = ALL_CASES.filter((c) => CASES.includes(c)) // display order, not measurement order
   for (const group of [...new Set(shown.map((c) => c.group))]) {
-    lines.push('', `### ${group}`, '', '| case | req/s | p50 ms | p99 ms | vs bare | added µs/req | answer | Set-Cookie | runs (req/s) |', '| --- | ---: | ---: | ---: | ---: | ---: | --- | --- | --- |')
+    lines.push('', `### ${group}`, '', '| case | req/s | p50 ms | p99 ms | vs floor | vs bare | p99 vs floor | added µs vs floor | answer | Set-Cookie | runs (req/s) |', '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- | --- |')
     for (const c of shown.filter((x) => x.group === group)) {
-      const base = c.baseline ? byId[c.baseline] : undefined
-      const vs = base ? `${fmt.ratio(c.vsBaseline.ratio)} bare ${base.group} [${c.vsBaseline.min.toFixed(2)}–${c.vsBaseline.max.toFixed(2)}]` : '1.00×'
-      const added = base ? c.vsBaseline.addedUs.toFixed(1) : '0'
-      const answer = `${c.probe.status}${c.probe.cookieBytes ? `, cookie ${c.probe.cookieBytes} B` : ''}`
+      const { floor, bare } = c.vs
+      const answer = `${c.probe.status}${c.probe.cookieBytes ? `, cookie ${c.probe.cookieBytes} B` : ''}, body ${c.probe.bodyBytes} B`
       const flags = c.runs.some((r) => r.socketErrors || r.unexpectedStatus) ? ' ⚠' : ''
-      lines.push(`| ${c.label}${flags} | ${fmt.rps(c.median.rps)} | ${fmt.ms(c.median.p50)} | ${fmt.ms(c.median.p99)} | ${vs} | ${added} | ${answer} | ${c.probe.setCookie ? `yes (${c.probe.setCookieBytes} B)` : 'no'} | ${c.runs.map((r) => fmt.rps(r.rps)).join(' / ')} |`)
+      lines.push(`| ${c.label}${flags} | ${fmt.rps(c.median.rps)} | ${fmt.ms(c.median.p50)} | ${fmt.ms(c.median.p99)} | ${floor ? range(floor) : '—'} | ${bare ? range(bare) : '—'} | ${floor ? floor.p99Ratio.toFixed(2) : '—'} | ${floor ? floor.addedUs.toFixed(1) : '—'} | ${answer} | ${c.probe.setCookie ? `yes (${c.probe.setCookieBytes} B)` : 'no'} | ${c.runs.map((r) => fmt.rps(r.rps)).join(' / ')} |`)
     }
   }
   if (micro) {

@@ -2,7 +2,7 @@
 // environment variable (JSON), listening on 127.0.0.1 and reporting `ready` over IPC.
 // Every app has the same routes where its stack has them:
 //   GET /public   small JSON, no guard (never reads the session)
-//   GET /guarded  the stack's guard, then a small JSON with the user's `sub`
+//   GET /me       the stack's guard, then `{ user: <the user's claims> }` (as the examples' /me)
 // plus whatever login/callback routes the stack itself serves.
 import { createServer } from 'node:http'
 
@@ -11,7 +11,8 @@ const settings = JSON.parse(process.env.BENCH_SERVER ?? '{}')
 const kind = process.argv[2]
 const base = `http://127.0.0.1:${settings.port}`
 
-const codegrantOptions = () => ({
+const codegrantOptions = (sessionStore = 'cookie') => ({
+  sessionStore,
   issuer: settings.issuer,
   clientId: settings.clientId,
   clientSecret: settings.clientSecret,
@@ -22,67 +23,140 @@ const codegrantOptions = () => ({
 })
 
 const unauthenticated = { error: 'unauthenticated' }
+/** What the floor's and the bare app's /me answer: the same claims codegrant's /me answers for alice (given by main.mjs). */
+const ME = { user: settings.user ?? { sub: 'alice' } }
+
+// The floor: the examples' app shape with codegrant's layers replaced by no-ops that only read
+// the Cookie header (the same one is sent). Its request state is a constant with the same user.
+const FLOOR_STATE = Object.freeze({ isAuthenticated: true, user: ME.user, tokens: undefined })
+let cookieReads = 0 // the no-ops' only work: read the Cookie header (counted, so the read is not dropped)
+const readCookie = (headers) => { if (headers.cookie !== undefined) cookieReads++ }
+
+/**
+ * Express 5 as examples/express/src/app.ts builds it: x-powered-by off, the app-level
+ * middleware, the guard per route, a JSON error handler last. `layers`: 'codegrant' (with
+ * `store`), 'floor' (no-ops) or 'bare' (no middleware, no guard, no error handler).
+ */
+async function expressApp(layers, store) {
+  const { default: express } = await import('express')
+  const app = express().disable('x-powered-by')
+  if (layers === 'bare') {
+    app.get('/public', (_req, res) => void res.json(HELLO))
+    app.get('/me', (_req, res) => void res.json(ME))
+    return listenNode(createServer(app))
+  }
+  let requireAuth
+  if (layers === 'codegrant') {
+    const codegrant = await import('@codegrant/express')
+    app.use(codegrant.oauth(codegrantOptions(store)))
+    requireAuth = codegrant.requireAuth
+  } else {
+    app.use(function floorMiddleware(req, _res, next) { readCookie(req.headers); req.oauth = FLOOR_STATE; next() })
+    requireAuth = () => function floorGuard(req, _res, next) { readCookie(req.headers); next() }
+  }
+  app.get('/', (_req, res) => void res.send('ok'))
+  app.get('/public', (_req, res) => void res.json(HELLO))
+  app.get('/me', requireAuth(), (req, res) => void res.json({ user: req.oauth.user }))
+  app.get('/admin', requireAuth({ claims: { groups: 'admin' } }), (_req, res) => void res.json({ ok: true }))
+  app.use((error, _req, res, next) => (res.headersSent ? next(error) : void res.status(error.status ?? 500).json({ error: 'internal' })))
+  return listenNode(createServer(app))
+}
+
+/**
+ * Koa 3 + @koa/router as examples/koa/src/app.ts builds it: an error-handling middleware, the
+ * app-level middleware, the router (routes, allowedMethods) with the guard per route.
+ */
+async function koaApp(layers, store) {
+  const { default: Koa } = await import('koa')
+  const { default: Router } = await import('@koa/router')
+  const app = new Koa()
+  const router = new Router()
+  if (layers === 'bare') {
+    router.get('/public', (ctx) => { ctx.body = HELLO })
+    router.get('/me', (ctx) => { ctx.body = ME })
+    app.use(router.routes())
+    return listenNode(createServer(app.callback()))
+  }
+  let oauth, requireAuth
+  if (layers === 'codegrant') {
+    ;({ oauth, requireAuth } = await import('@codegrant/koa'))
+    oauth = oauth(codegrantOptions(store))
+  } else {
+    oauth = function floorMiddleware(ctx, next) { readCookie(ctx.headers); ctx.state.oauth = FLOOR_STATE; return next() }
+    requireAuth = () => function floorGuard(ctx, next) { readCookie(ctx.headers); return next() }
+  }
+  router.get('/', (ctx) => { ctx.body = 'ok' })
+  router.get('/public', (ctx) => { ctx.body = HELLO })
+  router.get('/me', requireAuth(), (ctx) => { ctx.body = { user: ctx.state.oauth.user } })
+  router.get('/admin', requireAuth({ claims: { groups: 'admin' } }), (ctx) => { ctx.body = { ok: true } })
+  app.use(async function handleErrors(ctx, next) {
+    try {
+      await next()
+    } catch (error) {
+      ctx.status = error.status ?? 500
+      ctx.body = { error: 'internal' }
+    }
+  })
+  app.use(oauth)
+  app.use(router.routes()).use(router.allowedMethods())
+  return listenNode(createServer(app.callback()))
+}
+
+/**
+ * Fastify 5 as examples/fastify/src/app.ts builds it: an error handler, the plugin (a request
+ * decorator, an onRequest hook, and login/callback/logout routes in their own scope), the
+ * guard as each route's preHandler, async handlers.
+ */
+async function fastifyApp(layers, store) {
+  const { default: Fastify } = await import('fastify')
+  const app = Fastify()
+  if (layers === 'bare') {
+    app.get('/public', async () => HELLO)
+    app.get('/me', async () => ME)
+    return listenFastify(app)
+  }
+  app.setErrorHandler((error, _request, reply) => reply.code(error.statusCode ?? 500).send({ error: 'internal' }))
+  let requireAuth
+  if (layers === 'codegrant') {
+    const codegrant = await import('@codegrant/fastify')
+    await app.register(codegrant.oauth, codegrantOptions(store))
+    requireAuth = codegrant.requireAuth
+  } else {
+    // what fastify-plugin does: the hook and decorator apply to the whole app
+    const floorPlugin = async (instance) => {
+      instance.decorateRequest('oauth', null)
+      instance.addHook('onRequest', (request, _reply, done) => { readCookie(request.headers); request.oauth = FLOOR_STATE; done() })
+      await instance.register(async (routes) => {
+        const answer = async () => ({ ok: true })
+        routes.get('/auth/login', answer)
+        routes.route({ method: ['GET', 'POST'], url: '/auth/callback', handler: answer })
+        routes.route({ method: ['GET', 'POST'], url: '/auth/logout', handler: answer })
+      })
+    }
+    floorPlugin[Symbol.for('skip-override')] = true
+    await app.register(floorPlugin)
+    requireAuth = () => function floorGuard(request, _reply, done) { readCookie(request.headers); done() }
+  }
+  app.get('/', async () => 'ok')
+  app.get('/public', async () => HELLO)
+  app.get('/me', { preHandler: requireAuth() }, async (request) => ({ user: request.oauth.user }))
+  app.get('/admin', { preHandler: requireAuth({ claims: { groups: 'admin' } }) }, async () => ({ ok: true }))
+  return listenFastify(app)
+}
 
 const builders = {
-  async 'express-bare'() {
-    const { default: express } = await import('express')
-    const app = express()
-    app.get('/public', (_req, res) => void res.json(HELLO))
-    return listenNode(createServer(app))
-  },
-
-  async 'express-codegrant'() {
-    const { default: express } = await import('express')
-    const { oauth, requireAuth } = await import('@codegrant/express')
-    const app = express()
-    app.use(oauth(codegrantOptions()))
-    app.get('/public', (_req, res) => void res.json(HELLO))
-    app.get('/guarded', requireAuth(), (req, res) => void res.json({ sub: req.oauth.user.sub }))
-    app.get('/', (_req, res) => void res.send('ok'))
-    return listenNode(createServer(app))
-  },
-
-  async 'koa-bare'() {
-    const { default: Koa } = await import('koa')
-    const { default: Router } = await import('@koa/router')
-    const app = new Koa()
-    const router = new Router()
-    router.get('/public', (ctx) => { ctx.body = HELLO })
-    app.use(router.routes())
-    return listenNode(createServer(app.callback()))
-  },
-
-  async 'koa-codegrant'() {
-    const { default: Koa } = await import('koa')
-    const { default: Router } = await import('@koa/router')
-    const { oauth, requireAuth } = await import('@codegrant/koa')
-    const app = new Koa()
-    const router = new Router()
-    app.use(oauth(codegrantOptions()))
-    router.get('/public', (ctx) => { ctx.body = HELLO })
-    router.get('/guarded', requireAuth(), (ctx) => { ctx.body = { sub: ctx.state.oauth.user.sub } })
-    router.get('/', (ctx) => { ctx.body = 'ok' })
-    app.use(router.routes())
-    return listenNode(createServer(app.callback()))
-  },
-
-  async 'fastify-bare'() {
-    const { default: Fastify } = await import('fastify')
-    const app = Fastify()
-    app.get('/public', async () => HELLO)
-    return listenFastify(app)
-  },
-
-  async 'fastify-codegrant'() {
-    const { default: Fastify } = await import('fastify')
-    const { oauth, requireAuth } = await import('@codegrant/fastify')
-    const app = Fastify()
-    await app.register(oauth, codegrantOptions())
-    app.get('/public', async () => HELLO)
-    app.get('/guarded', { preHandler: requireAuth() }, async (request) => ({ sub: request.oauth.user.sub }))
-    app.get('/', async () => 'ok')
-    return listenFastify(app)
-  },
+  'express-bare': () => expressApp('bare'),
+  'express-floor': () => expressApp('floor'),
+  'express-codegrant': () => expressApp('codegrant', 'cookie'),
+  'express-memory': () => expressApp('codegrant', 'memory'),
+  'koa-bare': () => koaApp('bare'),
+  'koa-floor': () => koaApp('floor'),
+  'koa-codegrant': () => koaApp('codegrant', 'cookie'),
+  'koa-memory': () => koaApp('codegrant', 'memory'),
+  'fastify-bare': () => fastifyApp('bare'),
+  'fastify-floor': () => fastifyApp('floor'),
+  'fastify-codegrant': () => fastifyApp('codegrant', 'cookie'),
+  'fastify-memory': () => fastifyApp('codegrant', 'memory'),
 
   // express-openid-connect, as its README sets it up for "some routes public, some guarded",
   // with the code flow (its default is the implicit id_token flow, which the dev provider
@@ -91,7 +165,7 @@ const builders = {
   async 'express-openid-connect'() {
     const { default: express } = await import('express')
     const { default: { auth, requiresAuth } } = await import('express-openid-connect') // CommonJS
-    const app = express()
+    const app = express().disable('x-powered-by')
     app.use(auth({
       authRequired: false,
       issuerBaseURL: settings.issuer,
@@ -105,7 +179,7 @@ const builders = {
       authorizationParams: { response_type: 'code', scope: 'openid profile email' },
     }))
     app.get('/public', (_req, res) => void res.json(HELLO))
-    app.get('/guarded', requiresAuth(), (req, res) => void res.json({ sub: req.oidc.user.sub }))
+    app.get('/me', requiresAuth(), (req, res) => void res.json({ user: req.oidc.user }))
     app.get('/', (_req, res) => void res.send('ok'))
     app.use((error, _req, res, _next) => void res.status(error.status ?? 500).json(error.status === 401 ? unauthenticated : { error: 'internal' }))
     return listenNode(createServer(app))
@@ -131,14 +205,14 @@ const builders = {
     }))
     passport.serializeUser((user, done) => done(null, user))
     passport.deserializeUser((user, done) => done(null, user))
-    const app = express()
+    const app = express().disable('x-powered-by')
     app.use(session({ secret: settings.cookieSecret, resave: false, saveUninitialized: false, cookie: { httpOnly: true, sameSite: 'lax' } }))
     app.use(passport.session())
     app.get('/login', passport.authenticate('oidc'))
     app.get('/callback', passport.authenticate('oidc', { successRedirect: '/', failureRedirect: '/failed' }))
     const requireUser = (req, res, next) => (req.isAuthenticated() ? next() : void res.status(401).json(unauthenticated))
     app.get('/public', (_req, res) => void res.json(HELLO))
-    app.get('/guarded', requireUser, (req, res) => void res.json({ sub: req.user.claims.sub }))
+    app.get('/me', requireUser, (req, res) => void res.json({ user: req.user.claims }))
     app.get('/', (_req, res) => void res.send('ok'))
     return listenNode(createServer(app))
   },
@@ -162,7 +236,12 @@ const builders = {
   },
 }
 
+/** BENCH_COUNT=1 (for profiles): count the requests served and print the count at close. */
+let served = 0
+const count = (server) => { if (process.env.BENCH_COUNT === '1') server.on('request', () => served++) }
+
 function listenNode(server) {
+  count(server)
   return new Promise((resolve, reject) => {
     server.once('error', reject)
     server.listen(settings.port, '127.0.0.1', () => resolve(() => new Promise((done) => { server.closeAllConnections(); server.close(done) })))
@@ -170,6 +249,7 @@ function listenNode(server) {
 }
 
 async function listenFastify(app) {
+  count(app.server)
   await app.listen({ port: settings.port, host: '127.0.0.1' })
   return () => app.close()
 }
@@ -184,6 +264,7 @@ process.send?.({ ready: kind })
 process.on('message', async (message) => {
   if (message === 'close') {
     await close()
+    if (process.env.BENCH_COUNT === '1') console.log(`pid ${process.pid} served ${served} requests`)
     process.exit(0)
   }
 })
