@@ -13,12 +13,16 @@ import { safeReturnTo } from './return-to.js'
 import { createSessionBackend, type SessionBackend } from './session/backend.js'
 import { createCookieCodec } from './session/cookie-codec.js'
 import { parseCookies, type RequestCookies } from './session/cookie-jar.js'
-import { sessionUser, type MaybePromise, type SessionData, type UserClaims } from './session/store.js'
+import { userClaims } from './session/claims.js'
+import type { MaybePromise, SessionData, UserClaims } from './session/store.js'
 
 export type Route = 'login' | 'callback' | 'logout'
 
-/** Receives `Set-Cookie` values produced while a request is handled (refresh, renewal, logout). */
-export type CookieSink = (setCookies: string[]) => void
+/**
+ * Receives `Set-Cookie` values produced while a request is handled (refresh, renewal, logout),
+ * with the `target` given to `attach()` (the response): one function per app, no closure per request.
+ */
+export type CookieSink<T = never> = (setCookies: string[], target: T) => void
 
 /** One configured codegrant: what an adapter holds. Create it once, at start-up. */
 export interface Codegrant {
@@ -27,9 +31,10 @@ export interface Codegrant {
   match(url: string): Route | undefined
   /**
    * The request state for one request. Synchronous for the cookie and memory stores (the
-   * session is decrypted lazily, on first use); a promise for stores that do I/O.
+   * session is decrypted lazily, on first use); a promise for stores that do I/O. `sink`
+   * receives `Set-Cookie` values with `target`.
    */
-  attach(request: CoreRequest, sink: CookieSink): MaybePromise<OAuthRequestState>
+  attach<T>(request: CoreRequest, sink: CookieSink<T>, target: T): MaybePromise<OAuthRequestState>
   /** Serves one of codegrant's routes. Never rejects: failures become 4xx/5xx responses. */
   handle(route: Route, request: CoreRequest, state: OAuthRequestState): Promise<CoreResponse>
 }
@@ -46,11 +51,10 @@ interface Engine {
 interface Context {
   engine: Engine
   request: CoreRequest
-  sink: CookieSink
+  sink: CookieSink<unknown>
+  target: unknown
   parsed: RequestCookies | undefined
   session: SessionData | undefined | typeof UNLOADED
-  /** The user of `session`, decoded once when first asked for. */
-  user: { of: SessionData; claims: UserClaims } | undefined
 }
 
 const UNLOADED = Symbol('unloaded')
@@ -91,8 +95,8 @@ export function createCodegrant(options: OAuthOptions = {}, env: Readonly<Record
       const query = url.indexOf('?')
       return routes.get(query === -1 ? url : url.slice(0, query))
     },
-    attach(request, sink) {
-      const context: Context = { engine, request, sink, parsed: undefined, session: UNLOADED, user: undefined }
+    attach(request, sink, target) {
+      const context: Context = { engine, request, sink: sink as CookieSink<unknown>, target, parsed: undefined, session: UNLOADED }
       // one allocation per request: the getters live on a shared prototype
       const state = Object.create(STATE_PROTOTYPE) as OAuthRequestState & { [CONTEXT]: Context }
       state[CONTEXT] = context
@@ -128,29 +132,29 @@ export function createCodegrant(options: OAuthOptions = {}, env: Readonly<Record
   }
 }
 
+const NO_REQUIREMENTS: RequireAuthOptions = Object.freeze({})
+
 /**
  * The guard: undefined lets the request through; otherwise the response to send (302 to login,
  * 401, 403, or 502/504 when a due refresh cannot be done). Refreshes first when the access
- * token is due, so guarded handlers see fresh tokens.
+ * token is due, so guarded handlers see fresh tokens. `request` defaults to the one the state
+ * was attached with.
  */
-export function guard(state: OAuthRequestState, request: CoreRequest, options: RequireAuthOptions = {}): MaybePromise<CoreResponse | undefined> {
+export function guard(state: OAuthRequestState, request?: CoreRequest, options: RequireAuthOptions = NO_REQUIREMENTS): MaybePromise<CoreResponse | undefined> {
   const context = contextOf(state)
   const { config } = context.engine
   const session = load(context)
+  const asked = request ?? context.request
   if (session && session.tokens.refreshToken && refreshDue(config, session, now())) {
     return refreshSession(context, session).then(
-      (fresh) => decide(config, request, guardView(context, fresh), options),
+      (fresh) => decide(config, asked, fresh, options),
       (error: unknown) =>
         isCodegrantError(error, 'codegrant/session_ended')
-          ? decide(config, request, undefined, options)
-          : errorResponse(config, request, isCodegrantError(error) ? error : unexpected(config, error)),
+          ? decide(config, asked, undefined, options)
+          : errorResponse(config, asked, isCodegrantError(error) ? error : unexpected(config, error)),
     )
   }
-  return decide(config, request, session && guardView(context, session), options)
-}
-
-function guardView(context: Context, session: SessionData) {
-  return { scope: session.tokens.scope, user: () => userOf(context)! }
+  return decide(config, asked, session, options)
 }
 
 function contextOf(state: OAuthRequestState): Context {
@@ -163,11 +167,9 @@ function cookiesOf(context: Context): RequestCookies {
   return (context.parsed ??= parseCookies(header(context.request, 'cookie')))
 }
 
-function userOf(context: Context): UserClaims | undefined {
+function userOf(context: Context): Readonly<UserClaims> | undefined {
   const session = load(context)
-  if (!session) return undefined
-  if (context.user?.of !== session) context.user = { of: session, claims: sessionUser(session) }
-  return context.user.claims
+  return session && userClaims(session)
 }
 
 function load(context: Context): SessionData | undefined {
@@ -190,10 +192,10 @@ function renew(context: Context, session: SessionData | undefined): SessionData 
 function persist(context: Context, session: SessionData): Promise<void> {
   const written = context.engine.backend.write(cookiesOf(context), session, now())
   if (!(written instanceof Promise)) {
-    context.sink(written)
+    context.sink(written, context.target)
     return Promise.resolve()
   }
-  return written.then(context.sink)
+  return written.then((cookies) => context.sink(cookies, context.target))
 }
 
 async function refreshSession(context: Context, session: SessionData, force = false): Promise<SessionData> {
@@ -205,7 +207,7 @@ async function refreshSession(context: Context, session: SessionData, force = fa
   } catch (error) {
     if (isCodegrantError(error, 'codegrant/session_ended')) {
       context.session = undefined
-      context.sink(await context.engine.backend.clear(cookiesOf(context), session))
+      context.sink(await context.engine.backend.clear(cookiesOf(context), session), context.target)
     }
     throw error
   }

@@ -1,6 +1,7 @@
 import type { OAuthConfig } from './config.js'
 import { appPath, json, redirect, wantsHtml, type CoreRequest, type CoreResponse } from './http.js'
-import type { UserClaims } from './session/store.js'
+import { userClaims } from './session/claims.js'
+import type { SessionData, UserClaims } from './session/store.js'
 
 /** Options of `requireAuth()`, the same in every adapter. */
 export interface RequireAuthOptions {
@@ -21,7 +22,7 @@ export interface RequireAuthOptions {
 export function decide(
   config: OAuthConfig,
   request: CoreRequest,
-  session: { scope: string; user: () => Readonly<UserClaims> } | undefined,
+  session: SessionData | undefined,
   options: RequireAuthOptions,
 ): CoreResponse | undefined {
   if (!session) {
@@ -31,11 +32,11 @@ export function decide(
     return json(401, { error: 'unauthenticated' }, { 'www-authenticate': `Bearer realm="${config.baseUrl.origin}"` })
   }
   if (options.scopes?.length) {
-    const granted = new Set(session.scope.split(' '))
+    const granted = new Set(session.tokens.scope.split(' '))
     if (!options.scopes.every((s) => granted.has(s))) return json(403, { error: 'forbidden' })
   }
   // the user's claims are decoded only when a claim is required
-  if (options.claims && !claimsMatch(session.user(), options.claims)) return json(403, { error: 'forbidden' })
+  if (options.claims && !claimsMatch(userClaims(session), options.claims)) return json(403, { error: 'forbidden' })
   return undefined
 }
 

@@ -23,6 +23,17 @@ describe('cookie codec', () => {
     }
   })
 
+  it('accepts only the canonical spelling of a sealed value', () => {
+    const codec = createCookieCodec([NEW])
+    const sealed = codec.seal('s', 'payload')
+    expect(codec.open('s', sealed)).toBe('payload')
+    // Node's base64url decoder skips unknown characters and ignores a last character's spare bits
+    const spare = sealed.slice(0, -1) + String.fromCharCode(sealed.charCodeAt(sealed.length - 1) ^ 1)
+    for (const variant of [`${sealed.slice(0, 30)}!${sealed.slice(30)}`, `${sealed.slice(0, 30)}\u00e9${sealed.slice(30)}`, `${sealed}=`, ` ${sealed}`, spare]) {
+      expect(codec.open('s', variant)).toBeUndefined()
+    }
+  })
+
   it('decrypts with every listed key and encrypts with the first', () => {
     const sealedOld = createCookieCodec([OLD]).seal('s', 'v')
     const rotating = createCookieCodec([NEW, OLD])

@@ -1,4 +1,4 @@
-import { createCodegrant, guard, readBody, type CoreRequest, type CoreResponse, type OAuthOptions, type OAuthRequestState, type RequireAuthOptions } from '@codegrant/core'
+import { createCodegrant, guard, readBody, type CoreRequest, type CoreResponse, type OAuthOptions, type OAuthRequestState, type RequireAuthOptions, type Route } from '@codegrant/core'
 import type { NextFunction, Request, RequestHandler, Response } from 'express'
 
 export type { OAuthOptions, OAuthRequestState, RequireAuthOptions } from '@codegrant/core'
@@ -19,12 +19,12 @@ function toCore(req: Request): CoreRequest {
 }
 
 function send(res: Response, result: CoreResponse): void {
-  appendCookies(res, result.cookies)
+  appendCookies(result.cookies, res)
   res.status(result.status).set(result.headers)
   res.end(result.body)
 }
 
-function appendCookies(res: Response, cookies: string[]): void {
+function appendCookies(cookies: string[], res: Response): void {
   if (cookies.length > 0 && !res.headersSent) res.append('Set-Cookie', cookies)
 }
 
@@ -39,21 +39,28 @@ function appendCookies(res: Response, cookies: string[]): void {
  */
 export function oauth(options?: OAuthOptions): RequestHandler {
   const codegrant = createCodegrant(options)
+  const serve = (route: Route, core: CoreRequest, req: Request, res: Response, next: NextFunction, state: OAuthRequestState) => {
+    // a form_post callback: read the form ourselves unless a body parser already did
+    const body = route === 'callback' && req.method === 'POST' && !req.readableEnded ? readBody(req).catch(() => undefined) : Promise.resolve(core.body)
+    body
+      .then((form) => codegrant.handle(route, { ...core, body: form }, state))
+      .then((result) => send(res, result), next)
+  }
   return function codegrantMiddleware(req: Request, res: Response, next: NextFunction): void {
     const core = toCore(req)
-    const attached = codegrant.attach(core, (cookies) => appendCookies(res, cookies))
+    const attached = codegrant.attach(core, appendCookies, res)
     const route = codegrant.match(req.originalUrl)
-    const go = (state: OAuthRequestState) => {
-      req.oauth = state
-      if (!route) return next()
-      // a form_post callback: read the form ourselves unless a body parser already did
-      const body = route === 'callback' && req.method === 'POST' && !req.readableEnded ? readBody(req).catch(() => undefined) : Promise.resolve(core.body)
-      return body
-        .then((form) => codegrant.handle(route, { ...core, body: form }, state))
-        .then((result) => send(res, result), next)
+    if (attached instanceof Promise) {
+      attached.then((state) => {
+        req.oauth = state
+        if (route) serve(route, core, req, res, next, state)
+        else next()
+      }, next)
+      return
     }
-    if (attached instanceof Promise) attached.then(go, next)
-    else go(attached)
+    req.oauth = attached
+    if (route) serve(route, core, req, res, next, attached)
+    else next()
   }
 }
 
@@ -66,7 +73,8 @@ export function oauth(options?: OAuthOptions): RequestHandler {
  */
 export function requireAuth(options?: RequireAuthOptions): RequestHandler {
   return function codegrantGuard(req: Request, res: Response, next: NextFunction): void {
-    const decision = guard(req.oauth, toCore(req), options)
+    // the request oauth() attached the state with (same method, URL and headers)
+    const decision = guard(req.oauth, undefined, options)
     if (!(decision instanceof Promise)) return decision ? send(res, decision) : next()
     decision.then((result) => (result ? send(res, result) : next()), next)
   }

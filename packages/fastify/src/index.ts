@@ -1,5 +1,5 @@
 import { createCodegrant, guard, type CoreRequest, type CoreResponse, type OAuthOptions, type OAuthRequestState, type RequireAuthOptions, type Route } from '@codegrant/core'
-import type { FastifyInstance, FastifyReply, FastifyRequest, preHandlerAsyncHookHandler } from 'fastify'
+import type { FastifyInstance, FastifyReply, FastifyRequest, HookHandlerDoneFunction, preHandlerHookHandler } from 'fastify'
 import fp from 'fastify-plugin'
 
 export type { OAuthOptions, OAuthRequestState, RequireAuthOptions } from '@codegrant/core'
@@ -23,11 +23,11 @@ function toCore(request: FastifyRequest): CoreRequest {
 }
 
 function send(reply: FastifyReply, result: CoreResponse): FastifyReply {
-  appendCookies(reply, result.cookies)
+  appendCookies(result.cookies, reply)
   return reply.code(result.status).headers(result.headers).send(result.body ?? '')
 }
 
-function appendCookies(reply: FastifyReply, cookies: string[]): void {
+function appendCookies(cookies: string[], reply: FastifyReply): void {
   // Fastify appends (rather than replaces) `set-cookie` values
   if (cookies.length > 0 && !reply.sent) reply.header('set-cookie', cookies)
 }
@@ -37,7 +37,7 @@ async function codegrantPlugin(app: FastifyInstance, options: OAuthOptions): Pro
   app.decorateRequest('oauth', null as unknown as OAuthRequestState)
   app.decorate('requireAuth', requireAuth)
   app.addHook('onRequest', (request, reply, done) => {
-    const attached = codegrant.attach(toCore(request), (cookies) => appendCookies(reply, cookies))
+    const attached = codegrant.attach(toCore(request), appendCookies, reply)
     if (!(attached instanceof Promise)) {
       request.oauth = attached
       return done()
@@ -76,9 +76,16 @@ export default oauth
  * to login, API clients get 401 JSON, and users lacking `scopes` or `claims` get 403 JSON.
  * Added in one plugin scope, it guards only that scope.
  */
-export function requireAuth(options?: RequireAuthOptions): preHandlerAsyncHookHandler {
-  return async function codegrantGuard(this: FastifyInstance, request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply | undefined> {
-    const decision = await guard(request.oauth, toCore(request), options)
-    return decision ? send(reply, decision) : undefined
+export function requireAuth(options?: RequireAuthOptions): preHandlerHookHandler {
+  // a callback hook, not an async one: a request that needs no I/O goes on without a promise
+  return function codegrantGuard(this: FastifyInstance, request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction): void {
+    // the request the plugin's hook attached the state with (same method, URL and headers)
+    const decision = guard(request.oauth, undefined, options)
+    if (decision instanceof Promise) {
+      decision.then((result) => (result ? void send(reply, result) : done())).catch(done)
+      return
+    }
+    if (decision) send(reply, decision)
+    else done()
   }
 }

@@ -1,4 +1,4 @@
-import { createCodegrant, guard, readBody, type CoreRequest, type CoreResponse, type OAuthOptions, type OAuthRequestState, type RequireAuthOptions } from '@codegrant/core'
+import { createCodegrant, guard, readBody, type CoreRequest, type CoreResponse, type OAuthOptions, type OAuthRequestState, type RequireAuthOptions, type Route } from '@codegrant/core'
 import type { Context, Middleware, Next } from 'koa'
 
 export type { OAuthOptions, OAuthRequestState, RequireAuthOptions } from '@codegrant/core'
@@ -25,13 +25,13 @@ function toCore(ctx: Context): CoreRequest {
  * so a `Secure` cookie behind a TLS-terminating proxy cannot trip Koa's "Cannot send secure
  * cookie over unencrypted connection". */
 function send(ctx: Context, result: CoreResponse): void {
-  appendCookies(ctx, result.cookies)
+  appendCookies(result.cookies, ctx)
   ctx.status = result.status
   ctx.set(result.headers)
   ctx.body = result.body ?? ''
 }
 
-function appendCookies(ctx: Context, cookies: string[]): void {
+function appendCookies(cookies: string[], ctx: Context): void {
   if (cookies.length > 0 && !ctx.headerSent) ctx.append('Set-Cookie', cookies)
 }
 
@@ -46,15 +46,21 @@ function appendCookies(ctx: Context, cookies: string[]): void {
  */
 export function oauth(options?: OAuthOptions): Middleware {
   const codegrant = createCodegrant(options)
-  return async function codegrantMiddleware(ctx: Context, next: Next): Promise<void> {
-    const core = toCore(ctx)
-    const state = await codegrant.attach(core, (cookies) => appendCookies(ctx, cookies))
-    ctx.state.oauth = state
-    const route = codegrant.match(ctx.originalUrl)
-    if (!route) return next()
+  const serve = async (route: Route, ctx: Context, core: CoreRequest, state: OAuthRequestState): Promise<void> => {
     // a form_post callback: read the form ourselves unless a body parser already did
     const body = route === 'callback' && ctx.method === 'POST' && !ctx.req.readableEnded ? await readBody(ctx.req).catch(() => undefined) : core.body
     send(ctx, await codegrant.handle(route, { ...core, body }, state))
+  }
+  const go = (ctx: Context, next: Next, core: CoreRequest, state: OAuthRequestState): Promise<void> => {
+    ctx.state.oauth = state
+    const route = codegrant.match(ctx.originalUrl)
+    return route ? serve(route, ctx, core, state) : next()
+  }
+  // not async: a request that needs no I/O goes on without an extra promise
+  return function codegrantMiddleware(ctx: Context, next: Next): Promise<void> {
+    const core = toCore(ctx)
+    const attached = codegrant.attach(core, appendCookies, ctx)
+    return attached instanceof Promise ? attached.then((state) => go(ctx, next, core, state)) : go(ctx, next, core, attached)
   }
 }
 
@@ -66,9 +72,12 @@ export function oauth(options?: OAuthOptions): Middleware {
  * router.get('/admin', requireAuth({ claims: { groups: 'admin' } }), handler)
  */
 export function requireAuth(options?: RequireAuthOptions): Middleware {
-  return async function codegrantGuard(ctx: Context, next: Next): Promise<void> {
-    const decision = await guard(ctx.state.oauth as OAuthRequestState, toCore(ctx), options)
-    if (decision) send(ctx, decision)
-    else await next()
+  return function codegrantGuard(ctx: Context, next: Next): Promise<void> {
+    // the request oauth() attached the state with (same method, URL and headers)
+    const decision = guard(ctx.state.oauth as OAuthRequestState, undefined, options)
+    if (decision instanceof Promise) return decision.then((result) => (result ? send(ctx, result) : next()))
+    if (!decision) return next()
+    send(ctx, decision)
+    return Promise.resolve()
   }
 }

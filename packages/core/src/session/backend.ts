@@ -1,7 +1,9 @@
 import { randomBytes } from 'node:crypto'
 import type { OAuthConfig } from '../config.js'
 import type { CookieCodec } from './cookie-codec.js'
+import { deepFreeze } from './claims.js'
 import { clearChunked, readChunked, setCookie, writeChunked, type RequestCookies } from './cookie-jar.js'
+import { createOpenedCache } from './opened-cache.js'
 import { isSessionData, memoryStore, type MaybePromise, type SessionData, type SessionStore } from './store.js'
 
 /**
@@ -20,9 +22,14 @@ export interface SessionBackend {
 /** Past this, the Cookie header nears Node.js's default 16 KB header limit. */
 const LARGE_SESSION_BYTES = 10 * 1024
 
+/** The opened-session cache keeps at most this many characters of cookies (its entry count is `sessionCacheSize`). */
+const CACHE_MAX_CHARS = 16 * 1024 * 1024
+
 export function newSessionId(): string {
   return randomBytes(18).toString('base64url')
 }
+
+const isSessionId = (value: unknown): value is string => typeof value === 'string'
 
 export function isLive(data: SessionData, now: number, config: OAuthConfig): boolean {
   return now < data.exp && now - data.uat < config.sessionIdleTimeout
@@ -35,24 +42,39 @@ function remaining(data: SessionData, now: number, config: OAuthConfig): number 
 
 export function createSessionBackend(config: OAuthConfig, codec: CookieCodec, cookieName: string): SessionBackend {
   const attributes = { secure: config.secure, sameSite: 'lax' as const }
-  const decode = (sealed: string | undefined): unknown => {
-    const json = sealed === undefined ? undefined : codec.open(cookieName, sealed)
+  // cookies already opened in this process, by exact value: the session (cookie store) or its id
+  const opened = createOpenedCache<SessionData | string>(config.sessionCacheSize, CACHE_MAX_CHARS)
+  /** The cookie's content when it opens with our keys and has the expected shape; frozen, as requests share it. */
+  const decode = <T extends SessionData | string>(sealed: string | undefined, valid: (value: unknown) => value is T): T | undefined => {
+    if (sealed === undefined) return undefined
+    const hit = opened.get(sealed)
+    // a backend is either kind, so its cache holds only values that passed its own check
+    if (hit !== undefined) return hit as T
+    const json = codec.open(cookieName, sealed)
     if (json === undefined) return undefined
+    let value: unknown
     try {
-      return JSON.parse(json)
+      value = JSON.parse(json)
     } catch {
       return undefined
     }
+    if (!valid(value)) return undefined
+    opened.set(sealed, deepFreeze(value))
+    return value
   }
-  const live = (value: unknown, now: number): SessionData | undefined =>
-    isSessionData(value) && isLive(value, now, config) ? value : undefined
+  /** A write or a clear makes the request's cookie obsolete (rotation, refresh, logout): forget it. */
+  const forget = (cookies: RequestCookies) => opened.delete(readChunked(cookies, cookieName))
+  const live = (data: SessionData | undefined, now: number): SessionData | undefined => (data !== undefined && isLive(data, now, config) ? data : undefined)
+  // what a store gives back is checked like a cookie's content
+  const liveStored = (data: unknown, now: number): SessionData | undefined => (isSessionData(data) ? live(data, now) : undefined)
 
   if (config.sessionStore === 'cookie') {
     let warned = false
     return {
       cookieName,
-      read: (cookies, now) => live(decode(readChunked(cookies, cookieName)), now),
+      read: (cookies, now) => live(decode(readChunked(cookies, cookieName), isSessionData), now),
       write(cookies, data, now) {
+        forget(cookies)
         const sealed = codec.seal(cookieName, JSON.stringify(data))
         if (sealed.length > LARGE_SESSION_BYTES && !warned) {
           warned = true
@@ -63,7 +85,10 @@ export function createSessionBackend(config: OAuthConfig, codec: CookieCodec, co
         }
         return writeChunked(cookies, cookieName, sealed, { ...attributes, maxAge: remaining(data, now, config) })
       },
-      clear: (cookies) => clearChunked(cookies, cookieName, attributes),
+      clear(cookies) {
+        forget(cookies)
+        return clearChunked(cookies, cookieName, attributes)
+      },
     }
   }
 
@@ -71,12 +96,13 @@ export function createSessionBackend(config: OAuthConfig, codec: CookieCodec, co
   return {
     cookieName,
     read(cookies, now) {
-      const sid = decode(readChunked(cookies, cookieName))
-      if (typeof sid !== 'string') return undefined
+      const sid = decode(readChunked(cookies, cookieName), isSessionId)
+      if (sid === undefined) return undefined
       const found = store.get(sid)
-      return found instanceof Promise ? found.then((data) => live(data, now)) : live(found, now)
+      return found instanceof Promise ? found.then((data) => liveStored(data, now)) : liveStored(found, now)
     },
     write(cookies, data, now) {
+      forget(cookies)
       const ttl = remaining(data, now, config)
       const cookie = setCookie(cookieName, codec.seal(cookieName, JSON.stringify(data.sid)), { ...attributes, maxAge: ttl })
       const headers = [cookie, ...clearChunked(cookies, cookieName, attributes, new Set([cookieName]))]
@@ -84,6 +110,7 @@ export function createSessionBackend(config: OAuthConfig, codec: CookieCodec, co
       return saved instanceof Promise ? saved.then(() => headers) : headers
     },
     clear(cookies, data) {
+      forget(cookies)
       const headers = clearChunked(cookies, cookieName, attributes)
       const destroyed = data ? store.destroy(data.sid) : undefined
       return destroyed instanceof Promise ? destroyed.then(() => headers) : headers

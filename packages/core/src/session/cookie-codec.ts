@@ -33,18 +33,22 @@ export function createCookieCodec(secrets: readonly string[]): CookieCodec {
       return Buffer.concat([iv, cipher.getAuthTag(), body]).toString('base64url')
     },
     open(name, sealed) {
-      // anything not base64url decodes to bytes that fail authentication below
       const raw = Buffer.from(sealed, 'base64url')
       if (raw.length <= IV_BYTES + TAG_BYTES) return undefined
+      // Node's decoder skips characters it does not know and ignores a last character's spare
+      // bits: only the one canonical spelling of a sealed value is accepted (many spellings of
+      // one session would each be "a different cookie" to a cache keyed by the value)
+      if (raw.toString('base64url') !== sealed) return undefined
       const iv = raw.subarray(0, IV_BYTES)
       const tag = raw.subarray(IV_BYTES, IV_BYTES + TAG_BYTES)
       const body = raw.subarray(IV_BYTES + TAG_BYTES)
+      const aad = Buffer.from(name)
       for (const key of keys) {
         try {
           const decipher = createDecipheriv('aes-256-gcm', key, iv)
-          decipher.setAAD(Buffer.from(name))
+          decipher.setAAD(aad)
           decipher.setAuthTag(tag)
-          return Buffer.concat([decipher.update(body), decipher.final()]).toString('utf8')
+          return decipher.update(body, undefined, 'utf8') + decipher.final('utf8')
         } catch {
           // not this key (or tampered): try the next one
         }
