@@ -26,30 +26,79 @@ describe.each(['express', 'koa', 'fastify'])('examples/%s in Chromium', (name) =
     await expect(fetch(example.url)).rejects.toThrow()
   })
 
-  it('logs alice in through the dev provider, shows her name, and logs her out', async () => {
+  it('logs alice in and drives the session inspector: claims, countdown, refresh, userinfo, /admin, log out', async () => {
     const context = await browser.newContext()
     const page = await context.newPage()
+    const cspViolations: string[] = []
+    page.on('console', (message) => {
+      if (/Content Security Policy/i.test(message.text())) cspViolations.push(message.text())
+    })
     try {
-      await page.goto(example.url)
-      await page.getByRole('link', { name: /log in/i }).click()
+      const home = await page.goto(example.url)
+      const csp = home!.headers()['content-security-policy'] ?? ''
+      expect(csp).toContain("default-src 'none'")
+      expect(csp).not.toContain('unsafe-inline')
+      await page.getByRole('link', { name: 'Log in' }).click()
       await page.waitForURL(/\/interaction\//)
-      await page.fill('#username', 'alice')
-      await page.fill('#password', 'anything')
-      await page.click('#login')
+      await page.getByLabel('Username').fill('alice')
+      await page.getByLabel(/^Password/).fill('anything')
+      await page.getByRole('button', { name: 'Sign in' }).click()
       await page.waitForURL(`${example.url}/`)
-      await expect.poll(() => page.textContent('body')).toContain('Alice Example')
+      const signedInAt = Math.floor(Date.now() / 1000)
+      await expect.poll(() => page.getByRole('heading', { level: 1 }).textContent()).toBe('Signed in as Alice Example')
 
+      // the claims, as a table
+      const claim = (name: string) => page.locator('#claims tr', { has: page.locator(`th code:text-is("${name}")`) }).locator('td').textContent()
+      expect(await claim('sub')).toBe('alice')
+      expect(await claim('groups')).toBe('["admin"]')
+      expect(await page.locator('#session-store').textContent()).toMatch(/^cookie/)
+      expect(await page.locator('#token-type').textContent()).toBe('Bearer')
+      expect(await page.locator('#token-scopes li').allTextContents()).toEqual(['openid', 'profile', 'email'])
+      // tokens only as fingerprints: no JWT (the ID token) anywhere on the page
+      const fingerprint = (await page.locator('#token-fingerprint').textContent())!
+      expect(fingerprint).toMatch(/^sha256:[0-9a-f]{12}$/)
+      expect(await page.locator('#refresh-token').textContent()).toMatch(/^held \(sha256:[0-9a-f]{12}\)$/)
+      expect(await page.content()).not.toMatch(/eyJ[\w-]+\.[\w-]+\./)
       // the session cookie is HttpOnly: the page's script cannot read it
       expect(await page.evaluate(() => document.cookie)).not.toContain('codegrant')
-      const me = await page.goto(`${example.url}/me`)
-      expect(await me!.json()).toMatchObject({ user: { sub: 'alice', groups: ['admin'] } })
-      expect((await page.goto(`${example.url}/admin`))!.status()).toBe(200)
 
-      await page.goto(example.url)
-      await page.getByRole('link', { name: /log ?out/i }).click()
+      // the countdown is live (the page's script runs under the CSP)
+      const left = page.locator('#token-expiry-left')
+      const shown = await left.textContent()
+      expect(shown).toMatch(/^in \d+ min \d\d s$/)
+      await expect.poll(() => left.textContent(), { timeout: 5000 }).not.toBe(shown)
+
+      // refresh: new access token, new rotated refresh token, and a later expiry
+      const expiry = async () => Number(await page.locator('#token-expiry').getAttribute('data-epoch'))
+      const refreshTokenBefore = await page.locator('#refresh-token').textContent()
+      const expiresBefore = await expiry()
+      // a token issued in a later second expires in a later second
+      await expect.poll(() => Math.floor(Date.now() / 1000)).toBeGreaterThan(signedInAt)
+      await page.getByRole('button', { name: 'Refresh the tokens now' }).click()
+      await expect.poll(() => page.locator('#result-title').textContent()).toBe('POST /demo/refresh → 200 OK: new tokens')
+      expect(await expiry()).toBeGreaterThan(expiresBefore)
+      expect(await page.locator('#token-fingerprint').textContent()).not.toBe(fingerprint)
+      expect(await page.locator('#refresh-token').textContent()).not.toBe(refreshTokenBefore)
+      expect(await page.locator('#result-body').textContent()).toContain(`${fingerprint} → `)
+      // and the page, reloaded, shows what the session now holds
+      const refreshed = await page.locator('#token-fingerprint').textContent()
+      await page.reload()
+      expect(await page.locator('#token-fingerprint').textContent()).toBe(refreshed)
+
+      // userinfo and the guarded /admin, answered inline
+      await page.getByRole('button', { name: 'Call /api/userinfo' }).click()
+      await expect.poll(() => page.locator('#result-title').textContent()).toBe('GET /api/userinfo → 200 OK')
+      expect(JSON.parse((await page.locator('#result-body').textContent())!)).toMatchObject({ sub: 'alice', groups: ['admin'] })
+      await page.getByRole('button', { name: 'Call /admin' }).click()
+      await expect.poll(() => page.locator('#result-title').textContent()).toBe('GET /admin → 200 OK')
+      expect(JSON.parse((await page.locator('#result-body').textContent())!)).toEqual({ ok: true })
+
+      // log out: here and at the provider, back on the signed-out page
+      await page.getByRole('button', { name: 'Log out' }).click()
       await page.waitForURL(`${example.url}/`)
-      await expect.poll(() => page.textContent('body')).toMatch(/log in/i)
+      await expect.poll(() => page.getByRole('link', { name: 'Log in' }).count()).toBe(1)
       expect((await page.goto(`${example.url}/me`))!.url()).toContain('/interaction/')
+      expect(cspViolations).toEqual([])
     } finally {
       await context.close()
     }
@@ -67,6 +116,11 @@ describe.each(['express', 'koa', 'fastify'])('examples/%s in Chromium', (name) =
       await page.waitForURL(`${example.url}/me`)
       expect(JSON.parse((await page.textContent('body'))!)).toMatchObject({ user: { sub: 'bob' } })
       expect((await page.goto(`${example.url}/admin`))!.status()).toBe(403)
+      // the inspector shows bob's refusal inline
+      await page.goto(example.url)
+      await page.getByRole('button', { name: 'Call /admin' }).click()
+      await expect.poll(() => page.locator('#result-title').textContent()).toBe('GET /admin → 403 Forbidden')
+      expect(JSON.parse((await page.locator('#result-body').textContent())!)).toEqual({ error: 'forbidden' })
     } finally {
       await context.close()
     }

@@ -40,5 +40,38 @@ describe.each(['express', 'koa', 'fastify'])('examples/%s', (name) => {
       await login(bob, example.url, 'bob')
       expect((await bob.request(`${example.url}/admin`, { headers: API })).status).toBe(403)
     })
+
+    it('answers the inspector as JSON to API clients, with fingerprints, never tokens', async () => {
+      const agent = createAgent()
+      expect(JSON.parse((await agent.request(`${example.url}/`, { headers: API })).body)).toMatchObject({ signedIn: false })
+      await login(agent, example.url, 'alice')
+      const home = await agent.request(`${example.url}/`, { headers: API })
+      const view = JSON.parse(home.body)
+      expect(view).toMatchObject({
+        signedIn: true,
+        user: { sub: 'alice' },
+        session: { store: 'cookie', issuedAt: expect.any(Number), expiresAt: expect.any(Number), idleExpiresAt: expect.any(Number) },
+        tokens: { type: 'Bearer', scopes: ['openid', 'profile', 'email'], accessToken: expect.stringMatching(/^sha256:[0-9a-f]{12}$/) },
+      })
+      expect(home.body).not.toMatch(/eyJ[\w-]+\.[\w-]+\./)
+    })
+
+    it('refreshes on POST /demo/refresh from the page, and refuses cross-site requests', async () => {
+      const agent = createAgent()
+      expect((await agent.request(`${example.url}/demo/refresh`, { method: 'POST', headers: API })).status).toBe(401)
+      await login(agent, example.url, 'alice')
+      const before = JSON.parse((await agent.request(`${example.url}/`, { headers: API })).body)
+      const crossSite: Record<string, string>[] = [{ origin: 'http://evil.example' }, { 'sec-fetch-site': 'cross-site' }, { origin: 'null' }]
+      for (const headers of crossSite) {
+        const refused = await agent.request(`${example.url}/demo/refresh`, { method: 'POST', headers: { ...API, ...headers } })
+        expect([refused.status, JSON.parse(refused.body)]).toEqual([403, { error: 'cross_site_request' }])
+      }
+      const origin = new URL(example.url).origin
+      const done = await agent.request(`${example.url}/demo/refresh`, { method: 'POST', headers: { ...API, origin, 'sec-fetch-site': 'same-origin' } })
+      expect(done.status).toBe(200)
+      const after = JSON.parse(done.body)
+      expect(after.tokens.accessToken).not.toBe(before.tokens.accessToken)
+      expect(after.tokens.refreshToken).not.toBe(before.tokens.refreshToken)
+    })
   })
 })

@@ -1,20 +1,24 @@
-import { errorAnswer, homePage, userinfo } from '@codegrant/example-kit'
+import { errorAnswer, inspector, userinfo, type KitAnswer } from '@codegrant/example-kit'
 import { oauth, requireAuth, type OAuthOptions } from '@codegrant/express'
-import express, { type ErrorRequestHandler, type Express } from 'express'
+import express, { type ErrorRequestHandler, type Express, type Response } from 'express'
 
 /**
- * The example app, not listening: `/` (public), `/me`, `/api/userinfo` (signed in) and
- * `/admin` (group admin). `options` override the `OAUTH_*` environment variables.
+ * The example app, not listening: `/` (public: the session inspector), `/me`, `/api/userinfo`
+ * (signed in), `/admin` (group admin) and `POST /demo/refresh` (the inspector's refresh button). `options` override the `OAUTH_*` environment variables.
  *
  * @throws {CodegrantError} `codegrant/config_invalid` when the configuration is incomplete.
  */
 export function createApp(options?: OAuthOptions): Express {
   const app = express().disable('x-powered-by')
   const userinfoFor = userinfo(options)
+  const page = inspector('Express', options)
   app.use(oauth(options))
 
   app.get('/', (req, res) => {
-    res.set('cache-control', 'no-store').type('html').send(homePage('Express', req.oauth.user))
+    send(res, page.home(req.oauth, req.headers))
+  })
+  app.post('/demo/refresh', async (req, res) => {
+    send(res, await page.refresh(req.oauth, req.headers))
   })
   app.get('/me', requireAuth(), (req, res) => {
     res.json({ user: req.oauth.user })
@@ -29,6 +33,10 @@ export function createApp(options?: OAuthOptions): Express {
 
   app.use(handleError)
   return app
+}
+
+function send(res: Response, { status, headers, body }: KitAnswer): void {
+  res.status(status).set(headers).send(body)
 }
 
 /** JSON errors, never a stack trace. */

@@ -1,16 +1,17 @@
-import { errorAnswer, homePage, userinfo } from '@codegrant/example-kit'
+import { errorAnswer, inspector, userinfo } from '@codegrant/example-kit'
 import { oauth, requireAuth, type OAuthOptions } from '@codegrant/fastify'
 import Fastify, { type FastifyInstance } from 'fastify'
 
 /**
- * The example app, not listening: `/` (public), `/me`, `/api/userinfo` (signed in) and
- * `/admin` (group admin). `options` override the `OAUTH_*` environment variables.
+ * The example app, not listening: `/` (public: the session inspector), `/me`, `/api/userinfo`
+ * (signed in), `/admin` (group admin) and `POST /demo/refresh` (the inspector's refresh button). `options` override the `OAUTH_*` environment variables.
  *
  * @throws {CodegrantError} `codegrant/config_invalid` when the configuration is incomplete.
  */
 export async function createApp(options?: OAuthOptions): Promise<FastifyInstance> {
   const app = Fastify()
   const userinfoFor = userinfo(options)
+  const page = inspector('Fastify', options)
 
   // JSON errors, never a stack trace
   app.setErrorHandler((error, _request, reply) => {
@@ -20,9 +21,14 @@ export async function createApp(options?: OAuthOptions): Promise<FastifyInstance
   })
   await app.register(oauth, options ?? {})
 
-  app.get('/', async (request, reply) =>
-    reply.header('cache-control', 'no-store').type('text/html; charset=utf-8').send(homePage('Fastify', request.oauth.user)),
-  )
+  app.get('/', async (request, reply) => {
+    const { status, headers, body } = page.home(request.oauth, request.headers)
+    return reply.code(status).headers(headers).send(body)
+  })
+  app.post('/demo/refresh', async (request, reply) => {
+    const { status, headers, body } = await page.refresh(request.oauth, request.headers)
+    return reply.code(status).headers(headers).send(body)
+  })
   app.get('/me', { preHandler: requireAuth() }, async (request) => ({ user: request.oauth.user }))
   app.get('/api/userinfo', { preHandler: requireAuth() }, async (request, reply) => {
     const { status, body } = await userinfoFor(request.oauth)

@@ -1,11 +1,11 @@
-import { errorAnswer, homePage, userinfo } from '@codegrant/example-kit'
+import { errorAnswer, inspector, userinfo, type KitAnswer } from '@codegrant/example-kit'
 import { oauth, requireAuth, type OAuthOptions } from '@codegrant/koa'
 import Router from '@koa/router'
-import Koa, { type Middleware } from 'koa'
+import Koa, { type Context, type Middleware } from 'koa'
 
 /**
- * The example app, not listening: `/` (public), `/me`, `/api/userinfo` (signed in) and
- * `/admin` (group admin). `options` override the `OAUTH_*` environment variables.
+ * The example app, not listening: `/` (public: the session inspector), `/me`, `/api/userinfo`
+ * (signed in), `/admin` (group admin) and `POST /demo/refresh` (the inspector's refresh button). `options` override the `OAUTH_*` environment variables.
  *
  * @throws {CodegrantError} `codegrant/config_invalid` when the configuration is incomplete.
  */
@@ -13,11 +13,13 @@ export function createApp(options?: OAuthOptions): Koa {
   const app = new Koa()
   const router = new Router()
   const userinfoFor = userinfo(options)
+  const page = inspector('Koa', options)
 
   router.get('/', (ctx) => {
-    ctx.set('cache-control', 'no-store')
-    ctx.type = 'html'
-    ctx.body = homePage('Koa', ctx.state.oauth.user)
+    send(ctx, page.home(ctx.state.oauth, ctx.headers))
+  })
+  router.post('/demo/refresh', async (ctx) => {
+    send(ctx, await page.refresh(ctx.state.oauth, ctx.headers))
   })
   router.get('/me', requireAuth(), (ctx) => {
     ctx.body = { user: ctx.state.oauth.user }
@@ -35,6 +37,12 @@ export function createApp(options?: OAuthOptions): Koa {
   app.use(oauth(options))
   app.use(router.routes()).use(router.allowedMethods())
   return app
+}
+
+function send(ctx: Context, { status, headers, body }: KitAnswer): void {
+  ctx.status = status
+  ctx.set(headers)
+  ctx.body = body
 }
 
 /** JSON errors, never a stack trace. */

@@ -11,6 +11,9 @@ export interface DemoSetup {
 
 export const DEMO_CLIENT_ID = 'codegrant-demo';
 
+/** Seconds an access token of the demo lives. */
+export const DEMO_ACCESS_TOKEN_TTL = 300;
+
 type Env = Record<string, string | undefined>;
 
 function isSet(env: Env, name: string): boolean {
@@ -45,6 +48,8 @@ export async function startDemoIfUnconfigured(env: Env, appPort: number): Promis
   const clientSecret = randomSecret();
   const provider = await startDevProvider({
     quiet: true,
+    // five minutes: long enough to look around, short enough to watch it expire and be refreshed
+    accessTokenTtl: DEMO_ACCESS_TOKEN_TTL,
     clients: [
       {
         client_id: DEMO_CLIENT_ID,

@@ -1,0 +1,91 @@
+import { randomBytes } from 'node:crypto'
+import type { IncomingHttpHeaders } from 'node:http'
+import { isCodegrantError, type OAuthOptions, type OAuthRequestState } from '@codegrant/core'
+import { isProviderConfigured, users } from '@codegrant/dev-provider'
+import { INSPECTOR_SCRIPT } from './client.js'
+import { renderPage, type DemoUser } from './page.js'
+import { inspectorView, storeName } from './view.js'
+
+export { fingerprint, type InspectorView } from './view.js'
+
+/** A response for the app to send as it is. */
+export interface KitAnswer {
+  status: number
+  headers: Record<string, string>
+  body: string
+}
+
+export interface Inspector {
+  /**
+   * `GET /`: the session inspector. HTML for browsers (a "Log in" link when signed out); the
+   * same data as JSON for clients that ask for `application/json` and not HTML.
+   */
+  home(oauth: OAuthRequestState, headers: IncomingHttpHeaders): KitAnswer
+  /**
+   * `POST /demo/refresh` (an example-only route): refreshes the tokens now with
+   * `oauth.refresh()` and answers the inspector's data as JSON. Same-origin requests only.
+   */
+  refresh(oauth: OAuthRequestState, headers: IncomingHttpHeaders): Promise<KitAnswer>
+}
+
+const JSON_HEADERS = { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store', 'x-content-type-options': 'nosniff' }
+
+/**
+ * The examples' home page, the same in every framework. `options` are the app's codegrant
+ * options (they name the session store); with no provider configured, the page names the dev
+ * provider's users.
+ */
+export function inspector(framework: string, options?: OAuthOptions, env: NodeJS.ProcessEnv = process.env): Inspector {
+  const store = storeName(options, env)
+  const demoUsers: DemoUser[] | undefined = isProviderConfigured(env) ? undefined : Object.values(users).map(({ sub, groups }) => ({ sub, groups }))
+  return {
+    home(oauth, headers) {
+      const view = inspectorView(framework, store, oauth)
+      if (wantsJson(headers)) return json(200, view)
+      const nonce = randomBytes(16).toString('base64')
+      return {
+        status: 200,
+        headers: {
+          'content-type': 'text/html; charset=utf-8',
+          'cache-control': 'no-store',
+          'content-security-policy': `default-src 'none'; script-src 'nonce-${nonce}'; style-src 'nonce-${nonce}'; connect-src 'self'; img-src data:; base-uri 'none'; frame-ancestors 'none'`,
+          'x-content-type-options': 'nosniff',
+          'referrer-policy': 'no-referrer',
+        },
+        body: renderPage(view, nonce, INSPECTOR_SCRIPT, demoUsers),
+      }
+    },
+    async refresh(oauth, headers) {
+      if (isCrossSite(headers)) return json(403, { error: 'cross_site_request' })
+      try {
+        await oauth.refresh()
+      } catch (error) {
+        if (isCodegrantError(error)) return json(error.status, { error: error.code.replace('codegrant/', ''), code: error.code, message: error.message })
+        throw error
+      }
+      return json(200, inspectorView(framework, store, oauth))
+    },
+  }
+}
+
+function json(status: number, body: unknown): KitAnswer {
+  return { status, headers: { ...JSON_HEADERS }, body: JSON.stringify(body) }
+}
+
+function first(value: string | string[] | undefined): string {
+  return (Array.isArray(value) ? value[0] : value) ?? ''
+}
+
+function wantsJson(headers: IncomingHttpHeaders): boolean {
+  const accept = first(headers.accept).toLowerCase()
+  return accept.includes('application/json') && !accept.includes('text/html')
+}
+
+/** A POST another site made the browser send: refused (the route spends a refresh grant). */
+function isCrossSite(headers: IncomingHttpHeaders): boolean {
+  const site = first(headers['sec-fetch-site'])
+  if (site && site !== 'same-origin') return true
+  const origin = first(headers.origin)
+  if (!origin) return false
+  return origin === 'null' || URL.parse(origin)?.host !== first(headers.host)
+}
