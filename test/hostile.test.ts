@@ -291,7 +291,6 @@ describe.each(FRAMEWORKS)('%s', (framework: Framework) => {
       ['hangs', { discovery: 'hang' }],
       ['answers HTML', { discovery: 'not-json' }],
       ['answers 2 MB', { discovery: 'huge' }],
-      ['names another issuer', { discovery: 'issuer-mismatch' }],
       ['lists plain-http endpoints on another host', { discovery: 'http-endpoints' }],
     ])('that %s: /auth/login 503 with Retry-After; not cached: the next login works once fixed', async (_, settings) => {
       hostile.set(resolve(settings))
@@ -301,6 +300,18 @@ describe.each(FRAMEWORKS)('%s', (framework: Framework) => {
       const next = await get('/auth/login', HTML)
       expect(next.status).toBe(302)
       expect(new URL(next.headers.get('location')!).origin).toBe(hostile.issuer)
+      expect(hostile.count('discovery')).toBe(before + 2)
+    })
+
+    it('that names another issuer: 502 codegrant/issuer_mismatch (a configuration error, issue 8), not cached', async () => {
+      hostile.set({ discovery: 'issuer-mismatch' })
+      const before = hostile.count('discovery')
+      const response = await get('/auth/login')
+      expect([response.status, JSON.parse(response.body).code]).toEqual([502, 'codegrant/issuer_mismatch'])
+      expect(response.headers.get('location')).toBeNull()
+      expectNoLeak(response)
+      hostile.reset()
+      expect((await get('/auth/login', HTML)).status).toBe(302)
       expect(hostile.count('discovery')).toBe(before + 2)
     })
 

@@ -1,4 +1,5 @@
 import { resolveConfig, type OAuthConfig, type OAuthOptions } from './config.js'
+import { announce, createDiagnostics, notMounted, type Diagnostics } from './diagnostics.js'
 import { CodegrantError, isCodegrantError } from './errors.js'
 import { CALLBACK_HEADERS, completeLogin } from './flow/callback.js'
 import { startLogin } from './flow/login.js'
@@ -46,6 +47,7 @@ interface Engine {
   provider: () => Promise<Provider>
   refresh: Refresh
   renewAfter: number
+  diagnostics: Diagnostics
 }
 
 interface Context {
@@ -82,7 +84,9 @@ export function createCodegrant(options: OAuthOptions = {}, env: Readonly<Record
     refresh: createRefresher(config, provider),
     // re-issue the session cookie at most every 1/20 of the idle timeout (a day: every 72 minutes)
     renewAfter: Math.max(1, Math.floor(config.sessionIdleTimeout / 20)),
+    diagnostics: createDiagnostics(config),
   }
+  announce(config)
   const routes = new Map<string, Route>([
     [config.routes.login, 'login'],
     [config.routes.callback, 'callback'],
@@ -96,6 +100,7 @@ export function createCodegrant(options: OAuthOptions = {}, env: Readonly<Record
       return routes.get(query === -1 ? url : url.slice(0, query))
     },
     attach(request, sink, target) {
+      engine.diagnostics.observe(request)
       const context: Context = { engine, request, sink: sink as CookieSink<unknown>, target, parsed: undefined, session: UNLOADED }
       // one allocation per request: the getters live on a shared prototype
       const state = Object.create(STATE_PROTOTYPE) as OAuthRequestState & { [CONTEXT]: Context }
@@ -123,6 +128,7 @@ export function createCodegrant(options: OAuthOptions = {}, env: Readonly<Record
         const failure = isCodegrantError(error) ? error : unexpected(config, error)
         const response = errorResponse(config, request, failure)
         if (route === 'callback') {
+          engine.diagnostics.rejected(failure)
           Object.assign(response.headers, CALLBACK_HEADERS)
           response.cookies.push(...clearTransaction(context))
         }
@@ -141,6 +147,7 @@ const NO_REQUIREMENTS: RequireAuthOptions = Object.freeze({})
  * was attached with.
  */
 export function guard(state: OAuthRequestState, request?: CoreRequest, options: RequireAuthOptions = NO_REQUIREMENTS): MaybePromise<CoreResponse | undefined> {
+  if (!(state as { [CONTEXT]?: Context } | undefined)?.[CONTEXT]) return notMounted(request)
   const context = contextOf(state)
   const { config } = context.engine
   const session = load(context)
@@ -271,6 +278,8 @@ async function login(context: Context): Promise<CoreResponse> {
   const { config, transactions, provider } = context.engine
   const { request } = context
   if (request.method !== 'GET' && request.method !== 'HEAD') return methodNotAllowed('GET')
+  const mismatch = context.engine.diagnostics.loginOrigin(request)
+  if (mismatch) return mismatch
   const returnTo = new URL(request.url, 'http://local.invalid').searchParams.get('returnTo')
   return startLogin(config, await provider(), transactions, cookiesOf(context), returnTo, now())
 }

@@ -7,10 +7,19 @@ export type ResponseMode = 'query' | 'form_post'
 /** What a `private_key_jwt` client assertion names as its audience (`aud`). */
 export type ClientAssertionAud = 'issuer' | 'token_endpoint'
 
+/**
+ * Where codegrant logs: pino, console, or anything with these methods (`debug` and `info` are
+ * optional). Lines never carry a secret, a token, a code or a cookie.
+ */
 export interface Logger {
+  debug?(message: string): void
+  info?(message: string): void
   warn(message: string): void
   error(message: string): void
 }
+
+/** The logger codegrant calls: every level present; `debug` is a no-op unless `debug` is on. */
+export type FullLogger = Required<Logger>
 
 /** What a user passes to `oauth()`; every field also has an environment variable. */
 export interface OAuthOptions {
@@ -70,7 +79,10 @@ export interface OAuthOptions {
   /** Seconds of clock difference tolerated when checking `exp`, `iat`, `nbf`. Default 30. */
   clockTolerance?: number
   routes?: { login?: string; callback?: string; logout?: string }
+  /** Default: console, prefixed `[codegrant]`. A pino logger plugs straight in. */
   logger?: Logger
+  /** Log every step of login, callback, refresh and logout at debug level (redacted). `OAUTH_DEBUG`. */
+  debug?: boolean
 }
 
 /** The validated, frozen configuration every part of codegrant reads. */
@@ -114,7 +126,8 @@ export interface OAuthConfig {
   readonly idTokenSigningAlg: string | undefined
   readonly clockTolerance: number
   readonly routes: Readonly<{ login: string; callback: string; logout: string }>
-  readonly logger: Logger
+  readonly logger: FullLogger
+  readonly debug: boolean
 }
 
 type Env = Readonly<Record<string, string | undefined>>
@@ -150,13 +163,14 @@ const ENV_NAMES = {
   refreshSkew: ['OAUTH_REFRESH_SKEW'],
   fetchUserinfo: ['OAUTH_FETCH_USERINFO'],
   trustProxy: ['OAUTH_TRUST_PROXY'],
+  debug: ['OAUTH_DEBUG'],
   idTokenSigningAlg: ['OAUTH_ID_TOKEN_SIGNING_ALG'],
   clockTolerance: ['OAUTH_CLOCK_TOLERANCE'],
 } as const satisfies Partial<Record<keyof OAuthOptions, readonly string[]>>
 
 type EnvBacked = keyof typeof ENV_NAMES
 const NUMBERS = new Set<EnvBacked>(['sessionMaxAge', 'sessionIdleTimeout', 'sessionCacheSize', 'httpTimeout', 'refreshSkew', 'clockTolerance'])
-const BOOLEANS = new Set<EnvBacked>(['par', 'dpop', 'fetchUserinfo', 'trustProxy'])
+const BOOLEANS = new Set<EnvBacked>(['par', 'dpop', 'fetchUserinfo', 'trustProxy', 'debug'])
 
 /**
  * Reads every codegrant setting from an environment (usually `process.env`).
@@ -182,9 +196,24 @@ function parseBoolean(value: string): boolean | undefined {
   return undefined
 }
 
-const DEFAULT_LOGGER: Logger = {
+const DEFAULT_LOGGER: FullLogger = {
+  debug: (message) => console.debug(`[codegrant] ${message}`),
+  info: (message) => console.info(`[codegrant] ${message}`),
   warn: (message) => console.warn(`[codegrant] ${message}`),
   error: (message) => console.error(`[codegrant] ${message}`),
+}
+
+const ignore = () => {}
+
+/** Every level, called as methods (pino needs its `this`); `debug` only when asked for. */
+function fullLogger(logger: Logger | undefined, debug: boolean): FullLogger {
+  const target = logger ?? DEFAULT_LOGGER
+  return {
+    debug: debug ? (message) => (target.debug ? target.debug(message) : target.info?.(message)) : ignore,
+    info: (message) => target.info?.(message),
+    warn: (message) => target.warn(message),
+    error: (message) => target.error(message),
+  }
 }
 
 const LOOPBACK = /^(localhost|127(?:\.\d{1,3}){3}|\[::1\])$/
@@ -202,7 +231,7 @@ export function isLoopback(url: URL): boolean {
 export function resolveConfig(options: OAuthOptions = {}, env: Env = process.env): OAuthConfig {
   const merged: OAuthOptions = { ...configFromEnv(env), ...definedOnly(options) }
   const problems: string[] = []
-  const logger = merged.logger ?? DEFAULT_LOGGER
+  const logger = fullLogger(merged.logger, merged.debug === true)
 
   const url = (name: string, value: string | undefined, required = false): URL | undefined => {
     if (value === undefined) {
@@ -243,6 +272,10 @@ export function resolveConfig(options: OAuthOptions = {}, env: Env = process.env
     jwks: url('OAUTH_JWKS_URI', merged.jwksUri)?.href,
   }
   const explicitEndpoints = endpoints.authorization !== undefined && endpoints.token !== undefined
+  const scope = (merged.scope ?? 'openid profile email').split(/\s+/).filter(Boolean).join(' ')
+  if (explicitEndpoints && !endpoints.jwks && scope.split(' ').includes('openid')) {
+    problems.push('OAUTH_JWKS_URI is required with explicit endpoints and the openid scope (ID token signatures are checked with its keys); or set only OAUTH_ISSUER to use discovery')
+  }
   const issuerUrl = url('OAUTH_ISSUER', merged.issuer, !explicitEndpoints)
   if (!explicitEndpoints && merged.issuer === undefined && (endpoints.authorization ?? endpoints.token) !== undefined) {
     problems.push('OAUTH_AUTHORIZATION_ENDPOINT and OAUTH_TOKEN_ENDPOINT must be given together (or set OAUTH_ISSUER for discovery)')
@@ -309,7 +342,6 @@ export function resolveConfig(options: OAuthOptions = {}, env: Env = process.env
   const responseMode = merged.responseMode ?? 'query'
   if (responseMode !== 'query' && responseMode !== 'form_post') problems.push(`OAUTH_RESPONSE_MODE must be query or form_post (got ${JSON.stringify(responseMode)})`)
 
-  const scope = (merged.scope ?? 'openid profile email').split(/\s+/).filter(Boolean).join(' ')
   const idTokenSigningAlg = merged.idTokenSigningAlg
   if (idTokenSigningAlg !== undefined && (idTokenSigningAlg.toLowerCase() === 'none' || /^HS/i.test(idTokenSigningAlg))) {
     problems.push(`OAUTH_ID_TOKEN_SIGNING_ALG must be an asymmetric algorithm such as RS256 or ES256 (got ${JSON.stringify(idTokenSigningAlg)})`)
@@ -326,6 +358,7 @@ export function resolveConfig(options: OAuthOptions = {}, env: Env = process.env
   const par = flag('OAUTH_PAR', merged.par)
   const fetchUserinfo = flag('OAUTH_FETCH_USERINFO', merged.fetchUserinfo)
   const trustProxy = flag('OAUTH_TRUST_PROXY', merged.trustProxy)
+  const debug = flag('OAUTH_DEBUG', merged.debug)
   const postLogout = url('OAUTH_POST_LOGOUT_REDIRECT_URI', merged.postLogoutRedirectUri)
 
   if (problems.length > 0 || !baseUrl) {
@@ -374,6 +407,7 @@ export function resolveConfig(options: OAuthOptions = {}, env: Env = process.env
     clockTolerance,
     routes: Object.freeze(routes),
     logger,
+    debug,
   })
 }
 

@@ -21,6 +21,8 @@ export type CodegrantErrorCode =
   | 'codegrant/forbidden'
   | 'codegrant/cross_site_request'
   | 'codegrant/body_too_large'
+  | 'codegrant/base_url_mismatch'
+  | 'codegrant/issuer_mismatch'
 
 /** HTTP status an adapter (or the framework's error handler) should answer with. */
 const STATUS: Record<CodegrantErrorCode, number> = {
@@ -42,6 +44,8 @@ const STATUS: Record<CodegrantErrorCode, number> = {
   'codegrant/forbidden': 403,
   'codegrant/cross_site_request': 403,
   'codegrant/body_too_large': 413,
+  'codegrant/base_url_mismatch': 400,
+  'codegrant/issuer_mismatch': 502,
 }
 
 export class CodegrantError extends Error {

@@ -10,6 +10,8 @@ export interface CoreRequest {
   headers: Readonly<Record<string, string | string[] | undefined>>
   /** A form body (form_post callback, logout POST): the raw text, or what a body parser made of it. */
   body?: string | URLSearchParams | Readonly<Record<string, unknown>> | undefined
+  /** Whether the connection to this server is TLS (the socket's, not a proxy's); for diagnostics. */
+  encrypted?: boolean
 }
 
 /** What an adapter writes back: status, headers, `Set-Cookie` values, and an optional body. */

@@ -15,7 +15,7 @@ declare global {
 }
 
 function toCore(req: Request): CoreRequest {
-  return { method: req.method, url: req.originalUrl, headers: req.headers, body: req.body as CoreRequest['body'] }
+  return { method: req.method, url: req.originalUrl, headers: req.headers, body: req.body as CoreRequest['body'], encrypted: (req.socket as { encrypted?: boolean } | undefined)?.encrypted === true }
 }
 
 function send(res: Response, result: CoreResponse): void {

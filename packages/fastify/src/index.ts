@@ -19,7 +19,7 @@ declare module 'fastify' {
 const FORM = 'application/x-www-form-urlencoded'
 
 function toCore(request: FastifyRequest): CoreRequest {
-  return { method: request.method, url: request.url, headers: request.headers, body: request.body as CoreRequest['body'] }
+  return { method: request.method, url: request.url, headers: request.headers, body: request.body as CoreRequest['body'], encrypted: (request.raw.socket as { encrypted?: boolean } | undefined)?.encrypted === true }
 }
 
 function send(reply: FastifyReply, result: CoreResponse): FastifyReply {

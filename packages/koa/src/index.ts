@@ -18,7 +18,7 @@ declare module 'koa' {
 
 function toCore(ctx: Context): CoreRequest {
   const parsed = (ctx.request as { body?: unknown }).body
-  return { method: ctx.method, url: ctx.originalUrl, headers: ctx.headers, body: parsed as CoreRequest['body'] }
+  return { method: ctx.method, url: ctx.originalUrl, headers: ctx.headers, body: parsed as CoreRequest['body'], encrypted: (ctx.req.socket as { encrypted?: boolean } | undefined)?.encrypted === true }
 }
 
 /** Writes a core response. Cookies are written as raw headers, never through `ctx.cookies`,

@@ -1,5 +1,6 @@
 import * as oauth from 'oauth4webapi'
 import type { OAuthConfig } from '../config.js'
+import { providerRefusal } from '../diagnostics.js'
 import { CodegrantError } from '../errors.js'
 import { appPath } from '../http.js'
 import { assertionHint } from '../provider/client-auth.js'
@@ -113,11 +114,13 @@ export function tokenError(config: OAuthConfig, error: unknown, what: string, pr
   const transport = transportError(error, what)
   if (transport) return transport
   if (error instanceof CodegrantError) return error
-  if (error instanceof oauth.ResponseBodyError) {
-    if (error.error === 'invalid_grant') {
+  const refusal = providerRefusal(error)
+  if (refusal) {
+    if (refusal.code === 'invalid_grant') {
       return new CodegrantError('codegrant/invalid_grant', 'The sign-in code was rejected: it expired or was already used. Sign in again.', { cause: error })
     }
-    return new CodegrantError('codegrant/provider_error', `The provider refused the ${what} (${error.error.replace(/[^\w.-]/g, '').slice(0, 64)}).`, { cause: error })
+    // the provider's own words (never a secret) and what to check
+    return new CodegrantError('codegrant/provider_error', `The provider refused the ${what} (${refusal.text}).${refusal.fix}`, { cause: error })
   }
   const message = error instanceof Error ? error.message : ''
   if (/JWT|JWE|ID Token|nonce|signature|"alg"/i.test(message)) {

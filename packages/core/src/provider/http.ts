@@ -1,6 +1,7 @@
 import * as oauth from 'oauth4webapi'
 import type { OAuthConfig } from '../config.js'
 import { isLoopback } from '../config.js'
+import { providerRefusal, underlyingCause } from '../diagnostics.js'
 import { CodegrantError } from '../errors.js'
 
 /** Responses from the provider larger than this are refused (oauth4webapi reads bodies whole). */
@@ -71,17 +72,20 @@ export function transportError(error: unknown, what: string): CodegrantError | u
   }
   if (error instanceof TypeError && !('code' in error && typeof error.code === 'string' && error.code.startsWith('ERR_'))) {
     // fetch() rejects with a TypeError when the connection fails (refused, reset, DNS, TLS)
-    return new CodegrantError('codegrant/provider_error', `the provider could not be reached for the ${what}`, { cause: error })
+    const cause = underlyingCause(error)
+    return new CodegrantError('codegrant/provider_error', `the provider could not be reached for the ${what}${cause ? ` (${cause})` : ''}`, { cause: error })
   }
   return undefined
 }
 
 /** A short, secret-free description of an oauth4webapi error for logs. */
 export function describe(error: unknown): string {
-  if (error instanceof oauth.ResponseBodyError) return `${error.error} (HTTP ${error.status})`
+  const refusal = providerRefusal(error)
+  if (refusal && (error instanceof oauth.ResponseBodyError || error instanceof oauth.WWWAuthenticateChallengeError)) return `${refusal.text} (HTTP ${error.status})`
   if (error instanceof Error) {
     const code = 'code' in error && typeof error.code === 'string' ? `${error.code}: ` : ''
-    return `${code}${error.message}`
+    const cause = underlyingCause(error)
+    return `${code}${error.message}${cause ? ` (${cause})` : ''}`
   }
   return String(error)
 }

@@ -3,7 +3,8 @@ import type { OAuthConfig } from '../config.js'
 import { isLoopback } from '../config.js'
 import { CodegrantError } from '../errors.js'
 import { createClientAuth, type EndpointAuth } from './client-auth.js'
-import { describe, fetchOptions, transportError, type FetchOptions } from './http.js'
+import { discover } from './discovery.js'
+import { fetchOptions, type FetchOptions } from './http.js'
 
 /** Everything the flows need to talk to the provider, resolved once and cached. */
 export interface Provider {
@@ -43,6 +44,7 @@ export function createProviderResolver(config: OAuthConfig): () => Promise<Provi
       id_token_signed_response_alg: config.idTokenSigningAlg ?? idTokenAlgorithm(as),
       [oauth.clockTolerance]: config.clockTolerance,
     }
+    if (!lastGood) metadataNotices(config, as)
     if (config.par && !as.pushed_authorization_request_endpoint) {
       config.logger.warn('OAUTH_PAR is on but the provider has no pushed_authorization_request_endpoint: authorization requests go through the browser')
     }
@@ -90,20 +92,7 @@ async function loadMetadata(config: OAuthConfig, http: FetchOptions): Promise<oa
   if (config.explicitEndpoints) {
     as = { issuer: config.issuer ?? new URL(config.endpoints.authorization!).origin, ...explicit }
   } else {
-    const issuer = new URL(config.issuer!)
-    try {
-      const algorithm = issuer.pathname.includes('/.well-known/') ? undefined : config.openid ? 'oidc' : 'oauth2'
-      const response = await oauth.discoveryRequest(issuer, { ...http, ...(algorithm ? { algorithm } : {}) })
-      as = { ...(await oauth.processDiscoveryResponse(issuer, response)), ...explicit }
-    } catch (error) {
-      const cause = transportError(error, 'discovery') ?? error
-      config.logger.error(`provider metadata could not be loaded from ${issuer.origin}: ${describe(cause)}`)
-      throw new CodegrantError(
-        'codegrant/provider_unavailable',
-        'The sign-in provider is unavailable right now (its metadata could not be loaded). Try again in a moment.',
-        { cause },
-      )
-    }
+    as = { ...(await discover(config, http)), ...explicit }
   }
   assertEndpoint(as.authorization_endpoint, 'authorization_endpoint')
   assertEndpoint(as.token_endpoint, 'token_endpoint')
@@ -132,4 +121,11 @@ function assertEndpoint(value: unknown, name: string): void {
 
 function withoutUndefined<T extends Record<string, string | undefined>>(value: T): Record<string, string> {
   return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Record<string, string>
+}
+
+/** Said once, when the metadata first loads: what the provider does not offer that the user may expect. */
+function metadataNotices(config: OAuthConfig, as: oauth.AuthorizationServer): void {
+  if (!as.revocation_endpoint) {
+    config.logger.info('the provider advertises no revocation_endpoint: logout ends the local session but revokes no token; set OAUTH_REVOCATION_ENDPOINT if the provider has one')
+  }
 }

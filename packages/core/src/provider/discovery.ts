@@ -1,0 +1,119 @@
+/**
+ * OpenID Connect Discovery 1.0 / RFC 8414, with what real providers and real users do:
+ * the discovery URL pasted as OAUTH_ISSUER (fetched as it is; the document's issuer must be
+ * that URL minus the well-known path), one same-origin redirect followed (Django OAuth Toolkit
+ * redirects to a trailing slash), and an issuer mismatch named with both values.
+ */
+import * as oauth from 'oauth4webapi'
+import type { OAuthConfig } from '../config.js'
+import { CodegrantError } from '../errors.js'
+import { describe, transportError, type FetchOptions } from './http.js'
+
+const WELL_KNOWN = /\/\.well-known\/(openid-configuration|oauth-authorization-server)\/?$/
+
+const warned = new WeakSet<OAuthConfig>()
+
+/** Where discovery is fetched from, and whether OAUTH_ISSUER is itself the discovery URL. */
+export function discoveryUrl(config: OAuthConfig): { url: URL; pasted: boolean } {
+  const issuer = new URL(config.issuer!)
+  if (WELL_KNOWN.test(issuer.pathname)) return { url: issuer, pasted: true }
+  const url = new URL(issuer.href)
+  if (config.openid) url.pathname = `${url.pathname.replace(/\/$/, '')}/.well-known/openid-configuration`
+  else url.pathname = url.pathname === '/' ? '/.well-known/oauth-authorization-server' : `/.well-known/oauth-authorization-server${url.pathname.replace(/\/$/, '')}`
+  return { url, pasted: false }
+}
+
+/**
+ * Fetches and validates the provider's metadata.
+ *
+ * @throws {CodegrantError} `codegrant/issuer_mismatch` (502, a configuration error) or
+ *   `codegrant/provider_unavailable` (503); each logged once with the URL and the cause.
+ */
+export async function discover(config: OAuthConfig, http: FetchOptions): Promise<oauth.AuthorizationServer> {
+  const { url, pasted } = discoveryUrl(config)
+  let fetched = url
+  try {
+    let response = await get(fetched, http)
+    const location = response.headers.get('location')
+    if (response.status >= 300 && response.status < 400 && location) {
+      const next = new URL(location, fetched)
+      if (next.origin !== fetched.origin) {
+        throw new DiscoveryProblem(`${fetched.href} answered HTTP ${response.status} with Location ${next.href}, another origin: not followed. Set OAUTH_ISSUER to the provider's issuer.`)
+      }
+      if (!warned.has(config)) {
+        warned.add(config)
+        config.logger.warn(`provider discovery at ${fetched.href} redirects (HTTP ${response.status}) to ${next.href}: followed (once per request). Set OAUTH_ISSUER so that no redirect is needed, if the provider allows.`)
+      }
+      await response.body?.cancel()
+      fetched = next
+      response = await get(fetched, http)
+    }
+    if (response.status !== 200) {
+      const redirect = response.headers.get('location')
+      await response.body?.cancel()
+      throw new DiscoveryProblem(`${fetched.href} answered HTTP ${response.status}${redirect ? ` with Location ${redirect} (only one same-origin redirect is followed)` : ''}`)
+    }
+    const expected = pasted ? await issuerOfPasted(config, url, response) : new URL(config.issuer!)
+    try {
+      return await oauth.processDiscoveryResponse(expected, response)
+    } catch (error) {
+      if (error instanceof oauth.OperationProcessingError && error.code === oauth.JSON_ATTRIBUTE_COMPARISON) {
+        const received = (error.cause as { body?: { issuer?: unknown } } | undefined)?.body?.issuer
+        throw issuerMismatch(config, String(received))
+      }
+      throw error
+    }
+  } catch (error) {
+    if (error instanceof CodegrantError) throw error
+    const cause = transportError(error, 'discovery') ?? error
+    const why = error instanceof DiscoveryProblem ? error.message : `${fetched.href}: ${describe(cause)}`
+    config.logger.error(`provider metadata could not be loaded: ${why}`)
+    throw new CodegrantError(
+      'codegrant/provider_unavailable',
+      'The sign-in provider is unavailable right now (its metadata could not be loaded). Try again in a moment.',
+      { cause },
+    )
+  }
+}
+
+class DiscoveryProblem extends Error {}
+
+function get(url: URL, http: FetchOptions): Promise<Response> {
+  return http[oauth.customFetch](url.href, { method: 'GET', headers: { accept: 'application/json' }, redirect: 'manual', signal: http.signal() })
+}
+
+/**
+ * OAUTH_ISSUER is a discovery URL: the issuer is the document's, and the URL must be where that
+ * issuer's discovery lives (trailing slash tolerated), else anyone's document would do.
+ */
+async function issuerOfPasted(config: OAuthConfig, url: URL, response: Response): Promise<URL> {
+  let issuer: unknown
+  try {
+    issuer = ((await response.clone().json()) as { issuer?: unknown }).issuer
+  } catch {
+    issuer = undefined
+  }
+  if (typeof issuer !== 'string') throw new DiscoveryProblem(`${url.href} is not a discovery document (no "issuer")`)
+  let parsed: URL
+  try {
+    parsed = new URL(issuer)
+  } catch {
+    throw new DiscoveryProblem(`${url.href} names an issuer that is not a URL`)
+  }
+  const kind = WELL_KNOWN.exec(url.pathname)![1]!
+  const path = parsed.pathname.replace(/\/$/, '')
+  const allowed = [`${path}/.well-known/${kind}`, `/.well-known/${kind}${path}`]
+  if (parsed.origin !== url.origin || !allowed.includes(url.pathname.replace(/\/$/, ''))) {
+    throw issuerMismatch(config, issuer, `OAUTH_ISSUER is the discovery URL ${url.href}, but its document names the issuer ${issuer}, whose discovery URL is ${parsed.origin}${allowed[0]}.`)
+  }
+  return parsed
+}
+
+function issuerMismatch(config: OAuthConfig, value: string, detail?: string): CodegrantError {
+  const received = value.length > 200 ? `${value.slice(0, 200)}…` : value
+  const expected = config.issuer!
+  const slash = received.replace(/\/$/, '') === expected.replace(/\/$/, '') ? ' (they differ only in the trailing slash, which counts)' : ''
+  const line = detail ?? `OAUTH_ISSUER is ${expected}, but the provider's discovery document says its issuer is ${received}${slash}.`
+  config.logger.error(`configuration error: ${line} Set OAUTH_ISSUER=${received}`)
+  return new CodegrantError('codegrant/issuer_mismatch', `The sign-in provider does not match this app's configuration (issuer mismatch): set OAUTH_ISSUER=${received}.`)
+}
