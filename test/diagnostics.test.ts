@@ -364,3 +364,61 @@ describe.each(FRAMEWORKS)('diagnostics through %s', (framework: Framework) => {
     }
   })
 })
+
+describe('logging: a pino-shaped logger and OAUTH_DEBUG', () => {
+  let stage: Stage
+  let hostile: HostileProvider
+
+  beforeAll(async () => {
+    stage = await openStage()
+    hostile = await startHostileProvider({ clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, redirectUris: [`${stage.url}/auth/callback`] })
+  })
+  afterAll(async () => {
+    vi.useRealTimers()
+    await stage.close()
+    await hostile.close()
+  })
+
+  /** Like pino: methods on a prototype that need their `this`. */
+  class PinoLike {
+    readonly #lines: { level: Level; line: string }[] = []
+    get lines() { return this.#lines }
+    debug(line: string) { this.#lines.push({ level: 'debug', line }) }
+    info(line: string) { this.#lines.push({ level: 'info', line }) }
+    warn(line: string) { this.#lines.push({ level: 'warn', line }) }
+    error(line: string) { this.#lines.push({ level: 'error', line }) }
+  }
+
+  it('logs each step of login, refresh and logout at debug level, and never a code, token, secret or cookie', async () => {
+    const logger = new PinoLike()
+    const options: OAuthOptions = { issuer: hostile.issuer, clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, baseUrl: stage.url, cookieSecret: SECRET_A, logger }
+    // OAUTH_DEBUG from the environment, as a user would set it
+    const { configFromEnv } = await import('@codegrant/core')
+    expect(configFromEnv({ OAUTH_DEBUG: 'true' })).toEqual({ debug: true })
+    stage.mount(await buildHandler('express5', { ...options, debug: true }, hostile.userinfoUrl))
+    const agent = createAgent()
+    const done = await agent.follow(`${stage.url}/auth/login`, { headers: HTML })
+    expect(done.last.body).toBe('signed in as alice')
+    vi.useFakeTimers({ toFake: ['Date'] })
+    vi.setSystemTime(Date.now() + 400_000) // past the access token's 300 s
+    expect((await agent.request(`${stage.url}/api/token`, { headers: API })).status).toBe(200)
+    vi.useRealTimers()
+    await agent.follow(`${stage.url}/auth/logout`, { method: 'POST', headers: { ...HTML, origin: stage.url } })
+
+    const debug = logger.lines.filter((entry) => entry.level === 'debug').map((entry) => entry.line)
+    const steps = ['discovery: fetching', 'discovery: loaded', 'login: redirecting to the authorization endpoint', 'callback: authorization response valid', 'callback: token response valid', 'callback: session started', 'refresh: access token due', 'refresh: token response valid', 'logout: revoking the refresh token', "logout: redirecting to the provider's end_session_endpoint"]
+    for (const step of steps) expect(debug.some((line) => line.startsWith(step)), step).toBe(true)
+    const everything = logger.lines.map((entry) => entry.line).join('\n')
+    const cookieValues = done.hops.flatMap((hop) => hop.setCookies.map((line) => line.split(';', 1)[0]!.split('=').slice(1).join('=')).filter((value) => value.length > 8))
+    expect(cookieValues.length).toBeGreaterThan(0)
+    for (const secret of [...hostile.secrets(), SECRET_A, ...cookieValues]) expect(everything).not.toContain(secret)
+    expect(logger.lines.some((entry) => entry.level === 'info' && entry.line.startsWith('redirect URI to register'))).toBe(true)
+  })
+
+  it('logs nothing at debug level unless asked', async () => {
+    const logger = new PinoLike()
+    stage.mount(await buildHandler('express5', { issuer: hostile.issuer, clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, baseUrl: stage.url, cookieSecret: SECRET_A, logger }, hostile.userinfoUrl))
+    expect((await createAgent().follow(`${stage.url}/auth/login`, { headers: HTML })).last.body).toBe('signed in as alice')
+    expect(logger.lines.filter((entry) => entry.level === 'debug')).toEqual([])
+  })
+})

@@ -313,7 +313,9 @@ async function callback(context: Context): Promise<CoreResponse> {
     if (destroyed instanceof Promise) await destroyed
   }
   const written = backend.write(cookies, session, now())
-  const cookiesOut = [transactions.remove(state), ...(written instanceof Promise ? await written : written)]
+  const sessionCookies = written instanceof Promise ? await written : written
+  const cookiesOut = [transactions.remove(state), ...sessionCookies]
+  config.logger.debug(`callback: session started (${typeof config.sessionStore === 'object' ? 'custom' : config.sessionStore} store, ${sessionCookies.length} cookie(s), ${sessionCookies.reduce((size, line) => size + line.length, 0)} bytes); redirecting to the app`)
   context.session = session
   return redirect(location, cookiesOut, { ...CALLBACK_HEADERS })
 }

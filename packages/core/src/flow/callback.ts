@@ -52,6 +52,7 @@ export async function completeLogin(
     throw new CodegrantError('codegrant/invalid_callback', 'The sign-in response was rejected (it carries no authorization code).')
   }
 
+  config.logger.debug(`callback: authorization response valid (state matches${as.authorization_response_iss_parameter_supported ? ', iss checked' : ''}); exchanging the code at ${endpointOf(as.token_endpoint)} (${config.clientAuthMethod})`)
   let response: Response
   let result: oauth.TokenEndpointResponse
   try {
@@ -66,6 +67,7 @@ export async function completeLogin(
   }
 
   const claims = oauth.getValidatedIdTokenClaims(result) as UserClaims | undefined
+  config.logger.debug(`callback: token response valid (${received(result)})${claims ? `; ID token valid for sub ${JSON.stringify(claims.sub)}` : ''}`)
   // with only an ID token, the user is read from it: no second copy of the claims
   let user: UserClaims | undefined
   if (!claims || config.fetchUserinfo) {
@@ -153,4 +155,20 @@ async function fetchUserinfo(config: OAuthConfig, provider: Provider, accessToke
     config.logger.error(`userinfo request failed: ${describe(error)}`)
     throw transport ?? new CodegrantError('codegrant/userinfo_invalid', 'The provider\'s userinfo response was rejected.', { cause: error })
   }
+}
+
+/** What a token response held, for debug lines: which tokens, never their values. */
+export function received(result: oauth.TokenEndpointResponse): string {
+  const parts = [`${result.token_type} access token`]
+  if (result.refresh_token) parts.push('refresh token')
+  if (result.id_token) parts.push('ID token')
+  if (typeof result.expires_in === 'number') parts.push(`expires in ${result.expires_in} s`)
+  return parts.join(', ')
+}
+
+/** An endpoint for a debug line: origin and path, never a query. */
+export function endpointOf(url: string | undefined): string {
+  if (!url) return '(none)'
+  const parsed = new URL(url)
+  return `${parsed.origin}${parsed.pathname}`
 }

@@ -60,6 +60,7 @@ export async function startLogin(
     for (const [key, value] of params) location.searchParams.set(key, value)
   }
 
+  config.logger.debug(`login: redirecting to the authorization endpoint ${location.origin}${location.pathname} (PKCE S256, state${nonce ? ', nonce' : ''}${location.searchParams.has('request_uri') ? ', through PAR' : ''}; scope "${config.scope}"; returnTo ${returnTo === null ? 'none' : 'given'})`)
   const transaction = { state, verifier, returnTo: safeReturnTo(returnTo), redirectUri: config.redirectUri, iat: now, ...(nonce ? { nonce } : {}) }
   return redirect(location.href, [...transactions.evict(cookies), transactions.write(transaction)])
 }

@@ -16,6 +16,7 @@ export async function finishLogout(config: OAuthConfig, provider: Provider | und
   const { as, client, endpointAuth, http } = provider
   const token = session?.tokens.refreshToken ?? session?.tokens.accessToken
   if (token && as.revocation_endpoint) {
+    config.logger.debug(`logout: revoking the ${session?.tokens.refreshToken ? 'refresh' : 'access'} token at ${new URL(as.revocation_endpoint).origin}${new URL(as.revocation_endpoint).pathname}`)
     try {
       await oauth.processRevocationResponse(await oauth.revocationRequest(as, client, endpointAuth.revocation_endpoint, token, http))
     } catch (error) {
@@ -24,7 +25,11 @@ export async function finishLogout(config: OAuthConfig, provider: Provider | und
       if (hint) config.logger.warn(hint)
     }
   }
-  if (!as.end_session_endpoint) return localReturnTo ?? config.postLogoutRedirectUri
+  if (!as.end_session_endpoint) {
+    config.logger.debug('logout: the provider has no end_session_endpoint; back to the app')
+    return localReturnTo ?? config.postLogoutRedirectUri
+  }
+  config.logger.debug(`logout: redirecting to the provider's end_session_endpoint${session?.tokens.idToken ? ' with id_token_hint' : ''}`)
   const url = new URL(as.end_session_endpoint)
   url.searchParams.set('client_id', config.clientId)
   url.searchParams.set('post_logout_redirect_uri', config.postLogoutRedirectUri)

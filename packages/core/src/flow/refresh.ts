@@ -3,7 +3,7 @@ import type { OAuthConfig } from '../config.js'
 import { CodegrantError } from '../errors.js'
 import type { Provider } from '../provider/metadata.js'
 import { sessionUser, type SessionData } from '../session/store.js'
-import { tokenError, tokenSet } from './callback.js'
+import { endpointOf, received, tokenError, tokenSet } from './callback.js'
 
 /** How long a finished refresh is remembered, for requests that still carry the old cookie. */
 const SUCCESSOR_TTL_MS = 60_000
@@ -53,6 +53,7 @@ async function refresh(config: OAuthConfig, resolve: () => Promise<Provider>, se
   const provider = await resolve()
   const { as, client, clientAuth, http } = provider
   let result: oauth.TokenEndpointResponse
+  config.logger.debug(`refresh: access token due (expires at ${session.tokens.expiresAt ?? 'unknown'}); refreshing at ${endpointOf(as.token_endpoint)}`)
   try {
     const response = await oauth.refreshTokenGrantRequest(as, client, clientAuth, refreshToken, http)
     result = await oauth.processRefreshTokenResponse(as, client, response)
@@ -65,6 +66,7 @@ async function refresh(config: OAuthConfig, resolve: () => Promise<Provider>, se
     throw failure
   }
   const claims = oauth.getValidatedIdTokenClaims(result)
+  config.logger.debug(`refresh: token response valid (${received(result)})`)
   const { sub } = sessionUser(session)
   if (claims && claims.sub !== sub) {
     config.logger.error('token refresh returned an ID token for a different subject: session ended')

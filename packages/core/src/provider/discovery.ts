@@ -32,6 +32,7 @@ export function discoveryUrl(config: OAuthConfig): { url: URL; pasted: boolean }
 export async function discover(config: OAuthConfig, http: FetchOptions): Promise<oauth.AuthorizationServer> {
   const { url, pasted } = discoveryUrl(config)
   let fetched = url
+  config.logger.debug(`discovery: fetching ${url.href}${pasted ? ' (OAUTH_ISSUER is a discovery URL)' : ''}`)
   try {
     let response = await get(fetched, http)
     const location = response.headers.get('location')
@@ -55,7 +56,9 @@ export async function discover(config: OAuthConfig, http: FetchOptions): Promise
     }
     const expected = pasted ? await issuerOfPasted(config, url, response) : new URL(config.issuer!)
     try {
-      return await oauth.processDiscoveryResponse(expected, response)
+      const as = await oauth.processDiscoveryResponse(expected, response)
+      config.logger.debug(`discovery: loaded the metadata of issuer ${as.issuer}`)
+      return as
     } catch (error) {
       if (error instanceof oauth.OperationProcessingError && error.code === oauth.JSON_ATTRIBUTE_COMPARISON) {
         const received = (error.cause as { body?: { issuer?: unknown } } | undefined)?.body?.issuer
