@@ -74,7 +74,7 @@ export function oauth(options?: OAuthOptions): RequestHandler {
 export function requireAuth(options?: RequireAuthOptions): RequestHandler {
   return function codegrantGuard(req: Request, res: Response, next: NextFunction): void {
     // the request oauth() attached the state with (same method, URL and headers)
-    const decision = guard(req.oauth, undefined, options)
+    const decision = guard(req.oauth, req.oauth ? undefined : toCore(req), options)
     if (!(decision instanceof Promise)) return decision ? send(res, decision) : next()
     decision.then((result) => (result ? send(res, result) : next()), next)
   }

@@ -80,7 +80,7 @@ export function requireAuth(options?: RequireAuthOptions): preHandlerHookHandler
   // a callback hook, not an async one: a request that needs no I/O goes on without a promise
   return function codegrantGuard(this: FastifyInstance, request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction): void {
     // the request the plugin's hook attached the state with (same method, URL and headers)
-    const decision = guard(request.oauth, undefined, options)
+    const decision = guard(request.oauth, request.oauth ? undefined : toCore(request), options)
     if (decision instanceof Promise) {
       decision.then((result) => (result ? void send(reply, result) : done())).catch(done)
       return

@@ -74,7 +74,7 @@ export function oauth(options?: OAuthOptions): Middleware {
 export function requireAuth(options?: RequireAuthOptions): Middleware {
   return function codegrantGuard(ctx: Context, next: Next): Promise<void> {
     // the request oauth() attached the state with (same method, URL and headers)
-    const decision = guard(ctx.state.oauth as OAuthRequestState, undefined, options)
+    const decision = guard(ctx.state.oauth as OAuthRequestState, ctx.state.oauth ? undefined : toCore(ctx), options)
     if (decision instanceof Promise) return decision.then((result) => (result ? send(ctx, result) : next()))
     if (!decision) return next()
     send(ctx, decision)
