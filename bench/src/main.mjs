@@ -306,6 +306,7 @@ async function main() {
       const elapsed = (performance.now() - before.at) / 1000
       const serverCpu = processCpu(server) - before.server
       result.serverCpuShare = serverCpu / elapsed
+      result.cpuUsPerRequest = (serverCpu * 1e6) / Math.max(1, result.requests)
       // pinned: busy time on the server's CPU that was not the server's (wrk is on the other one)
       result.interference = settings.pin ? Math.max(0, cpuBusy(SERVER_CPU) - before.cpu - serverCpu) / elapsed : 0
       return result
@@ -326,8 +327,8 @@ async function main() {
         const bad = result.errors.connect + result.errors.read + result.errors.write + result.errors.timeout
         const wrongStatus = c.expect === 200 ? result.errors.status : result.requests - result.errors.status
         if (bad > 0 || wrongStatus > 0) log(`  ! ${c.id}: ${bad} socket errors, ${wrongStatus} responses with an unexpected status`)
-        c.runs.push({ rps: result.rps, p50: result.latency_us.p50, p90: result.latency_us.p90, p99: result.latency_us.p99, requests: result.requests, socketErrors: bad, unexpectedStatus: wrongStatus, serverCpuShare: result.serverCpuShare, interference: result.interference })
-        log(`run ${run} ${c.id.padEnd(24)} ${result.rps.toFixed(0).padStart(7)} req/s  p50 ${(result.latency_us.p50 / 1000).toFixed(2)} ms  p99 ${(result.latency_us.p99 / 1000).toFixed(2)} ms  server CPU ${(result.serverCpuShare * 100).toFixed(0)}%  others ${(result.interference * 100).toFixed(0)}%`)
+        c.runs.push({ rps: result.rps, p50: result.latency_us.p50, p90: result.latency_us.p90, p99: result.latency_us.p99, requests: result.requests, socketErrors: bad, unexpectedStatus: wrongStatus, serverCpuShare: result.serverCpuShare, cpuUs: result.cpuUsPerRequest, interference: result.interference })
+        log(`run ${run} ${c.id.padEnd(24)} ${result.rps.toFixed(0).padStart(7)} req/s  p50 ${(result.latency_us.p50 / 1000).toFixed(2)} ms  p99 ${(result.latency_us.p99 / 1000).toFixed(2)} ms  ${result.cpuUsPerRequest.toFixed(1)} CPU µs/req  server CPU ${(result.serverCpuShare * 100).toFixed(0)}%  others ${(result.interference * 100).toFixed(0)}%`)
       }
     }
 
@@ -345,13 +346,15 @@ async function main() {
     machine.loadAverageAtEnd = loadavg().map((n) => n.toFixed(2)).join(' ')
 
     const byId = Object.fromEntries(CASES.map((c) => [c.id, c]))
-    for (const c of CASES) c.median = { rps: median(c.runs.map((r) => r.rps)), p50: median(c.runs.map((r) => r.p50)), p99: median(c.runs.map((r) => r.p99)) }
+    for (const c of CASES) c.median = { rps: median(c.runs.map((r) => r.rps)), p50: median(c.runs.map((r) => r.p50)), p99: median(c.runs.map((r) => r.p99)), cpuUs: median(c.runs.map((r) => r.cpuUs)) }
     // each ratio is paired with the other case's run of the same pass (seconds apart, so under the same conditions)
     const compare = (c, other) => {
       const ratios = c.runs.map((r, i) => r.rps / other.runs[i].rps)
       const added = c.runs.map((r, i) => 1e6 / r.rps - 1e6 / other.runs[i].rps)
       const p99 = c.runs.map((r, i) => r.p99 / other.runs[i].p99)
-      return { versus: other.id, ratio: median(ratios), min: Math.min(...ratios), max: Math.max(...ratios), addedUs: median(added), p99Ratio: median(p99), p99Min: Math.min(...p99), p99Max: Math.max(...p99) }
+      // the same ratio from the server's own CPU time per request (other processes cannot lower it by taking the CPU)
+      const cpu = c.runs.map((r, i) => other.runs[i].cpuUs / r.cpuUs)
+      return { versus: other.id, ratio: median(ratios), min: Math.min(...ratios), max: Math.max(...ratios), addedUs: median(added), p99Ratio: median(p99), p99Min: Math.min(...p99), p99Max: Math.max(...p99), cpuRatio: median(cpu), cpuMin: Math.min(...cpu), cpuMax: Math.max(...cpu) }
     }
     for (const c of CASES) {
       c.vs = {}
@@ -411,23 +414,23 @@ function render(machine, micro, versus) {
   lines.push(`Machine: ${machine.nproc} CPUs (${machine.cpu}), ${machine.memoryGiB} GiB, Node.js ${machine.node}, Linux ${machine.kernel}, ${machine.wrk}; ${machine.pinned}. Date: ${machine.date}. Commit: ${machine.commit}. Load average at start ${machine.loadAverageAtStart}, at end ${machine.loadAverageAtEnd}${machine.quietAtStart ? '' : '; **the machine was busy with other work when the run started**'}.`)
   lines.push('')
   const allRuns = CASES.flatMap((c) => c.runs)
-  lines.push(`Each row: median of ${settings.runs} passes of ${settings.seconds} s (every pass runs every case once, so a slow moment of the machine hits all cases alike), ${settings.connections} keep-alive connections, one wrk thread, after a ${settings.warmup} s warm-up per case. "vs floor" / "vs bare": the median over passes of req/s ÷ the floor's (or bare framework's) req/s in the same pass, [lowest–highest pass]; the floor is the examples' app shape with no-op layers, sent the same Cookie header. "p99 vs floor": the same for the 99th percentile latency (lower is better; 1.10 = 10% slower). "added": the median over passes of 1/(req/s) − 1/(floor req/s), the extra server time per request (the server process, on one core, is the bottleneck: its CPU use was ${Math.round(Math.min(...allRuns.map((r) => r.serverCpuShare)) * 100)}–${Math.round(Math.max(...allRuns.map((r) => r.serverCpuShare)) * 100)}% per run; other processes used at most ${Math.round(Math.max(...allRuns.map((r) => r.interference)) * 100)}% of its CPU).`)
+  lines.push(`Each row: median of ${settings.runs} passes of ${settings.seconds} s (every pass runs every case once, so a slow moment of the machine hits all cases alike), ${settings.connections} keep-alive connections, one wrk thread, after a ${settings.warmup} s warm-up per case. "vs floor" / "vs bare": the median over passes of req/s ÷ the floor's (or bare framework's) req/s in the same pass, [lowest–highest pass]; the floor is the examples' app shape with no-op layers, sent the same Cookie header. "p99 vs floor": the same for the 99th percentile latency (lower is better; 1.10 = 10% slower). "CPU µs/req": the server process's own CPU time (user + system, /proc) ÷ requests, median over passes; "vs floor by CPU/req": the floor's CPU µs/req ÷ this case's, pass by pass — the same ratio as "vs floor" when the server has its core to itself, and the steadier one when other processes take CPU time. "added": the median over passes of 1/(req/s) − 1/(floor req/s), the extra server time per request (the server process, on one core, is the bottleneck: its CPU use was ${Math.round(Math.min(...allRuns.map((r) => r.serverCpuShare)) * 100)}–${Math.round(Math.max(...allRuns.map((r) => r.serverCpuShare)) * 100)}% per run; other processes used at most ${Math.round(Math.max(...allRuns.map((r) => r.interference)) * 100)}% of its CPU).`)
   if (versus.length) {
-    lines.push('', '### Head to head', '', '| case | ÷ | ratio [range] | p99 ratio |', '| --- | --- | ---: | ---: |')
-    for (const v of versus) lines.push(`| ${byId[v.versus === 'eoidc.guard-valid' ? 'express.guard-valid' : 'express.public'].label} (Express) | ${byId[v.versus].label} | ${range(v)} | ${v.p99Ratio.toFixed(2)} |`)
+    lines.push('', '### Head to head', '', '| case | ÷ | ratio [range] | by CPU/req | p99 ratio |', '| --- | --- | ---: | ---: | ---: |')
+    for (const v of versus) lines.push(`| ${byId[VERSUS.find((x) => x.versus === v.versus).case].label} (Express) | ${byId[v.versus].label} | ${range(v)} | ${fmt.ratio(v.cpuRatio)} | ${v.p99Ratio.toFixed(2)} |`)
   }
   const shown = ALL_CASES.filter((c) => CASES.includes(c)) // display order, not measurement order
   for (const group of [...new Set(shown.map((c) => c.group))]) {
-    lines.push('', `### ${group}`, '', '| case | req/s | p50 ms | p99 ms | vs floor | vs bare | p99 vs floor | added µs vs floor | answer | Set-Cookie | runs (req/s) |', '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- | --- |')
+    lines.push('', `### ${group}`, '', '| case | req/s | p50 ms | p99 ms | vs floor | vs bare | p99 vs floor | CPU µs/req | vs floor by CPU/req | added µs vs floor | answer | Set-Cookie | runs (req/s) |', '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- | --- |')
     for (const c of shown.filter((x) => x.group === group)) {
       const { floor, bare } = c.vs
       const answer = `${c.probe.status}${c.probe.cookieBytes ? `, cookie ${c.probe.cookieBytes} B` : ''}, body ${c.probe.bodyBytes} B`
       const flags = c.runs.some((r) => r.socketErrors || r.unexpectedStatus) ? ' ⚠' : ''
-      lines.push(`| ${c.label}${flags} | ${fmt.rps(c.median.rps)} | ${fmt.ms(c.median.p50)} | ${fmt.ms(c.median.p99)} | ${floor ? range(floor) : '—'} | ${bare ? range(bare) : '—'} | ${floor ? floor.p99Ratio.toFixed(2) : '—'} | ${floor ? floor.addedUs.toFixed(1) : '—'} | ${answer} | ${c.probe.setCookie ? `yes (${c.probe.setCookieBytes} B)` : 'no'} | ${c.runs.map((r) => fmt.rps(r.rps)).join(' / ')} |`)
+      lines.push(`| ${c.label}${flags} | ${fmt.rps(c.median.rps)} | ${fmt.ms(c.median.p50)} | ${fmt.ms(c.median.p99)} | ${floor ? range(floor) : '—'} | ${bare ? range(bare) : '—'} | ${floor ? floor.p99Ratio.toFixed(2) : '—'} | ${c.median.cpuUs.toFixed(1)} | ${floor ? `${fmt.ratio(floor.cpuRatio)} [${floor.cpuMin.toFixed(2)}–${floor.cpuMax.toFixed(2)}]` : '—'} | ${floor ? floor.addedUs.toFixed(1) : '—'} | ${answer} | ${c.probe.setCookie ? `yes (${c.probe.setCookieBytes} B)` : 'no'} | ${c.runs.map((r) => fmt.rps(r.rps)).join(' / ')} |`)
     }
   }
   if (micro) {
-    lines.push('', '### Core alone (no HTTP)', '', `Session cookie ${micro.cookieBytes} B (decrypted session JSON ${micro.sessionJsonBytes} B: ${micro.sessionKeys.join(', ')}). Median of ~5 ms batches over ${settings.microSeconds} s per row, one process pinned like the servers.`, '', '| operation | ops/s | ns/op (median) | fastest batch ns/op |', '| --- | ---: | ---: | ---: |')
+    lines.push('', '### Core alone (no HTTP)', '', `Session cookie ${micro.cookieBytes} B (decrypted session JSON ${micro.sessionJsonBytes} B: ${micro.sessionKeys.join(', ')}). CPU time per operation (process.cpuUsage, so other processes do not inflate it): median of ~5 ms batches over ${settings.microSeconds} s of CPU per row, one process pinned like the servers.`, '', '| operation | ops/s | ns/op (median) | fastest batch ns/op |', '| --- | ---: | ---: | ---: |')
     for (const r of micro.results) lines.push(`| ${r.name} | ${fmt.rps(r.opsPerSec)} | ${fmt.rps(r.nsPerOp)} | ${fmt.rps(r.minNs)} |`)
   }
   lines.push('')

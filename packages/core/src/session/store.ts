@@ -55,6 +55,20 @@ export interface SessionStore {
 /** An in-process store: for a single instance and for tests. Sessions die with the process. */
 export function memoryStore(): SessionStore {
   const records = new Map<string, { data: SessionData; until: number }>()
+  // expired records are dropped a few at a time as others are written: O(1) per write however
+  // many sessions are live (a full sweep every 1,024 writes made a million logins quadratic)
+  let cursor: Iterator<[string, { until: number }]> | undefined
+  const sweepSome = (now: number) => {
+    for (let i = 0; i < SWEEP_PER_WRITE; i++) {
+      cursor ??= records.entries()
+      const next = cursor.next()
+      if (next.done) {
+        cursor = undefined
+        return
+      }
+      if (next.value[1].until <= now) records.delete(next.value[0])
+    }
+  }
   return {
     get(sid) {
       const record = records.get(sid)
@@ -63,8 +77,9 @@ export function memoryStore(): SessionStore {
       return undefined
     },
     set(sid, data, ttl) {
-      records.set(sid, { data, until: Date.now() + ttl * 1000 })
-      if (records.size % 1024 === 0) sweep(records)
+      const now = Date.now()
+      records.set(sid, { data, until: now + ttl * 1000 })
+      sweepSome(now)
     },
     destroy(sid) {
       records.delete(sid)
@@ -72,10 +87,8 @@ export function memoryStore(): SessionStore {
   }
 }
 
-function sweep(records: Map<string, { until: number }>): void {
-  const now = Date.now()
-  for (const [sid, record] of records) if (record.until <= now) records.delete(sid)
-}
+/** Records looked at per write: visits every record once per (live records / 4) writes. */
+const SWEEP_PER_WRITE = 4
 
 export function isSessionData(value: unknown): value is SessionData {
   if (typeof value !== 'object' || value === null) return false
