@@ -54,7 +54,7 @@ async function showInteraction(provider: OidcProvider, req: IncomingMessage, res
     await finishConsent(provider, req, res, interaction);
     return;
   }
-  sendPage(res, 200, loginPage({ uid, clientId: clientIdOf(interaction) }));
+  sendPage(res, 200, loginPage({ uid, clientId: clientIdOf(interaction), scope: scopeOf(interaction) }));
 }
 
 async function submitInteraction(provider: OidcProvider, req: IncomingMessage, res: ServerResponse, uid: string) {
@@ -73,7 +73,7 @@ async function submitInteraction(provider: OidcProvider, req: IncomingMessage, r
   const user = findUser(username);
   if (!user) {
     const error = username ? `Unknown user "${username}".` : 'Enter a user name.';
-    sendPage(res, 400, loginPage({ uid, clientId: clientIdOf(interaction), username, error }));
+    sendPage(res, 400, loginPage({ uid, clientId: clientIdOf(interaction), scope: scopeOf(interaction), username, error }));
     return;
   }
   await provider.interactionFinished(req, res, { login: { accountId: user.sub } }, { mergeWithLastSubmission: false });
@@ -93,6 +93,11 @@ async function loadInteraction(
     throw new HttpError(400, `The dev provider cannot handle the "${interaction.prompt.name}" prompt.`);
   }
   return interaction;
+}
+
+function scopeOf(interaction: OidcInteraction): string | undefined {
+  const scope = interaction.params.scope;
+  return typeof scope === 'string' ? scope : undefined;
 }
 
 function clientIdOf(interaction: OidcInteraction): string | undefined {

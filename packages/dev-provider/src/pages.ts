@@ -17,14 +17,40 @@ export function escapeHtml(value: unknown): string {
 export const TITLE = 'codegrant dev provider';
 export const DEV_ONLY_BANNER = 'For development and tests only — do not use in production.';
 
+// Contrast: every text colour here is at least 4.5:1 on its background (WCAG AA); focus is a
+// thick outline that never depends on colour alone.
 const STYLE = [
-  'body{font-family:system-ui,sans-serif;max-width:26rem;margin:3rem auto;padding:0 1rem;color:#222}',
-  '.banner{background:#fff3cd;border:1px solid #e0b000;padding:.5rem .75rem;border-radius:4px}',
-  '.error{background:#fde2e1;border:1px solid #c0392b;padding:.5rem .75rem;border-radius:4px}',
-  'label{display:block;margin-top:.75rem}',
-  'input{width:100%;box-sizing:border-box;padding:.4rem;font-size:1rem}',
-  'button{margin-top:1rem;margin-right:.5rem;padding:.4rem 1rem;font-size:1rem}',
-  'small,.hint{color:#555}',
+  ':root{color-scheme:light}',
+  '*{box-sizing:border-box}',
+  'body{margin:0;background:#eef1f4;color:#1b1f24;font:16px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif}',
+  '.top{margin:0;background:#7a2e0e;color:#fff;padding:.6rem 1rem;text-align:center;font-weight:600}',
+  'main{max-width:34rem;margin:2rem auto;padding:0 1rem}',
+  '.sr-only{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0);white-space:nowrap}',
+  '.card{background:#fff;border:1px solid #d0d7de;border-radius:12px;padding:1.5rem 1.75rem;box-shadow:0 1px 2px rgba(0,0,0,.05)}',
+  '.brand{margin:0 0 .25rem;color:#4b5563;font-size:.9rem;font-weight:600;letter-spacing:.02em}',
+  'h1{font-size:1.5rem;margin:0 0 .75rem}',
+  'h2{font-size:1.05rem;margin:1.5rem 0 .5rem}',
+  '.banner{background:#fff4d6;border:1px solid #b7791f;color:#5c3d00;padding:.6rem .8rem;border-radius:8px;margin:0 0 1rem;font-size:.93rem}',
+  '.error{background:#fde8e7;border:1px solid #b42318;color:#7a1610;padding:.6rem .8rem;border-radius:8px}',
+  'label{display:block;margin-top:1rem;font-weight:600}',
+  'label small{font-weight:400}',
+  'input{width:100%;margin-top:.3rem;padding:.55rem .65rem;font:inherit;border:1px solid #6b7280;border-radius:8px;background:#fff;color:inherit}',
+  'input[aria-invalid=true]{border-color:#b42318}',
+  '.buttons{display:flex;gap:.6rem;margin-top:1.25rem;flex-wrap:wrap}',
+  'button{font:inherit;font-weight:600;padding:.55rem 1.1rem;border-radius:8px;border:2px solid #1d4ed8;background:#1d4ed8;color:#fff;cursor:pointer}',
+  'button.secondary{background:#fff;color:#1d4ed8}',
+  'button.small{padding:.25rem .7rem;font-size:.9rem}',
+  ':focus-visible{outline:3px solid #f59e0b;outline-offset:2px}',
+  'input:focus-visible{outline-offset:0}',
+  'table{border-collapse:collapse;width:100%;font-size:.93rem}',
+  'th,td{text-align:left;padding:.45rem .4rem;border-bottom:1px solid #d0d7de;vertical-align:middle}',
+  'thead th{color:#4b5563;font-size:.8rem;text-transform:uppercase;letter-spacing:.04em}',
+  'td form{margin:0;text-align:right}',
+  'code{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font-size:.9em;background:#f1f3f5;border-radius:4px;padding:.05rem .3rem}',
+  'small,.hint{color:#4b5563}',
+  '.hint{font-size:.9rem;margin:.75rem 0 0}',
+  'dl{display:grid;grid-template-columns:max-content 1fr;gap:.3rem 1rem}',
+  'dd{margin:0;overflow-wrap:anywhere}',
 ].join('');
 
 /** A page with no script: nothing but inline styles may load. */
@@ -43,13 +69,19 @@ function layout(heading: string, body: string, script?: string): Page {
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="robots" content="noindex">
-<title>${escapeHtml(TITLE)}</title>
+<title>${escapeHtml(heading)} · ${escapeHtml(TITLE)}</title>
 <style>${STYLE}</style>
 </head>
 <body>
+<p class="top" role="note">Development provider — not a real identity provider</p>
+<main>
+<div class="card">
+<p class="brand">${escapeHtml(TITLE)}</p>
 <h1>${escapeHtml(heading)}</h1>
-<p class="banner" role="note"><strong>${escapeHtml(TITLE)}</strong>: ${escapeHtml(DEV_ONLY_BANNER)}</p>
+<p class="banner"><strong>${escapeHtml(DEV_ONLY_BANNER)}</strong> It signs in its test users with any password and keeps everything in memory.</p>
 ${body}
+</div>
+</main>
 ${scriptTag}
 </body>
 </html>
@@ -63,35 +95,55 @@ function cspWithScript(script: string): string {
   return `${STATIC_PAGE_CSP}; script-src 'sha256-${hash}'`;
 }
 
-function usersHint(): string {
-  const names = Object.values(users).map((user) => {
-    const groups = user.groups.length ? `groups: ${user.groups.join(', ')}` : 'no groups';
-    return `<code>${escapeHtml(user.sub)}</code> (${escapeHtml(groups)})`;
-  });
-  return `<p class="hint">Test users: ${names.join(', ')}. Any password is accepted.</p>`;
+function groupsOf(groups: string[]): string {
+  return groups.length ? `group${groups.length > 1 ? 's' : ''} ${groups.map((group) => `<code>${escapeHtml(group)}</code>`).join(', ')}` : 'no groups';
+}
+
+/** The test users, each with a one-click sign-in (a form of its own, after the main one). */
+function usersTable(action: string): string {
+  const rows = Object.values(users)
+    .map(
+      (user) => `<tr><th scope="row"><code>${escapeHtml(user.sub)}</code></th><td>${escapeHtml(user.name)}<br><small>${escapeHtml(user.email)}</small></td><td>${groupsOf(user.groups)}</td>
+<td><form method="post" action="${action}"><input type="hidden" name="username" value="${escapeHtml(user.sub)}"><button type="submit" class="secondary small" aria-label="Sign in as ${escapeHtml(user.sub)}">Sign in</button></form></td></tr>`,
+    )
+    .join('\n');
+  return `<h2 id="users-heading">Test users</h2>
+<table aria-labelledby="users-heading"><thead><tr><th scope="col">User</th><th scope="col">Name</th><th scope="col">Has</th><th scope="col"><span class="sr-only">Sign in as</span></th></tr></thead>
+<tbody>
+${rows}
+</tbody></table>
+<p class="hint">Any password is accepted. Consent is given automatically: every client of a dev provider is first-party.</p>`;
 }
 
 export interface LoginPageInput {
   uid: string;
   clientId: string | undefined;
+  /** The scopes the client asks for, shown so the user sees what the client will get. */
+  scope?: string;
   username?: string;
   error?: string;
 }
 
-export function loginPage({ uid, clientId, username = '', error }: LoginPageInput): Page {
-  const target = clientId ? ` to <strong>${escapeHtml(clientId)}</strong>` : '';
-  const alert = error === undefined ? '' : `<p class="error" role="alert">${escapeHtml(error)}</p>`;
-  const body = `<p>Sign in${target}.</p>
+export function loginPage({ uid, clientId, scope, username = '', error }: LoginPageInput): Page {
+  const action = `/interaction/${encodeURIComponent(uid)}`;
+  const target = clientId ? ` to continue to <strong>${escapeHtml(clientId)}</strong>` : '';
+  const scopes = (scope ?? '').split(' ').filter(Boolean);
+  const asks = scopes.length ? ` It asks for ${scopes.map((item) => `<code>${escapeHtml(item)}</code>`).join(' ')}.` : '';
+  const alert = error === undefined ? '' : `<p class="error" role="alert" id="login-error">${escapeHtml(error)}</p>`;
+  const invalid = error === undefined ? '' : ' aria-invalid="true" aria-describedby="login-error"';
+  const body = `<p>Sign in${target}.${asks}</p>
 ${alert}
-<form method="post" action="/interaction/${encodeURIComponent(uid)}" autocomplete="off">
+<form method="post" action="${action}" autocomplete="off">
 <label for="username">Username</label>
-<input id="username" name="username" value="${escapeHtml(username)}" autocomplete="username" autocapitalize="none" autofocus required>
+<input id="username" name="username" value="${escapeHtml(username)}" autocomplete="username" autocapitalize="none" spellcheck="false" autofocus required${invalid}>
 <label for="password">Password <small>(any value is accepted)</small></label>
 <input id="password" name="password" type="password" autocomplete="current-password">
+<div class="buttons">
 <button id="login" type="submit">Sign in</button>
-<button id="cancel" type="submit" name="action" value="cancel" formnovalidate>Cancel</button>
+<button id="cancel" type="submit" class="secondary" name="action" value="cancel" formnovalidate>Cancel</button>
+</div>
 </form>
-${usersHint()}`;
+${usersTable(action)}`;
   return layout('Sign in', body);
 }
 

@@ -405,6 +405,29 @@ describe('dev provider', () => {
     expect(dev.count('authorization.error')).toBeGreaterThanOrEqual(1);
   });
 
+  it('shows an accessible login page: labelled inputs, the scopes asked for, the test users and what each has', async () => {
+    const browser = new Browser();
+    const loginUrl = await startLogin(browser, discovery, pkce().challenge, 'state-users');
+    const html = await (await browser.get(loginUrl.href)).text();
+    expect(html).toContain('<html lang="en">');
+    expect(html).toContain('<label for="username">');
+    expect(html).toContain('<label for="password">');
+    expect(html).toMatch(/It asks for <code>openid<\/code> <code>profile<\/code> <code>email<\/code>/);
+    expect(html).toMatch(/<code>alice<\/code><\/th><td>Alice Example<br><small>alice@example.com<\/small><\/td><td>group <code>admin<\/code><\/td>/);
+    expect(html).toMatch(/<code>bob<\/code><\/th><td>Bob Example<br><small>bob@example.com<\/small><\/td><td>no groups<\/td>/);
+    expect(html).toContain('aria-label="Sign in as bob"');
+  });
+
+  it('signs a test user in with the one-click form (the user name only)', async () => {
+    const browser = new Browser();
+    const loginUrl = await startLogin(browser, discovery, pkce().challenge, 'state-quick');
+    const submitted = await browser.postForm(loginUrl.href, { username: 'bob' });
+    expect(submitted.status).toBe(303);
+    const callback = location(await browser.get(location(submitted, dev.issuer).href), dev.issuer);
+    expect(callback.searchParams.get('code')).toBeTruthy();
+    expect(callback.searchParams.get('state')).toBe('state-quick');
+  });
+
   it('answers an unknown user with 400 and the form again, escaped', async () => {
     const browser = new Browser();
     const loginUrl = await startLogin(browser, discovery, pkce().challenge, 'state-2');
@@ -415,6 +438,9 @@ describe('dev provider', () => {
     expect(html).toContain('&lt;mallory&gt;');
     expect(html).not.toContain('<mallory>');
     expect(html).toContain('id="username"');
+    // the error is announced and tied to the field
+    expect(html).toContain('role="alert" id="login-error"');
+    expect(html).toContain('aria-invalid="true" aria-describedby="login-error"');
   });
 
   it('returns access_denied to the client when the user cancels', async () => {
