@@ -66,16 +66,17 @@ function inspectorScript(): void {
     return { status: response.status, ok: response.ok, title: `${method} ${path} → ${response.status} ${response.statusText}`.trim(), body: parsed }
   }
 
-  const refreshed = (before: { token: string; expiresAt: string }, view: InspectorView) => {
+  const refreshed = (before: { token: string; expiresAt: string; refreshToken: string }, view: InspectorView) => {
     const tokens = view.tokens!
     setTime('token-expiry', tokens.expiresAt)
+    setText('token-expiry', byId('token-expiry')?.textContent ?? '')
     setText('token-fingerprint', tokens.accessToken)
     setText('refresh-token', tokens.refreshToken ? `held (${tokens.refreshToken})` : 'none')
     if (view.session) setTime('session-idle', view.session.idleExpiresAt)
     return {
       accessToken: `${before.token} → ${tokens.accessToken}`,
       expires: `${before.expiresAt} → ${tokens.expiresAt === null ? 'not given' : formatTime(tokens.expiresAt)}`,
-      refreshToken: tokens.refreshToken ?? 'none',
+      refreshToken: `${before.refreshToken} → ${tokens.refreshToken ? `held (${tokens.refreshToken})` : 'none'}`,
     }
   }
 
@@ -84,7 +85,11 @@ function inspectorScript(): void {
       const [method, path] = button.dataset.call!.split(' ') as [string, string]
       const busy = document.querySelectorAll<HTMLButtonElement>('button[data-call]')
       for (const other of busy) other.disabled = true
-      const before = { token: byId('token-fingerprint')?.textContent ?? '', expiresAt: byId('token-expiry')?.textContent ?? '' }
+      const before = {
+        token: byId('token-fingerprint')?.textContent ?? '',
+        expiresAt: byId('token-expiry')?.textContent ?? '',
+        refreshToken: byId('refresh-token')?.textContent ?? '',
+      }
       try {
         const answer = await call(method, path)
         if (button.dataset.kind === 'refresh' && answer.ok) show(`${answer.title}: new tokens`, true, refreshed(before, answer.body as InspectorView))
