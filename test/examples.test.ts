@@ -1,4 +1,6 @@
 /** The examples as a user starts them: `pnpm --dir examples/<name> start` and the environment only. */
+import { startTestProvider } from '@codegrant/testing'
+import request from 'supertest'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { API, createAgent, login } from './support/agent.js'
 import { runExample, startExample, type RunningExample } from './support/example.js'
@@ -11,6 +13,27 @@ describe.each(['express', 'koa', 'fastify'])('examples/%s', (name) => {
     expect(output).toContain('OAUTH_CLIENT_SECRET is required')
     expect(output).toContain('OAUTH_COOKIE_SECRET must be at least 32 characters (got 5)')
     expect(output).not.toMatch(/\n\s+at .+:\d+:\d+/)
+  })
+
+  it('in-process with @codegrant/testing, as a user tests their own app: a named user, groups, refresh on demand', async () => {
+    const idp = await startTestProvider()
+    try {
+      const { createApp } = (await import(`../examples/${name}/dist/app.js`)) as { createApp(options: object): unknown }
+      const app = (await createApp({ ...idp.options, logger: { warn() {}, error() {} } })) as { callback?: () => unknown; ready?: () => Promise<unknown>; server?: unknown }
+      const http = name === 'koa' ? app.callback!() : name === 'fastify' ? (await app.ready!(), app.server) : app
+      const carol = await idp.login(app as never, { sub: 'carol', groups: ['admin'], name: 'Carol' })
+      const me = await request(http as never).get('/me').set('Cookie', carol.cookie).expect(200)
+      expect(me.body).toMatchObject({ user: { sub: 'carol', name: 'Carol', groups: ['admin'] } })
+      await request(http as never).get('/admin').set('Cookie', carol.cookie).expect(200)
+      const dan = await idp.login(app as never, { sub: 'dan' })
+      await request(http as never).get('/admin').set('Cookie', dan.cookie).expect(403)
+      const refreshes = idp.devProvider.count('grant.success', 'refresh_token')
+      carol.expireAccessToken()
+      await request(http as never).get('/api/userinfo').set('Cookie', carol.cookie).expect(200)
+      expect(idp.devProvider.count('grant.success', 'refresh_token')).toBe(refreshes + 1)
+    } finally {
+      await idp.close()
+    }
   })
 
   describe('with no configuration (the demo)', () => {

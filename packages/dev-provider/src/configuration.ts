@@ -9,7 +9,7 @@ import type {
   UnknownObject,
 } from './oidc-types.js';
 import { errorPage, logoutPage, postLogoutPage, type Page } from './pages.js';
-import { findAccount, type ClaimOverrides } from './users.js';
+import { findAccount, type AddedUsers, type ClaimOverrides } from './users.js';
 
 /** A client registered with the dev provider (OAuth 2.0 dynamic registration metadata names). */
 export interface DevClient {
@@ -31,6 +31,10 @@ export interface ConfigurationInput {
   cookieKeys: string[];
   store: MemoryStore;
   overrides: ClaimOverrides;
+  /** Users added at run time (tests), by sub. */
+  added: AddedUsers;
+  /** More claim names released with the `profile` scope (oidc-provider releases only listed claims). */
+  profileClaims?: string[];
   /** Which `aud` a client assertion must carry, as one string (default: any oidc-provider accepts). */
   clientAssertionAudience?: 'issuer' | 'endpoint';
   errors: ProviderErrors;
@@ -64,7 +68,7 @@ export function buildConfiguration(input: ConfigurationInput): OidcConfiguration
     scopes: ['openid', 'offline_access', 'profile', 'email'],
     claims: {
       openid: ['sub'],
-      profile: ['name', 'preferred_username', 'groups'],
+      profile: ['name', 'preferred_username', 'groups', ...(input.profileClaims ?? [])],
       email: ['email', 'email_verified'],
     },
     // Profile claims (groups above all) go into the ID token too, so apps can
@@ -74,15 +78,16 @@ export function buildConfiguration(input: ConfigurationInput): OidcConfiguration
     // tolerance an access token would still be accepted 15 s after its
     // expires_in, which makes expiry and refresh untestable.
     clockTolerance: 0,
-    findAccount: async (_ctx, sub) => findAccount(sub, input.overrides),
-    loadExistingGrant,
+    findAccount: async (_ctx, sub) => findAccount(sub, input.overrides, input.added),
+    loadExistingGrant: (ctx) => loadExistingGrant(ctx, input.added),
     // Refresh tokens for every client allowed the grant, without requiring the
     // offline_access scope (and with it prompt=consent) as oidc-provider does by default.
     issueRefreshToken: async (_ctx, client) => client.grantTypeAllowed('refresh_token'),
     rotateRefreshToken: true,
     pkce: { required: () => true },
     ttl: {
-      AccessToken: input.accessTokenTtl,
+      // an added user may have its own access token lifetime
+      AccessToken: ((_ctx: unknown, token: { accountId?: string }) => input.added.get(token.accountId ?? '')?.accessTokenTtl ?? input.accessTokenTtl) as unknown as number,
       IdToken: input.idTokenTtl,
       AuthorizationCode: 60,
       Interaction: 60 * 60,
@@ -139,14 +144,21 @@ export function toClientMetadata(client: DevClient): UnknownObject {
  * (or a new one) is extended with whatever OIDC scopes and claims are asked
  * for, so the login page is the only interaction.
  */
-async function loadExistingGrant(ctx: OidcKoaContext): Promise<OidcGrant | undefined> {
+async function loadExistingGrant(ctx: OidcKoaContext, added: AddedUsers): Promise<OidcGrant | undefined> {
   const oidc = ctx.oidc;
   if (!oidc?.client || !oidc.account) return undefined;
   const { client, account, provider } = oidc;
   const grantId = oidc.result?.consent?.grantId ?? oidc.session?.grantIdFor(client.clientId);
   const existing = grantId ? await provider.Grant.find(grantId) : undefined;
   const grant = existing ?? new provider.Grant({ accountId: account.accountId, clientId: client.clientId });
-  grant.addOIDCScope(oidc.requestParamOIDCScopes);
+  // an added user with `scopes` is granted only those of the requested ones
+  const allowed = added.get(account.accountId)?.scopes;
+  const requested = [...oidc.requestParamOIDCScopes];
+  const granted = allowed ? requested.filter((scope) => scope === 'openid' || allowed.includes(scope)) : requested;
+  grant.addOIDCScope(granted.join(' '));
+  // rejected, not missing: no consent prompt grants them after all
+  const refused = requested.filter((scope) => !granted.includes(scope));
+  if (refused.length) grant.rejectOIDCScope(refused.join(' '));
   if (oidc.requestParamClaims.size) grant.addOIDCClaims(oidc.requestParamClaims);
   await grant.save();
   return grant;

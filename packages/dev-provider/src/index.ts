@@ -1,4 +1,4 @@
-export { users, type DevUser } from './users.js';
+export { users, type AddedUser, type DevUser } from './users.js';
 export type { DevClient } from './configuration.js';
 export { RECORDED_EVENTS, type DevProviderEvent } from './events.js';
 export { startDevProvider, type DevProvider, type DevProviderOptions } from './provider.js';

@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 
 import type { OidcInteraction, OidcProvider } from './oidc-types.js';
 import { errorPage, loginPage, messagePage, type Page } from './pages.js';
-import { findUser } from './users.js';
+import { findUser, type AddedUsers } from './users.js';
 
 /** Login forms are a few dozen bytes; anything much bigger is not one. */
 const MAX_FORM_BYTES = 4096;
@@ -33,12 +33,13 @@ export async function handleInteraction(
   req: IncomingMessage,
   res: ServerResponse,
   uid: string,
+  added?: AddedUsers,
 ): Promise<void> {
   try {
     if (req.method === 'GET') {
       await showInteraction(provider, req, res, uid);
     } else if (req.method === 'POST') {
-      await submitInteraction(provider, req, res, uid);
+      await submitInteraction(provider, req, res, uid, added);
     } else {
       res.setHeader('Allow', 'GET, POST');
       throw new HttpError(405, 'Method not allowed.');
@@ -57,7 +58,7 @@ async function showInteraction(provider: OidcProvider, req: IncomingMessage, res
   sendPage(res, 200, loginPage({ uid, clientId: clientIdOf(interaction), scope: scopeOf(interaction) }));
 }
 
-async function submitInteraction(provider: OidcProvider, req: IncomingMessage, res: ServerResponse, uid: string) {
+async function submitInteraction(provider: OidcProvider, req: IncomingMessage, res: ServerResponse, uid: string, added?: AddedUsers) {
   const form = await readForm(req);
   const interaction = await loadInteraction(provider, req, res, uid);
   if (interaction.prompt.name === 'consent') {
@@ -70,7 +71,7 @@ async function submitInteraction(provider: OidcProvider, req: IncomingMessage, r
     return;
   }
   const username = (form.get('username') ?? '').trim();
-  const user = findUser(username);
+  const user = findUser(username, added);
   if (!user) {
     const error = username ? `Unknown user "${username}".` : 'Enter a user name.';
     sendPage(res, 400, loginPage({ uid, clientId: clientIdOf(interaction), scope: scopeOf(interaction), username, error }));

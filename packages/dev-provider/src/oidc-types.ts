@@ -24,6 +24,7 @@ export interface OidcGrant {
   accountId?: string;
   clientId?: string;
   addOIDCScope(scope: string | string[] | Set<string>): void;
+  rejectOIDCScope(scope: string | string[] | Set<string>): void;
   addOIDCClaims(claims: string[] | Set<string>): void;
   addResourceScope(resource: string, scope: string | string[] | Set<string>): void;
   save(ttl?: number): Promise<string>;

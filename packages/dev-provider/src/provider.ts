@@ -10,7 +10,7 @@ import { assertLoopbackHost, urlHost } from './loopback.js';
 import { MemoryStore } from './memory-adapter.js';
 import { framed, warnOnce } from './notices.js';
 import type { OidcProvider } from './oidc-types.js';
-import { users, type ClaimOverrides } from './users.js';
+import { users, type AddedUser, type AddedUsers, type ClaimOverrides } from './users.js';
 
 export interface DevProviderOptions {
   /** 0 or undefined: a free port. */
@@ -23,6 +23,8 @@ export interface DevProviderOptions {
   accessTokenTtl?: number;
   /** Seconds, default 3600. */
   idTokenTtl?: number;
+  /** More claim names released with the `profile` scope, for users' own claims (e.g. `roles`). */
+  profileClaims?: string[];
   /** Suppresses the banner and the development-only warning (tests). */
   quiet?: boolean;
   /**
@@ -48,6 +50,11 @@ export interface DevProvider {
    * restores the user's own claims.
    */
   setExtraClaims(accountId: string, claims: Record<string, unknown>): void;
+  /**
+   * Adds (or replaces) a user who can sign in on this provider only: any `sub`, with its own
+   * claims, granted scopes (`scopes`: only these of the requested ones) and access token lifetime.
+   */
+  addUser(user: AddedUser): void;
   /** Revokes every grant (and so every token) of an account, as an admin would; returns how many. */
   revokeGrants(accountId: string): number;
   /** Stops listening and closes every open connection. */
@@ -76,6 +83,7 @@ export async function startDevProvider(options: DevProviderOptions): Promise<Dev
     const issuer = `http://${urlHost(settings.host)}:${port}`;
     const store = new MemoryStore();
     const overrides: ClaimOverrides = new Map();
+    const added: AddedUsers = new Map();
     const configuration = buildConfiguration({
       ...settings,
       clients: options.clients,
@@ -83,13 +91,15 @@ export async function startDevProvider(options: DevProviderOptions): Promise<Dev
       cookieKeys: [randomSecret()],
       store,
       overrides,
+      added,
+      ...(options.profileClaims ? { profileClaims: options.profileClaims } : {}),
       errors,
       ...(options.clientAssertionAudience ? { clientAssertionAudience: options.clientAssertionAudience } : {}),
     });
     const provider = new Provider(issuer, configuration);
     const log = new EventLog();
     const detach = log.attach(provider);
-    server.on('request', requestListener(provider));
+    server.on('request', requestListener(provider, added));
     if (!options.quiet) console.error(banner(issuer, options.clients));
     return {
       issuer,
@@ -98,6 +108,7 @@ export async function startDevProvider(options: DevProviderOptions): Promise<Dev
       events: log.events,
       count: (name, grantType) => log.count(name, grantType),
       setExtraClaims: (accountId, claims) => void overrides.set(accountId, { ...claims }),
+      addUser: (user) => void added.set(user.sub, { ...user, groups: [...user.groups] }),
       revokeGrants: (accountId) => store.revokeAccount(accountId),
       close: once(async () => {
         await closeServer(server);
@@ -138,14 +149,14 @@ function checkTtl(name: string, value: number | undefined): number {
 }
 
 /** Our login page for /interaction/:uid, oidc-provider for everything else. */
-function requestListener(provider: OidcProvider): RequestListener {
+function requestListener(provider: OidcProvider, added: AddedUsers): RequestListener {
   const callback = provider.callback();
   return (req, res) => {
     const uid = interactionUid(req.url);
     if (uid === undefined) {
       void callback(req, res);
     } else {
-      void handleInteraction(provider, req, res, uid);
+      void handleInteraction(provider, req, res, uid, added);
     }
   };
 }

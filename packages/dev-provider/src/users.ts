@@ -13,8 +13,23 @@ export const users: Record<string, DevUser> = Object.freeze({
   bob: Object.freeze({ sub: 'bob', name: 'Bob Example', email: 'bob@example.com', groups: [] }),
 }) as Record<string, DevUser>;
 
+/** A user added to one provider (tests): any `sub`, its own claims, granted scopes and token lifetime. */
+export interface AddedUser extends DevUser {
+  /** Claims added to (or replacing) the standard ones. */
+  claims?: Record<string, unknown>;
+  /** When set, only these of the requested scopes are granted. */
+  scopes?: string[];
+  /** Seconds; the provider's `accessTokenTtl` otherwise. */
+  accessTokenTtl?: number;
+}
+
+/** Users added to one provider, by `sub`. */
+export type AddedUsers = Map<string, AddedUser>;
+
 /** Looks a user up by name without falling into Object.prototype ("constructor", "__proto__"). */
-export function findUser(name: string): DevUser | undefined {
+export function findUser(name: string, added?: AddedUsers): DevUser | AddedUser | undefined {
+  const extra = added?.get(name);
+  if (extra) return extra;
   return Object.hasOwn(users, name) ? users[name] : undefined;
 }
 
@@ -33,8 +48,9 @@ export function userClaims(user: DevUser): Record<string, unknown> {
 /** Claims that override a user's own, per provider (e.g. a test's 300 groups). */
 export type ClaimOverrides = Map<string, Record<string, unknown>>;
 
-export function findAccount(sub: string, overrides?: ClaimOverrides): OidcAccount | undefined {
-  const user = findUser(sub);
+export function findAccount(sub: string, overrides?: ClaimOverrides, added?: AddedUsers): OidcAccount | undefined {
+  const user = findUser(sub, added);
   if (!user) return undefined;
-  return { accountId: user.sub, claims: () => ({ ...userClaims(user), ...overrides?.get(user.sub), sub: user.sub }) };
+  const own = 'claims' in user ? user.claims : undefined;
+  return { accountId: user.sub, claims: () => ({ ...userClaims(user), ...own, ...overrides?.get(user.sub), sub: user.sub }) };
 }

@@ -1,0 +1,106 @@
+/**
+ * `@codegrant/testing` as a user calls it in their own suite: the dev provider started in the
+ * test, a named user with chosen claims, groups, scopes and token lifetime logged into the app
+ * over HTTP without a browser, and the Cookie header used with supertest, Fastify's inject, or
+ * fetch; an access token expired on demand to test refresh; a grant revoked to test its end.
+ */
+import { oauth as expressOauth, requireAuth as expressGuard } from '@codegrant/express'
+import { oauth as fastifyOauth, requireAuth as fastifyGuard } from '@codegrant/fastify'
+import { oauth as koaOauth, requireAuth as koaGuard } from '@codegrant/koa'
+import { startTestProvider, type TestProvider } from '@codegrant/testing'
+import Router from '@koa/router'
+import express from 'express5'
+import fastify from 'fastify5'
+import Koa from 'koa3'
+import request from 'supertest'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+
+let idp: TestProvider
+beforeAll(async () => {
+  idp = await startTestProvider()
+})
+afterAll(async () => {
+  await idp.close()
+})
+
+function expressApp() {
+  const app = express()
+  app.use(expressOauth({ ...idp.options, logger: { warn() {}, error() {} } }))
+  app.get('/me', expressGuard(), (req, res) => void res.json({ user: req.oauth.user, scope: req.oauth.tokens?.scope }))
+  app.get('/admin', expressGuard({ claims: { groups: 'admin' } }), (_req, res) => void res.json({ ok: true }))
+  app.get('/token', expressGuard(), async (req, res) => void res.json({ token: (await req.oauth.accessToken()).length > 0 }))
+  return app
+}
+
+describe('@codegrant/testing', () => {
+  it('Express + supertest: a named user with chosen claims, groups and scopes, in two lines', async () => {
+    const app = expressApp()
+    const { cookie } = await idp.login(app, { sub: 'carol', name: 'Carol Test', groups: ['admin'], claims: { roles: ['editor'] }, scopes: ['openid', 'profile'] })
+    const me = await request(app).get('/me').set('Cookie', cookie).expect(200)
+    expect(me.body.user).toMatchObject({ sub: 'carol', name: 'Carol Test', groups: ['admin'], roles: ['editor'] })
+    expect(me.body.user.email).toBeUndefined() // the email scope was not granted
+    expect(me.body.scope.split(' ').sort()).toEqual(['openid', 'profile'])
+    await request(app).get('/admin').set('Cookie', cookie).expect(200)
+
+    const dave = await idp.login(app, { sub: 'dave' })
+    await request(app).get('/admin').set(dave.headers).expect(403)
+    // a supertest agent carrying the session
+    await request.agent(app).set('Cookie', dave.cookie).get('/me').expect(200)
+    await request(app).get('/me').expect(401)
+  })
+
+  it('expires the access token on demand: the next request refreshes it at the provider', async () => {
+    const app = expressApp()
+    const session = await idp.login(app, 'alice')
+    const before = idp.devProvider.count('grant.success', 'refresh_token')
+    session.expireAccessToken()
+    const refreshed = await request(app).get('/token').set('Cookie', session.cookie).expect(200)
+    expect(idp.devProvider.count('grant.success', 'refresh_token')).toBe(before + 1)
+    expect(refreshed.headers['set-cookie']?.some((line: string) => line.startsWith('codegrant.session='))).toBe(true)
+  })
+
+  it('revoke(sub): the next refresh ends the session', async () => {
+    const app = expressApp()
+    const session = await idp.login(app, { sub: 'erin' })
+    idp.revoke('erin')
+    session.expireAccessToken()
+    await request(app).get('/me').set('Cookie', session.cookie).expect(401)
+  })
+
+  it('Fastify: headers for inject', async () => {
+    const app = fastify()
+    await app.register(fastifyOauth, { ...idp.options, logger: { warn() {}, error() {} } })
+    app.get('/me', { preHandler: fastifyGuard() }, async (req) => ({ user: req.oauth.user }))
+    const { headers } = await idp.login(app, { sub: 'frank', groups: ['ops'] })
+    const me = await app.inject({ url: '/me', headers })
+    expect([me.statusCode, me.json().user]).toEqual([200, expect.objectContaining({ sub: 'frank', groups: ['ops'] })])
+    await app.close()
+  })
+
+  it('Koa: the app itself, and fetch against a listening server', async () => {
+    const app = new Koa()
+    const router = new Router()
+    app.use(koaOauth({ ...idp.options, logger: { warn() {}, error() {} } }))
+    router.get('/me', koaGuard(), (ctx) => { ctx.body = { user: ctx.state.oauth.user } })
+    app.use(router.routes())
+    const { headers } = await idp.login(app, 'bob')
+    const server = app.listen(0, '127.0.0.1')
+    await new Promise((resolve) => server.once('listening', resolve))
+    try {
+      const url = `http://127.0.0.1:${(server.address() as { port: number }).port}`
+      const me = await fetch(`${url}/me`, { headers: { ...headers, accept: 'application/json' } })
+      expect([me.status, ((await me.json()) as { user: { sub: string } }).user.sub]).toEqual([200, 'bob'])
+      // the server itself works as a target too
+      expect((await idp.login(server, 'alice')).cookie).toMatch(/^codegrant\.session=/)
+    } finally {
+      server.closeAllConnections()
+      await new Promise((resolve) => server.close(resolve))
+    }
+  })
+
+  it('says what is wrong when the app is not configured with the test provider', async () => {
+    const other = express()
+    other.get('/auth/login', (_req, res) => void res.status(404).send('no such route'))
+    await expect(idp.login(other, 'alice')).rejects.toThrow(/GET \/auth\/login answered 404, not a redirect to the test provider .* Is the app configured with the test provider's options/)
+  })
+})
