@@ -12,6 +12,8 @@ import Router from '@koa/router'
 import express from 'express5'
 import fastify from 'fastify5'
 import Koa from 'koa3'
+import { spawn } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
 import request from 'supertest'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 
@@ -103,4 +105,17 @@ describe('@codegrant/testing', () => {
     other.get('/auth/login', (_req, res) => void res.status(404).send('no such route'))
     await expect(idp.login(other, 'alice')).rejects.toThrow(/GET \/auth\/login answered 404, not a redirect to the test provider .* Is the app configured with the test provider's options/)
   })
+})
+
+describe('packages/testing/examples with node:test (the README\'s examples, run as a user would)', () => {
+  it('pass: express, koa and fastify', async () => {
+    const cwd = fileURLToPath(new URL('../packages/testing', import.meta.url))
+    const files = ['express', 'koa', 'fastify'].map((name) => `examples/${name}.node-test.test.mjs`)
+    const child = spawn(process.execPath, ['--test', '--test-reporter=tap', ...files], { cwd, stdio: ['ignore', 'pipe', 'pipe'] })
+    let output = ''
+    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()))
+    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()))
+    const code = await new Promise((resolve) => child.once('exit', resolve))
+    expect({ code, pass: /# pass (\d+)/.exec(output)?.[1], fail: /# fail (\d+)/.exec(output)?.[1] }, output).toEqual({ code: 0, pass: '3', fail: '0' })
+  }, 60_000)
 })
