@@ -57,7 +57,8 @@ export interface TestUser {
 export type AppTarget = string | URL | RequestListener | { callback(): RequestListener } | FastifyLike | Server
 
 interface FastifyLike {
-  inject(options: { method: string; url: string; headers: Record<string, string> }): PromiseLike<{ statusCode: number; headers: IncomingHttpHeaders }>
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- Fastify's overloads differ by version
+  inject(options: any): PromiseLike<{ statusCode: number; headers: Record<string, unknown> }>
 }
 
 /** A signed-in user: what your test client sends. */
@@ -158,7 +159,8 @@ async function connect(app: AppTarget, base: URL): Promise<Transport> {
     return {
       async send(method, path, headers) {
         const reply = await app.inject({ method, url: path, headers: { ...headers, host: base.host } })
-        return { status: reply.statusCode, location: first(reply.headers.location), setCookies: list(reply.headers['set-cookie']), body: '' }
+        const headersOut = reply.headers as IncomingHttpHeaders
+        return { status: reply.statusCode, location: first(headersOut.location), setCookies: list(headersOut['set-cookie']), body: '' }
       },
       close: async () => {},
     }
