@@ -11,6 +11,7 @@
  *   hostile.set({ authorize: { iss: undefined } })          // the `iss` response parameter removed
  *   hostile.set({ discovery: 'issuer-mismatch' })
  *   hostile.set({ userinfo: { sub: 'mallory' } })
+ *   hostile.set({ tokenRaw: { status: 200, contentType: 'application/json', body: '[[[' } })
  *
  * It counts requests per endpoint (`hostile.count('token')`), remembers every code and token it
  * issued (`hostile.secrets()`) so that tests can assert none reaches a response, and holds
@@ -62,6 +63,8 @@ export interface HostileSettings {
   token?: Fault
   /** Members of the token response, e.g. `{ expires_in: undefined }`, `{ token_type: 'BEARER' }`. */
   tokenResponse?: Overrides
+  /** The token endpoint's whole answer, verbatim (both grants; the grant itself is not processed). */
+  tokenRaw?: { status: number; contentType?: string; body: string }
   /** The ID token: its algorithm/key, claim overrides, or a raw replacement string. */
   idToken?: { alg?: IdTokenAlg; claims?: Overrides; header?: Overrides; raw?: string }
   /** Userinfo: a fault, or claim overrides. */
@@ -283,6 +286,13 @@ export async function startHostileProvider(options: { clientId: string; clientSe
         return
       }
       case 'POST /token': {
+        const raw = settings.tokenRaw
+        if (raw) {
+          const form = new URLSearchParams(await readBody(req))
+          requests.push({ endpoint: 'token', grantType: form.get('grant_type') ?? '' })
+          res.writeHead(raw.status, raw.contentType === undefined ? {} : { 'content-type': raw.contentType }).end(raw.body)
+          return
+        }
         const fault = settings.token
         // a provider that fails outright never got to the grant (the code or refresh token stays
         // unused); one that answers garbage did the work and issued tokens on the way

@@ -83,17 +83,44 @@ export function errorResponse(config: OAuthConfig, request: CoreRequest, error: 
   )
 }
 
-/** Reads a request body (form_post callback, logout POST) with a size limit. */
-export async function readBody(stream: AsyncIterable<Uint8Array | string>, limit = 64 * 1024): Promise<string> {
+/** A request body: Node.js's readable (an IncomingMessage), or any async iterable of chunks. */
+type BodyStream = AsyncIterable<Uint8Array | string> & Partial<Pick<NodeJS.ReadableStream, 'on' | 'off' | 'resume'>>
+
+/**
+ * Reads a request body (form_post callback, logout POST) with a size limit. Past the limit the
+ * rest is discarded, not the stream destroyed: destroying a request destroys its socket, which
+ * resets the answer and the next request on that keep-alive connection.
+ */
+export function readBody(stream: BodyStream, limit = 64 * 1024): Promise<string> {
+  const tooLarge = () => new CodegrantError('codegrant/body_too_large', `the request body exceeds ${limit} bytes`)
   const chunks: Buffer[] = []
   let size = 0
-  for await (const chunk of stream) {
+  const add = (chunk: Uint8Array | string): boolean => {
     const buffer = typeof chunk === 'string' ? Buffer.from(chunk) : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength)
     size += buffer.byteLength
-    if (size > limit) throw new CodegrantError('codegrant/body_too_large', `the request body exceeds ${limit} bytes`)
     chunks.push(buffer)
+    return size <= limit
   }
-  return Buffer.concat(chunks).toString('utf8')
+  const { on, off, resume } = stream
+  if (!on || !off || !resume) {
+    return (async () => {
+      for await (const chunk of stream) if (!add(chunk)) throw tooLarge()
+      return Buffer.concat(chunks).toString('utf8')
+    })()
+  }
+  return new Promise((resolve, reject) => {
+    const onData = (chunk: Uint8Array | string) => {
+      if (add(chunk)) return
+      off.call(stream, 'data', onData)
+      off.call(stream, 'end', onEnd)
+      resume.call(stream) // keeps flowing with no listener: the rest is dropped
+      reject(tooLarge())
+    }
+    const onEnd = () => resolve(Buffer.concat(chunks).toString('utf8'))
+    on.call(stream, 'data', onData)
+    on.call(stream, 'end', onEnd)
+    on.call(stream, 'error', reject)
+  })
 }
 
 /** URLSearchParams from a form body however it arrived; undefined for shapes no form can have. */
