@@ -122,9 +122,19 @@ const providerSettings: fc.Arbitrary<HostileSettings> = fc.record(
       body: fc.oneof(json.map((value) => JSON.stringify(value)), deepJson, fc.string({ unit: 'binary', maxLength: 200 }), fc.constant('{"access_token":'), fc.constant('')),
     }),
     jwks: fault,
+    userinfo: fc.oneof(fault, overrides(['sub', 'name', 'email', 'groups'])),
   },
   { requiredKeys: [] },
 ).map((settings) => (settings.tokenRaw ? { tokenRaw: settings.tokenRaw } : settings))
+
+const METADATA = ['issuer', 'authorization_endpoint', 'token_endpoint', 'jwks_uri', 'userinfo_endpoint', 'revocation_endpoint', 'end_session_endpoint', 'pushed_authorization_request_endpoint',
+  'id_token_signing_alg_values_supported', 'authorization_response_iss_parameter_supported', 'code_challenge_methods_supported', 'token_endpoint_auth_methods_supported', 'response_types_supported']
+const urlLike = fc.oneof(
+  fc.constantFrom('https://idp.example/authorize', 'http://idp.example/authorize', 'http://127.0.0.1:1/x', 'javascript:alert(1)', 'data:text/html,x', '//evil.example', '/relative', 'https://', 'file:///etc/passwd', 'HTTPS://EVIL.EXAMPLE/%2F..'),
+  urlish,
+)
+/** A discovery document with some members replaced by anything (a URL or not), or removed. */
+const metadataOverrides = fc.dictionary(fc.constantFrom(...METADATA), fc.oneof(urlLike, json, fc.constant(undefined)), { minKeys: 1, maxKeys: 4 }) as fc.Arbitrary<Record<string, unknown>>
 
 const isJsonEqual = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b)
 
@@ -150,6 +160,8 @@ function mustRefuse(settings: HostileSettings, issuer: string, refresh: boolean)
   if ('iss' in claims && claims.iss !== issuer) return true
   if ('aud' in claims && !isJsonEqual(claims.aud, CLIENT_ID) && !isJsonEqual(claims.aud, [CLIENT_ID])) return true
   if (!refresh && 'nonce' in claims) return true // a nonce no login sent, or none at all
+  const userinfo = settings.userinfo
+  if (!refresh && userinfo !== undefined && (typeof userinfo === 'string' || ('sub' in userinfo && userinfo.sub !== 'alice'))) return true
   for (const time of ['exp', 'iat']) if (time in claims && typeof claims[time] !== 'number') return true
   return false
 }
@@ -429,8 +441,31 @@ describe.each(FRAMEWORKS)('%s', (framework: Framework) => {
       )
     }, TEST_TIMEOUT)
 
+    it('discovery documents: login goes to an https (or loopback) authorization endpoint or answers 503, never 500', async () => {
+      await fc.assert(
+        fc.asyncProperty(metadataOverrides, async (metadata) => {
+          hostile.reset()
+          hostile.set({ metadata })
+          await mountHostile() // a fresh app: no cached metadata
+          const started = await send(`${stage.url}/auth/login`, { headers: { accept: 'application/json' } })
+          expectStatus(started, (status) => status === 302 || status === 503, 'a login')
+          if (started.status === 302) {
+            const location = new URL(started.headers.get('location')!)
+            const loopback = location.hostname === '127.0.0.1' || location.hostname === 'localhost' || location.hostname === '[::1]'
+            if (!(location.protocol === 'https:' || (location.protocol === 'http:' && loopback))) throw new Error(`a login sent to ${location.href}`)
+          }
+          expectNothingEchoed(started, secrets(), logs.lines)
+          const out = await send(`${stage.url}/auth/logout`, { headers: { accept: 'text/html', 'sec-fetch-site': 'same-origin' } })
+          expectStatus(out, (status) => status === 302, 'a logout')
+          const target = new URL(out.headers.get('location')!, stage.url)
+          if (target.origin !== stage.url && target.protocol !== 'https:' && !(target.protocol === 'http:' && target.hostname === '127.0.0.1')) throw new Error(`a logout sent to ${target.href}`)
+        }),
+        params(30),
+      )
+    }, TEST_TIMEOUT)
+
     it('token endpoint answers at login: 400/502/504 or a valid session, never 500, nothing echoed', async () => {
-      await mountHostile()
+      await mountHostile({ fetchUserinfo: true })
       await fc.assert(
         fc.asyncProperty(providerSettings, async (settings) => {
           hostile.reset()
