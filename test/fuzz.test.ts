@@ -146,7 +146,8 @@ const isJsonEqual = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.strin
 function mustRefuse(settings: HostileSettings, issuer: string, refresh: boolean): boolean {
   if (settings.token || settings.tokenRaw) return true
   const response = settings.tokenResponse ?? {}
-  if ('id_token' in response) return true
+  // a replaced ID token is garbage; a missing one is refused at login and fine at refresh
+  if ('id_token' in response && (response.id_token !== undefined || !refresh)) return true
   if ('access_token' in response && (typeof response.access_token !== 'string' || response.access_token === '')) return true
   if ('token_type' in response && !(typeof response.token_type === 'string' && /^bearer$/i.test(response.token_type))) return true
   const idToken = settings.idToken ?? {}
@@ -466,6 +467,8 @@ describe.each(FRAMEWORKS)('%s', (framework: Framework) => {
 
     it('token endpoint answers at login: 400/502/504 or a valid session, never 500, nothing echoed', async () => {
       await mountHostile({ fetchUserinfo: true })
+      // the control: a well-behaved provider signs in (so the property is not vacuous)
+      expect(setsSession((await hostileLogin()).callback.setCookies)).toBe(true)
       await fc.assert(
         fc.asyncProperty(providerSettings, async (settings) => {
           hostile.reset()
@@ -484,6 +487,12 @@ describe.each(FRAMEWORKS)('%s', (framework: Framework) => {
     it('token endpoint answers at refresh: 200, 401 session_ended or 502/504, never 500, nothing echoed', async () => {
       await mountHostile()
       vi.useFakeTimers({ toFake: ['Date'] })
+      // the control: a well-behaved provider refreshes
+      hostile.set({ tokenResponse: { expires_in: 2 } })
+      const control = (await hostileLogin()).cookies.map(([name, value]) => `${name}=${value}`).join('; ')
+      vi.setSystemTime(Date.now() + 10_000)
+      hostile.reset()
+      expect((await send(`${stage.url}/api/token`, { headers: { cookie: control, accept: 'application/json' } })).status).toBe(200)
       await fc.assert(
         fc.asyncProperty(providerSettings, async (settings) => {
           hostile.reset()
