@@ -146,10 +146,14 @@ const isJsonEqual = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.strin
 function mustRefuse(settings: HostileSettings, issuer: string, refresh: boolean): boolean {
   if (settings.token || settings.tokenRaw) return true
   const response = settings.tokenResponse ?? {}
-  // a replaced ID token is garbage; a missing one is refused at login and fine at refresh
-  if ('id_token' in response && (response.id_token !== undefined || !refresh)) return true
   if ('access_token' in response && (typeof response.access_token !== 'string' || response.access_token === '')) return true
   if ('token_type' in response && !(typeof response.token_type === 'string' && /^bearer$/i.test(response.token_type))) return true
+  // a replaced ID token is garbage; a missing one is refused at login and fine at refresh (and
+  // then how the provider would have made one does not matter)
+  if ('id_token' in response) {
+    if (response.id_token !== undefined || !refresh) return true
+    return false
+  }
   const idToken = settings.idToken ?? {}
   if (idToken.raw !== undefined) return true
   if (idToken.alg !== undefined && idToken.alg !== 'RS256') return true
