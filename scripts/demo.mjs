@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // `pnpm demo [express|koa|fastify]`: starts one example (default express) with the embedded dev
-// provider when no OAUTH_ISSUER is set. Runs `pnpm --dir examples/<framework> start`.
+// provider when no OAUTH_ISSUER is set. Runs `node dist/server.js` in examples/<framework>.
 import { spawn } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { constants } from 'node:os'
@@ -21,21 +21,21 @@ if (!existsSync(join(root, 'examples', framework, 'dist', 'server.js'))) {
   process.exit(1)
 }
 
-// the pnpm that runs this script (npm_execpath), else the one on PATH
-const execPath = process.env.npm_execpath
-const [command, prefix] = execPath && /pnpm/.test(execPath) && /\.[cm]?js$/.test(execPath) ? [process.execPath, [execPath]] : ['pnpm', []]
+// The example runs as `node dist/server.js` directly, not through a second `pnpm start`: a pnpm
+// that receives Ctrl-C reports "ELIFECYCLE Command failed" even when its script exits 0.
+// In its own process group, and signals go to the whole group.
 const windows = process.platform === 'win32'
-// In its own process group, and signals go to the whole group: pnpm runs the example through
-// `sh -c`, and a SIGTERM passed only to pnpm kills that shell and leaves the example running.
-const child = spawn(command, [...prefix, '--dir', join(root, 'examples', framework), 'start'], {
+const child = spawn(process.execPath, [join('dist', 'server.js')], {
+  cwd: join(root, 'examples', framework),
   stdio: 'inherit',
   env: process.env,
   detached: !windows,
-  shell: windows && command === 'pnpm',
 })
 
+let signalled = false
 for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
   process.on(signal, () => {
+    signalled = true
     try {
       if (windows) child.kill(signal)
       else process.kill(-child.pid, signal)
@@ -45,7 +45,8 @@ for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
   })
 }
 child.on('error', (error) => {
-  console.error(`could not start pnpm: ${error.message}`)
+  console.error(`could not start the example: ${error.message}`)
   process.exit(1)
 })
-child.on('exit', (code, signal) => process.exit(code ?? 128 + (constants.signals[signal] ?? 0)))
+// stopped on purpose (Ctrl-C, SIGTERM): a clean exit 0, so pnpm reports no failure
+child.on('exit', (code, signal) => process.exit(signalled ? 0 : (code ?? 128 + (constants.signals[signal] ?? 0))))

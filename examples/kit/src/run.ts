@@ -59,6 +59,7 @@ export async function listenNode(handler: RequestListener, port: number): Promis
   await new Promise<void>((resolve, reject) => server.once('error', reject).listen(port, resolve))
   return {
     port: (server.address() as AddressInfo).port,
-    close: () => new Promise((resolve) => server.close(() => resolve())),
+    // idle keep-alive connections (a browser's) would hold close() open: Ctrl-C must stop at once
+    close: () => new Promise((resolve) => { server.close(() => resolve()); server.closeIdleConnections() }),
   }
 }
