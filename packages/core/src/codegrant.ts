@@ -3,6 +3,7 @@ import { announce, createDiagnostics, notMounted, type Diagnostics } from './dia
 import { CodegrantError, isCodegrantError } from './errors.js'
 import { CALLBACK_HEADERS, completeLogin } from './flow/callback.js'
 import { startLogin } from './flow/login.js'
+import { dpopResourceFetch } from './flow/dpop.js'
 import { finishLogout } from './flow/logout.js'
 import { createRefresher, refreshDue, type Refresh } from './flow/refresh.js'
 import { transactionCookies, TRANSACTION_TTL, type TransactionCookies } from './flow/transaction.js'
@@ -234,9 +235,12 @@ async function forceRefresh(context: Context): Promise<SessionData['tokens']> {
 }
 
 async function authorizedFetch(context: Context, input: string | URL, init: RequestInit = {}): Promise<Response> {
-  const send = (session: SessionData) => {
+  const send = async (session: SessionData) => {
+    // a DPoP-bound token goes with a proof of the session's key (flow/dpop.ts)
+    const runtime = session.dpop && (await context.engine.provider()).dpop
+    if (runtime) return dpopResourceFetch(runtime, session.dpop!, session.tokens.accessToken, input, init)
     const headers = new Headers(init.headers)
-    headers.set('authorization', `${session.tokens.tokenType === 'dpop' ? 'DPoP' : 'Bearer'} ${session.tokens.accessToken}`)
+    headers.set('authorization', `Bearer ${session.tokens.accessToken}`)
     return fetch(input, { ...init, headers })
   }
   await accessToken(context)

@@ -1,9 +1,12 @@
 import { createPrivateKey, type JsonWebKey } from 'node:crypto'
 import { CodegrantError } from './errors.js'
+import { fapi2Problems } from './profile.js'
 import type { SessionStore } from './session/store.js'
 
 export type ClientAuthMethod = 'client_secret_basic' | 'client_secret_post' | 'private_key_jwt' | 'none'
 export type ResponseMode = 'query' | 'form_post'
+/** Security profiles: `fapi2` is the FAPI 2.0 Security Profile's client requirements. */
+export type Profile = 'fapi2'
 /** What a `private_key_jwt` client assertion names as its audience (`aud`). */
 export type ClientAssertionAud = 'issuer' | 'token_endpoint'
 
@@ -62,7 +65,22 @@ export interface OAuthOptions {
   sessionCacheSize?: number
   postLogoutRedirectUri?: string
   par?: boolean
+  /**
+   * Sender-constrain tokens with DPoP (RFC 9449): one key pair per session, a proof on every
+   * call to the provider and in `oauth.fetch`. `OAUTH_DPOP`.
+   */
   dpop?: boolean
+  /**
+   * Accept a `Bearer` token when DPoP was asked for (the provider does not do DPoP). Off by
+   * default: such an answer is an error. `OAUTH_DPOP_ALLOW_BEARER`.
+   */
+  dpopAllowBearer?: boolean
+  /**
+   * `fapi2`: the FAPI 2.0 Security Profile — PAR, PKCE S256, DPoP, `private_key_jwt`, `iss`
+   * required in the authorization response, FAPI algorithms; weaker settings are refused at
+   * start-up. `OAUTH_PROFILE`.
+   */
+  profile?: Profile
   responseMode?: ResponseMode
   /** Milliseconds for each call to the provider. */
   httpTimeout?: number
@@ -117,6 +135,8 @@ export interface OAuthConfig {
   readonly postLogoutRedirectUri: string
   readonly par: boolean
   readonly dpop: boolean
+  readonly dpopAllowBearer: boolean
+  readonly profile: Profile | undefined
   readonly responseMode: ResponseMode
   readonly httpTimeout: number
   readonly refreshSkew: number
@@ -158,6 +178,8 @@ const ENV_NAMES = {
   postLogoutRedirectUri: ['OAUTH_POST_LOGOUT_REDIRECT_URI'],
   par: ['OAUTH_PAR'],
   dpop: ['OAUTH_DPOP'],
+  dpopAllowBearer: ['OAUTH_DPOP_ALLOW_BEARER'],
+  profile: ['OAUTH_PROFILE'],
   responseMode: ['OAUTH_RESPONSE_MODE'],
   httpTimeout: ['OAUTH_HTTP_TIMEOUT'],
   refreshSkew: ['OAUTH_REFRESH_SKEW'],
@@ -170,7 +192,7 @@ const ENV_NAMES = {
 
 type EnvBacked = keyof typeof ENV_NAMES
 const NUMBERS = new Set<EnvBacked>(['sessionMaxAge', 'sessionIdleTimeout', 'sessionCacheSize', 'httpTimeout', 'refreshSkew', 'clockTolerance'])
-const BOOLEANS = new Set<EnvBacked>(['par', 'dpop', 'fetchUserinfo', 'trustProxy', 'debug'])
+const BOOLEANS = new Set<EnvBacked>(['par', 'dpop', 'dpopAllowBearer', 'fetchUserinfo', 'trustProxy', 'debug'])
 
 /**
  * Reads every codegrant setting from an environment (usually `process.env`).
@@ -285,7 +307,10 @@ export function resolveConfig(options: OAuthOptions = {}, env: Env = process.env
   }
 
   if (!merged.clientId) problems.push('OAUTH_CLIENT_ID is required')
-  const clientAuthMethod = merged.clientAuthMethod ?? 'client_secret_basic'
+  const profile = merged.profile
+  if (profile !== undefined && profile !== 'fapi2') problems.push(`OAUTH_PROFILE must be fapi2 or unset (got ${JSON.stringify(profile)})`)
+  const fapi2 = profile === 'fapi2'
+  const clientAuthMethod = merged.clientAuthMethod ?? (fapi2 ? 'private_key_jwt' : 'client_secret_basic')
   if (!['client_secret_basic', 'client_secret_post', 'private_key_jwt', 'none'].includes(clientAuthMethod)) {
     problems.push(`OAUTH_CLIENT_AUTH_METHOD must be one of client_secret_basic, client_secret_post, private_key_jwt, none (got ${JSON.stringify(clientAuthMethod)})`)
   } else if (clientAuthMethod.startsWith('client_secret') && !merged.clientSecret) {
@@ -295,7 +320,7 @@ export function resolveConfig(options: OAuthOptions = {}, env: Env = process.env
   }
   const privateKey = merged.privateKey === undefined ? undefined : parsePrivateKey(merged.privateKey)
   if (typeof privateKey === 'string') problems.push(privateKey)
-  const clientAssertionAud = merged.clientAssertionAud ?? 'token_endpoint'
+  const clientAssertionAud = merged.clientAssertionAud ?? (fapi2 ? 'issuer' : 'token_endpoint')
   if (clientAssertionAud !== 'issuer' && clientAssertionAud !== 'token_endpoint') {
     problems.push(`OAUTH_CLIENT_ASSERTION_AUD must be issuer or token_endpoint (got ${JSON.stringify(clientAssertionAud)})`)
   } else if (clientAssertionAud === 'issuer' && clientAuthMethod === 'private_key_jwt' && explicitEndpoints && merged.issuer === undefined) {
@@ -346,8 +371,8 @@ export function resolveConfig(options: OAuthOptions = {}, env: Env = process.env
   if (idTokenSigningAlg !== undefined && (idTokenSigningAlg.toLowerCase() === 'none' || /^HS/i.test(idTokenSigningAlg))) {
     problems.push(`OAUTH_ID_TOKEN_SIGNING_ALG must be an asymmetric algorithm such as RS256 or ES256 (got ${JSON.stringify(idTokenSigningAlg)})`)
   }
-  const dpop = flag('OAUTH_DPOP', merged.dpop)
-  if (dpop) problems.push('OAUTH_DPOP is not supported yet by this version of codegrant; unset it')
+  const dpop = merged.dpop === undefined && fapi2 ? true : flag('OAUTH_DPOP', merged.dpop)
+  const dpopAllowBearer = flag('OAUTH_DPOP_ALLOW_BEARER', merged.dpopAllowBearer)
 
   const sessionMaxAge = positive('OAUTH_SESSION_MAX_AGE', merged.sessionMaxAge, 7 * 24 * 3600)
   const sessionIdleTimeout = positive('OAUTH_SESSION_IDLE_TIMEOUT', merged.sessionIdleTimeout, 24 * 3600)
@@ -355,7 +380,10 @@ export function resolveConfig(options: OAuthOptions = {}, env: Env = process.env
   const httpTimeout = positive('OAUTH_HTTP_TIMEOUT', merged.httpTimeout, 5000)
   const refreshSkew = positive('OAUTH_REFRESH_SKEW', merged.refreshSkew, 30)
   const clockTolerance = positive('OAUTH_CLOCK_TOLERANCE', merged.clockTolerance, 30)
-  const par = flag('OAUTH_PAR', merged.par)
+  const par = merged.par === undefined && fapi2 ? true : flag('OAUTH_PAR', merged.par)
+  if (fapi2) {
+    problems.push(...fapi2Problems({ par, dpop, dpopAllowBearer, clientAuthMethod, clientAssertionAud, idTokenSigningAlg, clockTolerance, privateKey }))
+  }
   const fetchUserinfo = flag('OAUTH_FETCH_USERINFO', merged.fetchUserinfo)
   const trustProxy = flag('OAUTH_TRUST_PROXY', merged.trustProxy)
   const debug = flag('OAUTH_DEBUG', merged.debug)
@@ -398,6 +426,8 @@ export function resolveConfig(options: OAuthOptions = {}, env: Env = process.env
     postLogoutRedirectUri: postLogout?.href ?? base.href,
     par,
     dpop,
+    dpopAllowBearer,
+    profile: fapi2 ? 'fapi2' : undefined,
     responseMode,
     httpTimeout,
     refreshSkew,

@@ -38,6 +38,12 @@ export interface ConfigurationInput {
   /** Which `aud` a client assertion must carry, as one string (default: any oidc-provider accepts). */
   clientAssertionAudience?: 'issuer' | 'endpoint';
   errors: ProviderErrors;
+  /** Act as a FAPI 2.0 Security Profile provider (oidc-provider's `fapi` feature, profile 2.0). */
+  fapi2?: boolean;
+  /** Require DPoP nonces (RFC 9449 §8) at the token endpoint and at userinfo. */
+  dpopNonceSecret?: Buffer;
+  /** False: no DPoP support (proofs are ignored, tokens are Bearer). */
+  dpop?: boolean;
 }
 
 const DAY = 24 * 60 * 60;
@@ -53,7 +59,8 @@ export function buildConfiguration(input: ConfigurationInput): OidcConfiguration
       grant_types: DEFAULT_GRANT_TYPES,
       response_types: ['code'],
       token_endpoint_auth_method: 'client_secret_basic',
-      id_token_signed_response_alg: 'RS256',
+      // FAPI 2.0 allows PS256, ES256 and EdDSA only
+      id_token_signed_response_alg: input.fapi2 ? 'ES256' : 'RS256',
     },
     jwks: input.jwks,
     // No `secure` flag here on purpose: oidc-provider adds it by itself when the
@@ -103,7 +110,10 @@ export function buildConfiguration(input: ConfigurationInput): OidcConfiguration
       rpInitiatedLogout: { enabled: true, logoutSource, postLogoutSuccessSource },
       backchannelLogout: { enabled: true },
       pushedAuthorizationRequests: { enabled: true },
-      dPoP: { enabled: true },
+      dPoP: input.dpop === false ? { enabled: false } : input.dpopNonceSecret
+        ? { enabled: true, nonceSecret: input.dpopNonceSecret, requireNonce: () => true }
+        : { enabled: true },
+      ...(input.fapi2 ? { fapi: { enabled: true, profile: '2.0' } } : {}),
       // No resource servers are modelled: access tokens are for userinfo.
       resourceIndicators: { enabled: false },
     },

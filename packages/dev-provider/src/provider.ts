@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { createServer, type RequestListener, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
@@ -33,6 +34,17 @@ export interface DevProviderOptions {
    * (either, or an array holding one).
    */
   clientAssertionAudience?: 'issuer' | 'endpoint';
+  /**
+   * Act as a FAPI 2.0 provider (oidc-provider's `fapi` feature, profile '2.0'): PKCE required,
+   * the issuer as client assertion audience, `iss` in authorization responses, ES256 ID tokens.
+   * Per client, register `require_pushed_authorization_requests`, `dpop_bound_access_tokens`
+   * and `token_endpoint_auth_method: 'private_key_jwt'` to force PAR, DPoP and signed assertions.
+   */
+  fapi2?: boolean;
+  /** Require DPoP nonces (RFC 9449 §8) at the token endpoint and at userinfo. */
+  dpopNonce?: boolean;
+  /** Default true; false: a provider without DPoP, whose tokens are always Bearer. */
+  dpop?: boolean;
 }
 
 export interface DevProvider {
@@ -95,6 +107,9 @@ export async function startDevProvider(options: DevProviderOptions): Promise<Dev
       ...(options.profileClaims ? { profileClaims: options.profileClaims } : {}),
       errors,
       ...(options.clientAssertionAudience ? { clientAssertionAudience: options.clientAssertionAudience } : {}),
+      ...(options.fapi2 ? { fapi2: true } : {}),
+      ...(options.dpopNonce ? { dpopNonceSecret: randomBytes(32) } : {}),
+      ...(options.dpop === false ? { dpop: false } : {}),
     });
     const provider = new Provider(issuer, configuration);
     const log = new EventLog();

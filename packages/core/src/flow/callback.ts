@@ -8,6 +8,7 @@ import { describe, transportError } from '../provider/http.js'
 import type { Provider } from '../provider/metadata.js'
 import { newSessionId } from '../session/backend.js'
 import type { SessionData, TokenSet, UserClaims } from '../session/store.js'
+import { assertDpopTokenType, withNonceRetry, type DpopKey } from './dpop.js'
 import type { Transaction } from './transaction.js'
 
 /** Hygiene for every callback answer: RFC 9700 §4.2.4 (no Referer leak), no caching. */
@@ -55,13 +56,19 @@ export async function completeLogin(
   config.logger.debug(`callback: authorization response valid (state matches${as.authorization_response_iss_parameter_supported ? ', iss checked' : ''}); exchanging the code at ${endpointOf(as.token_endpoint)} (${config.clientAuthMethod})`)
   let response: Response
   let result: oauth.TokenEndpointResponse
+  const key = provider.dpop && transaction.dpop
+  const dpop = key ? { DPoP: await provider.dpop!.handle(key) } : {}
   try {
-    response = await oauth.authorizationCodeGrantRequest(as, client, clientAuth, validated, transaction.redirectUri, transaction.verifier, http)
-    result = await oauth.processAuthorizationCodeResponse(as, client, response, {
-      expectedNonce: transaction.nonce ?? oauth.expectNoNonce,
-      requireIdToken: config.openid,
-    })
+    ;({ response, result } = await withNonceRetry(async () => {
+      const response = await oauth.authorizationCodeGrantRequest(as, client, clientAuth, validated, transaction.redirectUri, transaction.verifier, { ...http, ...dpop })
+      const result = await oauth.processAuthorizationCodeResponse(as, client, response, {
+        expectedNonce: transaction.nonce ?? oauth.expectNoNonce,
+        requireIdToken: config.openid,
+      })
+      return { response, result }
+    }))
     if (result.id_token) await oauth.validateApplicationLevelSignature(as, response, http)
+    if (key) assertDpopTokenType(config, result)
   } catch (error) {
     throw tokenError(config, error, 'code exchange', provider)
   }
@@ -71,7 +78,7 @@ export async function completeLogin(
   // with only an ID token, the user is read from it: no second copy of the claims
   let user: UserClaims | undefined
   if (!claims || config.fetchUserinfo) {
-    const info = await fetchUserinfo(config, provider, result.access_token, claims?.sub)
+    const info = await fetchUserinfo(config, provider, result.access_token, claims?.sub, key && result.token_type === 'dpop' ? key : undefined)
     user = claims ? { ...claims, ...info, sub: claims.sub } : info
   }
 
@@ -82,6 +89,7 @@ export async function completeLogin(
     exp: now + config.sessionMaxAge,
     ...(user ? { user } : {}),
     tokens: tokenSet(result, now, undefined),
+    ...(key && result.token_type === 'dpop' ? { dpop: key } : {}),
   }
   return { session, location: appPath(config, transaction.returnTo) }
 }
@@ -90,7 +98,7 @@ export async function completeLogin(
 export function tokenSet(result: oauth.TokenEndpointResponse, now: number, previous: TokenSet | undefined): TokenSet {
   const tokens: TokenSet = {
     accessToken: result.access_token,
-    tokenType: result.token_type,
+    tokenType: result.token_type === 'dpop' ? 'DPoP' : 'Bearer',
     scope: result.scope ?? previous?.scope ?? '',
   }
   const refreshToken = result.refresh_token ?? previous?.refreshToken
@@ -131,15 +139,23 @@ export function tokenError(config: OAuthConfig, error: unknown, what: string, pr
   return new CodegrantError('codegrant/provider_error', `The provider answered the ${what} with something unexpected.`, { cause: error })
 }
 
-async function fetchUserinfo(config: OAuthConfig, provider: Provider, accessToken: string, expectedSubject: string | undefined): Promise<UserClaims> {
+async function fetchUserinfo(config: OAuthConfig, provider: Provider, accessToken: string, expectedSubject: string | undefined, key: DpopKey | undefined): Promise<UserClaims> {
   const { as, client, http } = provider
   if (!as.userinfo_endpoint) {
     throw new CodegrantError('codegrant/provider_error', 'The provider returned no ID token and has no userinfo endpoint: set OAUTH_USERINFO_ENDPOINT.')
   }
   try {
-    const response = await oauth.userInfoRequest(as, client, accessToken, http)
+    const dpop = key ? { DPoP: await provider.dpop!.handle(key) } : {}
     if (expectedSubject !== undefined) {
-      return (await oauth.processUserInfoResponse(as, client, expectedSubject, response)) as UserClaims
+      return (await withNonceRetry(async () =>
+        oauth.processUserInfoResponse(as, client, expectedSubject, await oauth.userInfoRequest(as, client, accessToken, { ...http, ...dpop })),
+      )) as UserClaims
+    }
+    let response = await oauth.userInfoRequest(as, client, accessToken, { ...http, ...dpop })
+    // a DPoP nonce challenge is answered once; anything else is judged below
+    if (key && response.status === 401 && /use_dpop_nonce/.test(response.headers.get('www-authenticate') ?? '')) {
+      await response.body?.cancel()
+      response = await oauth.userInfoRequest(as, client, accessToken, { ...http, ...dpop })
     }
     // plain OAuth 2.0 (e.g. GitHub): no ID token, the user id is `sub` or `id`
     if (!response.ok) throw new CodegrantError('codegrant/userinfo_invalid', `The provider's userinfo endpoint answered HTTP ${response.status}.`)

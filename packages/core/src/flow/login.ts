@@ -7,6 +7,7 @@ import { assertionHint } from '../provider/client-auth.js'
 import { describe, transportError } from '../provider/http.js'
 import { safeReturnTo } from '../return-to.js'
 import type { RequestCookies } from '../session/cookie-jar.js'
+import { withNonceRetry } from './dpop.js'
 import type { TransactionCookies } from './transaction.js'
 
 /**
@@ -42,11 +43,21 @@ export async function startLogin(
   if (nonce) params.set('nonce', nonce)
   if (config.responseMode === 'form_post') params.set('response_mode', 'form_post')
 
+  // DPoP: the session's key pair is made now, so that the code is bound to it (RFC 9449 §10)
+  const dpopKey = provider.dpop ? await provider.dpop.generate() : undefined
+  const dpop = dpopKey && (await provider.dpop!.handle(dpopKey))
   const location = new URL(as.authorization_endpoint!)
+  if (config.profile === 'fapi2' && !as.pushed_authorization_request_endpoint) {
+    config.logger.error('OAUTH_PROFILE=fapi2 needs pushed authorization requests, but the provider has no pushed_authorization_request_endpoint')
+    throw new CodegrantError('codegrant/provider_error', 'The provider does not support pushed authorization requests, which this app requires (FAPI 2.0).')
+  }
   if (config.par && as.pushed_authorization_request_endpoint) {
     try {
-      const response = await oauth.pushedAuthorizationRequest(as, client, endpointAuth.pushed_authorization_request_endpoint, params, http)
-      const { request_uri } = await oauth.processPushedAuthorizationResponse(as, client, response)
+      // with DPoP, the proof on the pushed request binds the code to the key
+      const { request_uri } = await withNonceRetry(async () => {
+        const response = await oauth.pushedAuthorizationRequest(as, client, endpointAuth.pushed_authorization_request_endpoint, params, { ...http, ...(dpop ? { DPoP: dpop } : {}) })
+        return oauth.processPushedAuthorizationResponse(as, client, response)
+      })
       location.searchParams.set('client_id', config.clientId)
       location.searchParams.set('request_uri', request_uri)
     } catch (error) {
@@ -57,10 +68,19 @@ export async function startLogin(
       throw failure ?? new CodegrantError('codegrant/provider_error', 'The provider refused to start the sign-in (pushed authorization request failed).', { cause: error })
     }
   } else {
+    if (dpop && Array.isArray(as.dpop_signing_alg_values_supported)) params.set('dpop_jkt', await dpop.calculateThumbprint())
     for (const [key, value] of params) location.searchParams.set(key, value)
   }
 
   config.logger.debug(`login: redirecting to the authorization endpoint ${location.origin}${location.pathname} (PKCE S256, state${nonce ? ', nonce' : ''}${location.searchParams.has('request_uri') ? ', through PAR' : ''}; scope "${config.scope}"; returnTo ${returnTo === null ? 'none' : 'given'})`)
-  const transaction = { state, verifier, returnTo: safeReturnTo(returnTo), redirectUri: config.redirectUri, iat: now, ...(nonce ? { nonce } : {}) }
+  const transaction = {
+    state,
+    verifier,
+    returnTo: safeReturnTo(returnTo),
+    redirectUri: config.redirectUri,
+    iat: now,
+    ...(nonce ? { nonce } : {}),
+    ...(dpopKey ? { dpop: dpopKey } : {}),
+  }
   return redirect(location.href, [...transactions.evict(cookies), transactions.write(transaction)])
 }

@@ -25,6 +25,8 @@ export async function finishLogout(config: OAuthConfig, provider: Provider | und
       if (hint) config.logger.warn(hint)
     }
   }
+  // the key pair went with the session; its proof handle goes too
+  if (session?.dpop) provider.dpop?.forget(session.dpop)
   if (!as.end_session_endpoint) {
     config.logger.debug('logout: the provider has no end_session_endpoint; back to the app')
     return localReturnTo ?? config.postLogoutRedirectUri

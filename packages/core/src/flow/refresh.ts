@@ -4,6 +4,7 @@ import { CodegrantError } from '../errors.js'
 import type { Provider } from '../provider/metadata.js'
 import { sessionUser, type SessionData } from '../session/store.js'
 import { endpointOf, received, tokenError, tokenSet } from './callback.js'
+import { assertDpopTokenType, withNonceRetry } from './dpop.js'
 
 /** How long a finished refresh is remembered, for requests that still carry the old cookie. */
 const SUCCESSOR_TTL_MS = 60_000
@@ -54,10 +55,17 @@ async function refresh(config: OAuthConfig, resolve: () => Promise<Provider>, se
   const { as, client, clientAuth, http } = provider
   let result: oauth.TokenEndpointResponse
   config.logger.debug(`refresh: access token due (expires at ${session.tokens.expiresAt ?? 'unknown'}); refreshing at ${endpointOf(as.token_endpoint)}`)
+  // the session's DPoP key signs every refresh: new tokens stay bound to it
+  const key = provider.dpop && session.dpop
   try {
-    const response = await oauth.refreshTokenGrantRequest(as, client, clientAuth, refreshToken, http)
-    result = await oauth.processRefreshTokenResponse(as, client, response)
+    const dpop = key ? { DPoP: await provider.dpop!.handle(key) } : {}
+    let response!: Response
+    result = await withNonceRetry(async () => {
+      response = await oauth.refreshTokenGrantRequest(as, client, clientAuth, refreshToken, { ...http, ...dpop })
+      return oauth.processRefreshTokenResponse(as, client, response)
+    })
     if (result.id_token) await oauth.validateApplicationLevelSignature(as, response, http)
+    if (key) assertDpopTokenType(config, result)
   } catch (error) {
     const failure = tokenError(config, error, 'token refresh', provider)
     if (failure.code === 'codegrant/invalid_grant' || failure.code === 'codegrant/id_token_invalid') {

@@ -1,5 +1,6 @@
 import type { OAuthConfig } from '../config.js'
 import type { CookieCodec } from '../session/cookie-codec.js'
+import type { DpopKey } from './dpop.js'
 import { deleteCookie, setCookie, type CookieAttributes, type RequestCookies } from '../session/cookie-jar.js'
 
 /** What a login must remember until its callback: kept in a cookie named for its state. */
@@ -11,6 +12,8 @@ export interface Transaction {
   redirectUri: string
   /** Seconds since the epoch. */
   iat: number
+  /** With DPoP: the key pair made for this login, bound to its code and then to its session. */
+  dpop?: DpopKey
 }
 
 /** A login not finished in this time is refused. */

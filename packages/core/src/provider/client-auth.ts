@@ -22,7 +22,7 @@ export async function createClientAuth(config: OAuthConfig): Promise<(as: oauth.
       single = oauth.None()
       break
     case 'private_key_jwt': {
-      const key = await importPrivateKey(config.privateKey!)
+      const key = await importPrivateKey(config.privateKey!, config.profile === 'fapi2')
       return (as) => {
         const jwt = (endpoint: AuthenticatedEndpoint) => {
           const aud = assertionAudience(config, as, endpoint)
@@ -71,9 +71,10 @@ export function assertionHint(config: OAuthConfig, as: oauth.AuthorizationServer
   )
 }
 
-async function importPrivateKey(jwk: Readonly<JsonWebKey & { kid?: string }>): Promise<oauth.PrivateKey> {
+/** RSA keys sign RS256, or PS256 under FAPI 2.0 (which does not allow RS256). */
+async function importPrivateKey(jwk: Readonly<JsonWebKey & { kid?: string }>, fapi2: boolean): Promise<oauth.PrivateKey> {
   const algorithm =
-    jwk.kty === 'RSA' ? { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' }
+    jwk.kty === 'RSA' ? { name: fapi2 ? 'RSA-PSS' : 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' }
     : jwk.kty === 'EC' ? { name: 'ECDSA', namedCurve: 'P-256' }
     : { name: 'Ed25519' }
   const key = await webcrypto.subtle.importKey('jwk', jwk as JsonWebKey, algorithm, false, ['sign'])

@@ -2,6 +2,8 @@ import * as oauth from 'oauth4webapi'
 import type { OAuthConfig } from '../config.js'
 import { isLoopback } from '../config.js'
 import { CodegrantError } from '../errors.js'
+import { createDpopRuntime, createDpopState, type DpopRuntime } from '../flow/dpop.js'
+import { FAPI2_ALGORITHMS } from '../profile.js'
 import { createClientAuth, type EndpointAuth } from './client-auth.js'
 import { discover } from './discovery.js'
 import { fetchOptions, type FetchOptions } from './http.js'
@@ -15,6 +17,8 @@ export interface Provider {
   /** Client authentication at each endpoint (a client assertion's `aud` depends on it). */
   endpointAuth: EndpointAuth
   http: FetchOptions
+  /** With `OAUTH_DPOP`: key pairs, proofs and nonces. */
+  dpop: DpopRuntime | undefined
 }
 
 const METADATA_TTL_MS = 10 * 60 * 1000
@@ -26,7 +30,18 @@ const METADATA_TTL_MS = 10 * 60 * 1000
  * @throws {CodegrantError} `codegrant/provider_unavailable` when metadata cannot be had.
  */
 export function createProviderResolver(config: OAuthConfig): () => Promise<Provider> {
-  const http = fetchOptions(config)
+  const dpopState = config.dpop ? createDpopState() : undefined
+  const base = fetchOptions(config)
+  let runtime: DpopRuntime | undefined
+  // every answer from the provider may carry a DPoP nonce for its origin
+  const http: FetchOptions = !dpopState ? base : {
+    ...base,
+    [oauth.customFetch]: async (url, init) => {
+      const response = await base[oauth.customFetch](url, init)
+      runtime?.remember(url, response)
+      return response
+    },
+  }
   let clientAuth: Promise<(as: oauth.AuthorizationServer) => EndpointAuth> | undefined
   let cached: { provider: Promise<Provider>; until: number } | undefined
   // the last metadata that loaded: served when a refetch fails (stale-if-error)
@@ -37,18 +52,21 @@ export function createProviderResolver(config: OAuthConfig): () => Promise<Provi
       clientAuth = undefined
       throw error
     })
-    const [as, authFor] = await Promise.all([loadMetadata(config, http), clientAuth])
+    const [discovered, authFor] = await Promise.all([loadMetadata(config, http), clientAuth])
+    // FAPI 2.0 §5.3.3.2: the client requires `iss` in the authorization response (RFC 9207)
+    const as = config.profile === 'fapi2' ? { ...discovered, authorization_response_iss_parameter_supported: true } : discovered
     const endpointAuth = authFor(as)
     const client: oauth.Client = {
       client_id: config.clientId,
-      id_token_signed_response_alg: config.idTokenSigningAlg ?? idTokenAlgorithm(as),
+      id_token_signed_response_alg: config.idTokenSigningAlg ?? idTokenAlgorithm(as, config.profile === 'fapi2'),
       [oauth.clockTolerance]: config.clockTolerance,
     }
     if (!lastGood) metadataNotices(config, as)
-    if (config.par && !as.pushed_authorization_request_endpoint) {
+    if (config.par && !as.pushed_authorization_request_endpoint && config.profile !== 'fapi2') {
       config.logger.warn('OAUTH_PAR is on but the provider has no pushed_authorization_request_endpoint: authorization requests go through the browser')
     }
-    return (lastGood = { as, client, clientAuth: endpointAuth.token_endpoint, endpointAuth, http })
+    const dpop = dpopState && (runtime = createDpopRuntime(as, client, config, dpopState))
+    return (lastGood = { as, client, clientAuth: endpointAuth.token_endpoint, endpointAuth, http, dpop })
   }
 
   return () => {
@@ -73,8 +91,10 @@ const STALE_RETRY_MS = 30 * 1000
  * The algorithm to pin when none is configured: RS256 (OpenID Connect's default for clients
  * that registered none) unless the provider says it does not sign with it; never `none` or HS*.
  */
-function idTokenAlgorithm(as: oauth.AuthorizationServer): string {
+function idTokenAlgorithm(as: oauth.AuthorizationServer, fapi2: boolean): string {
   const supported = as.id_token_signing_alg_values_supported
+  // FAPI 2.0 §5.4.1: PS256, ES256 or EdDSA; the provider's first of those (PS256 when it does not say)
+  if (fapi2) return (Array.isArray(supported) ? FAPI2_ALGORITHMS.find((alg) => supported.includes(alg)) : undefined) ?? 'PS256'
   if (!Array.isArray(supported) || supported.includes('RS256')) return 'RS256'
   return supported.find((alg) => typeof alg === 'string' && alg !== 'none' && !/^HS/i.test(alg)) ?? 'RS256'
 }

@@ -1,9 +1,11 @@
+import type { DpopKey } from '../flow/dpop.js'
+
 /** The user's tokens, as kept in the session (never sent to the browser in clear). */
 export interface TokenSet {
   accessToken: string
   refreshToken?: string
   idToken?: string
-  /** `bearer` or `dpop`, lower-case as oauth4webapi normalises it. */
+  /** `Bearer`, or `DPoP` for a sender-constrained token (RFC 9449): the `Authorization` scheme to send it with. */
   tokenType: string
   scope: string
   /** Access-token expiry, seconds since the epoch; undefined when the provider did not say. */
@@ -29,6 +31,11 @@ export interface SessionData {
    */
   user?: UserClaims
   tokens: TokenSet
+  /**
+   * With DPoP: the session's key pair (private JWK), which its tokens are bound to. Kept only
+   * here: inside the encrypted cookie, or in the server-side record. Gone with the session.
+   */
+  dpop?: DpopKey
 }
 
 /** The session's user: its own claims, or its (already validated) ID token's. */

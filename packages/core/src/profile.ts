@@ -1,0 +1,50 @@
+import type { JsonWebKey } from 'node:crypto'
+
+/** The JWS algorithms FAPI 2.0 allows (Security Profile §5.4.1). */
+export const FAPI2_ALGORITHMS: readonly string[] = ['PS256', 'ES256', 'EdDSA']
+/**
+ * FAPI 2.0 (§5.3.2.1, for authorization servers) bounds accepted clock offsets at 60 seconds;
+ * a client that tolerates more accepts tokens a FAPI server would refuse.
+ */
+export const FAPI2_MAX_CLOCK_TOLERANCE = 60
+
+interface Settings {
+  par: boolean
+  dpop: boolean
+  dpopAllowBearer: boolean
+  clientAuthMethod: string
+  clientAssertionAud: string
+  idTokenSigningAlg: string | undefined
+  clockTolerance: number
+  privateKey: (JsonWebKey & { kid?: string }) | string | undefined
+}
+
+/**
+ * What in a configuration is weaker than the FAPI 2.0 Security Profile allows a client, each
+ * with its reason. PKCE S256, `response_type=code` and the refusal of `none` are not settings:
+ * codegrant always does them.
+ */
+export function fapi2Problems(settings: Settings): string[] {
+  const problems: string[] = []
+  const why = 'OAUTH_PROFILE=fapi2'
+  if (!settings.par) problems.push(`${why} requires pushed authorization requests (FAPI 2.0 §5.3.2.2): remove OAUTH_PAR=false`)
+  if (!settings.dpop) problems.push(`${why} requires sender-constrained tokens (FAPI 2.0 §5.3.2.2, DPoP here): remove OAUTH_DPOP=false`)
+  if (settings.dpopAllowBearer) problems.push(`${why} refuses Bearer tokens (FAPI 2.0 §5.3.3): remove OAUTH_DPOP_ALLOW_BEARER`)
+  if (settings.clientAuthMethod !== 'private_key_jwt') {
+    problems.push(`${why} requires OAUTH_CLIENT_AUTH_METHOD=private_key_jwt (FAPI 2.0 §5.3.3 forbids ${settings.clientAuthMethod === 'none' ? 'public clients' : 'shared client secrets'}; got ${settings.clientAuthMethod})`)
+  }
+  if (settings.clientAssertionAud !== 'issuer') {
+    problems.push(`${why} requires the issuer as the client assertion audience (FAPI 2.0 §5.3.2.1): remove OAUTH_CLIENT_ASSERTION_AUD=${settings.clientAssertionAud}`)
+  }
+  if (settings.idTokenSigningAlg !== undefined && !FAPI2_ALGORITHMS.includes(settings.idTokenSigningAlg)) {
+    problems.push(`${why} allows only ${FAPI2_ALGORITHMS.join(', ')} as OAUTH_ID_TOKEN_SIGNING_ALG (FAPI 2.0 §5.4.1; got ${settings.idTokenSigningAlg})`)
+  }
+  if (settings.clockTolerance > FAPI2_MAX_CLOCK_TOLERANCE) {
+    problems.push(`${why} allows at most ${FAPI2_MAX_CLOCK_TOLERANCE} seconds of OAUTH_CLOCK_TOLERANCE (FAPI 2.0 §5.3.2.1; got ${settings.clockTolerance})`)
+  }
+  const key = settings.privateKey
+  if (typeof key === 'object' && key.kty === 'RSA' && Buffer.from(key.n ?? '', 'base64url').length * 8 < 2048) {
+    problems.push(`${why} requires RSA keys of at least 2048 bits for OAUTH_PRIVATE_KEY (FAPI 2.0 §5.4.1)`)
+  }
+  return problems
+}
