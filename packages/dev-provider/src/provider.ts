@@ -10,7 +10,7 @@ import { loadProviderClass, loadProviderErrors } from './load-provider.js';
 import { assertLoopbackHost, urlHost } from './loopback.js';
 import { MemoryStore } from './memory-adapter.js';
 import { framed, warnOnce } from './notices.js';
-import type { OidcProvider } from './oidc-types.js';
+import type { OidcMiddleware, OidcProvider } from './oidc-types.js';
 import { users, type AddedUser, type AddedUsers, type ClaimOverrides } from './users.js';
 
 export interface DevProviderOptions {
@@ -45,6 +45,11 @@ export interface DevProviderOptions {
   dpopNonce?: boolean;
   /** Default true; false: a provider without DPoP, whose tokens are always Bearer. */
   dpop?: boolean;
+  /**
+   * Changes to the discovery document (a member set to `undefined` is removed): for testing
+   * clients against providers that advertise less, e.g. no `authorization_response_iss_parameter_supported`.
+   */
+  discovery?: Record<string, unknown>;
 }
 
 export interface DevProvider {
@@ -114,6 +119,7 @@ export async function startDevProvider(options: DevProviderOptions): Promise<Dev
     const provider = new Provider(issuer, configuration);
     const log = new EventLog();
     const detach = log.attach(provider);
+    if (options.discovery) provider.use(rewriteDiscovery(options.discovery));
     server.on('request', requestListener(provider, added));
     if (!options.quiet) console.error(banner(issuer, options.clients));
     return {
@@ -135,6 +141,18 @@ export async function startDevProvider(options: DevProviderOptions): Promise<Dev
     await closeServer(server);
     throw error;
   }
+}
+
+function rewriteDiscovery(changes: Record<string, unknown>): OidcMiddleware {
+  return async (ctx, next) => {
+    await next();
+    if (ctx.path !== '/.well-known/openid-configuration' || typeof ctx.body !== 'object' || ctx.body === null) return;
+    const body = ctx.body as Record<string, unknown>;
+    for (const [name, value] of Object.entries(changes)) {
+      if (value === undefined) delete body[name];
+      else body[name] = value;
+    }
+  };
 }
 
 function checkOptions(options: DevProviderOptions): Settings {
