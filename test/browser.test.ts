@@ -151,3 +151,53 @@ describe('examples/express in Chromium with OAUTH_RESPONSE_MODE=form_post', () =
     }
   })
 })
+
+/**
+ * DPoP in a real browser, started as `OAUTH_PROFILE=fapi2 pnpm demo` starts it (the dev provider
+ * as a FAPI 2.0 provider; PAR, DPoP and private_key_jwt with a key pair made for the run), and
+ * as `OAUTH_DPOP=true` alone: the browser only ever sees the sealed session cookie.
+ */
+describe.each([
+  ['express', { OAUTH_PROFILE: 'fapi2' }],
+  ['koa', { OAUTH_PROFILE: 'fapi2' }],
+  ['fastify', { OAUTH_DPOP: 'true' }],
+] as const)('examples/%s in Chromium with %o', (name, env) => {
+  let example: RunningExample
+  beforeAll(async () => {
+    example = await startExample(name, env)
+  }, 60_000)
+  afterAll(async () => {
+    await example?.stop()
+  })
+
+  it('logs alice in with DPoP-bound tokens, calls /api/userinfo, and logs her out', async () => {
+    expect(example.output()).toContain(env.OAUTH_PROFILE ? 'FAPI 2.0 (PAR, DPoP, private_key_jwt) mode' : 'DPoP mode')
+    const context = await browser.newContext()
+    const page = await context.newPage()
+    try {
+      await page.goto(example.url)
+      await page.getByRole('link', { name: /log in/i }).click()
+      await page.waitForURL(/\/interaction\//)
+      await page.fill('#username', 'alice')
+      await page.fill('#password', 'anything')
+      await page.click('#login')
+      await page.waitForURL(`${example.url}/`)
+      await expect.poll(() => page.textContent('body')).toContain('Alice Example')
+      // the provider's userinfo accepts the DPoP-bound token only with a proof of the session's key
+      const info = await page.goto(`${example.url}/api/userinfo`)
+      expect(info!.status()).toBe(200)
+      expect(await info!.json()).toMatchObject({ sub: 'alice' })
+      const cookies = await context.cookies()
+      expect(cookies.filter((cookie) => cookie.name.startsWith('codegrant.session')).every((cookie) => cookie.httpOnly)).toBe(true)
+      expect(JSON.stringify(cookies)).not.toMatch(/"(kty|crv|jwk|d)"/)
+
+      await page.goto(example.url)
+      await page.getByRole('link', { name: /log ?out/i }).click()
+      await page.waitForURL(`${example.url}/`)
+      await expect.poll(() => page.textContent('body')).toMatch(/log in/i)
+      expect((await context.cookies()).filter((cookie) => cookie.name.startsWith('codegrant.session'))).toEqual([])
+    } finally {
+      await context.close()
+    }
+  })
+})
