@@ -1,5 +1,6 @@
 export { createCodegrant, guard, type Codegrant, type CookieSink, type Route } from './codegrant.js'
-export { configFromEnv, resolveConfig, type ClientAuthMethod, type Logger, type OAuthConfig, type OAuthOptions, type ResponseMode } from './config.js'
+export { configFromEnv, resolveConfig, type ClientAssertionAud, type ClientAuthMethod, type Logger, type OAuthConfig, type OAuthOptions, type Profile, type ResponseMode } from './config.js'
+export type { DpopKey } from './flow/dpop.js'
 export { CodegrantError, isCodegrantError, type CodegrantErrorCode } from './errors.js'
 export type { RequireAuthOptions } from './guard.js'
 export { formParams, readBody, type CoreRequest, type CoreResponse } from './http.js'
