@@ -161,7 +161,7 @@ describe.each([
   ['express', { OAUTH_PROFILE: 'fapi2' }],
   ['koa', { OAUTH_PROFILE: 'fapi2' }],
   ['fastify', { OAUTH_DPOP: 'true' }],
-] as const)('examples/%s in Chromium with %o', (name, env) => {
+] as [string, Record<string, string>][])('examples/%s in Chromium with %o', (name, env) => {
   let example: RunningExample
   beforeAll(async () => {
     example = await startExample(name, env)

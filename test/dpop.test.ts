@@ -61,7 +61,7 @@ const thumbprint = (jwk: JsonWebKey) =>
 
 /** Everything the browser ever saw from the app, and everything logged: the private key must be in none. */
 function exposure(hops: Hop[], logs: string[]): string {
-  return [...hops.map((hop) => `${hop.status} ${[...hop.headers].join('\n')}\n${hop.body}`), ...logs].join('\n')
+  return [...hops.map((hop) => { const headers: string[] = []; hop.headers.forEach((value, name) => headers.push(`${name}: ${value}`)); return `${hop.status} ${headers.join('\n')}\n${hop.body}` }), ...logs].join('\n')
 }
 
 describe.each(FRAMEWORKS)('%s with OAUTH_DPOP', (framework) => {
