@@ -170,31 +170,40 @@ describe.each([
     await example?.stop()
   })
 
-  it('logs alice in with DPoP-bound tokens, calls /api/userinfo, and logs her out', async () => {
+  it('logs alice in with DPoP-bound tokens, refreshes them, calls /api/userinfo, and logs her out', async () => {
     expect(example.output()).toContain(env.OAUTH_PROFILE ? 'FAPI 2.0 (PAR, DPoP, private_key_jwt) mode' : 'DPoP mode')
     const context = await browser.newContext()
     const page = await context.newPage()
     try {
       await page.goto(example.url)
-      await page.getByRole('link', { name: /log in/i }).click()
+      await page.getByRole('link', { name: 'Log in' }).click()
       await page.waitForURL(/\/interaction\//)
-      await page.fill('#username', 'alice')
-      await page.fill('#password', 'anything')
-      await page.click('#login')
+      await page.getByLabel('Username').fill('alice')
+      await page.getByLabel(/^Password/).fill('anything')
+      await page.getByRole('button', { name: 'Sign in' }).click()
       await page.waitForURL(`${example.url}/`)
-      await expect.poll(() => page.textContent('body')).toContain('Alice Example')
-      // the provider's userinfo accepts the DPoP-bound token only with a proof of the session's key
-      const info = await page.goto(`${example.url}/api/userinfo`)
-      expect(info!.status()).toBe(200)
-      expect(await info!.json()).toMatchObject({ sub: 'alice' })
+      await expect.poll(() => page.getByRole('heading', { level: 1 }).textContent()).toBe('Signed in as Alice Example')
+      expect(await page.locator('#token-type').textContent()).toBe('DPoP')
+
+      // a refresh signed with the session's key, then the provider's userinfo, which accepts the
+      // DPoP-bound token only with a proof of that key
+      const fingerprint = await page.locator('#token-fingerprint').textContent()
+      await page.getByRole('button', { name: 'Refresh the tokens now' }).click()
+      await expect.poll(() => page.locator('#result-title').textContent()).toBe('POST /demo/refresh → 200 OK: new tokens')
+      expect(await page.locator('#token-fingerprint').textContent()).not.toBe(fingerprint)
+      await page.getByRole('button', { name: 'Call /api/userinfo' }).click()
+      await expect.poll(() => page.locator('#result-title').textContent()).toBe('GET /api/userinfo → 200 OK')
+      expect(JSON.parse((await page.locator('#result-body').textContent())!)).toMatchObject({ sub: 'alice' })
+
+      // the key pair is nowhere the browser can see: not in the page, not in a readable cookie
+      expect(await page.content()).not.toMatch(/"(kty|crv|jwk)"/)
       const cookies = await context.cookies()
       expect(cookies.filter((cookie) => cookie.name.startsWith('codegrant.session')).every((cookie) => cookie.httpOnly)).toBe(true)
       expect(JSON.stringify(cookies)).not.toMatch(/"(kty|crv|jwk|d)"/)
 
-      await page.goto(example.url)
-      await page.getByRole('link', { name: /log ?out/i }).click()
+      await page.getByRole('button', { name: 'Log out' }).click()
       await page.waitForURL(`${example.url}/`)
-      await expect.poll(() => page.textContent('body')).toMatch(/log in/i)
+      await expect.poll(() => page.getByRole('link', { name: 'Log in' }).count()).toBe(1)
       expect((await context.cookies()).filter((cookie) => cookie.name.startsWith('codegrant.session'))).toEqual([])
     } finally {
       await context.close()
