@@ -180,7 +180,7 @@ describe.each([
       await page.waitForURL(/\/interaction\//)
       await page.getByLabel('Username').fill('alice')
       await page.getByLabel(/^Password/).fill('anything')
-      await page.getByRole('button', { name: 'Sign in' }).click()
+      await page.getByRole('button', { name: 'Sign in', exact: true }).click()
       await page.waitForURL(`${example.url}/`)
       await expect.poll(() => page.getByRole('heading', { level: 1 }).textContent()).toBe('Signed in as Alice Example')
       expect(await page.locator('#token-type').textContent()).toBe('DPoP')
