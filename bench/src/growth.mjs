@@ -121,6 +121,56 @@ function sessionSize() {
   return { rows, anonymous: anon }
 }
 
+// 1b. session size over HTTP: Fastify with codegrant vs the floor (same app shape, no-op layers), same Cookie header, same answer
+async function httpSizes() {
+  const { readFileSync } = await import('node:fs')
+  const { runWrk } = await import('./wrk.mjs')
+  const cpuOf = (pid) => {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+    return (Number(fields[11]) + Number(fields[12])) / 100
+  }
+  const freePort = () => new Promise((resolve) => { const server = createServer().listen(0, '127.0.0.1', () => { const { port } = server.address(); server.close(() => resolve(port)) }) })
+  const rows = []
+  for (const [label, padding] of [['1.5 KB', 0], ['4 KB', 1700], ['12 KB (4 chunks)', 7700]]) {
+    const session = makeSession(b64(18), padding)
+    const user = session.user ?? JSON.parse(Buffer.from(session.tokens.idToken.split('.')[1], 'base64url').toString('utf8'))
+    const cookie = cookieHeader(codec.seal(NAME, JSON.stringify(session)))
+    const row = { label, cookieBytes: cookie.length }
+    const servers = {}
+    for (const kind of ['fastify-floor', 'fastify-codegrant']) {
+      const port = await freePort()
+      const child = spawn('taskset', ['-c', '1', process.execPath, fileURLToPath(new URL('./servers.mjs', import.meta.url)), kind], {
+        stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+        env: { ...env, NODE_ENV: 'production', BENCH_SERVER: JSON.stringify({ port, issuer: 'http://127.0.0.1:9', clientId: 'bench', clientSecret: 'secret', cookieSecret: SECRET, user }) },
+      })
+      await new Promise((resolve, reject) => { child.once('message', resolve); child.once('exit', reject) })
+      servers[kind] = { child, url: `http://127.0.0.1:${port}/me` }
+    }
+    const bodies = await Promise.all(Object.values(servers).map(async ({ url }) => (await fetch(url, { headers: { accept: 'application/json', cookie } })).text()))
+    if (bodies[0] !== bodies[1]) throw new Error(`floor and codegrant answer differently for ${label}: ${bodies.map((b) => b.slice(0, 80)).join(' / ')}`)
+    row.bodyBytes = bodies[0].length
+    for (const { url } of Object.values(servers)) await runWrk({ url, headers: { accept: 'application/json', cookie }, seconds: 2, connections: 10, cpu: 0 })
+    const samples = { 'fastify-floor': [], 'fastify-codegrant': [] }
+    for (let pass = 0; pass < 3; pass++) {
+      for (const [kind, { child, url }] of Object.entries(servers)) {
+        const before = cpuOf(child.pid)
+        const run = await runWrk({ url, headers: { accept: 'application/json', cookie }, seconds: 2, connections: 10, cpu: 0 })
+        samples[kind].push({ cpuUs: ((cpuOf(child.pid) - before) * 1e6) / run.requests, rps: run.rps, errors: run.errors.status + run.errors.timeout })
+      }
+    }
+    const med = (values) => values.sort((a, b) => a - b)[1]
+    row.floorCpuUs = med(samples['fastify-floor'].map((r) => r.cpuUs))
+    row.codegrantCpuUs = med(samples['fastify-codegrant'].map((r) => r.cpuUs))
+    row.ratio = med(samples['fastify-floor'].map((r, i) => r.cpuUs / samples['fastify-codegrant'][i].cpuUs))
+    row.errors = Object.values(samples).flat().reduce((n, r) => n + r.errors, 0)
+    for (const { child } of Object.values(servers)) child.kill()
+    rows.push(row)
+    log(`http size ${label}: ${JSON.stringify(row)}`)
+  }
+  return rows
+}
+
 // 2. the opened-session cache's memory
 function cacheMemory() {
   const entries = 10_000
@@ -218,6 +268,7 @@ async function refreshStorm() {
 
 const us = (ns) => (ns / 1000).toFixed(2)
 const size = sessionSize()
+const http = env.BENCH_GROWTH_HTTP === '0' ? [] : await httpSizes()
 const cache = cacheMemory()
 const store = memoryStoreGrowth()
 const storm = env.BENCH_STORM === '0' ? undefined : await refreshStorm()
@@ -232,6 +283,16 @@ const lines = [
   ...size.rows.map((r) => `| ${r.label} | ${r.cookieBytes} B | ${r.chunks} | ${us(r.hit)} | ${us(r.miss)} | ${us(r.parse)} |`),
   '',
   `Anonymous request (attach(), no cookie): ${us(size.anonymous)} µs.`,
+  ...(http.length
+    ? [
+        '',
+        'Over HTTP (Fastify 5, `GET /me`, 10 connections, server pinned to CPU 1 and wrk to CPU 0; the floor is sent the same Cookie header and answers the same JSON; the server\'s own CPU time per request, median of 3 interleaved 2 s passes):',
+        '',
+        '| session cookie | Cookie header | answer | floor CPU µs/req | codegrant CPU µs/req | floor ÷ codegrant |',
+        '| --- | ---: | ---: | ---: | ---: | ---: |',
+        ...http.map((r) => `| ${r.label} | ${r.cookieBytes} B | ${r.bodyBytes} B | ${r.floorCpuUs.toFixed(1)} | ${r.codegrantCpuUs.toFixed(1)} | ${r.ratio.toFixed(2)}×${r.errors ? ' ⚠' : ''} |`),
+      ]
+    : []),
   '',
   '### The opened-session cache',
   '',
@@ -258,5 +319,5 @@ if (storm) {
 const report = `${lines.join('\n')}\n`
 mkdirSync(RESULTS_DIR, { recursive: true })
 writeFileSync(`${RESULTS_DIR}growth-latest.md`, report)
-writeFileSync(`${RESULTS_DIR}growth-latest.json`, `${JSON.stringify({ date: new Date().toISOString(), size, cache, store, storm, sink: sink > 0 }, null, 2)}\n`)
+writeFileSync(`${RESULTS_DIR}growth-latest.json`, `${JSON.stringify({ date: new Date().toISOString(), size, http, cache, store, storm, sink: sink > 0 }, null, 2)}\n`)
 process.stdout.write(report)

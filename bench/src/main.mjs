@@ -27,8 +27,10 @@ const settings = {
   /** A run during which other processes used more than this share of the server's CPU is repeated. */
   maxInterference: Number(env.BENCH_MAX_INTERFERENCE ?? 0.1),
   retries: Number(env.BENCH_RETRIES ?? (smoke ? 0 : 2)),
+  /** Seconds the whole run may spend repeating disturbed runs (so a loaded machine cannot stretch it past ten minutes). */
+  retryBudget: Number(env.BENCH_RETRY_BUDGET ?? 60),
   /** Seconds to wait at start for the machine to go quiet (other processes < 20% of a CPU). */
-  quietWait: Number(env.BENCH_QUIET_WAIT ?? (smoke ? 0 : 120)),
+  quietWait: Number(env.BENCH_QUIET_WAIT ?? (smoke ? 0 : 30)),
 }
 const SERVER_CPU = 1
 const LOAD_CPU = 0
@@ -220,6 +222,8 @@ function log(line) {
   process.stderr.write(`${line}\n`)
 }
 
+const startedAt = performance.now()
+
 async function main() {
   const wrk = wrkVersion()
   if (!wrk) {
@@ -315,14 +319,19 @@ async function main() {
     log(`warm-up: ${settings.warmup} s per case`)
     for (const c of CASES) await measure(c, settings.warmup)
     for (const c of CASES) c.runs = []
+    let retryBudget = settings.retryBudget
+    let retries = 0
     // runs interleave the cases, so a slow moment of the machine is spread over all of them
     for (let run = 1; run <= settings.runs; run++) {
       for (const c of CASES) {
         let result = await measure(c, settings.seconds)
-        for (let retry = 0; retry < settings.retries && settings.pin && result.interference > settings.maxInterference; retry++) {
+        for (let retry = 0; retry < settings.retries && settings.pin && result.interference > settings.maxInterference && retryBudget > 0; retry++) {
           log(`  ~ ${c.id}: other processes used ${(result.interference * 100).toFixed(0)}% of the server's CPU during the run: repeating it`)
-          await waitForQuiet(15)
+          const started = performance.now()
+          await waitForQuiet(Math.min(5, retryBudget))
           result = await measure(c, settings.seconds)
+          retryBudget -= (performance.now() - started) / 1000
+          retries++
         }
         const bad = result.errors.connect + result.errors.read + result.errors.write + result.errors.timeout
         const wrongStatus = c.expect === 200 ? result.errors.status : result.requests - result.errors.status
@@ -344,6 +353,8 @@ async function main() {
       })
     }
     machine.loadAverageAtEnd = loadavg().map((n) => n.toFixed(2)).join(' ')
+    machine.repeatedRuns = retries
+    machine.durationS = Math.round((performance.now() - startedAt) / 1000)
 
     const byId = Object.fromEntries(CASES.map((c) => [c.id, c]))
     for (const c of CASES) c.median = { rps: median(c.runs.map((r) => r.rps)), p50: median(c.runs.map((r) => r.p50)), p99: median(c.runs.map((r) => r.p99)), cpuUs: median(c.runs.map((r) => r.cpuUs)) }
@@ -411,7 +422,7 @@ function render(machine, micro, versus) {
   const knobs = `BENCH_SECONDS=${settings.seconds} BENCH_WARMUP=${settings.warmup} BENCH_RUNS=${settings.runs} BENCH_CONNECTIONS=${settings.connections}`
   lines.push(`Command: \`${NODE_ARGS.length ? `BENCH_NODE_ARGS='${NODE_ARGS.join(' ')}' ` : ''}${smoke ? 'BENCH_SMOKE=1 ' : ''}pnpm --dir bench start\` (${knobs})${smoke ? ' — **perf smoke: one pass per case, not a result**' : ''}`)
   lines.push('')
-  lines.push(`Machine: ${machine.nproc} CPUs (${machine.cpu}), ${machine.memoryGiB} GiB, Node.js ${machine.node}, Linux ${machine.kernel}, ${machine.wrk}; ${machine.pinned}. Date: ${machine.date}. Commit: ${machine.commit}. Load average at start ${machine.loadAverageAtStart}, at end ${machine.loadAverageAtEnd}${machine.quietAtStart ? '' : '; **the machine was busy with other work when the run started**'}.`)
+  lines.push(`Machine: ${machine.nproc} CPUs (${machine.cpu}), ${machine.memoryGiB} GiB, Node.js ${machine.node}, Linux ${machine.kernel}, ${machine.wrk}; ${machine.pinned}. Date: ${machine.date}. Commit: ${machine.commit}. Whole run ${Math.floor(machine.durationS / 60)} min ${machine.durationS % 60} s; ${machine.repeatedRuns} runs repeated because other processes took the server's CPU. Load average at start ${machine.loadAverageAtStart}, at end ${machine.loadAverageAtEnd}${machine.quietAtStart ? '' : '; **the machine was busy with other work when the run started**'}.`)
   lines.push('')
   const allRuns = CASES.flatMap((c) => c.runs)
   lines.push(`Each row: median of ${settings.runs} passes of ${settings.seconds} s (every pass runs every case once, so a slow moment of the machine hits all cases alike), ${settings.connections} keep-alive connections, one wrk thread, after a ${settings.warmup} s warm-up per case. "vs floor" / "vs bare": the median over passes of req/s ÷ the floor's (or bare framework's) req/s in the same pass, [lowest–highest pass]; the floor is the examples' app shape with no-op layers, sent the same Cookie header. "p99 vs floor": the same for the 99th percentile latency (lower is better; 1.10 = 10% slower). "CPU µs/req": the server process's own CPU time (user + system, /proc) ÷ requests, median over passes; "vs floor by CPU/req": the floor's CPU µs/req ÷ this case's, pass by pass — the same ratio as "vs floor" when the server has its core to itself, and the steadier one when other processes take CPU time. "added": the median over passes of 1/(req/s) − 1/(floor req/s), the extra server time per request (the server process, on one core, is the bottleneck: its CPU use was ${Math.round(Math.min(...allRuns.map((r) => r.serverCpuShare)) * 100)}–${Math.round(Math.max(...allRuns.map((r) => r.serverCpuShare)) * 100)}% per run; other processes used at most ${Math.round(Math.max(...allRuns.map((r) => r.interference)) * 100)}% of its CPU).`)
