@@ -21,16 +21,16 @@ const settings = {
   warmup: Number(env.BENCH_WARMUP ?? (smoke ? 1 : 2)),
   runs: Number(env.BENCH_RUNS ?? (smoke ? 1 : 5)),
   connections: Number(env.BENCH_CONNECTIONS ?? 10),
-  microSeconds: Number(env.BENCH_MICRO_SECONDS ?? (smoke ? 0.2 : 1)),
+  microSeconds: Number(env.BENCH_MICRO_SECONDS ?? (smoke ? 0.2 : 0.5)),
   pin: env.BENCH_PIN !== '0' && availableParallelism() >= 2 && hasTaskset(),
   only: env.BENCH_ONLY ? new RegExp(env.BENCH_ONLY) : undefined,
   /** A run during which other processes used more than this share of the server's CPU is repeated. */
   maxInterference: Number(env.BENCH_MAX_INTERFERENCE ?? 0.1),
   retries: Number(env.BENCH_RETRIES ?? (smoke ? 0 : 2)),
   /** Seconds the whole run may spend repeating disturbed runs (so a loaded machine cannot stretch it past ten minutes). */
-  retryBudget: Number(env.BENCH_RETRY_BUDGET ?? 60),
+  retryBudget: Number(env.BENCH_RETRY_BUDGET ?? 30),
   /** Seconds to wait at start for the machine to go quiet (other processes < 20% of a CPU). */
-  quietWait: Number(env.BENCH_QUIET_WAIT ?? (smoke ? 0 : 30)),
+  quietWait: Number(env.BENCH_QUIET_WAIT ?? (smoke ? 0 : 20)),
 }
 const SERVER_CPU = 1
 const LOAD_CPU = 0

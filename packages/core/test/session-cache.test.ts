@@ -98,6 +98,23 @@ describe('opened-session cache', () => {
     expect(codec.opens).toBe(15)
   })
 
+  it('compares a chunked session chunk by chunk: any changed, missing or extra chunk is a miss', () => {
+    const { codec, backend } = cookieBackend()
+    const sealed = createCookieCodec([NEW]).seal(NAME, JSON.stringify(session({ user: { sub: 'alice', bio: 'b'.repeat(9000) } })))
+    const chunks = [sealed.slice(0, 4000), sealed.slice(4000, 8000), sealed.slice(8000)]
+    const jarOf = (parts: string[]) => Object.fromEntries(parts.map((part, i) => [`${NAME}.${i}`, part]))
+    expect(backend.read(jarOf(chunks), T0)).toMatchObject({ sid: 'sid-1' })
+    expect(backend.read(jarOf([...chunks]), T0)).toMatchObject({ sid: 'sid-1' })
+    expect(codec.opens).toBe(1)
+    const flipped = chunks[1]!.slice(0, 100) + (chunks[1]![100] === 'A' ? 'B' : 'A') + chunks[1]!.slice(101)
+    expect(backend.read(jarOf([chunks[0]!, flipped, chunks[2]!]), T0)).toBeUndefined()
+    expect(backend.read(jarOf(chunks.slice(0, 2)), T0)).toBeUndefined()
+    expect(backend.read(jarOf([...chunks, 'AAAA']), T0)).toBeUndefined()
+    expect(codec.opens).toBe(4)
+    expect(backend.read(jarOf(chunks), T0)).toMatchObject({ sid: 'sid-1' })
+    expect(codec.opens).toBe(4)
+  })
+
   it('checks the absolute and idle expiry on every hit', () => {
     const { codec, backend } = cookieBackend({ sessionIdleTimeout: 600 })
     const cookies = sealedCookie(session({ uat: T0, exp: T0 + 3600 }))
@@ -156,11 +173,11 @@ describe('opened-session cache', () => {
 
     const cache = createOpenedCache<number>(100, 250)
     const value = (n: number) => `${String(n).padStart(38, 'k')}${'v'.repeat(60)}`
-    for (let n = 0; n < 5; n++) cache.set(value(n), n)
+    for (let n = 0; n < 5; n++) cache.set([value(n)], n)
     expect(cache.size).toBe(2) // 98 characters each, 250 at most
-    expect(cache.get(value(4))).toBe(4)
-    expect(cache.get(value(0))).toBeUndefined()
-    cache.set('x'.repeat(300), 9) // longer than the whole budget: not kept
+    expect(cache.get([value(4)])).toBe(4)
+    expect(cache.get([value(0)])).toBeUndefined()
+    cache.set(['x'.repeat(200), 'y'.repeat(100)], 9) // longer than the whole budget: not kept
     expect(cache.size).toBe(2)
   })
 

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto'
 import type { OAuthConfig } from '../config.js'
 import type { CookieCodec } from './cookie-codec.js'
 import { deepFreeze } from './claims.js'
-import { clearChunked, readChunked, setCookie, writeChunked, type RequestCookies } from './cookie-jar.js'
+import { clearChunked, readChunks, setCookie, writeChunked, type RequestCookies } from './cookie-jar.js'
 import { createOpenedCache } from './opened-cache.js'
 import { isSessionData, memoryStore, type MaybePromise, type SessionData, type SessionStore } from './store.js'
 
@@ -45,12 +45,12 @@ export function createSessionBackend(config: OAuthConfig, codec: CookieCodec, co
   // cookies already opened in this process, by exact value: the session (cookie store) or its id
   const opened = createOpenedCache<SessionData | string>(config.sessionCacheSize, CACHE_MAX_CHARS)
   /** The cookie's content when it opens with our keys and has the expected shape; frozen, as requests share it. */
-  const decode = <T extends SessionData | string>(sealed: string | undefined, valid: (value: unknown) => value is T): T | undefined => {
-    if (sealed === undefined) return undefined
-    const hit = opened.get(sealed)
+  const decode = <T extends SessionData | string>(parts: string[] | undefined, valid: (value: unknown) => value is T): T | undefined => {
+    if (parts === undefined) return undefined
+    const hit = opened.get(parts)
     // a backend is either kind, so its cache holds only values that passed its own check
     if (hit !== undefined) return hit as T
-    const json = codec.open(cookieName, sealed)
+    const json = codec.open(cookieName, parts.length === 1 ? parts[0]! : parts.join(''))
     if (json === undefined) return undefined
     let value: unknown
     try {
@@ -59,11 +59,11 @@ export function createSessionBackend(config: OAuthConfig, codec: CookieCodec, co
       return undefined
     }
     if (!valid(value)) return undefined
-    opened.set(sealed, deepFreeze(value))
+    opened.set(parts, deepFreeze(value))
     return value
   }
   /** A write or a clear makes the request's cookie obsolete (rotation, refresh, logout): forget it. */
-  const forget = (cookies: RequestCookies) => opened.delete(readChunked(cookies, cookieName))
+  const forget = (cookies: RequestCookies) => opened.delete(readChunks(cookies, cookieName))
   const live = (data: SessionData | undefined, now: number): SessionData | undefined => (data !== undefined && isLive(data, now, config) ? data : undefined)
   // what a store gives back is checked like a cookie's content
   const liveStored = (data: unknown, now: number): SessionData | undefined => (isSessionData(data) ? live(data, now) : undefined)
@@ -72,7 +72,7 @@ export function createSessionBackend(config: OAuthConfig, codec: CookieCodec, co
     let warned = false
     return {
       cookieName,
-      read: (cookies, now) => live(decode(readChunked(cookies, cookieName), isSessionData), now),
+      read: (cookies, now) => live(decode(readChunks(cookies, cookieName), isSessionData), now),
       write(cookies, data, now) {
         forget(cookies)
         const sealed = codec.seal(cookieName, JSON.stringify(data))
@@ -96,7 +96,7 @@ export function createSessionBackend(config: OAuthConfig, codec: CookieCodec, co
   return {
     cookieName,
     read(cookies, now) {
-      const sid = decode(readChunked(cookies, cookieName), isSessionId)
+      const sid = decode(readChunks(cookies, cookieName), isSessionId)
       if (sid === undefined) return undefined
       const found = store.get(sid)
       return found instanceof Promise ? found.then((data) => liveStored(data, now)) : liveStored(found, now)

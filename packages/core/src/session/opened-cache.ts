@@ -11,16 +11,18 @@
  * the oldest entry goes first.
  */
 export interface OpenedCache<T> {
-  get(sealed: string): T | undefined
-  set(sealed: string, value: T): void
-  delete(sealed: string | undefined): void
+  /** @param parts the cookie value as it arrived: one cookie, or its chunks in order */
+  get(parts: readonly string[]): T | undefined
+  set(parts: readonly string[], value: T): void
+  delete(parts: readonly string[] | undefined): void
   readonly size: number
 }
 
 /**
  * Looked up by this prefix of the sealed value (the IV and most of the GCM tag, random per
  * seal) instead of the whole value: hashing a 1.5–12 KB string on every request costs more
- * than the lookup saves. A hit is then confirmed by comparing the whole value.
+ * than the lookup saves. A hit is then confirmed by comparing every part of the value, chunk by
+ * chunk (joining the chunks would copy the whole value on every request).
  */
 const KEY_CHARS = 38
 
@@ -29,33 +31,48 @@ function ownCopy(value: string): string {
   return Buffer.from(value, 'latin1').toString('latin1')
 }
 
+interface Entry<T> {
+  parts: string[]
+  chars: number
+  value: T
+}
+
+function samePartsAs(entry: Entry<unknown>, parts: readonly string[]): boolean {
+  if (entry.parts.length !== parts.length) return false
+  for (let i = 0; i < parts.length; i++) if (entry.parts[i] !== parts[i]) return false
+  return true
+}
+
 export function createOpenedCache<T>(maxEntries: number, maxChars: number): OpenedCache<T> {
-  const entries = new Map<string, { sealed: string; value: T }>()
+  const entries = new Map<string, Entry<T>>()
   let chars = 0
+  const keyOf = (parts: readonly string[]) => parts[0]!.slice(0, KEY_CHARS)
   const remove = (key: string) => {
     const entry = entries.get(key)
     if (!entry) return
     entries.delete(key)
-    chars -= entry.sealed.length
+    chars -= entry.chars
   }
   return {
-    get(sealed) {
-      const entry = entries.get(sealed.slice(0, KEY_CHARS))
-      return entry !== undefined && entry.sealed === sealed ? entry.value : undefined
+    get(parts) {
+      const entry = entries.get(keyOf(parts))
+      return entry !== undefined && samePartsAs(entry, parts) ? entry.value : undefined
     },
-    set(sealed, value) {
-      if (maxEntries <= 0 || sealed.length > maxChars) return
-      const own = ownCopy(sealed)
-      const key = own.slice(0, KEY_CHARS)
+    set(parts, value) {
+      const size = parts.reduce((sum, part) => sum + part.length, 0)
+      if (maxEntries <= 0 || size > maxChars || parts.length === 0) return
+      const own = parts.map(ownCopy)
+      const key = keyOf(own)
       remove(key)
-      entries.set(key, { sealed: own, value })
-      chars += own.length
+      entries.set(key, { parts: own, chars: size, value })
+      chars += size
       while (entries.size > maxEntries || chars > maxChars) remove(entries.keys().next().value as string)
     },
-    delete(sealed) {
-      if (sealed === undefined) return
-      const key = sealed.slice(0, KEY_CHARS)
-      if (entries.get(key)?.sealed === sealed) remove(key)
+    delete(parts) {
+      if (parts === undefined || parts.length === 0) return
+      const key = keyOf(parts)
+      const entry = entries.get(key)
+      if (entry !== undefined && samePartsAs(entry, parts)) remove(key)
     },
     get size() {
       return entries.size
