@@ -70,8 +70,10 @@ describe.each(FRAMEWORKS)('%s with OAUTH_DPOP', (framework) => {
   it('logs in with DPoP-bound tokens, answers nonce challenges, keeps the binding through 20 concurrent refreshes, and logout revokes and forgets the key', async () => {
     const stage = stages[framework]
     const logs = captureLogs()
+    // debug lines too: they must not carry the key either
+    const logger = { ...logs, debug: (line: string) => void logs.lines.push(line), info: (line: string) => void logs.lines.push(line) }
     stage.mount(await buildHandler(framework, {
-      issuer: provider.issuer, clientId, clientSecret: CLIENT_SECRET, baseUrl: stage.url, cookieSecret: SECRET_A, logger: logs, dpop: true,
+      issuer: provider.issuer, clientId, clientSecret: CLIENT_SECRET, baseUrl: stage.url, cookieSecret: SECRET_A, logger, dpop: true, debug: true,
     }, userinfoUrl()))
     const agent = createAgent()
     const nonceErrors = events('grant.error', clientId).filter((e) => e.error === 'use_dpop_nonce').length
@@ -87,6 +89,8 @@ describe.each(FRAMEWORKS)('%s with OAUTH_DPOP', (framework) => {
     expect(session.dpop).toMatchObject({ alg: 'ES256', jwk: { kty: 'EC', crv: 'P-256' } })
     const jkt = thumbprint(session.dpop!.jwk)
     expect(await jktOf(session.tokens.accessToken)).toBe(jkt)
+    // without PAR the code itself was bound to the key (RFC 9449 §10)
+    expect(new URL(result.authorizeUrl!).searchParams.get('dpop_jkt')).toBe(jkt)
 
     const me = await agent.request(`${stage.url}/api/userinfo`, { headers: API })
     expect(me.status).toBe(200)
@@ -110,6 +114,7 @@ describe.each(FRAMEWORKS)('%s with OAUTH_DPOP', (framework) => {
     expect([...agent.cookies(stage.url).keys()].filter((name) => name.startsWith(SESSION))).toEqual([])
 
     // the private key was in the encrypted cookie only: never in a response, a header or a log line
+    expect(logs.lines.some((line) => line.includes('DPoP ES256 key bound by dpop_jkt'))).toBe(true)
     const seen = exposure([...result.hops, me, ...answers, logout], logs.lines)
     expect(seen).not.toContain(session.dpop!.jwk.d)
     expect(seen).not.toContain(session.tokens.accessToken)

@@ -72,7 +72,8 @@ export async function startLogin(
     for (const [key, value] of params) location.searchParams.set(key, value)
   }
 
-  config.logger.debug(`login: redirecting to the authorization endpoint ${location.origin}${location.pathname} (PKCE S256, state${nonce ? ', nonce' : ''}${location.searchParams.has('request_uri') ? ', through PAR' : ''}; scope "${config.scope}"; returnTo ${returnTo === null ? 'none' : 'given'})`)
+  const binding = !dpopKey ? '' : `, DPoP ${dpopKey.alg} key bound ${location.searchParams.has('request_uri') ? 'by the PAR proof' : location.searchParams.has('dpop_jkt') ? 'by dpop_jkt' : 'at the code exchange'}`
+  config.logger.debug(`login: redirecting to the authorization endpoint ${location.origin}${location.pathname} (PKCE S256, state${nonce ? ', nonce' : ''}${location.searchParams.has('request_uri') ? ', through PAR' : ''}${binding}; scope "${config.scope}"; returnTo ${returnTo === null ? 'none' : 'given'})`)
   const transaction = {
     state,
     verifier,
