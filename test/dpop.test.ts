@@ -207,6 +207,28 @@ describe('the binding is real (the provider refuses the token without the sessio
   })
 })
 
+describe('DPoP algorithm from the provider\'s metadata', () => {
+  it('uses EdDSA (Ed25519 keys) when the provider lists only EdDSA', async () => {
+    const stage = await openStage()
+    const eddsa = await startDevProvider({
+      quiet: true,
+      discovery: { dpop_signing_alg_values_supported: ['EdDSA'] },
+      clients: [{ client_id: 'ed', client_secret: CLIENT_SECRET, dpop_bound_access_tokens: true, redirect_uris: [`${stage.url}/auth/callback`] }],
+    })
+    try {
+      stage.mount(await buildHandler('koa3', { issuer: eddsa.issuer, clientId: 'ed', clientSecret: CLIENT_SECRET, baseUrl: stage.url, cookieSecret: SECRET_A, logger: captureLogs(), dpop: true }, `${eddsa.issuer}/me`))
+      const agent = createAgent()
+      expect((await login(agent, stage.url, 'alice')).last.body).toBe('signed in as alice')
+      const session = readCookieSession(agent, stage.url)
+      expect(session.dpop).toMatchObject({ alg: 'EdDSA', jwk: { kty: 'OKP', crv: 'Ed25519' } })
+      expect((await agent.request(`${stage.url}/api/userinfo`, { headers: API })).status).toBe(200)
+    } finally {
+      await stage.close()
+      await eddsa.close()
+    }
+  })
+})
+
 describe('DPoP refused or not offered', () => {
   it('a Bearer answer to a DPoP request is an error unless OAUTH_DPOP_ALLOW_BEARER', async () => {
     const stage = await openStage()

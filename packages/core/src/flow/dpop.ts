@@ -76,13 +76,15 @@ export function createDpopRuntime(
   const { nonces, handles } = state
   // proofs from a handle that has not yet seen a server's nonce use the one last seen for that
   // origin by any session (RFC 9449 §8: nonces are per server, not per key)
-  const withSharedNonce: oauth.ModifyAssertionOptions = {
-    [oauth.modifyAssertion]: (_header, payload) => {
+  const proofOptions = (key: DpopKey): oauth.ModifyAssertionOptions => ({
+    [oauth.modifyAssertion]: (header, payload) => {
+      // oauth4webapi names Ed25519 signatures `Ed25519` (RFC 9864); a provider that lists only `EdDSA` gets that name
+      if (key.alg === 'EdDSA' && header.alg === 'Ed25519') header.alg = 'EdDSA'
       if (payload.nonce !== undefined || typeof payload.htu !== 'string') return
       const nonce = nonces.get(new URL(payload.htu).origin)
       if (nonce) payload.nonce = nonce
     },
-  }
+  })
   const id = (key: DpopKey) => `${key.alg}:${key.jwk.x ?? key.jwk.n}`
   return {
     algorithm,
@@ -104,7 +106,7 @@ export function createDpopRuntime(
       if (handle) {
         handles.delete(cacheKey)
       } else {
-        handle = importHandle(client, key, withSharedNonce)
+        handle = importHandle(client, key, proofOptions(key))
         handle.catch(() => handles.delete(cacheKey))
         if (handles.size >= MAX_ENTRIES) handles.delete(handles.keys().next().value!)
       }

@@ -22,11 +22,18 @@ export async function createClientAuth(config: OAuthConfig): Promise<(as: oauth.
       single = oauth.None()
       break
     case 'private_key_jwt': {
-      const key = await importPrivateKey(config.privateKey!, config.profile === 'fapi2')
+      const fapi2 = config.profile === 'fapi2'
+      const key = await importPrivateKey(config.privateKey!, fapi2)
       return (as) => {
         const jwt = (endpoint: AuthenticatedEndpoint) => {
           const aud = assertionAudience(config, as, endpoint)
-          return oauth.PrivateKeyJwt(key, { [oauth.modifyAssertion]: (_header, payload) => { payload.aud = aud } })
+          return oauth.PrivateKeyJwt(key, {
+            [oauth.modifyAssertion]: (header, payload) => {
+              payload.aud = aud
+              // FAPI 2.0 §5.4.1 names the Ed25519 algorithm `EdDSA` (oauth4webapi: `Ed25519`, RFC 9864)
+              if (fapi2 && header.alg === 'Ed25519') header.alg = 'EdDSA'
+            },
+          })
         }
         return {
           token_endpoint: jwt('token_endpoint'),
