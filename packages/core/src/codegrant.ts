@@ -1,7 +1,9 @@
+import { createOriginCheck, type OriginCheck } from './api-origins.js'
 import { resolveConfig, type OAuthConfig, type OAuthOptions } from './config.js'
 import { announce, createDiagnostics, notMounted, type Diagnostics } from './diagnostics.js'
 import { CodegrantError, isCodegrantError } from './errors.js'
 import { CALLBACK_HEADERS, completeLogin } from './flow/callback.js'
+import { createExchangeOnce } from './flow/exchange-once.js'
 import { startLogin } from './flow/login.js'
 import { dpopResourceFetch } from './flow/dpop.js'
 import { finishLogout } from './flow/logout.js'
@@ -9,6 +11,7 @@ import { createRefresher, refreshDue, type Refresh } from './flow/refresh.js'
 import { transactionCookies, TRANSACTION_TTL, type TransactionCookies } from './flow/transaction.js'
 import { decide, type RequireAuthOptions } from './guard.js'
 import { appPath, errorResponse, escapeHtml, formParams, header, html, redirect, type CoreRequest, type CoreResponse } from './http.js'
+import { describe } from './provider/http.js'
 import { createProviderResolver, type Provider } from './provider/metadata.js'
 import type { OAuthRequestState } from './request-state.js'
 import { safeReturnTo } from './return-to.js'
@@ -39,6 +42,11 @@ export interface Codegrant {
   attach<T>(request: CoreRequest, sink: CookieSink<T>, target: T): MaybePromise<OAuthRequestState>
   /** Serves one of codegrant's routes. Never rejects: failures become 4xx/5xx responses. */
   handle(route: Route, request: CoreRequest, state: OAuthRequestState): Promise<CoreResponse>
+  /**
+   * The answer to an `attach` that failed (`codegrant/store_unavailable`: 503 with Retry-After),
+   * as an error page or JSON: adapters send it instead of passing the error on.
+   */
+  respond(request: CoreRequest, error: unknown): CoreResponse
 }
 
 interface Engine {
@@ -49,6 +57,8 @@ interface Engine {
   refresh: Refresh
   renewAfter: number
   diagnostics: Diagnostics
+  exchangeOnce: ReturnType<typeof createExchangeOnce<{ session: SessionData; location: string }>>
+  allowOrigin: OriginCheck
 }
 
 interface Context {
@@ -83,6 +93,8 @@ export function createCodegrant(options: OAuthOptions = {}, env: Readonly<Record
     transactions: transactionCookies(config, codec, prefix),
     provider,
     refresh: createRefresher(config, provider),
+    exchangeOnce: createExchangeOnce(),
+    allowOrigin: createOriginCheck(config, provider),
     // re-issue the session cookie at most every 1/20 of the idle timeout (a day: every 72 minutes)
     renewAfter: Math.max(1, Math.floor(config.sessionIdleTimeout / 20)),
     diagnostics: createDiagnostics(config),
@@ -107,16 +119,17 @@ export function createCodegrant(options: OAuthOptions = {}, env: Readonly<Record
       const state = Object.create(STATE_PROTOTYPE) as OAuthRequestState & { [CONTEXT]: Context }
       state[CONTEXT] = context
       if (typeof config.sessionStore !== 'object') return state
-      // a store that does I/O is read before the request goes on (getters cannot wait)
-      const read = engine.backend.read(cookiesOf(context), now())
-      if (!(read instanceof Promise)) {
-        context.session = renew(context, read)
-        return state
+      // a store that does I/O is read, and its renewal saved, before the request goes on
+      // (getters cannot wait); a failed read rejects with codegrant/store_unavailable
+      const settle = (session: SessionData | undefined) => {
+        const saved = renew(context, session)
+        return saved ? saved.then(() => state) : state
       }
-      return read.then(
-        (session) => { context.session = renew(context, session); return state },
-        (error: unknown) => { throw new CodegrantError('codegrant/provider_unavailable', 'The session store is unavailable.', { cause: error }) },
-      )
+      const read = engine.backend.read(cookiesOf(context), now())
+      return read instanceof Promise ? read.then(settle) : settle(read)
+    },
+    respond(request, error) {
+      return errorResponse(config, request, isCodegrantError(error) ? error : unexpected(config, error))
     },
     async handle(route, request, state) {
       const context = contextOf(state)
@@ -131,7 +144,12 @@ export function createCodegrant(options: OAuthOptions = {}, env: Readonly<Record
         if (route === 'callback') {
           engine.diagnostics.rejected(failure)
           Object.assign(response.headers, CALLBACK_HEADERS)
-          response.cookies.push(...clearTransaction(context))
+          // clean-up is best effort: it must never turn a clear 4xx/5xx into a rejection
+          try {
+            response.cookies.push(...clearTransaction(context))
+          } catch (cleanup) {
+            config.logger.warn(`the sign-in cookie could not be cleared: ${describe(cleanup)}`)
+          }
         }
         return response
       }
@@ -184,24 +202,37 @@ function load(context: Context): SessionData | undefined {
   if (context.session !== UNLOADED) return context.session
   const read = context.engine.backend.read(cookiesOf(context), now())
   // only the cookie and memory backends get here, and they read synchronously
-  context.session = renew(context, read instanceof Promise ? undefined : read)
-  return context.session
+  if (read instanceof Promise) read.catch(() => {})
+  renew(context, read instanceof Promise ? undefined : read)
+  // renew() has set it (a fresh read of the property: the narrowing above no longer holds)
+  return (context as Context).session as SessionData | undefined
 }
 
-/** Slides the idle window: re-issues the session at most every `renewAfter` seconds. */
-function renew(context: Context, session: SessionData | undefined): SessionData | undefined {
+/**
+ * Sets the context's session, sliding its idle window: re-issued at most every `renewAfter`
+ * seconds. A renewal that cannot be saved is logged and skipped (the session was read; the next
+ * request tries again). Returns the pending save of a store that does I/O; it never rejects.
+ */
+function renew(context: Context, session: SessionData | undefined): Promise<void> | undefined {
+  context.session = session
   const at = now()
-  if (!session || at - session.uat < context.engine.renewAfter) return session
+  if (!session || at - session.uat < context.engine.renewAfter) return undefined
   const renewed = { ...session, uat: at }
-  persist(context, renewed)
-  return renewed
+  context.session = renewed
+  const skipped = (error: unknown) => context.engine.config.logger.warn(`the session's idle window could not be renewed: ${describe(error)}`)
+  try {
+    return persist(context, renewed)?.catch(skipped)
+  } catch (error) {
+    skipped(error)
+    return undefined
+  }
 }
 
-function persist(context: Context, session: SessionData): Promise<void> {
+function persist(context: Context, session: SessionData): Promise<void> | undefined {
   const written = context.engine.backend.write(cookiesOf(context), session, now())
   if (!(written instanceof Promise)) {
     context.sink(written, context.target)
-    return Promise.resolve()
+    return undefined
   }
   return written.then((cookies) => context.sink(cookies, context.target))
 }
@@ -243,6 +274,7 @@ async function authorizedFetch(context: Context, input: string | URL, init: Requ
     headers.set('authorization', `Bearer ${session.tokens.accessToken}`)
     return fetch(input, { ...init, headers })
   }
+  await context.engine.allowOrigin(input instanceof URL ? input : String(input))
   await accessToken(context)
   const session = load(context)!
   const response = await send(session)
@@ -309,7 +341,8 @@ async function callback(context: Context): Promise<CoreResponse> {
   if (transaction === 'invalid') {
     throw new CodegrantError('codegrant/transaction_invalid', 'The sign-in cookie is invalid or expired. Start the sign-in again.')
   }
-  const { session, location } = await completeLogin(config, await provider(), transaction, params, now())
+  // one exchange per state in this process: a duplicate delivery shares the first one's result
+  const { session, location } = await context.engine.exchangeOnce(state, params.toString(), async () => completeLogin(config, await provider(), transaction, params, now()))
   const previous = load(context)
   if (previous && previous.sid !== session.sid) {
     // end the previous session's server-side record; its cookie is overwritten below
@@ -328,7 +361,9 @@ function clearTransaction(context: Context): string[] {
   const { transactions } = context.engine
   const params = context.request.method === 'GET' ? new URL(context.request.url, 'http://local.invalid').searchParams : formParams(context.request.body)
   const state = params?.get('state')
-  return state && cookiesOf(context)[transactions.name(state)] !== undefined ? [transactions.remove(state)] : []
+  if (!state) return []
+  const name = transactions.name(state)
+  return cookiesOf(context)[name] !== undefined && transactions.isTransaction(name) ? [transactions.remove(state)] : []
 }
 
 /** Names the likely cause instead of a bare "invalid state". */
@@ -348,10 +383,15 @@ async function logout(context: Context): Promise<CoreResponse> {
   const { config, backend, provider } = context.engine
   const { request } = context
   if (request.method !== 'GET' && request.method !== 'POST') return methodNotAllowed('GET, POST')
-  // RFC 9700 leaves RP logout CSRF open; refuse cross-site forced logouts, ask instead
-  if (request.method === 'GET' && header(request, 'sec-fetch-site') === 'cross-site') return confirmLogout(config)
+  // RFC 9700 leaves RP logout CSRF open: only a request known to come from this origin (or
+  // typed by the user) may log out on GET; anything else is asked to confirm with a POST
+  const site = header(request, 'sec-fetch-site')
+  const fromHere = site === 'same-origin' || site === 'none'
+  if (request.method === 'GET' && !fromHere) return confirmLogout(config)
   const origin = header(request, 'origin')
-  if (request.method === 'POST' && origin !== undefined && origin !== 'null' && origin !== config.baseUrl.origin) {
+  // a POST is refused when anything says it may come from elsewhere: another origin, an opaque
+  // one (`Origin: null`: sandboxed frames, data: URLs), or fetch metadata other than same-origin
+  if (request.method === 'POST' && ((origin !== undefined && origin !== config.baseUrl.origin) || (site !== undefined && !fromHere))) {
     throw new CodegrantError('codegrant/cross_site_request', 'Sign-out requests must come from this site.')
   }
   const session = load(context)
@@ -374,6 +414,6 @@ function methodNotAllowed(allow: string): CoreResponse {
 }
 
 function unexpected(config: OAuthConfig, error: unknown): CodegrantError {
-  config.logger.error(`unexpected failure: ${error instanceof Error ? `${error.name}: ${error.message}` : String(error)}`)
+  config.logger.error(`unexpected failure: ${error instanceof Error ? `${error.name}: ` : ''}${describe(error)}`)
   return new CodegrantError('codegrant/provider_error', 'Sign-in failed unexpectedly. Try again.', { cause: error })
 }

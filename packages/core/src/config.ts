@@ -97,6 +97,12 @@ export interface OAuthOptions {
   /** Seconds of clock difference tolerated when checking `exp`, `iat`, `nbf`. Default 30. */
   clockTolerance?: number
   routes?: { login?: string; callback?: string; logout?: string }
+  /**
+   * Origins `oauth.fetch` may send the access token to, besides the provider's own (its issuer
+   * and endpoints): a list, or a comma-separated string. https, or http on loopback only.
+   * `OAUTH_API_ORIGINS`.
+   */
+  apiOrigins?: string | readonly string[]
   /** Default: console, prefixed `[codegrant]`. A pino logger plugs straight in. */
   logger?: Logger
   /** Log every step of login, callback, refresh and logout at debug level (redacted). `OAUTH_DEBUG`. */
@@ -146,6 +152,8 @@ export interface OAuthConfig {
   readonly idTokenSigningAlg: string | undefined
   readonly clockTolerance: number
   readonly routes: Readonly<{ login: string; callback: string; logout: string }>
+  /** Origins (`https://api.example.com`) `oauth.fetch` may send the token to, besides the provider's. */
+  readonly apiOrigins: readonly string[]
   readonly logger: FullLogger
   readonly debug: boolean
 }
@@ -188,6 +196,7 @@ const ENV_NAMES = {
   debug: ['OAUTH_DEBUG'],
   idTokenSigningAlg: ['OAUTH_ID_TOKEN_SIGNING_ALG'],
   clockTolerance: ['OAUTH_CLOCK_TOLERANCE'],
+  apiOrigins: ['OAUTH_API_ORIGINS'],
 } as const satisfies Partial<Record<keyof OAuthOptions, readonly string[]>>
 
 type EnvBacked = keyof typeof ENV_NAMES
@@ -388,6 +397,11 @@ export function resolveConfig(options: OAuthOptions = {}, env: Env = process.env
   const trustProxy = flag('OAUTH_TRUST_PROXY', merged.trustProxy)
   const debug = flag('OAUTH_DEBUG', merged.debug)
   const postLogout = url('OAUTH_POST_LOGOUT_REDIRECT_URI', merged.postLogoutRedirectUri)
+  const apiOrigins = (typeof merged.apiOrigins === 'string' ? merged.apiOrigins.split(',') : [...(merged.apiOrigins ?? [])])
+    .map((origin) => origin.trim())
+    .filter((origin) => origin !== '')
+    .map((origin) => url('OAUTH_API_ORIGINS', origin)?.origin)
+    .filter((origin): origin is string => origin !== undefined)
 
   if (problems.length > 0 || !baseUrl) {
     throw new CodegrantError(
@@ -436,6 +450,7 @@ export function resolveConfig(options: OAuthOptions = {}, env: Env = process.env
     idTokenSigningAlg,
     clockTolerance,
     routes: Object.freeze(routes),
+    apiOrigins: Object.freeze(apiOrigins),
     logger,
     debug,
   })

@@ -23,6 +23,9 @@ export type CodegrantErrorCode =
   | 'codegrant/body_too_large'
   | 'codegrant/base_url_mismatch'
   | 'codegrant/issuer_mismatch'
+  | 'codegrant/store_unavailable'
+  | 'codegrant/origin_not_allowed'
+  | 'codegrant/session_too_large'
 
 /** HTTP status an adapter (or the framework's error handler) should answer with. */
 const STATUS: Record<CodegrantErrorCode, number> = {
@@ -46,6 +49,10 @@ const STATUS: Record<CodegrantErrorCode, number> = {
   'codegrant/body_too_large': 413,
   'codegrant/base_url_mismatch': 400,
   'codegrant/issuer_mismatch': 502,
+  'codegrant/store_unavailable': 503,
+  // the app asked to send its user's token somewhere it did not allow: the app's own error
+  'codegrant/origin_not_allowed': 500,
+  'codegrant/session_too_large': 502,
 }
 
 export class CodegrantError extends Error {
@@ -56,12 +63,45 @@ export class CodegrantError extends Error {
   readonly statusCode: number
   /** Messages never carry secrets, so frameworks (Koa) may show them. */
   readonly expose = true
+  /** Response headers for the framework's error handler: `Retry-After` on a 503. */
+  readonly headers: Readonly<Record<string, string>> | undefined
 
+  /**
+   * @param options.cause kept for diagnosis, but only as a copy that cannot leak: names, codes,
+   *   statuses and messages (token-like strings redacted) along the cause chain; never the
+   *   response bodies, claims or requests that library errors carry.
+   */
   constructor(code: CodegrantErrorCode, message: string, options?: { cause?: unknown }) {
-    super(message, options)
+    const cause = options?.cause === undefined ? undefined : safeCause(options.cause, 0)
+    super(message, cause === undefined ? undefined : { cause })
     this.code = code
     this.status = this.statusCode = STATUS[code]
+    this.headers = this.status === 503 ? { 'retry-after': '5' } : undefined
   }
+}
+
+/** Runs of 32+ base64url characters: how tokens, codes, JWT parts and secrets look. */
+const TOKEN_LIKE = /[A-Za-z0-9_-]{32,}/g
+
+/** `text` with every token-like run replaced: for messages and logs that quote a library's words. */
+export function redactSecrets(text: string): string {
+  return text.replace(TOKEN_LIKE, '[redacted]')
+}
+
+/** A copy of an error for `cause`: own name, code, status, OAuth `error` and redacted message only. */
+function safeCause(error: unknown, depth: number): Error | undefined {
+  if (error instanceof CodegrantError) return error
+  if (!(error instanceof Error) || depth > 5) return undefined
+  const next = safeCause(error.cause, depth + 1)
+  const copy = new Error(redactSecrets(error.message), next === undefined ? undefined : { cause: next })
+  copy.name = error.name
+  const source = error as Error & { code?: unknown; status?: unknown; error?: unknown }
+  const extra = copy as Error & { code?: string; status?: number; error?: string }
+  if (typeof source.code === 'string') extra.code = source.code
+  if (typeof source.status === 'number') extra.status = source.status
+  if (typeof source.error === 'string') extra.error = redactSecrets(source.error)
+  copy.stack = `${copy.name}: ${copy.message}${(error.stack ?? '').split('\n').filter((line) => line.startsWith('    at ')).map((line) => `\n${line}`).join('')}`
+  return copy
 }
 
 export function isCodegrantError(error: unknown, code?: CodegrantErrorCode): error is CodegrantError {

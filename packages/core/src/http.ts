@@ -1,5 +1,6 @@
 import type { OAuthConfig } from './config.js'
 import { CodegrantError } from './errors.js'
+import { isLocalPath } from './return-to.js'
 
 /** The little of a request the core needs. Adapters build it without copying headers. */
 export interface CoreRequest {
@@ -31,9 +32,15 @@ export function wantsHtml(request: CoreRequest): boolean {
   return (request.method === 'GET' || request.method === 'HEAD') && (header(request, 'accept') ?? '').includes('text/html')
 }
 
-/** The app-local path for a Location header, under the base URL's path when it has one. */
+/**
+ * The app-local path for a Location header (or a link), under the base URL's path when it has
+ * one. Every local redirect is built here, so this is where the final value is checked: it must
+ * be a path that a browser resolves on the app's own origin, else the app's root is used.
+ */
 export function appPath(config: OAuthConfig, localPath: string): string {
-  return config.baseUrl.pathname.replace(/\/$/, '') + localPath
+  const base = config.baseUrl.pathname.replace(/\/$/, '')
+  const path = base + localPath
+  return isLocalPath(path) ? path : `${base}/`
 }
 
 export function redirect(location: string, cookies: string[] = [], headers: Record<string, string> = {}): CoreResponse {
@@ -70,7 +77,8 @@ export function html(status: number, title: string, paragraphs: string[], header
 
 /** An error as the browser (HTML) or an API client (JSON) should see it: never a stack trace. */
 export function errorResponse(config: OAuthConfig, request: CoreRequest, error: CodegrantError): CoreResponse {
-  const headers: Record<string, string> = error.code === 'codegrant/provider_unavailable' ? { 'retry-after': '5' } : {}
+  // a 503 (provider metadata or session store unavailable) says when to come back
+  const headers: Record<string, string> = { ...error.headers }
   if (!(header(request, 'accept') ?? '').includes('text/html')) {
     return json(error.status, { error: error.code.replace('codegrant/', ''), code: error.code, message: error.message }, headers)
   }

@@ -19,6 +19,8 @@ function toCore(req: Request): CoreRequest {
 }
 
 function send(res: Response, result: CoreResponse): void {
+  // something else (a timeout middleware) may have answered first: never write twice
+  if (res.headersSent) return
   appendCookies(result.cookies, res)
   res.status(result.status).set(result.headers)
   res.end(result.body)
@@ -44,18 +46,26 @@ export function oauth(options?: OAuthOptions): RequestHandler {
     const body = route === 'callback' && req.method === 'POST' && !req.readableEnded ? readBody(req).catch(() => undefined) : Promise.resolve(core.body)
     body
       .then((form) => codegrant.handle(route, { ...core, body: form }, state))
-      .then((result) => send(res, result), next)
+      .then((result) => send(res, result))
+      .catch(next)
   }
   return function codegrantMiddleware(req: Request, res: Response, next: NextFunction): void {
     const core = toCore(req)
     const attached = codegrant.attach(core, appendCookies, res)
     const route = codegrant.match(req.originalUrl)
     if (attached instanceof Promise) {
-      attached.then((state) => {
-        req.oauth = state
-        if (route) serve(route, core, req, res, next, state)
-        else next()
-      }, next)
+      attached
+        .then(
+          (state) => {
+            req.oauth = state
+            if (route) serve(route, core, req, res, next, state)
+            else next()
+          },
+          // the session store could not be read: codegrant answers (503 with Retry-After)
+          (error: unknown) => send(res, codegrant.respond(core, error)),
+        )
+        // nothing thrown here may escape as an unhandled rejection: it goes to Express
+        .catch(next)
       return
     }
     req.oauth = attached
@@ -76,6 +86,6 @@ export function requireAuth(options?: RequireAuthOptions): RequestHandler {
     // the request oauth() attached the state with (same method, URL and headers)
     const decision = guard(req.oauth, req.oauth ? undefined : toCore(req), options)
     if (!(decision instanceof Promise)) return decision ? send(res, decision) : next()
-    decision.then((result) => (result ? send(res, result) : next()), next)
+    decision.then((result) => (result ? send(res, result) : next())).catch(next)
   }
 }

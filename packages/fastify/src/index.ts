@@ -23,6 +23,8 @@ function toCore(request: FastifyRequest): CoreRequest {
 }
 
 function send(reply: FastifyReply, result: CoreResponse): FastifyReply {
+  // something else (a timeout hook) may have answered first: never write twice
+  if (reply.sent) return reply
   appendCookies(result.cookies, reply)
   return reply.code(result.status).headers(result.headers).send(result.body ?? '')
 }
@@ -37,12 +39,19 @@ async function codegrantPlugin(app: FastifyInstance, options: OAuthOptions): Pro
   app.decorateRequest('oauth', null as unknown as OAuthRequestState)
   app.decorate('requireAuth', requireAuth)
   app.addHook('onRequest', (request, reply, done) => {
-    const attached = codegrant.attach(toCore(request), appendCookies, reply)
+    const core = toCore(request)
+    const attached = codegrant.attach(core, appendCookies, reply)
     if (!(attached instanceof Promise)) {
       request.oauth = attached
       return done()
     }
-    attached.then((state) => { request.oauth = state; done() }, done)
+    attached
+      .then(
+        (state) => { request.oauth = state; done() },
+        // the session store could not be read: codegrant answers (503 with Retry-After)
+        (error: unknown) => void send(reply, codegrant.respond(core, error)),
+      )
+      .catch(done)
   })
 
   // routes live in their own scope so the form parser they need stays theirs

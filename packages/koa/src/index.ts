@@ -25,6 +25,8 @@ function toCore(ctx: Context): CoreRequest {
  * so a `Secure` cookie behind a TLS-terminating proxy cannot trip Koa's "Cannot send secure
  * cookie over unencrypted connection". */
 function send(ctx: Context, result: CoreResponse): void {
+  // something else (a timeout middleware) may have answered first: never write twice
+  if (ctx.headerSent || !ctx.writable) return
   appendCookies(result.cookies, ctx)
   ctx.status = result.status
   ctx.set(result.headers)
@@ -32,7 +34,32 @@ function send(ctx: Context, result: CoreResponse): void {
 }
 
 function appendCookies(cookies: string[], ctx: Context): void {
-  if (cookies.length > 0 && !ctx.headerSent) ctx.append('Set-Cookie', cookies)
+  if (cookies.length === 0 || ctx.headerSent) return
+  ctx.append('Set-Cookie', cookies)
+  keepOnError(ctx, cookies)
+}
+
+const KEPT = Symbol('codegrant.cookies')
+
+/**
+ * Koa's error handler removes every header before it answers an error, which would drop a
+ * refresh's Set-Cookie (and with it a rotated refresh token) when the app fails after the
+ * refresh. The first cookie codegrant writes in a request wraps this context's `onerror` to put
+ * them back through the error's `headers`; requests that write none pay nothing.
+ */
+function keepOnError(ctx: Context, cookies: string[]): void {
+  const holder = ctx as Context & { [KEPT]?: string[] }
+  const kept = holder[KEPT]
+  if (kept) {
+    kept.push(...cookies)
+    return
+  }
+  const list = [...cookies]
+  holder[KEPT] = list
+  const onerror = ctx.onerror
+  ctx.onerror = function (this: Context, error: Error | null) {
+    return onerror.call(this, withCookies(error, list))
+  }
 }
 
 /**
@@ -60,8 +87,26 @@ export function oauth(options?: OAuthOptions): Middleware {
   return function codegrantMiddleware(ctx: Context, next: Next): Promise<void> {
     const core = toCore(ctx)
     const attached = codegrant.attach(core, appendCookies, ctx)
-    return attached instanceof Promise ? attached.then((state) => go(ctx, next, core, state)) : go(ctx, next, core, attached)
+    if (!(attached instanceof Promise)) return go(ctx, next, core, attached)
+    return attached.then(
+      (state) => go(ctx, next, core, state),
+      // the session store could not be read: codegrant answers (503 with Retry-After)
+      (error: unknown) => send(ctx, codegrant.respond(core, error)),
+    )
   }
+}
+
+/**
+ * The error as Koa's error handler should see it: with `cookies` added to its `headers`. A view
+ * that inherits from the error, never the error itself, which may be shared by concurrent
+ * requests of other users (a failed discovery rejects them all with one error).
+ */
+function withCookies(error: Error | null, cookies: string[]): Error | null {
+  if (typeof error !== 'object' || error === null) return error
+  const { headers } = error as { headers?: Record<string, string | string[]> }
+  const previous = headers?.['set-cookie'] ?? []
+  const merged = { ...headers, 'set-cookie': [...(Array.isArray(previous) ? previous : [previous]), ...cookies] }
+  return Object.create(error, { headers: { value: merged, enumerable: true } }) as Error
 }
 
 /**

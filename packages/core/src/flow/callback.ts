@@ -1,7 +1,7 @@
 import * as oauth from 'oauth4webapi'
 import type { OAuthConfig } from '../config.js'
 import { providerRefusal } from '../diagnostics.js'
-import { CodegrantError } from '../errors.js'
+import { CodegrantError, redactSecrets } from '../errors.js'
 import { appPath } from '../http.js'
 import { assertionHint } from '../provider/client-auth.js'
 import { describe, transportError } from '../provider/http.js'
@@ -43,7 +43,7 @@ export async function completeLogin(
     const mismatch = error instanceof Error && /"state"/.test(error.message)
     throw new CodegrantError(
       mismatch ? 'codegrant/state_mismatch' : 'codegrant/invalid_callback',
-      `The sign-in response was rejected (${error instanceof Error ? error.message : 'invalid'}).`,
+      `The sign-in response was rejected (${error instanceof Error ? redactSecrets(error.message) : 'invalid'}).`,
       { cause: error },
     )
   }
@@ -132,7 +132,7 @@ export function tokenError(config: OAuthConfig, error: unknown, what: string, pr
     // the provider's own words (never a secret) and what to check
     return new CodegrantError('codegrant/provider_error', `The provider refused the ${what} (${refusal.text}).${refusal.fix}`, { cause: error })
   }
-  const message = error instanceof Error ? error.message : ''
+  const message = error instanceof Error ? redactSecrets(error.message) : ''
   if (/JWT|JWE|ID Token|nonce|signature|"alg"/i.test(message)) {
     return new CodegrantError('codegrant/id_token_invalid', `The provider's ID token was rejected (${message}).`, { cause: error })
   }

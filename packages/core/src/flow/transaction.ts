@@ -1,7 +1,7 @@
 import type { OAuthConfig } from '../config.js'
 import type { CookieCodec } from '../session/cookie-codec.js'
 import type { DpopKey } from './dpop.js'
-import { deleteCookie, setCookie, type CookieAttributes, type RequestCookies } from '../session/cookie-jar.js'
+import { deleteCookie, isCookieName, setCookie, type CookieAttributes, type RequestCookies } from '../session/cookie-jar.js'
 
 /** What a login must remember until its callback: kept in a cookie named for its state. */
 export interface Transaction {
@@ -23,6 +23,7 @@ export const MAX_TRANSACTIONS = 5
 
 export interface TransactionCookies {
   name(state: string): string
+  /** A transaction cookie's name (one that can be deleted: see `isCookieName`). */
   isTransaction(cookie: string): boolean
   write(transaction: Transaction): string
   read(cookies: RequestCookies, state: string, now: number): Transaction | 'missing' | 'invalid'
@@ -49,7 +50,7 @@ export function transactionCookies(config: OAuthConfig, codec: CookieCodec, pref
   }
   return {
     name,
-    isTransaction: (cookie) => cookie.startsWith(base),
+    isTransaction: (cookie) => cookie.startsWith(base) && isCookieName(cookie),
     write: (transaction) =>
       setCookie(name(transaction.state), codec.seal(name(transaction.state), JSON.stringify(transaction)), { ...attributes, maxAge: TRANSACTION_TTL }),
     read(cookies, state, now) {
@@ -63,7 +64,7 @@ export function transactionCookies(config: OAuthConfig, codec: CookieCodec, pref
     remove: (state) => deleteCookie(name(state), attributes),
     evict(cookies) {
       const pending = Object.keys(cookies)
-        .filter((cookie) => cookie.startsWith(base))
+        .filter((cookie) => cookie.startsWith(base) && isCookieName(cookie))
         .map((cookie) => ({ cookie, iat: decode(cookie, cookies[cookie])?.iat ?? 0 }))
         .sort((a, b) => a.iat - b.iat)
       return pending.slice(0, Math.max(0, pending.length - (MAX_TRANSACTIONS - 1))).map(({ cookie }) => deleteCookie(cookie, attributes))

@@ -2,7 +2,7 @@ import * as oauth from 'oauth4webapi'
 import type { OAuthConfig } from '../config.js'
 import { isLoopback } from '../config.js'
 import { providerRefusal, underlyingCause } from '../diagnostics.js'
-import { CodegrantError } from '../errors.js'
+import { CodegrantError, redactSecrets } from '../errors.js'
 
 /** Responses from the provider larger than this are refused (oauth4webapi reads bodies whole). */
 export const MAX_RESPONSE_BYTES = 1024 * 1024
@@ -78,14 +78,14 @@ export function transportError(error: unknown, what: string): CodegrantError | u
   return undefined
 }
 
-/** A short, secret-free description of an oauth4webapi error for logs. */
+/** A short, secret-free description of an error for logs: token-like strings are redacted. */
 export function describe(error: unknown): string {
   const refusal = providerRefusal(error)
-  if (refusal && (error instanceof oauth.ResponseBodyError || error instanceof oauth.WWWAuthenticateChallengeError)) return `${refusal.text} (HTTP ${error.status})`
+  if (refusal && (error instanceof oauth.ResponseBodyError || error instanceof oauth.WWWAuthenticateChallengeError)) return redactSecrets(`${refusal.text} (HTTP ${error.status})`)
   if (error instanceof Error) {
     const code = 'code' in error && typeof error.code === 'string' ? `${error.code}: ` : ''
     const cause = underlyingCause(error)
-    return `${code}${error.message}${cause ? ` (${cause})` : ''}`
+    return redactSecrets(`${code}${error.message}${cause ? ` (${cause})` : ''}`).slice(0, 500)
   }
-  return String(error)
+  return redactSecrets(String(error)).slice(0, 500)
 }

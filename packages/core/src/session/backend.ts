@@ -1,5 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import type { OAuthConfig } from '../config.js'
+import { CodegrantError } from '../errors.js'
+import { describe } from '../provider/http.js'
 import type { CookieCodec } from './cookie-codec.js'
 import { deepFreeze } from './claims.js'
 import { clearChunked, readChunks, setCookie, writeChunked, type RequestCookies } from './cookie-jar.js'
@@ -21,6 +23,12 @@ export interface SessionBackend {
 
 /** Past this, the Cookie header nears Node.js's default 16 KB header limit. */
 const LARGE_SESSION_BYTES = 10 * 1024
+/**
+ * A cookie session larger than this is refused: with the transaction cookies and the other
+ * headers it would pass the 16 KB that Node.js (and many proxies) accept, and every request of
+ * that browser, logout included, would then be answered 431 until the cookies expire.
+ */
+export const MAX_COOKIE_SESSION_BYTES = 13 * 1024
 
 /** The opened-session cache keeps at most this many characters of cookies (its entry count is `sessionCacheSize`). */
 const CACHE_MAX_CHARS = 16 * 1024 * 1024
@@ -76,6 +84,14 @@ export function createSessionBackend(config: OAuthConfig, codec: CookieCodec, co
       write(cookies, data, now) {
         forget(cookies)
         const sealed = codec.seal(cookieName, JSON.stringify(data))
+        if (sealed.length > MAX_COOKIE_SESSION_BYTES) {
+          config.logger.error(`a session of ${sealed.length} bytes was not written: cookie sessions are limited to ${MAX_COOKIE_SESSION_BYTES} bytes`)
+          throw new CodegrantError(
+            'codegrant/session_too_large',
+            `The provider's answer makes a session too large for cookies (${sealed.length} bytes; at most ${MAX_COOKIE_SESSION_BYTES}). ` +
+              'The app must request fewer scopes or claims, or keep sessions server-side (OAUTH_SESSION_STORE=memory or redis).',
+          )
+        }
         if (sealed.length > LARGE_SESSION_BYTES && !warned) {
           warned = true
           config.logger.warn(
@@ -98,7 +114,7 @@ export function createSessionBackend(config: OAuthConfig, codec: CookieCodec, co
     read(cookies, now) {
       const sid = decode(readChunks(cookies, cookieName), isSessionId)
       if (sid === undefined) return undefined
-      const found = store.get(sid)
+      const found = guarded(config, 'read', () => store.get(sid))
       return found instanceof Promise ? found.then((data) => liveStored(data, now)) : liveStored(found, now)
     },
     write(cookies, data, now) {
@@ -106,14 +122,32 @@ export function createSessionBackend(config: OAuthConfig, codec: CookieCodec, co
       const ttl = remaining(data, now, config)
       const cookie = setCookie(cookieName, codec.seal(cookieName, JSON.stringify(data.sid)), { ...attributes, maxAge: ttl })
       const headers = [cookie, ...clearChunked(cookies, cookieName, attributes, new Set([cookieName]))]
-      const saved = store.set(data.sid, data, ttl)
+      const saved = guarded(config, 'write', () => store.set(data.sid, data, ttl))
       return saved instanceof Promise ? saved.then(() => headers) : headers
     },
     clear(cookies, data) {
       forget(cookies)
       const headers = clearChunked(cookies, cookieName, attributes)
-      const destroyed = data ? store.destroy(data.sid) : undefined
+      const destroyed = data ? guarded(config, 'destroy', () => store.destroy(data.sid)) : undefined
       return destroyed instanceof Promise ? destroyed.then(() => headers) : headers
     },
+  }
+}
+
+/**
+ * A store call whose failure, thrown or rejected, becomes `codegrant/store_unavailable` (503
+ * with Retry-After). The store's own error is logged, not kept: it may quote the command and
+ * so the session it carried.
+ */
+function guarded<T>(config: OAuthConfig, what: string, call: () => MaybePromise<T>): MaybePromise<T> {
+  const unavailable = (error: unknown) => {
+    config.logger.error(`the session store failed to ${what} a session: ${describe(error)}`)
+    return new CodegrantError('codegrant/store_unavailable', 'Sessions cannot be read or saved right now. Try again in a moment.')
+  }
+  try {
+    const result = call()
+    return result instanceof Promise ? result.catch((error: unknown) => { throw unavailable(error) }) : result
+  } catch (error) {
+    return Promise.reject(unavailable(error))
   }
 }

@@ -7,6 +7,15 @@ export function parseCookies(header: string | undefined): RequestCookies {
   return header ? parse(header) : {}
 }
 
+/**
+ * True for a name `Set-Cookie` can carry (RFC 6265 token, as the `cookie` library checks).
+ * A request may carry other names (planted from a sibling subdomain): they cannot be deleted
+ * and are ignored, never passed to `serialize`, which throws on them.
+ */
+export function isCookieName(name: string): boolean {
+  return /^[\u0021-\u003A\u003C\u003E-\u007E]+$/.test(name)
+}
+
 /** Browsers drop a `Set-Cookie` whose serialized form exceeds 4096 bytes. */
 const MAX_SET_COOKIE_BYTES = 4096
 const MAX_CHUNKS = 32
@@ -101,7 +110,7 @@ export function clearChunked(
   keep: ReadonlySet<string> = new Set(),
 ): string[] {
   return Object.keys(cookies)
-    .filter((cookie) => !keep.has(cookie) && (cookie === name || isChunkOf(cookie, name)))
+    .filter((cookie) => !keep.has(cookie) && (cookie === name || isChunkOf(cookie, name)) && isCookieName(cookie))
     .map((cookie) => deleteCookie(cookie, attributes))
 }
 

@@ -59,8 +59,17 @@ export interface SessionStore {
   destroy(sid: string): MaybePromise<void>
 }
 
-/** An in-process store: for a single instance and for tests. Sessions die with the process. */
-export function memoryStore(): SessionStore {
+/** Sessions an in-process store keeps at most, unless told otherwise (~1 KB each measured: ~10 MB). */
+export const MEMORY_STORE_MAX_SESSIONS = 10_000
+
+/**
+ * An in-process store: for a single instance and for tests. Sessions die with the process.
+ * Bounded: past `maxSessions`, expired records are dropped first, then the least recently
+ * used (whose users must sign in again), so a flood of logins cannot exhaust memory.
+ */
+export function memoryStore(options: { maxSessions?: number } = {}): SessionStore {
+  const max = Math.max(1, options.maxSessions ?? MEMORY_STORE_MAX_SESSIONS)
+  // a Map iterates in insertion order: re-inserting on use keeps it ordered by last use
   const records = new Map<string, { data: SessionData; until: number }>()
   // expired records are dropped a few at a time as others are written: O(1) per write however
   // many sessions are live (a full sweep every 1,024 writes made a million logins quadratic)
@@ -76,15 +85,31 @@ export function memoryStore(): SessionStore {
       if (next.value[1].until <= now) records.delete(next.value[0])
     }
   }
+  let swept = 0
+  // full: expired records go (a full sweep at most once a second), then the least recently used
+  const makeRoom = (now: number) => {
+    if (now - swept > 1000) {
+      swept = now
+      for (const [key, record] of records) if (record.until <= now) records.delete(key)
+    }
+    for (const key of records.keys()) {
+      if (records.size < max) break
+      records.delete(key)
+    }
+  }
   return {
     get(sid) {
       const record = records.get(sid)
-      if (record && record.until > Date.now()) return record.data
+      if (!record) return undefined
       records.delete(sid)
-      return undefined
+      if (record.until <= Date.now()) return undefined
+      records.set(sid, record)
+      return record.data
     },
     set(sid, data, ttl) {
       const now = Date.now()
+      records.delete(sid)
+      if (records.size >= max) makeRoom(now)
       records.set(sid, { data, until: now + ttl * 1000 })
       sweepSome(now)
     },

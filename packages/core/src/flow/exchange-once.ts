@@ -1,0 +1,28 @@
+import { CodegrantError } from '../errors.js'
+
+/** How long a finished exchange answers a late duplicate of its callback. */
+const REMEMBER_MS = 10_000
+
+/**
+ * Runs `exchange` once per `state` in this process: a callback delivered again while its code
+ * is being exchanged (a double click, a browser retry, a prefetch), or shortly after, shares
+ * the first result instead of redeeming the code a second time — which a provider answers with
+ * `invalid_grant` and, following RFC 6749 §4.1.2, by revoking the tokens already issued.
+ * Only the very same response (`response`: its parameters) may share it.
+ */
+export function createExchangeOnce<T>(): (state: string, response: string, exchange: () => Promise<T>) => Promise<T> {
+  const flights = new Map<string, { response: string; result: Promise<T> }>()
+  return (state, response, exchange) => {
+    const flight = flights.get(state)
+    if (flight) {
+      return flight.response === response
+        ? flight.result
+        : Promise.reject(new CodegrantError('codegrant/invalid_callback', 'This sign-in is already being completed with another response. Start the sign-in again.'))
+    }
+    const entry = { response, result: exchange() }
+    flights.set(state, entry)
+    const forget = () => { if (flights.get(state) === entry) flights.delete(state) }
+    entry.result.then(() => setTimeout(forget, REMEMBER_MS).unref(), forget)
+    return entry.result
+  }
+}
