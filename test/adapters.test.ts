@@ -438,7 +438,8 @@ describe.each(FRAMEWORKS)('%s', (framework: Framework) => {
     it('ends the session, revokes the refresh token and goes to end_session with id_token_hint', async () => {
       await login(agent, stage.url, 'alice')
       const revoked = provider.count('revocation.success')
-      const response = await get('/auth/logout', HTML)
+      // a browser following the app's own logout link says Sec-Fetch-Site: same-origin
+      const response = await get('/auth/logout', { ...HTML, 'sec-fetch-site': 'same-origin' })
       expect(response.status).toBe(302)
       const location = new URL(response.headers.get('location')!)
       expect(`${location.origin}${location.pathname}`).toBe(`${provider.issuer}/session/end`)
@@ -468,7 +469,7 @@ describe.each(FRAMEWORKS)('%s', (framework: Framework) => {
     })
 
     it('logs out without a session without an error', async () => {
-      const response = await get('/auth/logout', HTML)
+      const response = await get('/auth/logout', { ...HTML, 'sec-fetch-site': 'same-origin' })
       expect(response.status).toBe(302)
     })
   })
@@ -480,7 +481,7 @@ describe.each(FRAMEWORKS)('%s', (framework: Framework) => {
       const cookie = agent.cookies(stage.url).get(SESSION)!
       expect(cookie.length).toBeLessThan(200) // only a sealed session id travels
       expect((await get('/me')).status).toBe(200)
-      await get('/auth/logout', HTML)
+      await get('/auth/logout', { ...HTML, 'sec-fetch-site': 'same-origin' })
       agent.setCookie(stage.url, SESSION, cookie)
       expect((await get('/me')).status).toBe(401)
     })

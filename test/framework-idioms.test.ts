@@ -42,7 +42,7 @@ describe('Koa without @koa/router', () => {
   it('does not crash on Secure cookies over a plain-http hop (app.proxy unset)', async () => {
     const app = new Koa3()
     app.use(cgKoa.oauth({ ...options, baseUrl: 'https://app.example.com' }))
-    const response = await request(app.callback()).get('/auth/logout').set('accept', 'text/html')
+    const response = await request(app.callback()).get('/auth/logout').set('accept', 'text/html').set('sec-fetch-site', 'same-origin')
     expect(response.status).toBe(302)
   })
 })

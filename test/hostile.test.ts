@@ -504,7 +504,7 @@ describe.each(FRAMEWORKS)('%s', (framework: Framework) => {
       hostile.set(resolve(settings))
       const before = hostile.count('revoke')
       const started = performance.now()
-      const response = await get('/auth/logout', HTML)
+      const response = await get('/auth/logout', { ...HTML, 'sec-fetch-site': 'same-origin' })
       const elapsed = performance.now() - started
       expect(response.status).toBe(302)
       expect(new URL(response.headers.get('location')!).pathname).toBe('/end-session')

@@ -20,39 +20,50 @@ type Handler = (req: IncomingMessage, res: ServerResponse) => void
  * The suite's app, the same routes in every framework (the examples' table plus two probes):
  * `/`, `/me`, `/api/userinfo` (through `oauth.fetch`), `/admin` (group admin), `/api/token`
  * (through `accessToken()`, answers only whether it got one), `/scoped` (scope `nope`),
- * `POST /api/refresh` (`refresh()`, answers the new expiry and whether the token changed) and
- * `/api/session` (the session's times).
+ * `POST /api/refresh` (`refresh()`, answers the new expiry and whether the token changed),
+ * `/api/session` (the session's times) and `/api/token-then-fail`
+ * (gets a token, then fails with the app's own 500).
  */
-export async function buildHandler(framework: Framework, options: OAuthOptions, userinfo: string): Promise<Handler> {
-  if (framework === 'express4' || framework === 'express5') return expressApp(framework === 'express4' ? express4 : express5, options, userinfo)
-  if (framework === 'koa2' || framework === 'koa3') return koaApp(framework === 'koa2' ? Koa2 : Koa3, options, userinfo)
+export async function buildHandler(framework: Framework, options: OAuthOptions, userinfo: string, caught: Caught = () => {}): Promise<Handler> {
+  if (framework === 'express4' || framework === 'express5') return expressApp(framework === 'express4' ? express4 : express5, options, userinfo, caught)
+  if (framework === 'koa2' || framework === 'koa3') return koaApp(framework === 'koa2' ? Koa2 : Koa3, options, userinfo, caught)
   // Fastify 4's types differ in details the suite does not use
-  return fastifyApp(framework === 'fastify4' ? (fastify4 as unknown as typeof fastify5) : fastify5, options, userinfo)
+  return fastifyApp(framework === 'fastify4' ? (fastify4 as unknown as typeof fastify5) : fastify5, options, userinfo, caught)
+}
+
+/** Receives every error the app's handlers caught from `oauth.fetch` / `accessToken()`, as thrown. */
+export type Caught = (error: unknown) => void
+
+/** What `/api/token-then-fail` throws after it got a token: the app's own failure. */
+export class AppFailure extends Error {
+  readonly status = 500
+  readonly expose = false
 }
 
 async function upstream(response: Response) {
   return { status: response.status, body: (await response.json()) as unknown }
 }
 
-function errorStatus(error: unknown): { status: number; body: unknown } {
+function errorStatus(error: unknown, caught: Caught): { status: number; body: unknown } {
+  caught(error)
   const status = typeof error === 'object' && error !== null && 'status' in error && typeof error.status === 'number' ? error.status : 500
   const code = typeof error === 'object' && error !== null && 'code' in error ? error.code : 'internal'
   return { status, body: { error: code } }
 }
 
 /** `refresh()`, then what changed; the tokens themselves stay on the server. */
-async function refreshed(oauth: OAuthRequestState): Promise<{ status: number; body: unknown }> {
+async function refreshed(oauth: OAuthRequestState, caught: Caught): Promise<{ status: number; body: unknown }> {
   const before = oauth.tokens?.accessToken
   try {
     const tokens = await oauth.refresh()
     const changed = tokens.accessToken !== before && oauth.tokens?.accessToken === tokens.accessToken
     return { status: 200, body: { expiresAt: tokens.expiresAt, changed } }
   } catch (error) {
-    return errorStatus(error)
+    return errorStatus(error, caught)
   }
 }
 
-function expressApp(express: typeof express5, options: OAuthOptions, userinfo: string): Handler {
+function expressApp(express: typeof express5, options: OAuthOptions, userinfo: string, caught: Caught): Handler {
   const { oauth, requireAuth } = cgExpress
   const app = express()
   app.use(oauth(options))
@@ -65,7 +76,7 @@ function expressApp(express: typeof express5, options: OAuthOptions, userinfo: s
       const { status, body } = await upstream(await req.oauth.fetch(userinfo))
       res.status(status).json(body)
     } catch (error) {
-      const { status, body } = errorStatus(error)
+      const { status, body } = errorStatus(error, caught)
       res.status(status).json(body)
     }
   })
@@ -73,20 +84,23 @@ function expressApp(express: typeof express5, options: OAuthOptions, userinfo: s
     try {
       res.json({ token: (await req.oauth.accessToken()).length > 0 })
     } catch (error) {
-      const { status, body } = errorStatus(error)
+      const { status, body } = errorStatus(error, caught)
       res.status(status).json(body)
     }
   })
   app.post('/api/refresh', async (req, res) => {
-    const { status, body } = await refreshed(req.oauth)
+    const { status, body } = await refreshed(req.oauth, caught)
     res.status(status).json(body)
   })
   app.get('/api/session', (req, res) => void res.json({ session: req.oauth.session ?? null }))
+  app.get('/api/token-then-fail', (req, _res, next) => {
+    req.oauth.accessToken().then(() => next(new AppFailure('the app failed after it got a token')), next)
+  })
   app.post('/orders', requireAuth(), (_req, res) => void res.json({ ok: true }))
   return app as unknown as Handler
 }
 
-function koaApp(Koa: typeof Koa3, options: OAuthOptions, userinfo: string): Handler {
+function koaApp(Koa: typeof Koa3, options: OAuthOptions, userinfo: string, caught: Caught): Handler {
   const { oauth, requireAuth } = cgKoa
   const app = new Koa()
   const router = new Router()
@@ -104,7 +118,7 @@ function koaApp(Koa: typeof Koa3, options: OAuthOptions, userinfo: string): Hand
       ctx.status = status
       ctx.body = body
     } catch (error) {
-      const { status, body } = errorStatus(error)
+      const { status, body } = errorStatus(error, caught)
       ctx.status = status
       ctx.body = body
     }
@@ -113,23 +127,27 @@ function koaApp(Koa: typeof Koa3, options: OAuthOptions, userinfo: string): Hand
     try {
       ctx.body = { token: (await ctx.state.oauth.accessToken()).length > 0 }
     } catch (error) {
-      const { status, body } = errorStatus(error)
+      const { status, body } = errorStatus(error, caught)
       ctx.status = status
       ctx.body = body
     }
   })
   router.post('/api/refresh', async (ctx) => {
-    const { status, body } = await refreshed(ctx.state.oauth)
+    const { status, body } = await refreshed(ctx.state.oauth, caught)
     ctx.status = status
     ctx.body = body
   })
   router.get('/api/session', (ctx) => { ctx.body = { session: ctx.state.oauth.session ?? null } })
+  router.get('/api/token-then-fail', async (ctx) => {
+    await ctx.state.oauth.accessToken()
+    throw new AppFailure('the app failed after it got a token')
+  })
   router.post('/orders', requireAuth(), (ctx) => { ctx.body = { ok: true } })
   app.use(router.routes())
   return app.callback()
 }
 
-async function fastifyApp(fastify: typeof fastify5, options: OAuthOptions, userinfo: string): Promise<Handler> {
+async function fastifyApp(fastify: typeof fastify5, options: OAuthOptions, userinfo: string, caught: Caught): Promise<Handler> {
   const { oauth, requireAuth } = cgFastify
   let handler: Handler | undefined
   const app = fastify({
@@ -148,7 +166,7 @@ async function fastifyApp(fastify: typeof fastify5, options: OAuthOptions, useri
       const { status, body } = await upstream(await request.oauth.fetch(userinfo))
       return reply.code(status).send(body)
     } catch (error) {
-      const { status, body } = errorStatus(error)
+      const { status, body } = errorStatus(error, caught)
       return reply.code(status).send(body)
     }
   })
@@ -156,15 +174,19 @@ async function fastifyApp(fastify: typeof fastify5, options: OAuthOptions, useri
     try {
       return { token: (await request.oauth.accessToken()).length > 0 }
     } catch (error) {
-      const { status, body } = errorStatus(error)
+      const { status, body } = errorStatus(error, caught)
       return reply.code(status).send(body)
     }
   })
   app.post('/api/refresh', async (request, reply) => {
-    const { status, body } = await refreshed(request.oauth)
+    const { status, body } = await refreshed(request.oauth, caught)
     return reply.code(status).send(body)
   })
   app.get('/api/session', async (request) => ({ session: request.oauth.session ?? null }))
+  app.get('/api/token-then-fail', async (request) => {
+    await request.oauth.accessToken()
+    throw new AppFailure('the app failed after it got a token')
+  })
   // onRequest: the guard runs before Fastify parses (or refuses) the body
   app.post('/orders', { onRequest: requireAuth() }, async () => ({ ok: true }))
   await app.ready()
