@@ -57,7 +57,7 @@ function keepOnError(ctx: Context, cookies: string[]): void {
   const list = [...cookies]
   holder[KEPT] = list
   const onerror = ctx.onerror
-  ctx.onerror = function (this: Context, error: Error | null) {
+  ctx.onerror = function (this: Context, error: Error) {
     return onerror.call(this, withCookies(error, list))
   }
 }
@@ -101,7 +101,7 @@ export function oauth(options?: OAuthOptions): Middleware {
  * that inherits from the error, never the error itself, which may be shared by concurrent
  * requests of other users (a failed discovery rejects them all with one error).
  */
-function withCookies(error: Error | null, cookies: string[]): Error | null {
+function withCookies(error: Error, cookies: string[]): Error {
   if (typeof error !== 'object' || error === null) return error
   const { headers } = error as { headers?: Record<string, string | string[]> }
   const previous = headers?.['set-cookie'] ?? []
