@@ -340,10 +340,13 @@ describe.each(FRAMEWORKS)('%s', (framework: Framework) => {
     })
 
     it.each<[string, Record<string, string>]>([
-      ['Origin: null', { origin: 'null' }],
+      ['Origin: null and no fetch metadata', { origin: 'null' }],
+      ['Origin: null from a cross-site (sandboxed) frame', { origin: 'null', 'sec-fetch-site': 'cross-site' }],
       ['Origin: a sibling', { origin: 'http://sibling.localhost' }],
       ['Sec-Fetch-Site: same-site and no Origin', { 'sec-fetch-site': 'same-site' }],
-    ])('a POST with %s is refused with 403', async (_, headers) => {
+      ['Origin: this app but Sec-Fetch-Site: same-site', { origin: 'ORIGIN', 'sec-fetch-site': 'same-site' }],
+    ])('a POST with %s is refused with 403', async (_, given) => {
+      const headers = Object.fromEntries(Object.entries(given).map(([name, value]) => [name, value === 'ORIGIN' ? stage.url : value]))
       await signedIn()
       const response = await agent.request(`${stage.url}/auth/logout`, { method: 'POST', headers: { ...API, ...headers }, body: '' })
       expect([response.status, JSON.parse(response.body).code]).toEqual([403, 'codegrant/cross_site_request'])
@@ -359,9 +362,14 @@ describe.each(FRAMEWORKS)('%s', (framework: Framework) => {
       expect((await get('/me')).status).toBe(401)
     })
 
-    it('the confirmation form, posted from this origin, logs out', async () => {
+    it.each<[string, (url: string) => Record<string, string>]>([
+      ['the confirmation form, posted from this origin', (url) => ({ origin: url, ...SAME_ORIGIN })],
+      // what Chromium sends for a same-origin form on a page with Referrer-Policy: no-referrer
+      ['a form on a no-referrer page of this origin (Origin: null, Sec-Fetch-Site: same-origin)', () => ({ origin: 'null', ...SAME_ORIGIN })],
+      ['a client without fetch metadata or Origin (curl)', () => ({})],
+    ])('%s logs out on POST', async (_, headers) => {
       await signedIn()
-      const response = await agent.request(`${stage.url}/auth/logout`, { method: 'POST', headers: { ...HTML, origin: stage.url, ...SAME_ORIGIN }, body: '' })
+      const response = await agent.request(`${stage.url}/auth/logout`, { method: 'POST', headers: { ...HTML, ...headers(stage.url) }, body: '' })
       expect(response.status).toBe(302)
       expect((await get('/me')).status).toBe(401)
     })

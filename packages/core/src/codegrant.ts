@@ -388,10 +388,13 @@ async function logout(context: Context): Promise<CoreResponse> {
   const site = header(request, 'sec-fetch-site')
   const fromHere = site === 'same-origin' || site === 'none'
   if (request.method === 'GET' && !fromHere) return confirmLogout(config)
+  // a POST: the browser's fetch metadata decides when it sends it (it is never opaque: a
+  // sandboxed frame's request is cross-site); without it, the Origin must be this one or absent
+  // (`null`, an opaque origin, is refused). A same-origin page with Referrer-Policy: no-referrer
+  // posts `Origin: null` with `Sec-Fetch-Site: same-origin`, so Origin alone cannot decide.
   const origin = header(request, 'origin')
-  // a POST is refused when anything says it may come from elsewhere: another origin, an opaque
-  // one (`Origin: null`: sandboxed frames, data: URLs), or fetch metadata other than same-origin
-  if (request.method === 'POST' && ((origin !== undefined && origin !== config.baseUrl.origin) || (site !== undefined && !fromHere))) {
+  const foreign = site !== undefined ? !fromHere : origin !== undefined && origin !== config.baseUrl.origin
+  if (request.method === 'POST' && foreign) {
     throw new CodegrantError('codegrant/cross_site_request', 'Sign-out requests must come from this site.')
   }
   const session = load(context)
