@@ -123,7 +123,8 @@ describe.each(FRAMEWORKS)('%s with OAUTH_DPOP', (framework) => {
   it('answers a resource server\'s nonce challenge once and remembers the nonce for its origin', async () => {
     const stage = stages[framework]
     stage.mount(await buildHandler(framework, {
-      issuer: provider.issuer, clientId, clientSecret: CLIENT_SECRET, baseUrl: stage.url, cookieSecret: SECRET_A, logger: captureLogs(), dpop: true,
+      // the resource server is not the provider: oauth.fetch sends tokens only to origins named here
+      issuer: provider.issuer, clientId, clientSecret: CLIENT_SECRET, baseUrl: stage.url, cookieSecret: SECRET_A, logger: captureLogs(), dpop: true, apiOrigins: [resource.url],
     }, `${resource.url}/orders?page=2`))
     const agent = createAgent()
     await login(agent, stage.url, 'bob')
