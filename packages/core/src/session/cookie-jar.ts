@@ -87,8 +87,9 @@ export function writeChunked(cookies: RequestCookies, name: string, value: strin
   const room = MAX_SET_COOKIE_BYTES - overhead
   const written = new Set<string>()
   const headers: string[] = []
-  if (setCookie(name, value, attributes).length <= MAX_SET_COOKIE_BYTES) {
-    headers.push(setCookie(name, value, attributes))
+  const whole = setCookie(name, value, attributes)
+  if (whole.length <= MAX_SET_COOKIE_BYTES) {
+    headers.push(whole)
     written.add(name)
   } else {
     const count = Math.ceil(value.length / room)
