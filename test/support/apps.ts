@@ -22,7 +22,9 @@ type Handler = (req: IncomingMessage, res: ServerResponse) => void
  * (through `accessToken()`, answers only whether it got one), `/scoped` (scope `nope`),
  * `POST /api/refresh` (`refresh()`, answers the new expiry and whether the token changed),
  * `/api/session` (the session's times) and `/api/token-then-fail`
- * (gets a token, then fails with the app's own 500).
+ * (gets a token, then fails with the app's own 500); for step-up and silent login `/recent`
+ * (`maxAge: 300`), `/phr` (`acr: 'phr'`), `/unreachable-acr` (an acr no provider here gives),
+ * `/silent` (`silentLogin: true`), and `/start-login?hint=…` (the app's own `oauth.login()`).
  */
 export async function buildHandler(framework: Framework, options: OAuthOptions, userinfo: string, caught: Caught = () => {}): Promise<Handler> {
   if (framework === 'express4' || framework === 'express5') return expressApp(framework === 'express4' ? express4 : express5, options, userinfo, caught)
@@ -50,6 +52,13 @@ function errorStatus(error: unknown, caught: Caught): { status: number; body: un
   const code = typeof error === 'object' && error !== null && 'code' in error ? error.code : 'internal'
   return { status, body: { error: code } }
 }
+
+/** What `/start-login` asks `oauth.login()` for: the same in every framework. */
+export const START_LOGIN = (hint: string) => ({ loginHint: hint, uiLocales: ['fr-CA', 'fr'], maxAge: 600, returnTo: '/me', params: { resource: ['https://a.example/', 'https://b.example/'] } })
+const RECENT = { maxAge: 300 }
+const PHR = { acr: 'phr' }
+const UNREACHABLE_ACR = { acr: 'urn:example:unreachable' }
+const SILENT = { silentLogin: true }
 
 /** `refresh()`, then what changed; the tokens themselves stay on the server. */
 async function refreshed(oauth: OAuthRequestState, caught: Caught): Promise<{ status: number; body: unknown }> {
@@ -97,6 +106,11 @@ function expressApp(express: typeof express5, options: OAuthOptions, userinfo: s
     req.oauth.accessToken().then(() => next(new AppFailure('the app failed after it got a token')), next)
   })
   app.post('/orders', requireAuth(), (_req, res) => void res.json({ ok: true }))
+  app.get('/recent', requireAuth(RECENT), (req, res) => void res.json({ auth_time: req.oauth.user?.auth_time }))
+  app.get('/phr', requireAuth(PHR), (req, res) => void res.json({ acr: req.oauth.user?.acr }))
+  app.get('/unreachable-acr', requireAuth(UNREACHABLE_ACR), (_req, res) => void res.json({ ok: true }))
+  app.get('/silent', requireAuth(SILENT), (req, res) => void res.json({ sub: req.oauth.user?.sub }))
+  app.get('/start-login', (req, res, next) => void req.oauth.login(START_LOGIN(String(req.query.hint))).then((url) => res.redirect(url), next))
   return app as unknown as Handler
 }
 
@@ -143,6 +157,11 @@ function koaApp(Koa: typeof Koa3, options: OAuthOptions, userinfo: string, caugh
     throw new AppFailure('the app failed after it got a token')
   })
   router.post('/orders', requireAuth(), (ctx) => { ctx.body = { ok: true } })
+  router.get('/recent', requireAuth(RECENT), (ctx) => { ctx.body = { auth_time: ctx.state.oauth.user?.auth_time } })
+  router.get('/phr', requireAuth(PHR), (ctx) => { ctx.body = { acr: ctx.state.oauth.user?.acr } })
+  router.get('/unreachable-acr', requireAuth(UNREACHABLE_ACR), (ctx) => { ctx.body = { ok: true } })
+  router.get('/silent', requireAuth(SILENT), (ctx) => { ctx.body = { sub: ctx.state.oauth.user?.sub } })
+  router.get('/start-login', async (ctx) => ctx.redirect(await ctx.state.oauth.login(START_LOGIN(String(ctx.query.hint)))))
   app.use(router.routes())
   return app.callback()
 }
@@ -189,6 +208,11 @@ async function fastifyApp(fastify: typeof fastify5, options: OAuthOptions, useri
   })
   // onRequest: the guard runs before Fastify parses (or refuses) the body
   app.post('/orders', { onRequest: requireAuth() }, async () => ({ ok: true }))
+  app.get('/recent', { preHandler: requireAuth(RECENT) }, async (request) => ({ auth_time: request.oauth.user?.auth_time }))
+  app.get('/phr', { preHandler: requireAuth(PHR) }, async (request) => ({ acr: request.oauth.user?.acr }))
+  app.get('/unreachable-acr', { preHandler: requireAuth(UNREACHABLE_ACR) }, async () => ({ ok: true }))
+  app.get('/silent', { preHandler: requireAuth(SILENT) }, async (request) => ({ sub: request.oauth.user?.sub }))
+  app.get<{ Querystring: { hint?: string } }>('/start-login', async (request, reply) => reply.redirect(await request.oauth.login(START_LOGIN(String(request.query.hint)))))
   await app.ready()
   return handler!
 }

@@ -2,14 +2,17 @@ import { createOriginCheck, type OriginCheck } from './api-origins.js'
 import { resolveConfig, type OAuthConfig, type OAuthOptions } from './config.js'
 import { announce, createDiagnostics, notMounted, type Diagnostics } from './diagnostics.js'
 import { CodegrantError, isCodegrantError } from './errors.js'
+import { loginParams, mergeParams, queryParams, type AuthorizationParams, type LoginOptions } from './flow/authorization-params.js'
 import { CALLBACK_HEADERS, completeLogin } from './flow/callback.js'
 import { createExchangeOnce } from './flow/exchange-once.js'
-import { startLogin } from './flow/login.js'
+import { startLogin, type LoginExtras } from './flow/login.js'
 import { dpopResourceFetch } from './flow/dpop.js'
+import { silentFallback } from './flow/silent-login.js'
+import { authTimeFailure, verifyStepUp } from './flow/step-up.js'
 import { finishLogout } from './flow/logout.js'
 import { createRefresher, refreshDue, type Refresh } from './flow/refresh.js'
 import { transactionCookies, TRANSACTION_TTL, type TransactionCookies } from './flow/transaction.js'
-import { decide, type RequireAuthOptions } from './guard.js'
+import { decide, isGuardLogin, type GuardLogin, type RequireAuthOptions } from './guard.js'
 import { appPath, errorResponse, escapeHtml, formParams, header, html, redirect, type CoreRequest, type CoreResponse } from './http.js'
 import { describe } from './provider/http.js'
 import { createProviderResolver, type Provider } from './provider/metadata.js'
@@ -173,14 +176,38 @@ export function guard(state: OAuthRequestState, request?: CoreRequest, options: 
   const asked = request ?? context.request
   if (session && session.tokens.refreshToken && refreshDue(config, session, now())) {
     return refreshSession(context, session).then(
-      (fresh) => decide(config, asked, fresh, options),
+      (fresh) => settle(context, decide(config, asked, fresh, options, cookiesOf(context), now())),
       (error: unknown) =>
         isCodegrantError(error, 'codegrant/session_ended')
-          ? decide(config, asked, undefined, options)
+          ? settle(context, decide(config, asked, undefined, options, cookiesOf(context), now()))
           : errorResponse(config, asked, isCodegrantError(error) ? error : unexpected(config, error)),
     )
   }
-  return decide(config, asked, session, options)
+  return settle(context, decide(config, asked, session, options, cookiesOf(context), now()))
+}
+
+/** A guard decision as a response: a login the guard asked for (step-up, silent) is started here. */
+function settle(context: Context, decision: CoreResponse | GuardLogin | undefined): MaybePromise<CoreResponse | undefined> {
+  if (!isGuardLogin(decision)) return decision
+  const { config } = context.engine
+  return beginLogin(context, decision.returnTo, decision.params, { ...(decision.stepUp ? { stepUp: decision.stepUp } : {}), ...(decision.silent ? { silent: true } : {}) }).then(
+    (response) => ({ ...response, cookies: [...response.cookies, ...decision.cookies] }),
+    (error: unknown) => errorResponse(config, context.request, isCodegrantError(error) ? error : unexpected(config, error)),
+  )
+}
+
+/** Starts a login with the configured parameters under `params` (later layers win a name). */
+async function beginLogin(context: Context, returnTo: string | null, params: AuthorizationParams, extras: LoginExtras = {}): Promise<CoreResponse> {
+  const { config, transactions, provider } = context.engine
+  const merged = mergeParams(config.authorizationParams, params)
+  return startLogin(config, await provider(), transactions, cookiesOf(context), returnTo, now(), { ...extras, params: merged.params, maxAge: merged.maxAge })
+}
+
+/** `oauth.login(options)`: the transaction cookie goes out through the sink; the app redirects to the URL. */
+async function appLogin(context: Context, options: LoginOptions = {}): Promise<string> {
+  const response = await beginLogin(context, options.returnTo ?? null, loginParams(options))
+  context.sink(response.cookies, context.target)
+  return response.headers.location!
 }
 
 function contextOf(state: OAuthRequestState): Context {
@@ -308,16 +335,20 @@ const STATE_PROTOTYPE: ThisType<{ [CONTEXT]: Context }> & OAuthRequestState = {
   refresh() {
     return forceRefresh(this[CONTEXT])
   },
+  login(options) {
+    return appLogin(this[CONTEXT], options)
+  },
 }
 
 async function login(context: Context): Promise<CoreResponse> {
-  const { config, transactions, provider } = context.engine
+  const { config } = context.engine
   const { request } = context
   if (request.method !== 'GET' && request.method !== 'HEAD') return methodNotAllowed('GET')
   const mismatch = context.engine.diagnostics.loginOrigin(request)
   if (mismatch) return mismatch
-  const returnTo = new URL(request.url, 'http://local.invalid').searchParams.get('returnTo')
-  return startLogin(config, await provider(), transactions, cookiesOf(context), returnTo, now())
+  const query = new URL(request.url, 'http://local.invalid').searchParams
+  // from the browser's query: returnTo, and only the parameters the app allows
+  return beginLogin(context, query.get('returnTo'), queryParams(config.loginQueryParams, query))
 }
 
 async function callback(context: Context): Promise<CoreResponse> {
@@ -341,8 +372,17 @@ async function callback(context: Context): Promise<CoreResponse> {
   if (transaction === 'invalid') {
     throw new CodegrantError('codegrant/transaction_invalid', 'The sign-in cookie is invalid or expired. Start the sign-in again.')
   }
-  // one exchange per state in this process: a duplicate delivery shares the first one's result
-  const { session, location } = await context.engine.exchangeOnce(state, params.toString(), async () => completeLogin(config, await provider(), transaction, params, now()))
+  let completed: Awaited<ReturnType<typeof completeLogin>>
+  try {
+    // one exchange per state in this process: a duplicate delivery shares the first one's result
+    completed = await context.engine.exchangeOnce(state, params.toString(), async () => completeLogin(config, await provider(), transaction, params, now()))
+  } catch (error) {
+    const back = silentFallback(config, transaction, error, CALLBACK_HEADERS)
+    if (back) return { ...back, cookies: [transactions.remove(state)] }
+    throw authTimeFailure(transaction, error) ?? error
+  }
+  const { session, location } = completed
+  if (transaction.stepUp) verifyStepUp(transaction.stepUp, userClaims(session))
   const previous = load(context)
   if (previous && previous.sid !== session.sid) {
     // end the previous session's server-side record; its cookie is overwritten below

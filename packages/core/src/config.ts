@@ -1,6 +1,7 @@
 import { createPrivateKey, type JsonWebKey } from 'node:crypto'
 import { CodegrantError } from './errors.js'
 import { fapi2Problems } from './profile.js'
+import { parseAuthorizationParams, parseQueryAllowList, type AuthorizationParams, type AuthorizationParamsInput } from './flow/authorization-params.js'
 import type { SessionStore } from './session/store.js'
 
 export type ClientAuthMethod = 'client_secret_basic' | 'client_secret_post' | 'private_key_jwt' | 'none'
@@ -107,6 +108,22 @@ export interface OAuthOptions {
   logger?: Logger
   /** Log every step of login, callback, refresh and logout at debug level (redacted). `OAUTH_DEBUG`. */
   debug?: boolean
+  /**
+   * Extra authorization request parameters for every login (`audience`, `resource`, `prompt`,
+   * `acr_values`, `max_age`, `ui_locales`, `login_hint`, …), as an object or in query-string form.
+   * The protocol's own (`state`, `nonce`, `redirect_uri`, …) are refused. `OAUTH_AUTHORIZATION_PARAMS`.
+   */
+  authorizationParams?: AuthorizationParamsInput
+  /**
+   * Names of parameters the browser may pass to the login route (`/auth/login?login_hint=…`) to
+   * be forwarded to the provider; nothing else from the query is. `OAUTH_LOGIN_QUERY_PARAMS`.
+   */
+  loginQueryParams?: string | readonly string[]
+  /**
+   * Before sending an unauthenticated browser to the login page, try `prompt=none` once per
+   * browser session (per guard: `requireAuth({ silentLogin })`). `OAUTH_SILENT_LOGIN`.
+   */
+  silentLogin?: boolean
 }
 
 /** The validated, frozen configuration every part of codegrant reads. */
@@ -156,6 +173,11 @@ export interface OAuthConfig {
   readonly apiOrigins: readonly string[]
   readonly logger: FullLogger
   readonly debug: boolean
+  /** Extra parameters sent with every authorization request, validated. */
+  readonly authorizationParams: AuthorizationParams
+  /** Query parameters of the login route forwarded to the provider. */
+  readonly loginQueryParams: readonly string[]
+  readonly silentLogin: boolean
 }
 
 type Env = Readonly<Record<string, string | undefined>>
@@ -197,11 +219,14 @@ const ENV_NAMES = {
   idTokenSigningAlg: ['OAUTH_ID_TOKEN_SIGNING_ALG'],
   clockTolerance: ['OAUTH_CLOCK_TOLERANCE'],
   apiOrigins: ['OAUTH_API_ORIGINS'],
+  authorizationParams: ['OAUTH_AUTHORIZATION_PARAMS'],
+  loginQueryParams: ['OAUTH_LOGIN_QUERY_PARAMS'],
+  silentLogin: ['OAUTH_SILENT_LOGIN'],
 } as const satisfies Partial<Record<keyof OAuthOptions, readonly string[]>>
 
 type EnvBacked = keyof typeof ENV_NAMES
 const NUMBERS = new Set<EnvBacked>(['sessionMaxAge', 'sessionIdleTimeout', 'sessionCacheSize', 'httpTimeout', 'refreshSkew', 'clockTolerance'])
-const BOOLEANS = new Set<EnvBacked>(['par', 'dpop', 'dpopAllowBearer', 'fetchUserinfo', 'trustProxy', 'debug'])
+const BOOLEANS = new Set<EnvBacked>(['par', 'dpop', 'dpopAllowBearer', 'fetchUserinfo', 'trustProxy', 'debug', 'silentLogin'])
 
 /**
  * Reads every codegrant setting from an environment (usually `process.env`).
@@ -402,6 +427,9 @@ export function resolveConfig(options: OAuthOptions = {}, env: Env = process.env
     .filter((origin) => origin !== '')
     .map((origin) => url('OAUTH_API_ORIGINS', origin)?.origin)
     .filter((origin): origin is string => origin !== undefined)
+  const authorizationParams = parseAuthorizationParams(merged.authorizationParams, problems)
+  const loginQueryParams = parseQueryAllowList(merged.loginQueryParams, problems)
+  const silentLogin = flag('OAUTH_SILENT_LOGIN', merged.silentLogin)
 
   if (problems.length > 0 || !baseUrl) {
     throw new CodegrantError(
@@ -453,6 +481,9 @@ export function resolveConfig(options: OAuthOptions = {}, env: Env = process.env
     apiOrigins: Object.freeze(apiOrigins),
     logger,
     debug,
+    authorizationParams,
+    loginQueryParams,
+    silentLogin,
   })
 }
 

@@ -19,6 +19,7 @@ export type CodegrantErrorCode =
   | 'codegrant/token_expired'
   | 'codegrant/unauthenticated'
   | 'codegrant/forbidden'
+  | 'codegrant/step_up_failed'
   | 'codegrant/cross_site_request'
   | 'codegrant/body_too_large'
   | 'codegrant/base_url_mismatch'
@@ -45,6 +46,7 @@ const STATUS: Record<CodegrantErrorCode, number> = {
   'codegrant/token_expired': 401,
   'codegrant/unauthenticated': 401,
   'codegrant/forbidden': 403,
+  'codegrant/step_up_failed': 403,
   'codegrant/cross_site_request': 403,
   'codegrant/body_too_large': 413,
   'codegrant/base_url_mismatch': 400,

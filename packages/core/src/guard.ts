@@ -1,5 +1,10 @@
 import type { OAuthConfig } from './config.js'
+import type { AuthorizationParams } from './flow/authorization-params.js'
+import { silentAttemptCookie, silentAttempted } from './flow/silent-login.js'
+import { meetsRequirement, requirementOf, stepUpChallenge, stepUpOf, stepUpParams } from './flow/step-up.js'
+import type { StepUp } from './flow/transaction.js'
 import { appPath, json, redirect, wantsHtml, type CoreRequest, type CoreResponse } from './http.js'
+import type { RequestCookies } from './session/cookie-jar.js'
 import { userClaims } from './session/claims.js'
 import type { SessionData, UserClaims } from './session/store.js'
 
@@ -12,11 +17,38 @@ export interface RequireAuthOptions {
    * `groups`) the value must be among its items; `{ groups: 'admin' }`.
    */
   claims?: ((user: Readonly<UserClaims>) => boolean) | Readonly<Record<string, unknown>>
+  /**
+   * Step-up (RFC 9470): the user must have authenticated at the provider at most this many
+   * seconds ago (the ID token's `auth_time`). Browsers go through login again with `max_age`;
+   * API clients get 401 `insufficient_user_authentication`.
+   */
+  maxAge?: number
+  /** Step-up (RFC 9470): the ID token's `acr` must be this value (or one of these). */
+  acr?: string | readonly string[]
+  /** Try `prompt=none` before the login page (default: the `silentLogin` setting). */
+  silentLogin?: boolean
+}
+
+/** The guard decided to start a login itself (step-up, silent login): what to ask for. */
+export interface GuardLogin {
+  readonly login: true
+  returnTo: string
+  params: AuthorizationParams
+  stepUp?: StepUp
+  silent?: boolean
+  /** Set with the redirect (the silent attempt's marker). */
+  cookies: string[]
+}
+
+export function isGuardLogin(decision: CoreResponse | GuardLogin | undefined): decision is GuardLogin {
+  return decision !== undefined && 'login' in decision
 }
 
 /**
  * The guard's decision, undefined to let the request through. Unauthenticated browsers (GET
  * with `Accept: text/html`) are sent to login with `returnTo`; anything else gets 401 JSON.
+ * A browser whose session does not meet `maxAge`/`acr`, or one due for a silent attempt, gets
+ * a login started by the guard ({@link GuardLogin}); an API client a 401 challenge.
  * Lacking scopes or claims: 403 JSON.
  */
 export function decide(
@@ -24,12 +56,27 @@ export function decide(
   request: CoreRequest,
   session: SessionData | undefined,
   options: RequireAuthOptions,
-): CoreResponse | undefined {
+  cookies: RequestCookies = {},
+  now = Math.floor(Date.now() / 1000),
+): CoreResponse | GuardLogin | undefined {
+  const requirement = options.maxAge === undefined && options.acr === undefined ? undefined : requirementOf(options)
   if (!session) {
     if (wantsHtml(request)) {
+      // a requirement is asked for in the first login already: one trip, not two
+      if (requirement) return { login: true, returnTo: request.url, params: stepUpParams(requirement), stepUp: stepUpOf(requirement, undefined), cookies: [] }
+      if ((options.silentLogin ?? config.silentLogin) && !silentAttempted(config, cookies)) {
+        return { login: true, returnTo: request.url, params: { prompt: ['none'] }, silent: true, cookies: [silentAttemptCookie(config)] }
+      }
       return redirect(`${appPath(config, config.routes.login)}?${new URLSearchParams({ returnTo: request.url })}`)
     }
     return json(401, { error: 'unauthenticated' }, { 'www-authenticate': `Bearer realm="${config.baseUrl.origin}"` })
+  }
+  if (requirement) {
+    const user = userClaims(session)
+    if (!meetsRequirement(user, requirement, now, config.clockTolerance)) {
+      if (!wantsHtml(request)) return stepUpChallenge(requirement)
+      return { login: true, returnTo: request.url, params: stepUpParams(requirement), stepUp: stepUpOf(requirement, user.sub), cookies: [] }
+    }
   }
   if (options.scopes?.length) {
     const granted = new Set(session.tokens.scope.split(' '))

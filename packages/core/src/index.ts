@@ -3,6 +3,7 @@ export { configFromEnv, resolveConfig, type ClientAssertionAud, type ClientAuthM
 export type { DpopKey } from './flow/dpop.js'
 export { CodegrantError, isCodegrantError, type CodegrantErrorCode } from './errors.js'
 export type { RequireAuthOptions } from './guard.js'
+export type { AuthorizationParamsInput, LoginOptions } from './flow/authorization-params.js'
 export { formParams, readBody, type CoreRequest, type CoreResponse } from './http.js'
 export type { OAuthRequestState, SessionTimes } from './request-state.js'
 export { safeReturnTo } from './return-to.js'

@@ -1,3 +1,4 @@
+import type { LoginOptions } from './flow/authorization-params.js'
 import type { TokenSet, UserClaims } from './session/store.js'
 
 /** When a session began and when it ends, in seconds since the epoch. */
@@ -61,5 +62,17 @@ export interface OAuthRequestState {
    * })
    */
   refresh(): Promise<Readonly<TokenSet>>
+  /**
+   * Starts a login from the app's own handler, with parameters for this login only
+   * (`loginHint`, `uiLocales`, `prompt`, `maxAge`, `acrValues`, or any other through `params`;
+   * the protocol's own are refused). The transaction cookie is set on the response; redirect the
+   * browser to the URL returned. With `maxAge`, the ID token's `auth_time` is checked.
+   *
+   * @returns the authorization endpoint URL (or the PAR `request_uri` URL) to redirect to.
+   * @throws TypeError for a protected or malformed parameter; CodegrantError when the provider
+   *   cannot be reached (`codegrant/provider_unavailable`, `codegrant/provider_error`, …).
+   * @example
+   * app.get('/signup', async (req, res) => res.redirect(await req.oauth.login({ prompt: 'create', returnTo: '/welcome' })))
+   */
+  login(options?: LoginOptions): Promise<string>
 }
-

@@ -1,3 +1,4 @@
+import { DEV_ACR_VALUES } from './acr.js';
 import type { ProviderErrors } from './load-provider.js';
 import type { MemoryStore } from './memory-adapter.js';
 import type {
@@ -44,6 +45,8 @@ export interface ConfigurationInput {
   dpopNonceSecret?: Buffer;
   /** False: no DPoP support (proofs are ignored, tokens are Bearer). */
   dpop?: boolean;
+  /** The interaction policy (oidc-provider's, plus the `acr_values` check of acr.ts). */
+  policy: unknown;
 }
 
 const DAY = 24 * 60 * 60;
@@ -119,6 +122,8 @@ export function buildConfiguration(input: ConfigurationInput): OidcConfiguration
     },
     clientBasedCORS,
     renderError,
+    acrValues: [...DEV_ACR_VALUES],
+    interactions: { policy: input.policy, url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
     ...(input.clientAssertionAudience ? { assertJwtClientAuthClaimsAndHeader: requireAssertionAudience(input.clientAssertionAudience, input.errors) } : {}),
   };
 }

@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 
 import type { OidcInteraction, OidcProvider } from './oidc-types.js';
 import { errorPage, loginPage, messagePage, type Page } from './pages.js';
+import { acrFor } from './acr.js';
 import { findUser, type AddedUsers } from './users.js';
 
 /** Login forms are a few dozen bytes; anything much bigger is not one. */
@@ -77,7 +78,9 @@ async function submitInteraction(provider: OidcProvider, req: IncomingMessage, r
     sendPage(res, 400, loginPage({ uid, clientId: clientIdOf(interaction), scope: scopeOf(interaction), username, error }));
     return;
   }
-  await provider.interactionFinished(req, res, { login: { accountId: user.sub } }, { mergeWithLastSubmission: false });
+  // the login page stands for whatever authentication the request asked for (acr.ts)
+  const login = { accountId: user.sub, acr: acrFor(interaction.params.acr_values) };
+  await provider.interactionFinished(req, res, { login }, { mergeWithLastSubmission: false });
 }
 
 async function loadInteraction(

@@ -12,6 +12,12 @@ export async function loadProviderClass(): Promise<ProviderClass> {
   return (await loading).default;
 }
 
+/** oidc-provider's interaction policy helpers (prompts and their checks). */
+export async function loadInteractionPolicy(): Promise<typeof ProviderModule.interactionPolicy> {
+  loading ??= importWithoutRuntimeNotice();
+  return (await loading).interactionPolicy;
+}
+
 export async function loadProviderErrors(): Promise<ProviderErrors> {
   loading ??= importWithoutRuntimeNotice();
   return (await loading).errors;

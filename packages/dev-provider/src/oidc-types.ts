@@ -68,8 +68,8 @@ export interface OidcContext {
   readonly params?: UnknownObject;
   readonly client?: OidcClient;
   readonly account?: { accountId: string };
-  readonly session?: { accountId?: string; grantIdFor(clientId: string): string | undefined };
-  readonly result?: { consent?: { grantId?: string } };
+  readonly session?: { accountId?: string; acr?: string; grantIdFor(clientId: string): string | undefined };
+  readonly result?: { consent?: { grantId?: string }; login?: UnknownObject };
   readonly entities: Partial<Record<string, unknown>>;
   readonly requestParamOIDCScopes: Set<string>;
   readonly requestParamClaims: Set<string>;
@@ -137,6 +137,16 @@ export interface OidcAdapter {
   revokeByGrantId(grantId: string): Promise<void>;
 }
 
+/** oidc-provider's `interactionPolicy` export (only what the dev provider uses). */
+export interface OidcInteractionPolicyModule {
+  base(): { get(name: string): { checks: { add(check: unknown): void } } | undefined } & unknown[];
+  Check: {
+    new (reason: string, description: string, check: (ctx: OidcKoaContext) => unknown): unknown;
+    readonly REQUEST_PROMPT: unknown;
+    readonly NO_NEED_TO_PROMPT: unknown;
+  };
+}
+
 /**
  * The configuration handed to `new Provider(issuer, configuration)`. Only the
  * keys the dev provider sets are typed; oidc-provider validates the rest.
@@ -161,4 +171,6 @@ export interface OidcConfiguration {
   features: Record<string, UnknownObject>;
   clientBasedCORS(ctx: OidcKoaContext, origin: string, client: OidcClient): boolean;
   renderError(ctx: OidcKoaContext, out: Record<string, string>, error: unknown): Promise<void>;
+  acrValues: string[];
+  interactions: { policy: unknown; url(ctx: OidcKoaContext, interaction: { uid: string }): string };
 }

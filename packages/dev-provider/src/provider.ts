@@ -6,7 +6,8 @@ import { buildConfiguration, type DevClient } from './configuration.js';
 import { EventLog, type DevProviderEvent } from './events.js';
 import { handleInteraction, interactionUid } from './interactions.js';
 import { generateSigningKeys, randomSecret } from './keys.js';
-import { loadProviderClass, loadProviderErrors } from './load-provider.js';
+import { interactionPolicy } from './acr.js';
+import { loadInteractionPolicy, loadProviderClass, loadProviderErrors } from './load-provider.js';
 import { assertLoopbackHost, urlHost } from './loopback.js';
 import { MemoryStore } from './memory-adapter.js';
 import { framed, warnOnce } from './notices.js';
@@ -92,7 +93,7 @@ interface Settings {
 export async function startDevProvider(options: DevProviderOptions): Promise<DevProvider> {
   const settings = checkOptions(options);
   if (!options.quiet) warnOnce();
-  const [Provider, errors, jwks] = await Promise.all([loadProviderClass(), loadProviderErrors(), generateSigningKeys()]);
+  const [Provider, errors, jwks, policies] = await Promise.all([loadProviderClass(), loadProviderErrors(), generateSigningKeys(), loadInteractionPolicy()]);
   const server = createServer();
   await listen(server, settings.port, settings.host);
   try {
@@ -111,6 +112,7 @@ export async function startDevProvider(options: DevProviderOptions): Promise<Dev
       added,
       ...(options.profileClaims ? { profileClaims: options.profileClaims } : {}),
       errors,
+      policy: interactionPolicy(policies),
       ...(options.clientAssertionAudience ? { clientAssertionAudience: options.clientAssertionAudience } : {}),
       ...(options.fapi2 ? { fapi2: true } : {}),
       ...(options.dpopNonce ? { dpopNonceSecret: randomBytes(32) } : {}),

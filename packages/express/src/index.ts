@@ -1,7 +1,7 @@
 import { createCodegrant, guard, readBody, type CoreRequest, type CoreResponse, type OAuthOptions, type OAuthRequestState, type RequireAuthOptions, type Route } from '@codegrant/core'
 import type { NextFunction, Request, RequestHandler, Response } from 'express'
 
-export type { OAuthOptions, OAuthRequestState, RequireAuthOptions } from '@codegrant/core'
+export type { LoginOptions, OAuthOptions, OAuthRequestState, RequireAuthOptions } from '@codegrant/core'
 export { CodegrantError, isCodegrantError } from '@codegrant/core'
 
 declare global {

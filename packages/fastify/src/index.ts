@@ -2,7 +2,7 @@ import { createCodegrant, guard, type CoreRequest, type CoreResponse, type OAuth
 import type { FastifyInstance, FastifyReply, FastifyRequest, HookHandlerDoneFunction, preHandlerHookHandler } from 'fastify'
 import fp from 'fastify-plugin'
 
-export type { OAuthOptions, OAuthRequestState, RequireAuthOptions } from '@codegrant/core'
+export type { LoginOptions, OAuthOptions, OAuthRequestState, RequireAuthOptions } from '@codegrant/core'
 export { CodegrantError, isCodegrantError } from '@codegrant/core'
 
 declare module 'fastify' {

@@ -1,7 +1,7 @@
 import { createCodegrant, guard, readBody, type CoreRequest, type CoreResponse, type OAuthOptions, type OAuthRequestState, type RequireAuthOptions, type Route } from '@codegrant/core'
 import type { Context, Middleware, Next } from 'koa'
 
-export type { OAuthOptions, OAuthRequestState, RequireAuthOptions } from '@codegrant/core'
+export type { LoginOptions, OAuthOptions, OAuthRequestState, RequireAuthOptions } from '@codegrant/core'
 export { CodegrantError, isCodegrantError } from '@codegrant/core'
 
 /** Koa state with codegrant's request view: `new Koa<OAuthState>()` or `ctx.state.oauth`. */

@@ -64,6 +64,8 @@ export async function completeLogin(
       const result = await oauth.processAuthorizationCodeResponse(as, client, response, {
         expectedNonce: transaction.nonce ?? oauth.expectNoNonce,
         requireIdToken: config.openid,
+        // max_age was sent: auth_time must be there and recent enough (OpenID Connect Core §3.1.3.7)
+        ...(transaction.maxAge !== undefined ? { maxAge: transaction.maxAge } : {}),
       })
       return { response, result }
     }))

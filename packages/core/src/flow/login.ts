@@ -8,7 +8,20 @@ import { describe, transportError } from '../provider/http.js'
 import { safeReturnTo } from '../return-to.js'
 import type { RequestCookies } from '../session/cookie-jar.js'
 import { withNonceRetry } from './dpop.js'
-import type { TransactionCookies } from './transaction.js'
+import type { AuthorizationParams } from './authorization-params.js'
+import type { StepUp, TransactionCookies } from './transaction.js'
+
+/** What shapes one login beyond the configuration: extra parameters, and what the callback must check. */
+export interface LoginExtras {
+  /** Extra authorization parameters, already merged and checked (never a protected name). */
+  params?: AuthorizationParams
+  /** The `max_age` sent, so the callback checks `auth_time`. */
+  maxAge?: number | undefined
+  /** A step-up: the user and the authentication the callback must find in the new ID token. */
+  stepUp?: StepUp | undefined
+  /** A `prompt=none` attempt: the provider's "login required" answers bring the browser back signed out. */
+  silent?: boolean
+}
 
 /**
  * Starts a login: fresh state, PKCE S256 verifier and (OpenID) nonce, remembered in a
@@ -24,6 +37,7 @@ export async function startLogin(
   cookies: RequestCookies,
   returnTo: string | null,
   now: number,
+  extras: LoginExtras = {},
 ): Promise<CoreResponse> {
   const { as, client, endpointAuth, http } = provider
   const state = oauth.generateRandomState()
@@ -42,6 +56,11 @@ export async function startLogin(
   })
   if (nonce) params.set('nonce', nonce)
   if (config.responseMode === 'form_post') params.set('response_mode', 'form_post')
+  for (const [name, values] of Object.entries(extras.params ?? {})) {
+    // the protocol's own parameters are never taken from here (checked before, and again now)
+    if (params.has(name)) continue
+    for (const value of values) params.append(name, value)
+  }
 
   // DPoP: the session's key pair is made now, so that the code is bound to it (RFC 9449 §10)
   const dpopKey = provider.dpop ? await provider.dpop.generate() : undefined
@@ -69,7 +88,8 @@ export async function startLogin(
     }
   } else {
     if (dpop && Array.isArray(as.dpop_signing_alg_values_supported)) params.set('dpop_jkt', await dpop.calculateThumbprint())
-    for (const [key, value] of params) location.searchParams.set(key, value)
+    for (const key of new Set(params.keys())) location.searchParams.delete(key)
+    for (const [key, value] of params) location.searchParams.append(key, value)
   }
 
   const binding = !dpopKey ? '' : `, DPoP ${dpopKey.alg} key bound ${location.searchParams.has('request_uri') ? 'by the PAR proof' : location.searchParams.has('dpop_jkt') ? 'by dpop_jkt' : 'at the code exchange'}`
@@ -82,6 +102,9 @@ export async function startLogin(
     iat: now,
     ...(nonce ? { nonce } : {}),
     ...(dpopKey ? { dpop: dpopKey } : {}),
+    ...(extras.maxAge !== undefined ? { maxAge: extras.maxAge } : {}),
+    ...(extras.stepUp ? { stepUp: extras.stepUp } : {}),
+    ...(extras.silent ? { silent: true as const } : {}),
   }
   return redirect(location.href, [...transactions.evict(cookies), transactions.write(transaction)])
 }

@@ -14,6 +14,18 @@ export interface Transaction {
   iat: number
   /** With DPoP: the key pair made for this login, bound to its code and then to its session. */
   dpop?: DpopKey
+  /** The `max_age` sent: the ID token's `auth_time` is checked against it. */
+  maxAge?: number
+  /** A step-up login: what the callback requires of the new ID token. */
+  stepUp?: StepUp
+  /** A `prompt=none` attempt. */
+  silent?: true
+}
+
+/** What a step-up login requires: the same user (when one was signed in), and an `acr` among these. */
+export interface StepUp {
+  sub?: string
+  acr?: readonly string[]
 }
 
 /** A login not finished in this time is refused. */

@@ -7,5 +7,6 @@ declare module 'oidc-provider' {
     configuration: import('../oidc-types.js').OidcConfiguration,
   ) => import('../oidc-types.js').OidcProvider;
   export const errors: Record<string, new (description?: string) => Error>;
+  export const interactionPolicy: import('../oidc-types.js').OidcInteractionPolicyModule;
   export default Provider;
 }
