@@ -136,6 +136,8 @@ export function formParams(body: CoreRequest['body']): URLSearchParams | undefin
   if (body === undefined) return new URLSearchParams()
   if (typeof body === 'string') return new URLSearchParams(body)
   if (body instanceof URLSearchParams) return body
+  // a JSON `null` body (Fastify parses application/json) is no form
+  if (body === null || typeof body !== 'object') return undefined
   const params = new URLSearchParams()
   for (const [key, value] of Object.entries(body)) {
     for (const item of Array.isArray(value) ? value : [value]) {
