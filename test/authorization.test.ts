@@ -3,7 +3,7 @@
  * framework version, against the dev provider (oidc-provider: honours `max_age`, sets `acr`) and,
  * for an ID token without `auth_time`, the hostile provider.
  */
-import { resolveConfig, type OAuthOptions } from '@codegrant/core'
+import { createCodegrant, resolveConfig, type OAuthOptions } from '@codegrant/core'
 import { startDevProvider, type DevProvider } from '@codegrant/dev-provider'
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest'
 import { API, createAgent, formOf, HTML, login, type Agent, type Hop } from './support/agent.js'
@@ -40,6 +40,15 @@ describe('configuration', () => {
       expect((error as Error).message).toContain('OAUTH_LOGIN_QUERY_PARAMS cannot allow redirect_uri')
     }
     expect(() => resolveConfig({ logger: captureLogs() }, { ...base, OAUTH_AUTHORIZATION_PARAMS: 'max_age=soon&scope=admin' })).toThrow(/max_age must be a whole number[\s\S]*use OAUTH_SCOPE/)
+  })
+
+  it('oauth.login() refuses the protocol\'s own parameters (TypeError), before any request', async () => {
+    const codegrant = createCodegrant({ logger: captureLogs() }, base)
+    const state = await codegrant.attach({ method: 'GET', url: '/', headers: {} }, () => {}, undefined)
+    for (const params of [{ redirect_uri: 'https://evil.example/' }, { state: 'x' }, { scope: 'admin' }] as Record<string, string>[]) {
+      await expect(state.login({ params })).rejects.toThrow(TypeError)
+    }
+    await expect(state.login({ maxAge: -1 })).rejects.toThrow(/max_age/)
   })
 })
 
