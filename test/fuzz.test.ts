@@ -498,6 +498,14 @@ describe.each(FRAMEWORKS)('%s', (framework: Framework) => {
       }
     }
 
+    it.each(['null', '1', 'true', '"state"', '[]', '[["state","x"]]'])('a form_post callback whose JSON body is %s: 400, not 500', async (body) => {
+      await mountHostile({ responseMode: 'form_post' })
+      const { cookie: [name, value] } = await startTransaction()
+      const seen = await send(`${stage.url}/auth/callback`, { method: 'POST', headers: { 'content-type': 'application/json', accept: 'application/json', cookie: `${name}=${value}` }, body })
+      expect([seen.status, setsSession(seen.setCookies)]).toEqual([400, false])
+      expect(escaped).toEqual([])
+    })
+
     it('a form_post body over the limit is answered, and the connection keeps serving', async () => {
       await mountHostile({ responseMode: 'form_post' })
       const [tooLarge, next] = await postOnOneConnection([`state=${'x'.repeat(200 * 1024)}`, 'state=x'])
