@@ -2,8 +2,8 @@
  * Property-based fuzzing (fast-check) of every input a browser or a provider controls, on every
  * adapter (the FRAMEWORKS matrix), against real HTTP servers:
  *
- * - (`returnTo` at login and at logout, and cookie names the `cookie` library cannot serialise,
- *   join these properties with the fixes of issue 6's findings 1 and 7, which they fail today);
+ * - `returnTo` at login (through the real dev provider) and at logout: the final Location is
+ *   always same-origin;
  * - callback query strings, form_post bodies, Cookie headers, and token endpoint answers (at the
  *   code exchange and at refresh, from the hostile provider on loopback): never a 5xx from
  *   codegrant's own code (502/503/504 only for a provider failure), never a session without a
@@ -15,13 +15,14 @@
  * shrunk counterexample) is the assertion message vitest prints; `FUZZ_SEED=<seed>` replays a run.
  */
 import { Agent as HttpAgent, request as httpRequest } from 'node:http'
+import type { DevProvider } from '@codegrant/dev-provider'
 import type { OAuthOptions } from '@codegrant/core'
 import fc from 'fast-check'
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest'
-import { createAgent, HTML, type Agent } from './support/agent.js'
+import { createAgent, HTML, login, type Agent } from './support/agent.js'
 import { buildHandler, FRAMEWORKS, openStage, type Framework, type Stage } from './support/apps.js'
 import { startHostileProvider, type Fault, type HostileProvider, type HostileSettings } from './support/hostile-provider.js'
-import { captureLogs, CLIENT_ID, CLIENT_SECRET, SECRET_A } from './support/provider.js'
+import { appOptions, captureLogs, CLIENT_ID, CLIENT_SECRET, SECRET_A, startProvider } from './support/provider.js'
 
 const SCALE = Number(process.env.FUZZ_SCALE ?? 1)
 const SEED = process.env.FUZZ_SEED === undefined ? undefined : Number(process.env.FUZZ_SEED)
@@ -64,6 +65,14 @@ const URL_PIECES = [
 ]
 const urlish = fc.array(fc.constantFrom(...URL_PIECES), { maxLength: 12 }).map((pieces) => pieces.join(''))
 
+/** returnTo values as the app decodes them (sent fully percent-encoded). */
+const decodedReturnTo = fc.oneof(
+  { arbitrary: urlish, weight: 4 },
+  { arbitrary: urlish.map((rest) => `/${rest}`), weight: 4 },
+  { arbitrary: fc.string({ unit: 'binary', maxLength: 40 }), weight: 2 },
+  { arbitrary: fc.string({ unit: 'binary', maxLength: 40 }).map((rest) => `/${rest}`), weight: 2 },
+  { arbitrary: fc.tuple(fc.constantFrom('/', '/.//', '//', '/\\', '/%2f'), fc.integer({ min: 2000, max: 7000 })).map(([head, length]) => `${head}evil.example/${'a'.repeat(length)}`), weight: 1 },
+)
 /** A query value: fully encoded, or as raw URL text (invalid escapes, literal slashes, `#`...). */
 const queryValue = (decoded: fc.Arbitrary<string>) =>
   fc.oneof(decoded.map(pct), urlish.map((raw) => raw.replace(/[\s\0-\u001f\u007f]/g, pct)))
@@ -231,6 +240,7 @@ const isRefused = (status: number) => isClientError(status) || status === 504
 
 describe.each(FRAMEWORKS)('%s', (framework: Framework) => {
   let stage: Stage
+  let dev: DevProvider
   let hostile: HostileProvider
   let logs: ReturnType<typeof captureLogs>
 
@@ -271,11 +281,13 @@ describe.each(FRAMEWORKS)('%s', (framework: Framework) => {
 
   beforeAll(async () => {
     stage = await openStage()
+    dev = await startProvider(stage.url)
     hostile = await startHostileProvider({ clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, redirectUris: [`${stage.url}/auth/callback`] })
   })
   afterAll(async () => {
     await stage.close()
     await hostile.close()
+    await dev.close()
   })
   beforeEach(() => {
     hostile.reset()
@@ -287,6 +299,51 @@ describe.each(FRAMEWORKS)('%s', (framework: Framework) => {
   })
 
   describe('fuzz', () => {
+    it('returnTo: after login and after logout the final Location is same-origin', async () => {
+      const sameOrigin = (seen: Seen, what: string) => {
+        const location = seen.headers.get('location')
+        if (seen.status !== 302 || location === null) throw new Error(`${what}: HTTP ${seen.status} without a redirect`)
+        let origin: string | undefined
+        try {
+          origin = new URL(location, stage.url).origin
+        } catch {
+          throw new Error(`${what} redirects to something no browser can follow: Location ${JSON.stringify(location)}`)
+        }
+        if (origin !== stage.url) throw new Error(`${what} leaves the app: Location ${JSON.stringify(location)}`)
+      }
+
+      // logins through the real dev provider, which keeps alice signed in (single sign-on)
+      stage.mount(await buildHandler(framework, appOptions(dev, stage.url, logs), `${dev.issuer}/me`))
+      const agent = createAgent()
+      await login(agent, stage.url, 'alice')
+      const isCallback = (url: string) => url.startsWith(`${stage.url}/auth/callback`)
+      await fc.assert(
+        fc.asyncProperty(queryValue(decodedReturnTo), async (returnTo) => {
+          const started = await agent.follow(`${stage.url}/auth/login?returnTo=${returnTo}`, { headers: HTML }, isCallback)
+          if (!started.stoppedAt) throw new Error(`the login did not come back: HTTP ${started.last.status} at ${started.last.url}`)
+          sameOrigin(await agent.request(started.stoppedAt, { headers: HTML }), 'the callback')
+        }),
+        params(25),
+      )
+
+      // logouts where the provider has no end_session_endpoint: the app's own redirect decides
+      hostile.set({ metadata: { end_session_endpoint: undefined } })
+      await mountHostile()
+      const { cookies } = await hostileLogin()
+      const cookie = cookies.map(([name, value]) => `${name}=${value}`).join('; ')
+      await fc.assert(
+        fc.asyncProperty(queryValue(decodedReturnTo), fc.boolean(), fc.boolean(), async (returnTo, signedIn, post) => {
+          const headers: Record<string, string> = { ...HTML, ...(signedIn ? { cookie } : {}) }
+          const url = `${stage.url}/auth/logout?returnTo=${returnTo}`
+          const seen = post
+            ? await send(url, { method: 'POST', headers: { ...headers, origin: stage.url, 'content-type': 'application/x-www-form-urlencoded' }, body: '' })
+            : await send(url, { headers: { ...headers, 'sec-fetch-site': 'same-origin' } })
+          sameOrigin(seen, 'the logout')
+        }),
+        params(100),
+      )
+    }, TEST_TIMEOUT)
+
     it('callback query: 4xx, no session, nothing echoed', async () => {
       await mountHostile()
       const transactions = [await startTransaction(), await startTransaction(), await startTransaction()]
@@ -361,7 +418,7 @@ describe.each(FRAMEWORKS)('%s', (framework: Framework) => {
         )
       const name = fc.oneof(
         fc.constantFrom(SESSION, `${SESSION}.0`, `${SESSION}.1`, `${SESSION}.2`, `${SESSION}.31`, `${SESSION}.32`, `${SESSION}.99`, `${SESSION}.-1`, `${SESSION}.01`, `${SESSION}.`, `__Host-${SESSION}`,
-          'codegrant.tx.', `codegrant.tx.${transaction.state}`, 'a b', '$Version', '__proto__', 'constructor', 'hasOwnProperty'),
+          'codegrant.tx.', `codegrant.tx.${transaction.state}`, 'codegrant.tx.a b', 'codegrant.tx.é', 'codegrant.tx.x;y', 'a b', '$Version', '__proto__', 'constructor', 'hasOwnProperty'),
         fc.string({ unit: 'binary', maxLength: 16 }),
       )
       const value = fc.oneof(
@@ -380,7 +437,7 @@ describe.each(FRAMEWORKS)('%s', (framework: Framework) => {
         { arbitrary: fc.shuffledSubarray(large, { minLength: 1 }).map((pieces) => pieces.map(([n, v]) => `${n}=${v}`).join('; ')), weight: 2 },
         { arbitrary: fc.string({ unit: 'binary', maxLength: 300 }), weight: 1 },
       )
-      const path = fc.constantFrom('/', '/me', '/admin', '/api/token', '/auth/login', '/auth/logout', `/auth/callback?state=${transaction.state}&code=x&iss=${pct(hostile.issuer)}`)
+      const path = fc.constantFrom('/', '/me', '/admin', '/api/token', '/auth/login', '/auth/logout', `/auth/callback?state=${transaction.state}&code=x&iss=${pct(hostile.issuer)}`, '/auth/callback?state=a%20b&code=x', '/auth/callback?state=%C3%A9&code=x')
       /** Did the request carry, whole, one of the sessions codegrant issued? */
       const carriesIssued = (cookie: string) => issued.some((pieces) => pieces.every(([, v]) => cookie.includes(v)))
 
