@@ -30,6 +30,26 @@ describe('request shape', () => {
   })
 })
 
+// an app's own claims, by declaration merging
+declare module '@codegrant/core' {
+  interface UserClaims {
+    roles?: string[]
+  }
+}
+
+describe('user claims', () => {
+  it('types the standard OpenID Connect claims and merges the app\'s own', () => {
+    type User = NonNullable<Request['oauth']['user']>
+    expectTypeOf<User['sub']>().toEqualTypeOf<string>()
+    expectTypeOf<User['name']>().toEqualTypeOf<string | undefined>()
+    expectTypeOf<User['email_verified']>().toEqualTypeOf<boolean | undefined>()
+    expectTypeOf<User['roles']>().toEqualTypeOf<string[] | undefined>()
+    expectTypeOf<User['anything_else']>().toEqualTypeOf<unknown>()
+    expectTypeOf<OAuthRequestState['userinfo']>().returns.toEqualTypeOf<Promise<Readonly<UserClaims>>>()
+    expectTypeOf<OAuthRequestState['data']>().toEqualTypeOf<Readonly<Record<string, unknown>> | undefined>()
+  })
+})
+
 describe('requireAuth', () => {
   it('takes the same typed options in every adapter', () => {
     expectTypeOf(cgExpress.requireAuth).parameter(0).toEqualTypeOf<RequireAuthOptions | undefined>()

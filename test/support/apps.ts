@@ -111,6 +111,16 @@ function expressApp(express: typeof express5, options: OAuthOptions, userinfo: s
   app.get('/unreachable-acr', requireAuth(UNREACHABLE_ACR), (_req, res) => void res.json({ ok: true }))
   app.get('/silent', requireAuth(SILENT), (req, res) => void res.json({ sub: req.oauth.user?.sub }))
   app.get('/start-login', (req, res, next) => void req.oauth.login(START_LOGIN(String(req.query.hint))).then((url) => res.redirect(url), next))
+  app.get('/api/userinfo-twice', requireAuth(), async (req, res) => {
+    try {
+      const [first, second] = [await req.oauth.userinfo(), await req.oauth.userinfo()]
+      res.json({ userinfo: first, same: first === second })
+    } catch (error) {
+      const { status, body } = errorStatus(error)
+      res.status(status).json(body)
+    }
+  })
+  app.get('/api/data', requireAuth(), (req, res) => void res.json({ data: req.oauth.data ?? null }))
   return app as unknown as Handler
 }
 
@@ -162,6 +172,17 @@ function koaApp(Koa: typeof Koa3, options: OAuthOptions, userinfo: string, caugh
   router.get('/unreachable-acr', requireAuth(UNREACHABLE_ACR), (ctx) => { ctx.body = { ok: true } })
   router.get('/silent', requireAuth(SILENT), (ctx) => { ctx.body = { sub: ctx.state.oauth.user?.sub } })
   router.get('/start-login', async (ctx) => ctx.redirect(await ctx.state.oauth.login(START_LOGIN(String(ctx.query.hint)))))
+  router.get('/api/userinfo-twice', requireAuth(), async (ctx) => {
+    try {
+      const [first, second] = [await ctx.state.oauth.userinfo(), await ctx.state.oauth.userinfo()]
+      ctx.body = { userinfo: first, same: first === second }
+    } catch (error) {
+      const { status, body } = errorStatus(error)
+      ctx.status = status
+      ctx.body = body
+    }
+  })
+  router.get('/api/data', requireAuth(), (ctx) => { ctx.body = { data: ctx.state.oauth.data ?? null } })
   app.use(router.routes())
   return app.callback()
 }
@@ -213,6 +234,16 @@ async function fastifyApp(fastify: typeof fastify5, options: OAuthOptions, useri
   app.get('/unreachable-acr', { preHandler: requireAuth(UNREACHABLE_ACR) }, async () => ({ ok: true }))
   app.get('/silent', { preHandler: requireAuth(SILENT) }, async (request) => ({ sub: request.oauth.user?.sub }))
   app.get<{ Querystring: { hint?: string } }>('/start-login', async (request, reply) => reply.redirect(await request.oauth.login(START_LOGIN(String(request.query.hint)))))
+  app.get('/api/userinfo-twice', { preHandler: requireAuth() }, async (request, reply) => {
+    try {
+      const [first, second] = [await request.oauth.userinfo(), await request.oauth.userinfo()]
+      return { userinfo: first, same: first === second }
+    } catch (error) {
+      const { status, body } = errorStatus(error)
+      return reply.code(status).send(body)
+    }
+  })
+  app.get('/api/data', { preHandler: requireAuth() }, async (request) => ({ data: request.oauth.data ?? null }))
   await app.ready()
   return handler!
 }

@@ -3,12 +3,13 @@ import { resolveConfig, type OAuthConfig, type OAuthOptions } from './config.js'
 import { announce, createDiagnostics, notMounted, type Diagnostics } from './diagnostics.js'
 import { CodegrantError, isCodegrantError } from './errors.js'
 import { loginParams, mergeParams, queryParams, type AuthorizationParams, type LoginOptions } from './flow/authorization-params.js'
-import { CALLBACK_HEADERS, completeLogin } from './flow/callback.js'
+import { CALLBACK_HEADERS, completeLogin, fetchUserinfo } from './flow/callback.js'
 import { createExchangeOnce } from './flow/exchange-once.js'
 import { startLogin, type LoginExtras } from './flow/login.js'
 import { dpopResourceFetch } from './flow/dpop.js'
 import { silentFallback } from './flow/silent-login.js'
 import { authTimeFailure, verifyStepUp } from './flow/step-up.js'
+import { applyLoginHook } from './flow/on-login.js'
 import { finishLogout } from './flow/logout.js'
 import { createRefresher, refreshDue, type Refresh } from './flow/refresh.js'
 import { transactionCookies, TRANSACTION_TTL, type TransactionCookies } from './flow/transaction.js'
@@ -71,6 +72,8 @@ interface Context {
   target: unknown
   parsed: RequestCookies | undefined
   session: SessionData | undefined | typeof UNLOADED
+  /** `userinfo()`'s answer, once per request. */
+  userinfo?: Promise<UserClaims>
 }
 
 const UNLOADED = Symbol('unloaded')
@@ -338,6 +341,28 @@ const STATE_PROTOTYPE: ThisType<{ [CONTEXT]: Context }> & OAuthRequestState = {
   login(options) {
     return appLogin(this[CONTEXT], options)
   },
+  get data() {
+    return load(this[CONTEXT])?.data
+  },
+  userinfo() {
+    const context = this[CONTEXT]
+    if (!context.userinfo) {
+      const pending = userinfo(context)
+      context.userinfo = pending
+      pending.catch(() => { if (context.userinfo === pending) context.userinfo = undefined })
+    }
+    return context.userinfo
+  },
+}
+
+/** The provider's userinfo for the signed-in user (its `sub` must be the session's), with a fresh access token. */
+async function userinfo(context: Context): Promise<UserClaims> {
+  const token = await accessToken(context)
+  // read after accessToken(), which may have refreshed the session
+  const session = load(context)
+  if (!session) throw new CodegrantError('codegrant/unauthenticated', 'Not signed in.')
+  const key = session.tokens.tokenType === 'DPoP' ? session.dpop : undefined
+  return fetchUserinfo(context.engine.config, await context.engine.provider(), token, context.engine.config.openid ? userClaims(session).sub : undefined, key)
 }
 
 async function login(context: Context): Promise<CoreResponse> {
@@ -381,8 +406,10 @@ async function callback(context: Context): Promise<CoreResponse> {
     if (back) return { ...back, cookies: [transactions.remove(state)] }
     throw authTimeFailure(transaction, error) ?? error
   }
-  const { session, location } = completed
-  if (transaction.stepUp) verifyStepUp(transaction.stepUp, userClaims(session))
+  const { location } = completed
+  if (transaction.stepUp) verifyStepUp(transaction.stepUp, userClaims(completed.session))
+  // the app's hook last: it sees (and may reshape) a user who passed every check
+  const session = await applyLoginHook(config, completed.session, (await provider()).as.issuer)
   const previous = load(context)
   if (previous && previous.sid !== session.sid) {
     // end the previous session's server-side record; its cookie is overwritten below

@@ -2,6 +2,7 @@ import { createPrivateKey, type JsonWebKey } from 'node:crypto'
 import { CodegrantError } from './errors.js'
 import { fapi2Problems } from './profile.js'
 import { parseAuthorizationParams, parseQueryAllowList, type AuthorizationParams, type AuthorizationParamsInput } from './flow/authorization-params.js'
+import type { LoginHook } from './flow/on-login.js'
 import type { SessionStore } from './session/store.js'
 
 export type ClientAuthMethod = 'client_secret_basic' | 'client_secret_post' | 'private_key_jwt' | 'none'
@@ -124,6 +125,12 @@ export interface OAuthOptions {
    * browser session (per guard: `requireAuth({ silentLogin })`). `OAUTH_SILENT_LOGIN`.
    */
   silentLogin?: boolean
+  /**
+   * Called after a login passed every check, before the session is stored: return `false` to
+   * refuse it (403), `{ user }` to store another user (e.g. mapped roles), `{ data }` to keep app
+   * data in the session (`req.oauth.data`). Both count against the cookie's size.
+   */
+  onLogin?: LoginHook
 }
 
 /** The validated, frozen configuration every part of codegrant reads. */
@@ -178,6 +185,7 @@ export interface OAuthConfig {
   /** Query parameters of the login route forwarded to the provider. */
   readonly loginQueryParams: readonly string[]
   readonly silentLogin: boolean
+  readonly onLogin: LoginHook | undefined
 }
 
 type Env = Readonly<Record<string, string | undefined>>
@@ -484,6 +492,7 @@ export function resolveConfig(options: OAuthOptions = {}, env: Env = process.env
     authorizationParams,
     loginQueryParams,
     silentLogin,
+    onLogin: typeof merged.onLogin === 'function' ? merged.onLogin : undefined,
   })
 }
 

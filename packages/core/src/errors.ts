@@ -27,6 +27,8 @@ export type CodegrantErrorCode =
   | 'codegrant/store_unavailable'
   | 'codegrant/origin_not_allowed'
   | 'codegrant/session_too_large'
+  | 'codegrant/login_denied'
+  | 'codegrant/login_hook_failed'
 
 /** HTTP status an adapter (or the framework's error handler) should answer with. */
 const STATUS: Record<CodegrantErrorCode, number> = {
@@ -55,6 +57,8 @@ const STATUS: Record<CodegrantErrorCode, number> = {
   // the app asked to send its user's token somewhere it did not allow: the app's own error
   'codegrant/origin_not_allowed': 500,
   'codegrant/session_too_large': 502,
+  'codegrant/login_denied': 403,
+  'codegrant/login_hook_failed': 500,
 }
 
 export class CodegrantError extends Error {

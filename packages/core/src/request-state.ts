@@ -75,4 +75,16 @@ export interface OAuthRequestState {
    * app.get('/signup', async (req, res) => res.redirect(await req.oauth.login({ prompt: 'create', returnTo: '/welcome' })))
    */
   login(options?: LoginOptions): Promise<string>
+  /** What the app's `onLogin` hook kept in the session (`{ data }`); undefined otherwise. */
+  readonly data: Readonly<Record<string, unknown>> | undefined
+  /**
+   * The provider's userinfo for the signed-in user (OpenID Connect Core §5.3), fetched once per
+   * request with a valid access token; its `sub` must be the session's.
+   *
+   * @throws CodegrantError `codegrant/unauthenticated` when signed out; `codegrant/userinfo_invalid`
+   *   when the provider's answer is refused; the `accessToken()` errors.
+   * @example
+   * const { email } = await req.oauth.userinfo()
+   */
+  userinfo(): Promise<Readonly<UserClaims>>
 }

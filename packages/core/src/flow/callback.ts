@@ -141,7 +141,7 @@ export function tokenError(config: OAuthConfig, error: unknown, what: string, pr
   return new CodegrantError('codegrant/provider_error', `The provider answered the ${what} with something unexpected.`, { cause: error })
 }
 
-async function fetchUserinfo(config: OAuthConfig, provider: Provider, accessToken: string, expectedSubject: string | undefined, key: DpopKey | undefined): Promise<UserClaims> {
+export async function fetchUserinfo(config: OAuthConfig, provider: Provider, accessToken: string, expectedSubject: string | undefined, key: DpopKey | undefined): Promise<UserClaims> {
   const { as, client, http } = provider
   if (!as.userinfo_endpoint) {
     throw new CodegrantError('codegrant/provider_error', 'The provider returned no ID token and has no userinfo endpoint: set OAUTH_USERINFO_ENDPOINT.')

@@ -14,8 +14,42 @@ export interface TokenSet {
   expiresIn?: number
 }
 
-/** ID token claims (merged with userinfo where configured); `sub` is always present. */
-export type UserClaims = { sub: string } & Record<string, unknown>
+/** The standard OpenID Connect claims (OpenID Connect Core 1.0 §5.1), all optional but `sub`. */
+export interface StandardClaims {
+  sub: string
+  name?: string
+  given_name?: string
+  family_name?: string
+  middle_name?: string
+  nickname?: string
+  preferred_username?: string
+  profile?: string
+  picture?: string
+  website?: string
+  email?: string
+  email_verified?: boolean
+  gender?: string
+  birthdate?: string
+  zoneinfo?: string
+  locale?: string
+  phone_number?: string
+  phone_number_verified?: boolean
+  address?: { formatted?: string; street_address?: string; locality?: string; region?: string; postal_code?: string; country?: string }
+  updated_at?: number
+}
+
+/**
+ * The user's claims: the ID token's (merged with userinfo where configured), or what `onLogin`
+ * made of them. Standard claims are typed; add your own by declaration merging:
+ *
+ * @example
+ * declare module '@codegrant/core' {
+ *   interface UserClaims { groups?: string[]; roles?: string[] }
+ * }
+ */
+export interface UserClaims extends StandardClaims {
+  [claim: string]: unknown
+}
 
 export interface SessionData {
   /** Session id: 128+ random bits, new at every login (no fixation). */
@@ -36,6 +70,8 @@ export interface SessionData {
    * here: inside the encrypted cookie, or in the server-side record. Gone with the session.
    */
   dpop?: DpopKey
+  /** What the app's `onLogin` hook added to the session (kept in the cookie with the rest). */
+  data?: Record<string, unknown>
 }
 
 /** The session's user: its own claims, or its (already validated) ID token's. */

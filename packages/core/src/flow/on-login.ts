@@ -1,0 +1,47 @@
+import type { OAuthConfig } from '../config.js'
+import { CodegrantError, isCodegrantError } from '../errors.js'
+import { sessionUser, type MaybePromise, type SessionData, type TokenSet, type UserClaims } from '../session/store.js'
+
+/** What the app's `onLogin` hook is told about a login that passed every check. */
+export interface LoginEvent {
+  /** The user's claims, as they would be stored. */
+  user: Readonly<UserClaims>
+  tokens: Readonly<TokenSet>
+  provider: { issuer: string }
+}
+
+/**
+ * What `onLogin` may answer: nothing (the login goes on as is), `false` (refused: 403
+ * `codegrant/login_denied`), or the `user` to store instead (e.g. with mapped roles) and/or
+ * `data` to keep in the session (`req.oauth.data`). Both are stored in the session, in the
+ * cookie with the default store: keep them small.
+ */
+export type LoginHookResult = void | undefined | false | { user?: UserClaims; data?: Record<string, unknown> }
+
+export type LoginHook = (event: LoginEvent) => MaybePromise<LoginHookResult>
+
+/** Runs the app's hook on a new session; throwing a CodegrantError from the hook answers with it. */
+export async function applyLoginHook(config: OAuthConfig, session: SessionData, issuer: string): Promise<SessionData> {
+  if (!config.onLogin) return session
+  let result: LoginHookResult
+  try {
+    result = await config.onLogin({ user: sessionUser(session), tokens: session.tokens, provider: { issuer } })
+  } catch (error) {
+    if (isCodegrantError(error)) throw error
+    config.logger.error(`onLogin threw: ${error instanceof Error ? `${error.name}: ${error.message}` : String(error)}`)
+    throw new CodegrantError('codegrant/login_hook_failed', 'Sign-in could not be completed. Try again later.', { cause: error })
+  }
+  if (result === false) throw new CodegrantError('codegrant/login_denied', 'You are not allowed to sign in to this application.')
+  if (!result) return session
+  const next: SessionData = { ...session }
+  if (result.user !== undefined) {
+    if (typeof result.user !== 'object' || result.user === null || typeof result.user.sub !== 'string') {
+      config.logger.error('onLogin returned a user without a string `sub`')
+      throw new CodegrantError('codegrant/login_hook_failed', 'Sign-in could not be completed. Try again later.')
+    }
+    next.user = result.user
+  }
+  if (result.data !== undefined) next.data = result.data
+  config.logger.debug(`callback: onLogin ${result.user ? 'reshaped the user' : ''}${result.user && result.data ? ' and ' : ''}${result.data ? `added data (${Object.keys(result.data).length} keys)` : ''}`)
+  return next
+}

@@ -1,0 +1,87 @@
+/**
+ * What users of the peers expect (issue 8 §4), through every adapter: `userinfo()` on the
+ * request (once per request), and an `onLogin` hook that may refuse the login, reshape the
+ * stored user, or keep app data in the session.
+ */
+import type { LoginEvent, OAuthOptions } from '@codegrant/core'
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
+import { API, createAgent, HTML, type Agent } from './support/agent.js'
+import { buildHandler, FRAMEWORKS, openStage, type Framework, type Stage } from './support/apps.js'
+import { startHostileProvider, type HostileProvider } from './support/hostile-provider.js'
+import { captureLogs, CLIENT_ID, CLIENT_SECRET, SECRET_A } from './support/provider.js'
+
+describe.each(FRAMEWORKS)('%s', (framework: Framework) => {
+  let stage: Stage
+  let hostile: HostileProvider
+  let agent: Agent
+  let logs: ReturnType<typeof captureLogs>
+
+  const mount = async (extra: OAuthOptions = {}) => {
+    const options: OAuthOptions = { issuer: hostile.issuer, clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, baseUrl: stage.url, cookieSecret: SECRET_A, logger: logs, ...extra }
+    stage.mount(await buildHandler(framework, options, hostile.userinfoUrl))
+  }
+  const signIn = async () => (await agent.follow(`${stage.url}/auth/login`, { headers: HTML })).last
+  const get = async (path: string) => {
+    const hop = await agent.request(`${stage.url}${path}`, { headers: API })
+    return { status: hop.status, body: JSON.parse(hop.body) as Record<string, unknown> }
+  }
+
+  beforeAll(async () => {
+    stage = await openStage()
+    hostile = await startHostileProvider({ clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, redirectUris: [`${stage.url}/auth/callback`] })
+  })
+  afterAll(async () => {
+    await stage.close()
+    await hostile.close()
+  })
+  beforeEach(() => {
+    agent = createAgent()
+    logs = captureLogs()
+    hostile.reset()
+  })
+
+  it('userinfo(): the provider\'s userinfo for the user, fetched once per request', async () => {
+    await mount()
+    await signIn()
+    const before = hostile.count('userinfo')
+    expect(await get('/api/userinfo-twice')).toEqual({ status: 200, body: { userinfo: { sub: 'alice', name: 'Alice Hostile', email: 'alice@hostile.example' }, same: true } })
+    expect(hostile.count('userinfo')).toBe(before + 1)
+    // another request asks again
+    await get('/api/userinfo-twice')
+    expect(hostile.count('userinfo')).toBe(before + 2)
+  })
+
+  it('userinfo(): a response for another subject is refused', async () => {
+    await mount()
+    await signIn()
+    hostile.set({ userinfo: { sub: 'mallory' } })
+    expect(await get('/api/userinfo-twice')).toMatchObject({ status: 502, body: { error: 'codegrant/userinfo_invalid' } })
+  })
+
+  it('onLogin may refuse a login: 403 codegrant/login_denied, no session', async () => {
+    const seen: LoginEvent[] = []
+    await mount({ onLogin: (event) => { seen.push(event); return false } })
+    const page = await signIn()
+    expect(page.status).toBe(403)
+    expect(page.body).toContain('codegrant/login_denied')
+    expect(seen).toHaveLength(1)
+    expect(seen[0]).toMatchObject({ user: { sub: 'alice' }, provider: { issuer: hostile.issuer }, tokens: { tokenType: 'bearer' } })
+    expect((await get('/me')).status).toBe(401)
+  })
+
+  it('onLogin may reshape the stored user and keep app data in the session', async () => {
+    await mount({ onLogin: async ({ user }) => ({ user: { sub: user.sub, roles: ['editor'] }, data: { tenant: 'acme' } }) })
+    expect((await signIn()).status).toBe(200)
+    expect(await get('/me')).toEqual({ status: 200, body: { user: { sub: 'alice', roles: ['editor'] } } })
+    expect(await get('/api/data')).toEqual({ status: 200, body: { data: { tenant: 'acme' } } })
+  })
+
+  it('onLogin that throws: 500 codegrant/login_hook_failed with a generic message, the cause in the log', async () => {
+    await mount({ onLogin: () => { throw new Error('database down') } })
+    const page = await signIn()
+    expect(page.status).toBe(500)
+    expect(page.body).toContain('codegrant/login_hook_failed')
+    expect(page.body).not.toContain('database down')
+    expect(logs.lines).toContain('onLogin threw: Error: database down')
+  })
+})
