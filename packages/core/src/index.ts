@@ -1,6 +1,7 @@
 export { createCodegrant, guard, type Codegrant, type CookieSink, type Route } from './codegrant.js'
 export { configFromEnv, resolveConfig, type ClientAssertionAud, type ClientAuthMethod, type Logger, type OAuthConfig, type OAuthOptions, type Profile, type ResponseMode } from './config.js'
 export type { DpopKey } from './flow/dpop.js'
+export { doctor, formatReport, type Check, type CheckStatus, type DoctorReport } from './doctor.js'
 export { CodegrantError, isCodegrantError, type CodegrantErrorCode } from './errors.js'
 export type { RequireAuthOptions } from './guard.js'
 export type { AuthorizationParamsInput, LoginOptions } from './flow/authorization-params.js'

@@ -1,0 +1,145 @@
+/**
+ * `codegrant doctor`: reads the configuration as the adapters do (the `OAUTH_*` environment),
+ * fetches the provider's metadata, and says what is right and what is wrong, with the fix.
+ */
+import * as oauth from 'oauth4webapi'
+import { isLoopback, resolveConfig, type Logger, type OAuthConfig } from './config.js'
+import { underlyingCause } from './diagnostics.js'
+import { isCodegrantError } from './errors.js'
+import { discover, discoveryUrl } from './provider/discovery.js'
+import { fetchOptions } from './provider/http.js'
+
+export type CheckStatus = 'ok' | 'warn' | 'fail' | 'info'
+
+export interface Check {
+  status: CheckStatus
+  label: string
+  detail?: string
+}
+
+export interface DoctorReport {
+  checks: Check[]
+  /** False when any check failed: `codegrant doctor` then exits 1. */
+  ok: boolean
+}
+
+/** Runs every check against `env` (default `process.env`). Never throws. */
+export async function doctor(env: Readonly<Record<string, string | undefined>> = process.env): Promise<DoctorReport> {
+  const checks: Check[] = []
+  const add = (status: CheckStatus, label: string, detail?: string) => void checks.push(detail === undefined ? { status, label } : { status, label, detail })
+  const lines: string[] = []
+  const logger: Logger = { info: (line) => void lines.push(line), warn: (line) => void lines.push(line), error: (line) => void lines.push(line) }
+
+  let config: OAuthConfig
+  try {
+    config = resolveConfig({ logger }, env)
+  } catch (error) {
+    add('fail', 'configuration', isCodegrantError(error) ? error.message.replace(/^codegrant configuration is invalid:\n/, '') : String(error))
+    return { checks, ok: false }
+  }
+  add('ok', 'configuration valid')
+  for (const line of lines.splice(0)) add('warn', 'configuration', line)
+  add('info', 'redirect URI to register at the provider', config.redirectUri)
+  add('info', 'post-logout redirect URI to register', config.postLogoutRedirectUri)
+
+  let as: oauth.AuthorizationServer
+  if (config.explicitEndpoints) {
+    add('info', 'provider', 'explicit endpoints (no discovery)')
+    as = {
+      issuer: config.issuer ?? new URL(config.endpoints.authorization!).origin,
+      authorization_endpoint: config.endpoints.authorization,
+      token_endpoint: config.endpoints.token,
+      ...(config.endpoints.jwks ? { jwks_uri: config.endpoints.jwks } : {}),
+      ...(config.endpoints.userinfo ? { userinfo_endpoint: config.endpoints.userinfo } : {}),
+      ...(config.endpoints.revocation ? { revocation_endpoint: config.endpoints.revocation } : {}),
+      ...(config.endpoints.endSession ? { end_session_endpoint: config.endpoints.endSession } : {}),
+    }
+  } else {
+    try {
+      as = await discover(config, fetchOptions(config))
+      add('ok', 'provider reachable', `${discoveryUrl(config).url.href} (issuer ${as.issuer})`)
+    } catch {
+      add('fail', 'provider reachable', lines.filter((line) => !line.startsWith('provider discovery at')).join('; ') || 'discovery failed')
+      return { checks, ok: false }
+    }
+    for (const line of lines.splice(0)) if (line.startsWith('provider discovery at')) add('warn', 'discovery', line)
+    await clock(config, add)
+  }
+
+  const endpoints = ['authorization_endpoint', 'token_endpoint', 'jwks_uri', 'userinfo_endpoint', 'revocation_endpoint', 'end_session_endpoint', 'pushed_authorization_request_endpoint'] as const
+  const insecure = endpoints.filter((name) => typeof as[name] === 'string' && !secure(as[name] as string))
+  if (insecure.length) add('fail', 'endpoints https', `not https (and not loopback): ${insecure.map((name) => `${name} ${as[name] as string}`).join(', ')}`)
+  else add('ok', 'endpoints https', 'https (or plain http on loopback)')
+
+  const pkce = as.code_challenge_methods_supported
+  if (Array.isArray(pkce) && pkce.includes('S256')) add('ok', 'PKCE S256 supported')
+  else if (Array.isArray(pkce)) add('fail', 'PKCE S256 supported', `the provider lists ${JSON.stringify(pkce)}: codegrant always sends S256; enable it at the provider`)
+  else add('warn', 'PKCE S256 supported', 'not advertised (code_challenge_methods_supported missing): most providers accept S256 anyway; a nonce is sent too')
+
+  if (as.authorization_response_iss_parameter_supported === true) add('ok', 'iss in the authorization response (RFC 9207)')
+  else add('info', 'iss in the authorization response (RFC 9207)', 'not advertised: mix-up protection relies on one provider per app')
+
+  if (config.openid && !as.jwks_uri) add('fail', 'JWKS', 'no jwks_uri: ID tokens cannot be verified; set OAUTH_JWKS_URI')
+  else if (as.jwks_uri) await jwks(config, as.jwks_uri, add)
+
+  const algs = as.id_token_signing_alg_values_supported
+  if (config.openid && Array.isArray(algs)) {
+    const pinned = config.idTokenSigningAlg ?? (algs.includes('RS256') ? 'RS256' : algs.find((alg) => alg !== 'none' && !/^HS/i.test(alg)))
+    if (pinned && algs.includes(pinned)) add('ok', 'ID token signing algorithm', `${pinned} (pinned)`)
+    else add('fail', 'ID token signing algorithm', `OAUTH_ID_TOKEN_SIGNING_ALG ${String(pinned)} is not among the provider's ${JSON.stringify(algs)}`)
+  }
+
+  if (as.pushed_authorization_request_endpoint) add(config.par ? 'ok' : 'info', 'PAR (RFC 9126)', config.par ? 'on' : 'offered by the provider; OAUTH_PAR=true to use it')
+  else add(config.par ? 'warn' : 'info', 'PAR (RFC 9126)', config.par ? 'OAUTH_PAR is on but the provider offers no PAR endpoint' : 'not offered')
+  const dpop = as.dpop_signing_alg_values_supported
+  add('info', 'DPoP (RFC 9449)', Array.isArray(dpop) && dpop.length ? `offered (${dpop.join(', ')})` : 'not offered')
+  add(as.revocation_endpoint ? 'ok' : 'info', 'token revocation at logout', as.revocation_endpoint ? as.revocation_endpoint : 'no revocation_endpoint: logout revokes nothing (OAUTH_REVOCATION_ENDPOINT)')
+  add(as.end_session_endpoint ? 'ok' : 'info', 'logout at the provider', as.end_session_endpoint ? as.end_session_endpoint : 'no end_session_endpoint: logout ends the local session only')
+
+  return { checks, ok: !checks.some((check) => check.status === 'fail') }
+}
+
+function secure(url: string): boolean {
+  try {
+    const parsed = new URL(url)
+    return parsed.protocol === 'https:' || (parsed.protocol === 'http:' && isLoopback(parsed))
+  } catch {
+    return false
+  }
+}
+
+/** The clock difference with the provider, from its `Date` header. */
+async function clock(config: OAuthConfig, add: (status: CheckStatus, label: string, detail?: string) => void): Promise<void> {
+  try {
+    const response = await fetch(discoveryUrl(config).url, { signal: AbortSignal.timeout(config.httpTimeout), redirect: 'manual' })
+    await response.body?.cancel()
+    const date = response.headers.get('date')
+    if (!date) return add('info', 'clock difference with the provider', 'the provider sent no Date header')
+    const difference = Math.round((Date.parse(date) - Date.now()) / 1000)
+    const text = `${difference >= 0 ? '+' : ''}${difference} s (the Date header has 1 s resolution; OAUTH_CLOCK_TOLERANCE is ${config.clockTolerance} s)`
+    add(Math.abs(difference) > config.clockTolerance ? 'fail' : 'ok', 'clock difference with the provider', Math.abs(difference) > config.clockTolerance ? `${text}: set the clock right (NTP)` : text)
+  } catch (error) {
+    add('warn', 'clock difference with the provider', `could not be measured: ${underlyingCause(error) ?? String(error)}`)
+  }
+}
+
+async function jwks(config: OAuthConfig, url: string, add: (status: CheckStatus, label: string, detail?: string) => void): Promise<void> {
+  try {
+    const response = await fetch(url, { signal: AbortSignal.timeout(config.httpTimeout), redirect: 'manual', headers: { accept: 'application/json' } })
+    const body = response.ok ? ((await response.json()) as { keys?: unknown }) : undefined
+    if (!response.ok) await response.body?.cancel()
+    if (body && Array.isArray(body.keys) && body.keys.length > 0) add('ok', 'JWKS', `${body.keys.length} key(s) at ${url}`)
+    else add('fail', 'JWKS', `${url} answered HTTP ${response.status} without keys`)
+  } catch (error) {
+    add('fail', 'JWKS', `${url}: ${underlyingCause(error) ?? String(error)}`)
+  }
+}
+
+const MARKS: Record<CheckStatus, string> = { ok: '✔', warn: '!', fail: '✖', info: '·' }
+
+/** The report as the CLI prints it. */
+export function formatReport(report: DoctorReport): string {
+  const lines = report.checks.map((check) => `${MARKS[check.status]} ${check.label}${check.detail ? `: ${check.detail.replace(/\n/g, '\n    ')}` : ''}`)
+  lines.push(report.ok ? '\nAll checks passed.' : '\nSome checks failed (✖): see above.')
+  return lines.join('\n')
+}

@@ -1,0 +1,77 @@
+/**
+ * `codegrant doctor` as a user runs it: the bin, the OAUTH_* environment only. Against the dev
+ * provider every check passes (exit 0) and the redirect URI to register is printed; a broken
+ * configuration, an unreachable provider or an issuer mismatch fail (exit 1) with the cause.
+ */
+import { spawn } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
+import type { DevProvider } from '@codegrant/dev-provider'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { CLIENT_ID, CLIENT_SECRET, SECRET_A, startProvider } from './support/provider.js'
+
+const BIN = fileURLToPath(new URL('../packages/core/bin/codegrant.js', import.meta.url))
+const APP = 'http://127.0.0.1:3000'
+
+async function run(args: string[], env: Record<string, string>): Promise<{ code: number | null; output: string }> {
+  const child = spawn(process.execPath, [BIN, ...args], { env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
+  let output = ''
+  child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()))
+  child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()))
+  const code = await new Promise<number | null>((resolve) => child.once('exit', resolve))
+  return { code, output }
+}
+
+describe('codegrant doctor', () => {
+  let provider: DevProvider
+  let env: Record<string, string>
+  beforeAll(async () => {
+    provider = await startProvider(APP)
+    env = { OAUTH_ISSUER: provider.issuer, OAUTH_CLIENT_ID: CLIENT_ID, OAUTH_CLIENT_SECRET: CLIENT_SECRET, OAUTH_BASE_URL: APP, OAUTH_COOKIE_SECRET: SECRET_A }
+  })
+  afterAll(async () => {
+    await provider.close()
+  })
+
+  it('passes against the dev provider and prints what to register and the clock difference', async () => {
+    const { code, output } = await run(['doctor'], env)
+    expect(output).toContain('✔ configuration valid')
+    expect(output).toContain(`· redirect URI to register at the provider: ${APP}/auth/callback`)
+    expect(output).toContain(`✔ provider reachable: ${provider.issuer}/.well-known/openid-configuration (issuer ${provider.issuer})`)
+    expect(output).toContain('✔ endpoints https')
+    expect(output).toContain('✔ PKCE S256 supported')
+    expect(output).toContain('✔ iss in the authorization response (RFC 9207)')
+    expect(output).toMatch(/✔ clock difference with the provider: [+-]\d+ s/)
+    expect(output).toMatch(/✔ JWKS: \d+ key\(s\)/)
+    expect(output).toContain('✔ ID token signing algorithm: RS256 (pinned)')
+    expect(output).toContain('· PAR (RFC 9126): offered by the provider; OAUTH_PAR=true to use it')
+    expect(output).toContain('All checks passed.')
+    expect(output).not.toContain(CLIENT_SECRET)
+    expect(output).not.toContain(SECRET_A)
+    expect(code).toBe(0)
+  })
+
+  it('fails on a broken configuration, listing every problem', async () => {
+    const { code, output } = await run(['doctor'], { OAUTH_ISSUER: provider.issuer, OAUTH_COOKIE_SECRET: 'short' })
+    expect(code).toBe(1)
+    expect(output).toContain('✖ configuration:')
+    expect(output).toContain('OAUTH_CLIENT_ID is required')
+    expect(output).toContain('OAUTH_COOKIE_SECRET must be at least 32 characters (got 5)')
+  })
+
+  it('fails when the provider cannot be reached, naming the cause', async () => {
+    const { code, output } = await run(['doctor'], { ...env, OAUTH_ISSUER: 'http://127.0.0.1:1' })
+    expect(code).toBe(1)
+    expect(output).toMatch(/✖ provider reachable: .*ECONNREFUSED/)
+  })
+
+  it('fails on a wrong issuer, naming the discovery URL and the status', async () => {
+    const { code, output } = await run(['doctor'], { ...env, OAUTH_ISSUER: `${provider.issuer}/realms/demo` })
+    expect(code).toBe(1)
+    expect(output).toContain(`✖ provider reachable: provider metadata could not be loaded: ${provider.issuer}/realms/demo/.well-known/openid-configuration answered HTTP 404`)
+  })
+
+  it('answers an unknown command with its usage and exit 2', async () => {
+    const { code, output } = await run(['docter'], env)
+    expect([code, output]).toEqual([2, expect.stringContaining('usage: codegrant doctor')])
+  })
+})
