@@ -59,7 +59,12 @@ describe('codegrant doctor', () => {
   })
 
   it('fails when the provider cannot be reached, naming the cause', async () => {
-    const { code, output } = await run(['doctor'], { ...env, OAUTH_ISSUER: 'http://127.0.0.1:1' })
+    const { createServer } = await import('node:net')
+    const closed = createServer()
+    await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve))
+    const { port } = closed.address() as { port: number }
+    await new Promise((resolve) => closed.close(resolve))
+    const { code, output } = await run(['doctor'], { ...env, OAUTH_ISSUER: `http://127.0.0.1:${port}` })
     expect(code).toBe(1)
     expect(output).toMatch(/✖ provider reachable: .*ECONNREFUSED/)
   })
