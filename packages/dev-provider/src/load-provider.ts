@@ -1,8 +1,11 @@
 import type * as ProviderModule from 'oidc-provider';
+import type { OidcConfiguration, OidcProvider } from './oidc-types.js';
 
-export type ProviderClass = typeof ProviderModule.default;
+// spelled out rather than `typeof ProviderModule…`: the published .d.ts must not need
+// oidc-provider's types (it has none; src/types/oidc-provider.d.ts is compile-time only)
+export type ProviderClass = new (issuer: string, configuration: OidcConfiguration) => OidcProvider;
 /** oidc-provider's error classes (InvalidClientAuth, …), for configuration hooks that refuse a request. */
-export type ProviderErrors = typeof ProviderModule.errors;
+export type ProviderErrors = Record<string, new (description?: string) => Error>;
 
 let loading: Promise<typeof ProviderModule> | undefined;
 
