@@ -116,7 +116,7 @@ function expressApp(express: typeof express5, options: OAuthOptions, userinfo: s
       const [first, second] = [await req.oauth.userinfo(), await req.oauth.userinfo()]
       res.json({ userinfo: first, same: first === second })
     } catch (error) {
-      const { status, body } = errorStatus(error)
+      const { status, body } = errorStatus(error, caught)
       res.status(status).json(body)
     }
   })
@@ -177,7 +177,7 @@ function koaApp(Koa: typeof Koa3, options: OAuthOptions, userinfo: string, caugh
       const [first, second] = [await ctx.state.oauth.userinfo(), await ctx.state.oauth.userinfo()]
       ctx.body = { userinfo: first, same: first === second }
     } catch (error) {
-      const { status, body } = errorStatus(error)
+      const { status, body } = errorStatus(error, caught)
       ctx.status = status
       ctx.body = body
     }
@@ -239,7 +239,7 @@ async function fastifyApp(fastify: typeof fastify5, options: OAuthOptions, useri
       const [first, second] = [await request.oauth.userinfo(), await request.oauth.userinfo()]
       return { userinfo: first, same: first === second }
     } catch (error) {
-      const { status, body } = errorStatus(error)
+      const { status, body } = errorStatus(error, caught)
       return reply.code(status).send(body)
     }
   })
