@@ -1,5 +1,5 @@
 import type * as ProviderModule from 'oidc-provider';
-import type { OidcConfiguration, OidcProvider } from './oidc-types.js';
+import type { OidcConfiguration, OidcInteractionPolicyModule, OidcProvider } from './oidc-types.js';
 
 // spelled out rather than `typeof ProviderModule…`: the published .d.ts must not need
 // oidc-provider's types (it has none; src/types/oidc-provider.d.ts is compile-time only)
@@ -16,7 +16,7 @@ export async function loadProviderClass(): Promise<ProviderClass> {
 }
 
 /** oidc-provider's interaction policy helpers (prompts and their checks). */
-export async function loadInteractionPolicy(): Promise<typeof ProviderModule.interactionPolicy> {
+export async function loadInteractionPolicy(): Promise<OidcInteractionPolicyModule> {
   loading ??= importWithoutRuntimeNotice();
   return (await loading).interactionPolicy;
 }
