@@ -1,15 +1,20 @@
 /**
  * The behavioural suite, written once and run against every adapter and framework version:
  * Express 4 and 5, Koa 2 and 3, Fastify 4 and 5, each a real HTTP server on loopback, with
- * the dev provider (oidc-provider) as the authorization server.
+ * the dev provider (oidc-provider) as the authorization server. A representative part of it also
+ * runs with sessions in a real Redis (`both(...)`; the rest is cookie-specific or store-neutral,
+ * and the whole suite twice over would double its runtime).
  */
 import type { DevProvider } from '@codegrant/dev-provider'
-import type { OAuthOptions } from '@codegrant/core'
+import type { OAuthOptions, SessionStore } from '@codegrant/core'
+import { redisStore, type RedisStore } from '@codegrant/redis'
 import request from 'supertest'
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest'
+import { afterAll, afterEach, beforeAll, beforeEach, describe as vitestDescribe, expect, it as vitestIt, vi } from 'vitest'
 import { API, createAgent, formOf, HTML, login, type Agent } from './support/agent.js'
 import { buildHandler, FRAMEWORKS, openStage, type Framework, type Stage } from './support/apps.js'
 import { appOptions, captureLogs, CLIENT_SECRET, SECRET_A, SECRET_B, SECRET_C, startProvider } from './support/provider.js'
+import { holdTokenRequests } from './support/gate.js'
+import { startRedis, type RedisServer } from './support/redis.js'
 
 const SESSION = 'codegrant.session'
 const ACCESS_TOKEN_TTL = 300
@@ -17,7 +22,27 @@ const ACCESS_TOKEN_TTL = 300
 const isSessionCookie = (line: string) => line.startsWith(`${SESSION}=`) || line.startsWith(`${SESSION}.`)
 const setsSession = (lines: string[]) => lines.some((line) => isSessionCookie(line) && !/Max-Age=0/i.test(line))
 
-describe.each(FRAMEWORKS)('%s', (framework: Framework) => {
+type Sessions = 'cookie' | 'redis'
+
+let redis: RedisServer | undefined
+afterAll(async () => {
+  await redis?.close()
+})
+
+vitestDescribe.each(FRAMEWORKS)('%s', (framework: Framework) => suite(framework, 'cookie'))
+vitestDescribe.each(FRAMEWORKS)('%s with sessions in Redis', (framework: Framework) => suite(framework, 'redis'))
+
+function suite(framework: Framework, sessions: Sessions): void {
+  // with Redis, only the tests marked `both` run (see the top of the file)
+  const none = Object.assign(() => undefined, { each: () => () => undefined }) as unknown as typeof vitestIt
+  const it = sessions === 'cookie' ? vitestIt : none
+  const both = vitestIt
+  const redisOnly = sessions === 'redis' ? vitestIt : none
+  // with Redis most groups would be empty (vitest refuses empty suites): their tests go flat
+  const describe = (sessions === 'cookie' ? vitestDescribe : (_name: string, body: () => void) => body()) as typeof vitestDescribe
+  let store: RedisStore | undefined
+  /** The server-side store of this run: Redis, or the memory store beside cookie sessions. */
+  const serverStore = (): SessionStore | 'memory' => store ?? 'memory'
   let stage: Stage
   let provider: DevProvider
   let logs: ReturnType<typeof captureLogs>
@@ -25,12 +50,16 @@ describe.each(FRAMEWORKS)('%s', (framework: Framework) => {
   let userinfo: string
 
   const mount = async (extra: OAuthOptions = {}) => {
-    stage.mount(await buildHandler(framework, appOptions(provider, stage.url, logs, extra), userinfo))
+    stage.mount(await buildHandler(framework, appOptions(provider, stage.url, logs, { ...(store ? { sessionStore: store } : {}), ...extra }), userinfo))
   }
   const get = (path: string, headers: Record<string, string> = API) => agent.request(`${stage.url}${path}`, { headers })
   const grants = (type: string) => provider.count('grant.success', type)
 
   beforeAll(async () => {
+    if (sessions === 'redis') {
+      redis ??= await startRedis()
+      store = redisStore({ url: redis.url, prefix: `suite-${framework}:`, timeout: 500, logger: { warn: () => undefined, error: () => undefined } })
+    }
     stage = await openStage()
     provider = await startProvider(stage.url, { accessTokenTtl: ACCESS_TOKEN_TTL })
     userinfo = `${provider.issuer}/me`
@@ -38,6 +67,7 @@ describe.each(FRAMEWORKS)('%s', (framework: Framework) => {
   afterAll(async () => {
     await stage.close()
     await provider.close()
+    await store?.close()
   })
   beforeEach(async () => {
     logs = captureLogs()
@@ -54,7 +84,7 @@ describe.each(FRAMEWORKS)('%s', (framework: Framework) => {
   })
 
   describe('login', () => {
-    it('logs alice in and /me shows her claims', async () => {
+    both('logs alice in and /me shows her claims', async () => {
       const result = await login(agent, stage.url, 'alice')
       expect(result.last.status).toBe(200)
       expect(result.last.body).toBe('signed in as alice')
@@ -110,7 +140,7 @@ describe.each(FRAMEWORKS)('%s', (framework: Framework) => {
   })
 
   describe('guard', () => {
-    it('lets alice into /admin and keeps bob out with 403', async () => {
+    both('lets alice into /admin and keeps bob out with 403', async () => {
       await login(agent, stage.url, 'alice')
       expect((await get('/admin')).status).toBe(200)
       const bob = createAgent()
@@ -219,7 +249,7 @@ describe.each(FRAMEWORKS)('%s', (framework: Framework) => {
       }
     })
 
-    it('a replayed callback: no second token request', async () => {
+    both('a replayed callback: no second token request', async () => {
       const before = grants('authorization_code')
       const done = await login(agent, stage.url, 'alice')
       expect(grants('authorization_code')).toBe(before + 1)
@@ -341,7 +371,7 @@ describe.each(FRAMEWORKS)('%s', (framework: Framework) => {
       vi.setSystemTime(Date.now() + (ACCESS_TOKEN_TTL + 5) * 1000)
     }
 
-    it('refreshes an expired access token once and /api/userinfo still answers', async () => {
+    both('refreshes an expired access token once and /api/userinfo still answers', async () => {
       await login(agent, stage.url, 'alice')
       expect((await get('/api/userinfo')).status).toBe(200)
       const before = grants('refresh_token')
@@ -350,7 +380,8 @@ describe.each(FRAMEWORKS)('%s', (framework: Framework) => {
       expect(response.status).toBe(200)
       expect(JSON.parse(response.body)).toMatchObject({ sub: 'alice', groups: ['admin'] })
       expect(grants('refresh_token')).toBe(before + 1)
-      expect(setsSession(response.setCookies)).toBe(true)
+      // cookie sessions carry the new tokens; a store keeps them server-side
+      expect(setsSession(response.setCookies)).toBe(sessions === 'cookie')
       // the rotated refresh token was kept: a second expiry refreshes again
       expire()
       expect((await get('/api/userinfo')).status).toBe(200)
@@ -358,7 +389,7 @@ describe.each(FRAMEWORKS)('%s', (framework: Framework) => {
       expect(provider.count('grant.error', 'refresh_token')).toBe(0)
     })
 
-    it('makes one refresh grant for 20 concurrent requests', async () => {
+    both('makes one refresh grant for 20 concurrent requests', async () => {
       await login(agent, stage.url, 'alice')
       const before = grants('refresh_token')
       const errorsBefore = provider.count('grant.error', 'refresh_token')
@@ -369,7 +400,7 @@ describe.each(FRAMEWORKS)('%s', (framework: Framework) => {
       expect(provider.count('grant.error', 'refresh_token')).toBe(errorsBefore)
     })
 
-    it('ends the session when the provider answers invalid_grant', async () => {
+    both('ends the session when the provider answers invalid_grant', async () => {
       await login(agent, stage.url, 'alice')
       // the provider revokes alice's grants (an admin action, a password change...)
       await provider.revokeGrants('alice')
@@ -435,7 +466,7 @@ describe.each(FRAMEWORKS)('%s', (framework: Framework) => {
   })
 
   describe('logout', () => {
-    it('ends the session, revokes the refresh token and goes to end_session with id_token_hint', async () => {
+    both('ends the session, revokes the refresh token and goes to end_session with id_token_hint', async () => {
       await login(agent, stage.url, 'alice')
       const revoked = provider.count('revocation.success')
       // a browser following the app's own logout link says Sec-Fetch-Site: same-origin
@@ -475,8 +506,8 @@ describe.each(FRAMEWORKS)('%s', (framework: Framework) => {
   })
 
   describe('modes', () => {
-    it('keeps sessions server-side with the memory store: a cookie replayed after logout is dead', async () => {
-      await mount({ sessionStore: 'memory' })
+    both('keeps sessions server-side with the memory store: a cookie replayed after logout is dead', async () => {
+      await mount({ sessionStore: serverStore() })
       await login(agent, stage.url, 'alice')
       const cookie = agent.cookies(stage.url).get(SESSION)!
       expect(cookie.length).toBeLessThan(200) // only a sealed session id travels
@@ -486,8 +517,8 @@ describe.each(FRAMEWORKS)('%s', (framework: Framework) => {
       expect((await get('/me')).status).toBe(401)
     })
 
-    it('gives a new session id at every login (no fixation) and drops the previous user', async () => {
-      await mount({ sessionStore: 'memory' })
+    both('gives a new session id at every login (no fixation) and drops the previous user', async () => {
+      await mount({ sessionStore: serverStore() })
       await login(agent, stage.url, 'alice')
       const first = agent.cookies(stage.url).get(SESSION)!
       const again = await login(agent, stage.url, 'bob', { stopAtCallback: true })
@@ -546,6 +577,76 @@ describe.each(FRAMEWORKS)('%s', (framework: Framework) => {
     })
   })
 
+  describe('server-side sessions', () => {
+    const expire = () => {
+      vi.useFakeTimers({ toFake: ['Date'] })
+      vi.setSystemTime(Date.now() + (ACCESS_TOKEN_TTL + 5) * 1000)
+    }
+
+    both('a refresh that finishes after logout does not bring the session back', async () => {
+      await mount({ sessionStore: serverStore() })
+      await login(agent, stage.url, 'alice')
+      const cookie = agent.cookies(stage.url).get(SESSION)!
+      expire()
+      // the provider has rotated the tokens, the answer is on its way
+      const gate = holdTokenRequests(provider, 'refresh_token', 'after')
+      const refreshing = get('/api/token')
+      await gate.waitForHeld()
+      expect((await get('/auth/logout', { ...HTML, 'sec-fetch-site': 'same-origin' })).status).toBe(302)
+      gate.release()
+      expect((await refreshing).status).toBe(401)
+      agent.setCookie(stage.url, SESSION, cookie)
+      expect((await get('/me')).status).toBe(401)
+    })
+  })
+
+  if (sessions === 'redis') describe('Redis faults', () => {
+    const sinceStopped = async (check: () => Promise<boolean>) => {
+      const deadline = Date.now() + 15_000
+      while (!(await check())) {
+        if (Date.now() > deadline) throw new Error('the app did not recover after Redis came back')
+        await new Promise((resolve) => setTimeout(resolve, 100))
+      }
+    }
+
+    redisOnly('answers 503 with Retry-After while Redis is down, never signs out, and recovers by itself', async () => {
+      await login(agent, stage.url, 'alice')
+      await redis!.stop()
+      try {
+        for (const path of ['/me', '/api/userinfo', '/api/token']) {
+          const response = await get(path)
+          expect(response.status, path).toBe(503)
+          if (path !== '/api/token') expect(response.headers.get('retry-after'), path).toBeTruthy()
+          expect(response.setCookies.filter(isSessionCookie), path).toEqual([])
+        }
+        const page = await get('/me', HTML)
+        expect(page.status).toBe(503)
+        expect(page.body).not.toMatch(/at .*\.js:\d+/)
+        expect((await get('/auth/login', HTML)).status).toBe(503)
+        expect((await get('/auth/logout', HTML)).status).toBe(503)
+      } finally {
+        await redis!.start()
+      }
+      await sinceStopped(async () => (await get('/me')).status === 200)
+      expect(JSON.parse((await get('/me')).body).user.sub).toBe('alice')
+    })
+
+    redisOnly('never sets a session cookie for a session it could not store', async () => {
+      const started = await login(agent, stage.url, 'alice', { stopAtCallback: true })
+      await redis!.stop()
+      try {
+        const callback = await agent.request(started.callbackUrl!, { headers: HTML })
+        expect(callback.status).toBe(503)
+        expect(callback.headers.get('retry-after')).toBeTruthy()
+        expect(setsSession(callback.setCookies)).toBe(false)
+      } finally {
+        await redis!.start()
+      }
+      await sinceStopped(async () => (await get('/auth/login', HTML)).status === 302)
+      expect((await get('/me')).status).toBe(401)
+    })
+  })
+
   describe('availability', () => {
     it('answers 503 with Retry-After when the provider is down, and keeps serving', async () => {
       await mount({ issuer: 'http://127.0.0.1:9/' })
@@ -556,4 +657,4 @@ describe.each(FRAMEWORKS)('%s', (framework: Framework) => {
       expect((await get('/')).status).toBe(200)
     })
   })
-})
+}

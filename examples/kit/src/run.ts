@@ -24,7 +24,8 @@ export async function runExample(framework: string, start: (options: OAuthOption
   const demo = await startDemoIfUnconfigured(process.env, port).catch(fail)
   let app: StartedApp
   try {
-    app = await start(demo?.options ?? localDefaults(port), port)
+    const options = { ...(demo?.options ?? localDefaults(port)), ...redisDefault() }
+    app = await start(Object.keys(options).length > 0 ? options : undefined, port)
   } catch (error) {
     await demo?.close()
     fail(error)
@@ -51,6 +52,12 @@ function fail(error: unknown): never {
 function localDefaults(port: number): { baseUrl: string } | undefined {
   const { OAUTH_BASE_URL, BASE_URL, OAUTH_REDIRECT_URI } = process.env
   return OAUTH_BASE_URL || BASE_URL || OAUTH_REDIRECT_URI ? undefined : { baseUrl: `http://localhost:${port}` }
+}
+
+/** With `OAUTH_REDIS_URL` set (and no `OAUTH_SESSION_STORE`), the examples keep sessions in Redis. */
+function redisDefault(): OAuthOptions {
+  const { OAUTH_REDIS_URL, OAUTH_SESSION_STORE } = process.env
+  return OAUTH_REDIS_URL?.trim() && !OAUTH_SESSION_STORE?.trim() ? { sessionStore: 'redis' } : {}
 }
 
 /** Listens with a plain Node.js HTTP server (Express, Koa) on every interface. */

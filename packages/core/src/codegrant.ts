@@ -19,7 +19,7 @@ import { describe } from './provider/http.js'
 import { createProviderResolver, type Provider } from './provider/metadata.js'
 import type { OAuthRequestState } from './request-state.js'
 import { safeReturnTo } from './return-to.js'
-import { createSessionBackend, type SessionBackend } from './session/backend.js'
+import { createSessionBackend, guarded, newSessionId, remaining, type SessionBackend } from './session/backend.js'
 import { createCookieCodec } from './session/cookie-codec.js'
 import { parseCookies, type RequestCookies } from './session/cookie-jar.js'
 import { userClaims } from './session/claims.js'
@@ -74,6 +74,8 @@ interface Context {
   session: SessionData | undefined | typeof UNLOADED
   /** `userinfo()`'s answer, once per request. */
   userinfo?: Promise<UserClaims>
+  /** True when the request's cookie predates a refresh this process finished: `session` is its result. */
+  superseded: boolean
 }
 
 const UNLOADED = Symbol('unloaded')
@@ -93,12 +95,13 @@ export function createCodegrant(options: OAuthOptions = {}, env: Readonly<Record
   const codec = createCookieCodec(config.cookieSecrets)
   const prefix = config.secure ? '__Host-' : ''
   const provider = createProviderResolver(config)
+  const backend = createSessionBackend(config, codec, `${prefix}codegrant.session`)
   const engine: Engine = {
     config,
-    backend: createSessionBackend(config, codec, `${prefix}codegrant.session`),
+    backend,
     transactions: transactionCookies(config, codec, prefix),
     provider,
-    refresh: createRefresher(config, provider),
+    refresh: createRefresher(config, provider, backend.store, (fresh) => remaining(fresh, now(), config)),
     exchangeOnce: createExchangeOnce(),
     allowOrigin: createOriginCheck(config, provider),
     // re-issue the session cookie at most every 1/20 of the idle timeout (a day: every 72 minutes)
@@ -120,7 +123,7 @@ export function createCodegrant(options: OAuthOptions = {}, env: Readonly<Record
     },
     attach(request, sink, target) {
       engine.diagnostics.observe(request)
-      const context: Context = { engine, request, sink: sink as CookieSink<unknown>, target, parsed: undefined, session: UNLOADED }
+      const context: Context = { engine, request, sink: sink as CookieSink<unknown>, target, parsed: undefined, session: UNLOADED, superseded: false }
       // one allocation per request: the getters live on a shared prototype
       const state = Object.create(STATE_PROTOTYPE) as OAuthRequestState & { [CONTEXT]: Context }
       state[CONTEXT] = context
@@ -230,10 +233,20 @@ function userOf(context: Context): Readonly<UserClaims> | undefined {
 
 function load(context: Context): SessionData | undefined {
   if (context.session !== UNLOADED) return context.session
-  const read = context.engine.backend.read(cookiesOf(context), now())
+  const { backend, refresh } = context.engine
+  const read = backend.read(cookiesOf(context), now())
   // only the cookie and memory backends get here, and they read synchronously
   if (read instanceof Promise) read.catch(() => {})
-  renew(context, read instanceof Promise ? undefined : read)
+  let session = read instanceof Promise ? undefined : read
+  // a cookie from before a refresh this process already did: continue from the refreshed
+  // session, so this response cannot write the older tokens (a used refresh token) back
+  const newer = session && !backend.store ? refresh.successor(session) : undefined
+  if (newer) {
+    context.superseded = true
+    session = { ...newer, uat: Math.max(newer.uat, session!.uat) }
+    persist(context, session)?.catch(() => undefined)
+  }
+  renew(context, session)
   // renew() has set it (a fresh read of the property: the narrowing above no longer holds)
   return (context as Context).session as SessionData | undefined
 }
@@ -271,7 +284,8 @@ async function refreshSession(context: Context, session: SessionData, force = fa
   try {
     const fresh = await context.engine.refresh(session, { force })
     context.session = fresh
-    await persist(context, fresh)
+    // with a store, the refresher wrote the record (only if it still existed); the cookie holds only its id
+    if (!context.engine.backend.store) await persist(context, fresh)
     return fresh
   } catch (error) {
     if (isCodegrantError(error, 'codegrant/session_ended')) {
@@ -292,6 +306,8 @@ async function accessToken(context: Context): Promise<string> {
 async function forceRefresh(context: Context): Promise<SessionData['tokens']> {
   const session = load(context)
   if (!session) throw new CodegrantError('codegrant/unauthenticated', 'Not signed in.')
+  // the request came with the cookie from before a refresh that finished: that refresh is the answer
+  if (context.superseded) return session.tokens
   return (await refreshSession(context, session, true)).tokens
 }
 
@@ -372,6 +388,9 @@ async function login(context: Context): Promise<CoreResponse> {
   const mismatch = context.engine.diagnostics.loginOrigin(request)
   if (mismatch) return mismatch
   const query = new URL(request.url, 'http://local.invalid').searchParams
+  // a sign-in that could not be stored at the end is not started: 503 now, not after the provider
+  const store = context.engine.backend.store
+  if (store && typeof config.sessionStore === 'object') await guarded(config, 'read', () => store.get(newSessionId()))
   // from the browser's query: returnTo, and only the parameters the app allows
   return beginLogin(context, query.get('returnTo'), queryParams(config.loginQueryParams, query))
 }
@@ -416,7 +435,7 @@ async function callback(context: Context): Promise<CoreResponse> {
     const destroyed = backend.clear({}, previous)
     if (destroyed instanceof Promise) await destroyed
   }
-  const written = backend.write(cookies, session, now())
+  const written = backend.write(cookies, session, now(), true)
   const sessionCookies = written instanceof Promise ? await written : written
   const cookiesOut = [transactions.remove(state), ...sessionCookies]
   config.logger.debug(`callback: session started (${typeof config.sessionStore === 'object' ? 'custom' : config.sessionStore} store, ${sessionCookies.length} cookie(s), ${sessionCookies.reduce((size, line) => size + line.length, 0)} bytes); redirecting to the app`)

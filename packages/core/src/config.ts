@@ -3,7 +3,8 @@ import { CodegrantError } from './errors.js'
 import { fapi2Problems } from './profile.js'
 import { parseAuthorizationParams, parseQueryAllowList, type AuthorizationParams, type AuthorizationParamsInput } from './flow/authorization-params.js'
 import type { LoginHook } from './flow/on-login.js'
-import type { SessionStore } from './session/store.js'
+import { prepareRedisStore } from './session/redis-loader.js'
+import { isCoordinating, type SessionStore } from './session/store.js'
 
 export type ClientAuthMethod = 'client_secret_basic' | 'client_secret_post' | 'private_key_jwt' | 'none'
 export type ResponseMode = 'query' | 'form_post'
@@ -53,9 +54,21 @@ export interface OAuthOptions {
   scope?: string
   /** At least 32 characters; a list (or comma-separated string) rotates keys: first encrypts, all decrypt. */
   cookieSecret?: string | readonly string[]
-  /** `cookie` (stateless, encrypted, chunked), `memory`, or a {@link SessionStore} instance. */
+  /**
+   * `cookie` (stateless, encrypted, chunked), `memory`, `redis` (loads `@codegrant/redis`, which
+   * must be installed), or a {@link SessionStore} instance.
+   */
   sessionStore?: 'cookie' | 'memory' | 'redis' | SessionStore
+  /** With `redis`: `redis://…`, `rediss://…`, cluster nodes `h1:7000,h2:7001`, or `redis+sentinel://h1:26379,h2:26379/master`. */
   redisUrl?: string
+  /** With `redis`: the URL lists Redis Cluster nodes (implied when it lists several). */
+  redisCluster?: boolean
+  /** With `redis`: prefix of every key, default `codegrant:`. */
+  redisPrefix?: string
+  /** With `redis`: milliseconds before a Redis call fails (the request answers 503), default 2000. */
+  redisTimeout?: number
+  /** Serve OpenID Connect Back-Channel Logout at `routes.backchannelLogout` (needs a server-side store). */
+  backchannelLogout?: boolean
   /** Absolute session lifetime, seconds. */
   sessionMaxAge?: number
   /** Rolling (idle) session lifetime, seconds. */
@@ -98,7 +111,7 @@ export interface OAuthOptions {
   idTokenSigningAlg?: string
   /** Seconds of clock difference tolerated when checking `exp`, `iat`, `nbf`. Default 30. */
   clockTolerance?: number
-  routes?: { login?: string; callback?: string; logout?: string }
+  routes?: { login?: string; callback?: string; logout?: string; backchannelLogout?: string }
   /**
    * Origins `oauth.fetch` may send the access token to, besides the provider's own (its issuer
    * and endpoints): a list, or a comma-separated string. https, or http on loopback only.
@@ -175,7 +188,8 @@ export interface OAuthConfig {
   /** Configured pin; undefined: chosen from the provider's metadata (RS256 first). */
   readonly idTokenSigningAlg: string | undefined
   readonly clockTolerance: number
-  readonly routes: Readonly<{ login: string; callback: string; logout: string }>
+  readonly backchannelLogout: boolean
+  readonly routes: Readonly<{ login: string; callback: string; logout: string; backchannelLogout: string }>
   /** Origins (`https://api.example.com`) `oauth.fetch` may send the token to, besides the provider's. */
   readonly apiOrigins: readonly string[]
   readonly logger: FullLogger
@@ -210,6 +224,10 @@ const ENV_NAMES = {
   cookieSecret: ['OAUTH_COOKIE_SECRET', 'SECRET'],
   sessionStore: ['OAUTH_SESSION_STORE'],
   redisUrl: ['OAUTH_REDIS_URL'],
+  redisCluster: ['OAUTH_REDIS_CLUSTER'],
+  redisPrefix: ['OAUTH_REDIS_PREFIX'],
+  redisTimeout: ['OAUTH_REDIS_TIMEOUT'],
+  backchannelLogout: ['OAUTH_BACKCHANNEL_LOGOUT'],
   sessionMaxAge: ['OAUTH_SESSION_MAX_AGE'],
   sessionIdleTimeout: ['OAUTH_SESSION_IDLE_TIMEOUT'],
   sessionCacheSize: ['OAUTH_SESSION_CACHE_SIZE'],
@@ -233,8 +251,8 @@ const ENV_NAMES = {
 } as const satisfies Partial<Record<keyof OAuthOptions, readonly string[]>>
 
 type EnvBacked = keyof typeof ENV_NAMES
-const NUMBERS = new Set<EnvBacked>(['sessionMaxAge', 'sessionIdleTimeout', 'sessionCacheSize', 'httpTimeout', 'refreshSkew', 'clockTolerance'])
-const BOOLEANS = new Set<EnvBacked>(['par', 'dpop', 'dpopAllowBearer', 'fetchUserinfo', 'trustProxy', 'debug', 'silentLogin'])
+const NUMBERS = new Set<EnvBacked>(['sessionMaxAge', 'sessionIdleTimeout', 'sessionCacheSize', 'httpTimeout', 'refreshSkew', 'clockTolerance', 'redisTimeout'])
+const BOOLEANS = new Set<EnvBacked>(['par', 'dpop', 'dpopAllowBearer', 'fetchUserinfo', 'trustProxy', 'debug', 'silentLogin', 'redisCluster', 'backchannelLogout'])
 
 /**
  * Reads every codegrant setting from an environment (usually `process.env`).
@@ -378,6 +396,7 @@ export function resolveConfig(options: OAuthOptions = {}, env: Env = process.env
     // a registered redirect URI names the callback route (under the base URL's path)
     callback: merged.routes?.callback ?? (redirect?.pathname.startsWith(`${basePath}/`) ? redirect.pathname.slice(basePath.length) : '/auth/callback'),
     logout: merged.routes?.logout ?? '/auth/logout',
+    backchannelLogout: merged.routes?.backchannelLogout ?? '/auth/backchannel-logout',
   }
   if (redirect && baseUrl && (redirect.origin !== baseUrl.origin || redirect.pathname !== `${basePath}${routes.callback}`)) {
     problems.push(`OAUTH_REDIRECT_URI (${redirect.href}) must be OAUTH_BASE_URL + the callback route (${baseUrl.origin}${basePath}${routes.callback}), so that the callback reaches this app`)
@@ -400,11 +419,21 @@ export function resolveConfig(options: OAuthOptions = {}, env: Env = process.env
   })
 
   let sessionStore: OAuthConfig['sessionStore'] = 'cookie'
+  let openRedis: (() => SessionStore) | undefined
   const store = merged.sessionStore
   if (typeof store === 'object') sessionStore = store
   else if (store === 'cookie' || store === 'memory' || store === undefined) sessionStore = store ?? 'cookie'
-  else if (store === 'redis') problems.push('OAUTH_SESSION_STORE=redis needs the @codegrant/redis package: pass its store object as `sessionStore`')
-  else problems.push(`OAUTH_SESSION_STORE must be cookie, memory or redis (got ${JSON.stringify(store)})`)
+  else if (store === 'redis') {
+    const redisCluster = flag('OAUTH_REDIS_CLUSTER', merged.redisCluster)
+    const redisTimeout = merged.redisTimeout === undefined ? undefined : positive('OAUTH_REDIS_TIMEOUT', merged.redisTimeout, 2000)
+    const prepared = prepareRedisStore({ url: merged.redisUrl, cluster: redisCluster, prefix: merged.redisPrefix, timeout: redisTimeout }, logger)
+    if (typeof prepared === 'string') problems.push(prepared)
+    else openRedis = prepared
+  } else problems.push(`OAUTH_SESSION_STORE must be cookie, memory or redis (got ${JSON.stringify(store)})`)
+  const backchannelLogout = flag('OAUTH_BACKCHANNEL_LOGOUT', merged.backchannelLogout)
+  if (backchannelLogout && (sessionStore === 'cookie' || (typeof sessionStore === 'object' && !isCoordinating(sessionStore)))) {
+    problems.push('OAUTH_BACKCHANNEL_LOGOUT needs a server-side session store that can find sessions by user (OAUTH_SESSION_STORE=redis, or memory for a single process): cookie sessions cannot be ended from the server')
+  }
 
   const responseMode = merged.responseMode ?? 'query'
   if (responseMode !== 'query' && responseMode !== 'form_post') problems.push(`OAUTH_RESPONSE_MODE must be query or form_post (got ${JSON.stringify(responseMode)})`)
@@ -450,6 +479,7 @@ export function resolveConfig(options: OAuthOptions = {}, env: Env = process.env
   if (!secure && !isLoopback(base)) {
     logger.warn(`OAUTH_BASE_URL ${base.origin} is plain http: cookies cannot be Secure; use https outside development`)
   }
+  if (openRedis) sessionStore = openRedis()
   if (process.env.NODE_TLS_REJECT_UNAUTHORIZED === '0') {
     logger.warn('NODE_TLS_REJECT_UNAUTHORIZED=0 disables TLS certificate checks for every call to the provider; never use it in production')
   }
@@ -485,6 +515,7 @@ export function resolveConfig(options: OAuthOptions = {}, env: Env = process.env
     trustProxy,
     idTokenSigningAlg,
     clockTolerance,
+    backchannelLogout,
     routes: Object.freeze(routes),
     apiOrigins: Object.freeze(apiOrigins),
     logger,

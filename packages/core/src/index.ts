@@ -8,6 +8,6 @@ export type { AuthorizationParamsInput, LoginOptions } from './flow/authorizatio
 export { formParams, readBody, type CoreRequest, type CoreResponse } from './http.js'
 export type { OAuthRequestState, SessionTimes } from './request-state.js'
 export { safeReturnTo } from './return-to.js'
-export { memoryStore, type MaybePromise, type SessionData, type SessionStore, type StandardClaims, type TokenSet, type UserClaims } from './session/store.js'
+export { isCoordinating, memoryStore, type CoordinatingStore, type MaybePromise, type SessionData, type SessionStore, type StandardClaims, type TokenSet, type UserClaims } from './session/store.js'
 export type { LoginEvent, LoginHook, LoginHookResult } from './flow/on-login.js'
 export { createCookieCodec, type CookieCodec } from './session/cookie-codec.js'

@@ -196,11 +196,11 @@ describe('opened-session cache', () => {
     const codec = countingCodec([NEW])
     const backend = createSessionBackend(resolveConfig(options({ sessionStore: 'memory' }), {}), codec, NAME)
     const data = session()
-    const cookies = jar(backend.write({}, data, T0) as string[])
+    const cookies = jar(backend.write({}, data, T0, true) as string[])
     expect(backend.read(cookies, T0)).toBe(data)
     expect(backend.read(cookies, T0)).toBe(data)
     expect(codec.opens).toBe(1)
-    const other = jar(backend.write({}, session({ sid: 'sid-2' }), T0) as string[])
+    const other = jar(backend.write({}, session({ sid: 'sid-2' }), T0, true) as string[])
     backend.read(other, T0)
     backend.clear({}, data) // another request (or process restart of the record) ends it
     expect(backend.read(cookies, T0)).toBeUndefined()

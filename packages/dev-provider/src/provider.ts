@@ -11,7 +11,7 @@ import { loadInteractionPolicy, loadProviderClass, loadProviderErrors } from './
 import { assertLoopbackHost, urlHost } from './loopback.js';
 import { MemoryStore } from './memory-adapter.js';
 import { framed, warnOnce } from './notices.js';
-import type { OidcMiddleware, OidcProvider } from './oidc-types.js';
+import type { OidcKoaContext, OidcMiddleware, OidcProvider } from './oidc-types.js';
 import { users, type AddedUser, type AddedUsers, type ClaimOverrides } from './users.js';
 
 export interface DevProviderOptions {
@@ -75,9 +75,16 @@ export interface DevProvider {
   addUser(user: AddedUser): void;
   /** Revokes every grant (and so every token) of an account, as an admin would; returns how many. */
   revokeGrants(accountId: string): number;
+  /**
+   * Runs `middleware` (Koa-style) around every oidc-provider request from now on, e.g. to hold a
+   * token response while a test acts; returns a function that removes it. For tests.
+   */
+  intercept(middleware: Interceptor): () => void;
   /** Stops listening and closes every open connection. */
   close(): Promise<void>;
 }
+
+export type Interceptor = (ctx: OidcKoaContext, next: () => Promise<void>) => Promise<void>;
 
 const DEFAULT_HOST = '127.0.0.1';
 const DEFAULT_TTL = 3600;
@@ -122,6 +129,12 @@ export async function startDevProvider(options: DevProviderOptions): Promise<Dev
     const log = new EventLog();
     const detach = log.attach(provider);
     if (options.discovery) provider.use(rewriteDiscovery(options.discovery));
+    const interceptors = new Set<Interceptor>();
+    provider.use(async (ctx, next) => {
+      const chain = [...interceptors];
+      const run = async (index: number): Promise<void> => (index < chain.length ? chain[index]!(ctx, () => run(index + 1)) : next());
+      await run(0);
+    });
     server.on('request', requestListener(provider, added));
     if (!options.quiet) console.error(banner(issuer, options.clients));
     return {
@@ -133,6 +146,10 @@ export async function startDevProvider(options: DevProviderOptions): Promise<Dev
       setExtraClaims: (accountId, claims) => void overrides.set(accountId, { ...claims }),
       addUser: (user) => void added.set(user.sub, { ...user, groups: [...user.groups] }),
       revokeGrants: (accountId) => store.revokeAccount(accountId),
+      intercept: (middleware) => {
+        interceptors.add(middleware);
+        return () => void interceptors.delete(middleware);
+      },
       close: once(async () => {
         await closeServer(server);
         detach();

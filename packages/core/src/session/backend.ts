@@ -14,9 +14,19 @@ import { isSessionData, memoryStore, type MaybePromise, type SessionData, type S
  */
 export interface SessionBackend {
   readonly cookieName: string
+  /** The server-side store; undefined for cookie sessions. */
+  readonly store: SessionStore | undefined
+  /** @throws {CodegrantError} `codegrant/store_unavailable` when the store fails. */
   read(cookies: RequestCookies, now: number): MaybePromise<SessionData | undefined>
-  /** `Set-Cookie` values that persist `data` (and remove whatever stale form the request carries). */
-  write(cookies: RequestCookies, data: SessionData, now: number): MaybePromise<string[]>
+  /**
+   * `Set-Cookie` values that persist `data` (and remove whatever stale form the request carries).
+   * With a store, `create` writes a new record; otherwise the record is replaced only if it still
+   * exists, so a session ended meanwhile (elsewhere) stays ended.
+   *
+   * @throws {CodegrantError} `codegrant/session_ended` when the record is gone;
+   *   `codegrant/store_unavailable` when the store fails.
+   */
+  write(cookies: RequestCookies, data: SessionData, now: number, create?: boolean): MaybePromise<string[]>
   /** `Set-Cookie` values that end the session (and the store record). */
   clear(cookies: RequestCookies, data: SessionData | undefined): MaybePromise<string[]>
 }
@@ -44,7 +54,7 @@ export function isLive(data: SessionData, now: number, config: OAuthConfig): boo
 }
 
 /** Seconds until the session ends, whichever of the absolute and idle limits comes first. */
-function remaining(data: SessionData, now: number, config: OAuthConfig): number {
+export function remaining(data: SessionData, now: number, config: OAuthConfig): number {
   return Math.min(data.exp, data.uat + config.sessionIdleTimeout) - now
 }
 
@@ -80,6 +90,7 @@ export function createSessionBackend(config: OAuthConfig, codec: CookieCodec, co
     let warned = false
     return {
       cookieName,
+      store: undefined,
       read: (cookies, now) => live(decode(readChunks(cookies, cookieName), isSessionData), now),
       write(cookies, data, now) {
         forget(cookies)
@@ -111,27 +122,41 @@ export function createSessionBackend(config: OAuthConfig, codec: CookieCodec, co
   const store: SessionStore = config.sessionStore === 'memory' ? memoryStore() : config.sessionStore
   return {
     cookieName,
+    store,
     read(cookies, now) {
       const sid = decode(readChunks(cookies, cookieName), isSessionId)
       if (sid === undefined) return undefined
-      const found = guarded(config, 'read', () => store.get(sid))
-      return found instanceof Promise ? found.then((data) => liveStored(data, now)) : liveStored(found, now)
+      return andThen(guarded(config, 'read', () => store.get(sid)), (data) => liveStored(data, now))
     },
-    write(cookies, data, now) {
+    write(cookies, data, now, create = false) {
       forget(cookies)
       const ttl = remaining(data, now, config)
       const cookie = setCookie(cookieName, codec.seal(cookieName, JSON.stringify(data.sid)), { ...attributes, maxAge: ttl })
       const headers = [cookie, ...clearChunked(cookies, cookieName, attributes, new Set([cookieName]))]
-      const saved = guarded(config, 'write', () => store.set(data.sid, data, ttl))
-      return saved instanceof Promise ? saved.then(() => headers) : headers
+      if (create) return andThen(guarded(config, 'write', () => store.set(data.sid, data, ttl)), () => headers)
+      return andThen(replaceRecord(config, store, data, ttl), (kept) => {
+        if (!kept) throw new CodegrantError('codegrant/session_ended', 'The session was ended (signed out elsewhere). Sign in again.')
+        return headers
+      })
     },
     clear(cookies, data) {
       forget(cookies)
       const headers = clearChunked(cookies, cookieName, attributes)
-      const destroyed = data ? guarded(config, 'destroy', () => store.destroy(data.sid)) : undefined
-      return destroyed instanceof Promise ? destroyed.then(() => headers) : headers
+      return data ? andThen(guarded(config, 'destroy', () => store.destroy(data.sid)), () => headers) : headers
     },
   }
+}
+
+/**
+ * Replaces a session's record only if it still exists: atomically with a store that has
+ * `update`; otherwise read-then-write (a store without `update` cannot close that race).
+ */
+export function replaceRecord(config: OAuthConfig, store: SessionStore, data: SessionData, ttl: number): MaybePromise<boolean> {
+  if (store.update) {
+    const update = store.update.bind(store)
+    return guarded(config, 'write', () => update(data.sid, data, ttl))
+  }
+  return andThen(guarded(config, 'read', () => store.get(data.sid)), (found) => (found ? andThen(guarded(config, 'write', () => store.set(data.sid, data, ttl)), () => true) : false))
 }
 
 /**
@@ -139,7 +164,7 @@ export function createSessionBackend(config: OAuthConfig, codec: CookieCodec, co
  * with Retry-After). The store's own error is logged, not kept: it may quote the command and
  * so the session it carried.
  */
-function guarded<T>(config: OAuthConfig, what: string, call: () => MaybePromise<T>): MaybePromise<T> {
+export function guarded<T>(config: OAuthConfig, what: string, call: () => MaybePromise<T>): MaybePromise<T> {
   const unavailable = (error: unknown) => {
     config.logger.error(`the session store failed to ${what} a session: ${describe(error)}`)
     return new CodegrantError('codegrant/store_unavailable', 'Sessions cannot be read or saved right now. Try again in a moment.')
@@ -150,4 +175,9 @@ function guarded<T>(config: OAuthConfig, what: string, call: () => MaybePromise<
   } catch (error) {
     return Promise.reject(unavailable(error))
   }
+}
+
+/** `value.then(next)` without a microtask when `value` is not a promise (the memory store). */
+function andThen<T, U>(value: MaybePromise<T>, next: (value: T) => MaybePromise<U>): MaybePromise<U> {
+  return value instanceof Promise ? value.then(next) : next(value)
 }

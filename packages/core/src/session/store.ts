@@ -86,13 +86,43 @@ export type MaybePromise<T> = T | Promise<T>
 /**
  * A server-side session store. The browser then carries only an encrypted session id.
  * Implementations must fail loudly (reject) rather than report a session as missing when
- * the store is unreachable.
+ * the store is unreachable, and should bound every call with a timeout.
+ *
+ * The optional members make a store safe for several instances (and for back-channel logout);
+ * the memory store and `@codegrant/redis` implement all of them. A store without them works
+ * for one process: refreshes are then coordinated per process only, and writes after a refresh
+ * fall back to `get` + `set`.
  */
 export interface SessionStore {
   get(sid: string): MaybePromise<SessionData | undefined>
-  /** @param ttl seconds until the record may be discarded */
+  /** Creates or replaces a record. @param ttl seconds until the record may be discarded */
   set(sid: string, data: SessionData, ttl: number): MaybePromise<void>
   destroy(sid: string): MaybePromise<void>
+  /**
+   * Replaces a record only if it still exists (atomically): a session destroyed meanwhile (logout
+   * on another instance, back-channel logout) stays destroyed. Resolves false when it was gone.
+   */
+  update?(sid: string, data: SessionData, ttl: number): MaybePromise<boolean>
+  /**
+   * Takes the session's refresh lock for `owner` unless someone holds it; the lock lapses after
+   * `ttlMs` if its holder dies. Resolves true when taken.
+   */
+  lock?(sid: string, owner: string, ttlMs: number): MaybePromise<boolean>
+  /** Releases the lock only if `owner` still holds it (compare-and-delete). */
+  unlock?(sid: string, owner: string): MaybePromise<void>
+  /** Files the session under `tag` (a provider `sid` or `sub`) until `ttl` seconds have passed. */
+  tag?(tag: string, sid: string, ttl: number): MaybePromise<void>
+  /** The sessions filed under `tag` (some may be gone already). */
+  tagged?(tag: string): MaybePromise<string[]>
+  /** Records a one-time `key` for `ttl` seconds; resolves false when it was already recorded. */
+  once?(key: string, ttl: number): MaybePromise<boolean>
+}
+
+/** A store that coordinates instances and serves back-channel logout. */
+export type CoordinatingStore = Required<SessionStore>
+
+export function isCoordinating(store: SessionStore): store is CoordinatingStore {
+  return ['update', 'lock', 'unlock', 'tag', 'tagged', 'once'].every((name) => typeof (store as unknown as Record<string, unknown>)[name] === 'function')
 }
 
 /** Sessions an in-process store keeps at most, unless told otherwise (~1 KB each measured: ~10 MB). */
@@ -102,25 +132,17 @@ export const MEMORY_STORE_MAX_SESSIONS = 10_000
  * An in-process store: for a single instance and for tests. Sessions die with the process.
  * Bounded: past `maxSessions`, expired records are dropped first, then the least recently
  * used (whose users must sign in again), so a flood of logins cannot exhaust memory.
+ * Coordinates refreshes and serves back-channel logout within the process.
  */
-export function memoryStore(options: { maxSessions?: number } = {}): SessionStore {
+export function memoryStore(options: { maxSessions?: number } = {}): CoordinatingStore {
   const max = Math.max(1, options.maxSessions ?? MEMORY_STORE_MAX_SESSIONS)
   // a Map iterates in insertion order: re-inserting on use keeps it ordered by last use
   const records = new Map<string, { data: SessionData; until: number }>()
-  // expired records are dropped a few at a time as others are written: O(1) per write however
-  // many sessions are live (a full sweep every 1,024 writes made a million logins quadratic)
-  let cursor: Iterator<[string, { until: number }]> | undefined
-  const sweepSome = (now: number) => {
-    for (let i = 0; i < SWEEP_PER_WRITE; i++) {
-      cursor ??= records.entries()
-      const next = cursor.next()
-      if (next.done) {
-        cursor = undefined
-        return
-      }
-      if (next.value[1].until <= now) records.delete(next.value[0])
-    }
-  }
+  const locks = new Map<string, { owner: string; until: number }>()
+  const tags = new Map<string, Map<string, number>>()
+  const seen = new Map<string, { until: number }>()
+  const sweepRecords = sweeper(records)
+  const sweepSeen = sweeper(seen)
   let swept = 0
   // full: expired records go (a full sweep at most once a second), then the least recently used
   const makeRoom = (now: number) => {
@@ -133,29 +155,87 @@ export function memoryStore(options: { maxSessions?: number } = {}): SessionStor
       records.delete(key)
     }
   }
+  const get = (sid: string) => {
+    const record = records.get(sid)
+    if (!record) return undefined
+    records.delete(sid)
+    if (record.until <= Date.now()) return undefined
+    records.set(sid, record)
+    return record.data
+  }
+  const set = (sid: string, data: SessionData, ttl: number) => {
+    const now = Date.now()
+    records.delete(sid)
+    if (records.size >= max) makeRoom(now)
+    records.set(sid, { data, until: now + ttl * 1000 })
+    sweepRecords(now)
+  }
   return {
-    get(sid) {
-      const record = records.get(sid)
-      if (!record) return undefined
-      records.delete(sid)
-      if (record.until <= Date.now()) return undefined
-      records.set(sid, record)
-      return record.data
-    },
-    set(sid, data, ttl) {
-      const now = Date.now()
-      records.delete(sid)
-      if (records.size >= max) makeRoom(now)
-      records.set(sid, { data, until: now + ttl * 1000 })
-      sweepSome(now)
+    get,
+    set,
+    update(sid, data, ttl) {
+      if (get(sid) === undefined) return false
+      set(sid, data, ttl)
+      return true
     },
     destroy(sid) {
       records.delete(sid)
     },
+    lock(sid, owner, ttlMs) {
+      const held = locks.get(sid)
+      if (held && held.until > Date.now()) return false
+      locks.set(sid, { owner, until: Date.now() + ttlMs })
+      return true
+    },
+    unlock(sid, owner) {
+      if (locks.get(sid)?.owner === owner) locks.delete(sid)
+    },
+    tag(tag, sid, ttl) {
+      let members = tags.get(tag)
+      if (!members) tags.set(tag, (members = new Map()))
+      const now = Date.now()
+      for (const [member, until] of members) if (until <= now) members.delete(member)
+      members.set(sid, now + ttl * 1000)
+    },
+    tagged(tag) {
+      const members = tags.get(tag)
+      if (!members) return []
+      const now = Date.now()
+      for (const [sid, until] of members) if (until <= now) members.delete(sid)
+      if (members.size === 0) tags.delete(tag)
+      return [...members.keys()]
+    },
+    once(key, ttl) {
+      const now = Date.now()
+      const found = seen.get(key)
+      if (found !== undefined && found.until > now) return false
+      seen.set(key, { until: now + ttl * 1000 })
+      sweepSeen(now)
+      return true
+    },
   }
 }
 
-/** Records looked at per write: visits every record once per (live records / 4) writes. */
+/**
+ * Drops expired entries a few at a time as others are written: O(1) per write however many are
+ * live (a full sweep every 1,024 writes made a million logins quadratic).
+ */
+function sweeper(entries: Map<string, { until: number }>): (now: number) => void {
+  let cursor: Iterator<[string, { until: number }]> | undefined
+  return (now) => {
+    for (let i = 0; i < SWEEP_PER_WRITE; i++) {
+      cursor ??= entries.entries()
+      const next = cursor.next()
+      if (next.done) {
+        cursor = undefined
+        return
+      }
+      if (next.value[1].until <= now) entries.delete(next.value[0])
+    }
+  }
+}
+
+/** Entries looked at per write: visits every entry once per (live entries / 4) writes. */
 const SWEEP_PER_WRITE = 4
 
 export function isSessionData(value: unknown): value is SessionData {

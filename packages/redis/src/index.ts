@@ -1,0 +1,218 @@
+import type { CoordinatingStore, Logger, SessionData } from '@codegrant/core'
+import { Cluster, Redis, type RedisOptions } from 'ioredis'
+
+export interface RedisStoreOptions {
+  /**
+   * `redis://[user:pass@]host:port[/db]`, `rediss://…` (TLS), a comma-separated list of cluster
+   * nodes (`redis://h1:7000,redis://h2:7001` or `h1:7000,h2:7001`), or Sentinel as
+   * `redis+sentinel://[user:pass@]h1:26379,h2:26379/<master name>`. `OAUTH_REDIS_URL`.
+   */
+  url?: string
+  /** Treat `url` as Redis Cluster nodes even when it names only one. `OAUTH_REDIS_CLUSTER`. */
+  cluster?: boolean
+  /** Prefix of every key. `OAUTH_REDIS_PREFIX`, default `codegrant:`. */
+  prefix?: string
+  /** Milliseconds after which any Redis call fails (the request then answers 503). `OAUTH_REDIS_TIMEOUT`, default 2000. */
+  timeout?: number
+  /** An ioredis client you configured yourself (its connection is then yours to close). */
+  client?: Redis | Cluster
+  logger?: Logger
+}
+
+/** `@codegrant/redis`'s store: a {@link CoordinatingStore} plus `close()`. */
+export interface RedisStore extends CoordinatingStore {
+  readonly client: Redis | Cluster
+  /** Closes the connection (unless it was passed in as `client`). */
+  close(): Promise<void>
+}
+
+type Env = Readonly<Record<string, string | undefined>>
+
+// A session's keys share the hash tag `{sid}`: one cluster slot, so each script touches one node.
+const UPDATE_IF_EXISTS = `if redis.call('exists', KEYS[1]) == 1 then redis.call('set', KEYS[1], ARGV[1], 'PX', ARGV[2]) return 1 end return 0`
+const COMPARE_AND_DELETE = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0`
+const TAG = `redis.call('zremrangebyscore', KEYS[1], '-inf', ARGV[3])
+redis.call('zadd', KEYS[1], ARGV[1], ARGV[2])
+if redis.call('pttl', KEYS[1]) < tonumber(ARGV[4]) then redis.call('pexpire', KEYS[1], ARGV[4]) end
+return 1`
+
+interface Scripts {
+  cgUpdate(key: string, value: string, ttlMs: number): Promise<number>
+  cgUnlock(key: string, owner: string): Promise<number>
+  cgTag(key: string, until: number, sid: string, now: number, ttlMs: number): Promise<number>
+}
+
+/**
+ * A Redis session store (ioredis): single Redis, Sentinel, or Redis Cluster. Records expire with
+ * the session; the refresh lock and conditional writes are Lua scripts on one slot; every call
+ * fails after `timeout` ms instead of hanging, and ioredis reconnects by itself.
+ *
+ * @example
+ * app.use(oauth({ sessionStore: redisStore({ url: 'redis://localhost:6379' }) }))
+ */
+export function redisStore(options: RedisStoreOptions = {}): RedisStore {
+  const prefix = options.prefix ?? 'codegrant:'
+  const timeout = options.timeout ?? 2000
+  const owned = options.client === undefined
+  const client = options.client ?? connect(options.url ?? 'redis://localhost:6379', options.cluster ?? false, timeout)
+  watch(client, options.logger)
+  const commands = client as (Redis | Cluster) & Scripts
+  client.defineCommand('cgUpdate', { numberOfKeys: 1, lua: UPDATE_IF_EXISTS })
+  client.defineCommand('cgUnlock', { numberOfKeys: 1, lua: COMPARE_AND_DELETE })
+  client.defineCommand('cgTag', { numberOfKeys: 1, lua: TAG })
+
+  const session = (sid: string) => `${prefix}{${sid}}:session`
+  const lockKey = (sid: string) => `${prefix}{${sid}}:lock`
+  const tagKey = (tag: string) => `${prefix}tag:{${tag}}`
+  const onceKey = (key: string) => `${prefix}once:{${key}}`
+  const ms = (seconds: number) => Math.max(1, Math.ceil(seconds * 1000))
+  const call = <T>(what: string, run: () => Promise<T>): Promise<T> => within(run(), timeout, what)
+
+  return {
+    client,
+    async get(sid) {
+      const raw = await call('GET', () => client.get(session(sid)))
+      if (raw === null) return undefined
+      try {
+        return JSON.parse(raw) as SessionData
+      } catch {
+        return undefined
+      }
+    },
+    async set(sid, data, ttl) {
+      await call('SET', () => client.set(session(sid), JSON.stringify(data), 'PX', ms(ttl)))
+    },
+    async update(sid, data, ttl) {
+      return (await call('update', () => commands.cgUpdate(session(sid), JSON.stringify(data), ms(ttl)))) === 1
+    },
+    async destroy(sid) {
+      await call('DEL', () => client.del(session(sid)))
+    },
+    async lock(sid, owner, ttlMs) {
+      return (await call('SET NX', () => client.set(lockKey(sid), owner, 'PX', Math.max(1, Math.ceil(ttlMs)), 'NX'))) === 'OK'
+    },
+    async unlock(sid, owner) {
+      await call('unlock', () => commands.cgUnlock(lockKey(sid), owner))
+    },
+    async tag(tag, sid, ttl) {
+      const now = Date.now()
+      await call('tag', () => commands.cgTag(tagKey(tag), now + ms(ttl), sid, now, ms(ttl)))
+    },
+    async tagged(tag) {
+      return call('ZRANGEBYSCORE', () => client.zrangebyscore(tagKey(tag), Date.now(), '+inf'))
+    },
+    async once(key, ttl) {
+      return (await call('SET NX', () => client.set(onceKey(key), '1', 'PX', ms(ttl), 'NX'))) === 'OK'
+    },
+    async close() {
+      if (owned) await client.quit().catch(() => client.disconnect())
+    },
+  }
+}
+
+/**
+ * The store the environment asks for: `OAUTH_REDIS_URL`, `OAUTH_REDIS_CLUSTER`,
+ * `OAUTH_REDIS_PREFIX`, `OAUTH_REDIS_TIMEOUT`. codegrant calls this itself when
+ * `OAUTH_SESSION_STORE=redis`.
+ */
+export function redisStoreFromEnv(env: Env = process.env, logger?: Logger): RedisStore {
+  const timeout = env.OAUTH_REDIS_TIMEOUT?.trim()
+  return redisStore({
+    url: env.OAUTH_REDIS_URL?.trim() || undefined,
+    cluster: /^(true|1|yes|on)$/i.test(env.OAUTH_REDIS_CLUSTER?.trim() ?? ''),
+    prefix: env.OAUTH_REDIS_PREFIX ?? undefined,
+    timeout: timeout && /^\d+$/.test(timeout) ? Number(timeout) : undefined,
+    logger,
+  })
+}
+
+/** What is wrong with a Redis URL setting, if anything (no secret is echoed). */
+export function checkRedisUrl(url: string | undefined): string | undefined {
+  if (url === undefined || url.trim() === '') return 'OAUTH_REDIS_URL is required when OAUTH_SESSION_STORE=redis (e.g. redis://localhost:6379)'
+  try {
+    parseUrl(url, false)
+    return undefined
+  } catch (error) {
+    return error instanceof Error ? error.message : 'OAUTH_REDIS_URL is invalid'
+  }
+}
+
+interface Parsed {
+  kind: 'single' | 'cluster' | 'sentinel'
+  nodes: { host: string; port: number }[]
+  options: RedisOptions
+}
+
+function parseUrl(raw: string, cluster: boolean): Parsed {
+  const parts = raw.split(',').map((part) => part.trim()).filter(Boolean)
+  const sentinel = /^redis(s)?\+sentinel:\/\//i.exec(parts[0] ?? '')
+  // `redis+sentinel://u:p@h1:26379,h2:26379/mymaster`: the hosts after the first carry no scheme
+  const urls = parts.map((part, index) => {
+    const withScheme = index > 0 && !/^\w[\w+.-]*:\/\//.test(part) ? `redis://${part}` : part
+    const normalised = sentinel ? withScheme.replace(/^redis(s)?\+sentinel:/i, 'redis$1:') : /^\w[\w+.-]*:\/\//.test(withScheme) ? withScheme : `redis://${withScheme}`
+    let url: URL
+    try {
+      url = new URL(normalised)
+    } catch {
+      throw new Error(`OAUTH_REDIS_URL must be redis://host:port, rediss://…, a comma list of cluster nodes, or redis+sentinel://h1:26379,h2:26379/master (entry ${index + 1} is not a URL)`)
+    }
+    if (url.protocol !== 'redis:' && url.protocol !== 'rediss:') throw new Error(`OAUTH_REDIS_URL entry ${index + 1} must use redis:// or rediss:// (got ${url.protocol})`)
+    return url
+  })
+  const first = urls[0]
+  if (!first) throw new Error('OAUTH_REDIS_URL is empty')
+  const options: RedisOptions = {}
+  if (first.username) options.username = decodeURIComponent(first.username)
+  if (first.password) options.password = decodeURIComponent(first.password)
+  if (first.protocol === 'rediss:') options.tls = {}
+  const nodes = urls.map((url) => ({ host: url.hostname.replace(/^\[|\]$/g, ''), port: Number(url.port || (sentinel ? 26379 : 6379)) }))
+  if (sentinel) {
+    const name = decodeURIComponent((urls[urls.length - 1]!.pathname || '/').slice(1))
+    if (!name) throw new Error('OAUTH_REDIS_URL for Sentinel must end with the master name: redis+sentinel://h1:26379,h2:26379/mymaster')
+    return { kind: 'sentinel', nodes, options: { ...options, name, sentinelPassword: options.password } }
+  }
+  const db = first.pathname.length > 1 ? Number(first.pathname.slice(1)) : undefined
+  if (db !== undefined && !Number.isInteger(db)) throw new Error('OAUTH_REDIS_URL: the path must be a database number')
+  if (db !== undefined) options.db = db
+  return { kind: cluster || urls.length > 1 ? 'cluster' : 'single', nodes, options }
+}
+
+function connect(url: string, cluster: boolean, timeout: number): Redis | Cluster {
+  const { kind, nodes, options } = parseUrl(url, cluster)
+  // commands wait in the offline queue while reconnecting, bounded by `timeout` (ours and ioredis's)
+  const common: RedisOptions = { ...options, commandTimeout: timeout, connectTimeout: Math.max(timeout, 1000), maxRetriesPerRequest: 1, enableOfflineQueue: true }
+  if (kind === 'cluster') {
+    const { db: _db, ...redisOptions } = common
+    return new Cluster(nodes, { redisOptions, enableOfflineQueue: true, slotsRefreshTimeout: Math.max(timeout, 1000), clusterRetryStrategy: (times) => Math.min(100 * times, 2000) })
+  }
+  if (kind === 'sentinel') return new Redis({ ...common, sentinels: nodes })
+  return new Redis({ ...common, host: nodes[0]!.host, port: nodes[0]!.port })
+}
+
+/** One warning per outage, without the URL (it may hold a password). */
+function watch(client: Redis | Cluster, logger: Logger | undefined): void {
+  const warn = logger ? (message: string) => logger.warn(message) : (message: string) => console.warn(`[codegrant] ${message}`)
+  let down = false
+  client.on('error', (error: unknown) => {
+    if (down) return
+    down = true
+    const message = error instanceof Error ? error.message.replace(/\/\/[^@/]*@/g, '//***@') : 'unknown error'
+    warn(`Redis is unavailable (${message}); requests that need it answer 503 until it is back`)
+  })
+  client.on('ready', () => {
+    if (down) warn('Redis is available again')
+    down = false
+  })
+}
+
+function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined
+  const timedOut = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => reject(new Error(`Redis ${what} timed out after ${ms} ms`)), ms)
+  })
+  return Promise.race([promise, timedOut])
+    .catch((error: unknown) => {
+      throw error instanceof Error && error.message.startsWith('Redis ') ? error : new Error(`Redis ${what} failed: ${error instanceof Error ? error.message : String(error)}`, { cause: error })
+    })
+    .finally(() => clearTimeout(timer))
+}

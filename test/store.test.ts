@@ -1,0 +1,197 @@
+/**
+ * The SessionStore contract, run against the memory store, a real single Redis and a real
+ * 3-master Redis Cluster alike: records, conditional writes (no resurrection), the refresh
+ * lock (owner-only release, expiry), tags for back-channel logout, one-time keys.
+ */
+import { memoryStore, type CoordinatingStore, type SessionData } from '@codegrant/core'
+import { redisStore, redisStoreFromEnv, type RedisStore } from '@codegrant/redis'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { startRedis, startRedisCluster, type RedisCluster, type RedisServer } from './support/redis.js'
+
+const session = (sid: string, accessToken = 'at-1'): SessionData => ({
+  sid,
+  iat: 1,
+  uat: 1,
+  exp: 2,
+  user: { sub: 'alice' },
+  tokens: { accessToken, tokenType: 'bearer', scope: 'openid' },
+})
+const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
+let counter = 0
+const fresh = () => `sid-${process.pid}-${++counter}-${Math.random().toString(36).slice(2)}`
+
+let single: RedisServer
+let cluster: RedisCluster
+const stores: RedisStore[] = []
+
+beforeAll(async () => {
+  ;[single, cluster] = await Promise.all([startRedis(), startRedisCluster()])
+}, 60_000)
+afterAll(async () => {
+  await Promise.all(stores.map((store) => store.close()))
+  await Promise.all([single?.close(), cluster?.close()])
+})
+
+const KINDS = {
+  memory: () => memoryStore(),
+  redis: () => {
+    const store = redisStore({ url: single.url, prefix: 'contract:' })
+    stores.push(store)
+    return store
+  },
+  cluster: () => {
+    const store = redisStoreFromEnv({ OAUTH_REDIS_URL: cluster.url, OAUTH_REDIS_PREFIX: 'contract:' })
+    stores.push(store)
+    return store
+  },
+} satisfies Record<string, () => CoordinatingStore>
+
+describe.each(Object.keys(KINDS) as (keyof typeof KINDS)[])('%s store', (kind) => {
+  let store: CoordinatingStore
+  beforeAll(() => {
+    store = KINDS[kind]()
+  })
+
+  it('keeps, returns and destroys a record', async () => {
+    const sid = fresh()
+    expect(await store.get(sid)).toBeUndefined()
+    await store.set(sid, session(sid), 60)
+    expect(await store.get(sid)).toEqual(session(sid))
+    await store.destroy(sid)
+    expect(await store.get(sid)).toBeUndefined()
+  })
+
+  it('forgets a record after its ttl', async () => {
+    const sid = fresh()
+    await store.set(sid, session(sid), 0.2)
+    expect(await store.get(sid)).toBeDefined()
+    await pause(350)
+    expect(await store.get(sid)).toBeUndefined()
+  })
+
+  it('updates a record only while it exists: a destroyed session stays destroyed', async () => {
+    const sid = fresh()
+    expect(await store.update(sid, session(sid), 60)).toBe(false)
+    expect(await store.get(sid)).toBeUndefined()
+    await store.set(sid, session(sid), 60)
+    expect(await store.update(sid, session(sid, 'at-2'), 60)).toBe(true)
+    expect((await store.get(sid))?.tokens.accessToken).toBe('at-2')
+    await store.destroy(sid)
+    expect(await store.update(sid, session(sid, 'at-3'), 60)).toBe(false)
+    expect(await store.get(sid)).toBeUndefined()
+  })
+
+  it('gives the refresh lock to one owner, releases it only for that owner, and lets it lapse', async () => {
+    const sid = fresh()
+    const results = await Promise.all(['a', 'b', 'c', 'd'].map((owner) => store.lock(sid, owner, 60_000)))
+    expect(results.filter(Boolean)).toHaveLength(1)
+    const owner = ['a', 'b', 'c', 'd'][results.indexOf(true)]!
+    await store.unlock(sid, owner === 'a' ? 'b' : 'a') // not the owner: no effect
+    expect(await store.lock(sid, 'e', 60_000)).toBe(false)
+    await store.unlock(sid, owner)
+    expect(await store.lock(sid, 'e', 200)).toBe(true)
+    expect(await store.lock(sid, 'f', 200)).toBe(false)
+    await pause(350)
+    expect(await store.lock(sid, 'f', 60_000)).toBe(true)
+    await store.unlock(sid, 'e') // the lapsed owner cannot release the new owner's lock
+    expect(await store.lock(sid, 'g', 60_000)).toBe(false)
+  })
+
+  it('files sessions under tags until their ttl', async () => {
+    const tag = `sub:${fresh()}`
+    const [a, b] = [fresh(), fresh()]
+    await store.tag(tag, a, 60)
+    await store.tag(tag, b, 0.2)
+    expect((await store.tagged(tag)).sort()).toEqual([a, b].sort())
+    await pause(350)
+    expect(await store.tagged(tag)).toEqual([a])
+    expect(await store.tagged(`sub:${fresh()}`)).toEqual([])
+  })
+
+  it('records a one-time key once within its ttl', async () => {
+    const key = `jti:${fresh()}`
+    const results = await Promise.all([1, 2, 3].map(() => store.once(key, 0.3)))
+    expect(results.filter(Boolean)).toHaveLength(1)
+    expect(await store.once(key, 0.3)).toBe(false)
+    await pause(450)
+    expect(await store.once(key, 60)).toBe(true)
+  })
+})
+
+describe('redis store', () => {
+  it('keeps a session\'s keys in one cluster slot, under the prefix', async () => {
+    const store = redisStoreFromEnv({ OAUTH_REDIS_URL: cluster.url, OAUTH_REDIS_PREFIX: 'slot:' })
+    stores.push(store)
+    expect(store.client.isCluster).toBe(true)
+    const sid = fresh()
+    await store.set(sid, session(sid), 60)
+    await store.lock(sid, 'me', 60_000)
+    const client = store.client
+    const slot = (key: string) => client.call('CLUSTER', 'KEYSLOT', key) as Promise<number>
+    expect(await slot(`slot:{${sid}}:session`)).toBe(await slot(`slot:{${sid}}:lock`))
+    expect(await client.exists(`slot:{${sid}}:session`)).toBe(1)
+    expect(await client.pttl(`slot:{${sid}}:session`)).toBeGreaterThan(50_000)
+  })
+
+  it('uses codegrant: as the default prefix and sets TTLs in Redis', async () => {
+    const store = redisStore({ url: single.url })
+    stores.push(store)
+    const sid = fresh()
+    await store.set(sid, session(sid), 90)
+    const ttl = Number(await single.cli('pttl', `codegrant:{${sid}}:session`))
+    expect(ttl).toBeGreaterThan(80_000)
+    expect(ttl).toBeLessThanOrEqual(90_000)
+  })
+
+  it('rejects (never reports "no session") when Redis does not answer, within its timeout', async () => {
+    const store = redisStore({ url: 'redis://127.0.0.1:1', timeout: 300, logger: { warn: () => undefined, error: () => undefined } })
+    stores.push(store)
+    const started = Date.now()
+    await expect(store.get(fresh())).rejects.toThrow(/Redis|ECONNREFUSED|Connection|timed out/i)
+    expect(Date.now() - started).toBeLessThan(1500)
+    await expect(store.lock(fresh(), 'me', 1000)).rejects.toThrow()
+  })
+
+  it('refuses URLs it cannot use, without echoing a password', async () => {
+    const { checkRedisUrl } = await import('@codegrant/redis')
+    expect(checkRedisUrl(undefined)).toMatch(/OAUTH_REDIS_URL is required/)
+    expect(checkRedisUrl('http://user:hunter2@host:6379')).toMatch(/redis:\/\/ or rediss:\/\//)
+    expect(checkRedisUrl('http://user:hunter2@host:6379')).not.toContain('hunter2')
+    expect(checkRedisUrl('redis+sentinel://h1:26379,h2:26379')).toMatch(/master name/)
+    expect(checkRedisUrl('redis+sentinel://h1:26379,h2:26379/mymaster')).toBeUndefined()
+    expect(checkRedisUrl('rediss://:pw@h1:6380/2')).toBeUndefined()
+    expect(checkRedisUrl('h1:7000,h2:7001')).toBeUndefined()
+  })
+})
+
+describe('OAUTH_SESSION_STORE=redis', () => {
+  const base = {
+    OAUTH_ISSUER: 'http://127.0.0.1:9',
+    OAUTH_CLIENT_ID: 'client',
+    OAUTH_CLIENT_SECRET: 'secret',
+    OAUTH_BASE_URL: 'http://localhost:3000',
+    OAUTH_COOKIE_SECRET: 'x'.repeat(32),
+  }
+  const quiet = { warn: () => undefined, error: () => undefined }
+
+  it('opens @codegrant/redis from the environment alone (URL, cluster nodes, prefix)', async () => {
+    const { createCodegrant } = await import('@codegrant/core')
+    const app = createCodegrant({ logger: quiet }, { ...base, OAUTH_SESSION_STORE: 'redis', OAUTH_REDIS_URL: single.url, OAUTH_REDIS_PREFIX: 'env:' })
+    const store = app.config.sessionStore as RedisStore
+    stores.push(store)
+    expect(store.client.isCluster).toBeFalsy()
+    const sid = fresh()
+    await store.set(sid, session(sid), 60)
+    expect(Number(await single.cli('exists', `env:{${sid}}:session`))).toBe(1)
+    const clustered = createCodegrant({ logger: quiet }, { ...base, OAUTH_SESSION_STORE: 'redis', OAUTH_REDIS_URL: cluster.url.replace(/redis:\/\//g, '') })
+    stores.push(clustered.config.sessionStore as RedisStore)
+    expect((clustered.config.sessionStore as RedisStore).client.isCluster).toBe(true)
+  })
+
+  it('refuses to start without OAUTH_REDIS_URL, and back-channel logout without a server-side store', async () => {
+    const { createCodegrant } = await import('@codegrant/core')
+    expect(() => createCodegrant({ logger: quiet }, { ...base, OAUTH_SESSION_STORE: 'redis' })).toThrow(/OAUTH_REDIS_URL is required/)
+    expect(() => createCodegrant({ logger: quiet }, { ...base, OAUTH_BACKCHANNEL_LOGOUT: 'true' })).toThrow(/OAUTH_BACKCHANNEL_LOGOUT needs a server-side session store/)
+  })
+})
+

@@ -1,0 +1,136 @@
+/**
+ * Real Redis for the tests: a single `redis-server` and a 3-master Redis Cluster (created with
+ * `redis-cli --cluster create`), each on free loopback ports, in a temporary directory, started
+ * and stopped by the test that needs them. Never a mock.
+ */
+import { execFile, spawn, type ChildProcess } from 'node:child_process'
+import { existsSync, mkdtempSync, rmSync } from 'node:fs'
+import { createServer } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { promisify } from 'node:util'
+
+const run = promisify(execFile)
+const INSTALL = 'install redis-server and redis-tools: apt-get install -y redis-server redis-tools'
+
+function binary(name: string): string {
+  for (const dir of ['/usr/bin', '/usr/local/bin', '/usr/sbin']) if (existsSync(join(dir, name))) return join(dir, name)
+  throw new Error(`${name} is missing: ${INSTALL}`)
+}
+
+async function isFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = createServer()
+    server.once('error', () => resolve(false))
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)))
+  })
+}
+
+/** A free loopback port whose cluster bus port (+10000) is free too. */
+async function freePort(taken: Set<number>): Promise<number> {
+  for (;;) {
+    const port = 20000 + Math.floor(Math.random() * 30000)
+    if (taken.has(port)) continue
+    if ((await isFree(port)) && (await isFree(port + 10000))) {
+      taken.add(port)
+      return port
+    }
+  }
+}
+
+async function cli(port: number, ...args: string[]): Promise<string> {
+  const { stdout } = await run(binary('redis-cli'), ['-h', '127.0.0.1', '-p', String(port), ...args], { timeout: 10_000 })
+  return stdout.trim()
+}
+
+async function until(what: string, check: () => Promise<boolean>, ms = 10_000): Promise<void> {
+  const deadline = Date.now() + ms
+  for (;;) {
+    if (await check().catch(() => false)) return
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
+    await new Promise((resolve) => setTimeout(resolve, 50))
+  }
+}
+
+export interface RedisServer {
+  port: number
+  url: string
+  /** Stops the server (data is kept on disk: append-only file, fsync always). */
+  stop(): Promise<void>
+  /** Starts it again on the same port with the same data. */
+  start(): Promise<void>
+  /** Runs a redis-cli command against it. */
+  cli(...args: string[]): Promise<string>
+  close(): Promise<void>
+}
+
+function launch(port: number, dir: string, extra: string[] = []): ChildProcess {
+  const child = spawn(binary('redis-server'), [
+    '--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'yes', '--appendfsync', 'always',
+    '--protected-mode', 'no', '--loglevel', 'warning', ...extra,
+  ], { stdio: 'ignore' })
+  child.on('error', () => undefined)
+  return child
+}
+
+async function terminate(child: ChildProcess | undefined): Promise<void> {
+  if (!child || child.exitCode !== null || child.signalCode !== null) return
+  const exited = new Promise((resolve) => child.once('exit', resolve))
+  child.kill('SIGKILL')
+  await exited
+}
+
+/** A single redis-server on a free loopback port. */
+export async function startRedis(): Promise<RedisServer> {
+  binary('redis-cli')
+  const port = await freePort(new Set())
+  const dir = mkdtempSync(join(tmpdir(), 'codegrant-redis-'))
+  let child: ChildProcess | undefined
+  const start = async () => {
+    child = launch(port, dir)
+    await until(`redis-server on port ${port}`, async () => (await cli(port, 'ping')) === 'PONG')
+  }
+  await start()
+  return {
+    port,
+    url: `redis://127.0.0.1:${port}`,
+    cli: (...args) => cli(port, ...args),
+    start,
+    stop: () => terminate(child),
+    async close() {
+      await terminate(child)
+      rmSync(dir, { recursive: true, force: true })
+    },
+  }
+}
+
+export interface RedisCluster {
+  ports: number[]
+  /** The nodes as OAUTH_REDIS_URL lists them. */
+  url: string
+  close(): Promise<void>
+}
+
+/** A Redis Cluster of three masters (no replicas) on free loopback ports. */
+export async function startRedisCluster(): Promise<RedisCluster> {
+  binary('redis-cli')
+  const taken = new Set<number>()
+  const ports = [await freePort(taken), await freePort(taken), await freePort(taken)]
+  const dir = mkdtempSync(join(tmpdir(), 'codegrant-cluster-'))
+  const children = ports.map((port) =>
+    launch(port, dir, ['--cluster-enabled', 'yes', '--cluster-config-file', `nodes-${port}.conf`, '--appendfilename', `aof-${port}.aof`, '--appenddirname', `aof-${port}`, '--appendonly', 'no']),
+  )
+  const close = async () => {
+    await Promise.all(children.map(terminate))
+    rmSync(dir, { recursive: true, force: true })
+  }
+  try {
+    for (const port of ports) await until(`redis-server on port ${port}`, async () => (await cli(port, 'ping')) === 'PONG')
+    await run(binary('redis-cli'), ['--cluster', 'create', ...ports.map((port) => `127.0.0.1:${port}`), '--cluster-replicas', '0', '--cluster-yes'], { timeout: 20_000 })
+    for (const port of ports) await until('the cluster to be ok', async () => (await cli(port, 'cluster', 'info')).includes('cluster_state:ok'), 20_000)
+  } catch (error) {
+    await close()
+    throw error
+  }
+  return { ports, url: ports.map((port) => `redis://127.0.0.1:${port}`).join(','), close }
+}
