@@ -23,6 +23,14 @@ function problems(env: Record<string, string>, options = {}): string {
 }
 
 describe('configuration', () => {
+  it('refuses settings this version does not serve yet, rather than ignoring them', () => {
+    const message = problems({ ...valid, OAUTH_PROVIDERS: 'github,corp', OAUTH_PRESET: 'github', OAUTH_SESSION_STORE: 'memory', OAUTH_BACKCHANNEL_LOGOUT: 'true' })
+    expect(message).toContain('OAUTH_PROVIDERS is not supported')
+    expect(message).toContain('OAUTH_PRESET is not supported')
+    expect(message).toContain('OAUTH_BACKCHANNEL_LOGOUT is not served')
+    expect(() => resolveConfig({ logger: silent }, valid)).not.toThrow()
+  })
+
   it('lists every problem at once', () => {
     const message = problems({ OAUTH_COOKIE_SECRET: 'short', OAUTH_SESSION_STORE: 'mongo', OAUTH_BASE_URL: 'not a url', OAUTH_HTTP_TIMEOUT: 'soon' })
     expect(message).toContain('OAUTH_ISSUER is required')
