@@ -246,16 +246,7 @@ describe.each(FRAMEWORKS)('%s', (framework: Framework) => {
 
   const secrets = () => [CLIENT_SECRET, SECRET_A, ...hostile.secrets()]
   const mountHostile = async (extra: OAuthOptions = {}) => {
-    const options: OAuthOptions = {
-      issuer: hostile.issuer,
-      clientId: CLIENT_ID,
-      clientSecret: CLIENT_SECRET,
-      baseUrl: stage.url,
-      cookieSecret: SECRET_A,
-      httpTimeout: TIMEOUT,
-      logger: logs,
-      ...extra,
-    }
+    const options = appOptions(hostile, stage.url, logs, { httpTimeout: TIMEOUT, ...extra })
     stage.mount(await buildHandler(framework, options, hostile.userinfoUrl))
   }
   /** A login through the hostile provider (no login page); the session cookies it set. */

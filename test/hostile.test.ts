@@ -10,7 +10,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } 
 import { API, createAgent, HTML, type Agent, type Hop } from './support/agent.js'
 import { buildHandler, FRAMEWORKS, openStage, type Framework, type Stage } from './support/apps.js'
 import { startHostileProvider, type HostileProvider, type HostileSettings } from './support/hostile-provider.js'
-import { captureLogs, CLIENT_ID, CLIENT_SECRET, SECRET_A } from './support/provider.js'
+import { appOptions, captureLogs, CLIENT_ID, CLIENT_SECRET, SECRET_A } from './support/provider.js'
 
 const TIMEOUT = 300 // OAUTH_HTTP_TIMEOUT for every app in this file, milliseconds
 const SESSION = 'codegrant.session'
@@ -35,16 +35,7 @@ describe.each(FRAMEWORKS)('%s', (framework: Framework) => {
   let agent: Agent
 
   const mount = async (extra: OAuthOptions = {}) => {
-    const options: OAuthOptions = {
-      issuer: hostile.issuer,
-      clientId: CLIENT_ID,
-      clientSecret: CLIENT_SECRET,
-      baseUrl: stage.url,
-      cookieSecret: SECRET_A,
-      httpTimeout: TIMEOUT,
-      logger: logs,
-      ...extra,
-    }
+    const options = appOptions(hostile, stage.url, logs, { httpTimeout: TIMEOUT, ...extra })
     stage.mount(await buildHandler(framework, options, hostile.userinfoUrl))
   }
   const get = (path: string, headers: Record<string, string> = API) => agent.request(`${stage.url}${path}`, { headers })

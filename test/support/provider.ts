@@ -29,7 +29,7 @@ export function captureLogs(): Logger & { lines: string[] } {
   return { lines, warn: (line) => void lines.push(line), error: (line) => void lines.push(line) }
 }
 
-export function appOptions(provider: DevProvider, appUrl: string, logger: Logger, extra: OAuthOptions = {}): OAuthOptions {
+export function appOptions(provider: Pick<DevProvider, 'issuer'>, appUrl: string, logger: Logger, extra: OAuthOptions = {}): OAuthOptions {
   return {
     issuer: provider.issuer,
     clientId: CLIENT_ID,
