@@ -278,6 +278,23 @@ describe.each(FRAMEWORKS)('%s', (framework: Framework) => {
       for (const response of responses) expect([response.status, response.headers.get('location')]).toEqual([302, '/'])
       expect((await get('/me')).status).toBe(200)
     })
+
+    it('the same callback delivered at once to two instances sharing a store: one token request', async () => {
+      // two codegrant instances (as on two servers) behind one round-robin entry, one shared store
+      const shared = memoryStore()
+      const options = appOptions(hostile, stage.url, logs, { httpTimeout: TIMEOUT, sessionStore: shared })
+      const instances = [await buildHandler(framework, options, hostile.userinfoUrl), await buildHandler(framework, options, hostile.userinfoUrl)]
+      let next = 0
+      stage.mount((req, res) => instances[next++ % 2]!(req, res))
+      const url = await toCallback()
+      const before = hostile.count('token', 'authorization_code')
+      const responses = await Promise.all([1, 2].map(() => agent.request(url, { headers: API })))
+      expect(hostile.count('token', 'authorization_code')).toBe(before + 1)
+      const outcomes = responses.map((response) => (response.status === 302 ? 'signed in' : JSON.parse(response.body).code)).sort()
+      expect(outcomes).toEqual(['codegrant/invalid_callback', 'signed in'])
+      expect((await get('/me')).status).toBe(200)
+      expect((await get('/me')).status).toBe(200) // on both instances
+    })
   })
 
   describe('finding 6: no error references a token, code or secret at any depth', () => {

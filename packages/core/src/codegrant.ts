@@ -102,7 +102,7 @@ export function createCodegrant(options: OAuthOptions = {}, env: Readonly<Record
     transactions: transactionCookies(config, codec, prefix),
     provider,
     refresh: createRefresher(config, provider, backend.store, (fresh) => remaining(fresh, now(), config)),
-    exchangeOnce: createExchangeOnce(),
+    exchangeOnce: createExchangeOnce(config, backend.store),
     allowOrigin: createOriginCheck(config, provider),
     // re-issue the session cookie at most every 1/20 of the idle timeout (a day: every 72 minutes)
     renewAfter: Math.max(1, Math.floor(config.sessionIdleTimeout / 20)),

@@ -1,4 +1,8 @@
+import type { OAuthConfig } from '../config.js'
 import { CodegrantError } from '../errors.js'
+import { guarded } from '../session/backend.js'
+import type { SessionStore } from '../session/store.js'
+import { TRANSACTION_TTL } from './transaction.js'
 
 /** How long a finished exchange answers a late duplicate of its callback. */
 const REMEMBER_MS = 10_000
@@ -10,8 +14,16 @@ const REMEMBER_MS = 10_000
  * `invalid_grant` and, following RFC 6749 §4.1.2, by revoking the tokens already issued.
  * Only the very same response (`response`: its parameters) may share it.
  */
-export function createExchangeOnce<T>(): (state: string, response: string, exchange: () => Promise<T>) => Promise<T> {
+export function createExchangeOnce<T>(config: OAuthConfig, store: SessionStore | undefined): (state: string, response: string, exchange: () => Promise<T>) => Promise<T> {
   const flights = new Map<string, { response: string; result: Promise<T> }>()
+  // With a store shared by several instances, the first delivery claims the state there too: a
+  // duplicate that reaches another instance is refused before it can redeem the code again.
+  const claimed = (state: string, exchange: () => Promise<T>) => async (): Promise<T> => {
+    if (store?.once && !(await guarded(config, 'claim', () => store.once!(`exchange:${state}`, TRANSACTION_TTL)))) {
+      throw new CodegrantError('codegrant/invalid_callback', 'This sign-in response is already being completed (in another tab or on another server). If you are not signed in, start the sign-in again.')
+    }
+    return exchange()
+  }
   return (state, response, exchange) => {
     const flight = flights.get(state)
     if (flight) {
@@ -19,7 +31,7 @@ export function createExchangeOnce<T>(): (state: string, response: string, excha
         ? flight.result
         : Promise.reject(new CodegrantError('codegrant/invalid_callback', 'This sign-in is already being completed with another response. Start the sign-in again.'))
     }
-    const entry = { response, result: exchange() }
+    const entry = { response, result: claimed(state, exchange)() }
     flights.set(state, entry)
     const forget = () => { if (flights.get(state) === entry) flights.delete(state) }
     entry.result.then(() => setTimeout(forget, REMEMBER_MS).unref(), forget)
