@@ -26,10 +26,13 @@ async function isFree(port: number): Promise<boolean> {
   })
 }
 
-/** A free loopback port whose cluster bus port (+10000) is free too. */
+/**
+ * A free loopback port whose cluster bus port (+10000) is free too, both below the kernel's
+ * ephemeral range (32768 up) so that nothing listening on port 0 meanwhile can take them.
+ */
 async function freePort(taken: Set<number>): Promise<number> {
   for (;;) {
-    const port = 20000 + Math.floor(Math.random() * 30000)
+    const port = 10000 + Math.floor(Math.random() * 12000)
     if (taken.has(port)) continue
     if ((await isFree(port)) && (await isFree(port + 10000))) {
       taken.add(port)
