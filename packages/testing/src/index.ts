@@ -56,9 +56,15 @@ export interface TestUser {
 /** What `login` drives: the app as a URL, a request listener (an Express app, Koa's `app.callback()`), a Koa app, an `http.Server` or a Fastify instance. */
 export type AppTarget = string | URL | RequestListener | { callback(): RequestListener } | FastifyLike | Server
 
+/** What `login` sends through Fastify's `inject` (a subset of light-my-request's options, in Fastify 4 and 5 alike). */
+interface InjectRequest {
+  method: 'GET' | 'POST'
+  url: string
+  headers: Record<string, string>
+}
+
 interface FastifyLike {
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- Fastify's overloads differ by version
-  inject(options: any): PromiseLike<{ statusCode: number; headers: Record<string, unknown> }>
+  inject(options: InjectRequest): PromiseLike<{ statusCode: number; headers: Record<string, unknown> }>
 }
 
 /** A signed-in user: what your test client sends. */
@@ -148,7 +154,7 @@ interface Reply {
 }
 
 interface Transport {
-  send(method: string, path: string, headers: Record<string, string>): Promise<Reply>
+  send(method: InjectRequest['method'], path: string, headers: Record<string, string>): Promise<Reply>
   close(): Promise<void>
 }
 
