@@ -5,6 +5,7 @@
 import { spawn } from 'node:child_process'
 import { existsSync, readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
+import { SETTINGS } from '@codegrant/core'
 import { describe, expect, it } from 'vitest'
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url))
@@ -22,4 +23,12 @@ describe('API reference', () => {
     }
     expect(readFileSync(`${ROOT}docs/api/functions/_codegrant_express.oauth.html`, 'utf8')).toContain('Mounts codegrant on an Express 4 or 5 app')
   }, 240_000)
+})
+
+describe('README', () => {
+  it('documents every variable of the settings table', () => {
+    const readme = readFileSync(`${ROOT}README.md`, 'utf8')
+    const missing = SETTINGS.flatMap((setting) => setting.env).filter((name) => !readme.includes(`\`${name}\``))
+    expect(missing).toEqual([])
+  })
 })

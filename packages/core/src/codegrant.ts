@@ -92,6 +92,7 @@ const now = () => Math.floor(Date.now() / 1000)
  */
 export function createCodegrant(options: OAuthOptions = {}, env: Readonly<Record<string, string | undefined>> = process.env): Codegrant {
   const config = resolveConfig(options, env)
+  if (config.named) throw new CodegrantError('codegrant/config_invalid', 'codegrant configuration is invalid:\n  - several providers (OAUTH_PROVIDERS, option providers) are not served by this version yet')
   const codec = createCookieCodec(config.cookieSecrets)
   const prefix = config.secure ? '__Host-' : ''
   const provider = createProviderResolver(config)

@@ -1,5 +1,5 @@
 export { createCodegrant, guard, type Codegrant, type CookieSink, type Route } from './codegrant.js'
-export { configFromEnv, resolveConfig, type ClientAssertionAud, type ClientAuthMethod, type Logger, type OAuthConfig, type OAuthOptions, type Profile, type ResponseMode } from './config.js'
+export { configFromEnv, providerVariable, resolveConfig, SETTINGS, type ClientAssertionAud, type ClientAuthMethod, type Logger, type OAuthConfig, type OAuthOptions, type Profile, type ProviderOptions, type ProviderSettings, type ResponseMode, type Setting, type SettingType } from './config.js'
 export type { DpopKey } from './flow/dpop.js'
 export { doctor, formatReport, type Check, type CheckStatus, type DoctorReport } from './doctor.js'
 export { CodegrantError, isCodegrantError, type CodegrantErrorCode } from './errors.js'

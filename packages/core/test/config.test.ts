@@ -24,8 +24,7 @@ function problems(env: Record<string, string>, options = {}): string {
 
 describe('configuration', () => {
   it('refuses settings this version does not serve yet, rather than ignoring them', () => {
-    const message = problems({ ...valid, OAUTH_PROVIDERS: 'github,corp', OAUTH_PRESET: 'github', OAUTH_SESSION_STORE: 'memory', OAUTH_BACKCHANNEL_LOGOUT: 'true' })
-    expect(message).toContain('OAUTH_PROVIDERS is not supported')
+    const message = problems({ ...valid, OAUTH_PRESET: 'github', OAUTH_SESSION_STORE: 'memory', OAUTH_BACKCHANNEL_LOGOUT: 'true' })
     expect(message).toContain('OAUTH_PRESET is not supported')
     expect(message).toContain('OAUTH_BACKCHANNEL_LOGOUT is not served')
     expect(() => resolveConfig({ logger: silent }, valid)).not.toThrow()
@@ -114,5 +113,66 @@ describe('configuration of the client and callback', () => {
     expect(config.routes.callback).toBe('/oauth/redirect')
     expect(config.redirectUri).toBe('https://app.example.com/oauth/redirect')
     expect(problems({ ...valid, OAUTH_REDIRECT_URI: 'https://elsewhere.example.com/auth/callback' })).toContain('OAUTH_REDIRECT_URI')
+  })
+})
+
+describe('configuration of several providers', () => {
+  const app = { OAUTH_BASE_URL: 'https://app.example.com', OAUTH_COOKIE_SECRET: 'x'.repeat(32) }
+  const two = {
+    ...app,
+    OAUTH_PROVIDERS: 'github, Corp',
+    OAUTH_GITHUB_AUTHORIZATION_ENDPOINT: 'https://github.com/login/oauth/authorize',
+    OAUTH_GITHUB_TOKEN_ENDPOINT: 'https://github.com/login/oauth/access_token',
+    OAUTH_GITHUB_SCOPE: 'read:user',
+    OAUTH_GITHUB_CLIENT_ID: 'gh',
+    OAUTH_GITHUB_CLIENT_SECRET: 'gh-secret',
+    OAUTH_CORP_ISSUER: 'https://id.corp.example.com',
+    OAUTH_CORP_CLIENT_ID: 'corp',
+    OAUTH_CORP_CLIENT_SECRET: 'corp-secret',
+    OAUTH_CORP_PAR: 'true',
+  }
+
+  it('reads each provider from its prefixed variables, app-wide settings unprefixed', () => {
+    const config = resolveConfig({ logger: silent }, two)
+    expect(config.named).toBe(true)
+    expect(config.providers.map((provider) => provider.name)).toEqual(['github', 'corp'])
+    const [github, corp] = config.providers
+    expect(github).toMatchObject({ clientId: 'gh', scope: 'read:user', openid: false, explicitEndpoints: true, redirectUri: 'https://app.example.com/auth/callback/github', par: false })
+    expect(corp).toMatchObject({ clientId: 'corp', issuer: 'https://id.corp.example.com', par: true, redirectUri: 'https://app.example.com/auth/callback/corp' })
+    expect(corp!.paths).toEqual({ login: ['/auth/login/corp', '/auth/corp/login'], callback: ['/auth/callback/corp', '/auth/corp/callback'] })
+    expect(config.defaultProvider).toBeUndefined()
+    expect(config.cookieSecrets).toHaveLength(1)
+  })
+
+  it('takes providers from options over their variables, and a default provider', () => {
+    const config = resolveConfig({ logger: silent, defaultProvider: 'corp', providers: { corp: { clientId: 'from-options' }, github: { scope: 'user:email' } } }, two)
+    expect(config.providers.map((provider) => [provider.name, provider.clientId, provider.scope])).toEqual([
+      ['corp', 'from-options', 'openid profile email'],
+      ['github', 'gh', 'user:email'],
+    ])
+    expect(config.defaultProvider).toBe('corp')
+    expect(resolveConfig({ logger: silent }, { ...two, OAUTH_PROVIDERS: 'corp' }).defaultProvider).toBe('corp')
+  })
+
+  it('names the prefixed variable in every problem, and refuses provider settings for the whole app', () => {
+    const message = problems({ ...two, OAUTH_CORP_CLIENT_ID: '', OAUTH_GITHUB_PAR: 'maybe', OAUTH_SCOPE: 'openid', OAUTH_DEFAULT_PROVIDER: 'gitlab' })
+    expect(message).toContain('OAUTH_CORP_CLIENT_ID is required')
+    expect(message).toContain('OAUTH_GITHUB_PAR must be true or false')
+    expect(message).toContain('OAUTH_SCOPE (option scope) belongs to one provider: with several, set OAUTH_<NAME>_SCOPE')
+    expect(message).toContain('OAUTH_DEFAULT_PROVIDER must be one of the providers (github, corp; got "gitlab")')
+  })
+
+  it('refuses two providers with one redirect URI, and names that cannot be routes or variables', () => {
+    expect(problems({ ...two, OAUTH_GITHUB_REDIRECT_URI: 'https://app.example.com/cb', OAUTH_CORP_REDIRECT_URI: 'https://app.example.com/cb' })).toContain('providers github and corp have the same redirect URI')
+    expect(problems(app, { providers: { 'git-hub': { issuer: 'https://id.example.com' } } })).toContain('provider name "git-hub" must be lower-case letters')
+    expect(problems({ ...app, OAUTH_PROVIDERS: ',' })).toContain('OAUTH_PROVIDERS lists no provider')
+  })
+
+  it('keeps a single provider as today: named default, routes without a name', () => {
+    const config = resolveConfig({ logger: silent }, valid)
+    expect(config.named).toBe(false)
+    expect(config.providers).toHaveLength(1)
+    expect(config.providers[0]).toMatchObject({ name: 'default', clientId: 'app', redirectUri: 'https://app.example.com/auth/callback', paths: { login: ['/auth/login'], callback: ['/auth/callback'] } })
+    expect(config.defaultProvider).toBe('default')
   })
 })
