@@ -143,6 +143,31 @@ describe('redis store', () => {
     expect(ttl).toBeLessThanOrEqual(90_000)
   })
 
+  it('reads Redis on every get: parses a record again only when its text changed, and sees a write or delete made elsewhere at once', async () => {
+    const store = redisStore({ url: single.url, prefix: 'parsed:' })
+    const elsewhere = redisStore({ url: single.url, prefix: 'parsed:' }) // another instance
+    stores.push(store, elsewhere)
+    const sid = fresh()
+    await elsewhere.set(sid, session(sid, 'at-1'), 60)
+    const first = await store.get(sid)
+    expect(first?.tokens.accessToken).toBe('at-1')
+    // the same text: the same object (the core's per-session caches then hit)
+    expect(await store.get(sid)).toBe(first)
+    // rewritten by another instance (a refresh): the new record, never the remembered one
+    await elsewhere.set(sid, session(sid, 'at-2'), 60)
+    const second = await store.get(sid)
+    expect(second?.tokens.accessToken).toBe('at-2')
+    expect(second).not.toBe(first)
+    // changed behind the store's back, byte for byte: still read from Redis
+    await single.cli('set', `parsed:{${sid}}:session`, JSON.stringify(session(sid, 'at-3')), 'px', '60000')
+    expect((await store.get(sid))?.tokens.accessToken).toBe('at-3')
+    // ended elsewhere (logout on another instance): gone here on the next read
+    await elsewhere.destroy(sid)
+    expect(await store.get(sid)).toBeUndefined()
+    await elsewhere.set(sid, session(sid, 'at-3'), 60)
+    expect(await store.get(sid)).not.toBe(second)
+  })
+
   it('rejects (never reports "no session") when Redis does not answer, within its timeout', async () => {
     const store = redisStore({ url: 'redis://127.0.0.1:1', timeout: 300, logger: { warn: () => undefined, error: () => undefined } })
     stores.push(store)
@@ -150,6 +175,23 @@ describe('redis store', () => {
     await expect(store.get(fresh())).rejects.toThrow(/Redis|ECONNREFUSED|Connection|timed out/i)
     expect(Date.now() - started).toBeLessThan(1500)
     await expect(store.lock(fresh(), 'me', 1000)).rejects.toThrow()
+  })
+
+  it('rejects within its timeout when Redis is connected but does not answer (paused)', async () => {
+    const slow = await startRedis()
+    const store = redisStore({ url: slow.url, timeout: 300, logger: { warn: () => undefined, error: () => undefined } })
+    try {
+      const sid = fresh()
+      await store.set(sid, session(sid), 60)
+      await slow.cli('client', 'pause', '1500', 'ALL')
+      const started = Date.now()
+      await expect(store.get(sid)).rejects.toThrow(/Redis GET failed: .*timed out/i)
+      expect(Date.now() - started).toBeLessThan(1000)
+      await expect(store.update(sid, session(sid), 60)).rejects.toThrow(/Redis update failed/)
+    } finally {
+      await store.close()
+      await slow.close()
+    }
   })
 
   it('refuses URLs it cannot use, without echoing a password', async () => {

@@ -66,18 +66,22 @@ export function redisStore(options: RedisStoreOptions = {}): RedisStore {
   const tagKey = (tag: string) => `${prefix}tag:{${tag}}`
   const onceKey = (key: string) => `${prefix}once:{${key}}`
   const ms = (seconds: number) => Math.max(1, Math.ceil(seconds * 1000))
-  const call = <T>(what: string, run: () => Promise<T>): Promise<T> => within(run(), timeout, what)
+  // a single Redis or Sentinel connection we made bounds every command itself (ioredis's
+  // commandTimeout, armed before a command waits in the offline queue too): no second timer per
+  // call. A Cluster (whose own queue waits for the slots unbounded) or a client passed in gets ours.
+  const bounded = owned && !(client instanceof Cluster)
+  const call = <T>(what: string, run: () => Promise<T>): Promise<T> => (bounded ? named(run(), what) : within(run(), timeout, what))
+  const parsed = createParsedRecords()
 
   return {
     client,
     async get(sid) {
       const raw = await call('GET', () => client.get(session(sid)))
-      if (raw === null) return undefined
-      try {
-        return JSON.parse(raw) as SessionData
-      } catch {
+      if (raw === null) {
+        parsed.forget(sid)
         return undefined
       }
+      return parsed.read(sid, raw)
     },
     async set(sid, data, ttl) {
       await call('SET', () => client.set(session(sid), JSON.stringify(data), 'PX', ms(ttl)))
@@ -180,10 +184,11 @@ function parseUrl(raw: string, cluster: boolean): Parsed {
 function connect(url: string, cluster: boolean, timeout: number): Redis | Cluster {
   const { kind, nodes, options } = parseUrl(url, cluster)
   // commands wait in the offline queue while reconnecting, bounded by `timeout` (ours and ioredis's)
-  const common: RedisOptions = { ...options, commandTimeout: timeout, connectTimeout: Math.max(timeout, 1000), maxRetriesPerRequest: 1, enableOfflineQueue: true }
+  // auto-pipelining: the commands of requests handled in the same tick go out in one write
+  const common: RedisOptions = { ...options, commandTimeout: timeout, connectTimeout: Math.max(timeout, 1000), maxRetriesPerRequest: 1, enableOfflineQueue: true, enableAutoPipelining: true }
   if (kind === 'cluster') {
     const { db: _db, ...redisOptions } = common
-    return new Cluster(nodes, { redisOptions, enableOfflineQueue: true, slotsRefreshTimeout: Math.max(timeout, 1000), clusterRetryStrategy: (times) => Math.min(100 * times, 2000) })
+    return new Cluster(nodes, { redisOptions, enableOfflineQueue: true, enableAutoPipelining: true, slotsRefreshTimeout: Math.max(timeout, 1000), clusterRetryStrategy: (times) => Math.min(100 * times, 2000) })
   }
   if (kind === 'sentinel') return new Redis({ ...common, sentinels: nodes })
   return new Redis({ ...common, host: nodes[0]!.host, port: nodes[0]!.port })
@@ -205,14 +210,51 @@ function watch(client: Redis | Cluster, logger: Logger | undefined): void {
   })
 }
 
+/** Records parsed lately, by session id: at most this many. */
+const PARSED_RECORDS = 1000
+
+/**
+ * The last record text read for a session and what it parsed to. Every read still goes to Redis;
+ * when Redis answers the very same text as last time (a session's record changes only when it is
+ * written), the same object is returned instead of parsing it again, which also lets the core's
+ * per-session caches (the decoded claims) hit. Like the memory store's, the objects are shared by
+ * the requests that read them: callers treat sessions as immutable.
+ */
+function createParsedRecords(): { read(sid: string, raw: string): SessionData | undefined; forget(sid: string): void } {
+  const records = new Map<string, { raw: string; data: SessionData }>()
+  return {
+    read(sid, raw) {
+      const last = records.get(sid)
+      if (last !== undefined && last.raw === raw) return last.data
+      let data: SessionData
+      try {
+        data = JSON.parse(raw) as SessionData
+      } catch {
+        records.delete(sid)
+        return undefined
+      }
+      records.delete(sid)
+      records.set(sid, { raw, data })
+      if (records.size > PARSED_RECORDS) records.delete(records.keys().next().value as string)
+      return data
+    },
+    forget(sid) {
+      records.delete(sid)
+    },
+  }
+}
+
+/** A failed call's error names the command (never its arguments: they may carry a session). */
+function named<T>(promise: Promise<T>, what: string): Promise<T> {
+  return promise.catch((error: unknown) => {
+    throw error instanceof Error && error.message.startsWith('Redis ') ? error : new Error(`Redis ${what} failed: ${error instanceof Error ? error.message : String(error)}`, { cause: error })
+  })
+}
+
 function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined
   const timedOut = new Promise<never>((_resolve, reject) => {
     timer = setTimeout(() => reject(new Error(`Redis ${what} timed out after ${ms} ms`)), ms)
   })
-  return Promise.race([promise, timedOut])
-    .catch((error: unknown) => {
-      throw error instanceof Error && error.message.startsWith('Redis ') ? error : new Error(`Redis ${what} failed: ${error instanceof Error ? error.message : String(error)}`, { cause: error })
-    })
-    .finally(() => clearTimeout(timer))
+  return named(Promise.race([promise, timedOut]), what).finally(() => clearTimeout(timer))
 }
