@@ -9,11 +9,13 @@
 import { spawn, spawnSync } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { mkdirSync, writeFileSync } from 'node:fs'
-import { createServer } from 'node:net'
 import { performance } from 'node:perf_hooks'
 import { fileURLToPath } from 'node:url'
-import { createCodegrant, createCookieCodec, guard, memoryStore } from '@codegrant/core'
+import { createCodegrant, createCookieCodec, guard } from '@codegrant/core'
 import { parse as parseCookieHeader } from 'cookie'
+import { fillMemoryStore } from './store-heap.mjs'
+import { refreshStorm as sendStorm } from './storm.mjs'
+import { freePort, processCpu } from './system.mjs'
 
 if (typeof globalThis.gc !== 'function') {
   const result = spawnSync(process.execPath, ['--expose-gc', '--max-old-space-size=12288', fileURLToPath(import.meta.url), ...process.argv.slice(2)], { stdio: 'inherit' })
@@ -126,14 +128,8 @@ function sessionSize() {
 
 // 1b. session size over HTTP: Fastify with codegrant vs the floor (same app shape, no-op layers), same Cookie header, same answer
 async function httpSizes() {
-  const { readFileSync } = await import('node:fs')
   const { runWrk } = await import('./wrk.mjs')
-  const cpuOf = (pid) => {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-    return (Number(fields[11]) + Number(fields[12])) / 100
-  }
-  const freePort = () => new Promise((resolve) => { const server = createServer().listen(0, '127.0.0.1', () => { const { port } = server.address(); server.close(() => resolve(port)) }) })
+  const cpuOf = processCpu
   const rows = []
   for (const [label, padding] of [['1.5 KB', 0], ['4 KB', 1700], ['12 KB (4 chunks)', 7700]]) {
     const session = makeSession(b64(18), padding)
@@ -195,19 +191,8 @@ function cacheMemory() {
 function memoryStoreGrowth() {
   const rows = []
   for (const count of SESSION_COUNTS) {
-    gc()
-    const store = memoryStore()
-    const base = process.memoryUsage().heapUsed
-    const started = performance.now()
-    const sids = new Array(count)
-    for (let i = 0; i < count; i++) {
-      sids[i] = `${b64(18)}`
-      // parsed from JSON, as a store holds it: flat strings of their own, nothing shared
-      store.set(sids[i], JSON.parse(JSON.stringify(makeSession(sids[i]))), 7 * 86400)
-    }
-    const fillMs = performance.now() - started
-    gc()
-    const perSession = (process.memoryUsage().heapUsed - base - count * 8) / count
+    // a store sized for `count` (its default bound is 10,000 sessions: past it, the least recently used go)
+    const { store, sids, fillMs, perSession } = fillMemoryStore(count, (sid) => makeSession(sid))
     const sample = Array.from({ length: 2000 }, () => sids[Math.floor(Math.random() * count)])
     const lookup = measure((i) => { sink += store.get(sample[i % sample.length]) ? 1 : 0 })
     // guarded requests in the core with this store: random sessions among the sample (its cookies stay cached)
@@ -226,9 +211,7 @@ function memoryStoreGrowth() {
 async function refreshStorm() {
   const { startDevProvider } = await import('@codegrant/dev-provider')
   const { loginCookie } = await import('./agent.mjs')
-  const port = await new Promise((resolve) => {
-    const server = createServer().listen(0, '127.0.0.1', () => { const { port } = server.address(); server.close(() => resolve(port)) })
-  })
+  const port = await freePort()
   const spec = { port, clientId: 'bench-storm', clientSecret: b64(24), cookieSecret: SECRET }
   const provider = await startDevProvider({ quiet: true, clients: [{ client_id: spec.clientId, client_secret: spec.clientSecret, redirect_uris: [`http://127.0.0.1:${port}/auth/callback`] }] })
   const server = spawn(process.execPath, [fileURLToPath(new URL('./servers.mjs', import.meta.url)), 'fastify-codegrant'], {
@@ -247,20 +230,7 @@ async function refreshStorm() {
       session.tokens.expiresAt = Math.floor(Date.now() / 1000) - 10
       return cookieHeader(codec.seal(NAME, JSON.stringify(session)))
     })
-    const grantsBefore = provider.count('grant.success', 'refresh_token')
-    const started = performance.now()
-    const responses = await Promise.all(
-      Array.from({ length: STORM.requests }, async (_, i) => {
-        const response = await fetch(`${base}/me`, { headers: { accept: 'application/json', cookie: expired[i % expired.length] } })
-        await response.text()
-        return { status: response.status, renewed: response.headers.getSetCookie().length > 0, at: performance.now() - started }
-      }),
-    )
-    const drainMs = performance.now() - started
-    const grants = provider.count('grant.success', 'refresh_token') - grantsBefore
-    const statuses = Object.entries(responses.reduce((counts, r) => ({ ...counts, [r.status]: (counts[r.status] ?? 0) + 1 }), {})).map(([s, n]) => `${n}× ${s}`).join(', ')
-    const latencies = responses.map((r) => r.at).sort((a, b) => a - b)
-    const result = { sessions: STORM.sessions, requests: STORM.requests, grants, grantErrors: provider.count('grant.error', 'refresh_token'), statuses, renewed: responses.filter((r) => r.renewed).length, drainMs, p50Ms: latencies[Math.floor(latencies.length / 2)], p99Ms: latencies[Math.floor(latencies.length * 0.99)] }
+    const result = { sessions: STORM.sessions, ...(await sendStorm({ provider, requests: STORM.requests, urlFor: () => `${base}/me`, cookieFor: (i) => expired[i % expired.length] })) }
     log(`storm: ${JSON.stringify(result)}`)
     return result
   } finally {

@@ -1,0 +1,46 @@
+// Small helpers shared by the bench scripts: loopback ports and CPU time from /proc.
+import { readFileSync } from 'node:fs'
+import { createServer } from 'node:net'
+
+/** USER_HZ: /proc times are in 1/100 s. */
+export const TICK = 100
+
+/** A port free on 127.0.0.1 right now (the kernel's pick). */
+export function freePort() {
+  return new Promise((resolve, reject) => {
+    const server = createServer()
+    server.once('error', reject)
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address()
+      server.close(() => resolve(port))
+    })
+  })
+}
+
+/** CPU seconds a process has used (user + system), from /proc/<pid>/stat; 0 where there is none. */
+export function processCpu(pid) {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+    return (Number(fields[11]) + Number(fields[12])) / TICK
+  } catch {
+    return 0
+  }
+}
+
+/** Busy seconds so far of one CPU (or all), from /proc/stat; 0 where there is no /proc. */
+export function cpuBusy(cpu) {
+  try {
+    const line = readFileSync('/proc/stat', 'utf8').split('\n').find((l) => l.startsWith(cpu === undefined ? 'cpu ' : `cpu${cpu} `))
+    const [user, nice, system, , , irq, softirq, steal] = line.trim().split(/\s+/).slice(1).map(Number)
+    return (user + nice + system + irq + softirq + steal) / TICK
+  } catch {
+    return 0
+  }
+}
+
+export function median(values) {
+  const sorted = [...values].sort((a, b) => a - b)
+  const mid = Math.floor(sorted.length / 2)
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2
+}
