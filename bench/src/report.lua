@@ -1,5 +1,10 @@
 -- wrk reporting hook: one JSON line after the run, no per-request Lua (which would slow wrk).
 -- Latencies are in microseconds; errors.status counts responses outside 2xx/3xx.
+-- BENCH_DELAY_MS (paced runs only): each connection waits that many ms before each request.
+local pace = tonumber(os.getenv('BENCH_DELAY_MS') or '')
+if pace then
+  delay = function() return pace end
+end
 done = function(summary, latency, requests)
   io.write(string.format(
     'BENCH_RESULT {"requests":%d,"duration_us":%d,"bytes":%d,"errors":{"connect":%d,"read":%d,"write":%d,"status":%d,"timeout":%d},"latency_us":{"mean":%.1f,"p50":%d,"p90":%d,"p99":%d,"max":%d}}\n',

@@ -13,6 +13,8 @@ const base = `http://127.0.0.1:${settings.port}`
 
 const codegrantOptions = (sessionStore = 'cookie') => ({
   sessionStore,
+  // the Redis store: a redis-server the bench started on loopback (OAUTH_REDIS_URL would do the same)
+  ...(sessionStore === 'redis' ? { redisUrl: settings.redisUrl, ...(settings.redisPrefix ? { redisPrefix: settings.redisPrefix } : {}) } : {}),
   issuer: settings.issuer,
   clientId: settings.clientId,
   clientSecret: settings.clientSecret,
@@ -54,10 +56,13 @@ async function expressApp(layers, store) {
     app.use(function floorMiddleware(req, _res, next) { readCookie(req.headers); req.oauth = FLOOR_STATE; next() })
     requireAuth = () => function floorGuard(req, _res, next) { readCookie(req.headers); next() }
   }
+  // the examples' routes in the examples' order (Express matches them one by one), then /public
   app.get('/', (_req, res) => void res.send('ok'))
-  app.get('/public', (_req, res) => void res.json(HELLO))
+  app.post('/demo/refresh', (_req, res) => void res.json({ ok: true }))
   app.get('/me', requireAuth(), (req, res) => void res.json({ user: req.oauth.user }))
+  app.get('/api/userinfo', requireAuth(), (_req, res) => void res.json({ ok: true }))
   app.get('/admin', requireAuth({ claims: { groups: 'admin' } }), (_req, res) => void res.json({ ok: true }))
+  app.get('/public', (_req, res) => void res.json(HELLO))
   app.use((error, _req, res, next) => (res.headersSent ? next(error) : void res.status(error.status ?? 500).json({ error: 'internal' })))
   return listenNode(createServer(app))
 }
@@ -85,10 +90,13 @@ async function koaApp(layers, store) {
     oauth = function floorMiddleware(ctx, next) { readCookie(ctx.headers); ctx.state.oauth = FLOOR_STATE; return next() }
     requireAuth = () => function floorGuard(ctx, next) { readCookie(ctx.headers); return next() }
   }
+  // the examples' routes in the examples' order, then /public
   router.get('/', (ctx) => { ctx.body = 'ok' })
-  router.get('/public', (ctx) => { ctx.body = HELLO })
+  router.post('/demo/refresh', (ctx) => { ctx.body = { ok: true } })
   router.get('/me', requireAuth(), (ctx) => { ctx.body = { user: ctx.state.oauth.user } })
+  router.get('/api/userinfo', requireAuth(), (ctx) => { ctx.body = { ok: true } })
   router.get('/admin', requireAuth({ claims: { groups: 'admin' } }), (ctx) => { ctx.body = { ok: true } })
+  router.get('/public', (ctx) => { ctx.body = HELLO })
   app.use(async function handleErrors(ctx, next) {
     try {
       await next()
@@ -137,10 +145,13 @@ async function fastifyApp(layers, store) {
     await app.register(floorPlugin)
     requireAuth = () => function floorGuard(request, _reply, done) { readCookie(request.headers); done() }
   }
+  // the examples' routes, then /public
   app.get('/', async () => 'ok')
-  app.get('/public', async () => HELLO)
+  app.post('/demo/refresh', async () => ({ ok: true }))
   app.get('/me', { preHandler: requireAuth() }, async (request) => ({ user: request.oauth.user }))
+  app.get('/api/userinfo', { preHandler: requireAuth() }, async () => ({ ok: true }))
   app.get('/admin', { preHandler: requireAuth({ claims: { groups: 'admin' } }) }, async () => ({ ok: true }))
+  app.get('/public', async () => HELLO)
   return listenFastify(app)
 }
 
@@ -149,14 +160,17 @@ const builders = {
   'express-floor': () => expressApp('floor'),
   'express-codegrant': () => expressApp('codegrant', 'cookie'),
   'express-memory': () => expressApp('codegrant', 'memory'),
+  'express-redis': () => expressApp('codegrant', 'redis'),
   'koa-bare': () => koaApp('bare'),
   'koa-floor': () => koaApp('floor'),
   'koa-codegrant': () => koaApp('codegrant', 'cookie'),
   'koa-memory': () => koaApp('codegrant', 'memory'),
+  'koa-redis': () => koaApp('codegrant', 'redis'),
   'fastify-bare': () => fastifyApp('bare'),
   'fastify-floor': () => fastifyApp('floor'),
   'fastify-codegrant': () => fastifyApp('codegrant', 'cookie'),
   'fastify-memory': () => fastifyApp('codegrant', 'memory'),
+  'fastify-redis': () => fastifyApp('codegrant', 'redis'),
 
   // express-openid-connect, as its README sets it up for "some routes public, some guarded",
   // with the code flow (its default is the implicit id_token flow, which the dev provider

@@ -18,15 +18,18 @@ export function wrkVersion() {
 
 /**
  * One wrk run: `connections` keep-alive connections on one wrk thread for `seconds`, with the
- * given request headers. `cpu` pins wrk to that CPU (taskset) when given.
+ * given request headers. `cpu` pins wrk to that CPU (taskset) when given. `delayMs`: each
+ * connection waits that long before each request (a paced load below saturation, so that two
+ * servers can be compared at the same request rate; whole milliseconds).
  */
-export function runWrk({ url, headers = {}, seconds, connections, cpu }) {
+export function runWrk({ url, headers = {}, seconds, connections, cpu, delayMs }) {
   const args = ['-t1', `-c${connections}`, `-d${Math.max(1, Math.round(seconds))}s`, '--timeout', '5s', '-s', SCRIPT]
   for (const [name, value] of Object.entries(headers)) args.push('-H', `${name}: ${value}`)
   args.push(url)
   const [command, argv] = cpu === undefined ? ['wrk', args] : ['taskset', ['-c', String(cpu), 'wrk', ...args]]
   return new Promise((resolve, reject) => {
-    const child = spawn(command, argv, { stdio: ['ignore', 'pipe', 'pipe'] })
+    const env = delayMs === undefined ? process.env : { ...process.env, BENCH_DELAY_MS: String(Math.max(1, Math.round(delayMs))) }
+    const child = spawn(command, argv, { stdio: ['ignore', 'pipe', 'pipe'], env })
     let out = ''
     child.stdout.on('data', (chunk) => (out += chunk))
     child.stderr.on('data', (chunk) => (out += chunk))
