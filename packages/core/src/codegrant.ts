@@ -116,9 +116,13 @@ export function createCodegrant(options: OAuthOptions = {}, env: Readonly<Record
     [config.routes.logout, 'logout'],
   ])
 
+  // what every route's path starts with: most requests are told apart by it without a lookup
+  const routePrefix = commonPrefix([...routes.keys()])
+
   return {
     config,
     match(url) {
+      if (!url.startsWith(routePrefix)) return undefined
       const query = url.indexOf('?')
       return routes.get(query === -1 ? url : url.slice(0, query))
     },
@@ -132,10 +136,11 @@ export function createCodegrant(options: OAuthOptions = {}, env: Readonly<Record
       // a store that does I/O is read, and its renewal saved, before the request goes on
       // (getters cannot wait); a failed read rejects with codegrant/store_unavailable
       const settle = (session: SessionData | undefined) => {
-        const saved = renew(context, session)
+        const saved = renew(context, session, read instanceof Promise ? now() : at)
         return saved ? saved.then(() => state) : state
       }
-      const read = engine.backend.read(cookiesOf(context), now())
+      const at = now()
+      const read = engine.backend.read(cookiesOf(context), at)
       return read instanceof Promise ? read.then(settle) : settle(read)
     },
     respond(request, error) {
@@ -179,9 +184,11 @@ export function guard(state: OAuthRequestState, request?: CoreRequest, options: 
   if (!(state as { [CONTEXT]?: Context } | undefined)?.[CONTEXT]) return notMounted(request)
   const context = contextOf(state)
   const { config } = context.engine
-  const session = load(context)
+  // one clock reading for the whole decision
+  const at = now()
+  const session = load(context, at)
   const asked = request ?? context.request
-  if (session && session.tokens.refreshToken && refreshDue(config, session, now())) {
+  if (session && session.tokens.refreshToken && refreshDue(config, session, at)) {
     return refreshSession(context, session).then(
       (fresh) => settle(context, decide(config, asked, fresh, options, cookiesOf(context), now())),
       (error: unknown) =>
@@ -190,7 +197,7 @@ export function guard(state: OAuthRequestState, request?: CoreRequest, options: 
           : errorResponse(config, asked, isCodegrantError(error) ? error : unexpected(config, error)),
     )
   }
-  return settle(context, decide(config, asked, session, options, cookiesOf(context), now()))
+  return settle(context, decide(config, asked, session, options, cookiesOf(context), at))
 }
 
 /** A guard decision as a response: a login the guard asked for (step-up, silent) is started here. */
@@ -217,6 +224,13 @@ async function appLogin(context: Context, options: LoginOptions = {}): Promise<s
   return response.headers.location!
 }
 
+/** The longest string every one of `paths` starts with. */
+function commonPrefix(paths: string[]): string {
+  let prefix = paths[0] ?? ''
+  for (const path of paths) while (!path.startsWith(prefix)) prefix = prefix.slice(0, -1)
+  return prefix
+}
+
 function contextOf(state: OAuthRequestState): Context {
   const context = (state as unknown as { [CONTEXT]?: Context })[CONTEXT]
   if (!context) throw new TypeError('not a codegrant request state: mount oauth() before requireAuth()')
@@ -232,10 +246,11 @@ function userOf(context: Context): Readonly<UserClaims> | undefined {
   return session && userClaims(session)
 }
 
-function load(context: Context): SessionData | undefined {
+function load(context: Context, at?: number): SessionData | undefined {
   if (context.session !== UNLOADED) return context.session
   const { backend, refresh } = context.engine
-  const read = backend.read(cookiesOf(context), now())
+  const time = at ?? now()
+  const read = backend.read(cookiesOf(context), time)
   // only the cookie and memory backends get here, and they read synchronously
   if (read instanceof Promise) read.catch(() => {})
   let session = read instanceof Promise ? undefined : read
@@ -247,7 +262,7 @@ function load(context: Context): SessionData | undefined {
     session = { ...newer, uat: Math.max(newer.uat, session!.uat) }
     persist(context, session)?.catch(() => undefined)
   }
-  renew(context, session)
+  renew(context, session, time)
   // renew() has set it (a fresh read of the property: the narrowing above no longer holds)
   return (context as Context).session as SessionData | undefined
 }
@@ -257,9 +272,8 @@ function load(context: Context): SessionData | undefined {
  * seconds. A renewal that cannot be saved is logged and skipped (the session was read; the next
  * request tries again). Returns the pending save of a store that does I/O; it never rejects.
  */
-function renew(context: Context, session: SessionData | undefined): Promise<void> | undefined {
+function renew(context: Context, session: SessionData | undefined, at = now()): Promise<void> | undefined {
   context.session = session
-  const at = now()
   if (!session || at - session.uat < context.engine.renewAfter) return undefined
   const renewed = { ...session, uat: at }
   context.session = renewed
