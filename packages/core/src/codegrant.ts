@@ -393,7 +393,7 @@ async function userinfo(context: Context): Promise<UserClaims> {
   const session = load(context)
   if (!session) throw new CodegrantError('codegrant/unauthenticated', 'Not signed in.')
   const key = session.tokens.tokenType === 'DPoP' ? session.dpop : undefined
-  return fetchUserinfo(context.engine.config, await context.engine.provider(), token, context.engine.config.openid ? userClaims(session).sub : undefined, key)
+  return fetchUserinfo(context.engine.config, await context.engine.provider(), token, context.engine.config.openid ? userClaims(session).sub : undefined, key, session.tokens.scope)
 }
 
 async function login(context: Context): Promise<CoreResponse> {

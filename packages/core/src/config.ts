@@ -3,6 +3,7 @@ import { CodegrantError } from './errors.js'
 import { fapi2Problems } from './profile.js'
 import { parseAuthorizationParams, parseQueryAllowList, type AuthorizationParams, type AuthorizationParamsInput } from './flow/authorization-params.js'
 import type { LoginHook } from './flow/on-login.js'
+import { applyPreset, PRESETS, type Preset, type PresetName, type ResolvedPreset } from './provider/presets.js'
 import { prepareRedisStore } from './session/redis-loader.js'
 import { isCoordinating, type SessionStore } from './session/store.js'
 
@@ -29,6 +30,17 @@ export type FullLogger = Required<Logger>
 
 /** What a user passes to `oauth()`; every field also has an environment variable. */
 export interface OAuthOptions {
+  /**
+   * A provider preset (`github`, `google`, `microsoft`, `gitlab`, `auth0`, `okta`, `keycloak`),
+   * or a preset object (spread one of `PRESETS` to change a field): fills every provider setting
+   * left unset. `OAUTH_PRESET` (`OAUTH_<NAME>_PRESET`; with several providers, a provider named
+   * like a preset uses it unless told otherwise).
+   */
+  preset?: PresetName | Preset
+  /** With the `microsoft` preset: `common` (default), `organizations`, `consumers` or a tenant id. `OAUTH_TENANT`. */
+  tenant?: string
+  /** The `audience` authorization parameter (Auth0: the API the access token is for). `OAUTH_AUDIENCE`. */
+  audience?: string
   /** Issuer URL; metadata comes from OpenID / RFC 8414 discovery. `OAUTH_ISSUER`. */
   issuer?: string
   authorizationEndpoint?: string
@@ -158,7 +170,7 @@ export interface OAuthOptions {
 
 /** The settings that belong to one provider: with several, each has its own. */
 export const PROVIDER_OPTIONS = [
-  'issuer', 'authorizationEndpoint', 'tokenEndpoint', 'userinfoEndpoint', 'revocationEndpoint', 'endSessionEndpoint', 'jwksUri',
+  'preset', 'tenant', 'audience', 'issuer', 'authorizationEndpoint', 'tokenEndpoint', 'userinfoEndpoint', 'revocationEndpoint', 'endSessionEndpoint', 'jwksUri',
   'clientId', 'clientSecret', 'clientAuthMethod', 'privateKey', 'clientAssertionAud', 'redirectUri', 'scope', 'postLogoutRedirectUri',
   'par', 'dpop', 'dpopAllowBearer', 'idTokenSigningAlg', 'fetchUserinfo', 'apiOrigins', 'authorizationParams',
 ] as const satisfies readonly (keyof OAuthOptions)[]
@@ -203,6 +215,8 @@ export interface ProviderSettings {
   readonly authorizationParams: AuthorizationParams
   /** The paths of this provider's login and callback routes: the first is canonical, the others aliases. */
   readonly paths: Readonly<{ login: readonly string[]; callback: readonly string[] }>
+  /** What the preset adds beyond the settings it filled: the user source, token quirks, a multi-tenant issuer. */
+  readonly preset: ResolvedPreset | undefined
 }
 
 /**
@@ -270,6 +284,9 @@ const perProvider = (option: keyof OAuthOptions, env: string | readonly string[]
 
 /** Every setting that has an environment variable. */
 export const SETTINGS: readonly Setting[] = Object.freeze([
+  perProvider('preset', 'OAUTH_PRESET', 'enum', 'a provider preset: issuer or endpoints, scope, user mapping as data; any setting overrides it', { values: Object.keys(PRESETS) }),
+  perProvider('tenant', 'OAUTH_TENANT', 'string', 'with the microsoft preset: common, organizations, consumers or a tenant id', { default: 'common' }),
+  perProvider('audience', 'OAUTH_AUDIENCE', 'string', 'the audience authorization parameter (Auth0)'),
   perProvider('issuer', ['OAUTH_ISSUER', 'ISSUER_BASE_URL'], 'url', 'issuer URL; metadata from OpenID / RFC 8414 discovery'),
   perProvider('authorizationEndpoint', 'OAUTH_AUTHORIZATION_ENDPOINT', 'url', 'explicit authorization endpoint (with the token endpoint: no discovery)', { default: 'from discovery' }),
   perProvider('tokenEndpoint', 'OAUTH_TOKEN_ENDPOINT', 'url', 'explicit token endpoint', { default: 'from discovery' }),
@@ -541,8 +558,6 @@ export function resolveConfig(options: OAuthOptions = {}, env: Env = process.env
     // the store side (sessions indexed by provider sid and sub, one-time jti keys) is in place; the route is not
     problems.push('OAUTH_BACKCHANNEL_LOGOUT is not served by this version of codegrant yet (no /auth/backchannel-logout route): unset it; logout on one instance already ends the session on all with a server-side store')
   }
-  // named in the design, not built yet: refused rather than silently ignored
-  if (env.OAUTH_PRESET?.trim()) problems.push('OAUTH_PRESET is not supported by this version of codegrant yet: configure the provider with OAUTH_ISSUER (or explicit endpoints)')
 
   const responseMode = check.oneOf('OAUTH_RESPONSE_MODE', merged.responseMode, ['query', 'form_post'] as const, 'query')
   const sessionMaxAge = check.positive('OAUTH_SESSION_MAX_AGE', merged.sessionMaxAge, 7 * 24 * 3600)
@@ -625,10 +640,16 @@ interface ProviderContext {
 }
 
 /** One provider's settings, validated (problems pushed, each naming the provider's variable). */
-function resolveProvider(name: string, input: ProviderOptions, context: ProviderContext): ProviderSettings {
+function resolveProvider(name: string, given: ProviderOptions, context: ProviderContext): ProviderSettings {
   const { check, named, base, basePath, routes, fapi2 } = context
   const { problems } = check
   const v = context.variable
+  // the preset fills what is unset; a provider named like a preset (`github`) uses that one
+  const { settings: input, preset } = applyPreset(
+    named && given.preset === undefined && Object.hasOwn(PRESETS, name) ? { ...given, preset: name as PresetName } : given,
+    problems,
+    v('preset').replace(/PRESET$/, ''),
+  )
   const endpoints = {
     authorization: check.url(v('authorizationEndpoint'), input.authorizationEndpoint)?.href,
     token: check.url(v('tokenEndpoint'), input.tokenEndpoint)?.href,
@@ -721,6 +742,7 @@ function resolveProvider(name: string, input: ProviderOptions, context: Provider
     apiOrigins: Object.freeze(apiOrigins),
     authorizationParams,
     paths: Object.freeze({ login: Object.freeze(paths.login), callback: Object.freeze(paths.callback) }),
+    preset,
   })
 }
 

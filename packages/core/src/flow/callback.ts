@@ -6,9 +6,11 @@ import { appPath } from '../http.js'
 import { assertionHint } from '../provider/client-auth.js'
 import { describe, transportError } from '../provider/http.js'
 import type { Provider } from '../provider/metadata.js'
+import { fetchApiUser } from '../provider/user-source.js'
 import { newSessionId } from '../session/backend.js'
 import type { SessionData, TokenSet, UserClaims } from '../session/store.js'
 import { assertDpopTokenType, withNonceRetry, type DpopKey } from './dpop.js'
+import { assertKeyIssuer } from './tenant-issuer.js'
 import type { Transaction } from './transaction.js'
 
 /** Hygiene for every callback answer: RFC 9700 §4.2.4 (no Referer leak), no caching. */
@@ -69,7 +71,7 @@ export async function completeLogin(
       })
       return { response, result }
     }))
-    if (result.id_token) await oauth.validateApplicationLevelSignature(as, response, http)
+    if (result.id_token) await verifyIdTokenSignature(config, provider, response, result.id_token)
     if (key) assertDpopTokenType(config, result)
   } catch (error) {
     throw tokenError(config, error, 'code exchange', provider)
@@ -80,7 +82,7 @@ export async function completeLogin(
   // with only an ID token, the user is read from it: no second copy of the claims
   let user: UserClaims | undefined
   if (!claims || config.fetchUserinfo) {
-    const info = await fetchUserinfo(config, provider, result.access_token, claims?.sub, key && result.token_type === 'dpop' ? key : undefined)
+    const info = await fetchUserinfo(config, provider, result.access_token, claims?.sub, key && result.token_type === 'dpop' ? key : undefined, result.scope ?? config.scope)
     user = claims ? { ...claims, ...info, sub: claims.sub } : info
   }
 
@@ -94,6 +96,16 @@ export async function completeLogin(
     ...(key && result.token_type === 'dpop' ? { dpop: key } : {}),
   }
   return { session, location: appPath(config, transaction.returnTo) }
+}
+
+/**
+ * Verifies the ID token's signature with the provider's keys (oauth4webapi), the algorithm
+ * pinned; with a multi-tenant issuer, the key must also be one the token's issuer may use.
+ */
+export async function verifyIdTokenSignature(config: OAuthConfig, provider: Provider, response: Response, idToken: string): Promise<void> {
+  await oauth.validateApplicationLevelSignature(provider.as, response, provider.http)
+  const tenant = config.preset?.tenantIssuer
+  if (tenant) assertKeyIssuer(tenant, provider, idToken)
 }
 
 /** The token set after a token response; what a refresh response omits is kept from before. */
@@ -141,11 +153,17 @@ export function tokenError(config: OAuthConfig, error: unknown, what: string, pr
   return new CodegrantError('codegrant/provider_error', `The provider answered the ${what} with something unexpected.`, { cause: error })
 }
 
-export async function fetchUserinfo(config: OAuthConfig, provider: Provider, accessToken: string, expectedSubject: string | undefined, key: DpopKey | undefined): Promise<UserClaims> {
+/**
+ * The user from the provider's userinfo endpoint, or from its user API when the preset names
+ * one (GitHub). `scope`: what the token was granted (decides what the user API is asked).
+ */
+export async function fetchUserinfo(config: OAuthConfig, provider: Provider, accessToken: string, expectedSubject: string | undefined, key: DpopKey | undefined, scope = config.scope): Promise<UserClaims> {
   const { as, client, http } = provider
   if (!as.userinfo_endpoint) {
     throw new CodegrantError('codegrant/provider_error', 'The provider returned no ID token and has no userinfo endpoint: set OAUTH_USERINFO_ENDPOINT.')
   }
+  const source = config.preset?.user
+  if (source?.from === 'api') return fetchApiUser(config, http, source, as.userinfo_endpoint, accessToken, scope)
   try {
     const dpop = key ? { DPoP: await provider.dpop!.handle(key) } : {}
     if (expectedSubject !== undefined) {

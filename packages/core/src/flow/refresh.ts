@@ -4,7 +4,7 @@ import { CodegrantError } from '../errors.js'
 import type { Provider } from '../provider/metadata.js'
 import { replaceRecord } from '../session/backend.js'
 import { sessionUser, type SessionData, type SessionStore } from '../session/store.js'
-import { endpointOf, received, tokenError, tokenSet } from './callback.js'
+import { endpointOf, received, tokenError, tokenSet, verifyIdTokenSignature } from './callback.js'
 import { assertDpopTokenType, withNonceRetry } from './dpop.js'
 import { canLock, refreshAcrossInstances } from './refresh-lock.js'
 
@@ -105,7 +105,7 @@ async function refresh(config: OAuthConfig, resolve: () => Promise<Provider>, se
       response = await oauth.refreshTokenGrantRequest(as, client, clientAuth, refreshToken, { ...http, ...dpop })
       return oauth.processRefreshTokenResponse(as, client, response)
     })
-    if (result.id_token) await oauth.validateApplicationLevelSignature(as, response, http)
+    if (result.id_token) await verifyIdTokenSignature(config, provider, response, result.id_token)
     if (key) assertDpopTokenType(config, result)
   } catch (error) {
     const failure = tokenError(config, error, 'token refresh', provider)

@@ -7,6 +7,7 @@
 import * as oauth from 'oauth4webapi'
 import type { OAuthConfig } from '../config.js'
 import { CodegrantError } from '../errors.js'
+import { discoveredIssuer } from '../flow/tenant-issuer.js'
 import { describe, transportError, type FetchOptions } from './http.js'
 
 const WELL_KNOWN = /\/\.well-known\/(openid-configuration|oauth-authorization-server)\/?$/
@@ -54,7 +55,8 @@ export async function discover(config: OAuthConfig, http: FetchOptions): Promise
       await response.body?.cancel()
       throw new DiscoveryProblem(`${fetched.href} answered HTTP ${response.status}${redirect ? ` with Location ${redirect} (only one same-origin redirect is followed)` : ''}`)
     }
-    const expected = pasted ? await issuerOfPasted(config, url, response) : new URL(config.issuer!)
+    const tenant = config.preset?.tenantIssuer
+    const expected = pasted ? await issuerOfPasted(config, url, response) : tenant ? discoveredIssuer(tenant) : new URL(config.issuer!)
     try {
       const as = await oauth.processDiscoveryResponse(expected, response)
       config.logger.debug(`discovery: loaded the metadata of issuer ${as.issuer}`)

@@ -11,6 +11,8 @@ export type FetchOptions = {
   signal: () => AbortSignal
   [oauth.customFetch]: (url: string, init: RequestInit) => Promise<Response>
   [oauth.allowInsecureRequests]?: boolean
+  /** With a multi-tenant issuer: the provider's keys, read back to check each key's own issuer. */
+  [oauth.jwksCache]?: oauth.JWKSCacheInput
 }
 
 /**

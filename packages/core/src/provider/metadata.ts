@@ -7,6 +7,8 @@ import { FAPI2_ALGORITHMS } from '../profile.js'
 import { createClientAuth, type EndpointAuth } from './client-auth.js'
 import { discover } from './discovery.js'
 import { fetchOptions, type FetchOptions } from './http.js'
+import { withTokenQuirks } from './token-quirks.js'
+import { withTenantIssuer } from '../flow/tenant-issuer.js'
 
 /** Everything the flows need to talk to the provider, resolved once and cached. */
 export interface Provider {
@@ -31,7 +33,8 @@ const METADATA_TTL_MS = 10 * 60 * 1000
  */
 export function createProviderResolver(config: OAuthConfig): () => Promise<Provider> {
   const dpopState = config.dpop ? createDpopState() : undefined
-  const base = fetchOptions(config)
+  const tenant = config.preset?.tenantIssuer
+  const base = { ...withTokenQuirks(fetchOptions(config), config.preset?.token ?? {}), ...(tenant ? { [oauth.jwksCache]: {} } : {}) }
   let runtime: DpopRuntime | undefined
   // every answer from the provider may carry a DPoP nonce for its origin
   const http: FetchOptions = !dpopState ? base : {
@@ -54,7 +57,9 @@ export function createProviderResolver(config: OAuthConfig): () => Promise<Provi
     })
     const [discovered, authFor] = await Promise.all([loadMetadata(config, http), clientAuth])
     // FAPI 2.0 §5.3.3.2: the client requires `iss` in the authorization response (RFC 9207)
-    const as = config.profile === 'fapi2' ? { ...discovered, authorization_response_iss_parameter_supported: true } : discovered
+    const fapi = config.profile === 'fapi2' ? { ...discovered, authorization_response_iss_parameter_supported: true } : discovered
+    // Entra ID's tenant-independent issuer: each ID token's `iss` is checked against its own tenant
+    const as = tenant ? withTenantIssuer(config, fapi, tenant) : fapi
     const endpointAuth = authFor(as)
     const client: oauth.Client = {
       client_id: config.clientId,

@@ -1,0 +1,78 @@
+/**
+ * Multi-tenant issuers, validated the way Microsoft documents for Entra ID ("Validate the
+ * issuer", Microsoft identity platform access/ID token docs):
+ *
+ * - the tenant-independent discovery document (`common`, `organizations`) names its issuer as a
+ *   template, `https://login.microsoftonline.com/{tenantid}/v2.0`;
+ * - an ID token's `tid` must be a tenant id (a GUID), and its `iss` must be exactly the template
+ *   with that `tid` in it: the `iss` check stays on, against the issuer of the user's tenant;
+ * - the tenant must be one the configured tenant admits (`organizations` refuses the consumer
+ *   tenant, `consumers` admits only it, a tenant id admits only itself);
+ * - the signing key's own `issuer` (Entra's JWKS lists one per key) must be that template, or
+ *   exactly the token's `iss`.
+ *
+ * oauth4webapi keeps the comparison: it asks the authorization server object for the expected
+ * issuer of each ID token through its `_expectedIssuer` hook (the mechanism Auth.js uses for
+ * Entra ID), and compares `iss` with the answer itself, on login and on every refresh.
+ */
+import * as oauth from 'oauth4webapi'
+import type { OAuthConfig } from '../config.js'
+import { CodegrantError } from '../errors.js'
+import type { Provider } from '../provider/metadata.js'
+import type { TenantIssuer } from '../provider/presets.js'
+
+/** oauth4webapi's hook for an issuer that depends on the token (exported, not in its typings). */
+const EXPECTED_ISSUER = (oauth as unknown as { _expectedIssuer?: symbol })._expectedIssuer
+
+/** The issuer the discovery document must name: the template itself, or one tenant's issuer. */
+export function discoveredIssuer(tenant: TenantIssuer): URL {
+  return new URL(tenant.only === undefined ? tenant.template : tenant.template.replace(tenant.placeholder, tenant.only))
+}
+
+/**
+ * The metadata with the per-token issuer hook installed. Without the hook (another oauth4webapi)
+ * every token is compared with the template itself and refused: closed, never open.
+ */
+export function withTenantIssuer(config: OAuthConfig, as: oauth.AuthorizationServer, tenant: TenantIssuer): oauth.AuthorizationServer {
+  if (!EXPECTED_ISSUER) {
+    config.logger.error('this version of oauth4webapi has no per-token issuer hook: multi-tenant ID tokens will all be refused; set OAUTH_TENANT to your tenant id')
+    return as
+  }
+  return { ...as, [EXPECTED_ISSUER]: (result: { claims: Record<string, unknown> }) => expectedIssuer(tenant, result.claims) }
+}
+
+/**
+ * The `iss` an ID token must carry: the template with its own tenant claim in it.
+ *
+ * @throws {CodegrantError} `codegrant/id_token_invalid` when the tenant claim is missing, not a
+ *   tenant id, or a tenant the configuration does not admit.
+ */
+export function expectedIssuer(tenant: TenantIssuer, claims: Readonly<Record<string, unknown>>): string {
+  const tid = claims[tenant.claim]
+  if (typeof tid !== 'string' || !new RegExp(tenant.pattern).test(tid)) {
+    throw new CodegrantError('codegrant/id_token_invalid', `The provider's ID token was rejected (its "${tenant.claim}" claim is not a tenant id).`)
+  }
+  if ((tenant.only !== undefined && tid !== tenant.only) || tenant.except.includes(tid)) {
+    throw new CodegrantError('codegrant/id_token_invalid', `Accounts of tenant ${tid} cannot sign in to this app (OAUTH_TENANT admits ${tenant.only ?? `every tenant but ${tenant.except.join(', ')}`}).`)
+  }
+  return tenant.template.replace(tenant.placeholder, tid)
+}
+
+/**
+ * After oauth4webapi verified the ID token's signature: the key it used must be one the
+ * token's issuer may sign with (its `issuer` member, where the JWKS gives one).
+ *
+ * @throws {CodegrantError} `codegrant/id_token_invalid`
+ */
+export function assertKeyIssuer(tenant: TenantIssuer, provider: Provider, idToken: string): void {
+  const [header, payload] = idToken.split('.').slice(0, 2).map((part) => JSON.parse(Buffer.from(part, 'base64url').toString('utf8')) as Record<string, unknown>) as [Record<string, unknown>, Record<string, unknown>]
+  const keys = provider.http[oauth.jwksCache]?.jwks?.keys ?? []
+  const key = keys.find((candidate) => candidate.kid === header.kid) as { issuer?: unknown } | undefined
+  if (key?.issuer === undefined) return
+  const iss = payload.iss
+  const tid = payload[tenant.claim]
+  const allowed = key.issuer === iss || (typeof key.issuer === 'string' && typeof tid === 'string' && key.issuer.replace(tenant.placeholder, tid) === iss && key.issuer.includes(tenant.placeholder))
+  if (!allowed) {
+    throw new CodegrantError('codegrant/id_token_invalid', 'The provider\'s ID token was rejected (it is signed with a key of another issuer).')
+  }
+}
