@@ -7,6 +7,7 @@
 import { createCodegrant, type OAuthOptions } from '@codegrant/core'
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { call, codeOf, CORE_BASE, coreLogin, stateOf, userOf } from './support/core-login.js'
+import { CONSUMERS, startEntraProvider, TENANT_A, TENANT_B, type EntraProvider, type EntraSettings } from './support/entra-provider.js'
 import { GITHUB_EMAILS, startGitHubProvider, type GitHubProvider } from './support/github-provider.js'
 import { captureLogs, SECRET_A } from './support/provider.js'
 
@@ -142,5 +143,89 @@ describe('github preset', () => {
     const codegrant = app({ preset: { ...PRESETS.github, user: { ...PRESETS.github.user, claims: { sub: ['login'], name: ['company'] } } } as never })
     const { jar } = await coreLogin(codegrant)
     expect(await userOf(codegrant, jar)).toMatchObject({ sub: 'octocat', name: '@github' })
+  })
+})
+
+describe('microsoft preset: multi-tenant issuers', () => {
+  let entra: EntraProvider
+  let logs: ReturnType<typeof captureLogs>
+
+  /** The preset with the loopback as its cloud: OAUTH_ISSUER names the tenant (as for a national cloud). */
+  const app = (tenant: string) =>
+    createCodegrant({ logger: logs }, {
+      OAUTH_PRESET: 'microsoft',
+      OAUTH_ISSUER: `${entra.url}/${tenant}/v2.0`,
+      OAUTH_CLIENT_ID: entra.clientId,
+      OAUTH_CLIENT_SECRET: entra.clientSecret,
+      OAUTH_BASE_URL: CORE_BASE,
+      OAUTH_COOKIE_SECRET: SECRET_A,
+    })
+  const signedIn = async (tenant: string, settings: EntraSettings) => {
+    entra.set(settings)
+    const codegrant = app(tenant)
+    const { callback, jar } = await coreLogin(codegrant)
+    return { callback, jar, codegrant }
+  }
+  const expectRefused = (callback: Awaited<ReturnType<typeof signedIn>>['callback']) => {
+    expect([callback.status, codeOf(callback)]).toEqual([400, 'codegrant/id_token_invalid'])
+    expect(callback.cookies.some((line) => line.startsWith(SESSION) && !/Max-Age=0/i.test(line))).toBe(false)
+    expect(callback.body).not.toMatch(STACK)
+  }
+
+  beforeAll(async () => {
+    entra = await startEntraProvider({ redirectUri: `${CORE_BASE}/auth/callback` })
+  })
+  afterAll(() => entra.close())
+  beforeEach(() => {
+    entra.reset()
+    logs = captureLogs()
+  })
+
+  it('common: a user of any tenant signs in; iss is checked against the template with the token\'s own tid', async () => {
+    for (const tid of [TENANT_A, TENANT_B, CONSUMERS]) {
+      const { callback, jar, codegrant } = await signedIn('common', { tid })
+      expect([callback.status, callback.headers.location]).toEqual([302, '/'])
+      expect(await userOf(codegrant, jar)).toMatchObject({ iss: entra.issuerOf(tid), tid, sub: 'pairwise-sub-of-ada' })
+    }
+  })
+
+  it.each<[string, EntraSettings]>([
+    ['iss names another tenant than tid', { tid: TENANT_A, iss: `${'{url}'}/${TENANT_B}/v2.0` }],
+    ['iss is the template itself', { tid: TENANT_A, iss: '{template}' }],
+    ['tid is missing', { tid: undefined }],
+    ['tid is no tenant id', { tid: 'common' }],
+  ])('common: refused when %s (400, no session)', async (_, settings) => {
+    const iss = settings.iss?.replace('{url}', entra.url).replace('{template}', entra.template)
+    const { callback } = await signedIn('common', { ...settings, ...(iss ? { iss } : {}) })
+    expectRefused(callback)
+  })
+
+  it('organizations refuses the consumer tenant; consumers admits only it; a tenant id admits only itself', async () => {
+    expectRefused((await signedIn('organizations', { tid: CONSUMERS })).callback)
+    expect((await signedIn('organizations', { tid: TENANT_B })).callback.status).toBe(302)
+    expectRefused((await signedIn('consumers', { tid: TENANT_A })).callback)
+    expect((await signedIn('consumers', { tid: CONSUMERS })).callback.status).toBe(302)
+    expectRefused((await signedIn(TENANT_A, { tid: TENANT_B })).callback)
+    expect((await signedIn(TENANT_A, { tid: TENANT_A })).callback.status).toBe(302)
+    expect(logs.lines.join('\n')).not.toContain(entra.clientSecret)
+  })
+
+  it('the signing key must be one the token\'s issuer may use (the JWKS names each key\'s issuer)', async () => {
+    expectRefused((await signedIn('common', { tid: TENANT_A, keyIssuer: `${entra.url}/${TENANT_B}/v2.0` })).callback)
+    expect((await signedIn('common', { tid: TENANT_A, keyIssuer: `${entra.url}/${TENANT_A}/v2.0` })).callback.status).toBe(302)
+    expect((await signedIn('common', { tid: TENANT_A, keyIssuer: undefined })).callback.status).toBe(302)
+  })
+
+  it('a refreshed ID token is checked the same way; logout goes to the tenant\'s end-session endpoint', async () => {
+    const { jar, codegrant } = await signedIn('common', { tid: TENANT_A })
+    const tokens = await (await stateOf(codegrant, jar)).refresh()
+    expect(tokens.idToken).toBeDefined()
+    entra.set({ tid: TENANT_A, iss: entra.issuerOf(TENANT_B) })
+    await expect((await stateOf(codegrant, jar)).refresh()).rejects.toMatchObject({ code: 'codegrant/session_ended' })
+    const fresh = await signedIn('organizations', { tid: TENANT_A, iss: null })
+    const out = await call(fresh.codegrant, 'logout', '/auth/logout', fresh.jar)
+    const location = new URL(out.headers.location!)
+    expect(location.origin + location.pathname).toBe(`${entra.url}/organizations/oauth2/v2.0/logout`)
+    expect(location.searchParams.get('id_token_hint')).toBeTruthy()
   })
 })

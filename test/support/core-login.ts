@@ -43,10 +43,10 @@ export async function coreLogin(codegrant: Codegrant): Promise<{ callback: CoreR
   return { callback, jar, authorize }
 }
 
-/** The request state of a request carrying `jar`'s cookies. */
+/** The request state of a request carrying `jar`'s cookies; cookies it sets (a refresh) go back into `jar`. */
 export async function stateOf(codegrant: Codegrant, jar: Jar) {
   const cookie = [...jar].map(([name, value]) => `${name}=${value}`).join('; ')
-  return codegrant.attach({ method: 'GET', url: '/', headers: { host: new URL(CORE_BASE).host, cookie } }, () => {}, undefined)
+  return codegrant.attach({ method: 'GET', url: '/', headers: { host: new URL(CORE_BASE).host, cookie } }, (cookies: string[]) => void keep(jar, { status: 200, headers: {}, cookies }), undefined)
 }
 
 export async function userOf(codegrant: Codegrant, jar: Jar): Promise<Readonly<UserClaims> | undefined> {
