@@ -128,6 +128,16 @@ describe('presets as settings', () => {
     expect(tenantOf({ OAUTH_ISSUER: 'https://login.microsoftonline.us/organizations/v2.0' })).toMatchObject({ template: 'https://login.microsoftonline.us/{tenantid}/v2.0', except: ['9188040d-6c67-4c5b-b112-36a304b66dad'] })
   })
 
+  it('per provider: OAUTH_<NAME>_PRESET, a provider named like a preset uses it, problems named by the provider\'s variables', () => {
+    const env = { OAUTH_PROVIDERS: 'github,corp', OAUTH_GITHUB_CLIENT_ID: 'gh', OAUTH_GITHUB_CLIENT_SECRET: 's', OAUTH_CORP_PRESET: 'microsoft', OAUTH_CORP_TENANT: 'organizations', OAUTH_CORP_CLIENT_ID: 'ms', OAUTH_CORP_CLIENT_SECRET: 's', OAUTH_BASE_URL: 'https://app.example.com', OAUTH_COOKIE_SECRET: SECRET_A }
+    const config = resolveConfig({ logger: captureLogs() }, env)
+    const [github, corp] = config.providers
+    expect([github?.preset?.name, github?.endpoints.token, github?.clientAuthMethod]).toEqual(['github', 'https://github.com/login/oauth/access_token', 'client_secret_post'])
+    expect([corp?.preset?.name, corp?.issuer, corp?.preset?.tenantIssuer?.except]).toEqual(['microsoft', 'https://login.microsoftonline.com/organizations/v2.0', ['9188040d-6c67-4c5b-b112-36a304b66dad']])
+    expect(() => resolveConfig({ logger: captureLogs() }, { ...env, OAUTH_CORP_TENANT: 'contoso' })).toThrow(/OAUTH_CORP_TENANT must be common, organizations, consumers or a tenant id/)
+    expect(() => resolveConfig({ logger: captureLogs() }, { ...env, OAUTH_PRESET: 'google' })).toThrow(/OAUTH_PRESET \(option preset\) belongs to one provider/)
+  })
+
   it('applyPreset is one function over one provider\'s settings, with the problems named by its prefix', () => {
     const found: string[] = []
     const { settings, preset } = applyPreset({ preset: 'microsoft', tenant: 'nope' }, found, 'OAUTH_CORP_')
