@@ -14,8 +14,9 @@ declare global {
   }
 }
 
+/** The request as the core sees it; without the body, which only codegrant's own routes read (see `serve`). */
 function toCore(req: Request): CoreRequest {
-  return { method: req.method, url: req.originalUrl, headers: req.headers, body: req.body as CoreRequest['body'], encrypted: (req.socket as { encrypted?: boolean } | undefined)?.encrypted === true }
+  return { method: req.method, url: req.originalUrl, headers: req.headers, encrypted: (req.socket as { encrypted?: boolean } | undefined)?.encrypted === true }
 }
 
 function send(res: Response, result: CoreResponse): void {
@@ -43,7 +44,8 @@ export function oauth(options?: OAuthOptions): RequestHandler {
   const codegrant = createCodegrant(options)
   const serve = (route: Route, core: CoreRequest, req: Request, res: Response, next: NextFunction, state: OAuthRequestState) => {
     // a form_post callback: read the form ourselves unless a body parser already did
-    const body = route === 'callback' && req.method === 'POST' && !req.readableEnded ? readBody(req).catch(() => undefined) : Promise.resolve(core.body)
+    // (read here, not per request: a property Express's request lacks costs a prototype-chain walk)
+    const body = route === 'callback' && req.method === 'POST' && !req.readableEnded ? readBody(req).catch(() => undefined) : Promise.resolve(req.body as CoreRequest['body'])
     body
       .then((form) => codegrant.handle(route, { ...core, body: form }, state))
       .then((result) => send(res, result))

@@ -16,9 +16,9 @@ declare module 'koa' {
   }
 }
 
+/** The request as the core sees it; without the body, which only codegrant's own routes read (see `serve`). */
 function toCore(ctx: Context): CoreRequest {
-  const parsed = (ctx.request as { body?: unknown }).body
-  return { method: ctx.method, url: ctx.originalUrl, headers: ctx.headers, body: parsed as CoreRequest['body'], encrypted: (ctx.req.socket as { encrypted?: boolean } | undefined)?.encrypted === true }
+  return { method: ctx.method, url: ctx.originalUrl, headers: ctx.headers, encrypted: (ctx.req.socket as { encrypted?: boolean } | undefined)?.encrypted === true }
 }
 
 /** Writes a core response. Cookies are written as raw headers, never through `ctx.cookies`,
@@ -75,7 +75,8 @@ export function oauth(options?: OAuthOptions): Middleware {
   const codegrant = createCodegrant(options)
   const serve = async (route: Route, ctx: Context, core: CoreRequest, state: OAuthRequestState): Promise<void> => {
     // a form_post callback: read the form ourselves unless a body parser already did
-    const body = route === 'callback' && ctx.method === 'POST' && !ctx.req.readableEnded ? await readBody(ctx.req).catch(() => undefined) : core.body
+    const parsed = (ctx.request as { body?: unknown }).body as CoreRequest['body']
+    const body = route === 'callback' && ctx.method === 'POST' && !ctx.req.readableEnded ? await readBody(ctx.req).catch(() => undefined) : parsed
     send(ctx, await codegrant.handle(route, { ...core, body }, state))
   }
   const go = (ctx: Context, next: Next, core: CoreRequest, state: OAuthRequestState): Promise<void> => {
