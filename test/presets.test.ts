@@ -99,6 +99,12 @@ describe('github preset', () => {
     if (error === 'incorrect_client_credentials') expect(logs.lines.join('\n')).toContain('OAUTH_CLIENT_SECRET')
   })
 
+  it('an HTTP 200 error in a form-encoded answer is read as the error too', async () => {
+    github.set({ alwaysForm: true, tokenError: 'bad_verification_code' })
+    const { callback } = await coreLogin(app())
+    expect([callback.status, codeOf(callback)]).toEqual([400, 'codegrant/invalid_grant'])
+  })
+
   it('asks for no email list without the user:email scope, and sets no email then', async () => {
     const emails = github.requests('/api/user/emails').length
     const { callback, jar } = await coreLogin(app({}, { OAUTH_SCOPE: 'read:user' }))
