@@ -24,7 +24,8 @@ type Handler = (req: IncomingMessage, res: ServerResponse) => void
  * `/api/session` (the session's times) and `/api/token-then-fail`
  * (gets a token, then fails with the app's own 500); for step-up and silent login `/recent`
  * (`maxAge: 300`), `/phr` (`acr: 'phr'`), `/unreachable-acr` (an acr no provider here gives),
- * `/silent` (`silentLogin: true`), and `/start-login?hint=…` (the app's own `oauth.login()`).
+ * `/silent` (`silentLogin: true`), `/start-login?hint=…` (the app's own `oauth.login()`), and
+ * `/api/provider` (the session's provider, by name).
  */
 export async function buildHandler(framework: Framework, options: OAuthOptions, userinfo: string, caught: Caught = () => {}): Promise<Handler> {
   if (framework === 'express4' || framework === 'express5') return expressApp(framework === 'express4' ? express4 : express5, options, userinfo, caught)
@@ -121,6 +122,7 @@ function expressApp(express: typeof express5, options: OAuthOptions, userinfo: s
     }
   })
   app.get('/api/data', requireAuth(), (req, res) => void res.json({ data: req.oauth.data ?? null }))
+  app.get('/api/provider', (req, res) => void res.json({ provider: req.oauth.provider ?? null }))
   return app as unknown as Handler
 }
 
@@ -183,6 +185,7 @@ function koaApp(Koa: typeof Koa3, options: OAuthOptions, userinfo: string, caugh
     }
   })
   router.get('/api/data', requireAuth(), (ctx) => { ctx.body = { data: ctx.state.oauth.data ?? null } })
+  router.get('/api/provider', (ctx) => { ctx.body = { provider: ctx.state.oauth.provider ?? null } })
   app.use(router.routes())
   return app.callback()
 }
@@ -244,6 +247,7 @@ async function fastifyApp(fastify: typeof fastify5, options: OAuthOptions, useri
     }
   })
   app.get('/api/data', { preHandler: requireAuth() }, async (request) => ({ data: request.oauth.data ?? null }))
+  app.get('/api/provider', async (request) => ({ provider: request.oauth.provider ?? null }))
   await app.ready()
   return handler!
 }

@@ -1,4 +1,3 @@
-import { createOriginCheck, type OriginCheck } from './api-origins.js'
 import { resolveConfig, type OAuthConfig, type OAuthOptions } from './config.js'
 import { announce, createDiagnostics, notMounted, type Diagnostics } from './diagnostics.js'
 import { CodegrantError, isCodegrantError } from './errors.js'
@@ -11,12 +10,14 @@ import { silentFallback } from './flow/silent-login.js'
 import { authTimeFailure, verifyStepUp } from './flow/step-up.js'
 import { applyLoginHook } from './flow/on-login.js'
 import { finishLogout } from './flow/logout.js'
-import { createRefresher, refreshDue, type Refresh } from './flow/refresh.js'
+import { refreshDue } from './flow/refresh.js'
+import { chooseProvider } from './flow/chooser.js'
+import { assertSameProvider, servedRoutes, withProvider, type Route } from './flow/provider-routes.js'
 import { transactionCookies, TRANSACTION_TTL, type TransactionCookies } from './flow/transaction.js'
 import { decide, isGuardLogin, type GuardLogin, type RequireAuthOptions } from './guard.js'
 import { appPath, errorResponse, escapeHtml, formParams, header, html, redirect, type CoreRequest, type CoreResponse } from './http.js'
 import { describe } from './provider/http.js'
-import { createProviderResolver, type Provider } from './provider/metadata.js'
+import { createProviderRuntimes, type ProviderRuntime, type ProviderRuntimes } from './provider/runtime.js'
 import type { OAuthRequestState } from './request-state.js'
 import { safeReturnTo } from './return-to.js'
 import { createSessionBackend, guarded, newSessionId, remaining, type SessionBackend } from './session/backend.js'
@@ -25,7 +26,7 @@ import { parseCookies, type RequestCookies } from './session/cookie-jar.js'
 import { userClaims } from './session/claims.js'
 import type { MaybePromise, SessionData, UserClaims } from './session/store.js'
 
-export type Route = 'login' | 'callback' | 'logout'
+export type { Route } from './flow/provider-routes.js'
 
 /**
  * Receives `Set-Cookie` values produced while a request is handled (refresh, renewal, logout),
@@ -36,6 +37,8 @@ export type CookieSink<T = never> = (setCookies: string[], target: T) => void
 /** One configured codegrant: what an adapter holds. Create it once, at start-up. */
 export interface Codegrant {
   readonly config: OAuthConfig
+  /** Every route codegrant serves, by path (per provider with several): for frameworks that register routes. */
+  readonly served: readonly { readonly path: string; readonly route: Route }[]
   /** Which of codegrant's routes a request path is for (the query is ignored), if any. */
   match(url: string): Route | undefined
   /**
@@ -57,12 +60,10 @@ interface Engine {
   config: OAuthConfig
   backend: SessionBackend
   transactions: TransactionCookies
-  provider: () => Promise<Provider>
-  refresh: Refresh
+  providers: ProviderRuntimes
   renewAfter: number
   diagnostics: Diagnostics
   exchangeOnce: ReturnType<typeof createExchangeOnce<{ session: SessionData; location: string }>>
-  allowOrigin: OriginCheck
 }
 
 interface Context {
@@ -92,35 +93,29 @@ const now = () => Math.floor(Date.now() / 1000)
  */
 export function createCodegrant(options: OAuthOptions = {}, env: Readonly<Record<string, string | undefined>> = process.env): Codegrant {
   const config = resolveConfig(options, env)
-  if (config.named) throw new CodegrantError('codegrant/config_invalid', 'codegrant configuration is invalid:\n  - several providers (OAUTH_PROVIDERS, option providers) are not served by this version yet')
   const codec = createCookieCodec(config.cookieSecrets)
   const prefix = config.secure ? '__Host-' : ''
-  const provider = createProviderResolver(config)
   const backend = createSessionBackend(config, codec, `${prefix}codegrant.session`)
   const engine: Engine = {
     config,
     backend,
     transactions: transactionCookies(config, codec, prefix),
-    provider,
-    refresh: createRefresher(config, provider, backend.store, (fresh) => remaining(fresh, now(), config)),
+    providers: createProviderRuntimes(config, backend.store, (fresh) => remaining(fresh, now(), config)),
     exchangeOnce: createExchangeOnce(config, backend.store),
-    allowOrigin: createOriginCheck(config, provider),
     // re-issue the session cookie at most every 1/20 of the idle timeout (a day: every 72 minutes)
     renewAfter: Math.max(1, Math.floor(config.sessionIdleTimeout / 20)),
     diagnostics: createDiagnostics(config),
   }
-  announce(config)
-  const routes = new Map<string, Route>([
-    [config.routes.login, 'login'],
-    [config.routes.callback, 'callback'],
-    [config.routes.logout, 'logout'],
-  ])
+  for (const runtime of engine.providers.list) announce(runtime.config)
+  const served = servedRoutes(config)
+  const routes = new Map(served.map(({ path, route }) => [path, route]))
 
   // what every route's path starts with: most requests are told apart by it without a lookup
   const routePrefix = commonPrefix([...routes.keys()])
 
   return {
     config,
+    served,
     match(url) {
       if (!url.startsWith(routePrefix)) return undefined
       const query = url.indexOf('?')
@@ -135,7 +130,8 @@ export function createCodegrant(options: OAuthOptions = {}, env: Readonly<Record
       if (typeof config.sessionStore !== 'object') return state
       // a store that does I/O is read, and its renewal saved, before the request goes on
       // (getters cannot wait); a failed read rejects with codegrant/store_unavailable
-      const settle = (session: SessionData | undefined) => {
+      const settle = (found: SessionData | undefined) => {
+        const session = found && engine.providers.of(found) ? found : undefined
         const saved = renew(context, session, read instanceof Promise ? now() : at)
         return saved ? saved.then(() => state) : state
       }
@@ -150,13 +146,11 @@ export function createCodegrant(options: OAuthOptions = {}, env: Readonly<Record
       const context = contextOf(state)
       context.request = request // may now carry the form body
       try {
-        if (route === 'login') return await login(context)
-        if (route === 'callback') return await callback(context)
-        return await logout(context)
+        return await dispatch(context, route)
       } catch (error) {
         const failure = isCodegrantError(error) ? error : unexpected(config, error)
         const response = errorResponse(config, request, failure)
-        if (route === 'callback') {
+        if (route.startsWith('callback')) {
           engine.diagnostics.rejected(failure)
           Object.assign(response.headers, CALLBACK_HEADERS)
           // clean-up is best effort: it must never turn a clear 4xx/5xx into a rejection
@@ -203,23 +197,31 @@ export function guard(state: OAuthRequestState, request?: CoreRequest, options: 
 /** A guard decision as a response: a login the guard asked for (step-up, silent) is started here. */
 function settle(context: Context, decision: CoreResponse | GuardLogin | undefined): MaybePromise<CoreResponse | undefined> {
   if (!isGuardLogin(decision)) return decision
-  const { config } = context.engine
-  return beginLogin(context, decision.returnTo, decision.params, { ...(decision.stepUp ? { stepUp: decision.stepUp } : {}), ...(decision.silent ? { silent: true } : {}) }).then(
+  const { config, providers } = context.engine
+  // the session's provider (step-up), else the default; with neither, the user chooses first
+  const runtime = providers.preferred(load(context))
+  if (!runtime) return redirect(`${appPath(config, config.routes.login)}?${new URLSearchParams({ returnTo: decision.returnTo })}`)
+  return beginLogin(context, runtime, decision.returnTo, decision.params, { ...(decision.stepUp ? { stepUp: decision.stepUp } : {}), ...(decision.silent ? { silent: true } : {}) }).then(
     (response) => ({ ...response, cookies: [...response.cookies, ...decision.cookies] }),
     (error: unknown) => errorResponse(config, context.request, isCodegrantError(error) ? error : unexpected(config, error)),
   )
 }
 
 /** Starts a login with the configured parameters under `params` (later layers win a name). */
-async function beginLogin(context: Context, returnTo: string | null, params: AuthorizationParams, extras: LoginExtras = {}): Promise<CoreResponse> {
-  const { config, transactions, provider } = context.engine
+async function beginLogin(context: Context, runtime: ProviderRuntime, returnTo: string | null, params: AuthorizationParams, extras: LoginExtras = {}): Promise<CoreResponse> {
+  const { config } = runtime
   const merged = mergeParams(config.authorizationParams, params)
-  return startLogin(config, await provider(), transactions, cookiesOf(context), returnTo, now(), { ...extras, params: merged.params, maxAge: merged.maxAge })
+  return startLogin(config, await runtime.resolve(), context.engine.transactions, cookiesOf(context), returnTo, now(), { ...extras, params: merged.params, maxAge: merged.maxAge })
 }
 
 /** `oauth.login(options)`: the transaction cookie goes out through the sink; the app redirects to the URL. */
 async function appLogin(context: Context, options: LoginOptions = {}): Promise<string> {
-  const response = await beginLogin(context, options.returnTo ?? null, loginParams(options))
+  const { providers } = context.engine
+  const runtime = options.provider === undefined ? providers.preferred(load(context)) : providers.byName(options.provider)
+  if (!runtime) {
+    throw new TypeError(`codegrant: login() needs a provider (${options.provider === undefined ? 'none is the default' : `${JSON.stringify(options.provider)} is not one`}): one of ${providers.list.map((provider) => provider.name).join(', ')}`)
+  }
+  const response = await beginLogin(context, runtime, options.returnTo ?? null, loginParams(options))
   context.sink(response.cookies, context.target)
   return response.headers.location!
 }
@@ -248,15 +250,17 @@ function userOf(context: Context): Readonly<UserClaims> | undefined {
 
 function load(context: Context, at?: number): SessionData | undefined {
   if (context.session !== UNLOADED) return context.session
-  const { backend, refresh } = context.engine
+  const { backend, providers } = context.engine
   const time = at ?? now()
   const read = backend.read(cookiesOf(context), time)
   // only the cookie and memory backends get here, and they read synchronously
   if (read instanceof Promise) read.catch(() => {})
-  let session = read instanceof Promise ? undefined : read
+  // a session from a provider this app no longer has is no session
+  const runtime = read instanceof Promise || !read ? undefined : providers.of(read)
+  let session = runtime ? (read as SessionData) : undefined
   // a cookie from before a refresh this process already did: continue from the refreshed
   // session, so this response cannot write the older tokens (a used refresh token) back
-  const newer = session && !backend.store ? refresh.successor(session) : undefined
+  const newer = session && !backend.store ? runtime!.refresh.successor(session) : undefined
   if (newer) {
     context.superseded = true
     session = { ...newer, uat: Math.max(newer.uat, session!.uat) }
@@ -297,7 +301,7 @@ function persist(context: Context, session: SessionData): Promise<void> | undefi
 
 async function refreshSession(context: Context, session: SessionData, force = false): Promise<SessionData> {
   try {
-    const fresh = await context.engine.refresh(session, { force })
+    const fresh = await context.engine.providers.of(session)!.refresh(session, { force })
     context.session = fresh
     // with a store, the refresher wrote the record (only if it still existed); the cookie holds only its id
     if (!context.engine.backend.store) await persist(context, fresh)
@@ -327,15 +331,18 @@ async function forceRefresh(context: Context): Promise<SessionData['tokens']> {
 }
 
 async function authorizedFetch(context: Context, input: string | URL, init: RequestInit = {}): Promise<Response> {
+  const { providers } = context.engine
   const send = async (session: SessionData) => {
     // a DPoP-bound token goes with a proof of the session's key (flow/dpop.ts)
-    const runtime = session.dpop && (await context.engine.provider()).dpop
+    const runtime = session.dpop && (await providers.of(session)!.resolve()).dpop
     if (runtime) return dpopResourceFetch(runtime, session.dpop!, session.tokens.accessToken, input, init)
     const headers = new Headers(init.headers)
     headers.set('authorization', `Bearer ${session.tokens.accessToken}`)
     return fetch(input, { ...init, headers })
   }
-  await context.engine.allowOrigin(input instanceof URL ? input : String(input))
+  // the origins of the session's provider (the first one's when signed out: the error is the same)
+  const signedIn = load(context)
+  await (signedIn ? providers.of(signedIn)! : providers.first).allowOrigin(input instanceof URL ? input : String(input))
   await accessToken(context)
   const session = load(context)!
   const response = await send(session)
@@ -347,6 +354,10 @@ async function authorizedFetch(context: Context, input: string | URL, init: Requ
 const STATE_PROTOTYPE: ThisType<{ [CONTEXT]: Context }> & OAuthRequestState = {
   get isAuthenticated() {
     return load(this[CONTEXT]) !== undefined
+  },
+  get provider() {
+    const session = load(this[CONTEXT])
+    return session && this[CONTEXT].engine.providers.of(session)!.name
   },
   get user() {
     return userOf(this[CONTEXT])
@@ -393,10 +404,21 @@ async function userinfo(context: Context): Promise<UserClaims> {
   const session = load(context)
   if (!session) throw new CodegrantError('codegrant/unauthenticated', 'Not signed in.')
   const key = session.tokens.tokenType === 'DPoP' ? session.dpop : undefined
-  return fetchUserinfo(context.engine.config, await context.engine.provider(), token, context.engine.config.openid ? userClaims(session).sub : undefined, key, session.tokens.scope)
+  const runtime = context.engine.providers.of(session)!
+  return fetchUserinfo(runtime.config, await runtime.resolve(), token, runtime.config.openid ? userClaims(session).sub : undefined, key, session.tokens.scope)
 }
 
-async function login(context: Context): Promise<CoreResponse> {
+/** The route handlers, by route: codegrant's own, and each provider's login and callback. */
+function dispatch(context: Context, route: Route): Promise<CoreResponse> {
+  const { config, providers } = context.engine
+  if (route === 'logout') return logout(context)
+  if (route === 'login' && config.named && config.defaultProvider === undefined) return Promise.resolve(chooseProvider(config, context.request))
+  const [kind, name] = route.split(':') as ['login' | 'callback', string | undefined]
+  const runtime = name === undefined ? providers.preferred(undefined) ?? providers.first : providers.byName(name)!
+  return kind === 'login' ? login(context, runtime) : callback(context, runtime)
+}
+
+async function login(context: Context, runtime: ProviderRuntime): Promise<CoreResponse> {
   const { config } = context.engine
   const { request } = context
   if (request.method !== 'GET' && request.method !== 'HEAD') return methodNotAllowed('GET')
@@ -407,11 +429,12 @@ async function login(context: Context): Promise<CoreResponse> {
   const store = context.engine.backend.store
   if (store && typeof config.sessionStore === 'object') await guarded(config, 'read', () => store.get(newSessionId()))
   // from the browser's query: returnTo, and only the parameters the app allows
-  return beginLogin(context, query.get('returnTo'), queryParams(config.loginQueryParams, query))
+  return beginLogin(context, runtime, query.get('returnTo'), queryParams(config.loginQueryParams, query))
 }
 
-async function callback(context: Context): Promise<CoreResponse> {
-  const { config, transactions, backend, provider } = context.engine
+async function callback(context: Context, runtime: ProviderRuntime): Promise<CoreResponse> {
+  const { config, transactions, backend } = context.engine
+  const provider = runtime.resolve
   const { request } = context
   const method = config.responseMode === 'form_post' ? 'POST' : 'GET'
   if (request.method !== method) return { ...methodNotAllowed(method), headers: { ...CALLBACK_HEADERS, allow: method } }
@@ -431,10 +454,12 @@ async function callback(context: Context): Promise<CoreResponse> {
   if (transaction === 'invalid') {
     throw new CodegrantError('codegrant/transaction_invalid', 'The sign-in cookie is invalid or expired. Start the sign-in again.')
   }
+  // a response for another provider's login is refused before anything is sent anywhere
+  assertSameProvider(transaction, runtime.name, context.engine.providers.first.name)
   let completed: Awaited<ReturnType<typeof completeLogin>>
   try {
     // one exchange per state in this process: a duplicate delivery shares the first one's result
-    completed = await context.engine.exchangeOnce(state, params.toString(), async () => completeLogin(config, await provider(), transaction, params, now()))
+    completed = await context.engine.exchangeOnce(state, params.toString(), async () => completeLogin(runtime.config, await provider(), transaction, params, now()))
   } catch (error) {
     const back = silentFallback(config, transaction, error, CALLBACK_HEADERS)
     if (back) return { ...back, cookies: [transactions.remove(state)] }
@@ -443,7 +468,7 @@ async function callback(context: Context): Promise<CoreResponse> {
   const { location } = completed
   if (transaction.stepUp) verifyStepUp(transaction.stepUp, userClaims(completed.session))
   // the app's hook last: it sees (and may reshape) a user who passed every check
-  const session = await applyLoginHook(config, completed.session, (await provider()).as.issuer)
+  const session = withProvider(runtime.config, await applyLoginHook(config, completed.session, (await provider()).as.issuer))
   const previous = load(context)
   if (previous && previous.sid !== session.sid) {
     // end the previous session's server-side record; its cookie is overwritten below
@@ -481,7 +506,7 @@ function missingTransactionHint(context: Context): string {
 }
 
 async function logout(context: Context): Promise<CoreResponse> {
-  const { config, backend, provider } = context.engine
+  const { config, backend, providers } = context.engine
   const { request } = context
   if (request.method !== 'GET' && request.method !== 'POST') return methodNotAllowed('GET, POST')
   // RFC 9700 leaves RP logout CSRF open: only a request known to come from this origin (or
@@ -504,8 +529,10 @@ async function logout(context: Context): Promise<CoreResponse> {
   context.session = undefined
   const requested = new URL(request.url, 'http://local.invalid').searchParams.get('returnTo')
   const localReturnTo = requested === null ? undefined : appPath(config, safeReturnTo(requested))
-  const resolved = await provider().catch(() => undefined)
-  return redirect(await finishLogout(config, resolved, session, localReturnTo), cookies)
+  // the session's provider ends its session; signed out, the default one (if any) is told too
+  const runtime = providers.preferred(session)
+  const resolved = await runtime?.resolve().catch(() => undefined)
+  return redirect(await finishLogout(runtime?.config ?? config, resolved, session, localReturnTo), cookies)
 }
 
 function confirmLogout(config: OAuthConfig): CoreResponse {

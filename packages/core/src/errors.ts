@@ -29,6 +29,7 @@ export type CodegrantErrorCode =
   | 'codegrant/session_too_large'
   | 'codegrant/login_denied'
   | 'codegrant/login_hook_failed'
+  | 'codegrant/provider_mismatch'
 
 /** HTTP status an adapter (or the framework's error handler) should answer with. */
 const STATUS: Record<CodegrantErrorCode, number> = {
@@ -59,6 +60,7 @@ const STATUS: Record<CodegrantErrorCode, number> = {
   'codegrant/session_too_large': 502,
   'codegrant/login_denied': 403,
   'codegrant/login_hook_failed': 500,
+  'codegrant/provider_mismatch': 400,
 }
 
 export class CodegrantError extends Error {

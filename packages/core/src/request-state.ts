@@ -22,6 +22,12 @@ export interface SessionTimes {
 export interface OAuthRequestState {
   /** True when the request carries a live session. */
   readonly isAuthenticated: boolean
+  /**
+   * The name of the provider the session came from (`github`, `corp`: the keys of `providers`,
+   * or the names in `OAUTH_PROVIDERS`); `default` in an app with one provider; undefined when
+   * signed out. Refresh, revocation, logout, step-up and `fetch` go to this provider.
+   */
+  readonly provider: string | undefined
   /** ID token claims (merged with userinfo when configured); undefined when signed out. */
   readonly user: Readonly<UserClaims> | undefined
   /** The session's tokens; undefined when signed out. */

@@ -25,3 +25,12 @@ describe('route matching (per request, before anything else)', () => {
     expect(['/auth/login', '/sign', '/oauth', '/me'].map(match)).toEqual([undefined, undefined, undefined, undefined])
   })
 })
+
+describe('route matching with several providers', () => {
+  it('finds each provider\'s login and callback (and the design\'s spelling), the chooser, and nothing for an unknown name', () => {
+    const { match, served } = createCodegrant({ ...options(), issuer: undefined, clientId: undefined, clientSecret: undefined, providers: { github: { issuer: 'http://127.0.0.1:9', clientId: 'gh', clientSecret: 's' }, corp: { issuer: 'http://127.0.0.2:9', clientId: 'c', clientSecret: 's' } } }, {})
+    expect(['/auth/login', '/auth/login/github?returnTo=%2F', '/auth/github/login', '/auth/callback/corp?code=c', '/auth/corp/callback', '/auth/logout'].map(match)).toEqual(['login', 'login:github', 'login:github', 'callback:corp', 'callback:corp', 'logout'])
+    expect(['/auth/callback', '/auth/login/gitlab', '/auth/callback/', '/auth/login/github/x'].map(match)).toEqual(Array(4).fill(undefined))
+    expect(served.map(({ path }) => path)).toEqual(['/auth/login', '/auth/login/github', '/auth/github/login', '/auth/callback/github', '/auth/github/callback', '/auth/login/corp', '/auth/corp/login', '/auth/callback/corp', '/auth/corp/callback', '/auth/logout'])
+  })
+})

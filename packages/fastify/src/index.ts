@@ -61,10 +61,11 @@ async function codegrantPlugin(app: FastifyInstance, options: OAuthOptions): Pro
     }
     const serve = (route: Route) => async (request: FastifyRequest, reply: FastifyReply) =>
       send(reply, await codegrant.handle(route, toCore(request), request.oauth))
-    const { login, callback, logout } = codegrant.config.routes
-    routes.get(login, serve('login'))
-    routes.route({ method: ['GET', 'POST'], url: callback, handler: serve('callback') })
-    routes.route({ method: ['GET', 'POST'], url: logout, handler: serve('logout') })
+    // login routes answer GET (and HEAD); callbacks and logout GET and POST (form_post, the logout form)
+    for (const { path, route } of codegrant.served) {
+      if (route.startsWith('login')) routes.get(path, serve(route))
+      else routes.route({ method: ['GET', 'POST'], url: path, handler: serve(route) })
+    }
   })
 }
 

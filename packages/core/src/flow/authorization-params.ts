@@ -33,6 +33,11 @@ export type AuthorizationParamsInput = string | Readonly<Record<string, string |
 export interface LoginOptions {
   /** Where to land after login: a same-origin path (anything else lands on `/`). */
   returnTo?: string
+  /**
+   * With several providers: which one to sign in with (default: the session's provider, else
+   * `defaultProvider`; without either, a TypeError).
+   */
+  provider?: string
   /** `login_hint`: the user's identifier, to prefill the provider's form. */
   loginHint?: string
   /** `ui_locales`: preferred languages, e.g. `['fr-CA', 'fr']`. */

@@ -105,6 +105,7 @@ export async function startLogin(
     ...(extras.maxAge !== undefined ? { maxAge: extras.maxAge } : {}),
     ...(extras.stepUp ? { stepUp: extras.stepUp } : {}),
     ...(extras.silent ? { silent: true as const } : {}),
+    ...(config.named ? { provider: config.name } : {}),
   }
   return redirect(location.href, [...transactions.evict(cookies), transactions.write(transaction)])
 }

@@ -20,6 +20,8 @@ export interface Transaction {
   stepUp?: StepUp
   /** A `prompt=none` attempt. */
   silent?: true
+  /** With several providers: the one this login went to; only its callback accepts the response. */
+  provider?: string
 }
 
 /** What a step-up login requires: the same user (when one was signed in), and an `acr` among these. */

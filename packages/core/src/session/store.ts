@@ -72,6 +72,11 @@ export interface SessionData {
   dpop?: DpopKey
   /** What the app's `onLogin` hook added to the session (kept in the cookie with the rest). */
   data?: Record<string, unknown>
+  /**
+   * The provider the user signed in with, by name, when the app has several (`providers`);
+   * absent with one, and in sessions from before: those belong to the first provider.
+   */
+  provider?: string
 }
 
 /** The session's user: its own claims, or its (already validated) ID token's. */

@@ -1,0 +1,58 @@
+/**
+ * One provider, everything codegrant keeps per provider in one object: its settings (as a view
+ * of the app's configuration), its metadata resolver (with client authentication and DPoP
+ * keys), its refresher and its `oauth.fetch` origin allow-list. The core holds a list of these;
+ * an app with one provider holds a list of one.
+ */
+import { createOriginCheck, type OriginCheck } from '../api-origins.js'
+import type { OAuthConfig, ProviderSettings } from '../config.js'
+import { createRefresher, type Refresh } from '../flow/refresh.js'
+import type { SessionData, SessionStore } from '../session/store.js'
+import { createProviderResolver, type Provider } from './metadata.js'
+
+export interface ProviderRuntime {
+  readonly name: string
+  /** The app's configuration with this provider's settings: what the flows read. */
+  readonly config: OAuthConfig
+  /** Metadata, client authentication and DPoP runtime, resolved once and cached. */
+  readonly resolve: () => Promise<Provider>
+  readonly refresh: Refresh
+  readonly allowOrigin: OriginCheck
+}
+
+/** The providers of an app by name, in configuration order (the first is the fallback). */
+export interface ProviderRuntimes {
+  readonly list: readonly ProviderRuntime[]
+  readonly first: ProviderRuntime
+  byName(name: string): ProviderRuntime | undefined
+  /** The provider a session came from: a session from before providers were named belongs to the first. */
+  of(session: SessionData): ProviderRuntime | undefined
+  /** Where a login goes without a choice: the session's provider, else the default, else none. */
+  preferred(session: SessionData | undefined): ProviderRuntime | undefined
+}
+
+export function createProviderRuntimes(config: OAuthConfig, store: SessionStore | undefined, ttl: (fresh: SessionData) => number): ProviderRuntimes {
+  const list = config.providers.map((settings) => createProviderRuntime(config, settings, store, ttl))
+  const byName = new Map(list.map((runtime) => [runtime.name, runtime]))
+  const first = list[0]!
+  const preferred = config.defaultProvider === undefined ? undefined : byName.get(config.defaultProvider)
+  return {
+    list,
+    first,
+    byName: (name) => byName.get(name),
+    of: (session) => (session.provider === undefined ? first : byName.get(session.provider)),
+    preferred: (session) => (session ? (session.provider === undefined ? first : byName.get(session.provider)) : preferred),
+  }
+}
+
+function createProviderRuntime(config: OAuthConfig, settings: ProviderSettings, store: SessionStore | undefined, ttl: (fresh: SessionData) => number): ProviderRuntime {
+  const view: OAuthConfig = Object.freeze({ ...config, ...settings })
+  const resolve = createProviderResolver(view)
+  return {
+    name: settings.name,
+    config: view,
+    resolve,
+    refresh: createRefresher(view, resolve, store, ttl),
+    allowOrigin: createOriginCheck(view, resolve),
+  }
+}

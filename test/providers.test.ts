@@ -1,0 +1,141 @@
+/**
+ * Several providers in one app, on every framework version: the dev provider run twice as two
+ * independent providers (two issuers on two loopback hosts, so that their cookies stay apart as
+ * two real providers' would), each with its own client registration and redirect URI.
+ */
+import { startDevProvider, type DevProvider } from '@codegrant/dev-provider'
+import type { OAuthOptions } from '@codegrant/core'
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
+import { API, createAgent, HTML, type Agent } from './support/agent.js'
+import { buildHandler, FRAMEWORKS, openStage, type Stage } from './support/apps.js'
+import { captureLogs, CLIENT_ID, CLIENT_SECRET, SECRET_A } from './support/provider.js'
+
+let stage: Stage
+let alpha: DevProvider
+let beta: DevProvider
+
+const client = (name: string) => ({
+  client_id: CLIENT_ID,
+  client_secret: CLIENT_SECRET,
+  redirect_uris: [`${stage.url}/auth/callback/${name}`],
+  post_logout_redirect_uris: [`${stage.url}/`],
+})
+
+beforeAll(async () => {
+  stage = await openStage()
+  ;[alpha, beta] = await Promise.all([
+    startDevProvider({ quiet: true, accessTokenTtl: 300, clients: [client('alpha')] }),
+    startDevProvider({ quiet: true, accessTokenTtl: 300, host: '127.0.0.2', clients: [client('beta')] }),
+  ])
+})
+afterAll(async () => {
+  await stage.close()
+  await Promise.all([alpha.close(), beta.close()])
+})
+
+export function twoProviders(logger: OAuthOptions['logger'], extra: OAuthOptions = {}): OAuthOptions {
+  return {
+    baseUrl: stage.url,
+    cookieSecret: SECRET_A,
+    logger,
+    providers: {
+      alpha: { issuer: alpha.issuer, clientId: CLIENT_ID, clientSecret: CLIENT_SECRET },
+      beta: { issuer: beta.issuer, clientId: CLIENT_ID, clientSecret: CLIENT_SECRET },
+    },
+    ...extra,
+  }
+}
+
+/** Counts at both providers, to show that a step went to one and not the other. */
+function counts() {
+  const at = (provider: DevProvider) => ({
+    userinfo: provider.count('userinfo.success'),
+    refresh: provider.count('grant.success', 'refresh_token'),
+    code: provider.count('grant.success', 'authorization_code'),
+    revocation: provider.count('revocation.success'),
+  })
+  return { alpha: at(alpha), beta: at(beta) }
+}
+
+describe.each(FRAMEWORKS)('several providers on %s', (framework) => {
+  let agent: Agent
+  let logs: ReturnType<typeof captureLogs>
+  const get = (path: string, headers: Record<string, string> = API) => agent.request(`${stage.url}${path}`, { headers })
+
+  /** Logs in at `name`'s login route through that provider's own form; stops before the callback when asked. */
+  async function loginWith(name: string, username: string, stopAtCallback = false) {
+    const toForm = await agent.follow(`${stage.url}/auth/login/${name}`, { headers: HTML })
+    const form = toForm.last
+    if (form.status !== 200 || !form.url.includes('/interaction/')) throw new Error(`expected ${name}'s login form, got ${form.status} at ${form.url}`)
+    const isCallback = (url: string) => url.startsWith(`${stage.url}/auth/callback/`)
+    return agent.follow(form.url, { method: 'POST', headers: HTML, body: new URLSearchParams({ username, password: 'x' }).toString() }, stopAtCallback ? isCallback : undefined)
+  }
+
+  beforeAll(async () => {
+    logs = captureLogs()
+    stage.mount(await buildHandler(framework, twoProviders(logs), `${alpha.issuer}/me`))
+  })
+  beforeEach(() => {
+    agent = createAgent()
+  })
+
+  it('logs in through each provider; userinfo, refresh, revocation and logout go to the session\'s provider', async () => {
+    for (const [name, provider, other, user] of [['alpha', alpha, 'beta', 'alice'], ['beta', beta, 'alpha', 'bob']] as const) {
+      agent = createAgent()
+      const before = counts()
+      const landed = await loginWith(name, user)
+      expect(landed.last.body).toBe(`signed in as ${user}`)
+      expect(JSON.parse((await get('/api/provider')).body)).toEqual({ provider: name })
+      expect(JSON.parse((await get('/me')).body).user).toMatchObject({ sub: user, iss: provider.issuer })
+      const userinfo = await get('/api/userinfo-twice')
+      expect(userinfo.status).toBe(200)
+      expect(JSON.parse(userinfo.body).userinfo.sub).toBe(user)
+      const refreshed = await agent.request(`${stage.url}/api/refresh`, { method: 'POST', headers: API })
+      expect(JSON.parse(refreshed.body)).toMatchObject({ changed: true })
+      const logout = await agent.request(`${stage.url}/auth/logout`, { method: 'POST', headers: { ...HTML, 'sec-fetch-site': 'same-origin' } })
+      expect(logout.status).toBe(302)
+      expect(logout.headers.get('location')).toMatch(new RegExp(`^${provider.issuer}/`))
+      const after = counts()
+      expect(after[name]).toEqual({ userinfo: before[name].userinfo + 1, refresh: before[name].refresh + 1, code: before[name].code + 1, revocation: before[name].revocation + 1 })
+      expect(after[other]).toEqual(before[other])
+      expect((await get('/me')).status).toBe(401)
+    }
+  })
+
+  it('shows a chooser page at /auth/login (returnTo kept), lists login URLs to API clients, and 404s an unknown provider', async () => {
+    const guarded = await get('/me', HTML)
+    expect(guarded.status).toBe(302)
+    expect(guarded.headers.get('location')).toBe('/auth/login?returnTo=%2Fme')
+    const page = await get('/auth/login?returnTo=%2Fme', HTML)
+    expect(page.status).toBe(200)
+    expect(page.headers.get('content-type')).toContain('text/html')
+    expect(page.body).toContain('<a href="/auth/login/alpha?returnTo=%2Fme">Sign in with alpha</a>')
+    expect(page.body).toContain('<a href="/auth/login/beta?returnTo=%2Fme">Sign in with beta</a>')
+    expect(page.body).not.toMatch(/<script/i)
+    const listed = await get('/auth/login?returnTo=https%3A%2F%2Fevil.example%2F')
+    expect(listed.status).toBe(400)
+    expect(JSON.parse(listed.body)).toEqual({
+      error: 'provider_required',
+      message: expect.any(String),
+      providers: [{ name: 'alpha', login: '/auth/login/alpha?returnTo=%2F' }, { name: 'beta', login: '/auth/login/beta?returnTo=%2F' }],
+    })
+    for (const path of ['/auth/login/gamma', '/auth/callback/gamma?code=x&state=y']) expect((await get(path, HTML)).status, path).toBe(404)
+    // the design's spelling is served too
+    const alias = await get('/auth/beta/login', HTML)
+    expect(alias.status).toBe(302)
+    expect(alias.headers.get('location')).toMatch(new RegExp(`^${beta.issuer}/.*redirect_uri=${encodeURIComponent(`${stage.url}/auth/callback/beta`)}`))
+  })
+
+  it('refuses a response for one provider delivered to the other\'s callback: 400, nothing exchanged, no session', async () => {
+    const stopped = await loginWith('alpha', 'alice', true)
+    const callback = new URL(stopped.stoppedAt!)
+    expect(callback.pathname).toBe('/auth/callback/alpha')
+    const before = counts()
+    const wrong = await get(`/auth/callback/beta${callback.search}`)
+    expect(wrong.status).toBe(400)
+    expect(JSON.parse(wrong.body)).toMatchObject({ code: 'codegrant/provider_mismatch' })
+    expect(wrong.setCookies.some((line) => line.startsWith('codegrant.session') && !/Max-Age=0/i.test(line))).toBe(false)
+    expect(counts()).toEqual(before)
+    expect(JSON.parse((await get('/api/provider')).body)).toEqual({ provider: null })
+  })
+})
