@@ -210,3 +210,43 @@ describe.each([
     }
   })
 })
+
+describe('examples/express in Chromium with two providers (OAUTH_PROVIDERS=alpha,beta: a dev provider each)', () => {
+  let example: RunningExample
+  beforeAll(async () => {
+    example = await startExample('express', { OAUTH_PROVIDERS: 'alpha,beta' })
+  }, 60_000)
+  afterAll(async () => {
+    await example?.stop()
+  })
+
+  it('chooses a provider on the chooser page and logs in there; then the other one', async () => {
+    const context = await browser.newContext()
+    const page = await context.newPage()
+    try {
+      const issuers = [...example.output().matchAll(/Started a dev provider for (\w+) at (http:\/\/\S+)/g)].map((match) => [match[1], match[2]])
+      expect(issuers.map(([name]) => name)).toEqual(['alpha', 'beta'])
+      for (const [name, issuer] of [issuers[1]!, issuers[0]!]) {
+        await page.goto(example.url)
+        await page.getByRole('link', { name: 'Log in' }).click()
+        await page.waitForURL(`${example.url}/auth/login`)
+        const choices = page.getByRole('navigation', { name: 'Sign-in providers' }).getByRole('link')
+        expect(await choices.allTextContents()).toEqual(['Sign in with alpha', 'Sign in with beta'])
+        await page.getByRole('link', { name: `Sign in with ${name}` }).click()
+        await page.waitForURL((url) => url.href.startsWith(`${issuer}/interaction/`))
+        await page.getByLabel('Username').fill('alice')
+        await page.getByLabel(/^Password/).fill('anything')
+        await page.getByRole('button', { name: 'Sign in', exact: true }).click()
+        await page.waitForURL(`${example.url}/`)
+        await expect.poll(() => page.getByRole('heading', { level: 1 }).textContent()).toBe(`Signed in as Alice Example with ${name}`)
+        expect(await page.locator('#claims tr', { has: page.locator('th code:text-is("iss")') }).locator('td').textContent()).toBe(issuer)
+        // log out (at the provider the session came from), back on the signed-out page
+        await page.getByRole('button', { name: 'Log out' }).click()
+        await page.waitForURL(`${example.url}/`)
+        await expect.poll(() => page.getByRole('link', { name: 'Log in' }).count()).toBe(1)
+      }
+    } finally {
+      await context.close()
+    }
+  })
+})

@@ -1,9 +1,10 @@
 /** The examples as a user starts them: `pnpm --dir examples/<name> start` and the environment only. */
+import { startDevProvider } from '@codegrant/dev-provider'
 import { startTestProvider } from '@codegrant/testing'
 import request from 'supertest'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { API, createAgent, login } from './support/agent.js'
-import { runExample, startExample, type RunningExample } from './support/example.js'
+import { API, createAgent, HTML, login } from './support/agent.js'
+import { freePort, runExample, startExample, type RunningExample } from './support/example.js'
 
 describe.each(['express', 'koa', 'fastify'])('examples/%s', (name) => {
   it('exits 1 listing every configuration problem, without a stack trace', async () => {
@@ -35,6 +36,43 @@ describe.each(['express', 'koa', 'fastify'])('examples/%s', (name) => {
       await idp.close()
     }
   })
+
+  it('runs with two providers from the environment alone; /me and /api/userinfo serve the session\'s provider', async () => {
+    const port = await freePort()
+    const base = `http://localhost:${port}`
+    const secret = 'example-client-secret-0123456789'
+    const client = (provider: string) => ({ client_id: 'example-app', client_secret: secret, redirect_uris: [`${base}/auth/callback/${provider}`], post_logout_redirect_uris: [`${base}/`] })
+    // two independent providers on two loopback addresses, as two real ones would be
+    const [alpha, beta] = await Promise.all([
+      startDevProvider({ quiet: true, clients: [client('alpha')] }),
+      startDevProvider({ quiet: true, host: '127.0.0.2', clients: [client('beta')] }),
+    ])
+    const env = { PORT: String(port), OAUTH_PROVIDERS: 'alpha,beta', OAUTH_COOKIE_SECRET: 'e'.repeat(32) }
+    for (const [prefix, provider] of [['OAUTH_ALPHA_', alpha], ['OAUTH_BETA_', beta]] as const) {
+      Object.assign(env, { [`${prefix}ISSUER`]: provider.issuer, [`${prefix}CLIENT_ID`]: 'example-app', [`${prefix}CLIENT_SECRET`]: secret })
+    }
+    const example = await startExample(name, env)
+    try {
+      expect(example.output()).not.toContain('DEVELOPMENT SETUP')
+      const chooser = await createAgent().request(`${example.url}/auth/login`, { headers: HTML })
+      expect(chooser.body).toContain('href="/auth/login/alpha"')
+      expect(chooser.body).toContain('href="/auth/login/beta"')
+      for (const [provider, idp, other, user] of [['alpha', alpha, beta, 'alice'], ['beta', beta, alpha, 'bob']] as const) {
+        const agent = createAgent()
+        await login(agent, example.url, user, { provider })
+        const me = JSON.parse((await agent.request(`${example.url}/me`, { headers: API })).body)
+        expect(me.user).toMatchObject({ sub: user, iss: idp.issuer })
+        const [here, there] = [idp.count('userinfo.success'), other.count('userinfo.success')]
+        const info = await agent.request(`${example.url}/api/userinfo`, { headers: API })
+        expect([info.status, JSON.parse(info.body).sub]).toEqual([200, user])
+        expect([idp.count('userinfo.success'), other.count('userinfo.success')]).toEqual([here + 1, there])
+        expect(JSON.parse((await agent.request(`${example.url}/`, { headers: API })).body)).toMatchObject({ provider })
+      }
+    } finally {
+      await example.stop()
+      await Promise.all([alpha.close(), beta.close()])
+    }
+  }, 60_000)
 
   describe('with no configuration (the demo)', () => {
     let example: RunningExample

@@ -126,6 +126,26 @@ describe.each(FRAMEWORKS)('several providers on %s', (framework) => {
     expect(alias.headers.get('location')).toMatch(new RegExp(`^${beta.issuer}/.*redirect_uri=${encodeURIComponent(`${stage.url}/auth/callback/beta`)}`))
   })
 
+  it('with a default provider: /auth/login and silent login go to it, step-up and oauth.login() to the session\'s provider', async () => {
+    stage.mount(await buildHandler(framework, twoProviders(logs, { defaultProvider: 'beta' }), `${alpha.issuer}/me`))
+    try {
+      const authorize = (hop: { status: number; headers: Headers }) => (hop.status === 302 ? new URL(hop.headers.get('location')!) : undefined)
+      const direct = authorize(await get('/auth/login?returnTo=%2Fme', HTML))
+      expect(direct?.origin).toBe(beta.issuer)
+      expect(direct?.searchParams.get('redirect_uri')).toBe(`${stage.url}/auth/callback/beta`)
+      const silent = authorize(await get('/silent', HTML))
+      expect([silent?.origin, silent?.searchParams.get('prompt')]).toEqual([beta.issuer, 'none'])
+      agent = createAgent()
+      await loginWith('alpha', 'alice')
+      const stepUp = authorize(await get('/phr', HTML))
+      expect([stepUp?.origin, stepUp?.searchParams.get('acr_values')]).toEqual([alpha.issuer, 'phr'])
+      const appLogin = authorize(await get('/start-login?hint=alice', HTML))
+      expect(appLogin?.origin).toBe(alpha.issuer)
+    } finally {
+      stage.mount(await buildHandler(framework, twoProviders(logs), `${alpha.issuer}/me`))
+    }
+  })
+
   it('refuses a response for one provider delivered to the other\'s callback: 400, nothing exchanged, no session', async () => {
     const stopped = await loginWith('alpha', 'alice', true)
     const callback = new URL(stopped.stoppedAt!)

@@ -21,6 +21,10 @@ describe('request shape', () => {
 
   it('exposes the documented members', () => {
     expectTypeOf<OAuthRequestState['isAuthenticated']>().toEqualTypeOf<boolean>()
+    expectTypeOf<OAuthRequestState['provider']>().toEqualTypeOf<string | undefined>()
+    expectTypeOf<Request['oauth']['provider']>().toEqualTypeOf<string | undefined>()
+    expectTypeOf<Context['state']['oauth']['provider']>().toEqualTypeOf<string | undefined>()
+    expectTypeOf<FastifyRequest['oauth']['provider']>().toEqualTypeOf<string | undefined>()
     expectTypeOf<OAuthRequestState['user']>().toEqualTypeOf<Readonly<UserClaims> | undefined>()
     expectTypeOf<OAuthRequestState['tokens']>().toEqualTypeOf<Readonly<TokenSet> | undefined>()
     expectTypeOf<OAuthRequestState['accessToken']>().returns.toEqualTypeOf<Promise<string>>()

@@ -68,10 +68,11 @@ export const API = { accept: 'application/json' }
 
 /**
  * Logs `username` in through the dev provider's own login form. With `stopAtCallback`, stops
- * before delivering the provider's redirect to the app's callback and returns its URL.
+ * before delivering the provider's redirect to the app's callback and returns its URL. With
+ * `provider`, starts at that provider's login route (`/auth/login/<provider>`).
  */
-export async function login(agent: Agent, appUrl: string, username: string, options: { returnTo?: string; stopAtCallback?: boolean } = {}) {
-  const start = `${appUrl}/auth/login${options.returnTo === undefined ? '' : `?returnTo=${encodeURIComponent(options.returnTo)}`}`
+export async function login(agent: Agent, appUrl: string, username: string, options: { returnTo?: string; stopAtCallback?: boolean; provider?: string } = {}) {
+  const start = `${appUrl}/auth/login${options.provider === undefined ? '' : `/${options.provider}`}${options.returnTo === undefined ? '' : `?returnTo=${encodeURIComponent(options.returnTo)}`}`
   const isCallback = (url: string) => url.startsWith(`${appUrl}/auth/callback`)
   const toForm = await agent.follow(start, { headers: HTML }, options.stopAtCallback ? isCallback : undefined)
   if (toForm.stoppedAt) {

@@ -1,7 +1,7 @@
 import { createServer, type RequestListener } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { isCodegrantError, type OAuthOptions } from '@codegrant/core'
-import { startDemoIfUnconfigured } from '@codegrant/dev-provider'
+import { startDemoIfUnconfigured, startDemoProvidersIfUnconfigured } from '@codegrant/dev-provider'
 
 /** An app listening: the port it got, and how to stop it. */
 export interface StartedApp {
@@ -21,7 +21,8 @@ export async function runExample(framework: string, start: (options: OAuthOption
   const port = Number(process.env.PORT || 3000)
   if (!Number.isInteger(port) || port < 0 || port > 65535) fail(`PORT must be a port number (got ${JSON.stringify(process.env.PORT)})`)
 
-  const demo = await startDemoIfUnconfigured(process.env, port).catch(fail)
+  // OAUTH_PROVIDERS without issuers: one dev provider per name; no provider at all: the one-provider demo
+  const demo = (await startDemoProvidersIfUnconfigured(process.env, port).catch(fail)) ?? (await startDemoIfUnconfigured(process.env, port).catch(fail))
   let app: StartedApp
   try {
     const options = { ...(demo?.options ?? localDefaults(port)), ...redisDefault() }

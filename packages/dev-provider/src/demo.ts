@@ -26,13 +26,29 @@ function isTrue(env: Env, name: string): boolean {
   return /^(true|1|yes|on)$/i.test((env[name] ?? '').trim());
 }
 
-/** Whether the environment names a real provider: an issuer, or both explicit endpoints. */
+/**
+ * Whether the environment names a real provider: an issuer, or both explicit endpoints. With
+ * several providers (`OAUTH_PROVIDERS=github,corp`), whether any of them has its own
+ * (`OAUTH_GITHUB_ISSUER`, …).
+ */
 export function isProviderConfigured(env: Env): boolean {
+  const names = providerNames(env);
+  if (names.length > 0) {
+    return names.some((name) => {
+      const prefix = `OAUTH_${name.toUpperCase()}_`;
+      return isSet(env, `${prefix}ISSUER`) || (isSet(env, `${prefix}AUTHORIZATION_ENDPOINT`) && isSet(env, `${prefix}TOKEN_ENDPOINT`));
+    });
+  }
   return (
     isSet(env, 'OAUTH_ISSUER') ||
     isSet(env, 'ISSUER_BASE_URL') ||
     (isSet(env, 'OAUTH_AUTHORIZATION_ENDPOINT') && isSet(env, 'OAUTH_TOKEN_ENDPOINT'))
   );
+}
+
+/** The names in `OAUTH_PROVIDERS`, lower-cased. */
+export function providerNames(env: Env): string[] {
+  return (env.OAUTH_PROVIDERS ?? '').split(',').map((name) => name.trim().toLowerCase()).filter(Boolean);
 }
 
 /**
@@ -52,7 +68,8 @@ export function isProviderConfigured(env: Env): boolean {
  * uses DPoP: `OAUTH_PROFILE=fapi2 pnpm demo` needs nothing else.
  */
 export async function startDemoIfUnconfigured(env: Env, appPort: number): Promise<DemoSetup | undefined> {
-  if (isProviderConfigured(env)) return undefined;
+  // several providers: the examples' kit starts one dev provider per name (this is the one-provider demo)
+  if (isProviderConfigured(env) || providerNames(env).length > 0) return undefined;
   if (!Number.isInteger(appPort) || appPort < 1 || appPort > 65535) {
     throw new RangeError(`codegrant demo: the app port must be an integer from 1 to 65535, got ${String(appPort)}`);
   }
@@ -106,4 +123,54 @@ function demoNotice(issuer: string, baseUrl: string, mode: string | undefined): 
     'Sign in as alice (group admin) or bob, with any password.',
     'To use a real provider set OAUTH_ISSUER, OAUTH_CLIENT_ID, OAUTH_CLIENT_SECRET, OAUTH_BASE_URL, OAUTH_COOKIE_SECRET.',
   ]);
+}
+
+export interface DemoProvidersSetup {
+  /** Options for codegrant's oauth(): one provider per name, each a dev provider of its own. */
+  options: { baseUrl: string; cookieSecret: string; providers: Record<string, { issuer: string; clientId: string; clientSecret: string }> };
+  providers: DevProvider[];
+  close(): Promise<void>;
+}
+
+/**
+ * The demo with several providers: with `OAUTH_PROVIDERS` set and none of its providers
+ * configured (no `OAUTH_<NAME>_ISSUER`, nor both explicit endpoints), starts one dev provider per
+ * name, each on its own loopback address (127.0.0.1, 127.0.0.2, …, so that their cookies stay
+ * apart in a browser as two real providers' would) with the client 'codegrant-demo' registered
+ * for `http://localhost:${appPort}/auth/callback/<name>`. Returns undefined otherwise.
+ */
+export async function startDemoProvidersIfUnconfigured(env: Env, appPort: number): Promise<DemoProvidersSetup | undefined> {
+  const names = providerNames(env);
+  if (names.length === 0 || isProviderConfigured(env)) return undefined;
+  if (!Number.isInteger(appPort) || appPort < 1 || appPort > 65535) {
+    throw new RangeError(`codegrant demo: the app port must be an integer from 1 to 65535, got ${String(appPort)}`);
+  }
+  const baseUrl = `http://localhost:${appPort}`;
+  const started: DevProvider[] = [];
+  const options: DemoProvidersSetup['options'] = { baseUrl, cookieSecret: randomSecret(32), providers: {} };
+  try {
+    for (const [index, name] of names.entries()) {
+      const clientSecret = randomSecret();
+      const provider = await startDevProvider({
+        quiet: true,
+        host: `127.0.0.${index + 1}`,
+        accessTokenTtl: DEMO_ACCESS_TOKEN_TTL,
+        clients: [{ client_id: DEMO_CLIENT_ID, client_secret: clientSecret, redirect_uris: [`${baseUrl}/auth/callback/${name}`], post_logout_redirect_uris: [`${baseUrl}/`] }],
+      });
+      started.push(provider);
+      options.providers[name] = { issuer: provider.issuer, clientId: DEMO_CLIENT_ID, clientSecret };
+    }
+  } catch (error) {
+    await Promise.all(started.map((provider) => provider.close()));
+    throw error;
+  }
+  warnOnce();
+  console.error(framed([
+    `codegrant: DEVELOPMENT SETUP (OAUTH_PROVIDERS=${names.join(',')} without issuers)`,
+    ...names.map((name, index) => `Started a dev provider for ${name} at ${started[index]!.issuer}`),
+    `each with the client ${DEMO_CLIENT_ID} for ${baseUrl}; secrets are new on every run.`,
+    'Sign in as alice (group admin) or bob, with any password, at either.',
+    'To use real providers set OAUTH_<NAME>_ISSUER, OAUTH_<NAME>_CLIENT_ID, OAUTH_<NAME>_CLIENT_SECRET for each name.',
+  ]));
+  return { options, providers: started, close: async () => void (await Promise.all(started.map((provider) => provider.close()))) };
 }

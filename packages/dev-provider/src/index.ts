@@ -2,6 +2,6 @@ export { users, type AddedUser, type DevUser } from './users.js';
 export type { DevClient } from './configuration.js';
 export { RECORDED_EVENTS, type DevProviderEvent } from './events.js';
 export { startDevProvider, type DevProvider, type DevProviderOptions, type Interceptor } from './provider.js';
-export { startDemoIfUnconfigured, isProviderConfigured, type DemoSetup } from './demo.js';
+export { startDemoIfUnconfigured, startDemoProvidersIfUnconfigured, isProviderConfigured, providerNames, type DemoSetup, type DemoProvidersSetup } from './demo.js';
 export { isLoopbackHost } from './loopback.js';
 export type { OidcProvider, OidcClient, OidcInteraction, OidcKoaContext, OidcContext } from './oidc-types.js';

@@ -95,7 +95,7 @@ function signedIn(view: InspectorView): string {
     .map(([claim, value]) => `<tr><th scope="row"><code>${escapeHtml(claim)}</code></th><td>${claimCell(claim, value)}</td></tr>`)
     .join('')
   const scopes = (tokens?.scopes ?? []).map((scope) => `<li>${escapeHtml(scope)}</li>`).join('')
-  return `<h1>Signed in as ${escapeHtml(name)}</h1>
+  return `<h1>Signed in as ${escapeHtml(name)}${view.provider ? ` with ${escapeHtml(view.provider)}` : ''}</h1>
 <p class="lede">What codegrant keeps for this browser’s session, read from <code>oauth.user</code>, <code>oauth.session</code> and <code>oauth.tokens</code>. Tokens never leave the server: each is shown by a fingerprint (the start of its SHA-256).</p>
 <div class="grid">
 <section class="card" aria-labelledby="claims-heading">

@@ -11,6 +11,8 @@ export interface InspectorView {
   /** Server time, seconds since the epoch: the page's countdowns run from it. */
   now: number
   signedIn: boolean
+  /** With several providers: the one the session came from (`oauth.provider`). */
+  provider?: string
   user?: Record<string, unknown>
   session?: {
     store: string
@@ -41,6 +43,7 @@ export function inspectorView(framework: string, store: string, oauth: OAuthRequ
     framework,
     now,
     signedIn: true,
+    ...(oauth.provider && oauth.provider !== 'default' ? { provider: oauth.provider } : {}),
     user: { ...user },
     session: { store, ...session },
     tokens: {
