@@ -8,6 +8,7 @@ import type { OAuthOptions } from '@codegrant/core'
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { API, createAgent, HTML, type Agent } from './support/agent.js'
 import { buildHandler, FRAMEWORKS, openStage, type Stage } from './support/apps.js'
+import { startGitHubProvider } from './support/github-provider.js'
 import { captureLogs, CLIENT_ID, CLIENT_SECRET, SECRET_A } from './support/provider.js'
 
 let stage: Stage
@@ -157,5 +158,59 @@ describe.each(FRAMEWORKS)('several providers on %s', (framework) => {
     expect(wrong.setCookies.some((line) => line.startsWith('codegrant.session') && !/Max-Age=0/i.test(line))).toBe(false)
     expect(counts()).toEqual(before)
     expect(JSON.parse((await get('/api/provider')).body)).toEqual({ provider: null })
+  })
+})
+
+describe('a GitHub-shaped provider (its preset, by name) beside an OpenID provider, from the environment alone', () => {
+  it('signs in through each; the GitHub session reads its user API, the other its userinfo; logout of each goes its own way', async () => {
+    const github = await startGitHubProvider({ redirectUri: `${stage.url}/auth/callback/github` })
+    const corp = await startDevProvider({ quiet: true, host: '127.0.0.3', clients: [client('corp')] })
+    try {
+      const logs = captureLogs()
+      const env = {
+        OAUTH_PROVIDERS: 'github,corp',
+        OAUTH_BASE_URL: stage.url,
+        OAUTH_COOKIE_SECRET: SECRET_A,
+        OAUTH_GITHUB_CLIENT_ID: github.clientId,
+        OAUTH_GITHUB_CLIENT_SECRET: github.clientSecret,
+        // the preset's endpoints, pointed at the loopback GitHub
+        OAUTH_GITHUB_AUTHORIZATION_ENDPOINT: github.endpoints.authorizationEndpoint,
+        OAUTH_GITHUB_TOKEN_ENDPOINT: github.endpoints.tokenEndpoint,
+        OAUTH_GITHUB_USERINFO_ENDPOINT: github.endpoints.userinfoEndpoint,
+        OAUTH_CORP_ISSUER: corp.issuer,
+        OAUTH_CORP_CLIENT_ID: CLIENT_ID,
+        OAUTH_CORP_CLIENT_SECRET: CLIENT_SECRET,
+      }
+      const saved = { ...process.env }
+      Object.assign(process.env, env)
+      try {
+        stage.mount(await buildHandler('express5', { logger: logs }, `${corp.issuer}/me`))
+      } finally {
+        for (const name of Object.keys(env)) {
+          if (saved[name] === undefined) delete process.env[name]
+          else process.env[name] = saved[name]
+        }
+      }
+      const agent = createAgent()
+      const get = (path: string) => agent.request(`${stage.url}${path}`, { headers: API })
+      const landed = await agent.follow(`${stage.url}/auth/login/github`, { headers: HTML })
+      expect(landed.last.body).toBe('signed in as 583231')
+      expect(JSON.parse((await get('/api/provider')).body)).toEqual({ provider: 'github' })
+      const before = github.requests('/api/user').length
+      expect(JSON.parse((await get('/api/userinfo-twice')).body).userinfo).toMatchObject({ sub: '583231', preferred_username: 'octocat' })
+      expect(github.requests('/api/user').length).toBe(before + 1)
+      const out = await agent.request(`${stage.url}/auth/logout`, { method: 'POST', headers: { ...HTML, 'sec-fetch-site': 'same-origin' } })
+      expect(out.headers.get('location')).toBe(`${stage.url}/`)
+
+      const corpAgent = createAgent()
+      const form = await corpAgent.follow(`${stage.url}/auth/login/corp`, { headers: HTML })
+      const done = await corpAgent.follow(form.last.url, { method: 'POST', headers: HTML, body: new URLSearchParams({ username: 'bob', password: 'x' }).toString() })
+      expect(done.last.body).toBe('signed in as bob')
+      const corpOut = await corpAgent.request(`${stage.url}/auth/logout`, { method: 'POST', headers: { ...HTML, 'sec-fetch-site': 'same-origin' } })
+      expect(corpOut.headers.get('location')).toMatch(new RegExp(`^${corp.issuer}/`))
+    } finally {
+      await github.close()
+      await corp.close()
+    }
   })
 })
