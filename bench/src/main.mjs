@@ -42,6 +42,14 @@ const settings = {
   heapSessions: Number(env.BENCH_HEAP_SESSIONS ?? 10_000),
 }
 settings.pacedRuns = Number(env.BENCH_PACED_RUNS ?? (smoke ? 1 : 3))
+/**
+ * `BENCH_FRESH=0` measures codegrant's cookie- and Redis-store servers in the process that logged
+ * in. By default a twin process (same app, port and settings) does the login and stops, and the
+ * measured process starts after it: its history is then the floor's (no login: no token
+ * exchange, JWKS, undici or web streams in it), and the session works in it as in any instance.
+ */
+settings.fresh = env.BENCH_FRESH !== '0'
+const loggedInByTwin = (kind) => settings.fresh && /^(express|koa|fastify)-(codegrant|redis)$/.test(kind)
 /** `BENCH_ONLY` matching `scale` (or no BENCH_ONLY): the scale-out measures of issue 7. */
 settings.scale = !settings.only || settings.only.test('scale')
 const SERVER_CPU = 1
@@ -255,7 +263,7 @@ async function main() {
     async function headersFor(c) {
       if (!c.session) return JSON_ACCEPT
       if (c.session === 'once') return { ...JSON_ACCEPT, cookie: await cookieOf(c.sessionFrom ?? c.server) }
-      staleCookie ??= agedSessionCookie(await login(c.server), cookieSecret, STALE_BY)
+      staleCookie ??= agedSessionCookie(await cookieOf(c.server), cookieSecret, STALE_BY)
       return { ...JSON_ACCEPT, cookie: staleCookie }
     }
     // the floor and the bare app answer /me with the user codegrant answers there (given at start)
@@ -267,7 +275,12 @@ async function main() {
         specs[kind].user = JSON.parse(meBodies[source]).user
       }
       children[kind] = await startServer(kind, specs[kind])
-      log(`started ${kind} (pid ${children[kind].pid}) on 127.0.0.1:${specs[kind].port}`)
+      if (loggedInByTwin(kind)) {
+        await cookieOf(kind) // the login, in this twin process, which then stops
+        await stopServer(children[kind])
+        children[kind] = await startServer(kind, specs[kind])
+      }
+      log(`started ${kind} (pid ${children[kind].pid}) on 127.0.0.1:${specs[kind].port}${loggedInByTwin(kind) ? ' (logged in by a twin process)' : ''}`)
     }
 
     // check every case answers what it should before measuring anything
@@ -521,7 +534,7 @@ function render(machine, micro, versus, paced = [], scale = undefined) {
   lines.push(`Machine: ${machine.nproc} CPUs (${machine.cpu}), ${machine.memoryGiB} GiB, Node.js ${machine.node}, Linux ${machine.kernel}, ${machine.wrk}; ${machine.pinned}. Date: ${machine.date}. Commit: ${machine.commit}. Whole run ${Math.floor(machine.durationS / 60)} min ${machine.durationS % 60} s; ${machine.repeatedRuns} runs repeated because other processes took the server's CPU. Load average at start ${machine.loadAverageAtStart}, at end ${machine.loadAverageAtEnd}${machine.quietAtStart ? '' : '; **the machine was busy with other work when the run started**'}.`)
   lines.push('')
   const allRuns = CASES.flatMap((c) => c.runs)
-  lines.push(`Each row: median of ${settings.runs} passes of ${settings.seconds} s (every pass runs every case once, so a slow moment of the machine hits all cases alike), ${settings.connections} keep-alive connections, one wrk thread, after a ${settings.warmup} s warm-up per case. "vs floor" / "vs bare": the median over passes of req/s ÷ the floor's (or bare framework's) req/s in the same pass, [lowest–highest pass]; the floor is the examples' app shape with no-op layers, sent the same Cookie header. "p99 vs floor": the same for the 99th percentile latency (lower is better; 1.10 = 10% slower). "CPU µs/req": the server process's own CPU time (user + system, /proc) ÷ requests, median over passes; "vs floor by CPU/req": the floor's CPU µs/req ÷ this case's, pass by pass — the same ratio as "vs floor" when the server has its core to itself, and the steadier one when other processes take CPU time. "added": the median over passes of 1/(req/s) − 1/(floor req/s), the extra server time per request (the server process, on one core, is the bottleneck: its CPU use was ${Math.round(Math.min(...allRuns.map((r) => r.serverCpuShare)) * 100)}–${Math.round(Math.max(...allRuns.map((r) => r.serverCpuShare)) * 100)}% per run; other processes used at most ${Math.round(Math.max(...allRuns.map((r) => r.interference)) * 100)}% of its CPU).`)
+  lines.push(`Each row: median of ${settings.runs} passes of ${settings.seconds} s (every pass runs every case once, so a slow moment of the machine hits all cases alike), ${settings.connections} keep-alive connections, one wrk thread, after a ${settings.warmup} s warm-up per case. "vs floor" / "vs bare": the median over passes of req/s ÷ the floor's (or bare framework's) req/s in the same pass, [lowest–highest pass]; the floor is the examples' app shape with no-op layers, sent the same Cookie header.${settings.fresh ? ' codegrant\'s cookie- and Redis-store servers are measured in a process that did not log in itself (a twin on the same port did, then stopped), like the floor; the memory-store servers, whose sessions live in the process, and the peers logged in in the process measured.' : ' Every server was measured in the process that logged in (BENCH_FRESH=0).'} "p99 vs floor": the same for the 99th percentile latency (lower is better; 1.10 = 10% slower). "CPU µs/req": the server process's own CPU time (user + system, /proc) ÷ requests, median over passes; "vs floor by CPU/req": the floor's CPU µs/req ÷ this case's, pass by pass — the same ratio as "vs floor" when the server has its core to itself, and the steadier one when other processes take CPU time. "added": the median over passes of 1/(req/s) − 1/(floor req/s), the extra server time per request (the server process, on one core, is the bottleneck: its CPU use was ${Math.round(Math.min(...allRuns.map((r) => r.serverCpuShare)) * 100)}–${Math.round(Math.max(...allRuns.map((r) => r.serverCpuShare)) * 100)}% per run; other processes used at most ${Math.round(Math.max(...allRuns.map((r) => r.interference)) * 100)}% of its CPU).`)
   lines.push('', ...renderTargets(byId, versus, paced))
   lines.push(...renderPaced(paced))
   if (versus.length) {
