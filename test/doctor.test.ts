@@ -75,6 +75,32 @@ describe('codegrant doctor', () => {
     expect(output).toContain(`✖ provider reachable: provider metadata could not be loaded: ${provider.issuer}/realms/demo/.well-known/openid-configuration answered HTTP 404`)
   })
 
+  it('checks each provider of several, each line naming its provider', async () => {
+    const { startDevProvider } = await import('@codegrant/dev-provider')
+    const beta = await startDevProvider({ quiet: true, host: '127.0.0.2', clients: [{ client_id: CLIENT_ID, client_secret: CLIENT_SECRET, redirect_uris: [`${APP}/auth/callback/beta`] }] })
+    try {
+      const { code, output } = await run(['doctor'], {
+        OAUTH_PROVIDERS: 'alpha,beta',
+        OAUTH_BASE_URL: APP,
+        OAUTH_COOKIE_SECRET: SECRET_A,
+        OAUTH_ALPHA_ISSUER: `${provider.issuer}/realms/missing`,
+        OAUTH_ALPHA_CLIENT_ID: CLIENT_ID,
+        OAUTH_ALPHA_CLIENT_SECRET: CLIENT_SECRET,
+        OAUTH_BETA_ISSUER: beta.issuer,
+        OAUTH_BETA_CLIENT_ID: CLIENT_ID,
+        OAUTH_BETA_CLIENT_SECRET: CLIENT_SECRET,
+      })
+      expect(output).toContain(`· alpha: redirect URI to register at the provider: ${APP}/auth/callback/alpha`)
+      expect(output).toContain(`✖ alpha: provider reachable: provider metadata could not be loaded: ${provider.issuer}/realms/missing/.well-known/openid-configuration answered HTTP 404`)
+      expect(output).toContain(`· beta: redirect URI to register at the provider: ${APP}/auth/callback/beta`)
+      expect(output).toContain(`✔ beta: provider reachable: ${beta.issuer}/.well-known/openid-configuration (issuer ${beta.issuer})`)
+      expect(output).toContain('✔ beta: ID token signing algorithm: RS256 (pinned)')
+      expect(code).toBe(1)
+    } finally {
+      await beta.close()
+    }
+  })
+
   it('answers an unknown command with its usage and exit 2', async () => {
     const { code, output } = await run(['docter'], env)
     expect([code, output]).toEqual([2, expect.stringContaining('usage: codegrant doctor')])

@@ -39,6 +39,18 @@ export async function doctor(env: Readonly<Record<string, string | undefined>> =
   }
   add('ok', 'configuration valid')
   for (const line of lines.splice(0)) add('warn', 'configuration', line)
+  // each provider's checks; with several, each line names its provider
+  for (const settings of config.providers) {
+    const view: OAuthConfig = { ...config, ...settings }
+    await checkProvider(view, config.named ? (status, label, detail) => add(status, `${settings.name}: ${label}`, detail) : add, lines)
+  }
+  return { checks, ok: !checks.some((check) => check.status === 'fail') }
+}
+
+type Add = (status: CheckStatus, label: string, detail?: string) => void
+
+/** One provider's checks: what to register, its metadata, endpoints, keys and features. */
+async function checkProvider(config: OAuthConfig, add: Add, lines: string[]): Promise<void> {
   add('info', 'redirect URI to register at the provider', config.redirectUri)
   add('info', 'post-logout redirect URI to register', config.postLogoutRedirectUri)
 
@@ -59,8 +71,8 @@ export async function doctor(env: Readonly<Record<string, string | undefined>> =
       as = await discover(config, fetchOptions(config))
       add('ok', 'provider reachable', `${discoveryUrl(config).url.href} (issuer ${as.issuer})`)
     } catch {
-      add('fail', 'provider reachable', lines.filter((line) => !line.startsWith('provider discovery at')).join('; ') || 'discovery failed')
-      return { checks, ok: false }
+      add('fail', 'provider reachable', lines.splice(0).filter((line) => !line.startsWith('provider discovery at')).join('; ') || 'discovery failed')
+      return
     }
     for (const line of lines.splice(0)) if (line.startsWith('provider discovery at')) add('warn', 'discovery', line)
     await clock(config, add)
@@ -95,8 +107,6 @@ export async function doctor(env: Readonly<Record<string, string | undefined>> =
   add('info', 'DPoP (RFC 9449)', Array.isArray(dpop) && dpop.length ? `offered (${dpop.join(', ')})` : 'not offered')
   add(as.revocation_endpoint ? 'ok' : 'info', 'token revocation at logout', as.revocation_endpoint ? as.revocation_endpoint : 'no revocation_endpoint: logout revokes nothing (OAUTH_REVOCATION_ENDPOINT)')
   add(as.end_session_endpoint ? 'ok' : 'info', 'logout at the provider', as.end_session_endpoint ? as.end_session_endpoint : 'no end_session_endpoint: logout ends the local session only')
-
-  return { checks, ok: !checks.some((check) => check.status === 'fail') }
 }
 
 function secure(url: string): boolean {
