@@ -26,7 +26,8 @@ export interface Diagnostics {
 /** Start-up, once: what to register at the provider. */
 export function announce(config: OAuthConfig): void {
   const postLogout = config.postLogoutRedirectUri === config.redirectUri ? '' : `; post-logout redirect URI: ${config.postLogoutRedirectUri}`
-  config.logger.info(`redirect URI to register at the provider for client ${config.clientId}: ${config.redirectUri}${postLogout}`)
+  const at = config.named ? ` ${config.name}` : ''
+  config.logger.info(`redirect URI to register at the provider${at} for client ${config.clientId}: ${config.redirectUri}${postLogout}`)
 }
 
 export function createDiagnostics(config: OAuthConfig): Diagnostics {
@@ -77,7 +78,8 @@ export function createDiagnostics(config: OAuthConfig): Diagnostics {
         return undefined
       }
       if (seen.host === base.host && seen.protocol === base.protocol) return undefined
-      const fix = `Open ${base.origin}${pathOf(config)} instead, or set OAUTH_BASE_URL=${seen.origin} (and register ${seen.origin}${pathOf(config).replace(config.routes.login, config.routes.callback)} as a redirect URI at the provider).`
+      const callbacks = config.providers.map((provider) => `${seen.origin}${config.baseUrl.pathname.replace(/\/$/, '')}${provider.paths.callback[0]}`)
+      const fix = `Open ${base.origin}${pathOf(config)} instead, or set OAUTH_BASE_URL=${seen.origin} (and register ${callbacks.join(', ')} as ${callbacks.length > 1 ? 'the redirect URIs at the providers' : 'a redirect URI at the provider'}).`
       if (seen.hostname !== base.hostname && isLoopback(seen) && isLoopback(base)) {
         // browsers keep cookies per host name: the login cookie set for 127.0.0.1 never comes back to localhost
         const message = `This app's address is ${base.origin} (OAUTH_BASE_URL), but it was opened at ${seen.origin}: the sign-in cookie would be set for ${seen.hostname} and the provider sends the browser back to ${base.hostname}, so the sign-in cannot complete.`
