@@ -224,3 +224,32 @@ describe('diagnostics with several providers', () => {
     expect(page.body).toContain(`register ${stage.url}/auth/callback/alpha, ${stage.url}/auth/callback/beta as the redirect URIs at the providers`)
   })
 })
+
+describe('sessions across a change to several providers', () => {
+  it('a session from before (no provider recorded) belongs to the first provider; one from a provider the app no longer has is signed out', async () => {
+    const logs = captureLogs()
+    const agent = createAgent()
+    const get = (path: string) => agent.request(`${stage.url}${path}`, { headers: API })
+    // one provider, as before: its redirect URI happens to be alpha's callback path
+    stage.mount(await buildHandler('fastify5', { baseUrl: stage.url, cookieSecret: SECRET_A, logger: logs, issuer: alpha.issuer, clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, redirectUri: `${stage.url}/auth/callback/alpha` }, `${alpha.issuer}/me`))
+    const form = await agent.follow(`${stage.url}/auth/login`, { headers: HTML })
+    await agent.follow(form.last.url, { method: 'POST', headers: HTML, body: new URLSearchParams({ username: 'alice', password: 'x' }).toString() })
+    expect(JSON.parse((await get('/api/provider')).body)).toEqual({ provider: 'default' })
+
+    stage.mount(await buildHandler('fastify5', twoProviders(logs), `${alpha.issuer}/me`))
+    expect(JSON.parse((await get('/api/provider')).body)).toEqual({ provider: 'alpha' })
+    const refreshes = [alpha.count('grant.success', 'refresh_token'), beta.count('grant.success', 'refresh_token')]
+    expect((await agent.request(`${stage.url}/api/refresh`, { method: 'POST', headers: API })).status).toBe(200)
+    expect([alpha.count('grant.success', 'refresh_token'), beta.count('grant.success', 'refresh_token')]).toEqual([refreshes[0]! + 1, refreshes[1]])
+
+    // a beta session, then an app without beta: signed out, not handed to another provider
+    const betaAgent = createAgent()
+    const betaForm = await betaAgent.follow(`${stage.url}/auth/login/beta`, { headers: HTML })
+    await betaAgent.follow(betaForm.last.url, { method: 'POST', headers: HTML, body: new URLSearchParams({ username: 'bob', password: 'x' }).toString() })
+    expect((await betaAgent.request(`${stage.url}/me`, { headers: API })).status).toBe(200)
+    const { providers } = twoProviders(logs)
+    stage.mount(await buildHandler('fastify5', { ...twoProviders(logs), providers: { alpha: providers!.alpha! } }, `${alpha.issuer}/me`))
+    expect((await betaAgent.request(`${stage.url}/me`, { headers: API })).status).toBe(401)
+    expect(JSON.parse((await betaAgent.request(`${stage.url}/api/provider`, { headers: API })).body)).toEqual({ provider: null })
+  })
+})
