@@ -410,6 +410,18 @@ function suite(framework: Framework, sessions: Sessions): void {
       expect(JSON.parse(response.body)).toEqual({ error: 'codegrant/session_ended' })
       expect((await get('/me')).status).toBe(401)
     })
+
+    it('userinfo() refreshes once when the provider refuses an unexpired access token, and ends the session on invalid_grant', async () => {
+      await login(agent, stage.url, 'alice')
+      const errorsBefore = provider.count('grant.error', 'refresh_token')
+      // the provider revokes the grant: the access token is refused (401) long before it expires
+      await provider.revokeGrants('alice')
+      const response = await get('/api/userinfo-twice')
+      // like oauth.fetch: one refresh on the 401 (refused: invalid_grant), not a 502 about userinfo
+      expect([response.status, JSON.parse(response.body)]).toEqual([401, { error: 'codegrant/session_ended' }])
+      expect(provider.count('grant.error', 'refresh_token')).toBe(errorsBefore + 1)
+      expect((await get('/me')).status).toBe(401)
+    })
   })
 
   describe('refresh() and session', () => {

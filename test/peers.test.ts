@@ -51,6 +51,18 @@ describe.each(FRAMEWORKS)('%s', (framework: Framework) => {
     expect(hostile.count('userinfo')).toBe(before + 2)
   })
 
+  it('userinfo(): an unexpired access token the provider refuses (401) is refreshed once and the call retried', async () => {
+    await mount()
+    await signIn()
+    const refreshes = hostile.count('token', 'refresh_token')
+    hostile.forgetAccessTokens()
+    expect(await get('/api/userinfo-twice')).toMatchObject({ status: 200, body: { userinfo: { sub: 'alice' }, same: true } })
+    expect(hostile.count('token', 'refresh_token')).toBe(refreshes + 1)
+    // the new access token was kept: the next request needs no refresh
+    expect((await get('/api/userinfo-twice')).status).toBe(200)
+    expect(hostile.count('token', 'refresh_token')).toBe(refreshes + 1)
+  })
+
   it('userinfo(): a response for another subject is refused', async () => {
     await mount()
     await signIn()

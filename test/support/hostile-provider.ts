@@ -86,6 +86,8 @@ export interface HostileProvider {
   set(settings: HostileSettings): void
   /** Back to a well-behaved provider (counts and issued tokens are kept). */
   reset(): void
+  /** Forgets every access token issued so far (refresh tokens stay): userinfo answers them 401 invalid_token. */
+  forgetAccessTokens(): void
   /** Requests received by an endpoint since start; for the token endpoint, optionally per grant type. */
   count(endpoint: Endpoint, grantType?: string): number
   /** The client secret and every code and token issued so far. */
@@ -411,6 +413,7 @@ export async function startHostileProvider(options: { clientId: string; clientSe
     sub,
     set: (next) => void (settings = { ...settings, ...next }),
     reset: () => void (settings = {}),
+    forgetAccessTokens: () => accessTokens.clear(),
     count: (endpoint, grantType) => requests.filter((r) => r.endpoint === endpoint && (grantType === undefined || r.grantType === grantType)).length,
     secrets: () => [clientSecret, ...issued],
     evil: { url: evilUrl, count: () => evilHits.length },

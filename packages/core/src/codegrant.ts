@@ -1,6 +1,6 @@
 import { resolveConfig, type OAuthConfig, type OAuthOptions } from './config.js'
 import { announce, createDiagnostics, notMounted, type Diagnostics } from './diagnostics.js'
-import { CodegrantError, isCodegrantError } from './errors.js'
+import { CodegrantError, causedByStatus, isCodegrantError } from './errors.js'
 import { loginParams, mergeParams, queryParams, type AuthorizationParams, type LoginOptions } from './flow/authorization-params.js'
 import { CALLBACK_HEADERS, completeLogin, fetchUserinfo } from './flow/callback.js'
 import { createExchangeOnce } from './flow/exchange-once.js'
@@ -403,9 +403,18 @@ async function userinfo(context: Context): Promise<UserClaims> {
   // read after accessToken(), which may have refreshed the session
   const session = load(context)
   if (!session) throw new CodegrantError('codegrant/unauthenticated', 'Not signed in.')
-  const key = session.tokens.tokenType === 'DPoP' ? session.dpop : undefined
   const runtime = context.engine.providers.of(session)!
-  return fetchUserinfo(runtime.config, await runtime.resolve(), token, runtime.config.openid ? userClaims(session).sub : undefined, key, session.tokens.scope)
+  const ask = async (current: SessionData, accessToken: string) =>
+    fetchUserinfo(runtime.config, await runtime.resolve(), accessToken, runtime.config.openid ? userClaims(current).sub : undefined, current.tokens.tokenType === 'DPoP' ? current.dpop : undefined, current.tokens.scope)
+  try {
+    return await ask(session, token)
+  } catch (error) {
+    // like oauth.fetch: a token the provider refuses (401, e.g. its grant was revoked) is refreshed
+    // once and the call retried; a refresh answered invalid_grant ends the session (401)
+    if (!causedByStatus(error, 401) || !session.tokens.refreshToken) throw error
+    const fresh = await refreshSession(context, session)
+    return ask(fresh, fresh.tokens.accessToken)
+  }
 }
 
 /** The route handlers, by route: codegrant's own, and each provider's login and callback. */

@@ -88,6 +88,16 @@ export class CodegrantError extends Error {
   }
 }
 
+/** A cause recording only the HTTP status an upstream answered with (nothing of its body). */
+export function statusCause(status: number): Error {
+  return Object.assign(new Error(`HTTP ${status}`), { name: 'HTTPStatus', status })
+}
+
+/** Whether `error` is the CodegrantError of an upstream answer with HTTP `status` (its cause's status). */
+export function causedByStatus(error: unknown, status: number): boolean {
+  return error instanceof CodegrantError && (error.cause as { status?: unknown } | undefined)?.status === status
+}
+
 /** Runs of 32+ base64url characters: how tokens, codes, JWT parts and secrets look. */
 const TOKEN_LIKE = /[A-Za-z0-9_-]{32,}/g
 

@@ -85,7 +85,8 @@ export interface OAuthRequestState {
   readonly data: Readonly<Record<string, unknown>> | undefined
   /**
    * The provider's userinfo for the signed-in user (OpenID Connect Core §5.3), fetched once per
-   * request with a valid access token; its `sub` must be the session's.
+   * request with a valid access token; its `sub` must be the session's. Like `fetch`, a token the
+   * provider refuses (401) is refreshed once and the call retried.
    *
    * @throws CodegrantError `codegrant/unauthenticated` when signed out; `codegrant/userinfo_invalid`
    *   when the provider's answer is refused; the `accessToken()` errors.

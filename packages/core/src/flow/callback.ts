@@ -1,7 +1,7 @@
 import * as oauth from 'oauth4webapi'
 import type { OAuthConfig } from '../config.js'
 import { providerRefusal } from '../diagnostics.js'
-import { CodegrantError, redactSecrets } from '../errors.js'
+import { CodegrantError, redactSecrets, statusCause } from '../errors.js'
 import { appPath } from '../http.js'
 import { assertionHint } from '../provider/client-auth.js'
 import { describe, transportError } from '../provider/http.js'
@@ -178,7 +178,7 @@ export async function fetchUserinfo(config: OAuthConfig, provider: Provider, acc
       response = await oauth.userInfoRequest(as, client, accessToken, { ...http, ...dpop })
     }
     // plain OAuth 2.0 (e.g. GitHub): no ID token, the user id is `sub` or `id`
-    if (!response.ok) throw new CodegrantError('codegrant/userinfo_invalid', `The provider's userinfo endpoint answered HTTP ${response.status}.`)
+    if (!response.ok) throw new CodegrantError('codegrant/userinfo_invalid', `The provider's userinfo endpoint answered HTTP ${response.status}.`, { cause: statusCause(response.status) })
     const body: unknown = await response.json()
     if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new CodegrantError('codegrant/userinfo_invalid', 'The provider\'s userinfo response is not a JSON object.')
     const record = body as Record<string, unknown>

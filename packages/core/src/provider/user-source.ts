@@ -8,7 +8,7 @@
  */
 import * as oauth from 'oauth4webapi'
 import type { OAuthConfig } from '../config.js'
-import { CodegrantError } from '../errors.js'
+import { CodegrantError, statusCause } from '../errors.js'
 import type { UserClaims } from '../session/store.js'
 import { describe, transportError, type FetchOptions } from './http.js'
 import type { ApiUserSource } from './presets.js'
@@ -84,7 +84,7 @@ async function getJson(config: OAuthConfig, http: FetchOptions, source: ApiUserS
   if (!response.ok) {
     await response.body?.cancel()
     config.logger.error(`the provider's ${what} API answered HTTP ${response.status} (${new URL(url).pathname})`)
-    throw new CodegrantError('codegrant/userinfo_invalid', `The provider's ${what} API answered HTTP ${response.status}.`)
+    throw new CodegrantError('codegrant/userinfo_invalid', `The provider's ${what} API answered HTTP ${response.status}.`, { cause: statusCause(response.status) })
   }
   try {
     return await response.json()
