@@ -5,6 +5,7 @@
  * runs with sessions in a real Redis (`both(...)`; the rest is cookie-specific or store-neutral,
  * and the whole suite twice over would double its runtime).
  */
+import { createHmac, generateKeyPairSync, randomUUID, sign } from 'node:crypto'
 import type { DevProvider } from '@codegrant/dev-provider'
 import type { OAuthOptions, SessionStore } from '@codegrant/core'
 import { redisStore, type RedisStore } from '@codegrant/redis'
@@ -12,7 +13,7 @@ import request from 'supertest'
 import { afterAll, afterEach, beforeAll, beforeEach, describe as vitestDescribe, expect, it as vitestIt, vi } from 'vitest'
 import { API, createAgent, formOf, HTML, login, type Agent } from './support/agent.js'
 import { buildHandler, FRAMEWORKS, openStage, type Framework, type Stage } from './support/apps.js'
-import { appOptions, captureLogs, CLIENT_SECRET, SECRET_A, SECRET_B, SECRET_C, startProvider } from './support/provider.js'
+import { appOptions, captureLogs, CLIENT_ID, CLIENT_SECRET, SECRET_A, SECRET_B, SECRET_C, startProvider } from './support/provider.js'
 import { holdTokenRequests } from './support/gate.js'
 import { startRedis, type RedisServer } from './support/redis.js'
 
@@ -61,7 +62,7 @@ function suite(framework: Framework, sessions: Sessions): void {
       store = redisStore({ url: redis.url, prefix: `suite-${framework}:`, timeout: 500, logger: { warn: () => undefined, error: () => undefined } })
     }
     stage = await openStage()
-    provider = await startProvider(stage.url, { accessTokenTtl: ACCESS_TOKEN_TTL })
+    provider = await startProvider(stage.url, { accessTokenTtl: ACCESS_TOKEN_TTL, backchannel: true })
     userinfo = `${provider.issuer}/me`
   })
   afterAll(async () => {
@@ -514,6 +515,90 @@ function suite(framework: Framework, sessions: Sessions): void {
     it('logs out without a session without an error', async () => {
       const response = await get('/auth/logout', { ...HTML, 'sec-fetch-site': 'same-origin' })
       expect(response.status).toBe(302)
+    })
+  })
+
+  describe('back-channel logout', () => {
+    const EVENT = 'http://schemas.openid.net/event/backchannel-logout'
+    const ROUTE = '/auth/backchannel-logout'
+    const send = (token: string) =>
+      agent.request(`${stage.url}${ROUTE}`, { method: 'POST', headers: API, body: new URLSearchParams({ logout_token: token }).toString() })
+    const seconds = () => Math.floor(Date.now() / 1000)
+    const claims = (extra: Record<string, unknown> = {}) => ({
+      iss: provider.issuer, aud: CLIENT_ID, iat: seconds(), exp: seconds() + 120, jti: randomUUID(), events: { [EVENT]: {} }, sub: 'alice', ...extra,
+    })
+    const encode = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url')
+    /** A token signed as `header.alg` says, with `key` (or unsigned). */
+    const craft = (header: Record<string, unknown>, payload: Record<string, unknown>, signWith: (input: string) => string) => {
+      const input = `${encode(header)}.${encode(payload)}`
+      return `${input}.${signWith(input)}`
+    }
+    /** The user signs out at the provider (its own end-session page), not in the app. */
+    const signOutAtProvider = async () => {
+      const confirm = await agent.follow(`${provider.issuer}/session/end?client_id=${CLIENT_ID}`, { headers: HTML })
+      const { action, fields } = formOf(confirm.last, 'logout')
+      await agent.follow(action, { method: 'POST', headers: HTML, body: fields.toString() })
+    }
+
+    both('ends the session when the user signs out at the provider: the provider POSTs a logout token', async () => {
+      await mount({ sessionStore: serverStore(), backchannelLogout: true })
+      await login(agent, stage.url, 'alice')
+      const cookie = agent.cookies(stage.url).get(SESSION)!
+      expect((await get('/me')).status).toBe(200)
+      const [sent, failed] = [provider.count('backchannel.success'), provider.count('backchannel.error')]
+      await signOutAtProvider()
+      // the provider answers only once the app has answered its POST 200
+      expect([provider.count('backchannel.success'), provider.count('backchannel.error')]).toEqual([sent + 1, failed])
+      agent.setCookie(stage.url, SESSION, cookie)
+      expect((await get('/me')).status).toBe(401)
+    })
+
+    it('refuses forged, replayed, wrongly signed, nonce-bearing and otherwise invalid logout tokens: 400, nothing ended', async () => {
+      await mount({ sessionStore: serverStore(), backchannelLogout: true })
+      await login(agent, stage.url, 'alice')
+      const stranger = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey
+      const genuine = provider.signJwt(claims({ sub: 'bob' }))
+      const [head, , signature] = genuine.split('.')
+      const refused: Record<string, string> = {
+        'forged (another key)': craft({ alg: 'RS256', typ: 'logout+jwt' }, claims(), (input) => sign('sha256', Buffer.from(input), stranger).toString('base64url')),
+        'tampered payload': `${head}.${encode(claims())}.${signature}`,
+        'alg none': `${encode({ alg: 'none', typ: 'logout+jwt' })}.${encode(claims())}.`,
+        'HS256 with the client secret': craft({ alg: 'HS256', typ: 'logout+jwt' }, claims(), (input) => createHmac('sha256', CLIENT_SECRET).update(input).digest('base64url')),
+        'another algorithm of the provider (ES256)': provider.signJwt(claims(), { alg: 'ES256' }),
+        'another token type': provider.signJwt(claims(), { typ: 'at+jwt' }),
+        nonce: provider.signJwt(claims({ nonce: 'n-0S6_WzA2Mj' })),
+        'no events': provider.signJwt(claims({ events: undefined })),
+        'events without the logout event': provider.signJwt(claims({ events: { 'http://schemas.openid.net/event/other': {} } })),
+        'the logout event not an object': provider.signJwt(claims({ events: { [EVENT]: 'yes' } })),
+        'another audience': provider.signJwt(claims({ aud: 'someone-else' })),
+        'another issuer': provider.signJwt(claims({ iss: 'https://evil.example' })),
+        expired: provider.signJwt(claims({ iat: seconds() - 200, exp: seconds() - 100 })),
+        'issued long ago': provider.signJwt(claims({ iat: seconds() - 3600, exp: undefined })),
+        'issued in the future': provider.signJwt(claims({ iat: seconds() + 3600 })),
+        'neither sid nor sub': provider.signJwt(claims({ sub: undefined })),
+        'no jti': provider.signJwt(claims({ jti: undefined })),
+        'not a JWT': 'garbage',
+      }
+      for (const [what, token] of Object.entries(refused)) {
+        const response = await send(token)
+        expect(response.status, what).toBe(400)
+        expect(response.headers.get('cache-control'), what).toBe('no-store')
+        expect(JSON.parse(response.body), what).toMatchObject({ error: 'invalid_request', error_description: expect.any(String) })
+      }
+      expect((await get('/me')).status).toBe(200)
+      expect((await agent.request(`${stage.url}${ROUTE}`, { headers: API })).status).toBe(405)
+      expect((await agent.request(`${stage.url}${ROUTE}`, { method: 'POST', headers: API, body: '' })).status).toBe(400)
+      // a valid one (by sub: every session of alice) ends it
+      const valid = provider.signJwt(claims())
+      const accepted = await send(valid)
+      expect([accepted.status, accepted.headers.get('cache-control')]).toEqual([200, 'no-store'])
+      expect((await get('/me')).status).toBe(401)
+      // the same token again is a replay: refused, and a login made since is not ended
+      // (alice is still signed in at the provider: single sign-on, no form)
+      expect((await agent.follow(`${stage.url}/auth/login`, { headers: HTML })).last.body).toBe('signed in as alice')
+      const replayed = await send(valid)
+      expect([replayed.status, JSON.parse(replayed.body).error]).toEqual([400, 'invalid_request'])
+      expect((await get('/me')).status).toBe(200)
     })
   })
 

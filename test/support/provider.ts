@@ -8,7 +8,8 @@ export const SECRET_B = 'b'.repeat(16) + 'suite-cookie-secret-B'
 export const SECRET_C = 'c'.repeat(16) + 'suite-cookie-secret-C'
 
 /** A dev provider with one confidential client whose redirect URI is `appUrl`'s callback. */
-export async function startProvider(appUrl: string, options: { accessTokenTtl?: number } = {}): Promise<DevProvider> {
+/** With `backchannel`, the client registers the app's back-channel logout URI (and wants `sid` in logout tokens). */
+export async function startProvider(appUrl: string, options: { accessTokenTtl?: number; backchannel?: boolean } = {}): Promise<DevProvider> {
   return startDevProvider({
     quiet: true,
     accessTokenTtl: options.accessTokenTtl ?? 300,
@@ -18,6 +19,7 @@ export async function startProvider(appUrl: string, options: { accessTokenTtl?: 
         client_secret: CLIENT_SECRET,
         redirect_uris: [`${appUrl}/auth/callback`],
         post_logout_redirect_uris: [`${appUrl}/`],
+        ...(options.backchannel ? { backchannel_logout_uri: `${appUrl}/auth/backchannel-logout`, backchannel_logout_session_required: true } : {}),
       },
     ],
   })

@@ -3,6 +3,7 @@ import { announce, createDiagnostics, notMounted, type Diagnostics } from './dia
 import { CodegrantError, causedByStatus, isCodegrantError } from './errors.js'
 import { loginParams, mergeParams, queryParams, type AuthorizationParams, type LoginOptions } from './flow/authorization-params.js'
 import { CALLBACK_HEADERS, completeLogin, fetchUserinfo } from './flow/callback.js'
+import { createBackchannelLogout, indexSession, type BackchannelLogout } from './flow/backchannel-logout.js'
 import { createExchangeOnce } from './flow/exchange-once.js'
 import { startLogin, type LoginExtras } from './flow/login.js'
 import { dpopResourceFetch } from './flow/dpop.js'
@@ -15,7 +16,7 @@ import { chooseProvider } from './flow/chooser.js'
 import { assertSameProvider, servedRoutes, withProvider, type Route } from './flow/provider-routes.js'
 import { transactionCookies, TRANSACTION_TTL, type TransactionCookies } from './flow/transaction.js'
 import { decide, isGuardLogin, type GuardLogin, type RequireAuthOptions } from './guard.js'
-import { appPath, errorResponse, escapeHtml, formParams, header, html, redirect, type CoreRequest, type CoreResponse } from './http.js'
+import { appPath, errorResponse, escapeHtml, formParams, header, html, json, redirect, type CoreRequest, type CoreResponse } from './http.js'
 import { describe } from './provider/http.js'
 import { createProviderRuntimes, type ProviderRuntime, type ProviderRuntimes } from './provider/runtime.js'
 import type { OAuthRequestState } from './request-state.js'
@@ -24,7 +25,7 @@ import { createSessionBackend, guarded, newSessionId, remaining, type SessionBac
 import { createCookieCodec } from './session/cookie-codec.js'
 import { parseCookies, type RequestCookies } from './session/cookie-jar.js'
 import { userClaims } from './session/claims.js'
-import type { MaybePromise, SessionData, UserClaims } from './session/store.js'
+import { isCoordinating, type CoordinatingStore, type MaybePromise, type SessionData, type UserClaims } from './session/store.js'
 
 export type { Route } from './flow/provider-routes.js'
 
@@ -64,6 +65,8 @@ interface Engine {
   renewAfter: number
   diagnostics: Diagnostics
   exchangeOnce: ReturnType<typeof createExchangeOnce<{ session: SessionData; location: string }>>
+  /** With `OAUTH_BACKCHANNEL_LOGOUT`: serves its route, and new sessions are indexed for it. */
+  backchannel: { store: CoordinatingStore; handle: BackchannelLogout } | undefined
 }
 
 interface Context {
@@ -96,12 +99,16 @@ export function createCodegrant(options: OAuthOptions = {}, env: Readonly<Record
   const codec = createCookieCodec(config.cookieSecrets)
   const prefix = config.secure ? '__Host-' : ''
   const backend = createSessionBackend(config, codec, `${prefix}codegrant.session`)
+  const providers = createProviderRuntimes(config, backend.store, (fresh) => remaining(fresh, now(), config))
   const engine: Engine = {
     config,
     backend,
     transactions: transactionCookies(config, codec, prefix),
-    providers: createProviderRuntimes(config, backend.store, (fresh) => remaining(fresh, now(), config)),
+    providers,
     exchangeOnce: createExchangeOnce(config, backend.store),
+    backchannel: config.backchannelLogout && backend.store && isCoordinating(backend.store)
+      ? { store: backend.store, handle: createBackchannelLogout(config, providers.list, backend.store) }
+      : undefined,
     // re-issue the session cookie at most every 1/20 of the idle timeout (a day: every 72 minutes)
     renewAfter: Math.max(1, Math.floor(config.sessionIdleTimeout / 20)),
     diagnostics: createDiagnostics(config),
@@ -421,6 +428,7 @@ async function userinfo(context: Context): Promise<UserClaims> {
 function dispatch(context: Context, route: Route): Promise<CoreResponse> {
   const { config, providers } = context.engine
   if (route === 'logout') return logout(context)
+  if (route === 'backchannel-logout') return context.engine.backchannel ? context.engine.backchannel.handle(context.request) : Promise.resolve(json(404, { error: 'not_found' }))
   if (route === 'login' && config.named && config.defaultProvider === undefined) return Promise.resolve(chooseProvider(config, context.request))
   const [kind, name] = route.split(':') as ['login' | 'callback', string | undefined]
   const runtime = name === undefined ? providers.preferred(undefined) ?? providers.first : providers.byName(name)!
@@ -484,6 +492,8 @@ async function callback(context: Context, runtime: ProviderRuntime): Promise<Cor
     const destroyed = backend.clear({}, previous)
     if (destroyed instanceof Promise) await destroyed
   }
+  // filed for back-channel logout before the cookie exists: no session the provider cannot end
+  if (context.engine.backchannel) await indexSession(config, context.engine.backchannel.store, (await provider()).as.issuer, session, now())
   const written = backend.write(cookies, session, now(), true)
   const sessionCookies = written instanceof Promise ? await written : written
   const cookiesOut = [transactions.remove(state), ...sessionCookies]

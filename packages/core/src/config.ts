@@ -554,9 +554,6 @@ export function resolveConfig(options: OAuthOptions = {}, env: Env = process.env
   const backchannelLogout = check.flag('OAUTH_BACKCHANNEL_LOGOUT', merged.backchannelLogout)
   if (backchannelLogout && (sessionStore === 'cookie' || (typeof sessionStore === 'object' && !isCoordinating(sessionStore)))) {
     problems.push('OAUTH_BACKCHANNEL_LOGOUT needs a server-side session store that can find sessions by user (OAUTH_SESSION_STORE=redis, or memory for a single process): cookie sessions cannot be ended from the server')
-  } else if (backchannelLogout) {
-    // the store side (sessions indexed by provider sid and sub, one-time jti keys) is in place; the route is not
-    problems.push('OAUTH_BACKCHANNEL_LOGOUT is not served by this version of codegrant yet (no /auth/backchannel-logout route): unset it; logout on one instance already ends the session on all with a server-side store')
   }
 
   const responseMode = check.oneOf('OAUTH_RESPONSE_MODE', merged.responseMode, ['query', 'form_post'] as const, 'query')

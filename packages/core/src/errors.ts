@@ -30,6 +30,7 @@ export type CodegrantErrorCode =
   | 'codegrant/login_denied'
   | 'codegrant/login_hook_failed'
   | 'codegrant/provider_mismatch'
+  | 'codegrant/logout_token_invalid'
 
 /** HTTP status an adapter (or the framework's error handler) should answer with. */
 const STATUS: Record<CodegrantErrorCode, number> = {
@@ -61,6 +62,8 @@ const STATUS: Record<CodegrantErrorCode, number> = {
   'codegrant/login_denied': 403,
   'codegrant/login_hook_failed': 500,
   'codegrant/provider_mismatch': 400,
+  // Back-Channel Logout 1.0 §2.8: the provider is answered 400 invalid_request
+  'codegrant/logout_token_invalid': 400,
 }
 
 export class CodegrantError extends Error {

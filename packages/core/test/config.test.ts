@@ -23,10 +23,10 @@ function problems(env: Record<string, string>, options = {}): string {
 }
 
 describe('configuration', () => {
-  it('refuses settings this version does not serve yet, rather than ignoring them', () => {
-    const message = problems({ ...valid, OAUTH_SESSION_STORE: 'memory', OAUTH_BACKCHANNEL_LOGOUT: 'true' })
-    expect(message).toContain('OAUTH_BACKCHANNEL_LOGOUT is not served')
-    expect(() => resolveConfig({ logger: silent }, valid)).not.toThrow()
+  it('serves back-channel logout only with a server-side store, and says so at start-up', () => {
+    expect(problems({ ...valid, OAUTH_BACKCHANNEL_LOGOUT: 'true' })).toContain('OAUTH_BACKCHANNEL_LOGOUT needs a server-side session store')
+    const config = resolveConfig({ logger: silent }, { ...valid, OAUTH_BACKCHANNEL_LOGOUT: 'true', OAUTH_SESSION_STORE: 'memory' })
+    expect([config.backchannelLogout, config.routes.backchannelLogout]).toEqual([true, '/auth/backchannel-logout'])
   })
 
   it('lists every problem at once', () => {

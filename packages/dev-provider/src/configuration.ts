@@ -10,6 +10,7 @@ import type {
   UnknownObject,
 } from './oidc-types.js';
 import { errorPage, logoutPage, postLogoutPage, type Page } from './pages.js';
+import { isLoopbackHost } from './loopback.js';
 import { findAccount, type AddedUsers, type ClaimOverrides } from './users.js';
 
 /** A client registered with the dev provider (OAuth 2.0 dynamic registration metadata names). */
@@ -122,6 +123,7 @@ export function buildConfiguration(input: ConfigurationInput): OidcConfiguration
     },
     clientBasedCORS,
     renderError,
+    fetch: loopbackFetch,
     acrValues: [...DEV_ACR_VALUES],
     interactions: { policy: input.policy, url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
     ...(input.clientAssertionAudience ? { assertJwtClientAuthClaimsAndHeader: requireAssertionAudience(input.clientAssertionAudience, input.errors) } : {}),
@@ -206,4 +208,15 @@ async function postLogoutSuccessSource(ctx: OidcKoaContext): Promise<void> {
 
 async function renderError(ctx: OidcKoaContext, out: Record<string, string>): Promise<void> {
   sendPage(ctx, errorPage(out));
+}
+
+/**
+ * oidc-provider's outgoing requests (back-channel logout tokens) refuse special-use addresses,
+ * loopback included (SSRF protection): the dev provider and the apps it serves all live on
+ * loopback, so there it lets them through; anything else keeps the protection.
+ */
+function loopbackFetch(url: string | URL, options: RequestInit & { dispatcher?: unknown }): Promise<Response> {
+  if (!isLoopbackHost(new URL(url).hostname)) return fetch(url, options);
+  const { dispatcher: _ssrfGuard, ...rest } = options;
+  return fetch(url, rest);
 }

@@ -65,7 +65,9 @@ export function providerNames(env: Env): string[] {
  * OAUTH_PROFILE=fapi2 the provider acts as a FAPI 2.0 provider and the client
  * authenticates with a key pair generated for the run (private_key_jwt, its
  * private JWK in `options.privateKey`), pushes its authorization requests and
- * uses DPoP: `OAUTH_PROFILE=fapi2 pnpm demo` needs nothing else.
+ * uses DPoP: `OAUTH_PROFILE=fapi2 pnpm demo` needs nothing else. With
+ * OAUTH_BACKCHANNEL_LOGOUT=true the client registers its `backchannel_logout_uri`, so signing
+ * out at the provider POSTs a logout token to the app (OpenID Back-Channel Logout).
  */
 export async function startDemoIfUnconfigured(env: Env, appPort: number): Promise<DemoSetup | undefined> {
   // several providers: the examples' kit starts one dev provider per name (this is the one-provider demo)
@@ -78,7 +80,12 @@ export async function startDemoIfUnconfigured(env: Env, appPort: number): Promis
   // key pair (private_key_jwt) and is forced to PAR and DPoP, as a FAPI provider would register it
   const fapi2 = (env.OAUTH_PROFILE ?? '').trim() === 'fapi2';
   const dpop = fapi2 || isTrue(env, 'OAUTH_DPOP');
-  const redirects = { redirect_uris: [`${baseUrl}/auth/callback`], post_logout_redirect_uris: [`${baseUrl}/`] };
+  const redirects = {
+    redirect_uris: [`${baseUrl}/auth/callback`],
+    post_logout_redirect_uris: [`${baseUrl}/`],
+    // signing out at the provider ends the app's session too, when the app serves back-channel logout
+    ...(isTrue(env, 'OAUTH_BACKCHANNEL_LOGOUT') ? { backchannel_logout_uri: `${baseUrl}/auth/backchannel-logout`, backchannel_logout_session_required: true } : {}),
+  };
   let credentials: { clientSecret: string } | { privateKey: string };
   let client: DevClient;
   if (fapi2) {

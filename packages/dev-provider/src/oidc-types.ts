@@ -171,6 +171,8 @@ export interface OidcConfiguration {
   features: Record<string, UnknownObject>;
   clientBasedCORS(ctx: OidcKoaContext, origin: string, client: OidcClient): boolean;
   renderError(ctx: OidcKoaContext, out: Record<string, string>, error: unknown): Promise<void>;
+  /** oidc-provider's outgoing requests (back-channel logout). */
+  fetch(url: string | URL, options: RequestInit & { dispatcher?: unknown }): Promise<Response>;
   acrValues: string[];
   interactions: { policy: unknown; url(ctx: OidcKoaContext, interaction: { uid: string }): string };
 }

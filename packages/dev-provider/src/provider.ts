@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { createPrivateKey, randomBytes, sign, type JsonWebKey } from 'node:crypto';
 import { createServer, type RequestListener, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
@@ -80,6 +80,12 @@ export interface DevProvider {
    * token response while a test acts; returns a function that removes it. For tests.
    */
   intercept(middleware: Interceptor): () => void;
+  /**
+   * Signs `claims` with this provider's own key (RS256, or ES256 with `header.alg`), `typ`
+   * `logout+jwt` unless given: for tests that need a token the provider could have signed with
+   * chosen claims, e.g. a logout token carrying a `nonce`. For tests.
+   */
+  signJwt(claims: Record<string, unknown>, header?: { alg?: 'RS256' | 'ES256'; typ?: string }): string;
   /** Stops listening and closes every open connection. */
   close(): Promise<void>;
 }
@@ -146,6 +152,7 @@ export async function startDevProvider(options: DevProviderOptions): Promise<Dev
       setExtraClaims: (accountId, claims) => void overrides.set(accountId, { ...claims }),
       addUser: (user) => void added.set(user.sub, { ...user, groups: [...user.groups] }),
       revokeGrants: (accountId) => store.revokeAccount(accountId),
+      signJwt: (claims, header) => signJwt(jwks.keys, claims, header),
       intercept: (middleware) => {
         interceptors.add(middleware);
         return () => void interceptors.delete(middleware);
@@ -160,6 +167,15 @@ export async function startDevProvider(options: DevProviderOptions): Promise<Dev
     await closeServer(server);
     throw error;
   }
+}
+
+function signJwt(keys: Record<string, unknown>[], claims: Record<string, unknown>, header: { alg?: 'RS256' | 'ES256'; typ?: string } = {}): string {
+  const alg = header.alg ?? 'RS256';
+  const jwk = keys.find((key) => key.alg === alg)!;
+  const encode = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
+  const input = `${encode({ alg, kid: jwk.kid, typ: header.typ ?? 'logout+jwt' })}.${encode(claims)}`;
+  const key = createPrivateKey({ key: jwk as JsonWebKey, format: 'jwk' });
+  return `${input}.${sign('sha256', Buffer.from(input), { key, dsaEncoding: 'ieee-p1363' }).toString('base64url')}`;
 }
 
 function rewriteDiscovery(changes: Record<string, unknown>): OidcMiddleware {

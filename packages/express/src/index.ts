@@ -43,9 +43,9 @@ function appendCookies(cookies: string[], res: Response): void {
 export function oauth(options?: OAuthOptions): RequestHandler {
   const codegrant = createCodegrant(options)
   const serve = (route: Route, core: CoreRequest, req: Request, res: Response, next: NextFunction, state: OAuthRequestState) => {
-    // a form_post callback: read the form ourselves unless a body parser already did
+    // a form (form_post callback, logout token): read it ourselves unless a body parser already did
     // (read here, not per request: a property Express's request lacks costs a prototype-chain walk)
-    const body = route.startsWith('callback') && req.method === 'POST' && !req.readableEnded ? readBody(req).catch(() => undefined) : Promise.resolve(req.body as CoreRequest['body'])
+    const body = req.method === 'POST' && !req.readableEnded ? readBody(req).catch(() => undefined) : Promise.resolve(req.body as CoreRequest['body'])
     body
       .then((form) => codegrant.handle(route, { ...core, body: form }, state))
       .then((result) => send(res, result))

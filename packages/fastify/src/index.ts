@@ -61,7 +61,8 @@ async function codegrantPlugin(app: FastifyInstance, options: OAuthOptions): Pro
     }
     const serve = (route: Route) => async (request: FastifyRequest, reply: FastifyReply) =>
       send(reply, await codegrant.handle(route, toCore(request), request.oauth))
-    // login routes answer GET (and HEAD); callbacks and logout GET and POST (form_post, the logout form)
+    // login routes answer GET (and HEAD); callbacks, logout and back-channel logout GET and POST
+    // (form_post, the logout form, the logout token; the core answers a GET to the last 405)
     for (const { path, route } of codegrant.served) {
       if (route.startsWith('login')) routes.get(path, serve(route))
       else routes.route({ method: ['GET', 'POST'], url: path, handler: serve(route) })

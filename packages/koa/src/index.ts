@@ -74,9 +74,9 @@ function keepOnError(ctx: Context, cookies: string[]): void {
 export function oauth(options?: OAuthOptions): Middleware {
   const codegrant = createCodegrant(options)
   const serve = async (route: Route, ctx: Context, core: CoreRequest, state: OAuthRequestState): Promise<void> => {
-    // a form_post callback: read the form ourselves unless a body parser already did
+    // a form (form_post callback, logout token): read it ourselves unless a body parser already did
     const parsed = (ctx.request as { body?: unknown }).body as CoreRequest['body']
-    const body = route.startsWith('callback') && ctx.method === 'POST' && !ctx.req.readableEnded ? await readBody(ctx.req).catch(() => undefined) : parsed
+    const body = ctx.method === 'POST' && !ctx.req.readableEnded ? await readBody(ctx.req).catch(() => undefined) : parsed
     send(ctx, await codegrant.handle(route, { ...core, body }, state))
   }
   const go = (ctx: Context, next: Next, core: CoreRequest, state: OAuthRequestState): Promise<void> => {

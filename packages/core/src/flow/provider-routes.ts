@@ -10,9 +10,10 @@ import type { Transaction } from './transaction.js'
 
 /**
  * A route codegrant serves: `login` (with several providers and no default, the chooser page),
- * `callback` and `logout`, and each named provider's `login:<name>` and `callback:<name>`.
+ * `callback` and `logout`, each named provider's `login:<name>` and `callback:<name>`, and with
+ * `OAUTH_BACKCHANNEL_LOGOUT` `backchannel-logout` (one for every provider: the token's `iss` says which).
  */
-export type Route = 'login' | 'callback' | 'logout' | `login:${string}` | `callback:${string}`
+export type Route = 'login' | 'callback' | 'logout' | 'backchannel-logout' | `login:${string}` | `callback:${string}`
 
 /** Every path codegrant answers, the first of each provider's being canonical, the others aliases. */
 export function servedRoutes(config: OAuthConfig): readonly { readonly path: string; readonly route: Route }[] {
@@ -25,6 +26,7 @@ export function servedRoutes(config: OAuthConfig): readonly { readonly path: str
     }
   }
   served.push({ path: config.routes.logout, route: 'logout' })
+  if (config.backchannelLogout) served.push({ path: config.routes.backchannelLogout, route: 'backchannel-logout' })
   return Object.freeze(served.map((entry) => Object.freeze(entry)))
 }
 

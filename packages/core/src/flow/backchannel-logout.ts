@@ -1,0 +1,123 @@
+import { createHash } from 'node:crypto'
+import type { OAuthConfig } from '../config.js'
+import { isCodegrantError } from '../errors.js'
+import { formParams, json, type CoreRequest, type CoreResponse } from '../http.js'
+import { createJwtVerifier, tokenRejected, unverifiedClaims, type VerifyJwt } from '../provider/jwt.js'
+import type { Provider } from '../provider/metadata.js'
+import type { ProviderRuntime } from '../provider/runtime.js'
+import { guarded } from '../session/backend.js'
+import { userClaims } from '../session/claims.js'
+import type { CoordinatingStore, SessionData } from '../session/store.js'
+
+/** The `events` member that makes a JWT a logout token (Back-Channel Logout 1.0 §2.4). */
+export const BACKCHANNEL_LOGOUT_EVENT = 'http://schemas.openid.net/event/backchannel-logout'
+/** Logout tokens issued longer ago than this (beyond the clock tolerance) are refused (§2.6 step 8). */
+const MAX_TOKEN_AGE = 300
+const MAX_TOKEN_CHARS = 16 * 1024
+/** `typ` values a logout token may carry: §2.4 recommends `logout+jwt`; other explicit types (`at+jwt`, …) are other tokens. */
+const TYPES = new Set([undefined, 'jwt', 'logout+jwt', 'application/logout+jwt'])
+
+export type BackchannelLogout = (request: CoreRequest) => Promise<CoreResponse>
+
+/**
+ * OpenID Connect Back-Channel Logout 1.0: the provider POSTs a logout token, and the sessions of
+ * that provider session (`sid`) or, without one, of that user (`sub`) end in the store, on every
+ * instance. The token is validated fully (§2.6): signature with the provider's JWKS and the
+ * pinned ID token algorithm, `typ`, `iss`, `aud`, `iat` (not in the future, at most five minutes
+ * old), `exp` and `nbf` when present, the `events` member, `sid` and/or `sub`, no `nonce`, and
+ * a `jti` not seen before (a one-time key in the store, so a replay to another instance fails too).
+ * With several providers, the token's (unverified) `iss` picks whose keys and client id check it.
+ *
+ * @returns 200 with `Cache-Control: no-store`; 400 `{ error: 'invalid_request' }` for a token
+ *   that fails any check (§2.8); 405 for anything but POST.
+ * @throws {CodegrantError} `codegrant/store_unavailable` or `codegrant/provider_unavailable` (503).
+ */
+export function createBackchannelLogout(config: OAuthConfig, providers: readonly ProviderRuntime[], store: CoordinatingStore): BackchannelLogout {
+  const verifiers = new Map<ProviderRuntime, VerifyJwt>(providers.map((runtime) => [runtime, createJwtVerifier(runtime.resolve)]))
+  return async (request) => {
+    if (request.method !== 'POST') return json(405, { error: 'method_not_allowed' }, { allow: 'POST' })
+    try {
+      const tokens = formParams(request.body)?.getAll('logout_token') ?? []
+      if (tokens.length !== 1 || tokens[0]!.length > MAX_TOKEN_CHARS) throw tokenRejected('the request must carry exactly one logout_token')
+      const { runtime, resolved } = await issuerOf(providers, tokens[0]!)
+      const { header, claims } = await verifiers.get(runtime)!(tokens[0]!, resolved.client.id_token_signed_response_alg ?? 'RS256')
+      if (!TYPES.has(typeof header.typ === 'string' ? header.typ.toLowerCase() : undefined)) throw tokenRejected(`its typ ${JSON.stringify(header.typ).slice(0, 40)} is not a logout token's`)
+      const now = Math.floor(Date.now() / 1000)
+      const token = checkClaims(runtime.config, resolved.as.issuer, claims, now)
+      // the jti is remembered for as long as the token would be accepted
+      const until = Math.min(token.exp ?? Number.POSITIVE_INFINITY, token.iat + MAX_TOKEN_AGE) + config.clockTolerance
+      if (!(await guarded(config, 'record a logout token for', () => store.once(tagOf('jti', token.iss, token.jti), Math.max(1, until - now))))) {
+        throw tokenRejected('this logout token was used before')
+      }
+      const tag = token.sid !== undefined ? tagOf('sid', token.iss, token.sid) : tagOf('sub', token.iss, token.sub!)
+      const ended = await guarded(config, 'find', () => store.tagged(tag))
+      await Promise.all(ended.map((id) => guarded(config, 'destroy', () => store.destroy(id))))
+      config.logger.debug(`back-channel logout: ${ended.length} session(s) ended (by ${token.sid !== undefined ? 'sid' : 'sub'})`)
+      return json(200, {})
+    } catch (error) {
+      if (!isCodegrantError(error, 'codegrant/logout_token_invalid')) throw error
+      config.logger.warn(`back-channel logout refused: ${error.message}`)
+      return json(400, { error: 'invalid_request', error_description: error.message })
+    }
+  }
+}
+
+/**
+ * The provider that is to verify the token: the only one, or the one whose issuer the token names
+ * (its claims are not trusted yet: they only pick the keys, and `iss` is checked again after).
+ */
+async function issuerOf(providers: readonly ProviderRuntime[], token: string): Promise<{ runtime: ProviderRuntime; resolved: Provider }> {
+  if (providers.length === 1) return { runtime: providers[0]!, resolved: await providers[0]!.resolve() }
+  const iss = unverifiedClaims(token)?.iss
+  for (const runtime of providers) {
+    const resolved = await runtime.resolve().catch(() => undefined)
+    if (resolved && resolved.as.issuer === iss) return { runtime, resolved }
+  }
+  throw tokenRejected('its "iss" is not a provider of this app')
+}
+
+/**
+ * Files a new session under its provider session (`sid`) and user (`sub`) for as long as it can
+ * live (its absolute lifetime: the record's idle window slides up to it), so a logout token finds it.
+ */
+export async function indexSession(config: OAuthConfig, store: CoordinatingStore, issuer: string, session: SessionData, now: number): Promise<void> {
+  const { sub, sid } = userClaims(session)
+  const ttl = Math.max(1, session.exp - now)
+  const tags = [tagOf('sub', issuer, sub), ...(typeof sid === 'string' && sid !== '' ? [tagOf('sid', issuer, sid)] : [])]
+  await Promise.all(tags.map((tag) => guarded(config, 'index', () => store.tag(tag, session.sid, ttl))))
+}
+
+/** Tags are hashed: whatever the provider sends becomes a safe, fixed-size key. */
+function tagOf(kind: 'sid' | 'sub' | 'jti', issuer: string, value: string): string {
+  return `${kind}:${createHash('sha256').update(`${issuer}\u0000${value}`).digest('base64url')}`
+}
+
+interface LogoutToken {
+  iss: string
+  iat: number
+  exp: number | undefined
+  jti: string
+  sid: string | undefined
+  sub: string | undefined
+}
+
+/** Back-Channel Logout 1.0 §2.6 steps 3–8 (the signature was step 2). */
+function checkClaims(config: OAuthConfig, issuer: string, claims: Record<string, unknown>, now: number): LogoutToken {
+  const { iss, aud, iat, exp, nbf, events, sid, sub, jti } = claims
+  const tolerance = config.clockTolerance
+  const isText = (value: unknown): value is string => typeof value === 'string' && value !== ''
+  const isObject = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value)
+  if (iss !== issuer) throw tokenRejected('its "iss" is not the provider')
+  if (!(aud === config.clientId || (Array.isArray(aud) && aud.includes(config.clientId)))) throw tokenRejected('its "aud" does not name this client')
+  if (typeof iat !== 'number' || iat > now + tolerance) throw tokenRejected('its "iat" is missing or in the future')
+  if (iat < now - MAX_TOKEN_AGE - tolerance) throw tokenRejected('it was issued too long ago ("iat")')
+  if (exp !== undefined && (typeof exp !== 'number' || exp <= now - tolerance)) throw tokenRejected('it has expired ("exp")')
+  if (nbf !== undefined && (typeof nbf !== 'number' || nbf > now + tolerance)) throw tokenRejected('it is not valid yet ("nbf")')
+  if (!isObject(events) || !isObject(events[BACKCHANNEL_LOGOUT_EVENT])) throw tokenRejected('its "events" lack the back-channel logout event')
+  if (sid !== undefined && !isText(sid)) throw tokenRejected('its "sid" is not a string')
+  if (sub !== undefined && !isText(sub)) throw tokenRejected('its "sub" is not a string')
+  if (sid === undefined && sub === undefined) throw tokenRejected('it names neither "sid" nor "sub"')
+  if ('nonce' in claims) throw tokenRejected('it carries a "nonce" (an ID token is no logout token)')
+  if (!isText(jti)) throw tokenRejected('it has no "jti"')
+  return { iss, iat, exp: exp as number | undefined, jti, sid, sub }
+}
