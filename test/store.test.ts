@@ -218,10 +218,12 @@ describe('OAUTH_SESSION_STORE=redis', () => {
 
   it('opens @codegrant/redis from the environment alone (URL, cluster nodes, prefix)', async () => {
     const { createCodegrant } = await import('@codegrant/core')
-    const app = createCodegrant({ logger: quiet }, { ...base, OAUTH_SESSION_STORE: 'redis', OAUTH_REDIS_URL: single.url, OAUTH_REDIS_PREFIX: 'env:' })
+    const app = createCodegrant({ logger: quiet }, { ...base, OAUTH_SESSION_STORE: 'redis', OAUTH_REDIS_URL: single.url, OAUTH_REDIS_PREFIX: 'env:', OAUTH_BACKCHANNEL_LOGOUT: 'true' })
     const store = app.config.sessionStore as RedisStore
     stores.push(store)
     expect(store.client.isCluster).toBeFalsy()
+    // sessions in Redis can be found by user: back-channel logout is served
+    expect(app.match('/auth/backchannel-logout')).toBe('backchannel-logout')
     const sid = fresh()
     await store.set(sid, session(sid), 60)
     expect(Number(await single.cli('exists', `env:{${sid}}:session`))).toBe(1)

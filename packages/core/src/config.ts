@@ -552,7 +552,8 @@ export function resolveConfig(options: OAuthOptions = {}, env: Env = process.env
     else openRedis = prepared
   } else problems.push(`OAUTH_SESSION_STORE must be cookie, memory or redis (got ${JSON.stringify(store)})`)
   const backchannelLogout = check.flag('OAUTH_BACKCHANNEL_LOGOUT', merged.backchannelLogout)
-  if (backchannelLogout && (sessionStore === 'cookie' || (typeof sessionStore === 'object' && !isCoordinating(sessionStore)))) {
+  // Redis (opened below) indexes sessions; cookie sessions and a store without tags cannot
+  if (backchannelLogout && !openRedis && (sessionStore === 'cookie' || (typeof sessionStore === 'object' && !isCoordinating(sessionStore)))) {
     problems.push('OAUTH_BACKCHANNEL_LOGOUT needs a server-side session store that can find sessions by user (OAUTH_SESSION_STORE=redis, or memory for a single process): cookie sessions cannot be ended from the server')
   }
 
