@@ -536,7 +536,8 @@ function suite(framework: Framework, sessions: Sessions): void {
     /** The user signs out at the provider (its own end-session page), not in the app. */
     const signOutAtProvider = async () => {
       const confirm = await agent.follow(`${provider.issuer}/session/end?client_id=${CLIENT_ID}`, { headers: HTML })
-      const { action, fields } = formOf(confirm.last, 'logout')
+      const { action, fields } = formOf(confirm.last)
+      fields.set('logout', 'yes') // its "Yes, sign me out" button (outside the form element)
       await agent.follow(action, { method: 'POST', headers: HTML, body: fields.toString() })
     }
 
