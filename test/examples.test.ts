@@ -3,7 +3,7 @@ import { startDevProvider } from '@codegrant/dev-provider'
 import { startTestProvider } from '@codegrant/testing'
 import request from 'supertest'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { API, createAgent, HTML, login } from './support/agent.js'
+import { API, createAgent, formOf, HTML, login } from './support/agent.js'
 import { freePort, runExample, startExample, type RunningExample } from './support/example.js'
 
 describe.each(['express', 'koa', 'fastify'])('examples/%s', (name) => {
@@ -135,4 +135,25 @@ describe.each(['express', 'koa', 'fastify'])('examples/%s', (name) => {
       expect(after.tokens.refreshToken).not.toBe(before.tokens.refreshToken)
     })
   })
+})
+
+describe('the demo with OAUTH_SESSION_STORE=memory OAUTH_BACKCHANNEL_LOGOUT=true', () => {
+  it('registers its back-channel logout URI: signing out at the dev provider ends the session in the app (Fastify)', async () => {
+    const example = await startExample('fastify', { OAUTH_SESSION_STORE: 'memory', OAUTH_BACKCHANNEL_LOGOUT: 'true' })
+    try {
+      const issuer = /dev provider at (http:\/\/127\.0\.0\.1:\d+)/.exec(example.output())![1]!
+      const agent = createAgent()
+      await login(agent, example.url, 'alice')
+      expect((await agent.request(`${example.url}/me`, { headers: API })).status).toBe(200)
+      // the user signs out at the provider, not in the app: its confirmation page, then "Yes, sign me out"
+      const confirm = await agent.follow(`${issuer}/session/end?client_id=codegrant-demo`, { headers: HTML })
+      const { action, fields } = formOf(confirm.last)
+      fields.set('logout', 'yes')
+      const done = await agent.follow(action, { method: 'POST', headers: HTML, body: fields.toString() })
+      expect(done.last.body).toContain('You have been signed out')
+      expect((await agent.request(`${example.url}/me`, { headers: API })).status).toBe(401)
+    } finally {
+      await example.stop()
+    }
+  }, 60_000)
 })
