@@ -589,7 +589,11 @@ function suite(framework: Framework, sessions: Sessions): void {
       expect((await get('/me')).status).toBe(200)
       expect((await agent.request(`${stage.url}${ROUTE}`, { headers: API })).status).toBe(405)
       expect((await agent.request(`${stage.url}${ROUTE}`, { method: 'POST', headers: API, body: '' })).status).toBe(400)
-      // a valid one (by sub: every session of alice) ends it
+      // a valid one by sub for a logout before this sign-in (iat 100 s ago): the later session stays
+      const earlier = await send(provider.signJwt(claims({ iat: seconds() - 100 })))
+      expect(earlier.status).toBe(200)
+      expect((await get('/me')).status).toBe(200)
+      // a valid one (by sub: every session of alice begun before it) ends it
       const valid = provider.signJwt(claims())
       const accepted = await send(valid)
       expect([accepted.status, accepted.headers.get('cache-control')]).toEqual([200, 'no-store'])

@@ -49,8 +49,9 @@ export function createBackchannelLogout(config: OAuthConfig, providers: readonly
       if (!(await guarded(config, 'record a logout token for', () => store.once(tagOf('jti', token.iss, token.jti), Math.max(1, until - now))))) {
         throw tokenRejected('this logout token was used before')
       }
-      const tag = token.sid !== undefined ? tagOf('sid', token.iss, token.sid) : tagOf('sub', token.iss, token.sub!)
-      const ended = await guarded(config, 'find', () => store.tagged(tag))
+      const ended = token.sid !== undefined
+        ? await guarded(config, 'find', () => store.tagged(tagOf('sid', token.iss, token.sid!)))
+        : await signedInBefore(config, store, tagOf('sub', token.iss, token.sub!), token.iat)
       await Promise.all(ended.map((id) => guarded(config, 'destroy', () => store.destroy(id))))
       config.logger.debug(`back-channel logout: ${ended.length} session(s) ended (by ${token.sid !== undefined ? 'sid' : 'sub'})`)
       return json(200, {})
@@ -85,6 +86,20 @@ export async function indexSession(config: OAuthConfig, store: CoordinatingStore
   const ttl = Math.max(1, session.exp - now)
   const tags = [tagOf('sub', issuer, sub), ...(typeof sid === 'string' && sid !== '' ? [tagOf('sid', issuer, sid)] : [])]
   await Promise.all(tags.map((tag) => guarded(config, 'index', () => store.tag(tag, session.sid, ttl))))
+}
+
+/**
+ * The user's sessions that began before the logout event (`iat`, with the clock tolerance in
+ * favour of ending): a user who signed in again after it, before the token arrived, stays in.
+ * (A `sid` names one provider session, which a later sign-in does not share.)
+ */
+async function signedInBefore(config: OAuthConfig, store: CoordinatingStore, tag: string, iat: number): Promise<string[]> {
+  const ids = await guarded(config, 'find', () => store.tagged(tag))
+  const sessions = await Promise.all(ids.map((id) => guarded(config, 'read', () => store.get(id))))
+  return ids.filter((_, index) => {
+    const session = sessions[index]
+    return session !== undefined && !(session.iat > iat + config.clockTolerance)
+  })
 }
 
 /** Tags are hashed: whatever the provider sends becomes a safe, fixed-size key. */
