@@ -6,7 +6,8 @@
 import { startDevProvider, type DevProvider } from '@codegrant/dev-provider'
 import type { OAuthOptions } from '@codegrant/core'
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
-import { API, createAgent, HTML, type Agent } from './support/agent.js'
+import { randomUUID } from 'node:crypto'
+import { API, createAgent, formOf, HTML, type Agent } from './support/agent.js'
 import { buildHandler, FRAMEWORKS, openStage, type Stage } from './support/apps.js'
 import { startGitHubProvider } from './support/github-provider.js'
 import { captureLogs, CLIENT_ID, CLIENT_SECRET, SECRET_A } from './support/provider.js'
@@ -20,6 +21,8 @@ const client = (name: string) => ({
   client_secret: CLIENT_SECRET,
   redirect_uris: [`${stage.url}/auth/callback/${name}`],
   post_logout_redirect_uris: [`${stage.url}/`],
+  backchannel_logout_uri: `${stage.url}/auth/backchannel-logout`,
+  backchannel_logout_session_required: true,
 })
 
 beforeAll(async () => {
@@ -251,5 +254,31 @@ describe('sessions across a change to several providers', () => {
     stage.mount(await buildHandler('fastify5', { ...twoProviders(logs), providers: { alpha: providers!.alpha! } }, `${alpha.issuer}/me`))
     expect((await betaAgent.request(`${stage.url}/me`, { headers: API })).status).toBe(401)
     expect(JSON.parse((await betaAgent.request(`${stage.url}/api/provider`, { headers: API })).body)).toEqual({ provider: null })
+  })
+})
+
+describe('back-channel logout with several providers', () => {
+  it('verifies each logout token with the provider its iss names and ends only that provider\'s sessions', async () => {
+    const logs = captureLogs()
+    stage.mount(await buildHandler(FRAMEWORKS[0]!, twoProviders(logs, { sessionStore: 'memory', backchannelLogout: true }), `${beta.issuer}/me`))
+    const agent = createAgent()
+    const form = await agent.follow(`${stage.url}/auth/login/beta`, { headers: HTML })
+    await agent.follow(form.last.url, { method: 'POST', headers: HTML, body: new URLSearchParams({ username: 'alice', password: 'x' }).toString() })
+    const me = () => agent.request(`${stage.url}/me`, { headers: API }).then((response) => response.status)
+    expect(await me()).toBe(200)
+    const send = (token: string) => agent.request(`${stage.url}/auth/backchannel-logout`, { method: 'POST', headers: API, body: new URLSearchParams({ logout_token: token }).toString() })
+    const claims = (issuer: string) => ({ iss: issuer, aud: CLIENT_ID, iat: Math.floor(Date.now() / 1000), jti: randomUUID(), sub: 'alice', events: { 'http://schemas.openid.net/event/backchannel-logout': {} } })
+    // alpha's key does not speak for beta; alpha's own logout of alice is not beta's alice
+    expect((await send(alpha.signJwt(claims(beta.issuer)))).status).toBe(400)
+    expect((await send(alpha.signJwt(claims(alpha.issuer)))).status).toBe(200)
+    expect(await me()).toBe(200)
+    // alice signs out at beta: beta POSTs its logout token, and the session it started ends
+    const sent = beta.count('backchannel.success')
+    const confirm = await agent.follow(`${beta.issuer}/session/end?client_id=${CLIENT_ID}`, { headers: HTML })
+    const { action, fields } = formOf(confirm.last)
+    fields.set('logout', 'yes')
+    await agent.follow(action, { method: 'POST', headers: HTML, body: fields.toString() })
+    expect(beta.count('backchannel.success')).toBe(sent + 1)
+    expect(await me()).toBe(401)
   })
 })
