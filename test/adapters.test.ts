@@ -512,6 +512,14 @@ function suite(framework: Framework, sessions: Sessions): void {
       expect((await get('/me')).status).toBe(200)
     })
 
+    it("answers another method on codegrant's routes 405 with Allow, the same on every framework", async () => {
+      for (const [path, method, allow] of [['/auth/logout', 'PUT', 'GET, POST'], ['/auth/logout', 'DELETE', 'GET, POST'], ['/auth/login', 'POST', 'GET'], ['/auth/callback', 'PATCH', 'GET']] as const) {
+        const response = await agent.request(`${stage.url}${path}`, { method, headers: API, body: method === 'DELETE' ? undefined : '' })
+        expect(response.status, `${method} ${path}`).toBe(405)
+        expect(response.headers.get('allow'), `${method} ${path}`).toBe(allow)
+      }
+    })
+
     it('logs out without a session without an error', async () => {
       const response = await get('/auth/logout', { ...HTML, 'sec-fetch-site': 'same-origin' })
       expect(response.status).toBe(302)

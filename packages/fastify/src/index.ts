@@ -17,6 +17,7 @@ declare module 'fastify' {
 }
 
 const FORM = 'application/x-www-form-urlencoded'
+const METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE']
 
 function toCore(request: FastifyRequest): CoreRequest {
   return { method: request.method, url: request.url, headers: request.headers, body: request.body as CoreRequest['body'], encrypted: (request.raw.socket as { encrypted?: boolean } | undefined)?.encrypted === true }
@@ -61,12 +62,9 @@ async function codegrantPlugin(app: FastifyInstance, options: OAuthOptions): Pro
     }
     const serve = (route: Route) => async (request: FastifyRequest, reply: FastifyReply) =>
       send(reply, await codegrant.handle(route, toCore(request), request.oauth))
-    // login routes answer GET (and HEAD); callbacks, logout and back-channel logout GET and POST
-    // (form_post, the logout form, the logout token; the core answers a GET to the last 405)
-    for (const { path, route } of codegrant.served) {
-      if (route.startsWith('login')) routes.get(path, serve(route))
-      else routes.route({ method: ['GET', 'POST'], url: path, handler: serve(route) })
-    }
+    // every method but OPTIONS (left to CORS) reaches the core, which answers what a route does not
+    // serve 405 with Allow, as on Express and Koa; HEAD comes with GET
+    for (const { path, route } of codegrant.served) routes.route({ method: METHODS, url: path, handler: serve(route) })
   })
 }
 
