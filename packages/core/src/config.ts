@@ -360,6 +360,52 @@ export function providerFromEnv(env: Env, name: string): ProviderOptions {
   return readSettings(env, PROVIDER_SETTINGS, (setting) => [providerVariable(setting.env[0]!, name)]) as ProviderOptions
 }
 
+const KNOWN_VARIABLES = new Set(SETTINGS.flatMap((setting) => setting.env))
+
+/**
+ * `OAUTH_*` variables that are no codegrant setting (a typo such as `OAUTH_SESION_STORE`, or a
+ * provider's variable for a provider `OAUTH_PROVIDERS` does not list): one warning each, naming
+ * the closest setting. Warnings, not errors: the prefix is not ours alone.
+ */
+export function unknownVariables(env: Env, providers: readonly string[]): string[] {
+  const known = new Set(KNOWN_VARIABLES)
+  for (const name of providers) for (const setting of PROVIDER_SETTINGS) known.add(providerVariable(setting.env[0]!, name))
+  const warnings: string[] = []
+  for (const variable of Object.keys(env)) {
+    if (!variable.startsWith('OAUTH_') || known.has(variable) || env[variable] === undefined) continue
+    const near = closest(variable, known)
+    warnings.push(`${variable} is set but is not a codegrant setting and is ignored${near ? ` (did you mean ${near}?)` : ''}`)
+  }
+  return warnings
+}
+
+/** The known name within a few edits of `variable` (a typo), also with a provider's name in it. */
+function closest(variable: string, known: ReadonlySet<string>): string | undefined {
+  let best: string | undefined
+  let bestDistance = Math.min(3, Math.floor(variable.length / 4))
+  for (const candidate of known) {
+    const distance = editDistance(variable, candidate, bestDistance)
+    if (distance <= bestDistance && (best === undefined || distance < bestDistance)) [best, bestDistance] = [candidate, distance]
+  }
+  if (best) return best
+  // OAUTH_GITHUB_CLIENT_ID without OAUTH_PROVIDERS naming github
+  const setting = PROVIDER_SETTINGS.find(({ env: [own] }) => variable.length > own!.length + 1 && variable.endsWith(`_${own!.slice('OAUTH_'.length)}`))
+  return setting && `OAUTH_PROVIDERS listing ${variable.slice('OAUTH_'.length, -(setting.env[0]!.length - 'OAUTH_'.length) - 1).toLowerCase()}`
+}
+
+/** Levenshtein distance, giving up (returning limit + 1) once it exceeds `limit`. */
+function editDistance(a: string, b: string, limit: number): number {
+  if (Math.abs(a.length - b.length) > limit) return limit + 1
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j)
+  for (let i = 1; i <= a.length; i++) {
+    const row = [i]
+    for (let j = 1; j <= b.length; j++) row[j] = Math.min(previous[j]! + 1, row[j - 1]! + 1, previous[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1))
+    if (Math.min(...row) > limit) return limit + 1
+    previous = row
+  }
+  return previous[b.length]!
+}
+
 function readSettings(env: Env, settings: readonly Setting[], variables: (setting: Setting) => readonly string[]): OAuthOptions & Record<string, unknown> {
   const options: Record<string, unknown> = {}
   for (const setting of settings) {
@@ -591,6 +637,7 @@ export function resolveConfig(options: OAuthOptions = {}, env: Env = process.env
   if (!secure && !isLoopback(base)) {
     logger.warn(`OAUTH_BASE_URL ${base.origin} is plain http: cookies cannot be Secure; use https outside development`)
   }
+  for (const warning of unknownVariables(env, named ? providers.map((provider) => provider.name) : [])) logger.warn(warning)
   if (openRedis) sessionStore = openRedis()
   if (process.env.NODE_TLS_REJECT_UNAUTHORIZED === '0') {
     logger.warn('NODE_TLS_REJECT_UNAUTHORIZED=0 disables TLS certificate checks for every call to the provider; never use it in production')

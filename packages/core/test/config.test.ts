@@ -29,6 +29,21 @@ describe('configuration', () => {
     expect([config.backchannelLogout, config.routes.backchannelLogout]).toEqual([true, '/auth/backchannel-logout'])
   })
 
+  it('warns about OAUTH_ variables that are no setting, naming the one meant; known ones pass silently', () => {
+    const warnings: string[] = []
+    const logger = { warn: (line: string) => warnings.push(line), error: () => {} }
+    resolveConfig({ logger }, { ...valid, OAUTH_SESION_STORE: 'redis', OAUTH_GITHUB_CLIENT_ID: 'gh', OAUTH_UNRELATED: 'x', OAUTH_SESSION_MAX_AGE: '3600' })
+    expect(warnings).toEqual([
+      'OAUTH_SESION_STORE is set but is not a codegrant setting and is ignored (did you mean OAUTH_SESSION_STORE?)',
+      'OAUTH_GITHUB_CLIENT_ID is set but is not a codegrant setting and is ignored (did you mean OAUTH_PROVIDERS listing github?)',
+      'OAUTH_UNRELATED is set but is not a codegrant setting and is ignored',
+    ])
+    // a listed provider's prefixed variables are settings
+    warnings.length = 0
+    resolveConfig({ logger }, { OAUTH_PROVIDERS: 'github', OAUTH_GITHUB_CLIENT_ID: 'gh', OAUTH_GITHUB_CLIENT_SECRET: 's', OAUTH_BASE_URL: valid.OAUTH_BASE_URL, OAUTH_COOKIE_SECRET: valid.OAUTH_COOKIE_SECRET })
+    expect(warnings).toEqual([])
+  })
+
   it('lists every problem at once', () => {
     const message = problems({ OAUTH_COOKIE_SECRET: 'short', OAUTH_SESSION_STORE: 'mongo', OAUTH_BASE_URL: 'not a url', OAUTH_HTTP_TIMEOUT: 'soon' })
     expect(message).toContain('OAUTH_ISSUER is required')
