@@ -102,6 +102,18 @@ describe.each(['express', 'koa', 'fastify'])('examples/%s', (name) => {
       expect((await bob.request(`${example.url}/admin`, { headers: API })).status).toBe(403)
     })
 
+    it("answers codegrant's errors in /api/userinfo as codegrant's JSON, with its message", async () => {
+      const agent = createAgent()
+      await login(agent, example.url, 'alice')
+      const saved = new Map(agent.cookies(example.url))
+      expect((await agent.request(`${example.url}/auth/logout`, { method: 'POST', headers: { ...API, origin: new URL(example.url).origin } })).status).toBe(302)
+      // the cookie saved before the logout: its tokens are revoked, the refresh says invalid_grant
+      for (const [name, value] of saved) agent.setCookie(example.url, name, value)
+      const info = await agent.request(`${example.url}/api/userinfo`, { headers: API })
+      expect(info.status).toBe(401)
+      expect(JSON.parse(info.body)).toEqual({ error: 'session_ended', code: 'codegrant/session_ended', message: expect.stringMatching(/\w{10}/) })
+    })
+
     it('answers the inspector as JSON to API clients, with fingerprints, never tokens', async () => {
       const agent = createAgent()
       expect(JSON.parse((await agent.request(`${example.url}/`, { headers: API })).body)).toMatchObject({ signedIn: false })
