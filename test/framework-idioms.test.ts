@@ -3,6 +3,7 @@
  * (a guard added in one plugin scope leaves the others open), tested through each framework's
  * own tools (`supertest(koa.callback())`, `fastify.inject()`).
  */
+import * as cgExpress from '@codegrant/express'
 import * as cgFastify from '@codegrant/fastify'
 import * as cgKoa from '@codegrant/koa'
 import type { OAuthOptions } from '@codegrant/core'
@@ -71,5 +72,23 @@ describe('Fastify encapsulation', () => {
     const echoed = await app.inject({ method: 'POST', url: '/echo', payload: 'a=1', headers: { 'content-type': 'application/x-www-form-urlencoded' } })
     expect(echoed.json()).toEqual({ raw: 'a=1' })
     await app.close()
+  })
+})
+
+describe('requireAuth() options', () => {
+  it.each([
+    ['express', cgExpress.requireAuth],
+    ['koa', cgKoa.requireAuth],
+    ['fastify', cgFastify.requireAuth],
+  ] as const)('%s: a mistaken option throws when the guard is made, naming it, not at the first request', (_name, requireAuth) => {
+    const make = requireAuth as (options: unknown) => unknown
+    expect(() => make({ maxAge: '5m' })).toThrow(/requireAuth\(\{ maxAge \}\)/)
+    expect(() => make({ maxAge: -1 })).toThrow(TypeError)
+    expect(() => make({ acr: 'gold silver' })).toThrow(/requireAuth\(\{ acr \}\)/)
+    expect(() => make({ scopes: 'read' })).toThrow(/requireAuth\(\{ scopes \}\)/)
+    expect(() => make({ claims: 'admin' })).toThrow(/requireAuth\(\{ claims \}\)/)
+    expect(() => make({ silentLogin: 'yes' })).toThrow(/requireAuth\(\{ silentLogin \}\)/)
+    expect(typeof make({ maxAge: 300, acr: ['phr'], scopes: ['read'], claims: { groups: 'admin' } })).toBe('function')
+    expect(typeof make(undefined)).toBe('function')
   })
 })

@@ -29,6 +29,22 @@ export interface RequireAuthOptions {
   silentLogin?: boolean
 }
 
+/**
+ * Checks a guard's options when the guard is made, so that a mistake (`maxAge: '5m'`, an `acr`
+ * with a space, `scopes: 'read'`) stops the app at start-up instead of failing its first request.
+ *
+ * @throws {TypeError} naming the option.
+ */
+export function guardOptions<T extends RequireAuthOptions | undefined>(options: T): T {
+  if (options === undefined) return options
+  const { scopes, claims, silentLogin } = options
+  if (scopes !== undefined && !(Array.isArray(scopes) && scopes.every((scope) => typeof scope === 'string'))) throw new TypeError('codegrant: requireAuth({ scopes }) must be an array of scope names')
+  if (claims !== undefined && typeof claims !== 'function' && (typeof claims !== 'object' || claims === null)) throw new TypeError('codegrant: requireAuth({ claims }) must be an object of required values or a predicate')
+  if (silentLogin !== undefined && typeof silentLogin !== 'boolean') throw new TypeError('codegrant: requireAuth({ silentLogin }) must be true or false')
+  requirementOf(options)
+  return options
+}
+
 /** The guard decided to start a login itself (step-up, silent login): what to ask for. */
 export interface GuardLogin {
   readonly login: true

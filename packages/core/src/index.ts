@@ -3,7 +3,7 @@ export { configFromEnv, providerVariable, resolveConfig, SETTINGS, type ClientAs
 export type { DpopKey } from './flow/dpop.js'
 export { doctor, formatReport, type Check, type CheckStatus, type DoctorReport } from './doctor.js'
 export { CodegrantError, isCodegrantError, type CodegrantErrorCode } from './errors.js'
-export type { RequireAuthOptions } from './guard.js'
+export { guardOptions, type RequireAuthOptions } from './guard.js'
 export type { AuthorizationParamsInput, LoginOptions } from './flow/authorization-params.js'
 export { formParams, readBody, type CoreRequest, type CoreResponse } from './http.js'
 export type { OAuthRequestState, SessionTimes } from './request-state.js'

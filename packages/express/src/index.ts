@@ -1,4 +1,4 @@
-import { createCodegrant, guard, readBody, type CoreRequest, type CoreResponse, type OAuthOptions, type OAuthRequestState, type RequireAuthOptions, type Route } from '@codegrant/core'
+import { createCodegrant, guard, guardOptions, readBody, type CoreRequest, type CoreResponse, type OAuthOptions, type OAuthRequestState, type RequireAuthOptions, type Route } from '@codegrant/core'
 import type { NextFunction, Request, RequestHandler, Response } from 'express'
 
 export type { LoginOptions, OAuthOptions, OAuthRequestState, RequireAuthOptions } from '@codegrant/core'
@@ -84,6 +84,7 @@ export function oauth(options?: OAuthOptions): RequestHandler {
  * app.get('/admin', requireAuth({ claims: { groups: 'admin' } }), handler)
  */
 export function requireAuth(options?: RequireAuthOptions): RequestHandler {
+  guardOptions(options)
   return function codegrantGuard(req: Request, res: Response, next: NextFunction): void {
     // the request oauth() attached the state with (same method, URL and headers)
     const decision = guard(req.oauth, req.oauth ? undefined : toCore(req), options)

@@ -1,4 +1,4 @@
-import { createCodegrant, guard, type CoreRequest, type CoreResponse, type OAuthOptions, type OAuthRequestState, type RequireAuthOptions, type Route } from '@codegrant/core'
+import { createCodegrant, guard, guardOptions, type CoreRequest, type CoreResponse, type OAuthOptions, type OAuthRequestState, type RequireAuthOptions, type Route } from '@codegrant/core'
 import type { FastifyInstance, FastifyReply, FastifyRequest, HookHandlerDoneFunction, preHandlerHookHandler } from 'fastify'
 import fp from 'fastify-plugin'
 
@@ -86,6 +86,7 @@ export default oauth
  * Added in one plugin scope, it guards only that scope.
  */
 export function requireAuth(options?: RequireAuthOptions): preHandlerHookHandler {
+  guardOptions(options)
   // a callback hook, not an async one: a request that needs no I/O goes on without a promise
   return function codegrantGuard(this: FastifyInstance, request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction): void {
     // the request the plugin's hook attached the state with (same method, URL and headers)

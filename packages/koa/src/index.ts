@@ -1,4 +1,4 @@
-import { createCodegrant, guard, readBody, type CoreRequest, type CoreResponse, type OAuthOptions, type OAuthRequestState, type RequireAuthOptions, type Route } from '@codegrant/core'
+import { createCodegrant, guard, guardOptions, readBody, type CoreRequest, type CoreResponse, type OAuthOptions, type OAuthRequestState, type RequireAuthOptions, type Route } from '@codegrant/core'
 import type { Context, Middleware, Next } from 'koa'
 
 export type { LoginOptions, OAuthOptions, OAuthRequestState, RequireAuthOptions } from '@codegrant/core'
@@ -118,6 +118,7 @@ function withCookies(error: Error, cookies: string[]): Error {
  * router.get('/admin', requireAuth({ claims: { groups: 'admin' } }), handler)
  */
 export function requireAuth(options?: RequireAuthOptions): Middleware {
+  guardOptions(options)
   return function codegrantGuard(ctx: Context, next: Next): Promise<void> {
     // the request oauth() attached the state with (same method, URL and headers)
     const decision = guard(ctx.state.oauth as OAuthRequestState, ctx.state.oauth ? undefined : toCore(ctx), options)
