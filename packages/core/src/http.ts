@@ -147,3 +147,7 @@ export function formParams(body: CoreRequest['body']): URLSearchParams | undefin
   }
   return params
 }
+
+export function methodNotAllowed(allow: string): CoreResponse {
+  return { status: 405, headers: { allow, 'content-type': 'application/json; charset=utf-8' }, cookies: [], body: JSON.stringify({ error: 'method_not_allowed' }) }
+}

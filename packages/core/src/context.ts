@@ -1,0 +1,106 @@
+/**
+ * The per-request context every route walks in: the engine made once by `createCodegrant`, the
+ * request, and its session, read lazily. Shared by the hub (`codegrant.ts`) and the route
+ * modules (`flow/*-route.ts`); it imports neither.
+ */
+import type { OAuthConfig } from './config.js'
+import type { Diagnostics } from './diagnostics.js'
+import type { BackchannelLogout } from './flow/backchannel-logout.js'
+import type { createExchangeOnce } from './flow/exchange-once.js'
+import type { TransactionCookies } from './flow/transaction.js'
+import { header, type CoreRequest } from './http.js'
+import { describe } from './provider/http.js'
+import type { ProviderRuntimes } from './provider/runtime.js'
+import type { SessionBackend } from './session/backend.js'
+import { parseCookies, type RequestCookies } from './session/cookie-jar.js'
+import type { CoordinatingStore, SessionData, UserClaims } from './session/store.js'
+
+/**
+ * Receives `Set-Cookie` values produced while a request is handled (refresh, renewal, logout),
+ * with the `target` given to `attach()` (the response): one function per app, no closure per request.
+ */
+export type CookieSink<T = never> = (setCookies: string[], target: T) => void
+
+export interface Engine {
+  config: OAuthConfig
+  backend: SessionBackend
+  transactions: TransactionCookies
+  providers: ProviderRuntimes
+  renewAfter: number
+  diagnostics: Diagnostics
+  exchangeOnce: ReturnType<typeof createExchangeOnce<{ session: SessionData; location: string }>>
+  /** With `OAUTH_BACKCHANNEL_LOGOUT`: serves its route, and new sessions are indexed for it. */
+  backchannel: { store: CoordinatingStore; handle: BackchannelLogout } | undefined
+}
+
+export interface Context {
+  engine: Engine
+  request: CoreRequest
+  sink: CookieSink<unknown>
+  target: unknown
+  parsed: RequestCookies | undefined
+  session: SessionData | undefined | typeof UNLOADED
+  /** `userinfo()`'s answer, once per request. */
+  userinfo?: Promise<UserClaims>
+  /** True when the request's cookie predates a refresh this process finished: `session` is its result. */
+  superseded: boolean
+}
+
+export const UNLOADED = Symbol('unloaded')
+
+export const now = () => Math.floor(Date.now() / 1000)
+
+export function cookiesOf(context: Context): RequestCookies {
+  return (context.parsed ??= parseCookies(header(context.request, 'cookie')))
+}
+
+export function load(context: Context, at?: number): SessionData | undefined {
+  if (context.session !== UNLOADED) return context.session
+  const { backend, providers } = context.engine
+  const time = at ?? now()
+  const read = backend.read(cookiesOf(context), time)
+  // only the cookie and memory backends get here, and they read synchronously
+  if (read instanceof Promise) read.catch(() => {})
+  // a session from a provider this app no longer has is no session
+  const runtime = read instanceof Promise || !read ? undefined : providers.of(read)
+  let session = runtime ? (read as SessionData) : undefined
+  // a cookie from before a refresh this process already did: continue from the refreshed
+  // session, so this response cannot write the older tokens (a used refresh token) back
+  const newer = session && !backend.store ? runtime!.refresh.successor(session) : undefined
+  if (newer) {
+    context.superseded = true
+    session = { ...newer, uat: Math.max(newer.uat, session!.uat) }
+    persist(context, session)?.catch(() => undefined)
+  }
+  renew(context, session, time)
+  // renew() has set it (a fresh read of the property: the narrowing above no longer holds)
+  return (context as Context).session as SessionData | undefined
+}
+
+/**
+ * Sets the context's session, sliding its idle window: re-issued at most every `renewAfter`
+ * seconds. A renewal that cannot be saved is logged and skipped (the session was read; the next
+ * request tries again). Returns the pending save of a store that does I/O; it never rejects.
+ */
+export function renew(context: Context, session: SessionData | undefined, at = now()): Promise<void> | undefined {
+  context.session = session
+  if (!session || at - session.uat < context.engine.renewAfter) return undefined
+  const renewed = { ...session, uat: at }
+  context.session = renewed
+  const skipped = (error: unknown) => context.engine.config.logger.warn(`the session's idle window could not be renewed: ${describe(error)}`)
+  try {
+    return persist(context, renewed)?.catch(skipped)
+  } catch (error) {
+    skipped(error)
+    return undefined
+  }
+}
+
+export function persist(context: Context, session: SessionData): Promise<void> | undefined {
+  const written = context.engine.backend.write(cookiesOf(context), session, now())
+  if (!(written instanceof Promise)) {
+    context.sink(written, context.target)
+    return undefined
+  }
+  return written.then((cookies) => context.sink(cookies, context.target))
+}

@@ -1,0 +1,88 @@
+/** The callback route: the provider's answer checked against its transaction, then the session started. */
+import { cookiesOf, load, now, type Context } from '../context.js'
+import { CodegrantError } from '../errors.js'
+import { appPath, formParams, header, methodNotAllowed, redirect, type CoreResponse } from '../http.js'
+import type { ProviderRuntime } from '../provider/runtime.js'
+import { userClaims } from '../session/claims.js'
+import { indexSession } from './backchannel-logout.js'
+import { CALLBACK_HEADERS, completeLogin } from './callback.js'
+import { applyLoginHook } from './on-login.js'
+import { assertSameProvider, withProvider } from './provider-routes.js'
+import { silentFallback } from './silent-login.js'
+import { authTimeFailure, verifyStepUp } from './step-up.js'
+import { TRANSACTION_TTL } from './transaction.js'
+
+export async function callback(context: Context, runtime: ProviderRuntime): Promise<CoreResponse> {
+  const { config, transactions, backend } = context.engine
+  const provider = runtime.resolve
+  const { request } = context
+  const method = config.responseMode === 'form_post' ? 'POST' : 'GET'
+  if (request.method !== method) return { ...methodNotAllowed(method), headers: { ...CALLBACK_HEADERS, allow: method } }
+  const params = method === 'GET' ? new URL(request.url, 'http://local.invalid').searchParams : formParams(request.body)
+  const states = params?.getAll('state') ?? []
+  if (!params || states.length !== 1) {
+    throw new CodegrantError('codegrant/invalid_callback', states.length > 1 ? 'The sign-in response carries more than one state.' : 'The sign-in response has no state: start the sign-in again.')
+  }
+  const state = states[0]!
+  const cookies = cookiesOf(context)
+  const transaction = transactions.read(cookies, state, now())
+  if (transaction === 'missing') {
+    // the back button after a completed login lands here: the user is already in
+    if (load(context)) return redirect(appPath(config, '/'), [], { ...CALLBACK_HEADERS })
+    throw new CodegrantError('codegrant/transaction_missing', missingTransactionHint(context))
+  }
+  if (transaction === 'invalid') {
+    throw new CodegrantError('codegrant/transaction_invalid', 'The sign-in cookie is invalid or expired. Start the sign-in again.')
+  }
+  // a response for another provider's login is refused before anything is sent anywhere
+  assertSameProvider(transaction, runtime.name, context.engine.providers.first.name)
+  let completed: Awaited<ReturnType<typeof completeLogin>>
+  try {
+    // one exchange per state in this process: a duplicate delivery shares the first one's result
+    completed = await context.engine.exchangeOnce(state, params.toString(), async () => completeLogin(runtime.config, await provider(), transaction, params, now()))
+  } catch (error) {
+    const back = silentFallback(config, transaction, error, CALLBACK_HEADERS)
+    if (back) return { ...back, cookies: [transactions.remove(state)] }
+    throw authTimeFailure(transaction, error) ?? error
+  }
+  const { location } = completed
+  if (transaction.stepUp) verifyStepUp(transaction.stepUp, userClaims(completed.session))
+  // the app's hook last: it sees (and may reshape) a user who passed every check
+  const session = withProvider(runtime.config, await applyLoginHook(config, completed.session, (await provider()).as.issuer))
+  const previous = load(context)
+  if (previous && previous.sid !== session.sid) {
+    // end the previous session's server-side record; its cookie is overwritten below
+    const destroyed = backend.clear({}, previous)
+    if (destroyed instanceof Promise) await destroyed
+  }
+  // filed for back-channel logout before the cookie exists: no session the provider cannot end
+  if (context.engine.backchannel) await indexSession(config, context.engine.backchannel.store, (await provider()).as.issuer, session, now())
+  const written = backend.write(cookies, session, now(), true)
+  const sessionCookies = written instanceof Promise ? await written : written
+  const cookiesOut = [transactions.remove(state), ...sessionCookies]
+  config.logger.debug(`callback: session started (${typeof config.sessionStore === 'object' ? 'custom' : config.sessionStore} store, ${sessionCookies.length} cookie(s), ${sessionCookies.reduce((size, line) => size + line.length, 0)} bytes); redirecting to the app`)
+  context.session = session
+  return redirect(location, cookiesOut, { ...CALLBACK_HEADERS })
+}
+
+export function clearTransaction(context: Context): string[] {
+  const { transactions } = context.engine
+  const params = context.request.method === 'GET' ? new URL(context.request.url, 'http://local.invalid').searchParams : formParams(context.request.body)
+  const state = params?.get('state')
+  if (!state) return []
+  const name = transactions.name(state)
+  return cookiesOf(context)[name] !== undefined && transactions.isTransaction(name) ? [transactions.remove(state)] : []
+}
+
+/** Names the likely cause instead of a bare "invalid state". */
+function missingTransactionHint(context: Context): string {
+  const { config, transactions } = context.engine
+  const others = Object.keys(cookiesOf(context)).filter(transactions.isTransaction).length
+  if (others > 0) {
+    return 'This sign-in response does not match a sign-in started in this browser (it may already have been used). Start the sign-in again.'
+  }
+  const host = (config.trustProxy ? header(context.request, 'x-forwarded-host') : undefined) ?? header(context.request, 'host')
+  const hostHint = host && host !== config.baseUrl.host ? ` This request came to ${host}, but OAUTH_BASE_URL is ${config.baseUrl.origin}: open the app at that address.` : ''
+  const modeHint = config.responseMode === 'form_post' ? ' With form_post the cookie needs SameSite=None and Secure (https).' : ''
+  return `This browser did not send back the sign-in cookie, so the response cannot be trusted. Start the sign-in again from this site; it must be finished within ${TRANSACTION_TTL / 60} minutes with cookies allowed.${hostHint}${modeHint}`
+}

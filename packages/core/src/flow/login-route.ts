@@ -1,0 +1,40 @@
+/** The login route, and the logins the app (`oauth.login()`) and the guard (step-up, silent) start. */
+import { cookiesOf, load, now, type Context } from '../context.js'
+import { methodNotAllowed, type CoreResponse } from '../http.js'
+import type { ProviderRuntime } from '../provider/runtime.js'
+import { guarded, newSessionId } from '../session/backend.js'
+import { loginParams, mergeParams, queryParams, type AuthorizationParams, type LoginOptions } from './authorization-params.js'
+import { startLogin, type LoginExtras } from './login.js'
+
+/** Starts a login with the configured parameters under `params` (later layers win a name). */
+export async function beginLogin(context: Context, runtime: ProviderRuntime, returnTo: string | null, params: AuthorizationParams, extras: LoginExtras = {}): Promise<CoreResponse> {
+  const { config } = runtime
+  const merged = mergeParams(config.authorizationParams, params)
+  return startLogin(config, await runtime.resolve(), context.engine.transactions, cookiesOf(context), returnTo, now(), { ...extras, params: merged.params, maxAge: merged.maxAge })
+}
+
+/** `oauth.login(options)`: the transaction cookie goes out through the sink; the app redirects to the URL. */
+export async function appLogin(context: Context, options: LoginOptions = {}): Promise<string> {
+  const { providers } = context.engine
+  const runtime = options.provider === undefined ? providers.preferred(load(context)) : providers.byName(options.provider)
+  if (!runtime) {
+    throw new TypeError(`codegrant: login() needs a provider (${options.provider === undefined ? 'none is the default' : `${JSON.stringify(options.provider)} is not one`}): one of ${providers.list.map((provider) => provider.name).join(', ')}`)
+  }
+  const response = await beginLogin(context, runtime, options.returnTo ?? null, loginParams(options))
+  context.sink(response.cookies, context.target)
+  return response.headers.location!
+}
+
+export async function login(context: Context, runtime: ProviderRuntime): Promise<CoreResponse> {
+  const { config } = context.engine
+  const { request } = context
+  if (request.method !== 'GET' && request.method !== 'HEAD') return methodNotAllowed('GET')
+  const mismatch = context.engine.diagnostics.loginOrigin(request)
+  if (mismatch) return mismatch
+  const query = new URL(request.url, 'http://local.invalid').searchParams
+  // a sign-in that could not be stored at the end is not started: 503 now, not after the provider
+  const store = context.engine.backend.store
+  if (store && typeof config.sessionStore === 'object') await guarded(config, 'read', () => store.get(newSessionId()))
+  // from the browser's query: returnTo, and only the parameters the app allows
+  return beginLogin(context, runtime, query.get('returnTo'), queryParams(config.loginQueryParams, query))
+}
