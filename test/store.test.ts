@@ -1,12 +1,12 @@
 /**
- * The SessionStore contract, run against the memory store, a real single Redis and a real
- * 3-master Redis Cluster alike: records, conditional writes (no resurrection), the refresh
+ * The SessionStore contract, run against the memory store, a real single Redis, a real
+ * 3-master Redis Cluster and a real Sentinel-watched master alike: records, conditional writes (no resurrection), the refresh
  * lock (owner-only release, expiry), tags for back-channel logout, one-time keys.
  */
 import { memoryStore, type CoordinatingStore, type SessionData } from '@codegrant/core'
 import { redisStore, redisStoreFromEnv, type RedisStore } from '@codegrant/redis'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { startRedis, startRedisCluster, type RedisCluster, type RedisServer } from './support/redis.js'
+import { startRedis, startRedisCluster, startRedisSentinel, until, type RedisCluster, type RedisSentinel, type RedisServer } from './support/redis.js'
 
 const session = (sid: string, accessToken = 'at-1'): SessionData => ({
   sid,
@@ -22,14 +22,15 @@ const fresh = () => `sid-${process.pid}-${++counter}-${Math.random().toString(36
 
 let single: RedisServer
 let cluster: RedisCluster
+let sentinel: RedisSentinel
 const stores: RedisStore[] = []
 
 beforeAll(async () => {
-  ;[single, cluster] = await Promise.all([startRedis(), startRedisCluster()])
+  ;[single, cluster, sentinel] = await Promise.all([startRedis(), startRedisCluster(), startRedisSentinel()])
 }, 60_000)
 afterAll(async () => {
   await Promise.all(stores.map((store) => store.close()))
-  await Promise.all([single?.close(), cluster?.close()])
+  await Promise.all([single?.close(), cluster?.close(), sentinel?.close()])
 })
 
 const KINDS = {
@@ -41,6 +42,11 @@ const KINDS = {
   },
   cluster: () => {
     const store = redisStoreFromEnv({ OAUTH_REDIS_URL: cluster.url, OAUTH_REDIS_PREFIX: 'contract:' })
+    stores.push(store)
+    return store
+  },
+  sentinel: () => {
+    const store = redisStoreFromEnv({ OAUTH_REDIS_URL: sentinel.url, OAUTH_REDIS_PREFIX: 'contract:' })
     stores.push(store)
     return store
   },
@@ -132,6 +138,28 @@ describe('redis store', () => {
     expect(await client.exists(`slot:{${sid}}:session`)).toBe(1)
     expect(await client.pttl(`slot:{${sid}}:session`)).toBeGreaterThan(50_000)
   })
+
+  it('Sentinel: writes to the master Sentinel names, and keeps working on the promoted replica after a failover', async () => {
+    const store = redisStoreFromEnv({ OAUTH_REDIS_URL: sentinel.url, OAUTH_REDIS_PREFIX: 'failover:' })
+    stores.push(store)
+    const sid = fresh()
+    await store.set(sid, session(sid), 60)
+    const before = await sentinel.masterPort()
+    expect(await sentinel.cli(before, 'exists', `failover:{${sid}}:session`)).toBe('1')
+    await until('the replica to have the record', async () => (await sentinel.cli(sentinel.ports.find((port) => port !== before)!, 'exists', `failover:{${sid}}:session`)) === '1')
+    const after = await sentinel.failover()
+    expect(after).not.toBe(before)
+    // the store follows Sentinel to the new master: reads the record, and writes where the master is now
+    const moved = fresh()
+    await until('the store to follow Sentinel to the new master', async () => {
+      await store.set(moved, session(moved), 60)
+      return (await sentinel.cli(after, 'exists', `failover:{${moved}}:session`)) === '1'
+    }, 20_000)
+    expect(await store.get(sid)).toEqual(session(sid))
+    expect(await sentinel.cli(after, 'exists', `failover:{${moved}}:session`)).toBe('1')
+    expect(await store.update!(sid, session(sid, 'at-2'), 60)).toBe(true)
+    expect((await store.get(sid))?.tokens.accessToken).toBe('at-2')
+  }, 60_000)
 
   it('uses codegrant: as the default prefix and sets TTLs in Redis', async () => {
     const store = redisStore({ url: single.url })

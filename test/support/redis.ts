@@ -1,10 +1,10 @@
 /**
- * Real Redis for the tests: a single `redis-server` and a 3-master Redis Cluster (created with
- * `redis-cli --cluster create`), each on free loopback ports, in a temporary directory, started
+ * Real Redis for the tests: a single `redis-server`, a 3-master Redis Cluster (created with
+ * `redis-cli --cluster create`) and a master + replica watched by Sentinel, each on free loopback ports, in a temporary directory, started
  * and stopped by the test that needs them. Never a mock.
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process'
-import { existsSync, mkdtempSync, rmSync } from 'node:fs'
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -46,7 +46,7 @@ async function cli(port: number, ...args: string[]): Promise<string> {
   return stdout.trim()
 }
 
-async function until(what: string, check: () => Promise<boolean>, ms = 10_000): Promise<void> {
+export async function until(what: string, check: () => Promise<boolean>, ms = 10_000): Promise<void> {
   const deadline = Date.now() + ms
   for (;;) {
     if (await check().catch(() => false)) return
@@ -136,4 +136,71 @@ export async function startRedisCluster(): Promise<RedisCluster> {
     throw error
   }
   return { ports, url: ports.map((port) => `redis://127.0.0.1:${port}`).join(','), close }
+}
+
+export interface RedisSentinel {
+  /** OAUTH_REDIS_URL for it: `redis+sentinel://127.0.0.1:<sentinel port>/<master name>`. */
+  url: string
+  master: string
+  /** The data nodes: the first starts as master, the second as its replica. */
+  ports: number[]
+  /** The port Sentinel names as master now. */
+  masterPort(): Promise<number>
+  /** Asks Sentinel to fail over (the replica is promoted) and waits until it names the new master. */
+  failover(): Promise<number>
+  cli(port: number, ...args: string[]): Promise<string>
+  close(): Promise<void>
+}
+
+/** A master, one replica and one Sentinel (quorum 1) watching them, on free loopback ports. */
+export async function startRedisSentinel(master = 'codegrant'): Promise<RedisSentinel> {
+  binary('redis-cli')
+  const taken = new Set<number>()
+  const [primary, replica, sentinel] = [await freePort(taken), await freePort(taken), await freePort(taken)]
+  const dir = mkdtempSync(join(tmpdir(), 'codegrant-sentinel-'))
+  const children = [
+    launch(primary, dir, ['--appendfilename', `aof-${primary}.aof`, '--appenddirname', `aof-${primary}`, '--appendonly', 'no']),
+    launch(replica, dir, ['--appendfilename', `aof-${replica}.aof`, '--appenddirname', `aof-${replica}`, '--appendonly', 'no', '--replicaof', '127.0.0.1', String(primary)]),
+  ]
+  const config = join(dir, 'sentinel.conf')
+  writeFileSync(config, [
+    `port ${sentinel}`, 'bind 127.0.0.1', 'protected-mode no', `dir ${dir}`,
+    `sentinel monitor ${master} 127.0.0.1 ${primary} 1`,
+    `sentinel down-after-milliseconds ${master} 2000`,
+    `sentinel failover-timeout ${master} 10000`, '',
+  ].join('\n'))
+  const watcher = spawn(binary('redis-server'), [config, '--sentinel', '--loglevel', 'warning'], { stdio: 'ignore' })
+  watcher.on('error', () => undefined)
+  children.push(watcher)
+  const close = async () => {
+    await Promise.all(children.map(terminate))
+    rmSync(dir, { recursive: true, force: true })
+  }
+  const masterPort = async () => Number((await cli(sentinel, 'sentinel', 'get-master-addr-by-name', master)).split('\n')[1])
+  try {
+    for (const port of [primary, replica]) await until(`redis-server on port ${port}`, async () => (await cli(port, 'ping')) === 'PONG')
+    await until('the replica to be in sync', async () => (await cli(replica, 'info', 'replication')).includes('master_link_status:up'), 20_000)
+    await until('Sentinel to know the master and its replica', async () =>
+      (await masterPort()) === primary && /num-slaves\n1\b/.test(await cli(sentinel, 'sentinel', 'master', master)), 20_000)
+  } catch (error) {
+    await close()
+    throw error
+  }
+  return {
+    url: `redis+sentinel://127.0.0.1:${sentinel}/${master}`,
+    master,
+    ports: [primary, replica],
+    masterPort,
+    async failover() {
+      const before = await masterPort()
+      await cli(sentinel, 'sentinel', 'failover', master)
+      await until('Sentinel to promote the replica', async () => {
+        const now = await masterPort()
+        return now !== before && (await cli(now, 'info', 'replication')).includes('role:master')
+      }, 30_000)
+      return masterPort()
+    },
+    cli: (port, ...args) => cli(port, ...args),
+    close,
+  }
 }

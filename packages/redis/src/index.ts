@@ -190,8 +190,13 @@ function connect(url: string, cluster: boolean, timeout: number): Redis | Cluste
     const { db: _db, ...redisOptions } = common
     return new Cluster(nodes, { redisOptions, enableOfflineQueue: true, enableAutoPipelining: true, slotsRefreshTimeout: Math.max(timeout, 1000), clusterRetryStrategy: (times) => Math.min(100 * times, 2000) })
   }
-  if (kind === 'sentinel') return new Redis({ ...common, sentinels: nodes })
-  return new Redis({ ...common, host: nodes[0]!.host, port: nodes[0]!.port })
+  // a master demoted by a failover answers READONLY: reconnect (to the master Sentinel or DNS names
+  // now) and resend the command, instead of failing every write until a restart
+  const followFailover: RedisOptions = { reconnectOnError: (error) => (error.message.startsWith('READONLY') ? 2 : false) }
+  // Sentinel announces a switch (+switch-master): leave the old master at once, before it is
+  // demoted, rather than writing to it in the meantime (those writes would be lost when it resyncs)
+  if (kind === 'sentinel') return new Redis({ ...common, ...followFailover, sentinels: nodes, failoverDetector: true })
+  return new Redis({ ...common, ...followFailover, host: nodes[0]!.host, port: nodes[0]!.port })
 }
 
 /** One warning per outage, without the URL (it may hold a password). */
