@@ -77,7 +77,7 @@ describe.each(FRAMEWORKS)('%s', (framework: Framework) => {
     expect(page.status).toBe(403)
     expect(page.body).toContain('codegrant/login_denied')
     expect(seen).toHaveLength(1)
-    expect(seen[0]).toMatchObject({ user: { sub: 'alice' }, provider: { issuer: hostile.issuer }, tokens: { tokenType: 'Bearer' } })
+    expect(seen[0]).toMatchObject({ user: { sub: 'alice' }, provider: { name: 'default', issuer: hostile.issuer }, tokens: { tokenType: 'Bearer' } })
     expect((await get('/me')).status).toBe(401)
   })
 

@@ -4,7 +4,7 @@
  * two real providers' would), each with its own client registration and redirect URI.
  */
 import { startDevProvider, type DevProvider } from '@codegrant/dev-provider'
-import type { OAuthOptions } from '@codegrant/core'
+import type { LoginEvent, OAuthOptions } from '@codegrant/core'
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { randomUUID } from 'node:crypto'
 import { API, createAgent, formOf, HTML, type Agent } from './support/agent.js'
@@ -64,6 +64,7 @@ function counts() {
 describe.each(FRAMEWORKS)('several providers on %s', (framework) => {
   let agent: Agent
   let logs: ReturnType<typeof captureLogs>
+  const logins: LoginEvent[] = []
   const get = (path: string, headers: Record<string, string> = API) => agent.request(`${stage.url}${path}`, { headers })
 
   /** Logs in at `name`'s login route through that provider's own form; stops before the callback when asked. */
@@ -77,7 +78,7 @@ describe.each(FRAMEWORKS)('several providers on %s', (framework) => {
 
   beforeAll(async () => {
     logs = captureLogs()
-    stage.mount(await buildHandler(framework, twoProviders(logs), `${alpha.issuer}/me`))
+    stage.mount(await buildHandler(framework, twoProviders(logs, { onLogin: (event) => void logins.push(event) }), `${alpha.issuer}/me`))
   })
   beforeEach(() => {
     agent = createAgent()
@@ -89,6 +90,8 @@ describe.each(FRAMEWORKS)('several providers on %s', (framework) => {
       const before = counts()
       const landed = await loginWith(name, user)
       expect(landed.last.body).toBe(`signed in as ${user}`)
+      // the app's onLogin hook is told which provider the login came from
+      expect(logins.at(-1)).toMatchObject({ user: { sub: user }, provider: { name, issuer: provider.issuer } })
       expect(JSON.parse((await get('/api/provider')).body)).toEqual({ provider: name })
       expect(JSON.parse((await get('/me')).body).user).toMatchObject({ sub: user, iss: provider.issuer })
       const userinfo = await get('/api/userinfo-twice')

@@ -48,7 +48,7 @@ export async function callback(context: Context, runtime: ProviderRuntime): Prom
   const { location } = completed
   if (transaction.stepUp) verifyStepUp(transaction.stepUp, userClaims(completed.session))
   // the app's hook last: it sees (and may reshape) a user who passed every check
-  const session = withProvider(runtime.config, await applyLoginHook(config, completed.session, (await provider()).as.issuer))
+  const session = withProvider(runtime.config, await applyLoginHook(config, completed.session, { name: runtime.config.name, issuer: (await provider()).as.issuer }))
   const previous = load(context)
   if (previous && previous.sid !== session.sid) {
     // end the previous session's server-side record; its cookie is overwritten below

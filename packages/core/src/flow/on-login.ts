@@ -7,7 +7,8 @@ export interface LoginEvent {
   /** The user's claims, as they would be stored. */
   user: Readonly<UserClaims>
   tokens: Readonly<TokenSet>
-  provider: { issuer: string }
+  /** The provider the login came from: its name (`default` in an app with one provider) and issuer. */
+  provider: { name: string; issuer: string }
 }
 
 /**
@@ -21,11 +22,11 @@ export type LoginHookResult = void | undefined | false | { user?: UserClaims; da
 export type LoginHook = (event: LoginEvent) => MaybePromise<LoginHookResult>
 
 /** Runs the app's hook on a new session; throwing a CodegrantError from the hook answers with it. */
-export async function applyLoginHook(config: OAuthConfig, session: SessionData, issuer: string): Promise<SessionData> {
+export async function applyLoginHook(config: OAuthConfig, session: SessionData, provider: LoginEvent['provider']): Promise<SessionData> {
   if (!config.onLogin) return session
   let result: LoginHookResult
   try {
-    result = await config.onLogin({ user: sessionUser(session), tokens: session.tokens, provider: { issuer } })
+    result = await config.onLogin({ user: sessionUser(session), tokens: session.tokens, provider })
   } catch (error) {
     if (isCodegrantError(error)) throw error
     config.logger.error(`onLogin threw: ${error instanceof Error ? `${error.name}: ${error.message}` : String(error)}`)
