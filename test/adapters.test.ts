@@ -33,12 +33,18 @@ afterAll(async () => {
 vitestDescribe.each(FRAMEWORKS)('%s', (framework: Framework) => suite(framework, 'cookie'))
 vitestDescribe.each(FRAMEWORKS)('%s with sessions in Redis', (framework: Framework) => suite(framework, 'redis'))
 
+/** The part of vitest's `it` the suite uses: a test, and `it.each(cases)(name, test)`. */
+interface SuiteIt {
+  (name: string, test: () => Promise<void> | void, timeout?: number): void
+  each<T>(cases: readonly T[]): (name: string, test: (value: T) => Promise<void> | void) => void
+}
+
 function suite(framework: Framework, sessions: Sessions): void {
   // with Redis, only the tests marked `both` run (see the top of the file)
-  const none = Object.assign(() => undefined, { each: () => () => undefined }) as unknown as typeof vitestIt
-  const it = sessions === 'cookie' ? vitestIt : none
-  const both = vitestIt
-  const redisOnly = sessions === 'redis' ? vitestIt : none
+  const none: SuiteIt = Object.assign(() => undefined, { each: () => () => undefined })
+  const it: SuiteIt = sessions === 'cookie' ? vitestIt : none
+  const both: SuiteIt = vitestIt
+  const redisOnly: SuiteIt = sessions === 'redis' ? vitestIt : none
   // with Redis most groups would be empty (vitest refuses empty suites): their tests go flat
   const describe = (sessions === 'cookie' ? vitestDescribe : (_name: string, body: () => void) => body()) as typeof vitestDescribe
   let store: RedisStore | undefined

@@ -58,7 +58,8 @@ describe('@codegrant/testing', () => {
     session.expireAccessToken()
     const refreshed = await request(app).get('/token').set('Cookie', session.cookie).expect(200)
     expect(idp.devProvider.count('grant.success', 'refresh_token')).toBe(before + 1)
-    expect((refreshed.headers['set-cookie'] as unknown as string[] | undefined)?.some((line) => line.startsWith('codegrant.session='))).toBe(true)
+    const setCookies: unknown = refreshed.headers['set-cookie']
+    expect(Array.isArray(setCookies) && setCookies.some((line) => String(line).startsWith('codegrant.session='))).toBe(true)
   })
 
   it('revoke(sub): the next refresh ends the session', async () => {

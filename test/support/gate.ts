@@ -38,18 +38,17 @@ export function holdTokenRequests(devProvider: DevProvider, grantType: string, w
     return true
   }
   const remove = devProvider.intercept(async (ctx, next) => {
-    const koa = ctx as unknown as { path: string; method: string; status: number; body: unknown; oidc?: { params?: { grant_type?: unknown } }; request: { body?: { grant_type?: unknown } } }
-    const matches = () => !open && count < limit && koa.path.endsWith('/token') && koa.method === 'POST'
+    const matches = () => !open && count < limit && ctx.path.endsWith('/token') && ctx.method === 'POST'
     if (when === 'before' && matches()) {
       // the form body is not parsed yet: every token request counts (arm the gate after login)
       count++
-      if (!(await hold(koa))) return
+      if (!(await hold(ctx))) return
       return next()
     }
     await next()
-    if (when === 'after' && matches() && koa.oidc?.params?.grant_type === grantType) {
+    if (when === 'after' && matches() && ctx.oidc?.params?.grant_type === grantType) {
       count++
-      await hold(koa)
+      await hold(ctx)
     }
   })
   return {

@@ -40,7 +40,7 @@ describe('logout token signatures', () => {
   let failing = false
   let fetches = 0
   let server: Server
-  let provider: () => Promise<Provider>
+  let provider: () => Promise<Pick<Provider, 'as' | 'http'>>
   beforeAll(async () => {
     server = createServer((_req, res) => {
       fetches++
@@ -51,7 +51,7 @@ describe('logout token signatures', () => {
     const config = resolveConfig({ logger: { warn: () => {}, error: () => {} } }, {
       OAUTH_ISSUER: issuer, OAUTH_CLIENT_ID: 'app', OAUTH_CLIENT_SECRET: 's', OAUTH_BASE_URL: 'http://127.0.0.1:1', OAUTH_COOKIE_SECRET: 'x'.repeat(32),
     })
-    const resolved = { as: { issuer, jwks_uri: `${issuer}/jwks` }, http: fetchOptions(config) } as unknown as Provider
+    const resolved: Pick<Provider, 'as' | 'http'> = { as: { issuer, jwks_uri: `${issuer}/jwks` }, http: fetchOptions(config) }
     provider = async () => resolved
   })
   afterEach(() => {

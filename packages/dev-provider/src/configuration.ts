@@ -98,7 +98,7 @@ export function buildConfiguration(input: ConfigurationInput): OidcConfiguration
     pkce: { required: () => true },
     ttl: {
       // an added user may have its own access token lifetime
-      AccessToken: ((_ctx: unknown, token: { accountId?: string }) => input.added.get(token.accountId ?? '')?.accessTokenTtl ?? input.accessTokenTtl) as unknown as number,
+      AccessToken: (_ctx, token) => input.added.get(token.accountId ?? '')?.accessTokenTtl ?? input.accessTokenTtl,
       IdToken: input.idTokenTtl,
       AuthorizationCode: 60,
       Interaction: 60 * 60,

@@ -167,7 +167,8 @@ export interface OidcConfiguration {
   issueRefreshToken(ctx: OidcKoaContext, client: OidcClient): Promise<boolean>;
   rotateRefreshToken: boolean;
   pkce: { required(ctx: OidcKoaContext, client: OidcClient): boolean };
-  ttl: Record<string, number>;
+  /** Seconds, or a function of the token being issued (oidc-provider calls it with the context, the token and the client). */
+  ttl: Record<string, number | ((ctx: OidcKoaContext, token: { accountId?: string }, client?: OidcClient) => number)>;
   features: Record<string, UnknownObject>;
   clientBasedCORS(ctx: OidcKoaContext, origin: string, client: OidcClient): boolean;
   renderError(ctx: OidcKoaContext, out: Record<string, string>, error: unknown): Promise<void>;

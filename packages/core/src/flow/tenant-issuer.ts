@@ -22,7 +22,13 @@ import type { Provider } from '../provider/metadata.js'
 import type { TenantIssuer } from '../provider/presets.js'
 
 /** oauth4webapi's hook for an issuer that depends on the token (exported, not in its typings). */
-const EXPECTED_ISSUER = (oauth as unknown as { _expectedIssuer?: symbol })._expectedIssuer
+const EXPECTED_ISSUER = exportedSymbol(oauth, '_expectedIssuer')
+
+/** A module's export that its typings do not declare, if it is a symbol. */
+function exportedSymbol(module: object, name: string): symbol | undefined {
+  const value: unknown = Reflect.get(module, name)
+  return typeof value === 'symbol' ? value : undefined
+}
 
 /** The issuer the discovery document must name: the template itself, or one tenant's issuer. */
 export function discoveredIssuer(tenant: TenantIssuer): URL {

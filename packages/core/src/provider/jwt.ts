@@ -60,7 +60,7 @@ export type VerifyJwt = (token: string, alg: string) => Promise<VerifiedJwt>
  * @throws {CodegrantError} `codegrant/logout_token_invalid` for a token that does not verify;
  *   `codegrant/provider_unavailable` when the keys cannot be fetched.
  */
-export function createJwtVerifier(provider: () => Promise<Provider>): VerifyJwt {
+export function createJwtVerifier(provider: () => Promise<Pick<Provider, 'as' | 'http'>>): VerifyJwt {
   let cache: { uri: string; keys: JsonWebKey[]; at: number } | undefined
   let inflight: Promise<JsonWebKey[]> | undefined
 

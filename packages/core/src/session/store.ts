@@ -127,7 +127,8 @@ export interface SessionStore {
 export type CoordinatingStore = Required<SessionStore>
 
 export function isCoordinating(store: SessionStore): store is CoordinatingStore {
-  return ['update', 'lock', 'unlock', 'tag', 'tagged', 'once'].every((name) => typeof (store as unknown as Record<string, unknown>)[name] === 'function')
+  const { update, lock, unlock, tag, tagged, once } = store
+  return [update, lock, unlock, tag, tagged, once].every((member) => typeof member === 'function')
 }
 
 /** Sessions an in-process store keeps at most, unless told otherwise (~1 KB each measured: ~10 MB). */
