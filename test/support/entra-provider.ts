@@ -12,9 +12,10 @@
  * Each test sets the user's tenant and may make `iss`, `tid` or the key's issuer disagree.
  */
 import { randomBytes } from 'node:crypto'
-import { createServer, type IncomingMessage } from 'node:http'
+import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { exportJWK, generateKeyPair, SignJWT } from 'jose'
+import { closeServer, readBody } from './hostile-provider.js'
 
 export const CONSUMERS = '9188040d-6c67-4c5b-b112-36a304b66dad'
 export const TENANT_A = '11111111-2222-4333-8444-555555555555'
@@ -92,7 +93,7 @@ export async function startEntraProvider(options: { redirectUri: string }): Prom
       }
       if (req.method === 'POST' && /^\/[^/]+\/oauth2\/v2\.0\/token$/.test(url.pathname)) {
         counts.token++
-        const form = new URLSearchParams(await read(req))
+        const form = new URLSearchParams(await readBody(req))
         const basic = Buffer.from(/^Basic (.+)$/i.exec(req.headers.authorization ?? '')?.[1] ?? '', 'base64').toString().split(':').map((part) => decodeURIComponent(part))
         if (basic[0] !== clientId || basic[1] !== clientSecret) return json(401, { error: 'invalid_client' })
         let nonce: string | undefined
@@ -133,15 +134,7 @@ export async function startEntraProvider(options: { redirectUri: string }): Prom
     set: (next) => void (settings = { ...settings, ...next }),
     reset: () => void (settings = {}),
     count: (what) => counts[what],
-    close: () => new Promise<void>((resolve) => {
-      server.close(() => resolve())
-      server.closeAllConnections()
-    }),
+    close: () => closeServer(server),
   }
 }
 
-async function read(req: IncomingMessage): Promise<string> {
-  const chunks: Buffer[] = []
-  for await (const chunk of req) chunks.push(chunk as Buffer)
-  return Buffer.concat(chunks).toString('utf8')
-}

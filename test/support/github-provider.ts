@@ -13,8 +13,9 @@
  * The preset's endpoints are pointed here by the test; it records what each request carried.
  */
 import { randomBytes } from 'node:crypto'
-import { createServer, type IncomingMessage } from 'node:http'
+import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
+import { closeServer, readBody, merge } from './hostile-provider.js'
 
 export interface GitHubSettings {
   /** Members of `/user` to replace (undefined deletes). */
@@ -102,7 +103,7 @@ export async function startGitHubProvider(options: { redirectUri: string; client
         return void res.writeHead(302, { location: back.href }).end()
       }
       if (req.method === 'POST' && url.pathname === '/login/oauth/access_token') {
-        const form = new URLSearchParams(await read(req))
+        const form = new URLSearchParams(await readBody(req))
         entry.form = form
         const wantsJson = !settings.alwaysForm && /application\/json/.test(req.headers.accept ?? '')
         const answer = (body: Record<string, string>) => {
@@ -147,24 +148,8 @@ export async function startGitHubProvider(options: { redirectUri: string; client
     reset: () => void (settings = {}),
     requests: (path) => log.filter((entry) => path === undefined || entry.path === path),
     secrets: () => [clientSecret, ...issued],
-    close: () => new Promise<void>((resolve) => {
-      server.close(() => resolve())
-      server.closeAllConnections()
-    }),
+    close: () => closeServer(server),
   }
 }
 
-async function read(req: IncomingMessage): Promise<string> {
-  const chunks: Buffer[] = []
-  for await (const chunk of req) chunks.push(chunk as Buffer)
-  return Buffer.concat(chunks).toString('utf8')
-}
 
-function merge(base: Record<string, unknown>, overrides: Record<string, unknown> | undefined): Record<string, unknown> {
-  const result = { ...base }
-  for (const [key, value] of Object.entries(overrides ?? {})) {
-    if (value === undefined) delete result[key]
-    else result[key] = value
-  }
-  return result
-}

@@ -398,13 +398,6 @@ export async function startHostileProvider(options: { clientId: string; clientSe
     }
   }
 
-  const closeServer = (target: Server) =>
-    new Promise<void>((resolve) => {
-      if (!target.listening) return resolve()
-      target.close(() => resolve())
-      target.closeAllConnections()
-    })
-
   return {
     issuer,
     userinfoUrl: `${issuer}/userinfo`,
@@ -435,14 +428,24 @@ function listen(server: Server, port: number): Promise<void> {
   })
 }
 
-async function readBody(req: IncomingMessage): Promise<string> {
+/** Stops a loopback test server now: stops listening and drops its keep-alive connections. */
+export function closeServer(target: Server): Promise<void> {
+  return new Promise<void>((resolve) => {
+    if (!target.listening) return resolve()
+    target.close(() => resolve())
+    target.closeAllConnections()
+  })
+}
+
+/** A request's whole body as text (the loopback providers read small forms). */
+export async function readBody(req: IncomingMessage): Promise<string> {
   const chunks: Buffer[] = []
   for await (const chunk of req) chunks.push(chunk as Buffer)
   return Buffer.concat(chunks).toString('utf8')
 }
 
 /** `base` with `overrides` applied; an override of `undefined` deletes the member. */
-function merge<T extends Record<string, unknown>>(base: T, overrides: Overrides | undefined): Record<string, unknown> {
+export function merge(base: Record<string, unknown>, overrides: Readonly<Record<string, unknown>> | undefined): Record<string, unknown> {
   const result: Record<string, unknown> = { ...base }
   for (const [key, value] of Object.entries(overrides ?? {})) {
     if (value === undefined) delete result[key]

@@ -36,12 +36,13 @@ export function createProviderRuntimes(config: OAuthConfig, store: SessionStore 
   const byName = new Map(list.map((runtime) => [runtime.name, runtime]))
   const first = list[0]!
   const preferred = config.defaultProvider === undefined ? undefined : byName.get(config.defaultProvider)
+  const of = (session: SessionData) => (session.provider === undefined ? first : byName.get(session.provider))
   return {
     list,
     first,
     byName: (name) => byName.get(name),
-    of: (session) => (session.provider === undefined ? first : byName.get(session.provider)),
-    preferred: (session) => (session ? (session.provider === undefined ? first : byName.get(session.provider)) : preferred),
+    of,
+    preferred: (session) => (session ? of(session) : preferred),
   }
 }
 
