@@ -725,26 +725,38 @@ function suite(framework: Framework, sessions: Sessions): void {
       }
     }
 
-    redisOnly('answers 503 with Retry-After while Redis is down, never signs out, and recovers by itself', async () => {
+    redisOnly('while Redis is down: public pages are served signed out, what needs the session answers 503, nothing is signed out, and the same cookie works once it is back', async () => {
       await login(agent, stage.url, 'alice')
+      const cookie = agent.cookies(stage.url).get(SESSION)!
       await redis!.stop()
       try {
-        for (const path of ['/me', '/api/userinfo', '/api/token']) {
-          const response = await get(path)
-          expect(response.status, path).toBe(503)
-          if (path !== '/api/token') expect(response.headers.get('retry-after'), path).toBeTruthy()
-          expect(response.setCookies.filter(isSessionCookie), path).toEqual([])
+        // a public page with the session cookie: served, signed out, no cookie written or cleared
+        const home = await get('/', HTML)
+        expect([home.status, home.body, home.setCookies]).toEqual([200, 'signed out', []])
+        // guarded routes: 503 with Retry-After, for browsers too (an error page, not a login)
+        for (const [path, headers] of [['/me', API], ['/api/userinfo', API], ['/me', HTML]] as const) {
+          const response = await get(path, headers)
+          expect([response.status, response.headers.get('location')], path).toEqual([503, null])
+          expect(Number(response.headers.get('retry-after')), path).toBeGreaterThan(0)
+          expect(response.setCookies, path).toEqual([])
+          expect(response.body, path).toContain('codegrant/store_unavailable')
+          expect(response.body, path).not.toMatch(/at .*\.js:\d+/)
         }
-        const page = await get('/me', HTML)
-        expect(page.status).toBe(503)
-        expect(page.body).not.toMatch(/at .*\.js:\d+/)
+        // the app's own call: it says why, rather than "not signed in"
+        const token = await get('/api/token')
+        expect([token.status, JSON.parse(token.body)]).toEqual([503, { error: 'codegrant/store_unavailable' }])
+        // logout cannot end the stored session: 503, the cookie is not cleared
+        const logout = await get('/auth/logout', { ...HTML, 'sec-fetch-site': 'same-origin' })
+        expect([logout.status, logout.setCookies]).toEqual([503, []])
         expect((await get('/auth/login', HTML)).status).toBe(503)
-        expect((await get('/auth/logout', HTML)).status).toBe(503)
       } finally {
         await redis!.start()
       }
+      expect(agent.cookies(stage.url).get(SESSION)).toBe(cookie)
+      // ioredis reconnects by itself: the same cookie is signed in again, no restart
       await sinceStopped(async () => (await get('/me')).status === 200)
       expect(JSON.parse((await get('/me')).body).user.sub).toBe('alice')
+      expect((await get('/', HTML)).body).toBe('signed in as alice')
     })
 
     redisOnly('never sets a session cookie for a session it could not store', async () => {

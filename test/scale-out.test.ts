@@ -215,7 +215,7 @@ describe('two instances behind a load balancer, sessions in Redis', () => {
     }
   })
 
-  it('answers 503 with Retry-After on both while Redis is down, and the same session works again once it is back', async () => {
+  it('while Redis is down: a guarded route answers 503 with Retry-After on both, the public page renders signed out, and the same session works again once it is back', async () => {
     expect((await login(agent, proxy.url, 'bob')).last.status).toBe(200)
     expect(await statuses('/me')).toEqual([200, 200])
     await redis.stop()
@@ -225,6 +225,11 @@ describe('two instances behind a load balancer, sessions in Redis', () => {
         expect(response.status).toBe(503)
         expect(Number(response.headers.get('retry-after'))).toBeGreaterThan(0)
         expect(response.setCookies.filter((line) => line.startsWith(SESSION))).toEqual([])
+        // the example's home page (the session inspector) is public: it renders, signed out
+        const home = await on(which, '/', HTML)
+        expect([home.status, home.setCookies]).toEqual([200, []])
+        expect(home.body).toContain('Log in')
+        expect(JSON.parse((await on(which, '/')).body)).toMatchObject({ signedIn: false })
       }
     } finally {
       await redis.start()

@@ -170,13 +170,55 @@ describe.each(FRAMEWORKS)('%s', (framework: Framework) => {
       await mount({ sessionStore: faulty.store })
     })
 
-    it.each([0, 20])('get fails (delay %i ms): 503 with Retry-After, then serves again', async (delay) => {
+    it.each([0, 20])('get fails (delay %i ms): public pages signed out, 503 with Retry-After for what needs the session, cookie kept, logged once, then serves again', async (delay) => {
       await signedIn()
       faulty.fail('get', delay)
+      const before = logs.lines.length
+      // a public page is served, signed out, and writes no cookie
+      const home = await get('/', HTML)
+      expect([home.status, home.body, home.setCookies]).toEqual([200, 'signed out', []])
+      expect(JSON.parse((await get('/api/provider')).body)).toEqual({ provider: null })
+      // the guard: 503, never 401 or a login (the session may well exist)
       expectUnavailable(await get('/me'))
-      expectUnavailable(await get('/', HTML))
+      const page = await get('/me', HTML)
+      expectUnavailable(page)
+      expect([page.headers.get('location'), page.setCookies]).toEqual([null, []])
+      expect(page.body).toContain('codegrant/store_unavailable')
+      // what needs the session says why it cannot have it
+      const token = await get('/api/token')
+      expect([token.status, JSON.parse(token.body)]).toEqual([503, { error: 'codegrant/store_unavailable' }])
+      // logout cannot end the stored session: 503, and the cookie is not cleared
+      const logout = await get('/auth/logout', { ...HTML, ...SAME_ORIGIN })
+      expectUnavailable(logout)
+      expect(logout.setCookies).toEqual([])
+      expectUnavailable(await get('/auth/login', HTML))
+      // one line for the outage, however many requests met it; never the cookie
+      const outage = logs.lines.slice(before)
+      expect(outage.filter((line) => /session store failed/.test(line))).toHaveLength(1)
+      const cookie = agent.cookies(stage.url).get(SESSION)!
+      for (const line of outage) expect(line).not.toContain(cookie)
       await faulty.settled()
       faulty.fail()
+      expect((await get('/me')).status).toBe(200)
+      expect(logs.lines.some((line) => /session store answers again, after [1-9]\d* failed call/.test(line))).toBe(true)
+    })
+
+    it.each([0, 20])('get fails (delay %i ms): refresh() and login() reject 503 store_unavailable; a callback answers 503, keeps its sign-in cookie and signs in once the store answers', async (delay) => {
+      await signedIn()
+      const callback = await toCallback()
+      faulty.fail('get', delay)
+      const refresh = await agent.request(`${stage.url}/api/refresh`, { method: 'POST', headers: { ...API, ...SAME_ORIGIN } })
+      expect([refresh.status, JSON.parse(refresh.body)]).toEqual([503, { error: 'codegrant/store_unavailable' }])
+      const started = await get('/start-login?hint=x', HTML)
+      expect([started.status, started.headers.get('location'), started.setCookies]).toEqual([503, null, []])
+      // the code is not exchanged and nothing is cleared: neither the session nor the sign-in cookie
+      const refused = await agent.request(callback, { headers: HTML })
+      expectUnavailable(refused)
+      expect(refused.setCookies).toEqual([])
+      await faulty.settled()
+      faulty.fail()
+      const finished = await agent.request(callback, { headers: HTML })
+      expect([finished.status, setsSession(finished.setCookies)]).toEqual([302, true])
       expect((await get('/me')).status).toBe(200)
     })
 

@@ -1,5 +1,5 @@
 import { resolveConfig, type OAuthConfig, type OAuthOptions } from './config.js'
-import { cookiesOf, load, now, persist, renew, UNLOADED, type Context, type CookieSink, type Engine } from './context.js'
+import { cookiesOf, load, noSession, now, persist, readStored, UNLOADED, type Context, type CookieSink, type Engine } from './context.js'
 import { announce, createDiagnostics, notMounted } from './diagnostics.js'
 import { CodegrantError, causedByStatus, isCodegrantError } from './errors.js'
 import { CALLBACK_HEADERS, fetchUserinfo } from './flow/callback.js'
@@ -36,14 +36,19 @@ export interface Codegrant {
   /**
    * The request state for one request. Synchronous for the cookie and memory stores (the
    * session is decrypted lazily, on first use); a promise for stores that do I/O. `sink`
-   * receives `Set-Cookie` values with `target`.
+   * receives `Set-Cookie` values with `target`. A store that cannot be read does not reject
+   * it: the request goes on signed out, and the guard, `accessToken()`, `fetch()`, `refresh()`,
+   * `userinfo()`, `login()` and the login, callback and logout routes answer
+   * `codegrant/store_unavailable` (503 with Retry-After); the session cookie is kept.
    */
   attach<T>(request: CoreRequest, sink: CookieSink<T>, target: T): MaybePromise<OAuthRequestState>
   /** Serves one of codegrant's routes. Never rejects: failures become 4xx/5xx responses. */
   handle(route: Route, request: CoreRequest, state: OAuthRequestState): Promise<CoreResponse>
   /**
-   * The answer to an `attach` that failed (`codegrant/store_unavailable`: 503 with Retry-After),
-   * as an error page or JSON: adapters send it instead of passing the error on.
+   * The answer to an `attach` that failed, as an error page or JSON: adapters send it instead
+   * of passing the error on. A session store that cannot be read no longer makes `attach` fail
+   * (see `attach`); this answers what else might (500-class `codegrant/provider_error`), and a
+   * `codegrant/store_unavailable` given to it is still 503 with Retry-After.
    */
   respond(request: CoreRequest, error: unknown): CoreResponse
 }
@@ -93,21 +98,13 @@ export function createCodegrant(options: OAuthOptions = {}, env: Readonly<Record
     },
     attach(request, sink, target) {
       engine.diagnostics.observe(request)
-      const context: Context = { engine, request, sink: sink as CookieSink<unknown>, target, parsed: undefined, session: UNLOADED, superseded: false }
+      const context: Context = { engine, request, sink: sink as CookieSink<unknown>, target, parsed: undefined, session: UNLOADED, superseded: false, unavailable: undefined }
       // one allocation per request: the getters live on a shared prototype
       const state = Object.create(STATE_PROTOTYPE) as OAuthRequestState & { [CONTEXT]: Context }
       state[CONTEXT] = context
       if (typeof config.sessionStore !== 'object') return state
-      // a store that does I/O is read, and its renewal saved, before the request goes on
-      // (getters cannot wait); a failed read rejects with codegrant/store_unavailable
-      const settle = (found: SessionData | undefined) => {
-        const session = found && engine.providers.of(found) ? found : undefined
-        const saved = renew(context, session, read instanceof Promise ? now() : at)
-        return saved ? saved.then(() => state) : state
-      }
-      const at = now()
-      const read = engine.backend.read(cookiesOf(context), at)
-      return read instanceof Promise ? read.then(settle) : settle(read)
+      // a store that does I/O is read first; if it fails, the request goes on signed out (context.ts)
+      return readStored(context, state)
     },
     respond(request, error) {
       return errorResponse(config, request, isCodegrantError(error) ? error : unexpected(config, error))
@@ -123,9 +120,11 @@ export function createCodegrant(options: OAuthOptions = {}, env: Readonly<Record
         if (route.startsWith('callback')) {
           engine.diagnostics.rejected(failure)
           Object.assign(response.headers, CALLBACK_HEADERS)
-          // clean-up is best effort: it must never turn a clear 4xx/5xx into a rejection
+          // clean-up is best effort: it must never turn a clear 4xx/5xx into a rejection. A
+          // callback refused because the store was down is kept (its code was not exchanged):
+          // reloaded once the store answers, it signs the user in
           try {
-            response.cookies.push(...clearTransaction(context))
+            if (failure !== context.unavailable) response.cookies.push(...clearTransaction(context))
           } catch (cleanup) {
             config.logger.warn(`the sign-in cookie could not be cleared: ${describe(cleanup)}`)
           }
@@ -142,12 +141,14 @@ const NO_REQUIREMENTS: RequireAuthOptions = Object.freeze({})
  * The guard: undefined lets the request through; otherwise the response to send (302 to login,
  * 401, 403, or 502/504 when a due refresh cannot be done). Refreshes first when the access
  * token is due, so guarded handlers see fresh tokens. `request` defaults to the one the state
- * was attached with.
+ * was attached with. When the session store could not be read for this request: 503 with
+ * Retry-After (never 401 or a login: the user's session may well exist).
  */
 export function guard(state: OAuthRequestState, request?: CoreRequest, options: RequireAuthOptions = NO_REQUIREMENTS): MaybePromise<CoreResponse | undefined> {
   if (!(state as { [CONTEXT]?: Context } | undefined)?.[CONTEXT]) return notMounted(request)
   const context = contextOf(state)
   const { config } = context.engine
+  if (context.unavailable) return errorResponse(config, request ?? context.request, context.unavailable)
   // one clock reading for the whole decision
   const at = now()
   const session = load(context, at)
@@ -213,14 +214,14 @@ async function refreshSession(context: Context, session: SessionData, force = fa
 
 async function accessToken(context: Context): Promise<string> {
   const session = load(context)
-  if (!session) throw new CodegrantError('codegrant/unauthenticated', 'Not signed in.')
+  if (!session) throw noSession(context)
   if (!refreshDue(context.engine.config, session, now())) return session.tokens.accessToken
   return (await refreshSession(context, session)).tokens.accessToken
 }
 
 async function forceRefresh(context: Context): Promise<SessionData['tokens']> {
   const session = load(context)
-  if (!session) throw new CodegrantError('codegrant/unauthenticated', 'Not signed in.')
+  if (!session) throw noSession(context)
   // the request came with the cookie from before a refresh that finished: that refresh is the answer
   if (context.superseded) return session.tokens
   return (await refreshSession(context, session, true)).tokens
@@ -298,7 +299,7 @@ async function userinfo(context: Context): Promise<UserClaims> {
   const token = await accessToken(context)
   // read after accessToken(), which may have refreshed the session
   const session = load(context)
-  if (!session) throw new CodegrantError('codegrant/unauthenticated', 'Not signed in.')
+  if (!session) throw noSession(context)
   const runtime = context.engine.providers.of(session)!
   const ask = async (current: SessionData, accessToken: string) =>
     fetchUserinfo(runtime.config, await runtime.resolve(), accessToken, runtime.config.openid ? userClaims(current).sub : undefined, current.tokens.tokenType === 'DPoP' ? current.dpop : undefined, current.tokens.scope)

@@ -77,7 +77,7 @@ export interface OAuthOptions {
   redisCluster?: boolean
   /** With `redis`: prefix of every key, default `codegrant:`. */
   redisPrefix?: string
-  /** With `redis`: milliseconds before a Redis call fails (the request answers 503), default 2000. */
+  /** With `redis`: milliseconds before a Redis call fails (what needs the session answers 503; other requests go on signed out), default 2000. */
   redisTimeout?: number
   /** Serve OpenID Connect Back-Channel Logout at `routes.backchannelLogout` (needs a server-side store). */
   backchannelLogout?: boolean

@@ -8,12 +8,13 @@ import type { Diagnostics } from './diagnostics.js'
 import type { BackchannelLogout } from './flow/backchannel-logout.js'
 import type { createExchangeOnce } from './flow/exchange-once.js'
 import type { TransactionCookies } from './flow/transaction.js'
+import { CodegrantError, isCodegrantError } from './errors.js'
 import { header, type CoreRequest } from './http.js'
 import { describe } from './provider/http.js'
 import type { ProviderRuntimes } from './provider/runtime.js'
 import type { SessionBackend } from './session/backend.js'
 import { parseCookies, type RequestCookies } from './session/cookie-jar.js'
-import type { CoordinatingStore, SessionData, UserClaims } from './session/store.js'
+import type { CoordinatingStore, MaybePromise, SessionData, UserClaims } from './session/store.js'
 
 /**
  * Receives `Set-Cookie` values produced while a request is handled (refresh, renewal, logout),
@@ -44,6 +45,12 @@ export interface Context {
   userinfo?: Promise<UserClaims>
   /** True when the request's cookie predates a refresh this process finished: `session` is its result. */
   superseded: boolean
+  /**
+   * Set when the session store could not be read for this request (`codegrant/store_unavailable`):
+   * the request goes on signed out (`session` is undefined), and whatever needs the session (the
+   * guard, tokens, login, logout, the callback) answers this error instead of "signed out".
+   */
+  unavailable: CodegrantError | undefined
 }
 
 export const UNLOADED = Symbol('unloaded')
@@ -75,6 +82,47 @@ export function load(context: Context, at?: number): SessionData | undefined {
   renew(context, session, time)
   // renew() has set it (a fresh read of the property: the narrowing above no longer holds)
   return (context as Context).session as SessionData | undefined
+}
+
+/**
+ * Reads the session of a store that does I/O (one passed in as an object: Redis, a custom
+ * store) before the request goes on, since the state's getters cannot wait, and saves its
+ * renewal. Resolves to `state`.
+ *
+ * A store that fails does not fail the request: the context records the failure
+ * (`unavailable`) and the request goes on signed out, so public pages keep working while the
+ * store is down. The session cookie is left as it is (nothing is written or cleared), so the same
+ * cookie works again once the store answers. The failure is logged by the backend, once per outage.
+ */
+export function readStored<S>(context: Context, state: S): MaybePromise<S> {
+  const at = now()
+  const read = context.engine.backend.read(cookiesOf(context), at)
+  if (!(read instanceof Promise)) return settleStored(context, state, read, at)
+  return read.then(
+    (found) => settleStored(context, state, found, now()),
+    (error: unknown) => {
+      // only the store's own failure is survivable; anything else is a fault to report
+      if (!isCodegrantError(error, 'codegrant/store_unavailable')) throw error
+      context.session = undefined
+      context.unavailable = error
+      return state
+    },
+  )
+}
+
+function settleStored<S>(context: Context, state: S, found: SessionData | undefined, at: number): MaybePromise<S> {
+  // a session from a provider this app no longer has is no session
+  const session = found && context.engine.providers.of(found) ? found : undefined
+  const saved = renew(context, session, at)
+  return saved ? saved.then(() => state) : state
+}
+
+/**
+ * What a call that needs the session throws when there is none: `codegrant/store_unavailable`
+ * when the store could not be read (the user may well be signed in), else `codegrant/unauthenticated`.
+ */
+export function noSession(context: Context): CodegrantError {
+  return context.unavailable ?? new CodegrantError('codegrant/unauthenticated', 'Not signed in.')
 }
 
 /**

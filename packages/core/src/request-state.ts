@@ -18,6 +18,13 @@ export interface SessionTimes {
 /**
  * What every adapter puts on the request (`req.oauth`, `ctx.state.oauth`, `request.oauth`).
  * The session is decrypted on first use, not before.
+ *
+ * When a server-side session store (Redis) cannot be read for the request, the request still
+ * goes on, signed out: `isAuthenticated` is false and `user`, `tokens`, `session`, `provider`
+ * and `data` are undefined, so public pages render as for a visitor. What needs the session
+ * refuses with `codegrant/store_unavailable` (503 with Retry-After) rather than "signed out":
+ * the guard, `accessToken()`, `fetch()`, `refresh()`, `userinfo()` and `login()`. The session
+ * cookie is kept, and works again once the store answers.
  */
 export interface OAuthRequestState {
   /** True when the request carries a live session. */
@@ -39,6 +46,7 @@ export interface OAuthRequestState {
    * Concurrent calls for one session share one refresh.
    *
    * @throws CodegrantError `codegrant/unauthenticated` when signed out;
+   *   `codegrant/store_unavailable` when the session store could not be read (503; the session is kept);
    *   `codegrant/session_ended` when the provider ended the session (it is cleared);
    *   `codegrant/token_expired` when the token expired and there is no refresh token (the
    *   session is kept: only a new login gives a new token);
@@ -48,6 +56,8 @@ export interface OAuthRequestState {
   /**
    * `fetch` to a protected resource with the access token in the `Authorization` header,
    * refreshing and retrying once when the resource answers 401.
+   *
+   * @throws CodegrantError the `accessToken()` errors (`codegrant/store_unavailable` included).
    */
   fetch(input: string | URL, init?: RequestInit): Promise<Response>
   /**
@@ -58,6 +68,7 @@ export interface OAuthRequestState {
    *
    * @returns the session's new tokens.
    * @throws CodegrantError `codegrant/unauthenticated` when signed out;
+   *   `codegrant/store_unavailable` when the session store could not be read (503; the session is kept);
    *   `codegrant/token_expired` when the provider gave no refresh token (the session is kept);
    *   `codegrant/session_ended` when the provider refuses the refresh token (the session is
    *   cleared); `codegrant/provider_error` / `codegrant/provider_timeout` on transient failures.
@@ -76,7 +87,9 @@ export interface OAuthRequestState {
    *
    * @returns the authorization endpoint URL (or the PAR `request_uri` URL) to redirect to.
    * @throws TypeError for a protected or malformed parameter; CodegrantError when the provider
-   *   cannot be reached (`codegrant/provider_unavailable`, `codegrant/provider_error`, …).
+   *   cannot be reached (`codegrant/provider_unavailable`, `codegrant/provider_error`, …), or
+   *   `codegrant/store_unavailable` when the session store could not be read for this request
+   *   (the sign-in could not be stored at its end).
    * @example
    * app.get('/signup', async (req, res) => res.redirect(await req.oauth.login({ prompt: 'create', returnTo: '/welcome' })))
    */
@@ -88,7 +101,8 @@ export interface OAuthRequestState {
    * request with a valid access token; its `sub` must be the session's. Like `fetch`, a token the
    * provider refuses (401) is refreshed once and the call retried.
    *
-   * @throws CodegrantError `codegrant/unauthenticated` when signed out; `codegrant/userinfo_invalid`
+   * @throws CodegrantError `codegrant/unauthenticated` when signed out (`codegrant/store_unavailable`
+   *   when the session store could not be read); `codegrant/userinfo_invalid`
    *   when the provider's answer is refused; the `accessToken()` errors.
    * @example
    * const { email } = await req.oauth.userinfo()

@@ -63,7 +63,7 @@ export function oauth(options?: OAuthOptions): RequestHandler {
             if (route) serve(route, core, req, res, next, state)
             else next()
           },
-          // the session store could not be read: codegrant answers (503 with Retry-After)
+          // only an unexpected failure rejects (a store that cannot be read does not): codegrant answers
           (error: unknown) => send(res, codegrant.respond(core, error)),
         )
         // nothing thrown here may escape as an unhandled rejection: it goes to Express

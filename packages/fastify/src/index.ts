@@ -49,7 +49,7 @@ async function codegrantPlugin(app: FastifyInstance, options: OAuthOptions): Pro
     attached
       .then(
         (state) => { request.oauth = state; done() },
-        // the session store could not be read: codegrant answers (503 with Retry-After)
+        // only an unexpected failure rejects (a store that cannot be read does not): codegrant answers
         (error: unknown) => void send(reply, codegrant.respond(core, error)),
       )
       .catch(done)

@@ -91,7 +91,7 @@ export function oauth(options?: OAuthOptions): Middleware {
     if (!(attached instanceof Promise)) return go(ctx, next, core, attached)
     return attached.then(
       (state) => go(ctx, next, core, state),
-      // the session store could not be read: codegrant answers (503 with Retry-After)
+      // only an unexpected failure rejects (a store that cannot be read does not): codegrant answers
       (error: unknown) => send(ctx, codegrant.respond(core, error)),
     )
   }

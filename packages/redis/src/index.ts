@@ -12,7 +12,7 @@ export interface RedisStoreOptions {
   cluster?: boolean
   /** Prefix of every key. `OAUTH_REDIS_PREFIX`, default `codegrant:`. */
   prefix?: string
-  /** Milliseconds after which any Redis call fails (the request then answers 503). `OAUTH_REDIS_TIMEOUT`, default 2000. */
+  /** Milliseconds after which any Redis call fails (what needs the session then answers 503; other requests go on signed out). `OAUTH_REDIS_TIMEOUT`, default 2000. */
   timeout?: number
   /** An ioredis client you configured yourself (its connection is then yours to close). */
   client?: Redis | Cluster
@@ -207,7 +207,7 @@ function watch(client: Redis | Cluster, logger: Logger | undefined): void {
     if (down) return
     down = true
     const message = error instanceof Error ? error.message.replace(/\/\/[^@/]*@/g, '//***@') : 'unknown error'
-    warn(`Redis is unavailable (${message}); requests that need it answer 503 until it is back`)
+    warn(`Redis is unavailable (${message}); what needs a session answers 503 until it is back (other requests go on signed out)`)
   })
   client.on('ready', () => {
     if (down) warn('Redis is available again')

@@ -13,9 +13,14 @@ export async function beginLogin(context: Context, runtime: ProviderRuntime, ret
   return startLogin(config, await runtime.resolve(), context.engine.transactions, cookiesOf(context), returnTo, now(), { ...extras, params: merged.params, maxAge: merged.maxAge })
 }
 
-/** `oauth.login(options)`: the transaction cookie goes out through the sink; the app redirects to the URL. */
+/**
+ * `oauth.login(options)`: the transaction cookie goes out through the sink; the app redirects to
+ * the URL. Refused with `codegrant/store_unavailable` when this request could not read the
+ * session store: the sign-in could not be stored at its end.
+ */
 export async function appLogin(context: Context, options: LoginOptions = {}): Promise<string> {
   const { providers } = context.engine
+  if (context.unavailable) throw context.unavailable
   const runtime = options.provider === undefined ? providers.preferred(load(context)) : providers.byName(options.provider)
   if (!runtime) {
     throw new TypeError(`codegrant: login() needs a provider (${options.provider === undefined ? 'none is the default' : `${JSON.stringify(options.provider)} is not one`}): one of ${providers.list.map((provider) => provider.name).join(', ')}`)
@@ -33,8 +38,10 @@ export async function login(context: Context, runtime: ProviderRuntime): Promise
   if (mismatch) return mismatch
   const query = new URL(request.url, 'http://local.invalid').searchParams
   // a sign-in that could not be stored at the end is not started: 503 now, not after the provider
-  const store = context.engine.backend.store
-  if (store && typeof config.sessionStore === 'object') await guarded(config, 'read', () => store.get(newSessionId()))
+  // (known already when this request's session could not be read; otherwise the store is asked)
+  if (context.unavailable) throw context.unavailable
+  const { store, outage } = context.engine.backend
+  if (store && typeof config.sessionStore === 'object') await guarded(config, 'read', () => store.get(newSessionId()), outage)
   // from the browser's query: returnTo, and only the parameters the app allows
   return beginLogin(context, runtime, query.get('returnTo'), queryParams(config.loginQueryParams, query))
 }

@@ -24,6 +24,9 @@ export async function logout(context: Context): Promise<CoreResponse> {
   if (request.method === 'POST' && foreign) {
     throw new CodegrantError('codegrant/cross_site_request', 'Sign-out requests must come from this site.')
   }
+  // the store could not be read: the session cannot be ended there, so the cookie is kept (503);
+  // clearing only the cookie would leave a record behind that the user believes gone
+  if (context.unavailable) throw context.unavailable
   const session = load(context)
   const cleared = backend.clear(cookiesOf(context), session)
   const cookies = cleared instanceof Promise ? await cleared : cleared

@@ -6,6 +6,7 @@ import type { CookieCodec } from './cookie-codec.js'
 import { deepFreeze } from './claims.js'
 import { clearChunked, readChunks, setCookie, writeChunked, type RequestCookies } from './cookie-jar.js'
 import { createOpenedCache } from './opened-cache.js'
+import { createOutage, type Outage } from './outage.js'
 import { isSessionData, memoryStore, type MaybePromise, type SessionData, type SessionStore } from './store.js'
 
 /**
@@ -16,6 +17,11 @@ export interface SessionBackend {
   readonly cookieName: string
   /** The server-side store; undefined for cookie sessions. */
   readonly store: SessionStore | undefined
+  /**
+   * With a store that does I/O (one passed in as an object: Redis, a custom store): logs its
+   * failures once per outage. Give it to {@link guarded} for calls made outside the backend.
+   */
+  readonly outage: Outage | undefined
   /** @throws {CodegrantError} `codegrant/store_unavailable` when the store fails. */
   read(cookies: RequestCookies, now: number): MaybePromise<SessionData | undefined>
   /**
@@ -91,6 +97,7 @@ export function createSessionBackend(config: OAuthConfig, codec: CookieCodec, co
     return {
       cookieName,
       store: undefined,
+      outage: undefined,
       read: (cookies, now) => live(decode(readChunks(cookies, cookieName), isSessionData), now),
       write(cookies, data, now) {
         forget(cookies)
@@ -120,21 +127,24 @@ export function createSessionBackend(config: OAuthConfig, codec: CookieCodec, co
   }
 
   const store: SessionStore = config.sessionStore === 'memory' ? memoryStore() : config.sessionStore
+  // the memory store cannot fail: its calls stay as they are
+  const outage = config.sessionStore === 'memory' ? undefined : createOutage(config.logger)
   return {
     cookieName,
     store,
+    outage,
     read(cookies, now) {
       const sid = decode(readChunks(cookies, cookieName), isSessionId)
       if (sid === undefined) return undefined
-      return andThen(guarded(config, 'read', () => store.get(sid)), (data) => liveStored(data, now))
+      return andThen(guarded(config, 'read', () => store.get(sid), outage), (data) => liveStored(data, now))
     },
     write(cookies, data, now, create = false) {
       forget(cookies)
       const ttl = remaining(data, now, config)
       const cookie = setCookie(cookieName, codec.seal(cookieName, JSON.stringify(data.sid)), { ...attributes, maxAge: ttl })
       const headers = [cookie, ...clearChunked(cookies, cookieName, attributes, new Set([cookieName]))]
-      if (create) return andThen(guarded(config, 'write', () => store.set(data.sid, data, ttl)), () => headers)
-      return andThen(replaceRecord(config, store, data, ttl), (kept) => {
+      if (create) return andThen(guarded(config, 'write', () => store.set(data.sid, data, ttl), outage), () => headers)
+      return andThen(replaceRecord(config, store, data, ttl, outage), (kept) => {
         if (!kept) throw new CodegrantError('codegrant/session_ended', 'The session was ended (signed out elsewhere). Sign in again.')
         return headers
       })
@@ -142,7 +152,7 @@ export function createSessionBackend(config: OAuthConfig, codec: CookieCodec, co
     clear(cookies, data) {
       forget(cookies)
       const headers = clearChunked(cookies, cookieName, attributes)
-      return data ? andThen(guarded(config, 'destroy', () => store.destroy(data.sid)), () => headers) : headers
+      return data ? andThen(guarded(config, 'destroy', () => store.destroy(data.sid), outage), () => headers) : headers
     },
   }
 }
@@ -151,27 +161,30 @@ export function createSessionBackend(config: OAuthConfig, codec: CookieCodec, co
  * Replaces a session's record only if it still exists: atomically with a store that has
  * `update`; otherwise read-then-write (a store without `update` cannot close that race).
  */
-export function replaceRecord(config: OAuthConfig, store: SessionStore, data: SessionData, ttl: number): MaybePromise<boolean> {
+export function replaceRecord(config: OAuthConfig, store: SessionStore, data: SessionData, ttl: number, outage?: Outage): MaybePromise<boolean> {
   if (store.update) {
     const update = store.update.bind(store)
-    return guarded(config, 'write', () => update(data.sid, data, ttl))
+    return guarded(config, 'write', () => update(data.sid, data, ttl), outage)
   }
-  return andThen(guarded(config, 'read', () => store.get(data.sid)), (found) => (found ? andThen(guarded(config, 'write', () => store.set(data.sid, data, ttl)), () => true) : false))
+  return andThen(guarded(config, 'read', () => store.get(data.sid), outage), (found) => (found ? andThen(guarded(config, 'write', () => store.set(data.sid, data, ttl), outage), () => true) : false))
 }
 
 /**
  * A store call whose failure, thrown or rejected, becomes `codegrant/store_unavailable` (503
  * with Retry-After). The store's own error is logged, not kept: it may quote the command and
- * so the session it carried.
+ * so the session it carried. With `outage`, failures are logged once per outage and a success
+ * ends it; without, each failure is logged.
  */
-export function guarded<T>(config: OAuthConfig, what: string, call: () => MaybePromise<T>): MaybePromise<T> {
+export function guarded<T>(config: OAuthConfig, what: string, call: () => MaybePromise<T>, outage?: Outage): MaybePromise<T> {
   const unavailable = (error: unknown) => {
-    config.logger.error(`the session store failed to ${what} a session: ${describe(error)}`)
+    if (outage) outage.failed(what, error)
+    else config.logger.error(`the session store failed to ${what} a session: ${describe(error)}`)
     return new CodegrantError('codegrant/store_unavailable', 'Sessions cannot be read or saved right now. Try again in a moment.')
   }
   try {
     const result = call()
-    return result instanceof Promise ? result.catch((error: unknown) => { throw unavailable(error) }) : result
+    if (!(result instanceof Promise)) return outage ? outage.answered(result) : result
+    return result.then<T, never>(outage?.answered, (error: unknown) => { throw unavailable(error) })
   } catch (error) {
     return Promise.reject(unavailable(error))
   }
