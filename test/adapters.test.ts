@@ -728,6 +728,7 @@ function suite(framework: Framework, sessions: Sessions): void {
     redisOnly('while Redis is down: public pages are served signed out, what needs the session answers 503, nothing is signed out, and the same cookie works once it is back', async () => {
       await login(agent, stage.url, 'alice')
       const cookie = agent.cookies(stage.url).get(SESSION)!
+      const before = logs.lines.length
       await redis!.stop()
       try {
         // a public page with the session cookie: served, signed out, no cookie written or cleared
@@ -749,6 +750,8 @@ function suite(framework: Framework, sessions: Sessions): void {
         const logout = await get('/auth/logout', { ...HTML, 'sec-fetch-site': 'same-origin' })
         expect([logout.status, logout.setCookies]).toEqual([503, []])
         expect((await get('/auth/login', HTML)).status).toBe(503)
+        // one line for the outage, however many requests met it
+        expect(logs.lines.slice(before).filter((line) => /session store failed/.test(line))).toHaveLength(1)
       } finally {
         await redis!.start()
       }
@@ -757,6 +760,8 @@ function suite(framework: Framework, sessions: Sessions): void {
       await sinceStopped(async () => (await get('/me')).status === 200)
       expect(JSON.parse((await get('/me')).body).user.sub).toBe('alice')
       expect((await get('/', HTML)).body).toBe('signed in as alice')
+      expect(logs.lines.filter((line) => /session store answers again/.test(line))).toHaveLength(1)
+      for (const line of logs.lines) expect(line).not.toContain(cookie)
     })
 
     redisOnly('never sets a session cookie for a session it could not store', async () => {
