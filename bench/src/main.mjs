@@ -15,15 +15,29 @@ import { cpuBusy, freePort, median, processCpu } from './system.mjs'
 import { runWrk, wrkVersion } from './wrk.mjs'
 
 const env = process.env
-/** BENCH_SMOKE=1: one short pass per case, for quick checks while working (not for results). */
+/** BENCH_SMOKE=1: one short pass per case, one process each, for quick checks while working (not for results). */
 const smoke = env.BENCH_SMOKE === '1'
+/**
+ * The full run's defaults (`pnpm --dir bench start` with no BENCH_* variable). Only a run with
+ * these, and no BENCH_SMOKE, BENCH_ONLY, BENCH_NODE_ARGS or BENCH_COUNT, is a full run: it alone
+ * writes results/latest.* and the dated copy; every other run writes results/smoke.*.
+ */
+const FULL = {
+  seconds: 1, warmup: 1, runs: 3, processes: 3, connections: 10, microSeconds: 0.5,
+  pacedRuns: 3, pacedSeconds: 2, pacedConnections: 50, pacedShare: 0.5,
+  stormSessions: 100, stormRequests: 1000, heapSessions: 10_000,
+}
+const SMOKE = { ...FULL, seconds: 1, warmup: 1, runs: 1, processes: 1, microSeconds: 0.2, pacedRuns: 1, pacedSeconds: 1, stormSessions: 20, stormRequests: 200 }
+/** The variable that sets each knob (README.md, "Knobs"). */
+const KNOBS = {
+  seconds: 'BENCH_SECONDS', warmup: 'BENCH_WARMUP', runs: 'BENCH_RUNS', processes: 'BENCH_PROCESSES', connections: 'BENCH_CONNECTIONS',
+  microSeconds: 'BENCH_MICRO_SECONDS', pacedRuns: 'BENCH_PACED_RUNS', pacedSeconds: 'BENCH_PACED_SECONDS', pacedConnections: 'BENCH_PACED_CONNECTIONS',
+  pacedShare: 'BENCH_PACED_SHARE', stormSessions: 'BENCH_STORM_SESSIONS', stormRequests: 'BENCH_STORM_REQUESTS', heapSessions: 'BENCH_HEAP_SESSIONS',
+}
+const defaults = smoke ? SMOKE : FULL
 const settings = {
   smoke,
-  seconds: Number(env.BENCH_SECONDS ?? (smoke ? 1 : 2)),
-  warmup: Number(env.BENCH_WARMUP ?? (smoke ? 1 : 2)),
-  runs: Number(env.BENCH_RUNS ?? (smoke ? 1 : 5)),
-  connections: Number(env.BENCH_CONNECTIONS ?? 10),
-  microSeconds: Number(env.BENCH_MICRO_SECONDS ?? (smoke ? 0.2 : 0.5)),
+  ...Object.fromEntries(Object.entries(KNOBS).map(([key, name]) => [key, Number(env[name] ?? defaults[key])])),
   pin: env.BENCH_PIN !== '0' && availableParallelism() >= 2 && hasTaskset(),
   only: env.BENCH_ONLY ? new RegExp(env.BENCH_ONLY) : undefined,
   /** A run during which other processes used more than this share of the server's CPU is repeated. */
@@ -33,15 +47,7 @@ const settings = {
   retryBudget: Number(env.BENCH_RETRY_BUDGET ?? 30),
   /** Seconds to wait at start for the machine to go quiet (other processes < 20% of a CPU). */
   quietWait: Number(env.BENCH_QUIET_WAIT ?? (smoke ? 0 : 20)),
-  /** p99 at the same load: connections of the paced runs, and the offered rate as a share of the floor's req/s. */
-  pacedConnections: Number(env.BENCH_PACED_CONNECTIONS ?? 50),
-  pacedShare: Number(env.BENCH_PACED_SHARE ?? 0.5),
-  /** Scale-out (issue 7): sessions and concurrent requests of the two-instance storm, sessions for the memory figures. */
-  stormSessions: Number(env.BENCH_STORM_SESSIONS ?? (smoke ? 20 : 100)),
-  stormRequests: Number(env.BENCH_STORM_REQUESTS ?? (smoke ? 200 : 1000)),
-  heapSessions: Number(env.BENCH_HEAP_SESSIONS ?? 10_000),
 }
-settings.pacedRuns = Number(env.BENCH_PACED_RUNS ?? (smoke ? 1 : 3))
 /**
  * `BENCH_FRESH=0` measures codegrant's cookie- and Redis-store servers (and express-openid-connect,
  * whose session is a cookie too) in the process that logged in. By default a twin process (same app, port and settings) does the login and stops, and the
@@ -52,6 +58,22 @@ settings.fresh = env.BENCH_FRESH !== '0'
 const loggedInByTwin = (kind) => settings.fresh && /^((express|koa|fastify)-(codegrant|redis)|express-openid-connect)$/.test(kind)
 /** `BENCH_ONLY` matching `scale` (or no BENCH_ONLY): the scale-out measures of issue 7. */
 settings.scale = !settings.only || settings.only.test('scale')
+/**
+ * Which kind of run this is. Full: the default command, every measuring knob at its default;
+ * its tables go to results/latest.* and a dated copy. Anything else (a smoke, a subset, a
+ * profile, other pass or second counts) is not a result and goes to results/smoke.* only, so
+ * it can never overwrite or be mistaken for a full run's.
+ */
+const notFull = [
+  ...(smoke ? ['BENCH_SMOKE=1'] : []),
+  ...(settings.only ? [`BENCH_ONLY=${env.BENCH_ONLY}`] : []),
+  ...(env.BENCH_NODE_ARGS?.trim() ? [`BENCH_NODE_ARGS=${env.BENCH_NODE_ARGS.trim()}`] : []),
+  ...(env.BENCH_COUNT === '1' ? ['BENCH_COUNT=1'] : []),
+  ...(env.BENCH_PIN === '0' ? ['BENCH_PIN=0'] : []),
+  ...(env.BENCH_FRESH === '0' ? ['BENCH_FRESH=0'] : []),
+  ...Object.entries(KNOBS).filter(([key]) => !smoke && settings[key] !== FULL[key]).map(([key, name]) => `${name}=${settings[key]} (full run: ${FULL[key]})`),
+]
+const RUN = { full: notFull.length === 0, why: notFull }
 const SERVER_CPU = 1
 const LOAD_CPU = 0
 const SERVER_SCRIPT = fileURLToPath(new URL('./servers.mjs', import.meta.url))
@@ -63,25 +85,24 @@ const STALE_BY = 2 * 3600
 
 const isCodegrantSession = (name) => name === 'codegrant.session' || name.startsWith('codegrant.session.')
 
-/** The apps under test; each in its own process. `login`: how to get a real session there. */
+/**
+ * The apps under test; each in its own process. `login`: how to get a real session there.
+ * `app`: the app servers.mjs builds (default: the kind itself; the control is a second floor).
+ * `perProcess`: the servers of the targets' cases, started afresh for each of the
+ * BENCH_PROCESSES rounds (their sessions are in the cookie, so a new process accepts them);
+ * the others (memory store, Redis store, the peers not in the targets) run in one process.
+ */
 const CODEGRANT = { callback: '/auth/callback', login: { path: '/auth/login', pick: isCodegrantSession } }
 const SERVERS = {
-  'express-bare': { user: 'express-codegrant' },
-  'express-floor': { user: 'express-codegrant' },
-  'express-codegrant': CODEGRANT,
-  'express-memory': CODEGRANT,
-  'express-redis': CODEGRANT,
-  'koa-bare': { user: 'koa-codegrant' },
-  'koa-floor': { user: 'koa-codegrant' },
-  'koa-codegrant': CODEGRANT,
-  'koa-memory': CODEGRANT,
-  'koa-redis': CODEGRANT,
-  'fastify-bare': { user: 'fastify-codegrant' },
-  'fastify-floor': { user: 'fastify-codegrant' },
-  'fastify-codegrant': CODEGRANT,
-  'fastify-memory': CODEGRANT,
-  'fastify-redis': CODEGRANT,
-  'express-openid-connect': { callback: '/callback', login: { path: '/login', pick: (n) => n === 'appSession' || n.startsWith('appSession.') } },
+  ...Object.fromEntries(['express', 'koa', 'fastify'].flatMap((fw) => [
+    [`${fw}-bare`, { user: `${fw}-codegrant`, perProcess: true }],
+    [`${fw}-floor`, { user: `${fw}-codegrant`, perProcess: true }],
+    [`${fw}-floor-control`, { user: `${fw}-codegrant`, perProcess: true, app: `${fw}-floor` }],
+    [`${fw}-codegrant`, { ...CODEGRANT, perProcess: true }],
+    [`${fw}-memory`, CODEGRANT],
+    [`${fw}-redis`, CODEGRANT],
+  ])),
+  'express-openid-connect': { callback: '/callback', login: { path: '/login', pick: (n) => n === 'appSession' || n.startsWith('appSession.') }, perProcess: true },
   passport: { callback: '/callback', login: { path: '/login', pick: (n) => n === 'connect.sid' } },
   'fastify-oauth2': { callback: '/callback' },
 }
@@ -90,7 +111,9 @@ const SERVERS = {
  * The cases. `session`: 'once' logs in once at the case's server (or at `sessionFrom`, whose
  * cookie the floor is sent: the same Cookie header as codegrant's guard case); 'stale' is a
  * fresh login with `uat` moved back past the renewal interval, so every request renews it.
- * `baselines`: the cases a row is compared with, pass by pass (`bare`, `floor`).
+ * `baselines`: the cases a row is compared with, pass by pass (`bare`, `floor`). `extra`: not in
+ * the default run (they add nothing to issue 11's targets; see README.md, "What the default run
+ * leaves out"); a BENCH_ONLY that matches them measures them.
  */
 const ALL_CASES = [
   ...['express', 'koa', 'fastify'].flatMap((fw) => {
@@ -98,32 +121,35 @@ const ALL_CASES = [
     const guardName = fw === 'fastify' ? 'requireAuth() preHandler' : 'requireAuth()'
     const vsPublic = { bare: `${fw}.bare`, floor: `${fw}.floor` }
     const vsMe = { bare: `${fw}.bare-me`, floor: `${fw}.floor-me` }
+    const floorSession = { session: 'once', sessionFrom: `${fw}-codegrant` }
     return [
       { id: `${fw}.bare`, group, label: `bare ${group}, /public`, server: `${fw}-bare`, path: '/public', expect: 200 },
       { id: `${fw}.bare-me`, group, label: `bare ${group}, /me (constant user, no layers)`, server: `${fw}-bare`, path: '/me', expect: 200, user: true },
       { id: `${fw}.floor`, group, label: 'floor (no-op layers), anonymous, /public', server: `${fw}-floor`, path: '/public', expect: 200, baselines: { bare: `${fw}.bare` } },
-      { id: `${fw}.floor-me`, group, label: 'floor (no-op layers), /me with the session cookie', server: `${fw}-floor`, path: '/me', expect: 200, user: true, session: 'once', sessionFrom: `${fw}-codegrant`, baselines: { bare: `${fw}.bare-me` } },
+      { id: `${fw}.floor-me`, group, label: 'floor (no-op layers), /me with the session cookie', server: `${fw}-floor`, path: '/me', expect: 200, user: true, ...floorSession, baselines: { bare: `${fw}.bare-me` } },
+      { id: `${fw}.control`, group, label: 'control: a second floor process, anonymous, /public', server: `${fw}-floor-control`, path: '/public', expect: 200, baselines: { floor: `${fw}.floor` } },
+      { id: `${fw}.control-me`, group, label: 'control: a second floor process, /me with the session cookie', server: `${fw}-floor-control`, path: '/me', expect: 200, user: true, ...floorSession, baselines: { floor: `${fw}.floor-me` } },
       { id: `${fw}.public`, group, label: '(b) codegrant mounted, anonymous, /public', server: `${fw}-codegrant`, path: '/public', expect: 200, baselines: vsPublic },
       { id: `${fw}.guard-valid`, group, label: `(c) codegrant ${guardName}, valid session cookie, /me`, server: `${fw}-codegrant`, path: '/me', expect: 200, user: true, session: 'once', baselines: vsMe },
-      { id: `${fw}.guard-none`, group, label: `(d) codegrant ${guardName}, no cookie (401)`, server: `${fw}-codegrant`, path: '/me', expect: 401, baselines: vsPublic },
+      { id: `${fw}.guard-none`, group, label: `(d) codegrant ${guardName}, no cookie (401)`, server: `${fw}-codegrant`, path: '/me', expect: 401, baselines: vsPublic, extra: true },
       { id: `${fw}.guard-memory`, group, label: `(e) codegrant ${guardName}, memory store, valid session cookie, /me`, server: `${fw}-memory`, path: '/me', expect: 200, user: true, session: 'once', baselines: vsMe },
       { id: `${fw}.guard-redis`, group, label: `(f) codegrant ${guardName}, Redis store (one GET per request), valid session cookie, /me`, server: `${fw}-redis`, path: '/me', expect: 200, user: true, session: 'once', baselines: vsMe },
       ...(fw === 'express'
-        ? [{ id: 'express.guard-stale', group, label: '(c′) codegrant requireAuth(), session cookie last renewed > 72 min ago (renewed on every request)', server: 'express-codegrant', path: '/me', expect: 200, user: true, session: 'stale', baselines: vsMe }]
+        ? [{ id: 'express.guard-stale', group, label: '(c′) codegrant requireAuth(), session cookie last renewed > 72 min ago (renewed on every request)', server: 'express-codegrant', path: '/me', expect: 200, user: true, session: 'stale', baselines: vsMe, extra: true }]
         : []),
     ]
   }),
   { id: 'eoidc.public', group: 'Peers', label: 'express-openid-connect auth({ authRequired: false }), anonymous, /public', server: 'express-openid-connect', path: '/public', expect: 200, baselines: { bare: 'express.bare', floor: 'express.floor' } },
   { id: 'eoidc.guard-valid', group: 'Peers', label: 'express-openid-connect requiresAuth(), valid appSession cookie, /me', server: 'express-openid-connect', path: '/me', expect: 200, user: true, session: 'once', baselines: { bare: 'express.bare-me', floor: 'express.floor-me' } },
-  { id: 'eoidc.guard-none', group: 'Peers', label: 'express-openid-connect requiresAuth(), no cookie (401, errorOnRequiredAuth)', server: 'express-openid-connect', path: '/me', expect: 401, baselines: { bare: 'express.bare', floor: 'express.floor' } },
-  { id: 'passport.public', group: 'Peers', label: 'passport + express-session mounted, anonymous, /public', server: 'passport', path: '/public', expect: 200, baselines: { bare: 'express.bare', floor: 'express.floor' } },
-  { id: 'passport.guard-valid', group: 'Peers', label: 'passport + express-session, isAuthenticated() guard, valid connect.sid, /me', server: 'passport', path: '/me', expect: 200, user: true, session: 'once', baselines: { bare: 'express.bare-me', floor: 'express.floor-me' } },
-  { id: 'passport.guard-none', group: 'Peers', label: 'passport + express-session, isAuthenticated() guard, no cookie (401)', server: 'passport', path: '/me', expect: 401, baselines: { bare: 'express.bare', floor: 'express.floor' } },
-  { id: 'fastify-oauth2.public', group: 'Peers', label: '@fastify/oauth2 registered, anonymous, /public', server: 'fastify-oauth2', path: '/public', expect: 200, baselines: { bare: 'fastify.bare', floor: 'fastify.floor' } },
+  { id: 'eoidc.guard-none', group: 'Peers', label: 'express-openid-connect requiresAuth(), no cookie (401, errorOnRequiredAuth)', server: 'express-openid-connect', path: '/me', expect: 401, baselines: { bare: 'express.bare', floor: 'express.floor' }, extra: true },
+  { id: 'passport.public', group: 'Peers', label: 'passport + express-session mounted, anonymous, /public', server: 'passport', path: '/public', expect: 200, baselines: { bare: 'express.bare', floor: 'express.floor' }, extra: true },
+  { id: 'passport.guard-valid', group: 'Peers', label: 'passport + express-session, isAuthenticated() guard, valid connect.sid, /me', server: 'passport', path: '/me', expect: 200, user: true, session: 'once', baselines: { bare: 'express.bare-me', floor: 'express.floor-me' }, extra: true },
+  { id: 'passport.guard-none', group: 'Peers', label: 'passport + express-session, isAuthenticated() guard, no cookie (401)', server: 'passport', path: '/me', expect: 401, baselines: { bare: 'express.bare', floor: 'express.floor' }, extra: true },
+  { id: 'fastify-oauth2.public', group: 'Peers', label: '@fastify/oauth2 registered, anonymous, /public', server: 'fastify-oauth2', path: '/public', expect: 200, baselines: { bare: 'fastify.bare', floor: 'fastify.floor' }, extra: true },
 ]
 /** Head-to-head ratios (req/s of `case` ÷ req/s of `versus`, pass by pass), shown with the targets. */
 const VERSUS = [{ case: 'express.guard-valid', versus: 'eoidc.guard-valid' }, { case: 'express.public', versus: 'eoidc.public' }]
-const selected = ALL_CASES.filter((c) => !settings.only || settings.only.test(c.id))
+const selected = ALL_CASES.filter((c) => (settings.only ? settings.only.test(c.id) : !c.extra))
 // a filtered run (BENCH_ONLY) still measures the baselines its cases are compared with
 // measured in this order: each peer right after its framework's cases, so near its baseline in time
 const ORDER = ['express.', 'eoidc.', 'passport.', 'koa.', 'fastify.', 'fastify-oauth2.']
@@ -179,14 +205,15 @@ function spawnPinned(script, args, extraEnv) {
 }
 
 function startServer(kind, spec) {
-  const child = spawnPinned(SERVER_SCRIPT, [kind], { BENCH_SERVER: JSON.stringify(spec) })
+  const app = SERVERS[kind]?.app ?? kind
+  const child = spawnPinned(SERVER_SCRIPT, [app], { BENCH_SERVER: JSON.stringify(spec) })
   child.stdout.on('data', (chunk) => process.stderr.write(`[${kind}] ${chunk}`))
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`${kind} did not start within 30 s`)), 30_000)
     child.once('exit', (code) => reject(new Error(`${kind} exited with ${code} before it was ready`)))
     child.once('message', (message) => {
       clearTimeout(timer)
-      if (message?.ready === kind) resolve(child)
+      if (message?.ready === app) resolve(child)
       else reject(new Error(`${kind}: unexpected message ${JSON.stringify(message)}`))
     })
   })
@@ -206,6 +233,40 @@ function log(line) {
 }
 
 const startedAt = performance.now()
+
+/** results/<YYYY-MM-DD-HHMM>-full: the dated copy of a full run (UTC start time). */
+const resultName = (isoDate) => `${isoDate.slice(0, 10)}-${isoDate.slice(11, 13)}${isoDate.slice(14, 16)}-full`
+const minutes = (seconds) => `${Math.floor(seconds / 60)} min ${String(Math.round(seconds % 60)).padStart(2, '0')} s`
+
+/**
+ * Seconds each part of the run takes on this 2-core machine, measured (phases of the runs of
+ * 2026-12-01, bench/README.md "Duration"): a wrk run costs its whole seconds plus ~0.1 s (spawn,
+ * connect, /proc reads); a server ~0.6 s to start; a login through the dev provider ~0.5 s.
+ */
+const COST = { base: 3, serverStart: 0.4, login: 0.5, run: 0.1, microRow: 0.5, scaleBase: 8, scaleLogin: 0.03 }
+const wrkSeconds = (seconds) => Math.max(1, Math.round(seconds))
+
+/** The run's planned duration, from the cases and settings (printed at start; checked at the end). */
+function plan(kinds) {
+  const perProcess = CASES.filter((c) => SERVERS[c.server].perProcess)
+  const warmups = settings.processes * perProcess.length + (CASES.length - perProcess.length)
+  const runs = settings.processes * settings.runs * CASES.length
+  const twins = kinds.filter(loggedInByTwin).length
+  const logins = new Set(CASES.filter((c) => c.session).map((c) => c.sessionFrom ?? c.server)).size
+  const restarted = kinds.filter((k) => SERVERS[k].perProcess).length
+  const pacedPairs = ['express', 'koa', 'fastify'].filter((fw) => CASES.some((c) => c.id === `${fw}.floor-me`) && CASES.some((c) => c.id === `${fw}.guard-valid`)).length
+  const micro = !settings.only || settings.only.test('micro')
+  const parts = {
+    'start-up': COST.base + (kinds.length + twins) * COST.serverStart + logins * COST.login,
+    'warm-up': warmups * (wrkSeconds(settings.warmup) + COST.run),
+    passes: runs * (wrkSeconds(settings.seconds) + COST.run),
+    'fresh processes': (settings.processes - 1) * restarted * COST.serverStart,
+    'paced p99': pacedPairs * settings.pacedRuns * 2 * (wrkSeconds(settings.pacedSeconds) + COST.run),
+    'micro-benchmark': micro ? 15 * (settings.microSeconds + COST.microRow) + COST.login : 0,
+    'scale-out': settings.scale ? COST.scaleBase + 2 * COST.serverStart + settings.stormSessions * COST.scaleLogin : 0,
+  }
+  return { parts, total: Object.values(parts).reduce((a, b) => a + b, 0) }
+}
 
 async function main() {
   const wrk = wrkVersion()
@@ -227,11 +288,23 @@ async function main() {
   }
   log(`machine: ${JSON.stringify(machine)}`)
   log(`settings: ${JSON.stringify({ ...settings, only: settings.only?.source })}`)
+  log(RUN.full
+    ? `FULL RUN (every default): tables go to bench/results/latest.md and ${resultName(machine.date)}.md (+ .json)`
+    : `SMOKE / PARTIAL RUN, not a result (${RUN.why.join('; ')}): tables go to bench/results/smoke.md (+ .json) only`)
+  // express-codegrant also provides the session cookie of the stale case and the micro-benchmark
+  const kinds = [...new Set([...CASES.flatMap((c) => [c.server, c.sessionFrom, SERVERS[c.server].user]), 'express-codegrant'].filter(Boolean))]
+  const planned = plan(kinds)
+  machine.plannedS = planned.total
+  log(`planned duration: ${minutes(planned.total)} (${Object.entries(planned.parts).map(([name, seconds]) => `${name} ${Math.round(seconds)} s`).join(', ')}), plus at most ${settings.quietWait} s waiting for the machine to go quiet and ${settings.retries ? settings.retryBudget : 0} s repeating disturbed runs`)
+  if (env.BENCH_PLAN === '1') {
+    // BENCH_PLAN=1: the plan only (cases, processes, duration), nothing started or measured
+    log(`cases: ${CASES.map((c) => c.id).join(' ')}`)
+    return
+  }
+  log(`cases: ${CASES.length} (${CASES.filter((c) => SERVERS[c.server].perProcess).length} in ${settings.processes} fresh process(es) each: ${CASES.filter((c) => SERVERS[c.server].perProcess).map((c) => c.id).join(' ')}; in one process: ${CASES.filter((c) => !SERVERS[c.server].perProcess).map((c) => c.id).join(' ') || 'none'})`)
 
   machine.quietAtStart = await waitForQuiet(settings.quietWait)
   const cookieSecret = randomBytes(32).toString('base64url')
-  // express-codegrant also provides the session cookie of the stale case and the micro-benchmark
-  const kinds = [...new Set([...CASES.flatMap((c) => [c.server, c.sessionFrom, SERVERS[c.server].user]), 'express-codegrant'].filter(Boolean))]
   // a real redis-server for the Redis rows and the scale-out measures, on the load generator's CPU
   // (the server's CPU time per request is then codegrant's and ioredis's, not Redis's)
   const redis = kinds.some((k) => k.endsWith('-redis')) || settings.scale ? await startRedis({ cpu: settings.pin ? LOAD_CPU : undefined }) : undefined
@@ -268,6 +341,13 @@ async function main() {
     }
     // the floor and the bare app answer /me with the user codegrant answers there (given at start)
     const meBodies = {}
+    const phases = {}
+    let phaseAt = performance.now()
+    const phase = (name) => {
+      const now = performance.now()
+      phases[name] = (phases[name] ?? 0) + (now - phaseAt) / 1000
+      phaseAt = now
+    }
     for (const kind of [...kinds.filter((k) => !SERVERS[k].user), ...kinds.filter((k) => SERVERS[k].user)]) {
       const source = SERVERS[kind].user
       if (source) {
@@ -283,8 +363,9 @@ async function main() {
       log(`started ${kind} (pid ${children[kind].pid}) on 127.0.0.1:${specs[kind].port}${loggedInByTwin(kind) ? ' (logged in by a twin process)' : ''}`)
     }
 
-    // check every case answers what it should before measuring anything
-    for (const c of CASES) {
+    // check a case answers what it should before measuring it (every case at start, and the
+    // cases of the servers started afresh for each round)
+    const probe = async (c) => {
       const headers = await headersFor(c)
       const response = await fetch(urlOf(c), { headers })
       const body = await response.text()
@@ -294,12 +375,15 @@ async function main() {
       }
       const source = SERVERS[c.server].user
       if (c.user && source && body !== meBodies[source]) throw new Error(`${c.id}: the answer differs from ${source}'s /me: ${body.slice(0, 200)}`)
-      c.probe = { status: response.status, setCookie: setCookies.length > 0, setCookieBytes: setCookies.join('').length, cookieBytes: headers.cookie?.length ?? 0, bodyBytes: body.length }
-      log(`probe ${c.id}: ${response.status}, ${setCookies.length} Set-Cookie, request cookie ${c.probe.cookieBytes} B, body ${body}`)
+      c.probe ??= { status: response.status, setCookie: setCookies.length > 0, setCookieBytes: setCookies.join('').length, cookieBytes: headers.cookie?.length ?? 0, bodyBytes: body.length }
+      return `${response.status}, ${setCookies.length} Set-Cookie, request cookie ${headers.cookie?.length ?? 0} B, body ${body}`
     }
+    for (const c of CASES) log(`probe ${c.id}: ${await probe(c)}`)
     const codec = createSessionCodec(cookieSecret)
-    const sample = await login('express-codegrant')
-    JSON.parse(codec.open('codegrant.session', sessionValue(sample))) // the bench's codec copy matches codegrant's
+    // the bench's codec copy matches codegrant's (with the cookie of the twin's login: a login
+    // here would put the token exchange into the process about to be measured)
+    JSON.parse(codec.open('codegrant.session', sessionValue(await cookieOf('express-codegrant'))))
+    phase('start-up')
 
     const measure = async (c, seconds) => {
       const headers = await headersFor(c)
@@ -318,29 +402,49 @@ async function main() {
       return result
     }
 
-    log(`warm-up: ${settings.warmup} s per case`)
-    for (const c of CASES) await measure(c, settings.warmup)
     for (const c of CASES) c.runs = []
     let retryBudget = settings.retryBudget
     let retries = 0
-    // runs interleave the cases, so a slow moment of the machine is spread over all of them
-    for (let run = 1; run <= settings.runs; run++) {
-      for (const c of CASES) {
-        let result = await measure(c, settings.seconds)
-        for (let retry = 0; retry < settings.retries && settings.pin && result.interference > settings.maxInterference && retryBudget > 0; retry++) {
-          log(`  ~ ${c.id}: other processes used ${(result.interference * 100).toFixed(0)}% of the server's CPU during the run: repeating it`)
-          const started = performance.now()
-          await waitForQuiet(Math.min(5, retryBudget))
-          result = await measure(c, settings.seconds)
-          retryBudget -= (performance.now() - started) / 1000
-          retries++
-        }
-        const bad = result.errors.connect + result.errors.read + result.errors.write + result.errors.timeout
-        const wrongStatus = c.expect === 200 ? result.errors.status : result.requests - result.errors.status
-        if (bad > 0 || wrongStatus > 0) log(`  ! ${c.id}: ${bad} socket errors, ${wrongStatus} responses with an unexpected status`)
-        c.runs.push({ rps: result.rps, p50: result.latency_us.p50, p90: result.latency_us.p90, p99: result.latency_us.p99, requests: result.requests, socketErrors: bad, unexpectedStatus: wrongStatus, serverCpuShare: result.serverCpuShare, cpuUs: result.cpuUsPerRequest, storeCpuUs: result.storeCpuUs, interference: result.interference })
-        log(`run ${run} ${c.id.padEnd(24)} ${result.rps.toFixed(0).padStart(7)} req/s  p50 ${(result.latency_us.p50 / 1000).toFixed(2)} ms  p99 ${(result.latency_us.p99 / 1000).toFixed(2)} ms  ${result.cpuUsPerRequest.toFixed(1)} CPU µs/req  server CPU ${(result.serverCpuShare * 100).toFixed(0)}%  others ${(result.interference * 100).toFixed(0)}%`)
+    let pass = 0
+    const restarted = kinds.filter((k) => SERVERS[k].perProcess)
+    // Rounds: each round measures the targets' cases in servers started afresh for it (the
+    // servers of the other cases stay up), so every ratio is taken over several processes of
+    // each server, and the control (two floor processes) shows how far process variance alone
+    // moves a ratio. Within a round, passes interleave every case, so a slow moment of the
+    // machine hits all cases alike; passes alternate direction, so no case always follows the
+    // same neighbour.
+    for (let round = 1; round <= settings.processes; round++) {
+      if (round > 1) {
+        for (const kind of restarted) await stopServer(children[kind])
+        for (const kind of restarted) children[kind] = await startServer(kind, specs[kind])
+        for (const c of CASES.filter((x) => restarted.includes(x.server))) await probe(c)
+        log(`round ${round}: fresh processes for ${restarted.map((k) => `${k} (pid ${children[k].pid})`).join(', ')}`)
+        phase('fresh processes')
       }
+      const warm = CASES.filter((c) => round === 1 || restarted.includes(c.server))
+      log(`round ${round}: warm-up ${settings.warmup} s for ${warm.length} case(s)`)
+      for (const c of warm) await measure(c, settings.warmup)
+      phase('warm-up')
+      for (let run = 1; run <= settings.runs; run++) {
+        pass++
+        for (const c of pass % 2 ? CASES : [...CASES].reverse()) {
+          let result = await measure(c, settings.seconds)
+          for (let retry = 0; retry < settings.retries && settings.pin && result.interference > settings.maxInterference && retryBudget > 0; retry++) {
+            log(`  ~ ${c.id}: other processes used ${(result.interference * 100).toFixed(0)}% of the server's CPU during the run: repeating it`)
+            const started = performance.now()
+            await waitForQuiet(Math.min(5, retryBudget))
+            result = await measure(c, settings.seconds)
+            retryBudget -= (performance.now() - started) / 1000
+            retries++
+          }
+          const bad = result.errors.connect + result.errors.read + result.errors.write + result.errors.timeout
+          const wrongStatus = c.expect === 200 ? result.errors.status : result.requests - result.errors.status
+          if (bad > 0 || wrongStatus > 0) log(`  ! ${c.id}: ${bad} socket errors, ${wrongStatus} responses with an unexpected status`)
+          c.runs.push({ round, pass, pid: children[c.server].pid, rps: result.rps, p50: result.latency_us.p50, p90: result.latency_us.p90, p99: result.latency_us.p99, requests: result.requests, socketErrors: bad, unexpectedStatus: wrongStatus, serverCpuShare: result.serverCpuShare, cpuUs: result.cpuUsPerRequest, storeCpuUs: result.storeCpuUs, interference: result.interference })
+          log(`round ${round} pass ${pass} ${c.id.padEnd(24)} ${result.rps.toFixed(0).padStart(7)} req/s  p50 ${(result.latency_us.p50 / 1000).toFixed(2)} ms  p99 ${(result.latency_us.p99 / 1000).toFixed(2)} ms  ${result.cpuUsPerRequest.toFixed(1)} CPU µs/req  server CPU ${(result.serverCpuShare * 100).toFixed(0)}%  others ${(result.interference * 100).toFixed(0)}%`)
+        }
+      }
+      phase('passes')
     }
 
     // p99 at the same load: floor and codegrant guard (cookie store) paced to the same request
@@ -356,7 +460,7 @@ async function main() {
       for (let run = 1; run <= settings.pacedRuns; run++) {
         const result = {}
         for (const c of [floor, guarded]) {
-          const r = await runWrk({ url: urlOf(c), headers: await headersFor(c), seconds: settings.seconds, connections: settings.pacedConnections, cpu: settings.pin ? LOAD_CPU : undefined, delayMs })
+          const r = await runWrk({ url: urlOf(c), headers: await headersFor(c), seconds: settings.pacedSeconds, connections: settings.pacedConnections, cpu: settings.pin ? LOAD_CPU : undefined, delayMs })
           result[c === floor ? 'floor' : 'guarded'] = { rps: r.rps, p50: r.latency_us.p50, p99: r.latency_us.p99, errors: r.errors.connect + r.errors.read + r.errors.write + r.errors.timeout + (c.expect === 200 ? r.errors.status : 0) }
         }
         pair.runs.push(result)
@@ -368,6 +472,7 @@ async function main() {
       pair.p99Max = Math.max(...ratios)
       paced.push(pair)
     }
+    phase('paced p99')
 
     let micro
     if (!settings.only || settings.only.test('micro')) {
@@ -379,6 +484,7 @@ async function main() {
         cookie: fresh,
         staleCookie: agedSessionCookie(fresh, cookieSecret, STALE_BY),
       })
+      phase('micro-benchmark')
     }
     // issue 7's measures: two instances on one Redis (their own processes, started now)
     let scale
@@ -400,33 +506,50 @@ async function main() {
         login: (base) => loginCookie(`${base}${CODEGRANT.login.path}`, 'alice', CODEGRANT.login.pick),
         log,
       })
+      phase('scale-out')
     }
+    machine.phasesS = Object.fromEntries(Object.entries(phases).map(([name, seconds]) => [name, Math.round(seconds)]))
     machine.loadAverageAtEnd = loadavg().map((n) => n.toFixed(2)).join(' ')
     machine.repeatedRuns = retries
     machine.durationS = Math.round((performance.now() - startedAt) / 1000)
 
     const byId = Object.fromEntries(CASES.map((c) => [c.id, c]))
     for (const c of CASES) c.median = { rps: median(c.runs.map((r) => r.rps)), p50: median(c.runs.map((r) => r.p50)), p99: median(c.runs.map((r) => r.p99)), cpuUs: median(c.runs.map((r) => r.cpuUs)), storeCpuUs: c.runs[0]?.storeCpuUs === undefined ? undefined : median(c.runs.map((r) => r.storeCpuUs)) }
-    // each ratio is paired with the other case's run of the same pass (seconds apart, so under the same conditions)
+    // each ratio is paired with the other case's run of the same pass (seconds apart, so under
+    // the same conditions); with several rounds, the median is over (process × pass), and the
+    // median of each round's passes is kept too (one value per process: process variance)
     const compare = (c, other) => {
       const ratios = c.runs.map((r, i) => r.rps / other.runs[i].rps)
       const added = c.runs.map((r, i) => 1e6 / r.rps - 1e6 / other.runs[i].rps)
       const p99 = c.runs.map((r, i) => r.p99 / other.runs[i].p99)
       // the same ratio from the server's own CPU time per request (other processes cannot lower it by taking the CPU)
       const cpu = c.runs.map((r, i) => other.runs[i].cpuUs / r.cpuUs)
-      return { versus: other.id, ratio: median(ratios), min: Math.min(...ratios), max: Math.max(...ratios), addedUs: median(added), p99Ratio: median(p99), p99Min: Math.min(...p99), p99Max: Math.max(...p99), cpuRatio: median(cpu), cpuMin: Math.min(...cpu), cpuMax: Math.max(...cpu) }
+      const rounds = [...new Set(c.runs.map((r) => r.round))]
+      const byProcess = (values) => rounds.map((round) => median(values.filter((_, i) => c.runs[i].round === round)))
+      return {
+        versus: other.id,
+        ratio: median(ratios), min: Math.min(...ratios), max: Math.max(...ratios), byProcess: byProcess(ratios),
+        addedUs: median(added),
+        p99Ratio: median(p99), p99Min: Math.min(...p99), p99Max: Math.max(...p99),
+        cpuRatio: median(cpu), cpuMin: Math.min(...cpu), cpuMax: Math.max(...cpu), cpuByProcess: byProcess(cpu),
+      }
     }
     for (const c of CASES) {
       c.vs = {}
       for (const [name, id] of Object.entries(c.baselines ?? {})) if (byId[id]) c.vs[name] = compare(c, byId[id])
     }
     const versus = VERSUS.filter((v) => byId[v.case] && byId[v.versus]).map((v) => compare(byId[v.case], byId[v.versus]))
-    const report = render(machine, micro, versus, paced, scale)
+    const names = RUN.full ? ['latest', resultName(machine.date)] : ['smoke']
+    const report = render(machine, micro, versus, paced, scale, names)
+    const json = `${JSON.stringify({ run: { kind: RUN.full ? 'full' : 'smoke', notFullBecause: RUN.why }, machine, settings: { ...settings, only: settings.only?.source }, cases: CASES, versus, paced, micro, scale }, null, 2)}\n`
     mkdirSync(RESULTS_DIR, { recursive: true })
-    writeFileSync(`${RESULTS_DIR}latest.json`, `${JSON.stringify({ machine, settings: { ...settings, only: settings.only?.source }, cases: CASES, versus, paced, micro, scale }, null, 2)}\n`)
-    writeFileSync(`${RESULTS_DIR}latest.md`, report)
+    for (const name of names) {
+      writeFileSync(`${RESULTS_DIR}${name}.json`, json)
+      writeFileSync(`${RESULTS_DIR}${name}.md`, report)
+    }
     process.stdout.write(report)
-    log(`written: bench/results/latest.md and latest.json`)
+    log(`${RUN.full ? 'full run' : 'smoke / partial run'}: took ${minutes(machine.durationS)} (planned ${minutes(machine.plannedS)}; ${Object.entries(machine.phasesS).map(([name, seconds]) => `${name} ${seconds} s`).join(', ')})`)
+    log(`written: ${names.map((name) => `bench/results/${name}.md and .json`).join(', ')}`)
   } finally {
     await Promise.all(Object.values(children).map(stopServer))
     await provider.close()
@@ -471,37 +594,46 @@ const fmt = {
 function renderTargets(byId, versus, paced) {
   const range = (v) => `${fmt.ratio(v.ratio)} [${v.min.toFixed(2)}–${v.max.toFixed(2)}]`
   const cpuRange = (v) => `${fmt.ratio(v.cpuRatio)} [${v.cpuMin.toFixed(2)}–${v.cpuMax.toFixed(2)}]`
+  const perProcess = (values) => values.map((n) => n.toFixed(2)).join(' · ')
   const met = (v, target) => `${v.ratio >= target ? '✅' : '❌'} / ${v.cpuRatio >= target ? '✅' : '❌'}`
+  const oneProcess = settings.processes > 1 ? ' (one process)' : ''
+  const row = (group, label, goal, vs, verdict) => `| ${group} | ${label} | ${goal} | ${vs.map(range).join(', ')} | ${vs.map((v) => perProcess(v.byProcess)).join('; ')} | ${vs.map(cpuRange).join(', ')} | ${vs.map((v) => perProcess(v.cpuByProcess)).join('; ')} | ${verdict} |`
   const rows = []
   for (const fw of ['express', 'koa', 'fastify']) {
     const at = (suffix) => byId[`${fw}.${suffix}`]
     const group = at('floor')?.group ?? at('floor-me')?.group
     if (!group) continue
     const target = (label, c, goal) => {
-      if (c?.vs.floor) rows.push(`| ${group} | ${label} | ${goal ? `≥ ${goal.toFixed(2)}×` : '(reported)'} | ${range(c.vs.floor)} | ${cpuRange(c.vs.floor)} | ${goal ? met(c.vs.floor, goal) : '—'} |`)
+      if (c?.vs.floor) rows.push(row(group, label, goal ? `≥ ${goal.toFixed(2)}×` : '(reported)', [c.vs.floor], goal ? met(c.vs.floor, goal) : '—'))
+    }
+    const control = (label, c) => {
+      if (c?.vs.floor) rows.push(row(group, label, '1.00× = no process noise', [c.vs.floor], '—'))
     }
     target('anonymous through `oauth()` vs floor', at('public'), 0.98)
+    control('↳ floor ÷ floor (control: a second floor process), /public', at('control'))
     target('guarded, valid session (cookie store) vs floor', at('guard-valid'), 0.95)
+    control('↳ floor ÷ floor (control: a second floor process), /me', at('control-me'))
     const pair = paced.find((p) => p.framework === fw)
-    if (pair) rows.push(`| ${group} | p99 guarded ÷ floor's p99, same load (${fmt.rps(pair.targetRps)} req/s offered) | ≤ 1.10 | ${pair.p99Ratio.toFixed(2)} [${pair.p99Min.toFixed(2)}–${pair.p99Max.toFixed(2)}] | — | ${pair.p99Ratio <= 1.1 ? '✅' : '❌'} |`)
-    target('guarded, memory store vs floor', at('guard-memory'))
+    if (pair) rows.push(`| ${group} | p99 guarded ÷ floor's p99, same load (${fmt.rps(pair.targetRps)} req/s offered) | ≤ 1.10 | ${pair.p99Ratio.toFixed(2)} [${pair.p99Min.toFixed(2)}–${pair.p99Max.toFixed(2)}] | — | — | — | ${pair.p99Ratio <= 1.1 ? '✅' : '❌'} |`)
+    target(`guarded, memory store vs floor${oneProcess}`, at('guard-memory'))
     const redis = at('guard-redis')
-    target(`guarded, Redis store vs floor${redis?.median.storeCpuUs !== undefined ? ` (+ ${redis.median.storeCpuUs.toFixed(1)} µs/req of redis-server's CPU)` : ''}`, redis)
+    target(`guarded, Redis store vs floor${oneProcess}${redis?.median.storeCpuUs !== undefined ? ` (+ ${redis.median.storeCpuUs.toFixed(1)} µs/req of redis-server's CPU)` : ''}`, redis)
     const floors = [at('floor'), at('floor-me')].filter((c) => c?.vs.bare)
-    if (floors.length) rows.push(`| ${group} | floor vs bare: ${floors.map((c) => c.path).join(', ')} | (reported) | ${floors.map((c) => range(c.vs.bare)).join(', ')} | ${floors.map((c) => cpuRange(c.vs.bare)).join(', ')} | — |`)
+    if (floors.length) rows.push(row(group, `floor vs bare: ${floors.map((c) => c.path).join(', ')}`, '(reported)', floors.map((c) => c.vs.bare), '—'))
   }
   for (const v of versus) {
     const goal = v.versus === 'eoidc.guard-valid' ? 3.5 : undefined
-    rows.push(`| Express 5 | ${v.versus === 'eoidc.guard-valid' ? 'guarded' : 'anonymous'}: codegrant ÷ express-openid-connect | ${goal ? '≥ 3.5×' : '(reported)'} | ${range(v)} | ${cpuRange(v)} | ${goal ? met(v, goal) : '—'} |`)
+    rows.push(row('Express 5', `${v.versus === 'eoidc.guard-valid' ? 'guarded' : 'anonymous'}: codegrant ÷ express-openid-connect`, goal ? '≥ 3.5×' : '(reported)', [v], goal ? met(v, goal) : '—'))
   }
   if (!rows.length) return []
+  const samples = settings.processes > 1 ? `${settings.processes} processes × ${settings.runs} passes` : `${settings.runs} pass${settings.runs === 1 ? '' : 'es'} in one process`
   return [
     '### Targets (issue 11), side by side in this run',
     '',
-    'Each ratio is taken pass by pass against the floor\'s run of the same pass, median [lowest–highest pass]. "By req/s" is the issue\'s measure; "by CPU µs/req" is the same ratio from each server\'s own CPU time per request (other processes cannot lower it by taking the CPU). p99 is measured separately, at the same paced load for both (below).',
+    `Each ratio is taken pass by pass against the floor's run of the same pass; the median is over ${samples} [lowest–highest]${settings.processes > 1 ? ', and "per process" gives the median of each process\'s passes (the servers of these lines are started afresh for each process round; the memory- and Redis-store servers stay one process)' : ''}. "By req/s" is the issue's measure; "by CPU µs/req" is the same ratio from each server's own CPU time per request (other processes cannot lower it by taking the CPU). **The control** (↳ rows) is a second floor process measured exactly like codegrant's: floor ÷ floor, whose only difference is the process, so its distance from 1.00× is how far process-to-process variance alone moves a ratio in this run — a line that misses its target by less than that is not distinguishable from noise here. p99 is measured separately, at the same paced load for both (below).`,
     '',
-    '| framework | line | target | by req/s [range] | by CPU µs/req [range] | met? (req/s / CPU) |',
-    '| --- | --- | ---: | ---: | ---: | :---: |',
+    '| framework | line | target | by req/s: median [range] | per process | by CPU µs/req: median [range] | per process | met? (req/s / CPU) |',
+    '| --- | --- | ---: | ---: | ---: | ---: | ---: | :---: |',
     ...rows,
   ]
 }
@@ -513,7 +645,7 @@ function renderPaced(paced) {
     '',
     '### p99 at the same load',
     '',
-    `The floor's \`/me\` and codegrant's guarded \`/me\` (cookie store, same Cookie header) under the same paced load: ${settings.pacedConnections} keep-alive connections, each waiting a fixed delay before each request, so both are offered ~${Math.round(settings.pacedShare * 100)} % of the floor's req/s in the passes above (below saturation: latency is then the server's, not a queue's). ${settings.pacedRuns} interleaved passes of ${settings.seconds} s; the ratio is codegrant's p99 ÷ the floor's in the same pass, median [range].`,
+    `The floor's \`/me\` and codegrant's guarded \`/me\` (cookie store, same Cookie header) under the same paced load: ${settings.pacedConnections} keep-alive connections, each waiting a fixed delay before each request, so both are offered ~${Math.round(settings.pacedShare * 100)} % of the floor's req/s in the passes above (below saturation: latency is then the server's, not a queue's). ${settings.pacedRuns} interleaved passes of ${settings.pacedSeconds} s (in the last round's processes); the ratio is codegrant's p99 ÷ the floor's in the same pass, median [range].`,
     '',
     '| framework | offered (delay × connections) | floor: req/s / p50 ms / p99 ms | codegrant: req/s / p50 ms / p99 ms | p99 ÷ floor [range] | within 10 %? |',
     '| --- | ---: | --- | --- | ---: | :---: |',
@@ -524,17 +656,27 @@ function renderPaced(paced) {
   ]
 }
 
-function render(machine, micro, versus, paced = [], scale = undefined) {
+function render(machine, micro, versus, paced = [], scale = undefined, names = []) {
   const byId = Object.fromEntries(CASES.map((c) => [c.id, c]))
   const range = (v) => `${fmt.ratio(v.ratio)} [${v.min.toFixed(2)}–${v.max.toFixed(2)}]`
   const lines = []
-  const knobs = `BENCH_SECONDS=${settings.seconds} BENCH_WARMUP=${settings.warmup} BENCH_RUNS=${settings.runs} BENCH_CONNECTIONS=${settings.connections}`
-  lines.push(`Command: \`${NODE_ARGS.length ? `BENCH_NODE_ARGS='${NODE_ARGS.join(' ')}' ` : ''}${smoke ? 'BENCH_SMOKE=1 ' : ''}pnpm --dir bench start\` (${knobs})${smoke ? ' — **perf smoke: one pass per case, not a result**' : ''}`)
+  const written = names.map((name) => `\`bench/results/${name}.md\``).join(' and ')
+  lines.push(RUN.full
+    ? `**Full run** — the default \`pnpm --dir bench start\`, every measuring knob at its default (written to ${written}).`
+    : `**Smoke / partial run — not a result** (${RUN.why.join('; ')}): written to ${written} only; a result is the full run, \`pnpm --dir bench start\` with no BENCH_* variable.`)
   lines.push('')
-  lines.push(`Machine: ${machine.nproc} CPUs (${machine.cpu}), ${machine.memoryGiB} GiB, Node.js ${machine.node}, Linux ${machine.kernel}, ${machine.wrk}; ${machine.pinned}. Date: ${machine.date}. Commit: ${machine.commit}. Whole run ${Math.floor(machine.durationS / 60)} min ${machine.durationS % 60} s; ${machine.repeatedRuns} runs repeated because other processes took the server's CPU. Load average at start ${machine.loadAverageAtStart}, at end ${machine.loadAverageAtEnd}${machine.quietAtStart ? '' : '; **the machine was busy with other work when the run started**'}.`)
+  // every BENCH_* variable that was set, so the command can be repeated as it was
+  const set = Object.entries(env).filter(([name]) => name.startsWith('BENCH_')).map(([name, value]) => `${name}=${/^[\w.,:/=-]*$/.test(value) ? value : `'${value}'`}`)
+  const knobs = `BENCH_PROCESSES=${settings.processes} BENCH_RUNS=${settings.runs} BENCH_SECONDS=${settings.seconds} BENCH_WARMUP=${settings.warmup} BENCH_CONNECTIONS=${settings.connections}`
+  lines.push(`Command: \`${[...set, 'pnpm --dir bench start'].join(' ')}\` (${knobs})`)
+  lines.push('')
+  lines.push(`Machine: ${machine.nproc} CPUs (${machine.cpu}), ${machine.memoryGiB} GiB, Node.js ${machine.node}, Linux ${machine.kernel}, ${machine.wrk}; ${machine.pinned}. Date: ${machine.date}. Commit: ${machine.commit}. Whole run ${minutes(machine.durationS)} (planned ${minutes(machine.plannedS)}: ${Object.entries(machine.phasesS).map(([name, seconds]) => `${name} ${seconds} s`).join(', ')}); ${machine.repeatedRuns} runs repeated because other processes took the server's CPU. Load average at start ${machine.loadAverageAtStart}, at end ${machine.loadAverageAtEnd}${machine.quietAtStart ? '' : '; **the machine was busy with other work when the run started**'}.`)
   lines.push('')
   const allRuns = CASES.flatMap((c) => c.runs)
-  lines.push(`Each row: median of ${settings.runs} passes of ${settings.seconds} s (every pass runs every case once, so a slow moment of the machine hits all cases alike), ${settings.connections} keep-alive connections, one wrk thread, after a ${settings.warmup} s warm-up per case. "vs floor" / "vs bare": the median over passes of req/s ÷ the floor's (or bare framework's) req/s in the same pass, [lowest–highest pass]; the floor is the examples' app shape with no-op layers, sent the same Cookie header.${settings.fresh ? ' codegrant\'s cookie- and Redis-store servers and express-openid-connect (cookie sessions) are measured in a process that did not log in itself (a twin on the same port did, then stopped), like the floor; the memory-store servers and passport, whose sessions live in the process, logged in in the process measured.' : ' Every server was measured in the process that logged in (BENCH_FRESH=0).'} "p99 vs floor": the same for the 99th percentile latency (lower is better; 1.10 = 10% slower). "CPU µs/req": the server process's own CPU time (user + system, /proc) ÷ requests, median over passes; "vs floor by CPU/req": the floor's CPU µs/req ÷ this case's, pass by pass — the same ratio as "vs floor" when the server has its core to itself, and the steadier one when other processes take CPU time. "added": the median over passes of 1/(req/s) − 1/(floor req/s), the extra server time per request (the server process, on one core, is the bottleneck: its CPU use was ${Math.round(Math.min(...allRuns.map((r) => r.serverCpuShare)) * 100)}–${Math.round(Math.max(...allRuns.map((r) => r.serverCpuShare)) * 100)}% per run; other processes used at most ${Math.round(Math.max(...allRuns.map((r) => r.interference)) * 100)}% of its CPU).`)
+  const processes = settings.processes > 1
+    ? `${settings.processes} process rounds × ${settings.runs} passes of ${settings.seconds} s: the servers of the targets' cases (bare, floor, the control's second floor, codegrant's cookie-store server, express-openid-connect) are started afresh for each round and warmed up ${settings.warmup} s per case; the others run in one process for the whole run, warmed up once`
+    : `${settings.runs} pass${settings.runs === 1 ? '' : 'es'} of ${settings.seconds} s in one process per server, after a ${settings.warmup} s warm-up per case`
+  lines.push(`Each row: median over ${processes} (every pass runs every case once, so a slow moment of the machine hits all cases alike; passes alternate direction), ${settings.connections} keep-alive connections, one wrk thread. "vs floor" / "vs bare": the median over passes of req/s ÷ the floor's (or bare framework's) req/s in the same pass, [lowest–highest pass]; the floor is the examples' app shape with no-op layers, sent the same Cookie header.${settings.fresh ? ' codegrant\'s cookie- and Redis-store servers and express-openid-connect (cookie sessions) are measured in processes that did not log in themselves (a twin on the same port did, then stopped; later rounds\' processes never see a login), like the floor; the memory-store servers and passport, whose sessions live in the process, logged in in the process measured.' : ' Every server was measured in the process that logged in (BENCH_FRESH=0).'} "p99 vs floor": the same for the 99th percentile latency (lower is better; 1.10 = 10% slower). "CPU µs/req": the server process's own CPU time (all its threads, from the scheduler's nanosecond accounting in /proc) ÷ requests, median over passes; "vs floor by CPU/req": the floor's CPU µs/req ÷ this case's, pass by pass — the same ratio as "vs floor" when the server has its core to itself, and the steadier one when other processes take CPU time. "added": the median over passes of 1/(req/s) − 1/(floor req/s), the extra server time per request (the server process, on one core, is the bottleneck: its CPU use was ${Math.round(Math.min(...allRuns.map((r) => r.serverCpuShare), 1) * 100)}–${Math.round(Math.max(...allRuns.map((r) => r.serverCpuShare), 0) * 100)}% per run; other processes used at most ${Math.round(Math.max(...allRuns.map((r) => r.interference), 0) * 100)}% of its CPU).${settings.processes > 1 ? ' "runs": req/s of each pass, processes separated by ‖.' : ''}`)
   lines.push('', ...renderTargets(byId, versus, paced))
   lines.push(...renderPaced(paced))
   if (versus.length) {
@@ -548,7 +690,7 @@ function render(machine, micro, versus, paced = [], scale = undefined) {
       const { floor, bare } = c.vs
       const answer = `${c.probe.status}${c.probe.cookieBytes ? `, cookie ${c.probe.cookieBytes} B` : ''}, body ${c.probe.bodyBytes} B`
       const flags = c.runs.some((r) => r.socketErrors || r.unexpectedStatus) ? ' ⚠' : ''
-      lines.push(`| ${c.label}${flags} | ${fmt.rps(c.median.rps)} | ${fmt.ms(c.median.p50)} | ${fmt.ms(c.median.p99)} | ${floor ? range(floor) : '—'} | ${bare ? range(bare) : '—'} | ${floor ? floor.p99Ratio.toFixed(2) : '—'} | ${c.median.cpuUs.toFixed(1)} | ${floor ? `${fmt.ratio(floor.cpuRatio)} [${floor.cpuMin.toFixed(2)}–${floor.cpuMax.toFixed(2)}]` : '—'} | ${floor ? floor.addedUs.toFixed(1) : '—'} | ${answer} | ${c.probe.setCookie ? `yes (${c.probe.setCookieBytes} B)` : 'no'} | ${c.runs.map((r) => fmt.rps(r.rps)).join(' / ')} |`)
+      lines.push(`| ${c.label}${flags} | ${fmt.rps(c.median.rps)} | ${fmt.ms(c.median.p50)} | ${fmt.ms(c.median.p99)} | ${floor ? range(floor) : '—'} | ${bare ? range(bare) : '—'} | ${floor ? floor.p99Ratio.toFixed(2) : '—'} | ${c.median.cpuUs.toFixed(1)} | ${floor ? `${fmt.ratio(floor.cpuRatio)} [${floor.cpuMin.toFixed(2)}–${floor.cpuMax.toFixed(2)}]` : '—'} | ${floor ? floor.addedUs.toFixed(1) : '—'} | ${answer} | ${c.probe.setCookie ? `yes (${c.probe.setCookieBytes} B)` : 'no'} | ${[...new Set(c.runs.map((r) => r.round))].map((round) => c.runs.filter((r) => r.round === round).map((r) => fmt.rps(r.rps)).join(' / ')).join(' ‖ ')} |`)
     }
   }
   if (scale) lines.push('', ...renderScale(scale))
