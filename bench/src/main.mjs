@@ -239,11 +239,12 @@ const resultName = (isoDate) => `${isoDate.slice(0, 10)}-${isoDate.slice(11, 13)
 const minutes = (seconds) => `${Math.floor(seconds / 60)} min ${String(Math.round(seconds % 60)).padStart(2, '0')} s`
 
 /**
- * Seconds each part of the run takes on this 2-core machine, measured (phases of the runs of
- * 2026-12-01, bench/README.md "Duration"): a wrk run costs its whole seconds plus ~0.1 s (spawn,
- * connect, /proc reads); a server ~0.6 s to start; a login through the dev provider ~0.5 s.
+ * Seconds each part of the run takes on this 2-core machine, from the phases of the test runs of
+ * 2026-12-01 (load average ~10; bench/README.md "Duration"): a wrk run costs its whole seconds
+ * plus ≤ 0.1 s (spawn, connect, /proc reads); a server ≤ 0.6 s to start; a login through the
+ * dev provider ≤ 0.8 s; the micro-benchmark ~0.5 s per row beyond its measured CPU time.
  */
-const COST = { base: 3, serverStart: 0.4, login: 0.5, run: 0.1, microRow: 0.5, scaleBase: 8, scaleLogin: 0.03 }
+const COST = { base: 3, serverStart: 0.6, login: 0.8, run: 0.1, microRow: 0.5, scaleBase: 8, scaleLogin: 0.03 }
 const wrkSeconds = (seconds) => Math.max(1, Math.round(seconds))
 
 /** The run's planned duration, from the cases and settings (printed at start; checked at the end). */
