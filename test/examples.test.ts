@@ -146,6 +146,25 @@ describe.each(['express', 'koa', 'fastify'])('examples/%s', (name) => {
       expect(after.tokens.accessToken).not.toBe(before.tokens.accessToken)
       expect(after.tokens.refreshToken).not.toBe(before.tokens.refreshToken)
     })
+
+    it('answers /favicon.ico 204, cacheable, without touching the session', async () => {
+      const agent = createAgent()
+      await login(agent, example.url, 'alice')
+      for (const method of ['GET', 'HEAD']) {
+        const icon = await agent.request(`${example.url}/favicon.ico`, { method, headers: { accept: 'image/avif,image/webp,image/*,*/*;q=0.8' } })
+        expect([icon.status, icon.headers.get('cache-control'), icon.setCookies, icon.body]).toEqual([204, 'public, max-age=86400', [], ''])
+      }
+    })
+
+    // the last test of this block: it stops the example
+    it('stops on Ctrl-C (SIGINT to its process group) with exit 0, no ELIFECYCLE, its port and the dev provider\'s freed', async () => {
+      const issuer = /dev provider at (http:\/\/127\.0\.0\.1:\d+)/.exec(example.output())![1]!
+      // a browser's idle keep-alive connection must not hold the shutdown
+      await (await fetch(`${example.url}/`, { headers: { connection: 'keep-alive' } })).text()
+      expect(await example.stop('SIGINT')).toBe(0)
+      expect(example.output()).not.toContain('ELIFECYCLE')
+      for (const url of [issuer, example.url]) await expect(fetch(url)).rejects.toMatchObject({ cause: { code: 'ECONNREFUSED' } })
+    })
   })
 })
 

@@ -32,8 +32,11 @@ export async function freePort(): Promise<number> {
 export interface RunningExample {
   url: string
   output: () => string
-  /** Sends SIGTERM to the example's process group; resolves when pnpm and the app are gone. */
-  stop(): Promise<void>
+  /**
+   * Sends `signal` (default SIGTERM) to the example's process group, as a terminal's Ctrl-C does;
+   * resolves with pnpm's exit code (null when a signal killed it) once pnpm and the app are gone.
+   */
+  stop(signal?: NodeJS.Signals): Promise<number | null>
 }
 
 /**
@@ -60,7 +63,7 @@ export async function startExample(name: string, env: Record<string, string> = {
     child.once('exit', (code) => reject(new Error(`example ${name} exited with ${code} before listening:\n${output}`)))
   })
   const url = await ready
-  return { url, output: () => output, stop: () => stop(child) }
+  return { url, output: () => output, stop: (signal) => stop(child, signal) }
 }
 
 /** Runs an example to completion (for start-up failures) and returns its exit code and output. */
@@ -77,11 +80,11 @@ export async function runExample(name: string, env: Record<string, string>): Pro
   return { code, output }
 }
 
-function stop(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve()
+function stop(child: ChildProcess, signal: NodeJS.Signals = 'SIGTERM'): Promise<number | null> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve(child.exitCode)
   return new Promise((resolve) => {
-    child.once('exit', () => resolve())
-    // the whole process group: pnpm, its shell, and the app it started
-    process.kill(-child.pid!, 'SIGTERM')
+    child.once('exit', (code) => resolve(code))
+    // the whole process group: pnpm and the app it started
+    process.kill(-child.pid!, signal)
   })
 }

@@ -1,4 +1,4 @@
-import { errorAnswer, inspector, userinfo, type KitAnswer } from '@codegrant/example-kit'
+import { errorAnswer, favicon, inspector, userinfo, type KitAnswer } from '@codegrant/example-kit'
 import { oauth, requireAuth, type OAuthOptions } from '@codegrant/express'
 import express, { type ErrorRequestHandler, type Express, type Response } from 'express'
 
@@ -12,6 +12,10 @@ export function createApp(options?: OAuthOptions): Express {
   const app = express().disable('x-powered-by')
   const userinfoFor = userinfo(options)
   const page = inspector('Express', options)
+  // before oauth(): the browser's icon request needs no session
+  app.get('/favicon.ico', (_req, res) => {
+    send(res, favicon)
+  })
   app.use(oauth(options))
 
   app.get('/', (req, res) => {

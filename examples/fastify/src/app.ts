@@ -1,4 +1,4 @@
-import { errorAnswer, inspector, userinfo } from '@codegrant/example-kit'
+import { errorAnswer, favicon, inspector, userinfo } from '@codegrant/example-kit'
 import { oauth, requireAuth, type OAuthOptions } from '@codegrant/fastify'
 import Fastify, { type FastifyInstance } from 'fastify'
 
@@ -21,6 +21,7 @@ export async function createApp(options?: OAuthOptions): Promise<FastifyInstance
   })
   await app.register(oauth, options ?? {})
 
+  app.get('/favicon.ico', async (_request, reply) => reply.code(favicon.status).headers(favicon.headers).send(favicon.body))
   app.get('/', async (request, reply) => {
     const { status, headers, body } = page.home(request.oauth, request.headers)
     return reply.code(status).headers(headers).send(body)

@@ -1,4 +1,4 @@
-import { errorAnswer, inspector, userinfo, type KitAnswer } from '@codegrant/example-kit'
+import { errorAnswer, favicon, inspector, userinfo, type KitAnswer } from '@codegrant/example-kit'
 import { oauth, requireAuth, type OAuthOptions } from '@codegrant/koa'
 import Router from '@koa/router'
 import Koa, { type Context, type Middleware } from 'koa'
@@ -34,6 +34,11 @@ export function createApp(options?: OAuthOptions): Koa {
   })
 
   app.use(handleErrors)
+  // before oauth(): the browser's icon request needs no session
+  app.use(async (ctx, next) => {
+    if (ctx.path !== '/favicon.ico' || (ctx.method !== 'GET' && ctx.method !== 'HEAD')) return next()
+    send(ctx, favicon)
+  })
   app.use(oauth(options))
   app.use(router.routes()).use(router.allowedMethods())
   return app
