@@ -5,12 +5,12 @@
  * nonsense, 504 no answer in time, 503 metadata unavailable), start no session, leak nothing,
  * and leave the app serving. Time-outs come from the app's own short `httpTimeout`: no sleeps.
  */
-import type { OAuthOptions } from '@codegrant/core'
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest'
+import { beforeEach, describe, expect, it, vi } from 'vitest'
 import { API, createAgent, HTML, type Agent, type Hop } from './support/agent.js'
-import { buildHandler, FRAMEWORKS, openStage, type Framework, type Stage } from './support/apps.js'
-import { startHostileProvider, type HostileProvider, type HostileSettings } from './support/hostile-provider.js'
-import { appOptions, captureLogs, CLIENT_ID, CLIENT_SECRET, SECRET_A } from './support/provider.js'
+import { FRAMEWORKS, type Framework, type Stage } from './support/apps.js'
+import type { HostileProvider, HostileSettings } from './support/hostile-provider.js'
+import { useHostileStage } from './support/hostile-stage.js'
+import { CLIENT_ID, SECRET_A } from './support/provider.js'
 
 const TIMEOUT = 300 // OAUTH_HTTP_TIMEOUT for every app in this file, milliseconds
 const SESSION = 'codegrant.session'
@@ -29,16 +29,12 @@ type Settings = HostileSettings | (() => HostileSettings)
 const resolve = (settings: Settings) => (typeof settings === 'function' ? settings() : settings)
 
 describe.each(FRAMEWORKS)('%s', (framework: Framework) => {
+  const fixture = useHostileStage(framework, { httpTimeout: TIMEOUT })
+  const { mount, get } = fixture
   let stage: Stage
   let hostile: HostileProvider
-  let logs: ReturnType<typeof captureLogs>
   let agent: Agent
-
-  const mount = async (extra: OAuthOptions = {}) => {
-    const options = appOptions(hostile, stage.url, logs, { httpTimeout: TIMEOUT, ...extra })
-    stage.mount(await buildHandler(framework, options, hostile.userinfoUrl))
-  }
-  const get = (path: string, headers: Record<string, string> = API) => agent.request(`${stage.url}${path}`, { headers })
+  beforeEach(() => void ({ stage, hostile, agent } = fixture))
 
   /** GET /auth/login, through the hostile /authorize, up to (not into) the app's callback. */
   const toCallback = async (): Promise<string> => {
@@ -81,27 +77,6 @@ describe.each(FRAMEWORKS)('%s', (framework: Framework) => {
     expect([home.status, home.body]).toEqual([200, `signed in as ${hostile.sub}`])
   }
 
-  beforeAll(async () => {
-    stage = await openStage()
-    hostile = await startHostileProvider({ clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, redirectUris: [`${stage.url}/auth/callback`] })
-  })
-  afterAll(async () => {
-    await stage.close()
-    await hostile.close()
-  })
-  beforeEach(async () => {
-    hostile.reset()
-    logs = captureLogs()
-    agent = createAgent()
-    await mount()
-  })
-  afterEach(() => {
-    vi.useRealTimers()
-    // what codegrant logged about the failures carries no secret, code or token either
-    for (const line of logs.lines) {
-      for (const secret of [...hostile.secrets(), SECRET_A]) expect(line).not.toContain(secret)
-    }
-  })
 
   describe('token endpoint (code exchange)', () => {
     it.each<[string, number, string, Settings]>([

@@ -3,42 +3,27 @@
  * request (once per request), and an `onLogin` hook that may refuse the login, reshape the
  * stored user, or keep app data in the session.
  */
-import type { LoginEvent, OAuthOptions } from '@codegrant/core'
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
-import { API, createAgent, HTML, type Agent } from './support/agent.js'
-import { buildHandler, FRAMEWORKS, openStage, type Framework, type Stage } from './support/apps.js'
-import { startHostileProvider, type HostileProvider } from './support/hostile-provider.js'
-import { captureLogs, CLIENT_ID, CLIENT_SECRET, SECRET_A } from './support/provider.js'
+import type { LoginEvent } from '@codegrant/core'
+import { beforeEach, describe, expect, it } from 'vitest'
+import { API, HTML, type Agent } from './support/agent.js'
+import { FRAMEWORKS, type Framework, type Stage } from './support/apps.js'
+import type { HostileProvider } from './support/hostile-provider.js'
+import { useHostileStage } from './support/hostile-stage.js'
+import type { captureLogs } from './support/provider.js'
 
 describe.each(FRAMEWORKS)('%s', (framework: Framework) => {
+  const fixture = useHostileStage(framework, { mount: false })
+  const { mount } = fixture
   let stage: Stage
   let hostile: HostileProvider
   let agent: Agent
   let logs: ReturnType<typeof captureLogs>
-
-  const mount = async (extra: OAuthOptions = {}) => {
-    const options: OAuthOptions = { issuer: hostile.issuer, clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, baseUrl: stage.url, cookieSecret: SECRET_A, logger: logs, ...extra }
-    stage.mount(await buildHandler(framework, options, hostile.userinfoUrl))
-  }
+  beforeEach(() => void ({ stage, hostile, agent, logs } = fixture))
   const signIn = async () => (await agent.follow(`${stage.url}/auth/login`, { headers: HTML })).last
   const get = async (path: string) => {
     const hop = await agent.request(`${stage.url}${path}`, { headers: API })
     return { status: hop.status, body: JSON.parse(hop.body) as Record<string, unknown> }
   }
-
-  beforeAll(async () => {
-    stage = await openStage()
-    hostile = await startHostileProvider({ clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, redirectUris: [`${stage.url}/auth/callback`] })
-  })
-  afterAll(async () => {
-    await stage.close()
-    await hostile.close()
-  })
-  beforeEach(() => {
-    agent = createAgent()
-    logs = captureLogs()
-    hostile.reset()
-  })
 
   it('userinfo(): the provider\'s userinfo for the user, fetched once per request', async () => {
     await mount()

@@ -6,12 +6,12 @@
 import { readFileSync } from 'node:fs'
 import { createServer } from 'node:https'
 import type { AddressInfo } from 'node:net'
-import type { OAuthOptions } from '@codegrant/core'
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest'
+import { beforeEach, describe, expect, it, vi } from 'vitest'
 import { API, createAgent, HTML, type Agent, type Hop } from './support/agent.js'
-import { buildHandler, FRAMEWORKS, openStage, type Framework, type Stage } from './support/apps.js'
-import { startHostileProvider, type HostileProvider } from './support/hostile-provider.js'
-import { appOptions, captureLogs, CLIENT_ID, CLIENT_SECRET, SECRET_A } from './support/provider.js'
+import { FRAMEWORKS, type Framework, type Stage } from './support/apps.js'
+import type { HostileProvider } from './support/hostile-provider.js'
+import { useHostileStage } from './support/hostile-stage.js'
+import { CLIENT_ID, CLIENT_SECRET, SECRET_A } from './support/provider.js'
 
 const SESSION = 'codegrant.session'
 const isSessionCookie = (line: string) => line.startsWith(`${SESSION}=`) || line.startsWith(`${SESSION}.`)
@@ -19,16 +19,12 @@ const setsSession = (lines: string[]) => lines.some((line) => isSessionCookie(li
 const cookiePair = (line: string) => line.split(';')[0]!.split('=') as [string, string]
 
 describe.each(FRAMEWORKS)('%s', (framework: Framework) => {
+  const fixture = useHostileStage(framework, { httpTimeout: 1000 })
+  const { mount, get } = fixture
   let stage: Stage
   let hostile: HostileProvider
-  let logs: ReturnType<typeof captureLogs>
   let agent: Agent
-
-  const mount = async (extra: OAuthOptions = {}) => {
-    const options = appOptions(hostile, stage.url, logs, { httpTimeout: 1000, ...extra })
-    stage.mount(await buildHandler(framework, options, hostile.userinfoUrl))
-  }
-  const get = (path: string, headers: Record<string, string> = API) => agent.request(`${stage.url}${path}`, { headers })
+  beforeEach(() => void ({ stage, hostile, agent } = fixture))
   /** Starts a login in `jar` and returns the callback URL the provider sends back (not delivered). */
   const toCallback = async (jar: Agent = agent): Promise<URL> => {
     const started = await jar.follow(`${stage.url}/auth/login`, { headers: HTML }, (url) => url.startsWith(`${stage.url}/auth/callback`))
@@ -42,24 +38,6 @@ describe.each(FRAMEWORKS)('%s', (framework: Framework) => {
   }
   const signedOut = async () => expect((await get('/me')).status).toBe(401)
 
-  beforeAll(async () => {
-    stage = await openStage()
-    hostile = await startHostileProvider({ clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, redirectUris: [`${stage.url}/auth/callback`] })
-  })
-  afterAll(async () => {
-    await stage.close()
-    await hostile.close()
-  })
-  beforeEach(async () => {
-    hostile.reset()
-    logs = captureLogs()
-    agent = createAgent()
-    await mount()
-  })
-  afterEach(() => {
-    vi.useRealTimers()
-    for (const line of logs.lines) for (const secret of [...hostile.secrets(), SECRET_A]) expect(line).not.toContain(secret)
-  })
 
   it('#3 the transaction cookie is HttpOnly, SameSite=Lax, lives 10 minutes, and its value is sealed', async () => {
     const started = await get('/auth/login', HTML)

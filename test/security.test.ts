@@ -10,10 +10,11 @@ import { inspect } from 'node:util'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { memoryStore, resolveConfig, type OAuthOptions, type SessionData, type SessionStore } from '@codegrant/core'
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest'
-import { API, createAgent, HTML, type Agent, type Hop } from './support/agent.js'
-import { buildHandler, FRAMEWORKS, openStage, type Framework, type Stage } from './support/apps.js'
-import { startHostileProvider, type HostileProvider } from './support/hostile-provider.js'
-import { appOptions, captureLogs, CLIENT_ID, CLIENT_SECRET, SECRET_A } from './support/provider.js'
+import { API, HTML, type Agent, type Hop } from './support/agent.js'
+import { buildHandler, FRAMEWORKS, type Framework, type Stage } from './support/apps.js'
+import type { HostileProvider } from './support/hostile-provider.js'
+import { useHostileStage } from './support/hostile-stage.js'
+import { appOptions, SECRET_A, type captureLogs } from './support/provider.js'
 
 const TIMEOUT = 300 // OAUTH_HTTP_TIMEOUT, milliseconds
 const SESSION = 'codegrant.session'
@@ -59,6 +60,8 @@ function faultyStore() {
 }
 
 describe.each(FRAMEWORKS)('%s', (framework: Framework) => {
+  const fixture = useHostileStage(framework, { httpTimeout: TIMEOUT, mount: false })
+  const { get } = fixture
   let stage: Stage
   let hostile: HostileProvider
   let logs: ReturnType<typeof captureLogs>
@@ -68,10 +71,8 @@ describe.each(FRAMEWORKS)('%s', (framework: Framework) => {
   const onUnhandled = (reason: unknown) => void unhandled.push(reason)
 
   const mount = async (extra: OAuthOptions = {}, userinfo = hostile.userinfoUrl, wrap = (h: Handler) => h) => {
-    const options = appOptions(hostile, stage.url, logs, { httpTimeout: TIMEOUT, ...extra })
-    stage.mount(wrap(await buildHandler(framework, options, userinfo, (error) => void caught.push(error))))
+    stage.mount(wrap(await buildHandler(framework, fixture.options(extra), userinfo, (error) => void caught.push(error))))
   }
-  const get = (path: string, headers: Record<string, string> = API) => agent.request(`${stage.url}${path}`, { headers })
   const isCallback = (url: string) => url.startsWith(`${stage.url}/auth/callback`)
   /** GET /auth/login (with `returnTo`), through the hostile /authorize, up to (not into) the callback. */
   const toCallback = async (returnTo?: string): Promise<string> => {
@@ -109,30 +110,16 @@ describe.each(FRAMEWORKS)('%s', (framework: Framework) => {
     expectNoLeak(response)
   }
 
-  beforeAll(async () => {
-    stage = await openStage()
-    hostile = await startHostileProvider({ clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, redirectUris: [`${stage.url}/auth/callback`] })
-    process.on('unhandledRejection', onUnhandled)
-  })
-  afterAll(async () => {
-    process.off('unhandledRejection', onUnhandled)
-    await stage.close()
-    await hostile.close()
-  })
+  beforeAll(() => void process.on('unhandledRejection', onUnhandled))
+  afterAll(() => void process.off('unhandledRejection', onUnhandled))
   beforeEach(async () => {
-    hostile.reset()
-    logs = captureLogs()
-    agent = createAgent()
+    ;({ stage, hostile, logs, agent } = fixture)
     caught = []
     unhandled.length = 0
     await mount()
   })
   afterEach(() => {
-    vi.useRealTimers()
     expect(unhandled).toEqual([])
-    for (const line of logs.lines) {
-      for (const secret of [...hostile.secrets(), SECRET_A]) expect(line).not.toContain(secret)
-    }
   })
 
   // dot-segments and their encodings that the URL parser turns into `//host` after the check
