@@ -16,6 +16,15 @@ describe.each(['express', 'koa', 'fastify'])('examples/%s', (name) => {
     expect(output).not.toMatch(/\n\s+at .+:\d+:\d+/)
   })
 
+  it('the demo validates the variables it is given too: a short OAUTH_COOKIE_SECRET is listed with every other problem, not replaced', async () => {
+    const { code, output } = await runExample(name, { OAUTH_COOKIE_SECRET: 'short', OAUTH_SESSION_STORE: 'bogus' })
+    expect(output).toContain('DEVELOPMENT SETUP')
+    expect(code).toBe(1)
+    expect(output).toContain('OAUTH_COOKIE_SECRET must be at least 32 characters (got 5)')
+    expect(output).toContain('OAUTH_SESSION_STORE must be cookie, memory or redis (got "bogus")')
+    expect(output).not.toMatch(/\n\s+at .+:\d+:\d+/)
+  })
+
   it('in-process with @codegrant/testing, as a user tests their own app: a named user, groups, refresh on demand', async () => {
     const idp = await startTestProvider()
     try {

@@ -25,7 +25,7 @@ export async function runExample(framework: string, start: (options: OAuthOption
   const demo = (await startDemoProvidersIfUnconfigured(process.env, port).catch(fail)) ?? (await startDemoIfUnconfigured(process.env, port).catch(fail))
   let app: StartedApp
   try {
-    const options = { ...(demo?.options ?? localDefaults(port)), ...redisDefault() }
+    const options = { ...(demo ? demoOptions(demo.options) : localDefaults(port)), ...redisDefault() }
     app = await start(Object.keys(options).length > 0 ? options : undefined, port)
   } catch (error) {
     await demo?.close()
@@ -47,6 +47,18 @@ export async function runExample(framework: string, start: (options: OAuthOption
 function fail(error: unknown): never {
   console.error(isCodegrantError(error) || error instanceof Error ? error.message : String(error))
   process.exit(1)
+}
+
+/**
+ * The demo's options, less its generated cookie secret when the environment sets one
+ * (`OAUTH_COOKIE_SECRET` or `SECRET`): that one is used, so sessions outlive a restart, and is
+ * validated like any other setting instead of being silently replaced.
+ */
+function demoOptions<Options extends { cookieSecret: string }>(options: Options): Omit<Options, 'cookieSecret'> | Options {
+  const { OAUTH_COOKIE_SECRET, SECRET } = process.env
+  if (!OAUTH_COOKIE_SECRET?.trim() && !SECRET?.trim()) return options
+  const { cookieSecret: _generated, ...rest } = options
+  return rest
 }
 
 /** An example serves http://localhost:PORT unless told otherwise (the library itself requires OAUTH_BASE_URL). */
