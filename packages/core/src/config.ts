@@ -588,11 +588,12 @@ export function resolveConfig(options: OAuthOptions = {}, env: Env = process.env
   let sessionStore: OAuthConfig['sessionStore'] = 'cookie'
   let openRedis: (() => SessionStore) | undefined
   const store = merged.sessionStore
+  // checked whatever the store: an invalid value is a mistake even while Redis is not in use
+  const redisCluster = check.flag('OAUTH_REDIS_CLUSTER', merged.redisCluster)
+  const redisTimeout = merged.redisTimeout === undefined ? undefined : check.positive('OAUTH_REDIS_TIMEOUT', merged.redisTimeout, 2000)
   if (typeof store === 'object') sessionStore = store
   else if (store === 'cookie' || store === 'memory' || store === undefined) sessionStore = store ?? 'cookie'
   else if (store === 'redis') {
-    const redisCluster = check.flag('OAUTH_REDIS_CLUSTER', merged.redisCluster)
-    const redisTimeout = merged.redisTimeout === undefined ? undefined : check.positive('OAUTH_REDIS_TIMEOUT', merged.redisTimeout, 2000)
     const prepared = prepareRedisStore({ url: merged.redisUrl, cluster: redisCluster, prefix: merged.redisPrefix, timeout: redisTimeout }, logger)
     if (typeof prepared === 'string') problems.push(prepared)
     else openRedis = prepared

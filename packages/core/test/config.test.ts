@@ -56,6 +56,14 @@ describe('configuration', () => {
     expect(message.split('\n').filter((line) => line.startsWith('  - '))).toHaveLength(7)
   })
 
+  it('refuses invalid Redis settings whatever the store, as every other invalid value', () => {
+    for (const store of [{}, { OAUTH_SESSION_STORE: 'memory' }, { OAUTH_SESSION_STORE: 'redis', OAUTH_REDIS_URL: 'redis://127.0.0.1:6379' }]) {
+      const message = problems({ ...valid, ...store, OAUTH_REDIS_CLUSTER: 'maybe', OAUTH_REDIS_TIMEOUT: '2s' })
+      expect(message).toContain('OAUTH_REDIS_CLUSTER must be true or false (got "maybe")')
+      expect(message).toContain('OAUTH_REDIS_TIMEOUT must be a non-negative number (got "2s")')
+    }
+  })
+
   it('never echoes a secret in its messages', () => {
     const message = problems({ ...valid, OAUTH_COOKIE_SECRET: 'tooshort-but-secret' })
     expect(message).not.toContain('tooshort-but-secret')
