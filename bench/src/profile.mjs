@@ -1,0 +1,112 @@
+// `pnpm --dir bench profile`: where a request's time goes inside the server, codegrant against
+// the floor, per framework — the profile behind every ratio in RESULTS.md. Each case runs in its
+// own server process (servers.mjs, the same apps as the bench) under `node --cpu-prof`, pinned to
+// one CPU, loaded by wrk with enough connections to keep it busy; the profile is then split by
+// who ran (codegrant's core and adapter, the cookie library, the framework, Node's HTTP, the
+// kernel's writev, GC) per request. No provider is needed: the session cookie is sealed here
+// with the servers' cookie secret, as codegrant would seal a login's session (an ID token of the
+// dev provider's size, access and refresh tokens), so no request leaves the machine.
+//
+// BENCH_PROFILE_SECONDS (default 5) per case, BENCH_PROFILE_CONNECTIONS (default 50).
+import { execFileSync, spawn } from 'node:child_process'
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { createServer } from 'node:net'
+import { analyse } from './cpuprofile.mjs'
+import { createSessionCodec } from './session-codec.mjs'
+
+const SECONDS = Number(process.env.BENCH_PROFILE_SECONDS ?? 5)
+const CONNECTIONS = Number(process.env.BENCH_PROFILE_CONNECTIONS ?? 50)
+const SERVER_CPU = 1
+const LOAD_CPU = 0
+const here = new URL('.', import.meta.url).pathname
+const secret = 'bench-profile-cookie-secret-0123456789abcdef'
+
+// a session of a real login's shape and size (the dev provider's ID token is ~900 characters)
+const now = Math.floor(Date.now() / 1000)
+const user = { sub: 'alice', name: 'Alice Liddell', email: 'alice@example.com', email_verified: true, groups: ['admin'] }
+const b64 = (value) => Buffer.from(JSON.stringify(value)).toString('base64url')
+const claims = { ...user, iss: 'http://127.0.0.1:9/', aud: 'bench', iat: now, exp: now + 3600, auth_time: now, nonce: 'n'.repeat(43), at_hash: 'h'.repeat(22), sid: 's'.repeat(36) }
+const idToken = `${b64({ alg: 'RS256', typ: 'JWT', kid: 'k'.repeat(43) })}.${b64(claims)}.${'x'.repeat(342)}`
+const session = { sid: 'q'.repeat(24), iat: now, uat: now, exp: now + 86_400, tokens: { accessToken: 'A'.repeat(43), refreshToken: 'R'.repeat(43), idToken, tokenType: 'Bearer', scope: 'openid profile email offline_access', expiresAt: now + 3600 } }
+const cookie = `codegrant.session=${createSessionCodec(secret).seal('codegrant.session', JSON.stringify(session))}`
+
+const CASES = ['express', 'koa', 'fastify'].flatMap((framework) => [
+  { framework, line: 'guarded', kind: `${framework}-floor`, path: '/me', cookie: true },
+  { framework, line: 'guarded', kind: `${framework}-codegrant`, path: '/me', cookie: true },
+  { framework, line: 'anonymous', kind: `${framework}-floor`, path: '/public', cookie: false },
+  { framework, line: 'anonymous', kind: `${framework}-codegrant`, path: '/public', cookie: false },
+])
+
+const freePort = () => new Promise((resolve) => {
+  const probe = createServer().listen(0, '127.0.0.1', () => { const { port } = probe.address(); probe.close(() => resolve(port)) })
+})
+
+async function profileCase(spec) {
+  const dir = mkdtempSync(join(tmpdir(), 'codegrant-profile-'))
+  const port = await freePort()
+  const settings = { port, issuer: 'http://127.0.0.1:9/', clientId: 'bench', clientSecret: 'bench-secret', cookieSecret: secret, user }
+  const child = spawn('taskset', ['-c', String(SERVER_CPU), process.execPath, '--cpu-prof', `--cpu-prof-dir=${dir}`, join(here, 'servers.mjs'), spec.kind], {
+    stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
+    env: { ...process.env, NODE_ENV: 'production', BENCH_SERVER: JSON.stringify(settings), BENCH_COUNT: '1' },
+  })
+  let out = ''
+  child.stdout.on('data', (chunk) => { out += chunk })
+  await new Promise((resolve, reject) => {
+    child.once('exit', (code) => reject(new Error(`${spec.kind} exited with ${code}`)))
+    child.once('message', resolve)
+  })
+  const headers = spec.cookie ? ['-H', `Cookie: ${cookie}`] : []
+  const wrk = execFileSync('taskset', ['-c', String(LOAD_CPU), 'wrk', '-t1', `-c${CONNECTIONS}`, `-d${SECONDS}s`, '-H', 'Accept: application/json', ...headers, `http://127.0.0.1:${port}${spec.path}`]).toString()
+  if (/Non-2xx/.test(wrk)) throw new Error(`${spec.kind} ${spec.path}: answers other than 200 — ${wrk}`)
+  await new Promise((resolve) => { child.removeAllListeners('exit'); child.once('exit', resolve); child.send('close') })
+  const served = Number(out.match(/served (\d+) requests/)?.[1])
+  const file = readdirSync(dir).find((name) => name.endsWith('.cpuprofile'))
+  const result = analyse(JSON.parse(readFileSync(join(dir, file), 'utf8')))
+  rmSync(dir, { recursive: true, force: true })
+  const per = (us) => us / served
+  const cat = (name) => per(result.byCategory.get(name) ?? 0)
+  return {
+    ...spec,
+    served,
+    busy: per(result.busy),
+    idle: cat('idle'),
+    own: cat('codegrant core') + cat('codegrant adapter') + cat('cookie (parse)'),
+    core: cat('codegrant core'),
+    adapter: cat('codegrant adapter'),
+    cookieParse: cat('cookie (parse)'),
+    writev: cat('native writev'),
+    gc: cat('GC'),
+    top: [...result.byFunction].filter(([name]) => /core\/dist|(express|koa|fastify)\/dist|cookie\/dist/.test(name)).sort((a, b) => b[1] - a[1]).slice(0, 8).map(([name, us]) => [name, per(us)]),
+  }
+}
+
+const results = []
+for (const spec of CASES) {
+  process.stderr.write(`profiling ${spec.kind} ${spec.path}${spec.cookie ? ' (session cookie)' : ''}…\n`)
+  results.push(await profileCase(spec))
+}
+
+const f = (n) => n.toFixed(1)
+const lines = [
+  `Command: \`pnpm --dir bench profile\` (BENCH_PROFILE_SECONDS=${SECONDS}, BENCH_PROFILE_CONNECTIONS=${CONNECTIONS}). Date: ${new Date().toISOString()}. Node.js ${process.version}.`,
+  '',
+  'Per request, from one `--cpu-prof` profile per case (one server process each, pinned to one CPU; samples counted from the first request). "busy" is the process\'s sampled time minus idle; "codegrant\'s own code" is the self time of the core, the adapter and the `cookie` library; "budget at 0.95×" is what a layer may add to the floor\'s busy time and stay at 0.95× of it (anonymous: 0.98×).',
+  '',
+  '| framework | line | floor busy µs | codegrant busy µs | codegrant\'s own code µs (core + adapter + cookie) | budget µs | writev µs floor / codegrant | GC µs floor / codegrant |',
+  '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |',
+]
+for (let i = 0; i < results.length; i += 2) {
+  const [floor, codegrant] = [results[i], results[i + 1]]
+  const target = floor.line === 'guarded' ? 0.95 : 0.98
+  lines.push(`| ${floor.framework} | ${floor.line} (${floor.path}) | ${f(floor.busy)} | ${f(codegrant.busy)} | ${codegrant.own.toFixed(2)} (${codegrant.core.toFixed(2)} + ${codegrant.adapter.toFixed(2)} + ${codegrant.cookieParse.toFixed(2)}) | ${f(floor.busy * (1 / target - 1))} | ${f(floor.writev)} / ${f(codegrant.writev)} | ${f(floor.gc)} / ${f(codegrant.gc)} |`)
+}
+lines.push('', 'codegrant\'s heaviest functions (self µs per request):', '')
+for (const r of results.filter((x) => x.kind.endsWith('codegrant'))) {
+  lines.push(`- ${r.framework} ${r.line}: ${r.top.map(([name, us]) => `${name.replace(/ .*\/dist\//, ' ')} ${us.toFixed(2)}`).join('; ') || '—'}`)
+}
+const markdown = lines.join('\n')
+mkdirSync(join(here, '..', 'results'), { recursive: true })
+writeFileSync(join(here, '..', 'results', 'profile.md'), `${markdown}\n`)
+console.log(markdown)
