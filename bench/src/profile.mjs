@@ -7,7 +7,8 @@
 // with the servers' cookie secret, as codegrant would seal a login's session (an ID token of the
 // dev provider's size, access and refresh tokens), so no request leaves the machine.
 //
-// BENCH_PROFILE_SECONDS (default 5) per case, BENCH_PROFILE_CONNECTIONS (default 50).
+// BENCH_PROFILE_SECONDS (default 5) per case, BENCH_PROFILE_CONNECTIONS (default 50),
+// BENCH_PROFILE_ONLY (a regular expression over the framework names).
 import { execFileSync, spawn } from 'node:child_process'
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -32,7 +33,8 @@ const idToken = `${b64({ alg: 'RS256', typ: 'JWT', kid: 'k'.repeat(43) })}.${b64
 const session = { sid: 'q'.repeat(24), iat: now, uat: now, exp: now + 86_400, tokens: { accessToken: 'A'.repeat(43), refreshToken: 'R'.repeat(43), idToken, tokenType: 'Bearer', scope: 'openid profile email offline_access', expiresAt: now + 3600 } }
 const cookie = `codegrant.session=${createSessionCodec(secret).seal('codegrant.session', JSON.stringify(session))}`
 
-const CASES = ['express', 'koa', 'fastify'].flatMap((framework) => [
+const ONLY = process.env.BENCH_PROFILE_ONLY ? new RegExp(process.env.BENCH_PROFILE_ONLY) : undefined
+const CASES = ['express', 'koa', 'fastify'].filter((framework) => !ONLY || ONLY.test(framework)).flatMap((framework) => [
   { framework, line: 'guarded', kind: `${framework}-floor`, path: '/me', cookie: true },
   { framework, line: 'guarded', kind: `${framework}-codegrant`, path: '/me', cookie: true },
   { framework, line: 'anonymous', kind: `${framework}-floor`, path: '/public', cookie: false },
@@ -78,6 +80,7 @@ async function profileCase(spec) {
     cookieParse: cat('cookie (parse)'),
     writev: cat('native writev'),
     gc: cat('GC'),
+    categories: new Map([...result.byCategory].map(([name, us]) => [name, per(us)])),
     top: [...result.byFunction].filter(([name]) => /core\/dist|(express|koa|fastify)\/dist|cookie\/dist/.test(name)).sort((a, b) => b[1] - a[1]).slice(0, 8).map(([name, us]) => [name, per(us)]),
   }
 }
@@ -105,6 +108,14 @@ for (let i = 0; i < results.length; i += 2) {
 lines.push('', 'codegrant\'s heaviest functions (self µs per request):', '')
 for (const r of results.filter((x) => x.kind.endsWith('codegrant'))) {
   lines.push(`- ${r.framework} ${r.line}: ${r.top.map(([name, us]) => `${name.replace(/ .*\/dist\//, ' ')} ${us.toFixed(2)}`).join('; ') || '—'}`)
+}
+lines.push('', 'Where codegrant\'s process spent more (or less) per request than the floor\'s, by who ran (µs; the largest differences):', '')
+for (let i = 0; i < results.length; i += 2) {
+  const [floor, codegrant] = [results[i], results[i + 1]]
+  const names = new Set([...floor.categories.keys(), ...codegrant.categories.keys()])
+  names.delete('idle')
+  const diffs = [...names].map((name) => [name, (codegrant.categories.get(name) ?? 0) - (floor.categories.get(name) ?? 0)]).sort((a, b) => Math.abs(b[1]) - Math.abs(a[1])).slice(0, 6)
+  lines.push(`- ${floor.framework} ${floor.line}: ${f(codegrant.busy - floor.busy)} in all — ${diffs.map(([name, us]) => `${name} ${us >= 0 ? '+' : ''}${f(us)}`).join(', ')}`)
 }
 const markdown = lines.join('\n')
 mkdirSync(join(here, '..', 'results'), { recursive: true })

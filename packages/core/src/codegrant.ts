@@ -80,6 +80,7 @@ export function createCodegrant(options: OAuthOptions = {}, env: Readonly<Record
     // re-issue the session cookie at most every 1/20 of the idle timeout (a day: every 72 minutes)
     renewAfter: Math.max(1, Math.floor(config.sessionIdleTimeout / 20)),
     diagnostics: createDiagnostics(config),
+    connections: new WeakMap(),
   }
   for (const runtime of engine.providers.list) announce(runtime.config)
   const served = servedRoutes(config)

@@ -32,7 +32,20 @@ export interface Engine {
   exchangeOnce: ReturnType<typeof createExchangeOnce<{ session: SessionData; location: string }>>
   /** With `OAUTH_BACKCHANNEL_LOGOUT`: serves its route, and new sessions are indexed for it. */
   backchannel: { store: CoordinatingStore; handle: BackchannelLogout } | undefined
+  /** Per connection, the last Cookie header read on it and what it opened to (see `openedOf`). */
+  connections: WeakMap<object, ConnectionMemo>
 }
+
+/** What one connection's last Cookie header parsed and opened to, while `generation` holds. */
+export interface ConnectionMemo {
+  cookie: string
+  cookies: RequestCookies
+  opened: SessionData | string | undefined
+  generation: number
+}
+
+/** Longer Cookie headers are not kept per connection (a memo should cost far less than the connection). */
+const MEMO_MAX_CHARS = 8 * 1024
 
 export interface Context {
   engine: Engine
@@ -61,11 +74,39 @@ export function cookiesOf(context: Context): RequestCookies {
   return (context.parsed ??= parseCookies(header(context.request, 'cookie')))
 }
 
+/**
+ * What the request's session cookie opened to (`SessionBackend.open`). A keep-alive connection
+ * usually sends the same Cookie header on every request: when this request's header is exactly
+ * the one the connection's previous request carried, and no session was written or ended in this
+ * process since, the previous parse and opening are used again instead of parsing the header and
+ * looking the value up in the opened-session cache. Exact string equality is the only test, so a
+ * changed, tampered or foreign cookie always takes the full path; liveness (expiry, idle time)
+ * and, with a store, the record are still checked on every request by `resolve`. Connections
+ * shared by many users (a proxy's pool) simply miss.
+ */
+export function openedOf(context: Context): SessionData | string | undefined {
+  const { backend, connections } = context.engine
+  const connection = context.request.connection
+  const cookie = header(context.request, 'cookie')
+  if (connection === undefined || cookie === undefined || cookie.length > MEMO_MAX_CHARS) return backend.open(cookiesOf(context))
+  const memo = connections.get(connection)
+  if (memo !== undefined && memo.cookie === cookie && memo.generation === backend.generation) {
+    context.parsed ??= memo.cookies
+    return memo.opened
+  }
+  // shared by the connection's next requests: frozen
+  const cookies = Object.freeze(cookiesOf(context))
+  const generation = backend.generation
+  const opened = backend.open(cookies)
+  connections.set(connection, { cookie, cookies, opened, generation })
+  return opened
+}
+
 export function load(context: Context, at?: number): SessionData | undefined {
   if (context.session !== UNLOADED) return context.session
   const { backend, providers } = context.engine
   const time = at ?? now()
-  const read = backend.read(cookiesOf(context), time)
+  const read = backend.resolve(openedOf(context), time)
   // only the cookie and memory backends get here, and they read synchronously
   if (read instanceof Promise) read.catch(() => {})
   // a session from a provider this app no longer has is no session
@@ -96,7 +137,7 @@ export function load(context: Context, at?: number): SessionData | undefined {
  */
 export function readStored<S>(context: Context, state: S): MaybePromise<S> {
   const at = now()
-  const read = context.engine.backend.read(cookiesOf(context), at)
+  const read = context.engine.backend.resolve(openedOf(context), at)
   if (!(read instanceof Promise)) return settleStored(context, state, read, at)
   return read.then(
     (found) => settleStored(context, state, found, now()),

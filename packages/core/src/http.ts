@@ -13,6 +13,11 @@ export interface CoreRequest {
   body?: string | URLSearchParams | Readonly<Record<string, unknown>> | undefined
   /** Whether the connection to this server is TLS (the socket's, not a proxy's); for diagnostics. */
   encrypted?: boolean
+  /**
+   * The connection the request came on (the socket), used only as a key: requests on one
+   * keep-alive connection that carry the very same Cookie header are parsed and opened once.
+   */
+  connection?: object
 }
 
 /** What an adapter writes back: status, headers, `Set-Cookie` values, and an optional body. */

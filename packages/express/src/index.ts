@@ -16,7 +16,8 @@ declare global {
 
 /** The request as the core sees it; without the body, which only codegrant's own routes read (see `serve`). */
 function toCore(req: Request): CoreRequest {
-  return { method: req.method, url: req.originalUrl, headers: req.headers, encrypted: (req.socket as { encrypted?: boolean } | undefined)?.encrypted === true }
+  const socket = req.socket as (Request['socket'] & { encrypted?: boolean }) | undefined
+  return { method: req.method, url: req.originalUrl, headers: req.headers, encrypted: socket?.encrypted === true, connection: socket }
 }
 
 function send(res: Response, result: CoreResponse): void {

@@ -20,7 +20,8 @@ const FORM = 'application/x-www-form-urlencoded'
 const METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE']
 
 function toCore(request: FastifyRequest): CoreRequest {
-  return { method: request.method, url: request.url, headers: request.headers, body: request.body as CoreRequest['body'], encrypted: (request.raw.socket as { encrypted?: boolean } | undefined)?.encrypted === true }
+  const socket = request.raw.socket as (FastifyRequest['raw']['socket'] & { encrypted?: boolean }) | undefined
+  return { method: request.method, url: request.url, headers: request.headers, body: request.body as CoreRequest['body'], encrypted: socket?.encrypted === true, connection: socket }
 }
 
 function send(reply: FastifyReply, result: CoreResponse): FastifyReply {

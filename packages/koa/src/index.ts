@@ -18,7 +18,8 @@ declare module 'koa' {
 
 /** The request as the core sees it; without the body, which only codegrant's own routes read (see `serve`). */
 function toCore(ctx: Context): CoreRequest {
-  return { method: ctx.method, url: ctx.originalUrl, headers: ctx.headers, encrypted: (ctx.req.socket as { encrypted?: boolean } | undefined)?.encrypted === true }
+  const socket = ctx.req.socket as (Context['req']['socket'] & { encrypted?: boolean }) | undefined
+  return { method: ctx.method, url: ctx.originalUrl, headers: ctx.headers, encrypted: socket?.encrypted === true, connection: socket }
 }
 
 /** Writes a core response. Cookies are written as raw headers, never through `ctx.cookies`,

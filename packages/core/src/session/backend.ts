@@ -22,8 +22,26 @@ export interface SessionBackend {
    * failures once per outage. Give it to {@link guarded} for calls made outside the backend.
    */
   readonly outage: Outage | undefined
-  /** @throws {CodegrantError} `codegrant/store_unavailable` when the store fails. */
+  /**
+   * What the request's session cookie holds, once opened with our keys: the session (cookie
+   * sessions) or its id (a store); undefined when it carries none of ours. Synchronous, and the
+   * same for the same cookies until `generation` changes.
+   */
+  open(cookies: RequestCookies): SessionData | string | undefined
+  /**
+   * The live session for what `open` gave: its expiry and idle time checked against `now`, and
+   * with a store, its record read.
+   *
+   * @throws {CodegrantError} `codegrant/store_unavailable` when the store fails.
+   */
+  resolve(opened: SessionData | string | undefined, now: number): MaybePromise<SessionData | undefined>
+  /** `resolve(open(cookies), now)`. */
   read(cookies: RequestCookies, now: number): MaybePromise<SessionData | undefined>
+  /**
+   * Changes whenever this process writes or ends a session (its cookie becomes obsolete): what
+   * `open` gave for earlier cookies may be kept until then (see `context.ts`, per connection).
+   */
+  readonly generation: number
   /**
    * `Set-Cookie` values that persist `data` (and remove whatever stale form the request carries).
    * With a store, `create` writes a new record; otherwise the record is replaced only if it still
@@ -86,19 +104,30 @@ export function createSessionBackend(config: OAuthConfig, codec: CookieCodec, co
     opened.set(parts, deepFreeze(value))
     return value
   }
+  let generation = 0
   /** A write or a clear makes the request's cookie obsolete (rotation, refresh, logout): forget it. */
-  const forget = (cookies: RequestCookies) => opened.delete(readChunks(cookies, cookieName))
+  const forget = (cookies: RequestCookies) => {
+    generation++
+    opened.delete(readChunks(cookies, cookieName))
+  }
   const live = (data: SessionData | undefined, now: number): SessionData | undefined => (data !== undefined && isLive(data, now, config) ? data : undefined)
   // what a store gives back is checked like a cookie's content
   const liveStored = (data: unknown, now: number): SessionData | undefined => (isSessionData(data) ? live(data, now) : undefined)
 
   if (config.sessionStore === 'cookie') {
     let warned = false
+    const open = (cookies: RequestCookies) => decode(readChunks(cookies, cookieName), isSessionData)
+    const resolve = (content: SessionData | string | undefined, now: number) => (typeof content === 'object' ? live(content, now) : undefined)
     return {
       cookieName,
       store: undefined,
       outage: undefined,
-      read: (cookies, now) => live(decode(readChunks(cookies, cookieName), isSessionData), now),
+      open,
+      resolve,
+      read: (cookies, now) => resolve(open(cookies), now),
+      get generation() {
+        return generation
+      },
       write(cookies, data, now) {
         forget(cookies)
         const sealed = codec.seal(cookieName, JSON.stringify(data))
@@ -129,14 +158,18 @@ export function createSessionBackend(config: OAuthConfig, codec: CookieCodec, co
   const store: SessionStore = config.sessionStore === 'memory' ? memoryStore() : config.sessionStore
   // the memory store cannot fail: its calls stay as they are
   const outage = config.sessionStore === 'memory' ? undefined : createOutage(config.logger)
+  const open = (cookies: RequestCookies) => decode(readChunks(cookies, cookieName), isSessionId)
+  const resolve = (sid: SessionData | string | undefined, now: number) =>
+    typeof sid === 'string' ? andThen(guarded(config, 'read', () => store.get(sid), outage), (data) => liveStored(data, now)) : undefined
   return {
     cookieName,
     store,
     outage,
-    read(cookies, now) {
-      const sid = decode(readChunks(cookies, cookieName), isSessionId)
-      if (sid === undefined) return undefined
-      return andThen(guarded(config, 'read', () => store.get(sid), outage), (data) => liveStored(data, now))
+    open,
+    resolve,
+    read: (cookies, now) => resolve(open(cookies), now),
+    get generation() {
+      return generation
     },
     write(cookies, data, now, create = false) {
       forget(cookies)
