@@ -94,11 +94,19 @@ export function openedOf(context: Context): SessionData | string | undefined {
     context.parsed ??= memo.cookies
     return memo.opened
   }
-  // shared by the connection's next requests: frozen
-  const cookies = Object.freeze(cookiesOf(context))
+  // the parsed cookies are shared with the connection's next requests: read-only (by type; nothing writes them)
+  const cookies = cookiesOf(context)
   const generation = backend.generation
   const opened = backend.open(cookies)
-  connections.set(connection, { cookie, cookies, opened, generation })
+  // one memo per connection, updated in place: a connection that carries many users' cookies
+  // (a proxy's pool) costs a failed comparison and four writes per request, no allocation
+  if (memo === undefined) connections.set(connection, { cookie, cookies, opened, generation })
+  else {
+    memo.cookie = cookie
+    memo.cookies = cookies
+    memo.opened = opened
+    memo.generation = generation
+  }
   return opened
 }
 
