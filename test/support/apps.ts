@@ -123,7 +123,7 @@ function expressApp(express: typeof express5, options: OAuthOptions, userinfo: s
   })
   app.get('/api/data', requireAuth(), (req, res) => void res.json({ data: req.oauth.data ?? null }))
   app.get('/api/provider', (req, res) => void res.json({ provider: req.oauth.provider ?? null }))
-  return app as unknown as Handler
+  return app
 }
 
 function koaApp(Koa: typeof Koa3, options: OAuthOptions, userinfo: string, caught: Caught): Handler {
