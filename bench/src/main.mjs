@@ -577,8 +577,10 @@ function runMicro(input) {
 
 function gitCommit() {
   try {
-    const commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).trim()
-    const dirty = execFileSync('git', ['status', '--porcelain', '--', '../packages'], { encoding: 'utf8' }).trim() !== ''
+    // from the bench's own folder, wherever the command was started
+    const cwd = new URL('..', import.meta.url).pathname
+    const commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { encoding: 'utf8', cwd }).trim()
+    const dirty = execFileSync('git', ['status', '--porcelain', '--', '../packages'], { encoding: 'utf8', cwd }).trim() !== ''
     return dirty ? `${commit} (packages/ modified)` : commit
   } catch {
     return 'unknown'
