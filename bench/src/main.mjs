@@ -10,7 +10,7 @@ import { startDevProvider } from '@codegrant/dev-provider'
 import { loginCookie } from './agent.mjs'
 import { startRedis } from './redis.mjs'
 import { renderScale, scaleOut } from './scale.mjs'
-import { agedSessionCookie, createSessionCodec, sessionValue } from './session-codec.mjs'
+import { agedSessionCookie, createSessionCodec, sessionCookieVariants, sessionValue } from './session-codec.mjs'
 import { cpuBusy, freePort, median, processCpu } from './system.mjs'
 import { runWrk, wrkVersion } from './wrk.mjs'
 
@@ -82,6 +82,11 @@ const RESULTS_DIR = fileURLToPath(new URL('../results/', import.meta.url))
 const JSON_ACCEPT = { accept: 'application/json' }
 /** How far back the "stale cookie" case moves the session's last use: past the renewal interval (idle timeout / 20 = 72 min). */
 const STALE_BY = 2 * 3600
+/**
+ * The "many users" case: each connection carries this many users' session cookies in turn (a
+ * proxy's pool), so nothing codegrant keeps per connection can be reused.
+ */
+const MANY_USERS = 100
 
 const isCodegrantSession = (name) => name === 'codegrant.session' || name.startsWith('codegrant.session.')
 
@@ -131,6 +136,7 @@ const ALL_CASES = [
       { id: `${fw}.control-me`, group, label: 'control: a second floor process, /me with the session cookie', server: `${fw}-floor-control`, path: '/me', expect: 200, user: true, ...floorSession, baselines: { floor: `${fw}.floor-me` } },
       { id: `${fw}.public`, group, label: '(b) codegrant mounted, anonymous, /public', server: `${fw}-codegrant`, path: '/public', expect: 200, baselines: vsPublic },
       { id: `${fw}.guard-valid`, group, label: `(c) codegrant ${guardName}, valid session cookie, /me`, server: `${fw}-codegrant`, path: '/me', expect: 200, user: true, session: 'once', baselines: vsMe },
+      { id: `${fw}.guard-many`, group, label: `(c″) codegrant ${guardName}, ${MANY_USERS} users' session cookies in turn on each connection, /me`, server: `${fw}-codegrant`, path: '/me', expect: 200, user: true, session: 'many', baselines: vsMe },
       { id: `${fw}.guard-none`, group, label: `(d) codegrant ${guardName}, no cookie (401)`, server: `${fw}-codegrant`, path: '/me', expect: 401, baselines: vsPublic, extra: true },
       { id: `${fw}.guard-memory`, group, label: `(e) codegrant ${guardName}, memory store, valid session cookie, /me`, server: `${fw}-memory`, path: '/me', expect: 200, user: true, session: 'once', baselines: vsMe },
       { id: `${fw}.guard-redis`, group, label: `(f) codegrant ${guardName}, Redis store (one GET per request), valid session cookie, /me`, server: `${fw}-redis`, path: '/me', expect: 200, user: true, session: 'once', baselines: vsMe },
@@ -334,9 +340,13 @@ async function main() {
     const onceCookies = {}
     const cookieOf = async (kind) => (onceCookies[kind] ??= await login(kind))
     let staleCookie
+    let manyCookies
+    const cookiesFor = async (c) => (c.session === 'many' ? (manyCookies ??= sessionCookieVariants(await cookieOf(c.server), cookieSecret, MANY_USERS)) : undefined)
     async function headersFor(c) {
       if (!c.session) return JSON_ACCEPT
       if (c.session === 'once') return { ...JSON_ACCEPT, cookie: await cookieOf(c.sessionFrom ?? c.server) }
+      // probes send the first of the many (wrk sends them all in turn)
+      if (c.session === 'many') return { ...JSON_ACCEPT, cookie: (await cookiesFor(c))[0] }
       staleCookie ??= agedSessionCookie(await cookieOf(c.server), cookieSecret, STALE_BY)
       return { ...JSON_ACCEPT, cookie: staleCookie }
     }
@@ -391,7 +401,7 @@ async function main() {
       const server = children[c.server].pid
       const before = { cpu: cpuBusy(settings.pin ? SERVER_CPU : undefined), server: processCpu(server), at: performance.now() }
       const storeCpu = c.server.endsWith('-redis') ? processCpu(redis.pid) : undefined
-      const result = await runWrk({ url: urlOf(c), headers, seconds, connections: settings.connections, cpu: settings.pin ? LOAD_CPU : undefined })
+      const result = await runWrk({ url: urlOf(c), headers, seconds, connections: settings.connections, cpu: settings.pin ? LOAD_CPU : undefined, cookies: await cookiesFor(c) })
       const elapsed = (performance.now() - before.at) / 1000
       const serverCpu = processCpu(server) - before.server
       result.serverCpuShare = serverCpu / elapsed
@@ -616,6 +626,7 @@ function renderTargets(byId, versus, paced) {
     control('↳ floor ÷ floor (control: a second floor process), /public', at('control'))
     target('guarded, valid session (cookie store) vs floor', at('guard-valid'), 0.95)
     control('↳ floor ÷ floor (control: a second floor process), /me', at('control-me'))
+    target(`guarded, ${MANY_USERS} users' cookies in turn on each connection (nothing per connection reused) vs floor — read it by CPU µs/req: wrk runs Lua for every request of this case only`, at('guard-many'), 0.95)
     const pair = paced.find((p) => p.framework === fw)
     if (pair) rows.push(`| ${group} | p99 guarded ÷ floor's p99, same load (${fmt.rps(pair.targetRps)} req/s offered) | ≤ 1.10 | ${pair.p99Ratio.toFixed(2)} [${pair.p99Min.toFixed(2)}–${pair.p99Max.toFixed(2)}] | — | — | — | ${pair.p99Ratio <= 1.1 ? '✅' : '❌'} |`)
     target(`guarded, memory store vs floor${oneProcess}`, at('guard-memory'))

@@ -1,9 +1,24 @@
 -- wrk reporting hook: one JSON line after the run, no per-request Lua (which would slow wrk).
 -- Latencies are in microseconds; errors.status counts responses outside 2xx/3xx.
 -- BENCH_DELAY_MS (paced runs only): each connection waits that many ms before each request.
+-- BENCH_COOKIES (a file, one Cookie header a line): each request carries the next one in turn
+-- (many users over each connection); the only case with per-request Lua.
 local pace = tonumber(os.getenv('BENCH_DELAY_MS') or '')
 if pace then
   delay = function() return pace end
+end
+local cookieFile = os.getenv('BENCH_COOKIES')
+if cookieFile then
+  local cookies = {}
+  for line in io.lines(cookieFile) do cookies[#cookies + 1] = line end
+  local at = 0
+  request = function()
+    at = at % #cookies + 1
+    local headers = {}
+    for name, value in pairs(wrk.headers) do headers[name] = value end
+    headers['Cookie'] = cookies[at]
+    return wrk.format(nil, nil, headers)
+  end
 end
 done = function(summary, latency, requests)
   io.write(string.format(

@@ -26,3 +26,13 @@ export function agedSessionCookie(cookieHeader, secret, seconds, name = 'codegra
   session.uat -= seconds
   return `${name}=${codec.seal(name, JSON.stringify(session))}`
 }
+
+/**
+ * `count` sessions like the one in `cookieHeader` (each with its own session id), sealed with the
+ * same secret: as many different users' cookies, for a connection that carries many users (a proxy's pool).
+ */
+export function sessionCookieVariants(cookieHeader, secret, count, name = 'codegrant.session') {
+  const codec = createSessionCodec(secret)
+  const session = JSON.parse(codec.open(name, sessionValue(cookieHeader, name)))
+  return Array.from({ length: count }, (_, i) => `${name}=${codec.seal(name, JSON.stringify({ ...session, sid: `${session.sid.slice(0, -4)}${String(i).padStart(4, '0')}` }))}`)
+}

@@ -1,5 +1,8 @@
 // Runs wrk (the one load generator for every case) and reads the JSON line report.lua prints.
 import { execFileSync, spawn } from 'node:child_process'
+import { mkdtempSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
 const SCRIPT = fileURLToPath(new URL('./report.lua', import.meta.url))
@@ -20,15 +23,18 @@ export function wrkVersion() {
  * One wrk run: `connections` keep-alive connections on one wrk thread for `seconds`, with the
  * given request headers. `cpu` pins wrk to that CPU (taskset) when given. `delayMs`: each
  * connection waits that long before each request (a paced load below saturation, so that two
- * servers can be compared at the same request rate; whole milliseconds).
+ * servers can be compared at the same request rate; whole milliseconds). `cookies`: Cookie
+ * headers that the requests of each connection carry in turn, instead of `headers.cookie`.
  */
-export function runWrk({ url, headers = {}, seconds, connections, cpu, delayMs }) {
+export function runWrk({ url, headers = {}, seconds, connections, cpu, delayMs, cookies }) {
   const args = ['-t1', `-c${connections}`, `-d${Math.max(1, Math.round(seconds))}s`, '--timeout', '5s', '-s', SCRIPT]
   for (const [name, value] of Object.entries(headers)) args.push('-H', `${name}: ${value}`)
   args.push(url)
   const [command, argv] = cpu === undefined ? ['wrk', args] : ['taskset', ['-c', String(cpu), 'wrk', ...args]]
   return new Promise((resolve, reject) => {
-    const env = delayMs === undefined ? process.env : { ...process.env, BENCH_DELAY_MS: String(Math.max(1, Math.round(delayMs))) }
+    const env = { ...process.env }
+    if (delayMs !== undefined) env.BENCH_DELAY_MS = String(Math.max(1, Math.round(delayMs)))
+    if (cookies !== undefined) env.BENCH_COOKIES = cookieFile(cookies)
     const child = spawn(command, argv, { stdio: ['ignore', 'pipe', 'pipe'], env })
     let out = ''
     child.stdout.on('data', (chunk) => (out += chunk))
@@ -42,4 +48,16 @@ export function runWrk({ url, headers = {}, seconds, connections, cpu, delayMs }
       resolve(result)
     })
   })
+}
+
+const cookieFiles = new WeakMap()
+/** The file report.lua reads `cookies` from: written once per list. */
+function cookieFile(cookies) {
+  let file = cookieFiles.get(cookies)
+  if (file === undefined) {
+    file = join(mkdtempSync(join(tmpdir(), 'codegrant-bench-')), 'cookies.txt')
+    writeFileSync(file, `${cookies.join('\n')}\n`)
+    cookieFiles.set(cookies, file)
+  }
+  return file
 }
