@@ -84,26 +84,22 @@ describe('per-connection memo of the session cookie', () => {
 
   it('still checks the idle and absolute expiry on every request it answers', () => {
     const { codegrant, userOf } = setUp()
-    // idle: 600 s (renewed after 30 s of use: no request below gets that far while the session lives)
-    const header = `${NAME}=${sealed({ uat: T0 })}`
-    const socket = {}
-    const first = userOf(header, socket)
-    expect(first).toBeDefined()
-    vi.setSystemTime((T0 + 25) * 1000)
-    expect(userOf(header, socket)).toBe(first)
-    vi.setSystemTime((T0 + 600) * 1000)
-    expect(userOf(header, socket)).toBeUndefined()
-    expect(guard(codegrant.attach(request(header, socket), () => {}, undefined))).toMatchObject({ status: 401 })
+    // opened at T0 + 1, answered from the memo at `hitAt` (same object), expired at `endAt`
+    const liveThenEnded = (header: string, hitAt: number, endAt: number) => {
+      const socket = {}
+      vi.setSystemTime((T0 + 1) * 1000)
+      const first = userOf(header, socket)
+      expect(first).toMatchObject({ sub: 'alice' })
+      vi.setSystemTime(hitAt * 1000)
+      expect(userOf(header, socket)).toBe(first)
+      vi.setSystemTime(endAt * 1000)
+      expect(userOf(header, socket)).toBeUndefined()
+      expect(guard(codegrant.attach(request(header, socket), () => {}, undefined))).toMatchObject({ status: 401 })
+    }
+    // idle: 600 s (renewed after 30 s of use: no request here gets that far while the session lives)
+    liveThenEnded(`${NAME}=${sealed({ uat: T0 })}`, T0 + 25, T0 + 600)
     // absolute
-    vi.setSystemTime((T0 + 1) * 1000)
-    const ending = `${NAME}=${sealed({ uat: T0, exp: T0 + 20 })}`
-    const other = {}
-    const before = userOf(ending, other)
-    expect(before).toBeDefined()
-    vi.setSystemTime((T0 + 19) * 1000)
-    expect(userOf(ending, other)).toBe(before)
-    vi.setSystemTime((T0 + 20) * 1000)
-    expect(userOf(ending, other)).toBeUndefined()
+    liveThenEnded(`${NAME}=${sealed({ uat: T0, exp: T0 + 20 })}`, T0 + 19, T0 + 20)
   })
 
   it('is dropped when this process writes or ends a session (a renewal, a refresh, a logout)', () => {
