@@ -206,13 +206,16 @@ export function replaceRecord(config: OAuthConfig, store: SessionStore, data: Se
  * A store call whose failure, thrown or rejected, becomes `codegrant/store_unavailable` (503
  * with Retry-After). The store's own error is logged, not kept: it may quote the command and
  * so the session it carried. With `outage`, failures are logged once per outage and a success
- * ends it; without, each failure is logged.
+ * ends it, and its circuit breaker applies: while it is open, the call fails at once with the same
+ * error and the store is not called (see `outage.ts`). Without, each failure is logged.
  */
 export function guarded<T>(config: OAuthConfig, what: string, call: () => MaybePromise<T>, outage?: Outage): MaybePromise<T> {
+  // a working store: one flag check
+  if (outage?.open && outage.refuses()) return Promise.reject(storeUnavailable())
   const unavailable = (error: unknown) => {
     if (outage) outage.failed(what, error)
     else config.logger.error(`the session store failed to ${what} a session: ${describe(error)}`)
-    return new CodegrantError('codegrant/store_unavailable', 'Sessions cannot be read or saved right now. Try again in a moment.')
+    return storeUnavailable()
   }
   try {
     const result = call()
@@ -222,6 +225,8 @@ export function guarded<T>(config: OAuthConfig, what: string, call: () => MaybeP
     return Promise.reject(unavailable(error))
   }
 }
+
+const storeUnavailable = () => new CodegrantError('codegrant/store_unavailable', 'Sessions cannot be read or saved right now. Try again in a moment.')
 
 /** `value.then(next)` without a microtask when `value` is not a promise (the memory store). */
 function andThen<T, U>(value: MaybePromise<T>, next: (value: T) => MaybePromise<U>): MaybePromise<U> {
