@@ -44,6 +44,8 @@ function suite(framework: Framework, sessions: Sessions): void {
   const none: SuiteIt = Object.assign(() => undefined, { each: () => () => undefined })
   const it: SuiteIt = sessions === 'cookie' ? vitestIt : none
   const both: SuiteIt = vitestIt
+  /** The Redis store's call timeout in this suite (`OAUTH_REDIS_TIMEOUT`), ms. */
+  const REDIS_TIMEOUT = 500
   const redisOnly: SuiteIt = sessions === 'redis' ? vitestIt : none
   // with Redis most groups would be empty (vitest refuses empty suites): their tests go flat
   const describe = (sessions === 'cookie' ? vitestDescribe : (_name: string, body: () => void) => body()) as typeof vitestDescribe
@@ -65,7 +67,7 @@ function suite(framework: Framework, sessions: Sessions): void {
   beforeAll(async () => {
     if (sessions === 'redis') {
       redis ??= await startRedis()
-      store = redisStore({ url: redis.url, prefix: `suite-${framework}:`, timeout: 500, logger: { warn: () => undefined, error: () => undefined } })
+      store = redisStore({ url: redis.url, prefix: `suite-${framework}:`, timeout: REDIS_TIMEOUT, logger: { warn: () => undefined, error: () => undefined } })
     }
     stage = await openStage()
     provider = await startProvider(stage.url, { accessTokenTtl: ACCESS_TOKEN_TTL, backchannel: true })
@@ -717,8 +719,8 @@ function suite(framework: Framework, sessions: Sessions): void {
   })
 
   if (sessions === 'redis') describe('Redis faults', () => {
-    const sinceStopped = async (check: () => Promise<boolean>) => {
-      const deadline = Date.now() + 15_000
+    const sinceStopped = async (check: () => Promise<boolean>, ms = 15_000) => {
+      const deadline = Date.now() + ms
       while (!(await check())) {
         if (Date.now() > deadline) throw new Error('the app did not recover after Redis came back')
         await new Promise((resolve) => setTimeout(resolve, 100))
@@ -762,6 +764,40 @@ function suite(framework: Framework, sessions: Sessions): void {
       expect((await get('/', HTML)).body).toBe('signed in as alice')
       expect(logs.lines.filter((line) => /session store answers again/.test(line))).toHaveLength(1)
       for (const line of logs.lines) expect(line).not.toContain(cookie)
+    })
+
+    redisOnly('while Redis hangs: once the outage is detected, a public page with the session cookie answers at once, not after the store timeout', async () => {
+      await login(agent, stage.url, 'alice')
+      const timed = async (path: string, headers: Record<string, string>) => {
+        const started = performance.now()
+        const response = await get(path, headers)
+        return { response, ms: performance.now() - started }
+      }
+      const before = logs.lines.length
+      redis!.freeze()
+      try {
+        // nothing answers: the first calls wait for the store's timeout
+        const home = await timed('/', HTML)
+        expect([home.response.status, home.response.body]).toEqual([200, 'signed out'])
+        expect(home.ms).toBeGreaterThanOrEqual(REDIS_TIMEOUT * 0.9)
+        for (let i = 0; i < 2; i++) expect((await get('/me')).status).toBe(503)
+        // 3 failed calls in a row: the circuit breaker is open, the store is not waited for
+        const fast = await timed('/', HTML)
+        expect([fast.response.status, fast.response.body, fast.response.setCookies]).toEqual([200, 'signed out', []])
+        expect(fast.ms).toBeLessThan(REDIS_TIMEOUT / 2)
+        const guard = await timed('/me', API)
+        expect(guard.response.status).toBe(503)
+        expect(Number(guard.response.headers.get('retry-after'))).toBeGreaterThan(0)
+        expect(guard.ms).toBeLessThan(REDIS_TIMEOUT / 2)
+      } finally {
+        redis!.thaw()
+      }
+      // once it answers, at most one pause (500 ms) of refusals, then the probe closes the breaker
+      await sinceStopped(async () => (await get('/me')).status === 200, 3000)
+      expect(JSON.parse((await get('/me')).body).user.sub).toBe('alice')
+      const outage = logs.lines.slice(before)
+      expect(outage.filter((line) => /session store failed/.test(line))).toHaveLength(1)
+      expect(outage.filter((line) => /session store answers again, after 3 failed call\(s\) \(and [1-9]\d* refused at once/.test(line))).toHaveLength(1)
     })
 
     redisOnly('never sets a session cookie for a session it could not store', async () => {

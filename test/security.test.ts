@@ -109,6 +109,19 @@ describe.each(FRAMEWORKS)('%s', (framework: Framework) => {
     expect(Number(response.headers.get('retry-after'))).toBeGreaterThan(0)
     expectNoLeak(response)
   }
+  /**
+   * Once the store answers again, its circuit breaker (open after 3 failed calls in a row) may
+   * still refuse calls for up to its pause (500 ms): repeat the request while it answers 503,
+   * for at most 3 s, and give its last answer.
+   */
+  const onceBack = async (request: () => Promise<Hop>): Promise<Hop> => {
+    const deadline = performance.now() + 3000
+    for (;;) {
+      const response = await request()
+      if (response.status !== 503 || performance.now() > deadline) return response
+      await new Promise((resolve) => setTimeout(resolve, 50))
+    }
+  }
 
   beforeAll(() => void process.on('unhandledRejection', onUnhandled))
   afterAll(() => void process.off('unhandledRejection', onUnhandled))
@@ -186,7 +199,7 @@ describe.each(FRAMEWORKS)('%s', (framework: Framework) => {
       for (const line of outage) expect(line).not.toContain(cookie)
       await faulty.settled()
       faulty.fail()
-      expect((await get('/me')).status).toBe(200)
+      expect((await onceBack(() => get('/me'))).status).toBe(200)
       expect(logs.lines.some((line) => /session store answers again, after [1-9]\d* failed call/.test(line))).toBe(true)
     })
 
@@ -204,7 +217,7 @@ describe.each(FRAMEWORKS)('%s', (framework: Framework) => {
       expect(refused.setCookies).toEqual([])
       await faulty.settled()
       faulty.fail()
-      const finished = await agent.request(callback, { headers: HTML })
+      const finished = await onceBack(() => agent.request(callback, { headers: HTML }))
       expect([finished.status, setsSession(finished.setCookies)]).toEqual([302, true])
       expect((await get('/me')).status).toBe(200)
     })

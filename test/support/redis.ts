@@ -62,6 +62,12 @@ export interface RedisServer {
   stop(): Promise<void>
   /** Starts it again on the same port with the same data. */
   start(): Promise<void>
+  /**
+   * Freezes the server (SIGSTOP): connections stay open but nothing is answered, as with a hung
+   * Redis or a network partition, so every call waits for the client's timeout. `thaw` resumes it.
+   */
+  freeze(): void
+  thaw(): void
   /** Runs a redis-cli command against it. */
   cli(...args: string[]): Promise<string>
   close(): Promise<void>
@@ -100,6 +106,8 @@ export async function startRedis(): Promise<RedisServer> {
     cli: (...args) => cli(port, ...args),
     start,
     stop: () => terminate(child),
+    freeze: () => void child?.kill('SIGSTOP'),
+    thaw: () => void child?.kill('SIGCONT'),
     async close() {
       await terminate(child)
       rmSync(dir, { recursive: true, force: true })
