@@ -76,6 +76,20 @@ function setup(extra: OAuthOptions = {}) {
 }
 
 /** Opens the breaker: BREAKER_FAILURES failed reads in a row. */
+/**
+ * With one store call made since the breaker opened (the probe): refused without a store call
+ * 1 ms before `ms` from now; at `ms`, one call reaches the store, working again by then.
+ */
+async function goesThroughAfter(s: ReturnType<typeof setup>, ms: number) {
+  vi.advanceTimersByTime(ms - 1)
+  expect(await s.read()).toBe('unavailable')
+  expect(s.control.calls).toBe(BREAKER_FAILURES + 1)
+  vi.advanceTimersByTime(1)
+  s.control.mode = 'ok'
+  expect(await s.read()).toEqual(record)
+  expect(s.control.calls).toBe(BREAKER_FAILURES + 2)
+}
+
 async function open(s: ReturnType<typeof setup>) {
   s.control.mode = 'fail'
   for (let i = 0; i < BREAKER_FAILURES; i++) expect(await s.read()).toBe('unavailable')
@@ -159,13 +173,7 @@ describe('the session store circuit breaker', () => {
     expect(s.control.calls).toBe(BREAKER_FAILURES + 1)
     for (let i = 0; i < 5; i++) expect(await s.read()).toBe('unavailable')
     expect(s.control.calls).toBe(BREAKER_FAILURES + 1)
-    vi.advanceTimersByTime(BREAKER_PAUSE_MS - 1)
-    expect(await s.read()).toBe('unavailable')
-    expect(s.control.calls).toBe(BREAKER_FAILURES + 1)
-    vi.advanceTimersByTime(1)
-    s.control.mode = 'ok'
-    expect(await s.read()).toEqual(record)
-    expect(s.control.calls).toBe(BREAKER_FAILURES + 2)
+    await goesThroughAfter(s, BREAKER_PAUSE_MS)
     expect(s.errors).toHaveLength(1)
   })
 
@@ -175,13 +183,7 @@ describe('the session store circuit breaker', () => {
     vi.advanceTimersByTime(BREAKER_PAUSE_MS)
     s.control.mode = 'hang'
     void s.read()
-    vi.advanceTimersByTime(BREAKER_PROBE_LOST_MS - 1)
-    expect(await s.read()).toBe('unavailable')
-    expect(s.control.calls).toBe(BREAKER_FAILURES + 1)
-    vi.advanceTimersByTime(1)
-    s.control.mode = 'ok'
-    expect(await s.read()).toEqual(record)
-    expect(s.control.calls).toBe(BREAKER_FAILURES + 2)
+    await goesThroughAfter(s, BREAKER_PROBE_LOST_MS)
   })
 
   it('the memory store has no breaker (it cannot fail)', () => {
