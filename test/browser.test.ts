@@ -2,7 +2,7 @@
  * A real browser (Debian's Chromium through playwright-core) logs in and out of each example,
  * started exactly as a user starts it: `pnpm --dir examples/<name> start`, no configuration.
  */
-import type { Browser } from 'playwright-core'
+import type { Browser, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { launchChromium } from './support/chromium.js'
 import { startExample, type RunningExample } from './support/example.js'
@@ -15,26 +15,48 @@ afterAll(async () => {
   await browser?.close()
 })
 
-describe.each(['express', 'koa', 'fastify'])('examples/%s in Chromium', (name) => {
-  let example: RunningExample
+/**
+ * The example started (with `env`) before the tests of the describe that calls this, and
+ * stopped after them, with `stopped` run once it has stopped. Returns it, for the tests.
+ */
+function exampleFor(name: string, env: Record<string, string> = {}, stopped?: (example: RunningExample) => Promise<void>): () => RunningExample {
+  let example: RunningExample | undefined
   beforeAll(async () => {
-    example = await startExample(name)
+    example = await startExample(name, env)
   }, 60_000)
   afterAll(async () => {
     await example?.stop()
-    // the app stopped cleanly on SIGTERM: its port is free again
-    await expect(fetch(example.url)).rejects.toThrow()
+    if (example && stopped) await stopped(example)
+  })
+  return () => {
+    if (!example) throw new Error(`examples/${name} did not start`)
+    return example
+  }
+}
+
+/** Runs `use` on a page of a browser context of its own (its own cookies), closed after. */
+async function inPage(use: (page: Page) => Promise<void>): Promise<void> {
+  const context = await browser.newContext()
+  try {
+    await use(await context.newPage())
+  } finally {
+    await context.close()
+  }
+}
+
+describe.each(['express', 'koa', 'fastify'])('examples/%s in Chromium', (name) => {
+  // the app stops cleanly on SIGTERM: its port is free again
+  const example = exampleFor(name, {}, async (stopped) => {
+    await expect(fetch(stopped.url)).rejects.toThrow()
   })
 
   it('logs alice in and drives the session inspector: claims, countdown, refresh, userinfo, /admin, log out', async () => {
-    const context = await browser.newContext()
-    const page = await context.newPage()
-    const cspViolations: string[] = []
-    page.on('console', (message) => {
-      if (/Content Security Policy/i.test(message.text())) cspViolations.push(message.text())
-    })
-    try {
-      const home = await page.goto(example.url)
+    await inPage(async (page) => {
+      const cspViolations: string[] = []
+      page.on('console', (message) => {
+        if (/Content Security Policy/i.test(message.text())) cspViolations.push(message.text())
+      })
+      const home = await page.goto(example().url)
       const csp = home!.headers()['content-security-policy'] ?? ''
       expect(csp).toContain("default-src 'none'")
       expect(csp).not.toContain('unsafe-inline')
@@ -43,7 +65,7 @@ describe.each(['express', 'koa', 'fastify'])('examples/%s in Chromium', (name) =
       await page.getByLabel('Username').fill('alice')
       await page.getByLabel(/^Password/).fill('anything')
       await page.getByRole('button', { name: 'Sign in', exact: true }).click()
-      await page.waitForURL(`${example.url}/`)
+      await page.waitForURL(`${example().url}/`)
       const signedInAt = Math.floor(Date.now() / 1000)
       await expect.poll(() => page.getByRole('heading', { level: 1 }).textContent()).toBe('Signed in as Alice Example')
 
@@ -95,60 +117,44 @@ describe.each(['express', 'koa', 'fastify'])('examples/%s in Chromium', (name) =
 
       // log out: here and at the provider, back on the signed-out page
       await page.getByRole('button', { name: 'Log out' }).click()
-      await page.waitForURL(`${example.url}/`)
+      await page.waitForURL(`${example().url}/`)
       await expect.poll(() => page.getByRole('link', { name: 'Log in' }).count()).toBe(1)
-      expect((await page.goto(`${example.url}/me`))!.url()).toContain('/interaction/')
+      expect((await page.goto(`${example().url}/me`))!.url()).toContain('/interaction/')
       expect(cspViolations).toEqual([])
-    } finally {
-      await context.close()
-    }
+    })
   })
 
   it('sends a signed-out browser from /me to the login page and back to /me; bob is refused /admin inline', async () => {
-    const context = await browser.newContext()
-    const page = await context.newPage()
-    try {
-      await page.goto(`${example.url}/me`)
+    await inPage(async (page) => {
+      await page.goto(`${example().url}/me`)
       await page.waitForURL(/\/interaction\//)
       // the dev provider's one-click sign-in for a test user
       await page.getByRole('button', { name: 'Sign in as bob' }).click()
-      await page.waitForURL(`${example.url}/me`)
+      await page.waitForURL(`${example().url}/me`)
       expect(JSON.parse((await page.textContent('body'))!)).toMatchObject({ user: { sub: 'bob' } })
-      expect((await page.goto(`${example.url}/admin`))!.status()).toBe(403)
+      expect((await page.goto(`${example().url}/admin`))!.status()).toBe(403)
       // the inspector shows bob's refusal inline
-      await page.goto(example.url)
+      await page.goto(example().url)
       await page.getByRole('button', { name: 'Call /admin' }).click()
       await expect.poll(() => page.locator('#result-title').textContent()).toBe('GET /admin → 403 Forbidden')
       expect(JSON.parse((await page.locator('#result-body').textContent())!)).toEqual({ error: 'forbidden' })
-    } finally {
-      await context.close()
-    }
+    })
   })
 })
 
 describe('examples/express in Chromium with OAUTH_RESPONSE_MODE=form_post', () => {
-  let example: RunningExample
-  beforeAll(async () => {
-    example = await startExample('express', { OAUTH_RESPONSE_MODE: 'form_post' })
-  }, 60_000)
-  afterAll(async () => {
-    await example?.stop()
-  })
+  const example = exampleFor('express', { OAUTH_RESPONSE_MODE: 'form_post' })
 
   it('logs in when the provider POSTs the response back cross-site', async () => {
-    const context = await browser.newContext()
-    const page = await context.newPage()
-    try {
-      await page.goto(`${example.url}/me`)
+    await inPage(async (page) => {
+      await page.goto(`${example().url}/me`)
       await page.waitForURL(/\/interaction\//)
       await page.fill('#username', 'alice')
       await page.fill('#password', 'x')
       await page.click('#login')
-      await page.waitForURL(`${example.url}/me`)
+      await page.waitForURL(`${example().url}/me`)
       expect(JSON.parse((await page.textContent('body'))!)).toMatchObject({ user: { sub: 'alice' } })
-    } finally {
-      await context.close()
-    }
+    })
   })
 })
 
@@ -162,26 +168,18 @@ describe.each([
   ['koa', { OAUTH_PROFILE: 'fapi2' }],
   ['fastify', { OAUTH_DPOP: 'true' }],
 ] as [string, Record<string, string>][])('examples/%s in Chromium with %o', (name, env) => {
-  let example: RunningExample
-  beforeAll(async () => {
-    example = await startExample(name, env)
-  }, 60_000)
-  afterAll(async () => {
-    await example?.stop()
-  })
+  const example = exampleFor(name, env)
 
   it('logs alice in with DPoP-bound tokens, refreshes them, calls /api/userinfo, and logs her out', async () => {
-    expect(example.output()).toContain(env.OAUTH_PROFILE ? 'FAPI 2.0 (PAR, DPoP, private_key_jwt) mode' : 'DPoP mode')
-    const context = await browser.newContext()
-    const page = await context.newPage()
-    try {
-      await page.goto(example.url)
+    expect(example().output()).toContain(env.OAUTH_PROFILE ? 'FAPI 2.0 (PAR, DPoP, private_key_jwt) mode' : 'DPoP mode')
+    await inPage(async (page) => {
+      await page.goto(example().url)
       await page.getByRole('link', { name: 'Log in' }).click()
       await page.waitForURL(/\/interaction\//)
       await page.getByLabel('Username').fill('alice')
       await page.getByLabel(/^Password/).fill('anything')
       await page.getByRole('button', { name: 'Sign in', exact: true }).click()
-      await page.waitForURL(`${example.url}/`)
+      await page.waitForURL(`${example().url}/`)
       await expect.poll(() => page.getByRole('heading', { level: 1 }).textContent()).toBe('Signed in as Alice Example')
       expect(await page.locator('#token-type').textContent()).toBe('DPoP')
 
@@ -197,39 +195,29 @@ describe.each([
 
       // the key pair is nowhere the browser can see: not in the page, not in a readable cookie
       expect(await page.content()).not.toMatch(/"(kty|crv|jwk)"/)
-      const cookies = await context.cookies()
+      const cookies = await page.context().cookies()
       expect(cookies.filter((cookie) => cookie.name.startsWith('codegrant.session')).every((cookie) => cookie.httpOnly)).toBe(true)
       expect(JSON.stringify(cookies)).not.toMatch(/"(kty|crv|jwk|d)"/)
 
       await page.getByRole('button', { name: 'Log out' }).click()
-      await page.waitForURL(`${example.url}/`)
+      await page.waitForURL(`${example().url}/`)
       await expect.poll(() => page.getByRole('link', { name: 'Log in' }).count()).toBe(1)
-      expect((await context.cookies()).filter((cookie) => cookie.name.startsWith('codegrant.session'))).toEqual([])
-    } finally {
-      await context.close()
-    }
+      expect((await page.context().cookies()).filter((cookie) => cookie.name.startsWith('codegrant.session'))).toEqual([])
+    })
   })
 })
 
 describe('examples/express in Chromium with two providers (OAUTH_PROVIDERS=alpha,beta: a dev provider each)', () => {
-  let example: RunningExample
-  beforeAll(async () => {
-    example = await startExample('express', { OAUTH_PROVIDERS: 'alpha,beta' })
-  }, 60_000)
-  afterAll(async () => {
-    await example?.stop()
-  })
+  const example = exampleFor('express', { OAUTH_PROVIDERS: 'alpha,beta' })
 
   it('chooses a provider on the chooser page and logs in there; then the other one', async () => {
-    const context = await browser.newContext()
-    const page = await context.newPage()
-    try {
-      const issuers = [...example.output().matchAll(/Started a dev provider for (\w+) at (http:\/\/\S+)/g)].map((match) => [match[1], match[2]])
+    await inPage(async (page) => {
+      const issuers = [...example().output().matchAll(/Started a dev provider for (\w+) at (http:\/\/\S+)/g)].map((match) => [match[1], match[2]])
       expect(issuers.map(([name]) => name)).toEqual(['alpha', 'beta'])
       for (const [name, issuer] of [issuers[1]!, issuers[0]!]) {
-        await page.goto(example.url)
+        await page.goto(example().url)
         await page.getByRole('link', { name: 'Log in' }).click()
-        await page.waitForURL(`${example.url}/auth/login`)
+        await page.waitForURL(`${example().url}/auth/login`)
         const choices = page.getByRole('navigation', { name: 'Sign-in providers' }).getByRole('link')
         expect(await choices.allTextContents()).toEqual(['Sign in with alpha', 'Sign in with beta'])
         await page.getByRole('link', { name: `Sign in with ${name}` }).click()
@@ -237,16 +225,14 @@ describe('examples/express in Chromium with two providers (OAUTH_PROVIDERS=alpha
         await page.getByLabel('Username').fill('alice')
         await page.getByLabel(/^Password/).fill('anything')
         await page.getByRole('button', { name: 'Sign in', exact: true }).click()
-        await page.waitForURL(`${example.url}/`)
+        await page.waitForURL(`${example().url}/`)
         await expect.poll(() => page.getByRole('heading', { level: 1 }).textContent()).toBe(`Signed in as Alice Example with ${name}`)
         expect(await page.locator('#claims tr', { has: page.locator('th code:text-is("iss")') }).locator('td').textContent()).toBe(issuer)
         // log out (at the provider the session came from), back on the signed-out page
         await page.getByRole('button', { name: 'Log out' }).click()
-        await page.waitForURL(`${example.url}/`)
+        await page.waitForURL(`${example().url}/`)
         await expect.poll(() => page.getByRole('link', { name: 'Log in' }).count()).toBe(1)
       }
-    } finally {
-      await context.close()
-    }
+    })
   })
 })
