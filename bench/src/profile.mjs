@@ -9,13 +9,14 @@
 //
 // BENCH_PROFILE_SECONDS (default 5) per case, BENCH_PROFILE_CONNECTIONS (default 50),
 // BENCH_PROFILE_ONLY (a regular expression over the framework names).
-import { execFileSync, spawn } from 'node:child_process'
+import { spawn } from 'node:child_process'
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { createServer } from 'node:net'
 import { analyse } from './cpuprofile.mjs'
-import { createSessionCodec } from './session-codec.mjs'
+import { createSessionCodec, sessionCookieVariants } from './session-codec.mjs'
+import { freePort } from './system.mjs'
+import { runWrk } from './wrk.mjs'
 
 const SECONDS = Number(process.env.BENCH_PROFILE_SECONDS ?? 5)
 const CONNECTIONS = Number(process.env.BENCH_PROFILE_CONNECTIONS ?? 50)
@@ -35,20 +36,7 @@ const codec = createSessionCodec(secret)
 const cookie = `codegrant.session=${codec.seal('codegrant.session', JSON.stringify(session))}`
 // many users over each connection (a proxy's pool): every request carries another user's cookie
 const USERS = 100
-const rotating = Array.from({ length: USERS }, (_, i) => `codegrant.session=${codec.seal('codegrant.session', JSON.stringify({ ...session, sid: `${'q'.repeat(20)}${String(i).padStart(4, '0')}` }))}`)
-const rotatingScript = join(mkdtempSync(join(tmpdir(), 'codegrant-profile-lua-')), 'rotate.lua')
-writeFileSync(rotatingScript, [
-  `local cookies = { ${rotating.map((c) => `"${c}"`).join(', ')} }`,
-  'local i = 0',
-  'request = function()',
-  '  i = i % #cookies + 1',
-  '  local headers = {}',
-  '  for name, value in pairs(wrk.headers) do headers[name] = value end',
-  '  headers["Cookie"] = cookies[i]',
-  '  return wrk.format(nil, nil, headers)',
-  'end',
-  '',
-].join('\n'))
+const rotating = sessionCookieVariants(cookie, secret, USERS)
 
 const ONLY = process.env.BENCH_PROFILE_ONLY ? new RegExp(process.env.BENCH_PROFILE_ONLY) : undefined
 const CASES = ['express', 'koa', 'fastify'].filter((framework) => !ONLY || ONLY.test(framework)).flatMap((framework) => [
@@ -60,9 +48,6 @@ const CASES = ['express', 'koa', 'fastify'].filter((framework) => !ONLY || ONLY.
   { framework, line: 'anonymous', kind: `${framework}-codegrant`, path: '/public', cookie: false },
 ])
 
-const freePort = () => new Promise((resolve) => {
-  const probe = createServer().listen(0, '127.0.0.1', () => { const { port } = probe.address(); probe.close(() => resolve(port)) })
-})
 
 async function profileCase(spec) {
   const dir = mkdtempSync(join(tmpdir(), 'codegrant-profile-'))
@@ -78,9 +63,16 @@ async function profileCase(spec) {
     child.once('exit', (code) => reject(new Error(`${spec.kind} exited with ${code}`)))
     child.once('message', resolve)
   })
-  const headers = spec.rotate ? ['-s', rotatingScript] : spec.cookie ? ['-H', `Cookie: ${cookie}`] : []
-  const wrk = execFileSync('taskset', ['-c', String(LOAD_CPU), 'wrk', '-t1', `-c${CONNECTIONS}`, `-d${SECONDS}s`, '-H', 'Accept: application/json', ...headers, `http://127.0.0.1:${port}${spec.path}`]).toString()
-  if (/Non-2xx/.test(wrk)) throw new Error(`${spec.kind} ${spec.path}: answers other than 200 — ${wrk}`)
+  // the same wrk runs as the bench's (report.lua; with `cookies`, each request carries the next one)
+  const load = await runWrk({
+    url: `http://127.0.0.1:${port}${spec.path}`,
+    headers: { accept: 'application/json', ...(spec.cookie && !spec.rotate ? { cookie } : {}) },
+    seconds: SECONDS,
+    connections: CONNECTIONS,
+    cpu: LOAD_CPU,
+    cookies: spec.rotate ? rotating : undefined,
+  })
+  if (load.errors.status > 0) throw new Error(`${spec.kind} ${spec.path}: ${load.errors.status} answers other than 2xx/3xx`)
   await new Promise((resolve) => { child.removeAllListeners('exit'); child.once('exit', resolve); child.send('close') })
   const served = Number(out.match(/served (\d+) requests/)?.[1])
   const file = readdirSync(dir).find((name) => name.endsWith('.cpuprofile'))
