@@ -95,7 +95,7 @@ export function openedOf(context: Context): SessionData | string | undefined {
     return memo.opened
   }
   // the parsed cookies are shared with the connection's next requests: read-only (by type; nothing writes them)
-  const cookies = cookiesOf(context)
+  const cookies = (context.parsed ??= parseCookies(cookie))
   const generation = backend.generation
   const opened = backend.open(cookies)
   // one memo per connection, updated in place: a connection that carries many users' cookies
