@@ -197,9 +197,9 @@ function userOf(context: Context): Readonly<UserClaims> | undefined {
   return session && userClaims(session)
 }
 
-async function refreshSession(context: Context, session: SessionData, force = false): Promise<SessionData> {
+async function refreshSession(context: Context, session: SessionData): Promise<SessionData> {
   try {
-    const fresh = await context.engine.providers.of(session)!.refresh(session, { force })
+    const fresh = await context.engine.providers.of(session)!.refresh(session)
     context.session = fresh
     // with a store, the refresher wrote the record (only if it still existed); the cookie holds only its id
     if (!context.engine.backend.store) await persist(context, fresh)
@@ -225,7 +225,7 @@ async function forceRefresh(context: Context): Promise<SessionData['tokens']> {
   if (!session) throw noSession(context)
   // the request came with the cookie from before a refresh that finished: that refresh is the answer
   if (context.superseded) return session.tokens
-  return (await refreshSession(context, session, true)).tokens
+  return (await refreshSession(context, session)).tokens
 }
 
 async function authorizedFetch(context: Context, input: string | URL, init: RequestInit = {}): Promise<Response> {

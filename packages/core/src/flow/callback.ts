@@ -189,8 +189,22 @@ export async function fetchUserinfo(config: OAuthConfig, provider: Provider, acc
     if (error instanceof CodegrantError) throw error
     const transport = transportError(error, 'userinfo request')
     config.logger.error(`userinfo request failed: ${describe(error)}`)
-    throw transport ?? new CodegrantError('codegrant/userinfo_invalid', 'The provider\'s userinfo response was rejected.', { cause: error })
+    if (transport) throw transport
+    const refused = refusalStatus(error)
+    if (refused !== undefined) throw new CodegrantError('codegrant/userinfo_invalid', `The provider's userinfo endpoint answered HTTP ${refused}.`, { cause: statusCause(refused) })
+    throw new CodegrantError('codegrant/userinfo_invalid', 'The provider\'s userinfo response was rejected.', { cause: error })
   }
+}
+
+/**
+ * The HTTP status of a refusal oauth4webapi reports as a non-conform response rather than as a
+ * challenge: a 401 without an RFC 6750 `Bearer` challenge (LemonLDAP::NG answers an invalidated
+ * access token with `WWW-Authenticate: error=invalid_request,…`). The caller's refresh-and-retry
+ * reads the status, whatever the header says.
+ */
+function refusalStatus(error: unknown): number | undefined {
+  const response = error instanceof oauth.OperationProcessingError ? error.cause : undefined
+  return response instanceof Response && !response.ok ? response.status : undefined
 }
 
 /** What a token response held, for debug lines: which tokens, never their values. */

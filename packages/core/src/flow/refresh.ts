@@ -2,14 +2,15 @@ import * as oauth from 'oauth4webapi'
 import type { OAuthConfig } from '../config.js'
 import { CodegrantError } from '../errors.js'
 import type { Provider } from '../provider/metadata.js'
-import { replaceRecord } from '../session/backend.js'
 import { sessionUser, type SessionData, type SessionStore } from '../session/store.js'
 import { endpointOf, received, tokenError, tokenSet, verifyIdTokenSignature } from './callback.js'
 import { assertDpopTokenType, withNonceRetry } from './dpop.js'
-import { canLock, refreshAcrossInstances } from './refresh-lock.js'
+import { canLock, grantOrSaved, refreshAcrossInstances, saveRefreshed, type Grant } from './refresh-lock.js'
 
 /** How long a finished refresh is remembered, for requests that still carry the old cookie. */
 const SUCCESSOR_TTL_MS = 60_000
+/** How long a grant whose result the store could not save is remembered, for the next attempt to save it. */
+const UNSAVED_TTL_MS = 10 * 60_000
 
 /** True when the access token is expired or will be within the skew (capped at half its life). */
 export function refreshDue(config: OAuthConfig, session: SessionData, now: number): boolean {
@@ -19,14 +20,40 @@ export function refreshDue(config: OAuthConfig, session: SessionData, now: numbe
   return expiresAt - now <= skew
 }
 
-/** `force`: never hand back a refresh that has already finished (an explicit `refresh()`). */
 export interface Refresh {
-  (session: SessionData, options?: { force?: boolean }): Promise<SessionData>
+  (session: SessionData): Promise<SessionData>
   /**
    * The session a finished refresh of `session` produced in this process (within a minute), if
    * any: a request that still carries the pre-refresh cookie must not write the older tokens back.
    */
   successor(session: SessionData): SessionData | undefined
+}
+
+/** One refresh: the refresh token it used, the access token it replaces, and its result. */
+interface Flight {
+  from: string
+  replaced: string
+  result: Promise<SessionData>
+  done?: SessionData
+  forget?: ReturnType<typeof setTimeout>
+}
+
+/**
+ * Whether `flight` answers a request for `session`: one still in flight with its refresh token,
+ * or a finished one that replaced the very tokens the request holds (it comes with the cookie or
+ * record from before). A finished refresh is never the answer for a request that holds other
+ * tokens: with a provider that does not rotate refresh tokens those are the refresh's own (now
+ * due, or refused with a 401), or newer ones from elsewhere; handing it back would return them.
+ */
+function answers(flight: Flight | undefined, session: SessionData): flight is Flight {
+  if (!flight || flight.from !== session.tokens.refreshToken) return false
+  return !flight.done || flight.replaced === session.tokens.accessToken
+}
+
+/** Remembers `entry` under `key` for `ms` (again from now when called again). */
+function keep<K>(map: Map<K, Flight>, key: K, entry: Flight, ms: number): void {
+  clearTimeout(entry.forget)
+  entry.forget = setTimeout(() => { if (map.get(key) === entry) map.delete(key) }, ms).unref()
 }
 
 /**
@@ -42,51 +69,51 @@ export interface Refresh {
  *   keep the session; `codegrant/store_unavailable` when the store fails.
  */
 export function createRefresher(config: OAuthConfig, provider: () => Promise<Provider>, store?: SessionStore, ttl: (fresh: SessionData) => number = () => config.sessionIdleTimeout): Refresh {
-  const flights = new Map<string, { from: string; result: Promise<SessionData>; done?: SessionData }>()
+  const flights = new Map<string, Flight>()
   // a grant is remembered by the refresh token it used: when saving its result fails (the store
   // is down), the next attempt saves the same tokens instead of replaying a used refresh token
-  const granted = new Map<string, { grant: Promise<SessionData>; done?: SessionData }>()
-  const direct = (current: SessionData) => {
+  const granted = new Map<string, Flight>()
+  const grant: Grant = (current) => {
     const used = current.tokens.refreshToken!
     const known = granted.get(used)
-    // a grant whose tokens this session already holds is spent (a provider that does not rotate)
-    if (known && known.done?.tokens.accessToken !== current.tokens.accessToken) return known.grant
-    const entry: { grant: Promise<SessionData>; done?: SessionData } = { grant: refresh(config, provider, current, used) }
+    if (answers(known, current)) return known.result
+    const entry: Flight = { from: used, replaced: current.tokens.accessToken, result: refresh(config, provider, current, used) }
     granted.set(used, entry)
-    const forget = () => { if (granted.get(used) === entry) granted.delete(used) }
-    entry.grant.then((fresh) => { entry.done = fresh; setTimeout(forget, SUCCESSOR_TTL_MS).unref() }, forget)
-    return entry.grant
+    // with a store, kept until saved (grant.saved): its result may be the only copy of a rotated refresh token
+    entry.result.then((fresh) => { entry.done = fresh; keep(granted, used, entry, store ? UNSAVED_TTL_MS : SUCCESSOR_TTL_MS) }, () => { if (granted.get(used) === entry) granted.delete(used) })
+    return entry.result
   }
-  const run = (session: SessionData): Promise<SessionData> => {
-    if (!store) return direct(session)
-    if (canLock(store)) return refreshAcrossInstances(config, store, session, ttl, direct)
-    return direct(session).then(async (fresh) => {
-      if (!(await replaceRecord(config, store, fresh, ttl(fresh)))) throw new CodegrantError('codegrant/session_ended', 'The session was ended (signed out elsewhere). Sign in again.')
-      return fresh
-    })
+  grant.saved = (current) => {
+    const entry = granted.get(current.tokens.refreshToken!)
+    if (entry?.done) keep(granted, entry.from, entry, SUCCESSOR_TTL_MS)
+  }
+  const run = async (session: SessionData): Promise<SessionData> => {
+    if (!store) return grant(session)
+    // the provider's metadata first: a lock holder that loads it is slower than the lock allows for
+    await provider()
+    if (canLock(store)) return refreshAcrossInstances(config, store, session, ttl, grant)
+    const fresh = await grantOrSaved(config, store, session, grant)
+    if (fresh.saved) return fresh.session
+    await saveRefreshed(config, store, fresh.session, ttl(fresh.session))
+    grant.saved(session)
+    return fresh.session
   }
 
-  const refresher = (session: SessionData, options?: { force?: boolean }) => {
+  const refresher = (session: SessionData) => {
     const from = session.tokens.refreshToken
     // the session itself lives on (its lifetime is its own); only API calls need a new login
     if (!from) return Promise.reject(new CodegrantError('codegrant/token_expired', 'The access token expired and the provider gave no refresh token: sign in again to call APIs.'))
     const flight = flights.get(session.sid)
-    // A forced refresh joins one in flight, and takes a finished one only when this request still
-    // carries the session from before it (replaying `from` would be refresh-token reuse). When the
-    // request already holds the finished result (a provider that does not rotate refresh tokens),
-    // handing it back would return the very tokens it is asked to replace: refresh anew.
-    if (flight && flight.from === from && !(options?.force && flight.done?.tokens.accessToken === session.tokens.accessToken)) return flight.result
-    const entry: { from: string; result: Promise<SessionData>; done?: SessionData } = { from, result: run(session) }
+    if (answers(flight, session)) return flight.result
+    const entry: Flight = { from, replaced: session.tokens.accessToken, result: run(session) }
     flights.set(session.sid, entry)
-    const forget = () => { if (flights.get(session.sid) === entry) flights.delete(session.sid) }
-    entry.result.then((fresh) => { entry.done = fresh; setTimeout(forget, SUCCESSOR_TTL_MS).unref() }, forget)
+    entry.result.then((fresh) => { entry.done = fresh; keep(flights, session.sid, entry, SUCCESSOR_TTL_MS) }, () => { if (flights.get(session.sid) === entry) flights.delete(session.sid) })
     return entry.result
   }
+  // only for a request that still holds the tokens the refresh replaced: never a step back
   refresher.successor = (session: SessionData) => {
-    const done = flights.get(session.sid)?.done
-    if (!done || flights.get(session.sid)!.from !== session.tokens.refreshToken || done.tokens.accessToken === session.tokens.accessToken) return undefined
-    // never a step back: a session refreshed again since (elsewhere) keeps its newer tokens
-    return (done.tokens.expiresAt ?? 0) >= (session.tokens.expiresAt ?? 0) ? done : undefined
+    const flight = flights.get(session.sid)
+    return flight?.done && answers(flight, session) ? flight.done : undefined
   }
   return refresher
 }
