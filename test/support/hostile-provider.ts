@@ -12,6 +12,9 @@
  *   hostile.set({ discovery: 'issuer-mismatch' })
  *   hostile.set({ userinfo: { sub: 'mallory' } })
  *   hostile.set({ tokenRaw: { status: 200, contentType: 'application/json', body: '[[[' } })
+ *   hostile.set({ rotateRefreshTokens: false })             // refresh tokens stay valid, none issued on refresh
+ *   hostile.set({ challenge: 'error=invalid_request' })     // userinfo's 401 without a Bearer challenge
+ *   hostile.set({ delay: { token: 1000 } })                 // the token endpoint answers after a second
  *
  * It counts requests per endpoint (`hostile.count('token')`), remembers every code and token it
  * issued (`hostile.secrets()`) so that tests can assert none reaches a response, and holds
@@ -69,7 +72,13 @@ export interface HostileSettings {
   idToken?: { alg?: IdTokenAlg; claims?: Overrides; header?: Overrides; raw?: string }
   /** Userinfo: a fault, or claim overrides. */
   userinfo?: Fault | Overrides
+  /** The `WWW-Authenticate` header of userinfo's 401 for an unknown access token (default `Bearer error="invalid_token"`). */
+  challenge?: string
   revoke?: Fault
+  /** False: a refresh grant issues no new refresh token, and the one presented stays valid (LemonLDAP::NG). */
+  rotateRefreshTokens?: boolean
+  /** Milliseconds an endpoint waits before it handles a request: a slow provider. */
+  delay?: Partial<Record<Endpoint, number>>
 }
 
 export type Endpoint = 'discovery' | 'jwks' | 'authorize' | 'token' | 'userinfo' | 'revoke' | 'end-session' | 'unknown'
@@ -104,6 +113,16 @@ const HUGE = 2 * 1024 * 1024
 /** Faults whose (mangled) answer carries what a proper answer would have. */
 const CARRIES_ANSWER = new Set<Fault>(['stall-body', 'trickle', 'not-json', 'array', 'huge', 'huge-chunked'])
 const SCOPE = 'openid profile email'
+const ENDPOINTS: Readonly<Record<string, Endpoint>> = {
+  '/.well-known/openid-configuration': 'discovery',
+  '/.well-known/oauth-authorization-server': 'discovery',
+  '/jwks': 'jwks',
+  '/authorize': 'authorize',
+  '/token': 'token',
+  '/userinfo': 'userinfo',
+  '/revoke': 'revoke',
+  '/end-session': 'end-session',
+}
 
 interface Grant {
   clientId: string
@@ -216,12 +235,13 @@ export async function startHostileProvider(options: { clientId: string; clientSe
     return jwt
   }
 
-  async function tokens(nonce: string | undefined): Promise<Record<string, unknown>> {
+  async function tokens(nonce: string | undefined, refreshed = false): Promise<Record<string, unknown>> {
     const accessToken = token('at')
-    const refreshToken = token('rt')
     accessTokens.add(accessToken)
-    refreshTokens.add(refreshToken)
-    const body = { access_token: accessToken, token_type: 'Bearer', expires_in: 300, scope: SCOPE, refresh_token: refreshToken, id_token: await idToken(nonce) }
+    const rotate = !refreshed || settings.rotateRefreshTokens !== false
+    const refreshToken = rotate ? token('rt') : undefined
+    if (refreshToken) refreshTokens.add(refreshToken)
+    const body = { access_token: accessToken, token_type: 'Bearer', expires_in: 300, scope: SCOPE, ...(refreshToken ? { refresh_token: refreshToken } : {}), id_token: await idToken(nonce) }
     return merge(body, settings.tokenResponse)
   }
 
@@ -252,8 +272,9 @@ export async function startHostileProvider(options: { clientId: string; clientSe
     }
     if (form.get('grant_type') === 'refresh_token') {
       const presented = form.get('refresh_token') ?? ''
-      if (!refreshTokens.delete(presented)) return invalidGrant
-      return { status: 200, body: await tokens(undefined) }
+      if (!refreshTokens.has(presented)) return invalidGrant
+      if (settings.rotateRefreshTokens !== false) refreshTokens.delete(presented)
+      return { status: 200, body: await tokens(undefined, true) }
     }
     return { status: 400, body: { error: 'unsupported_grant_type' } }
   }
@@ -261,6 +282,8 @@ export async function startHostileProvider(options: { clientId: string; clientSe
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     res.on('error', () => {})
     const url = new URL(req.url ?? '/', issuer)
+    const delay = settings.delay?.[ENDPOINTS[url.pathname] ?? 'unknown']
+    if (delay) await new Promise((resolve) => setTimeout(resolve, delay))
     switch (`${req.method} ${url.pathname}`) {
       case 'GET /.well-known/openid-configuration':
       case 'GET /.well-known/oauth-authorization-server': {
@@ -311,7 +334,7 @@ export async function startHostileProvider(options: { clientId: string; clientSe
         requests.push({ endpoint: 'userinfo' })
         const bearer = /^Bearer (.+)$/i.exec(req.headers.authorization ?? '')?.[1]
         if (!bearer || !accessTokens.has(bearer)) {
-          res.writeHead(401, { 'www-authenticate': 'Bearer error="invalid_token"' }).end()
+          res.writeHead(401, { 'www-authenticate': settings.challenge ?? 'Bearer error="invalid_token"' }).end()
           return
         }
         const spec = settings.userinfo

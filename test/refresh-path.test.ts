@@ -1,0 +1,160 @@
+/**
+ * The refresh path against providers and stores that are slow, forgetful or different (issue 18
+ * items 7, 8, 12, 13), on every framework version against the hostile provider on loopback:
+ * several codegrant instances sharing one store (in this process, each with its own refresher,
+ * metadata and keys, behind one URL: `x-instance` picks one), a provider that answers slowly,
+ * a store that fails one write, a provider that does not rotate refresh tokens (LemonLDAP::NG)
+ * and one that refuses a token without an RFC 6750 `Bearer` challenge.
+ */
+import { memoryStore, type CoordinatingStore, type OAuthOptions } from '@codegrant/core'
+import { redisStore, type RedisStore } from '@codegrant/redis'
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest'
+import { API, HTML } from './support/agent.js'
+import { buildHandler, FRAMEWORKS, type Framework } from './support/apps.js'
+import { useHostileStage } from './support/hostile-stage.js'
+import { startRedis, type RedisServer } from './support/redis.js'
+
+const SESSION = 'codegrant.session'
+const setsSession = (lines: string[]) => lines.some((line) => line.startsWith(`${SESSION}=`) && !/Max-Age=0/i.test(line))
+const STORES = ['memory', 'redis'] as const
+
+let redis: RedisServer
+const opened: RedisStore[] = []
+let prefixes = 0
+beforeAll(async () => {
+  redis = await startRedis()
+}, 30_000)
+afterAll(async () => {
+  await Promise.all(opened.map((store) => store.close()))
+  await redis?.close()
+})
+
+/** A Redis store client of its own (each instance has one), on this test's keys. */
+function redisClient(prefix: string): RedisStore {
+  const store = redisStore({ url: redis.url, prefix, logger: { warn: () => undefined, error: () => undefined } })
+  opened.push(store)
+  return store
+}
+
+/** `store` whose next `update` fails once `failNextUpdate()` was called (a store blip). */
+function blipping(store: CoordinatingStore): { store: CoordinatingStore; failNextUpdate(): void; readonly failed: number } {
+  let armed = false
+  let failed = 0
+  return {
+    store: {
+      ...store,
+      update(sid, data, ttl) {
+        if (!armed) return store.update(sid, data, ttl)
+        armed = false
+        failed++
+        throw Object.assign(new Error('the store failed to update (connection lost)'), { code: 'ECONNRESET' })
+      },
+    },
+    failNextUpdate: () => void (armed = true),
+    get failed() {
+      return failed
+    },
+  }
+}
+
+describe.each(FRAMEWORKS)('%s', (framework: Framework) => {
+  const fixture = useHostileStage(framework, { httpTimeout: 1500, mount: false })
+  /** Mounts one codegrant instance per options object behind the stage's URL; `x-instance` picks one (default 0). */
+  const instances = async (each: OAuthOptions[]) => {
+    const handlers = await Promise.all(each.map((extra) => buildHandler(framework, fixture.options(extra), fixture.hostile.userinfoUrl)))
+    fixture.stage.mount((req, res) => handlers[Number(req.headers['x-instance'] ?? 0)]!(req, res))
+  }
+  const on = (which: number, path: string) => fixture.agent.request(`${fixture.stage.url}${path}`, { headers: { ...API, 'x-instance': String(which) } })
+  const signIn = async () => {
+    const done = await fixture.agent.follow(`${fixture.stage.url}/auth/login`, { headers: HTML })
+    expect(done.last.status).toBe(200)
+  }
+  const refreshes = () => fixture.hostile.count('token', 'refresh_token')
+  /** Signs in with 2 s access tokens, then moves the clock 10 s on: the next use refreshes. */
+  const signInAndExpire = async () => {
+    fixture.hostile.set({ tokenResponse: { expires_in: 2 } })
+    await signIn()
+    vi.useFakeTimers({ toFake: ['Date'] })
+    vi.setSystemTime(Date.now() + 10_000)
+  }
+  afterEach(() => {
+    vi.useRealTimers()
+  })
+
+  describe('18.7: the cross-instance refresh lock under a slow provider', () => {
+    it('three instances sharing one Redis, a provider that takes 1.3 s per answer: exactly one refresh grant, the session survives on all three', async () => {
+      const prefix = `lock-${framework}-${++prefixes}:`
+      await instances([0, 1, 2].map(() => ({ sessionStore: redisClient(prefix) })))
+      await signInAndExpire()
+      // instances 1 and 2 have not loaded the provider's metadata or keys yet: a refresh there
+      // takes three slow answers (discovery, token, JWKS), longer than httpTimeout + 2 s
+      fixture.hostile.set({ delay: { discovery: 1300, token: 1300, jwks: 1300 } })
+      const before = refreshes()
+      const responses = await Promise.all([on(1, '/api/token'), on(2, '/api/token')])
+      expect(responses.map((response) => [response.status, response.body])).toEqual([[200, '{"token":true}'], [200, '{"token":true}']])
+      expect(refreshes()).toBe(before + 1)
+      fixture.hostile.reset()
+      for (const which of [0, 1, 2]) expect((await on(which, '/me')).status, `instance ${which}`).toBe(200)
+      expect(refreshes()).toBe(before + 1)
+    }, 20_000)
+  })
+
+  describe.each(STORES)('18.8: a write-back that fails once (%s store)', (kind) => {
+    it('keeps the rotated tokens: the refresh is saved on a second try, another instance never replays the used refresh token, and the session survives the next expiry', async () => {
+      const shared = blipping(kind === 'memory' ? memoryStore() : redisClient(`blip-${framework}-${++prefixes}:`))
+      await instances([{ sessionStore: shared.store }, { sessionStore: shared.store }])
+      await signInAndExpire()
+      const before = refreshes()
+      shared.failNextUpdate()
+      const first = await on(0, '/api/token')
+      expect([first.status, first.body]).toEqual([200, '{"token":true}'])
+      expect([shared.failed, refreshes()]).toEqual([1, before + 1])
+      // the other instance finds the refreshed record: no refresh, no replay
+      const other = await on(1, '/api/token')
+      expect([other.status, other.body]).toEqual([200, '{"token":true}'])
+      expect(refreshes()).toBe(before + 1)
+      // the next expiry refreshes with the rotated refresh token that was saved
+      vi.setSystemTime(Date.now() + 10_000)
+      expect((await on(1, '/api/userinfo')).status).toBe(200)
+      expect(refreshes()).toBe(before + 2)
+      expect((await on(0, '/me')).status).toBe(200)
+    })
+  })
+
+  describe.each(['cookie', 'memory'] as const)('18.12: a provider that does not rotate refresh tokens (%s sessions)', (sessions) => {
+    it('access tokens of 60 s: each expiry makes a token request, and the guard, accessToken(), oauth.fetch and userinfo() succeed', async () => {
+      await instances([{ sessionStore: sessions }])
+      fixture.hostile.set({ rotateRefreshTokens: false, tokenResponse: { expires_in: 60 } })
+      await signIn()
+      vi.useFakeTimers({ toFake: ['Date'] })
+      const before = refreshes()
+      const paths = ['/api/userinfo-twice', '/api/userinfo', '/api/token', '/me', '/api/userinfo-twice']
+      for (const [i, path] of paths.entries()) {
+        vi.setSystemTime(Date.now() + 61_000)
+        // the provider has expired the access token, as its `expires_in` said
+        fixture.hostile.forgetAccessTokens()
+        const response = await on(0, path)
+        expect([path, response.status]).toEqual([path, 200])
+        expect(refreshes(), path).toBe(before + i + 1)
+        if (sessions === 'cookie') expect(setsSession(response.setCookies), path).toBe(true)
+      }
+    })
+  })
+
+  describe('18.13: a 401 without an RFC 6750 Bearer challenge (LemonLDAP::NG)', () => {
+    it.each([
+      ['userinfo()', '/api/userinfo-twice'],
+      ['an API through oauth.fetch', '/api/userinfo'],
+    ])('%s: one refresh, one retry, 200', async (_, path) => {
+      await instances([{}])
+      fixture.hostile.set({ challenge: 'error=invalid_request,error_description="Access token not found"' })
+      await signIn()
+      const [before, calls] = [refreshes(), fixture.hostile.count('userinfo')]
+      // the provider invalidated the access token long before it expires (its SSO session ended)
+      fixture.hostile.forgetAccessTokens()
+      const response = await on(0, path)
+      expect([response.status, JSON.parse(response.body)]).toMatchObject([200, path === '/api/userinfo' ? { sub: 'alice' } : { userinfo: { sub: 'alice' } }])
+      expect([refreshes(), fixture.hostile.count('userinfo')]).toEqual([before + 1, calls + 2])
+    })
+  })
+})
