@@ -22,9 +22,13 @@ const SESSION = 'codegrant.session'
 const BACKCHANNEL = '/auth/backchannel-logout'
 /** Access tokens live 6 s: due 3 s after they were issued (the refresh skew is capped at half the lifetime). */
 const TOKEN_TTL = 6
-/** The refresh lock lapses OAUTH_HTTP_TIMEOUT + 2 s after it was taken (flow/refresh-lock.ts). */
 const HTTP_TIMEOUT = 1500
-const LOCK_MS = HTTP_TIMEOUT + 2000
+/**
+ * The refresh lock lapses after what its holder may take at worst (flow/refresh-lock.ts
+ * `lockTimes`): a store read (2 s), three calls to the provider, three store writes with two
+ * pauses (6.5 s), and 1 s.
+ */
+const LOCK_MS = 2000 + 3 * HTTP_TIMEOUT + 6500 + 1000
 
 interface Instance {
   start(): Promise<void>
@@ -183,7 +187,7 @@ describe('two instances behind a load balancer, sessions in Redis', () => {
     await instances[0]!.start()
     expect(await statuses('/api/userinfo')).toEqual([200, 200])
     expect([grants(), provider.count('grant.error', 'refresh_token')]).toEqual([before + 1, 0])
-  }, 20_000)
+  }, LOCK_MS + 15_000)
 
   it('logs out everywhere: B says signed out, also for a cookie saved before the logout on A', async () => {
     const saved = agent.cookies(proxy.url).get(SESSION)!
