@@ -36,21 +36,21 @@ function redisClient(prefix: string): RedisStore {
   return store
 }
 
-/** `store` whose next `update` fails once `failNextUpdate()` was called (a store blip). */
-function blipping(store: CoordinatingStore): { store: CoordinatingStore; failNextUpdate(): void; readonly failed: number } {
-  let armed = false
+/** `store` whose next `times` updates fail once `failUpdates(times)` was called (a store blip). */
+function blipping(store: CoordinatingStore): { store: CoordinatingStore; failUpdates(times: number): void; readonly failed: number } {
+  let armed = 0
   let failed = 0
   return {
     store: {
       ...store,
       update(sid, data, ttl) {
-        if (!armed) return store.update(sid, data, ttl)
-        armed = false
+        if (armed === 0) return store.update(sid, data, ttl)
+        armed--
         failed++
         throw Object.assign(new Error('the store failed to update (connection lost)'), { code: 'ECONNRESET' })
       },
     },
-    failNextUpdate: () => void (armed = true),
+    failUpdates: (times) => void (armed = times),
     get failed() {
       return failed
     },
@@ -105,7 +105,7 @@ describe.each(FRAMEWORKS)('%s', (framework: Framework) => {
       await instances([{ sessionStore: shared.store }, { sessionStore: shared.store }])
       await signInAndExpire()
       const before = refreshes()
-      shared.failNextUpdate()
+      shared.failUpdates(1)
       const first = await on(0, '/api/token')
       expect([first.status, first.body]).toEqual([200, '{"token":true}'])
       expect([shared.failed, refreshes()]).toEqual([1, before + 1])
@@ -118,6 +118,27 @@ describe.each(FRAMEWORKS)('%s', (framework: Framework) => {
       expect((await on(1, '/api/userinfo')).status).toBe(200)
       expect(refreshes()).toBe(before + 2)
       expect((await on(0, '/me')).status).toBe(200)
+    })
+
+    it('when every attempt fails: 503, and the next request saves the result it kept, at once, without a grant; the other instance never replays', async () => {
+      const shared = blipping(kind === 'memory' ? memoryStore() : redisClient(`down-${framework}-${++prefixes}:`))
+      await instances([{ sessionStore: shared.store }, { sessionStore: shared.store }])
+      await signInAndExpire()
+      const before = refreshes()
+      shared.failUpdates(3)
+      const failed = await on(0, '/api/token')
+      expect([failed.status, JSON.parse(failed.body)]).toEqual([503, { error: 'codegrant/store_unavailable' }])
+      expect([shared.failed, refreshes()]).toEqual([3, before + 1])
+      // the holder still has the lock: its own next attempt does not wait for it to lapse
+      const started = performance.now()
+      const saved = await on(0, '/api/token')
+      expect([saved.status, saved.body]).toEqual([200, '{"token":true}'])
+      expect(performance.now() - started).toBeLessThan(2000)
+      expect(refreshes()).toBe(before + 1)
+      expect((await on(1, '/api/token')).status).toBe(200)
+      vi.setSystemTime(Date.now() + 10_000)
+      expect((await on(1, '/me')).status).toBe(200)
+      expect(refreshes()).toBe(before + 2)
     })
   })
 

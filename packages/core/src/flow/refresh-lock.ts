@@ -38,7 +38,12 @@ export function lockTimes(config: OAuthConfig): { lockMs: number; waitMs: number
 export interface Grant {
   (current: SessionData): Promise<SessionData>
   /** The result of the grant for `current` is in the store (the refresher may forget it soon). */
-  saved(current: SessionData): void
+  saved(current: SessionData): Promise<void>
+  /**
+   * The result of the grant for `current` could not be saved: the refresher keeps it for the
+   * next attempt, which saves it and then calls `unlock` (the lock is kept until then).
+   */
+  unsaved(current: SessionData, unlock: () => Promise<void>): void
 }
 
 /**
@@ -47,9 +52,9 @@ export interface Grant {
  * session's lock reads the record right before it uses the refresh token, calls the token
  * endpoint and writes the record back only if it still exists (a session ended meanwhile stays
  * ended); the others wait, bounded, and use what it stored. A holder that dies leaves a lock
- * that lapses, and a waiter takes over. A holder that cannot save its result keeps the lock
- * until it lapses, so no other instance replays the used refresh token meanwhile; `grant`
- * remembers the result for this instance's next attempt.
+ * that lapses, and a waiter takes over. A holder that cannot save its result keeps the lock,
+ * so no other instance replays the used refresh token meanwhile, and `grant` keeps the result
+ * for this instance's next attempt, which saves it and releases the lock.
  *
  * @param ttl seconds the record lives after the write.
  * @throws {CodegrantError} `codegrant/session_ended` when the record is gone;
@@ -66,6 +71,7 @@ export async function refreshAcrossInstances(
   const owner = randomUUID()
   const deadline = Date.now() + waitMs
   const refreshedElsewhere = (current: SessionData) => current.tokens.accessToken !== session.tokens.accessToken
+  const unlock = () => Promise.resolve(guarded(config, 'lock', () => store.unlock(session.sid, owner))).catch(() => undefined)
   for (;;) {
     if (await guarded(config, 'lock', () => store.lock(session.sid, owner, lockMs))) {
       let release = true
@@ -77,14 +83,18 @@ export async function refreshAcrossInstances(
         try {
           await saveRefreshed(config, store, fresh.session, ttl(fresh.session))
         } catch (error) {
-          // unsaved: the lock stays until it lapses, so no other instance replays the used refresh token
-          if (isCodegrantError(error, 'codegrant/store_unavailable')) release = false
+          // unsaved: the lock stays (until saved, or until it lapses), so no other instance replays
+          // the used refresh token
+          if (isCodegrantError(error, 'codegrant/store_unavailable')) {
+            release = false
+            grant.unsaved(current, unlock)
+          }
           throw error
         }
-        grant.saved(current)
+        await grant.saved(current)
         return fresh.session
       } finally {
-        if (release) await Promise.resolve(guarded(config, 'lock', () => store.unlock(session.sid, owner))).catch(() => undefined)
+        if (release) await unlock()
       }
     }
     await new Promise((resolve) => setTimeout(resolve, POLL_MS))

@@ -35,6 +35,10 @@ interface Flight {
   replaced: string
   result: Promise<SessionData>
   done?: SessionData
+  /** With a store: its result was saved there. */
+  saved?: boolean
+  /** With a store that locks and an unsaved result: releases the lock its holder kept. */
+  unlock?: () => Promise<void>
   forget?: ReturnType<typeof setTimeout>
 }
 
@@ -83,19 +87,37 @@ export function createRefresher(config: OAuthConfig, provider: () => Promise<Pro
     entry.result.then((fresh) => { entry.done = fresh; keep(granted, used, entry, store ? UNSAVED_TTL_MS : SUCCESSOR_TTL_MS) }, () => { if (granted.get(used) === entry) granted.delete(used) })
     return entry.result
   }
-  grant.saved = (current) => {
+  grant.saved = async (current) => {
     const entry = granted.get(current.tokens.refreshToken!)
-    if (entry?.done) keep(granted, entry.from, entry, SUCCESSOR_TTL_MS)
+    if (!entry?.done) return
+    entry.saved = true
+    keep(granted, entry.from, entry, SUCCESSOR_TTL_MS)
+    const unlock = entry.unlock
+    entry.unlock = undefined
+    await unlock?.()
+  }
+  grant.unsaved = (current, unlock) => {
+    const entry = granted.get(current.tokens.refreshToken!)
+    if (entry?.done) entry.unlock = unlock
+    else void unlock()
   }
   const run = async (session: SessionData): Promise<SessionData> => {
     if (!store) return grant(session)
+    // a grant whose result the store could not save is saved now, without taking the lock (its
+    // holder kept it, and releases it once saved): writing tokens already granted replays nothing
+    const unsaved = granted.get(session.tokens.refreshToken!)
+    if (unsaved?.done && !unsaved.saved && answers(unsaved, session)) {
+      await saveRefreshed(config, store, unsaved.done, ttl(unsaved.done))
+      await grant.saved(session)
+      return unsaved.done
+    }
     // the provider's metadata first: a lock holder that loads it is slower than the lock allows for
     await provider()
     if (canLock(store)) return refreshAcrossInstances(config, store, session, ttl, grant)
     const fresh = await grantOrSaved(config, store, session, grant)
     if (fresh.saved) return fresh.session
     await saveRefreshed(config, store, fresh.session, ttl(fresh.session))
-    grant.saved(session)
+    await grant.saved(session)
     return fresh.session
   }
 
