@@ -5,8 +5,10 @@
  */
 import { memoryStore, type CoordinatingStore, type SessionData } from '@codegrant/core'
 import { redisStore, redisStoreFromEnv, type RedisStore } from '@codegrant/redis'
+import { execFile } from 'node:child_process'
+import { promisify } from 'node:util'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { startRedis, startRedisCluster, startRedisSentinel, until, type RedisCluster, type RedisSentinel, type RedisServer } from './support/redis.js'
+import { binary, startRedis, startRedisCluster, startRedisSentinel, until, type RedisCluster, type RedisSentinel, type RedisServer } from './support/redis.js'
 
 const session = (sid: string, accessToken = 'at-1'): SessionData => ({
   sid,
@@ -16,6 +18,7 @@ const session = (sid: string, accessToken = 'at-1'): SessionData => ({
   user: { sub: 'alice' },
   tokens: { accessToken, tokenType: 'bearer', scope: 'openid' },
 })
+const run = promisify(execFile)
 const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 let counter = 0
 const fresh = () => `sid-${process.pid}-${++counter}-${Math.random().toString(36).slice(2)}`
@@ -231,6 +234,51 @@ describe('redis store', () => {
     expect(checkRedisUrl('redis+sentinel://h1:26379,h2:26379/mymaster')).toBeUndefined()
     expect(checkRedisUrl('rediss://:pw@h1:6380/2')).toBeUndefined()
     expect(checkRedisUrl('h1:7000,h2:7001')).toBeUndefined()
+  })
+})
+
+describe('redis store: Sentinel over TLS', () => {
+  let secure: RedisSentinel
+  beforeAll(async () => {
+    secure = await startRedisSentinel('codegrant', { tls: true })
+  }, 60_000)
+  afterAll(async () => {
+    await secure?.close()
+  })
+
+  it('talks TLS to the sentinels and to the master (which have no plain-text port): a session round-trips', async () => {
+    // nothing listens in plain text: a plain-text client is not answered by the sentinel or the master
+    for (const port of [secure.sentinelPort, await secure.masterPort()]) {
+      await expect(run(binary('redis-cli'), ['-h', '127.0.0.1', '-p', String(port), 'ping'], { timeout: 5000 })).rejects.toThrow()
+    }
+    const store = redisStore({ url: secure.url, prefix: 'tls:', tls: { ca: secure.ca }, logger: { warn: () => undefined, error: () => undefined } })
+    stores.push(store)
+    const sid = fresh()
+    await store.set(sid, session(sid, 'at-over-tls'), 60)
+    expect((await store.get(sid))?.tokens.accessToken).toBe('at-over-tls')
+    expect(await secure.cli(await secure.masterPort(), 'exists', `tls:{${sid}}:session`)).toBe('1')
+  })
+
+  it('verifies the servers\' certificate: an unknown CA is refused, never downgraded', async () => {
+    const store = redisStore({ url: secure.url, prefix: 'tls:', timeout: 500, logger: { warn: () => undefined, error: () => undefined } })
+    stores.push(store)
+    await expect(store.get(fresh())).rejects.toThrow(/Redis|sentinel|certificate|timed out/i)
+  })
+
+  it('refuses at start-up what it cannot honour: TLS mixed with plain text, options in a query, TLS settings with a plain URL', async () => {
+    const { checkRedisUrl } = await import('@codegrant/redis')
+    expect(checkRedisUrl('rediss+sentinel://h1:26379,redis://h2:26379/mymaster')).toMatch(/mixes TLS and plain-text entries/)
+    expect(checkRedisUrl('rediss://h1:7000,redis://h2:7001')).toMatch(/mixes TLS and plain-text entries/)
+    expect(checkRedisUrl('redis://h1:7000,rediss://h2:7001')).toMatch(/mixes TLS and plain-text entries/)
+    expect(checkRedisUrl('redis://:hunter2@h1:6379?tls=true')).toMatch(/query string, which is not read: use rediss:\/\//)
+    expect(checkRedisUrl('redis://:hunter2@h1:6379?tls=true')).not.toContain('hunter2')
+    expect(checkRedisUrl('rediss+sentinel://h1:26379,h2:26379/mymaster')).toBeUndefined()
+    expect(checkRedisUrl('rediss://h1:7000,h2:7001')).toBeUndefined()
+    expect(() => redisStore({ url: 'redis+sentinel://127.0.0.1:1/m', tls: { ca: 'x' } })).toThrow(/needs a rediss:\/\//)
+    const { createCodegrant } = await import('@codegrant/core')
+    const env = { OAUTH_ISSUER: 'http://127.0.0.1:9', OAUTH_CLIENT_ID: 'client', OAUTH_CLIENT_SECRET: 'secret', OAUTH_BASE_URL: 'http://localhost:3000', OAUTH_COOKIE_SECRET: 'x'.repeat(32) }
+    expect(() => createCodegrant({ logger: { warn: () => undefined, error: () => undefined } }, { ...env, OAUTH_SESSION_STORE: 'redis', OAUTH_REDIS_URL: 'rediss+sentinel://h1:26379,redis://h2:26379/m' }))
+      .toThrow(/OAUTH_REDIS_URL mixes TLS and plain-text entries/)
   })
 })
 

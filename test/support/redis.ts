@@ -1,10 +1,11 @@
 /**
  * Real Redis for the tests: a single `redis-server`, a 3-master Redis Cluster (created with
- * `redis-cli --cluster create`) and a master + replica watched by Sentinel, each on free loopback ports, in a temporary directory, started
- * and stopped by the test that needs them. Never a mock.
+ * `redis-cli --cluster create`) and a master + replica watched by Sentinel (in plain text, or
+ * TLS only), each on free loopback ports, in a temporary directory, started and stopped by the
+ * test that needs them. Never a mock.
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process'
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -13,7 +14,7 @@ import { promisify } from 'node:util'
 const run = promisify(execFile)
 const INSTALL = 'install redis-server and redis-tools: apt-get install -y redis-server redis-tools'
 
-function binary(name: string): string {
+export function binary(name: string): string {
   for (const dir of ['/usr/bin', '/usr/local/bin', '/usr/sbin']) if (existsSync(join(dir, name))) return join(dir, name)
   throw new Error(`${name} is missing: ${INSTALL}`)
 }
@@ -41,8 +42,34 @@ async function freePort(taken: Set<number>): Promise<number> {
   }
 }
 
+/** The server side of TLS: a self-signed certificate for 127.0.0.1 (made here, in the test's temporary directory) that clients trust as their CA. */
+interface Certificate {
+  cert: string
+  key: string
+  /** The certificate as PEM text, for a client's `ca`. */
+  pem: string
+}
+
+async function makeCertificate(dir: string): Promise<Certificate> {
+  const cert = join(dir, 'redis.crt')
+  const key = join(dir, 'redis.key')
+  await run('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '1', '-subj', '/CN=127.0.0.1',
+    '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', key, '-out', cert], { timeout: 10_000 })
+  return { cert, key, pem: readFileSync(cert, 'utf8') }
+}
+
+/** redis-server's settings for TLS only: no plain-text port, TLS between replica, master and Sentinel too, clients need no certificate. */
+function tlsOnly(certificate: Certificate, port: number): string[] {
+  return ['port 0', `tls-port ${port}`, `tls-cert-file ${certificate.cert}`, `tls-key-file ${certificate.key}`, `tls-ca-cert-file ${certificate.cert}`, 'tls-auth-clients no', 'tls-replication yes']
+}
+
 async function cli(port: number, ...args: string[]): Promise<string> {
-  const { stdout } = await run(binary('redis-cli'), ['-h', '127.0.0.1', '-p', String(port), ...args], { timeout: 10_000 })
+  return cliOver(undefined, port, ...args)
+}
+
+async function cliOver(certificate: Certificate | undefined, port: number, ...args: string[]): Promise<string> {
+  const tls = certificate ? ['--tls', '--cacert', certificate.cert] : []
+  const { stdout } = await run(binary('redis-cli'), [...tls, '-h', '127.0.0.1', '-p', String(port), ...args], { timeout: 10_000 })
   return stdout.trim()
 }
 
@@ -73,9 +100,10 @@ export interface RedisServer {
   close(): Promise<void>
 }
 
-function launch(port: number, dir: string, extra: string[] = []): ChildProcess {
+function launch(port: number, dir: string, extra: string[] = [], certificate?: Certificate): ChildProcess {
+  const listen = certificate ? tlsOnly(certificate, port).flatMap((line) => line.split(' ').map((word, index) => (index === 0 ? `--${word}` : word))) : ['--port', String(port)]
   const child = spawn(binary('redis-server'), [
-    '--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'yes', '--appendfsync', 'always',
+    ...listen, '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'yes', '--appendfsync', 'always',
     '--protected-mode', 'no', '--loglevel', 'warning', ...extra,
   ], { stdio: 'ignore' })
   child.on('error', () => undefined)
@@ -147,8 +175,12 @@ export async function startRedisCluster(): Promise<RedisCluster> {
 }
 
 export interface RedisSentinel {
-  /** OAUTH_REDIS_URL for it: `redis+sentinel://127.0.0.1:<sentinel port>/<master name>`. */
+  /** OAUTH_REDIS_URL for it: `redis+sentinel://127.0.0.1:<sentinel port>/<master name>` (`rediss+sentinel://` with TLS). */
   url: string
+  /** With TLS: the certificate every node presents, as PEM, for the client's `ca`. */
+  ca: string | undefined
+  /** The Sentinel's port. */
+  sentinelPort: number
   master: string
   /** The data nodes: the first starts as master, the second as its replica. */
   ports: number[]
@@ -160,19 +192,25 @@ export interface RedisSentinel {
   close(): Promise<void>
 }
 
-/** A master, one replica and one Sentinel (quorum 1) watching them, on free loopback ports. */
-export async function startRedisSentinel(master = 'codegrant'): Promise<RedisSentinel> {
+/**
+ * A master, one replica and one Sentinel (quorum 1) watching them, on free loopback ports. With
+ * `tls`, each of the three listens on a TLS port only (no plain-text listener at all), with a
+ * certificate made for the occasion.
+ */
+export async function startRedisSentinel(master = 'codegrant', { tls = false } = {}): Promise<RedisSentinel> {
   binary('redis-cli')
   const taken = new Set<number>()
   const [primary, replica, sentinel] = [await freePort(taken), await freePort(taken), await freePort(taken)]
   const dir = mkdtempSync(join(tmpdir(), 'codegrant-sentinel-'))
+  const certificate = tls ? await makeCertificate(dir) : undefined
+  const cli = (port: number, ...args: string[]) => cliOver(certificate, port, ...args)
   const children = [
-    launch(primary, dir, ['--appendfilename', `aof-${primary}.aof`, '--appenddirname', `aof-${primary}`, '--appendonly', 'no']),
-    launch(replica, dir, ['--appendfilename', `aof-${replica}.aof`, '--appenddirname', `aof-${replica}`, '--appendonly', 'no', '--replicaof', '127.0.0.1', String(primary)]),
+    launch(primary, dir, ['--appendfilename', `aof-${primary}.aof`, '--appenddirname', `aof-${primary}`, '--appendonly', 'no'], certificate),
+    launch(replica, dir, ['--appendfilename', `aof-${replica}.aof`, '--appenddirname', `aof-${replica}`, '--appendonly', 'no', '--replicaof', '127.0.0.1', String(primary)], certificate),
   ]
   const config = join(dir, 'sentinel.conf')
   writeFileSync(config, [
-    `port ${sentinel}`, 'bind 127.0.0.1', 'protected-mode no', `dir ${dir}`,
+    ...(certificate ? tlsOnly(certificate, sentinel) : [`port ${sentinel}`]), 'bind 127.0.0.1', 'protected-mode no', `dir ${dir}`,
     `sentinel monitor ${master} 127.0.0.1 ${primary} 1`,
     `sentinel down-after-milliseconds ${master} 2000`,
     `sentinel failover-timeout ${master} 10000`, '',
@@ -195,7 +233,9 @@ export async function startRedisSentinel(master = 'codegrant'): Promise<RedisSen
     throw error
   }
   return {
-    url: `redis+sentinel://127.0.0.1:${sentinel}/${master}`,
+    url: `redis${tls ? 's' : ''}+sentinel://127.0.0.1:${sentinel}/${master}`,
+    ca: certificate?.pem,
+    sentinelPort: sentinel,
     master,
     ports: [primary, replica],
     masterPort,
@@ -208,7 +248,7 @@ export async function startRedisSentinel(master = 'codegrant'): Promise<RedisSen
       }, 30_000)
       return masterPort()
     },
-    cli: (port, ...args) => cli(port, ...args),
+    cli,
     close,
   }
 }

@@ -1,3 +1,4 @@
+import type { ConnectionOptions } from 'node:tls'
 import type { CoordinatingStore, Logger, SessionData } from '@codegrant/core'
 import { Cluster, Redis, type RedisOptions } from 'ioredis'
 
@@ -5,9 +6,18 @@ export interface RedisStoreOptions {
   /**
    * `redis://[user:pass@]host:port[/db]`, `rediss://…` (TLS), a comma-separated list of cluster
    * nodes (`redis://h1:7000,redis://h2:7001` or `h1:7000,h2:7001`), or Sentinel as
-   * `redis+sentinel://[user:pass@]h1:26379,h2:26379/<master name>`. `OAUTH_REDIS_URL`.
+   * `redis+sentinel://[user:pass@]h1:26379,h2:26379/<master name>` (`rediss+sentinel://…`: TLS to
+   * the sentinels and to the master). `OAUTH_REDIS_URL`. A URL whose security cannot be honoured
+   * (TLS and plain-text entries mixed, options in a query string) is refused.
    */
   url?: string
+  /**
+   * TLS settings for a `rediss://` or `rediss+sentinel://` URL — a private CA (`ca`), a client
+   * certificate (`cert`, `key`), `servername` — used for every connection: the sentinels, the
+   * master, each cluster node. Without it the system's CAs verify the server (and
+   * `NODE_EXTRA_CA_CERTS` can add one). Refused with a plain-text URL.
+   */
+  tls?: ConnectionOptions
   /** Treat `url` as Redis Cluster nodes even when it names only one. `OAUTH_REDIS_CLUSTER`. */
   cluster?: boolean
   /** Prefix of every key. `OAUTH_REDIS_PREFIX`, default `codegrant:`. */
@@ -54,7 +64,7 @@ export function redisStore(options: RedisStoreOptions = {}): RedisStore {
   const prefix = options.prefix ?? 'codegrant:'
   const timeout = options.timeout ?? 2000
   const owned = options.client === undefined
-  const client = options.client ?? connect(options.url ?? 'redis://localhost:6379', options.cluster ?? false, timeout)
+  const client = options.client ?? connect(options.url ?? 'redis://localhost:6379', options.cluster ?? false, timeout, options.tls)
   watch(client, options.logger)
   const commands = client as (Redis | Cluster) & Scripts
   client.defineCommand('cgUpdate', { numberOfKeys: 1, lua: UPDATE_IF_EXISTS })
@@ -145,15 +155,21 @@ interface Parsed {
   kind: 'single' | 'cluster' | 'sentinel'
   nodes: { host: string; port: number }[]
   options: RedisOptions
+  /** `rediss://` / `rediss+sentinel://`: every connection is TLS. */
+  tls: boolean
 }
+
+const SCHEME = /^\w[\w+.-]*:\/\//
 
 function parseUrl(raw: string, cluster: boolean): Parsed {
   const parts = raw.split(',').map((part) => part.trim()).filter(Boolean)
   const sentinel = /^redis(s)?\+sentinel:\/\//i.exec(parts[0] ?? '')
   // `redis+sentinel://u:p@h1:26379,h2:26379/mymaster`: the hosts after the first carry no scheme
+  // and follow the first's, TLS or not
+  const scheme = SCHEME.exec(parts[0] ?? '')?.[0] ?? 'redis://'
   const urls = parts.map((part, index) => {
-    const withScheme = index > 0 && !/^\w[\w+.-]*:\/\//.test(part) ? `redis://${part}` : part
-    const normalised = sentinel ? withScheme.replace(/^redis(s)?\+sentinel:/i, 'redis$1:') : /^\w[\w+.-]*:\/\//.test(withScheme) ? withScheme : `redis://${withScheme}`
+    const withScheme = SCHEME.test(part) ? part : `${scheme}${part}`
+    const normalised = sentinel ? withScheme.replace(/^redis(s)?\+sentinel:/i, 'redis$1:') : withScheme
     let url: URL
     try {
       url = new URL(normalised)
@@ -161,31 +177,54 @@ function parseUrl(raw: string, cluster: boolean): Parsed {
       throw new Error(`OAUTH_REDIS_URL must be redis://host:port, rediss://…, a comma list of cluster nodes, or redis+sentinel://h1:26379,h2:26379/master (entry ${index + 1} is not a URL)`)
     }
     if (url.protocol !== 'redis:' && url.protocol !== 'rediss:') throw new Error(`OAUTH_REDIS_URL entry ${index + 1} must use redis:// or rediss:// (got ${url.protocol})`)
+    // ioredis reads nothing from a query (`?tls=true`, `?ssl=…` as other clients do): a setting there
+    // would be silently dropped, and with it perhaps the TLS it asked for
+    if (url.search) throw new Error(`OAUTH_REDIS_URL entry ${index + 1} has a query string, which is not read: use rediss:// (or rediss+sentinel://) for TLS, and the path for the database number`)
     return url
   })
   const first = urls[0]
   if (!first) throw new Error('OAUTH_REDIS_URL is empty')
+  const tls = first.protocol === 'rediss:'
+  // one client uses one transport for every node: entries that disagree cannot all be honoured
+  const mixed = urls.findIndex((url) => (url.protocol === 'rediss:') !== tls)
+  if (mixed !== -1) {
+    throw new Error(`OAUTH_REDIS_URL mixes TLS and plain-text entries (entry 1 ${tls ? 'asks for TLS' : 'is plain text'}, entry ${mixed + 1} ${tls ? 'is plain text' : 'asks for TLS'}): use ${sentinel ? 'rediss+sentinel://' : 'rediss://'} for all or none`)
+  }
   const options: RedisOptions = {}
   if (first.username) options.username = decodeURIComponent(first.username)
   if (first.password) options.password = decodeURIComponent(first.password)
-  if (first.protocol === 'rediss:') options.tls = {}
   const nodes = urls.map((url) => ({ host: url.hostname.replace(/^\[|\]$/g, ''), port: Number(url.port || (sentinel ? 26379 : 6379)) }))
   if (sentinel) {
     const name = decodeURIComponent((urls[urls.length - 1]!.pathname || '/').slice(1))
     if (!name) throw new Error('OAUTH_REDIS_URL for Sentinel must end with the master name: redis+sentinel://h1:26379,h2:26379/mymaster')
-    return { kind: 'sentinel', nodes, options: { ...options, name, sentinelPassword: options.password } }
+    return { kind: 'sentinel', nodes, options: { ...options, name, sentinelPassword: options.password }, tls }
   }
   const db = first.pathname.length > 1 ? Number(first.pathname.slice(1)) : undefined
   if (db !== undefined && !Number.isInteger(db)) throw new Error('OAUTH_REDIS_URL: the path must be a database number')
   if (db !== undefined) options.db = db
-  return { kind: cluster || urls.length > 1 ? 'cluster' : 'single', nodes, options }
+  return { kind: cluster || urls.length > 1 ? 'cluster' : 'single', nodes, options, tls }
 }
 
-function connect(url: string, cluster: boolean, timeout: number): Redis | Cluster {
-  const { kind, nodes, options } = parseUrl(url, cluster)
+/**
+ * The TLS options for every connection the URL makes, or none. ioredis applies `tls` to a single
+ * Redis and to each cluster node, but in Sentinel mode uses it for nothing unless told: the
+ * sentinels need `sentinelTLS`, the master `enableTLSForSentinelMode` (without both, a
+ * `rediss+sentinel://` URL would send the password and every session in clear).
+ */
+function transport(kind: Parsed['kind'], tls: boolean, settings: ConnectionOptions | undefined): RedisOptions {
+  if (!tls) {
+    if (settings) throw new Error('the tls option of redisStore needs a rediss:// (or rediss+sentinel://) URL: with redis:// every connection would be plain text')
+    return {}
+  }
+  const options = { ...settings }
+  return kind === 'sentinel' ? { tls: options, sentinelTLS: options, enableTLSForSentinelMode: true } : { tls: options }
+}
+
+function connect(url: string, cluster: boolean, timeout: number, tlsSettings: ConnectionOptions | undefined): Redis | Cluster {
+  const { kind, nodes, options, tls } = parseUrl(url, cluster)
   // commands wait in the offline queue while reconnecting, bounded by `timeout` (ours and ioredis's)
   // auto-pipelining: the commands of requests handled in the same tick go out in one write
-  const common: RedisOptions = { ...options, commandTimeout: timeout, connectTimeout: Math.max(timeout, 1000), maxRetriesPerRequest: 1, enableOfflineQueue: true, enableAutoPipelining: true }
+  const common: RedisOptions = { ...options, ...transport(kind, tls, tlsSettings), commandTimeout: timeout, connectTimeout: Math.max(timeout, 1000), maxRetriesPerRequest: 1, enableOfflineQueue: true, enableAutoPipelining: true }
   if (kind === 'cluster') {
     const { db: _db, ...redisOptions } = common
     return new Cluster(nodes, { redisOptions, enableOfflineQueue: true, enableAutoPipelining: true, slotsRefreshTimeout: Math.max(timeout, 1000), clusterRetryStrategy: (times) => Math.min(100 * times, 2000) })
