@@ -14,7 +14,7 @@ import { API, HTML, type Agent, type Hop } from './support/agent.js'
 import { buildHandler, FRAMEWORKS, type Framework, type Stage } from './support/apps.js'
 import type { HostileProvider } from './support/hostile-provider.js'
 import { useHostileStage } from './support/hostile-stage.js'
-import { appOptions, SECRET_A, type captureLogs } from './support/provider.js'
+import { appOptions, CLIENT_ID, CLIENT_SECRET, SECRET_A, type captureLogs } from './support/provider.js'
 
 const TIMEOUT = 300 // OAUTH_HTTP_TIMEOUT, milliseconds
 const SESSION = 'codegrant.session'
@@ -476,6 +476,37 @@ describe.each(FRAMEWORKS)('%s', (framework: Framework) => {
       expect(response.status).toBe(500)
       expect(hostile.count('token', 'refresh_token')).toBe(before + 1)
       expect(setsSession(response.setCookies)).toBe(true)
+    })
+  })
+
+  describe('issue 18 finding 10: codegrant\'s own pages cannot be framed', () => {
+    const expectUnframeable = (page: Hop, what: string) => {
+      expect(page.headers.get('content-type'), what).toContain('text/html')
+      const csp = (page.headers.get('content-security-policy') ?? '').split(';').map((directive) => directive.trim())
+      expect(csp, what).toEqual(expect.arrayContaining(["default-src 'none'", "frame-ancestors 'none'", "base-uri 'none'"]))
+      expect(page.headers.get('x-frame-options'), what).toBe('DENY')
+    }
+
+    it('the logout confirmation, the error pages (4xx and 503) and the provider chooser send frame-ancestors \'none\', base-uri \'none\' and X-Frame-Options: DENY', async () => {
+      const confirmation = await get('/auth/logout', HTML)
+      expect(confirmation.body).toContain('<form method="post"')
+      expectUnframeable(confirmation, 'logout confirmation')
+      const refused = await get('/auth/callback?code=x&state=y', HTML)
+      expect(refused.status).toBe(400)
+      expectUnframeable(refused, 'callback error page')
+      hostile.set({ discovery: 'status-503' })
+      const unavailable = await get('/auth/login', HTML)
+      expect(unavailable.status).toBeGreaterThanOrEqual(500)
+      expectUnframeable(unavailable, 'provider unavailable page')
+      stage.mount(await buildHandler(framework, {
+        baseUrl: stage.url,
+        cookieSecret: SECRET_A,
+        logger: logs,
+        providers: { alpha: { issuer: hostile.issuer, clientId: CLIENT_ID, clientSecret: CLIENT_SECRET }, beta: { issuer: hostile.issuer, clientId: CLIENT_ID, clientSecret: CLIENT_SECRET } },
+      }, hostile.userinfoUrl))
+      const chooser = await get('/auth/login', HTML)
+      expect(chooser.body).toContain('Sign in with beta')
+      expectUnframeable(chooser, 'provider chooser')
     })
   })
 })

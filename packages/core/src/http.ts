@@ -65,6 +65,17 @@ export function escapeHtml(text: string): string {
   return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`)
 }
 
+/**
+ * What every page codegrant renders is sent with: no script, no base URL (`base-uri`), forms only
+ * to this origin, and never inside a frame (`frame-ancestors`, and `X-Frame-Options` for browsers
+ * without CSP 2): a framed logout confirmation or provider chooser could be clickjacked.
+ */
+const PAGE_HEADERS: Readonly<Record<string, string>> = Object.freeze({
+  'content-security-policy': "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+  'x-frame-options': 'DENY',
+})
+
+/** One of codegrant's own HTML pages (`headers` adds to {@link PAGE_HEADERS}, never replaces them). */
 export function html(status: number, title: string, paragraphs: string[], headers: Record<string, string> = {}): CoreResponse {
   const body = `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width"><title>${escapeHtml(title)}</title></head><body><main><h1>${escapeHtml(title)}</h1>${paragraphs.join('')}</main></body></html>`
   return {
@@ -72,8 +83,8 @@ export function html(status: number, title: string, paragraphs: string[], header
     headers: {
       'content-type': 'text/html; charset=utf-8',
       'cache-control': 'no-store',
-      'content-security-policy': "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'",
       ...headers,
+      ...PAGE_HEADERS,
     },
     cookies: [],
     body,
