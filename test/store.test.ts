@@ -295,7 +295,7 @@ describe('OAUTH_SESSION_STORE=redis', () => {
   it('opens @codegrant/redis from the environment alone (URL, cluster nodes, prefix)', async () => {
     const { createCodegrant } = await import('@codegrant/core')
     const app = createCodegrant({ logger: quiet }, { ...base, OAUTH_SESSION_STORE: 'redis', OAUTH_REDIS_URL: single.url, OAUTH_REDIS_PREFIX: 'env:', OAUTH_BACKCHANNEL_LOGOUT: 'true' })
-    const store = app.config.sessionStore as RedisStore
+    const store = app.sessionStore as RedisStore
     stores.push(store)
     expect(store.client.isCluster).toBeFalsy()
     // sessions in Redis can be found by user: back-channel logout is served
@@ -304,8 +304,24 @@ describe('OAUTH_SESSION_STORE=redis', () => {
     await store.set(sid, session(sid), 60)
     expect(Number(await single.cli('exists', `env:{${sid}}:session`))).toBe(1)
     const clustered = createCodegrant({ logger: quiet }, { ...base, OAUTH_SESSION_STORE: 'redis', OAUTH_REDIS_URL: cluster.url.replace(/redis:\/\//g, '') })
-    stores.push(clustered.config.sessionStore as RedisStore)
-    expect((clustered.config.sessionStore as RedisStore).client.isCluster).toBe(true)
+    stores.push(clustered.sessionStore as RedisStore)
+    expect((clustered.sessionStore as RedisStore).client.isCluster).toBe(true)
+  })
+
+  it('reading the configuration opens no connection (the session backend opens the store, once)', async () => {
+    const { createCodegrant, resolveConfig } = await import('@codegrant/core')
+    const clients = async () => (await single.cli('client', 'list')).split('\n').filter((line) => !line.includes('cmd=client|list')).length
+    const before = await clients()
+    const config = resolveConfig({ logger: quiet }, { ...base, OAUTH_SESSION_STORE: 'redis', OAUTH_REDIS_URL: single.url })
+    expect([config.sessionStore, config.redis?.address]).toEqual(['redis', `127.0.0.1:${single.port}`])
+    // give a connection, had one been opened, the time to show up: one PING of ours goes first
+    await single.cli('ping')
+    expect(await clients()).toBe(before)
+    const app = createCodegrant({ logger: quiet }, { ...base, OAUTH_SESSION_STORE: 'redis', OAUTH_REDIS_URL: single.url })
+    const store = app.sessionStore as RedisStore
+    stores.push(store)
+    await store.ping()
+    expect(await clients()).toBe(before + 1)
   })
 
   it('refuses to start without OAUTH_REDIS_URL, and back-channel logout without a server-side store', async () => {

@@ -21,7 +21,7 @@ import type { OAuthRequestState } from './request-state.js'
 import { createSessionBackend, remaining } from './session/backend.js'
 import { createCookieCodec } from './session/cookie-codec.js'
 import { userClaims } from './session/claims.js'
-import { isCoordinating, type MaybePromise, type SessionData, type UserClaims } from './session/store.js'
+import { isCoordinating, type MaybePromise, type SessionData, type SessionStore, type UserClaims } from './session/store.js'
 
 export type { CookieSink } from './context.js'
 export type { Route } from './flow/provider-routes.js'
@@ -29,6 +29,12 @@ export type { Route } from './flow/provider-routes.js'
 /** One configured codegrant: what an adapter holds. Create it once, at start-up. */
 export interface Codegrant {
   readonly config: OAuthConfig
+  /**
+   * The server-side session store in use: the one passed in, the memory store, or the Redis store
+   * opened for `OAUTH_SESSION_STORE=redis` (its `close()` ends the connection, e.g. at shutdown).
+   * Undefined for cookie sessions.
+   */
+  readonly sessionStore: SessionStore | undefined
   /** Every route codegrant serves, by path (per provider with several): for frameworks that register routes. */
   readonly served: readonly { readonly path: string; readonly route: Route }[]
   /** Which of codegrant's routes a request path is for (the query is ignored), if any. */
@@ -91,6 +97,7 @@ export function createCodegrant(options: OAuthOptions = {}, env: Readonly<Record
 
   return {
     config,
+    sessionStore: backend.store,
     served,
     match(url) {
       if (!url.startsWith(routePrefix)) return undefined
@@ -103,7 +110,7 @@ export function createCodegrant(options: OAuthOptions = {}, env: Readonly<Record
       // one allocation per request: the getters live on a shared prototype
       const state = Object.create(STATE_PROTOTYPE) as OAuthRequestState & { [CONTEXT]: Context }
       state[CONTEXT] = context
-      if (typeof config.sessionStore !== 'object') return state
+      if (!backend.outage) return state
       // a store that does I/O is read first; if it fails, the request goes on signed out (context.ts)
       return readStored(context, state)
     },

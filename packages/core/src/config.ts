@@ -4,7 +4,7 @@ import { fapi2Problems } from './profile.js'
 import { parseAuthorizationParams, parseQueryAllowList, type AuthorizationParams, type AuthorizationParamsInput } from './flow/authorization-params.js'
 import type { LoginHook } from './flow/on-login.js'
 import { applyPreset, PRESETS, type Preset, type PresetName, type ResolvedPreset } from './provider/presets.js'
-import { prepareRedisStore } from './session/redis-loader.js'
+import { prepareRedisStore, type RedisOpener } from './session/redis-loader.js'
 import { isCoordinating, type SessionStore } from './session/store.js'
 
 export type ClientAuthMethod = 'client_secret_basic' | 'client_secret_post' | 'private_key_jwt' | 'none'
@@ -228,7 +228,10 @@ export interface OAuthConfig extends ProviderSettings {
   readonly baseUrl: URL
   readonly cookieSecrets: readonly string[]
   readonly secure: boolean
-  readonly sessionStore: 'cookie' | 'memory' | SessionStore
+  /** `redis`: `@codegrant/redis`, opened by {@link redis} where the session backend is created (configuration opens no connection). */
+  readonly sessionStore: 'cookie' | 'memory' | 'redis' | SessionStore
+  /** With `sessionStore: 'redis'`: where the store connects to, and how to open it. */
+  readonly redis?: RedisOpener
   readonly sessionMaxAge: number
   readonly sessionIdleTimeout: number
   readonly sessionCacheSize: number
@@ -586,7 +589,7 @@ export function resolveConfig(options: OAuthOptions = {}, env: Env = process.env
   })
 
   let sessionStore: OAuthConfig['sessionStore'] = 'cookie'
-  let openRedis: (() => SessionStore) | undefined
+  let redis: RedisOpener | undefined
   const store = merged.sessionStore
   // checked whatever the store: an invalid value is a mistake even while Redis is not in use
   const redisCluster = check.flag('OAUTH_REDIS_CLUSTER', merged.redisCluster)
@@ -596,11 +599,14 @@ export function resolveConfig(options: OAuthOptions = {}, env: Env = process.env
   else if (store === 'redis') {
     const prepared = prepareRedisStore({ url: merged.redisUrl, cluster: redisCluster, prefix: merged.redisPrefix, timeout: redisTimeout }, logger)
     if (typeof prepared === 'string') problems.push(prepared)
-    else openRedis = prepared
+    else {
+      sessionStore = 'redis'
+      redis = prepared
+    }
   } else problems.push(`OAUTH_SESSION_STORE must be cookie, memory or redis (got ${JSON.stringify(store)})`)
   const backchannelLogout = check.flag('OAUTH_BACKCHANNEL_LOGOUT', merged.backchannelLogout)
-  // Redis (opened below) indexes sessions; cookie sessions and a store without tags cannot
-  if (backchannelLogout && !openRedis && (sessionStore === 'cookie' || (typeof sessionStore === 'object' && !isCoordinating(sessionStore)))) {
+  // Redis indexes sessions; cookie sessions and a store without tags cannot
+  if (backchannelLogout && (sessionStore === 'cookie' || (typeof sessionStore === 'object' && !isCoordinating(sessionStore)))) {
     problems.push('OAUTH_BACKCHANNEL_LOGOUT needs a server-side session store that can find sessions by user (OAUTH_SESSION_STORE=redis, or memory for a single process): cookie sessions cannot be ended from the server')
   }
 
@@ -639,7 +645,6 @@ export function resolveConfig(options: OAuthOptions = {}, env: Env = process.env
     logger.warn(`OAUTH_BASE_URL ${base.origin} is plain http: cookies cannot be Secure; use https outside development`)
   }
   for (const warning of unknownVariables(env, named ? providers.map((provider) => provider.name) : [])) logger.warn(warning)
-  if (openRedis) sessionStore = openRedis()
   if (process.env.NODE_TLS_REJECT_UNAUTHORIZED === '0') {
     logger.warn('NODE_TLS_REJECT_UNAUTHORIZED=0 disables TLS certificate checks for every call to the provider; never use it in production')
   }
@@ -650,6 +655,7 @@ export function resolveConfig(options: OAuthOptions = {}, env: Env = process.env
     cookieSecrets: Object.freeze(secrets),
     secure,
     sessionStore,
+    ...(redis ? { redis } : {}),
     sessionMaxAge,
     sessionIdleTimeout,
     sessionCacheSize,

@@ -1,13 +1,17 @@
 /**
  * `codegrant doctor`: reads the configuration as the adapters do (the `OAUTH_*` environment),
- * fetches the provider's metadata, and says what is right and what is wrong, with the fix.
+ * checks the session store (Redis: one PING), fetches the provider's metadata, tests the client
+ * credentials, and says what is right and what is wrong, with the fix. It opens nothing it does
+ * not close, so it exits when done.
  */
 import * as oauth from 'oauth4webapi'
-import { isLoopback, resolveConfig, type Logger, type OAuthConfig } from './config.js'
-import { underlyingCause } from './diagnostics.js'
+import { isLoopback, providerVariable, resolveConfig, type Logger, type OAuthConfig } from './config.js'
+import { providerRefusal, underlyingCause } from './diagnostics.js'
 import { isCodegrantError } from './errors.js'
 import { discover, discoveryUrl } from './provider/discovery.js'
-import { fetchOptions } from './provider/http.js'
+import { describe, fetchOptions, transportError } from './provider/http.js'
+import { createProviderResolver } from './provider/metadata.js'
+import type { RedisConnection, RedisOpener } from './session/redis-loader.js'
 
 export type CheckStatus = 'ok' | 'warn' | 'fail' | 'info'
 
@@ -39,6 +43,7 @@ export async function doctor(env: Readonly<Record<string, string | undefined>> =
   }
   add('ok', 'configuration valid')
   for (const line of lines.splice(0)) add('warn', 'configuration', line)
+  if (config.redis) await checkRedis(config.redis, add)
   // each provider's checks; with several, each line names its provider
   for (const settings of config.providers) {
     const view: OAuthConfig = { ...config, ...settings }
@@ -48,6 +53,62 @@ export async function doctor(env: Readonly<Record<string, string | undefined>> =
 }
 
 type Add = (status: CheckStatus, label: string, detail?: string) => void
+
+/**
+ * `OAUTH_SESSION_STORE=redis`: opens the store, sends one PING (failing after
+ * `OAUTH_REDIS_TIMEOUT`, as every call does) and closes it again. The line names where it
+ * connects, never the password.
+ */
+async function checkRedis(redis: RedisOpener, add: Add): Promise<void> {
+  const label = `session store: Redis at ${redis.address}`
+  // the store warns once with the connection's error (refused, TLS, auth): the PING only times out
+  const warnings: string[] = []
+  const collect = (line: string) => void warnings.push(line)
+  let store: RedisConnection | undefined
+  try {
+    store = redis.open({ info: collect, warn: collect, error: collect })
+    await store.ping()
+    add('ok', label, 'answers PING')
+  } catch (error) {
+    // the connection's own error says more than the command's ("max retries per request")
+    const connection = warnings.map((line) => /^Redis is unavailable \((.*?)\);/.exec(line)?.[1] ?? line)
+    const causes = connection.length > 0 ? connection : [describe(error)]
+    add('fail', label, `no answer to PING within ${redis.timeout} ms (OAUTH_REDIS_TIMEOUT): ${[...new Set(causes)].join('; ')}. Check OAUTH_REDIS_URL and that Redis runs there`)
+  } finally {
+    await store?.close()
+  }
+}
+
+/**
+ * The client's credentials, tested with a token request for a code that cannot be valid: a
+ * provider that accepts the credentials refuses the code (`invalid_grant`), one that does not
+ * answers `invalid_client` (RFC 6749 §5.2: client authentication comes first). Nothing is issued.
+ */
+async function checkClientAuthentication(config: OAuthConfig, add: Add): Promise<void> {
+  const label = 'client authentication'
+  if (config.clientAuthMethod === 'none') return add('info', label, 'none (a public client): nothing to check')
+  const variables = ['OAUTH_CLIENT_ID', config.clientAuthMethod === 'private_key_jwt' ? 'OAUTH_PRIVATE_KEY' : config.clientAuthMethod.startsWith('client_secret') ? 'OAUTH_CLIENT_SECRET' : 'OAUTH_CLIENT_CERT', 'OAUTH_CLIENT_AUTH_METHOD']
+    .map((variable) => (config.named ? providerVariable(variable, config.name) : variable))
+  const refused = (answer: string) =>
+    add('fail', label, `the provider refused the client's credentials (${answer}; method ${config.clientAuthMethod}): check ${variables.join(', ')} against the client registered at the provider`)
+  try {
+    const { as, client, clientAuth, http } = await createProviderResolver(config)()
+    const state = oauth.generateRandomState()
+    const made = new URLSearchParams({ code: `codegrant-doctor-${oauth.generateRandomState()}`, state })
+    if (as.authorization_response_iss_parameter_supported) made.set('iss', as.issuer)
+    const params = oauth.validateAuthResponse(as, client, made, state)
+    const response = await oauth.authorizationCodeGrantRequest(as, client, clientAuth, params, config.redirectUri, oauth.generateRandomCodeVerifier(), http)
+    await oauth.processAuthorizationCodeResponse(as, client, response)
+    add('warn', label, 'the provider accepted a made-up authorization code')
+  } catch (error) {
+    const refusal = providerRefusal(error)
+    if (!refusal) return add('fail', label, `the token endpoint could not be asked: ${describe(transportError(error, 'token request') ?? error)}`)
+    const status = (error as oauth.ResponseBodyError | oauth.WWWAuthenticateChallengeError).status
+    if (refusal.code === 'invalid_grant') return add('ok', label, `accepted (${config.clientAuthMethod}): a made-up code was refused with invalid_grant`)
+    if (refusal.code === 'invalid_client' || status === 401) return refused(`${refusal.text}, HTTP ${status}`)
+    add('warn', label, `not confirmed: the provider answered a made-up code with ${refusal.text} (HTTP ${status}).${refusal.fix}`)
+  }
+}
 
 /** One provider's checks: what to register, its metadata, endpoints, keys and features. */
 async function checkProvider(config: OAuthConfig, add: Add, lines: string[]): Promise<void> {
@@ -105,6 +166,10 @@ async function checkProvider(config: OAuthConfig, add: Add, lines: string[]): Pr
   else add(config.par ? 'warn' : 'info', 'PAR (RFC 9126)', config.par ? 'OAUTH_PAR is on but the provider offers no PAR endpoint' : 'not offered')
   const dpop = as.dpop_signing_alg_values_supported
   add('info', 'DPoP (RFC 9449)', Array.isArray(dpop) && dpop.length ? `offered (${dpop.join(', ')})` : 'not offered')
+  if (as.token_endpoint) {
+    await checkClientAuthentication(config, add)
+    lines.splice(0)
+  }
   add(as.revocation_endpoint ? 'ok' : 'info', 'token revocation at logout', as.revocation_endpoint ? as.revocation_endpoint : 'no revocation_endpoint: logout revokes nothing (OAUTH_REVOCATION_ENDPOINT)')
   add(as.end_session_endpoint ? 'ok' : 'info', 'logout at the provider', as.end_session_endpoint ? as.end_session_endpoint : 'no end_session_endpoint: logout ends the local session only')
 }

@@ -32,7 +32,9 @@ export interface RedisStoreOptions {
 /** `@codegrant/redis`'s store: a {@link CoordinatingStore} plus `close()`. */
 export interface RedisStore extends CoordinatingStore {
   readonly client: Redis | Cluster
-  /** Closes the connection (unless it was passed in as `client`). */
+  /** One PING, failing after `timeout` (as every call does): to check the connection. */
+  ping(): Promise<void>
+  /** Closes the connection (unless it was passed in as `client`): at once when it is not up. */
   close(): Promise<void>
 }
 
@@ -118,8 +120,14 @@ export function redisStore(options: RedisStoreOptions = {}): RedisStore {
     async once(key, ttl) {
       return (await call('SET NX', () => client.set(onceKey(key), '1', 'PX', ms(ttl), 'NX'))) === 'OK'
     },
+    async ping() {
+      await call('PING', () => client.ping())
+    },
     async close() {
-      if (owned) await client.quit().catch(() => client.disconnect())
+      if (!owned) return
+      // QUIT would wait in the offline queue for a Redis that is down: drop the connection then
+      if (client.status === 'ready') await client.quit().catch(() => client.disconnect())
+      else client.disconnect()
     },
   }
 }
@@ -149,6 +157,19 @@ export function checkRedisUrl(url: string | undefined): string | undefined {
   } catch (error) {
     return error instanceof Error ? error.message : 'OAUTH_REDIS_URL is invalid'
   }
+}
+
+/**
+ * Where a Redis URL connects, for messages: `127.0.0.1:6379`, `Redis Cluster h1:7000, h2:7001`,
+ * `Sentinel h1:26379 (master mymaster)`, with `(TLS)` when it is. Never the credentials.
+ *
+ * @throws {Error} when the URL is invalid (see {@link checkRedisUrl}).
+ */
+export function describeRedisUrl(url: string, cluster = false): string {
+  const { kind, nodes, options, tls } = parseUrl(url, cluster)
+  const hosts = nodes.map(({ host, port }) => `${host.includes(':') ? `[${host}]` : host}:${port}`).join(', ')
+  const described = kind === 'sentinel' ? `Sentinel ${hosts} (master ${options.name ?? ''})` : kind === 'cluster' ? `Redis Cluster ${hosts}` : hosts
+  return tls ? `${described} (TLS)` : described
 }
 
 interface Parsed {
@@ -223,8 +244,10 @@ function transport(kind: Parsed['kind'], tls: boolean, settings: ConnectionOptio
 function connect(url: string, cluster: boolean, timeout: number, tlsSettings: ConnectionOptions | undefined): Redis | Cluster {
   const { kind, nodes, options, tls } = parseUrl(url, cluster)
   // commands wait in the offline queue while reconnecting, bounded by `timeout` (ours and ioredis's)
-  // auto-pipelining: the commands of requests handled in the same tick go out in one write
-  const common: RedisOptions = { ...options, ...transport(kind, tls, tlsSettings), commandTimeout: timeout, connectTimeout: Math.max(timeout, 1000), maxRetriesPerRequest: 1, enableOfflineQueue: true, enableAutoPipelining: true }
+  // auto-pipelining: the commands of requests handled in the same tick go out in one write;
+  // closing takes `timeout` at most too (ioredis's 2 s disconnect timer also runs for a socket that
+  // never connected, and keeps the process alive that long)
+  const common: RedisOptions = { ...options, ...transport(kind, tls, tlsSettings), commandTimeout: timeout, connectTimeout: Math.max(timeout, 1000), disconnectTimeout: timeout, maxRetriesPerRequest: 1, enableOfflineQueue: true, enableAutoPipelining: true }
   if (kind === 'cluster') {
     const { db: _db, ...redisOptions } = common
     return new Cluster(nodes, { redisOptions, enableOfflineQueue: true, enableAutoPipelining: true, slotsRefreshTimeout: Math.max(timeout, 1000), clusterRetryStrategy: (times) => Math.min(100 * times, 2000) })

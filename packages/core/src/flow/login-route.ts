@@ -41,7 +41,7 @@ export async function login(context: Context, runtime: ProviderRuntime): Promise
   // (known already when this request's session could not be read; otherwise the store is asked)
   if (context.unavailable) throw context.unavailable
   const { store, outage } = context.engine.backend
-  if (store && typeof config.sessionStore === 'object') await guarded(config, 'read', () => store.get(newSessionId()), outage)
+  if (store && outage) await guarded(config, 'read', () => store.get(newSessionId()), outage)
   // from the browser's query: returnTo, and only the parameters the app allows
   return beginLogin(context, runtime, query.get('returnTo'), queryParams(config.loginQueryParams, query))
 }

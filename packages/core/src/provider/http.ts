@@ -86,8 +86,9 @@ export function describe(error: unknown): string {
   if (refusal && (error instanceof oauth.ResponseBodyError || error instanceof oauth.WWWAuthenticateChallengeError)) return redactSecrets(`${refusal.text} (HTTP ${error.status})`)
   if (error instanceof Error) {
     const code = 'code' in error && typeof error.code === 'string' ? `${error.code}: ` : ''
+    // a message that already names its cause (transportError's do) does not name it twice
     const cause = underlyingCause(error)
-    return redactSecrets(`${code}${error.message}${cause ? ` (${cause})` : ''}`).slice(0, 500)
+    return redactSecrets(`${code}${error.message}${cause && !error.message.includes(cause) ? ` (${cause})` : ''}`).slice(0, 500)
   }
   return redactSecrets(String(error)).slice(0, 500)
 }

@@ -155,7 +155,7 @@ export function createSessionBackend(config: OAuthConfig, codec: CookieCodec, co
     }
   }
 
-  const store: SessionStore = config.sessionStore === 'memory' ? memoryStore() : config.sessionStore
+  const store = openStore(config)
   // the memory store cannot fail: its calls stay as they are
   const outage = config.sessionStore === 'memory' ? undefined : createOutage(config.logger)
   const open = (cookies: RequestCookies) => decode(readChunks(cookies, cookieName), isSessionId)
@@ -188,6 +188,19 @@ export function createSessionBackend(config: OAuthConfig, codec: CookieCodec, co
       return data ? andThen(guarded(config, 'destroy', () => store.destroy(data.sid), outage), () => headers) : headers
     },
   }
+}
+
+/**
+ * The server-side store: the memory store, the store passed in, or `@codegrant/redis` opened now
+ * (the configuration only checked its settings: reading it opens no connection).
+ */
+function openStore(config: OAuthConfig): SessionStore {
+  if (config.sessionStore === 'memory') return memoryStore()
+  if (config.sessionStore === 'redis') {
+    if (!config.redis) throw new CodegrantError('codegrant/config_invalid', 'OAUTH_SESSION_STORE=redis without its settings: resolve the configuration with resolveConfig()')
+    return config.redis.open()
+  }
+  return config.sessionStore as SessionStore
 }
 
 /**

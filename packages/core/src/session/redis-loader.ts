@@ -10,9 +10,32 @@ export interface RedisSettings {
   timeout: number | undefined
 }
 
+/** What `@codegrant/redis`'s store adds to a {@link SessionStore}. */
+export interface RedisConnection extends SessionStore {
+  /** One PING, failing after the store's timeout. */
+  ping(): Promise<void>
+  /** Ends the connection. */
+  close(): Promise<void>
+}
+
+/**
+ * `OAUTH_SESSION_STORE=redis`, checked but not connected: the configuration opens no connection
+ * (`codegrant doctor` and every other reader of the configuration would have to close it). The
+ * session backend opens the store once; doctor opens its own and closes it.
+ */
+export interface RedisOpener {
+  /** Where it connects, e.g. `127.0.0.1:6379` or `Sentinel 10.0.0.1:26379 (master mymaster)`; never credentials. */
+  readonly address: string
+  /** Milliseconds after which a Redis call fails (`OAUTH_REDIS_TIMEOUT`). */
+  readonly timeout: number
+  /** Opens the store (and its connection); its warnings go to `logger` (default: the configuration's). */
+  open(logger?: Logger): RedisConnection
+}
+
 interface RedisModule {
   checkRedisUrl(url: string | undefined): string | undefined
-  redisStore(options: { url?: string; cluster?: boolean; prefix?: string; timeout?: number; logger?: Logger }): SessionStore
+  describeRedisUrl(url: string, cluster?: boolean): string
+  redisStore(options: { url?: string; cluster?: boolean; prefix?: string; timeout?: number; logger?: Logger }): RedisConnection
 }
 
 const INSTALL = 'OAUTH_SESSION_STORE=redis needs the @codegrant/redis package (and ioredis) installed next to your adapter: npm install @codegrant/redis'
@@ -22,9 +45,9 @@ const INSTALL = 'OAUTH_SESSION_STORE=redis needs the @codegrant/redis package (a
  * app that does not use Redis) never loads ioredis. Synchronous (`require` of an ES module,
  * Node.js ≥ 20.19), so that a missing package is a start-up error like every other setting.
  *
- * @returns what is wrong, or a function that opens the store.
+ * @returns what is wrong, or what opens the store.
  */
-export function prepareRedisStore(settings: RedisSettings, logger: Logger): string | (() => SessionStore) {
+export function prepareRedisStore(settings: RedisSettings, logger: Logger): string | RedisOpener {
   let module: RedisModule
   try {
     module = createRequire(import.meta.url)('@codegrant/redis') as RedisModule
@@ -34,7 +57,11 @@ export function prepareRedisStore(settings: RedisSettings, logger: Logger): stri
   }
   const problem = module.checkRedisUrl(settings.url)
   if (problem) return problem
-  return () => module.redisStore({ ...definedOnly(settings), logger })
+  return Object.freeze({
+    address: module.describeRedisUrl(settings.url!, settings.cluster),
+    timeout: settings.timeout ?? 2000,
+    open: (to = logger) => module.redisStore({ ...definedOnly(settings), logger: to }),
+  })
 }
 
 function definedOnly(settings: RedisSettings): Partial<RedisSettings> {
