@@ -11,7 +11,7 @@ import type { OAuthOptions, SessionStore } from '@codegrant/core'
 import { redisStore, type RedisStore } from '@codegrant/redis'
 import request from 'supertest'
 import { afterAll, afterEach, beforeAll, beforeEach, describe as vitestDescribe, expect, it as vitestIt, vi } from 'vitest'
-import { API, createAgent, formOf, HTML, login, type Agent } from './support/agent.js'
+import { API, createAgent, formOf, HTML, login, type Agent, type Hop } from './support/agent.js'
 import { buildHandler, FRAMEWORKS, openStage, type Framework, type Stage } from './support/apps.js'
 import { appOptions, captureLogs, CLIENT_ID, CLIENT_SECRET, SECRET_A, SECRET_B, SECRET_C, startProvider } from './support/provider.js'
 import { holdTokenRequests } from './support/gate.js'
@@ -803,6 +803,45 @@ function suite(framework: Framework, sessions: Sessions): void {
       const outage = logs.lines.slice(before)
       expect(outage.filter((line) => /session store failed/.test(line))).toHaveLength(1)
       expect(outage.filter((line) => /session store answers again, after 3 failed call\(s\) \(and [1-9]\d* refused at once/.test(line))).toHaveLength(1)
+    })
+
+    redisOnly('while Redis hangs: once the breaker is open, a sign-in\'s callback (the exchange claim), a back-channel logout, a refresh and a login answer 503 at once, with one log line for the outage', async () => {
+      await mount({ backchannelLogout: true })
+      await login(agent, stage.url, 'alice')
+      expect((await get('/me')).status, 'the login before the outage').toBe(200)
+      // another browser, on its way back from the provider: it carries no session cookie yet
+      const other = createAgent()
+      const pending = await login(other, stage.url, 'bob', { stopAtCallback: true })
+      const seconds = Math.floor(Date.now() / 1000)
+      const logoutToken = provider.signJwt({
+        iss: provider.issuer, aud: CLIENT_ID, iat: seconds, exp: seconds + 120, jti: randomUUID(), sub: 'alice',
+        events: { 'http://schemas.openid.net/event/backchannel-logout': {} },
+      })
+      const timed = async (send: () => Promise<Hop>) => {
+        const started = performance.now()
+        const response = await send()
+        return { status: response.status, body: response.body, ms: performance.now() - started }
+      }
+      const before = logs.lines.length
+      redis!.freeze()
+      try {
+        // three calls fail after the store's timeout (at once: one wait): the breaker opens
+        expect((await Promise.all([get('/me'), get('/me'), get('/me')])).map(({ status }) => status)).toEqual([503, 503, 503])
+        const answers = {
+          callback: await timed(() => other.request(pending.callbackUrl!, { headers: HTML })),
+          'back-channel logout': await timed(() => agent.request(`${stage.url}/auth/backchannel-logout`, { method: 'POST', headers: API, body: new URLSearchParams({ logout_token: logoutToken }).toString() })),
+          refresh: await timed(() => agent.request(`${stage.url}/api/refresh`, { method: 'POST', headers: API })),
+          login: await timed(() => other.request(`${stage.url}/auth/login`, { headers: HTML })),
+        }
+        for (const [what, answer] of Object.entries(answers)) {
+          expect([answer.status, answer.body], what).toEqual([503, expect.stringContaining('store_unavailable')])
+          expect(answer.ms, what).toBeLessThan(REDIS_TIMEOUT / 2)
+        }
+      } finally {
+        redis!.thaw()
+      }
+      await sinceStopped(async () => (await get('/me')).status === 200, 3000)
+      expect(logs.lines.slice(before).filter((line) => /session store failed/.test(line))).toHaveLength(1)
     })
 
     redisOnly('never sets a session cookie for a session it could not store', async () => {

@@ -97,7 +97,7 @@ export function createCodegrant(options: OAuthOptions = {}, env: Readonly<Record
 
   return {
     config,
-    sessionStore: backend.store,
+    sessionStore: backend.opened,
     served,
     match(url) {
       if (!url.startsWith(routePrefix)) return undefined

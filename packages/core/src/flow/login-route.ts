@@ -2,7 +2,7 @@
 import { cookiesOf, load, now, type Context } from '../context.js'
 import { methodNotAllowed, type CoreResponse } from '../http.js'
 import type { ProviderRuntime } from '../provider/runtime.js'
-import { guarded, newSessionId } from '../session/backend.js'
+import { newSessionId } from '../session/backend.js'
 import { loginParams, mergeParams, queryParams, type AuthorizationParams, type LoginOptions } from './authorization-params.js'
 import { startLogin, type LoginExtras } from './login.js'
 
@@ -41,7 +41,7 @@ export async function login(context: Context, runtime: ProviderRuntime): Promise
   // (known already when this request's session could not be read; otherwise the store is asked)
   if (context.unavailable) throw context.unavailable
   const { store, outage } = context.engine.backend
-  if (store && outage) await guarded(config, 'read', () => store.get(newSessionId()), outage)
+  if (store && outage) await store.get(newSessionId())
   // from the browser's query: returnTo, and only the parameters the app allows
   return beginLogin(context, runtime, query.get('returnTo'), queryParams(config.loginQueryParams, query))
 }

@@ -15,11 +15,17 @@ import { isSessionData, memoryStore, type MaybePromise, type SessionData, type S
  */
 export interface SessionBackend {
   readonly cookieName: string
-  /** The server-side store; undefined for cookie sessions. */
-  readonly store: SessionStore | undefined
   /**
-   * With a store that does I/O (one passed in as an object: Redis, a custom store): logs its
-   * failures once per outage. Give it to {@link guarded} for calls made outside the backend.
+   * The server-side store, guarded (see {@link guardStore}): every call, wherever it is made,
+   * goes through the one circuit breaker, and fails as `codegrant/store_unavailable`.
+   * Undefined for cookie sessions.
+   */
+  readonly store: SessionStore | undefined
+  /** The store as it was passed in or opened (Redis), unguarded: its own extras (`close()`). */
+  readonly opened: SessionStore | undefined
+  /**
+   * With a store that does I/O (one passed in as an object: Redis, a custom store): its breaker,
+   * and failures logged once per outage. Every call of {@link store} already goes through it.
    */
   readonly outage: Outage | undefined
   /**
@@ -121,6 +127,7 @@ export function createSessionBackend(config: OAuthConfig, codec: CookieCodec, co
     return {
       cookieName,
       store: undefined,
+      opened: undefined,
       outage: undefined,
       open,
       resolve,
@@ -155,15 +162,17 @@ export function createSessionBackend(config: OAuthConfig, codec: CookieCodec, co
     }
   }
 
-  const store = openStore(config)
-  // the memory store cannot fail: its calls stay as they are
+  const given = openStore(config)
+  // the memory store cannot fail: no breaker, its calls stay synchronous
   const outage = config.sessionStore === 'memory' ? undefined : createOutage(config.logger)
+  const store = guardStore(config, given, outage)
   const open = (cookies: RequestCookies) => decode(readChunks(cookies, cookieName), isSessionId)
   const resolve = (sid: SessionData | string | undefined, now: number) =>
-    typeof sid === 'string' ? andThen(guarded(config, 'read', () => store.get(sid), outage), (data) => liveStored(data, now)) : undefined
+    typeof sid === 'string' ? andThen(store.get(sid), (data) => liveStored(data, now)) : undefined
   return {
     cookieName,
     store,
+    opened: given,
     outage,
     open,
     resolve,
@@ -176,8 +185,8 @@ export function createSessionBackend(config: OAuthConfig, codec: CookieCodec, co
       const ttl = remaining(data, now, config)
       const cookie = setCookie(cookieName, codec.seal(cookieName, JSON.stringify(data.sid)), { ...attributes, maxAge: ttl })
       const headers = [cookie, ...clearChunked(cookies, cookieName, attributes, new Set([cookieName]))]
-      if (create) return andThen(guarded(config, 'write', () => store.set(data.sid, data, ttl), outage), () => headers)
-      return andThen(replaceRecord(config, store, data, ttl, outage), (kept) => {
+      if (create) return andThen(store.set(data.sid, data, ttl), () => headers)
+      return andThen(replaceRecord(config, store, data, ttl), (kept) => {
         if (!kept) throw new CodegrantError('codegrant/session_ended', 'The session was ended (signed out elsewhere). Sign in again.')
         return headers
       })
@@ -185,7 +194,7 @@ export function createSessionBackend(config: OAuthConfig, codec: CookieCodec, co
     clear(cookies, data) {
       forget(cookies)
       const headers = clearChunked(cookies, cookieName, attributes)
-      return data ? andThen(guarded(config, 'destroy', () => store.destroy(data.sid), outage), () => headers) : headers
+      return data ? andThen(store.destroy(data.sid), () => headers) : headers
     },
   }
 }
@@ -207,12 +216,40 @@ function openStore(config: OAuthConfig): SessionStore {
  * Replaces a session's record only if it still exists: atomically with a store that has
  * `update`; otherwise read-then-write (a store without `update` cannot close that race).
  */
-export function replaceRecord(config: OAuthConfig, store: SessionStore, data: SessionData, ttl: number, outage?: Outage): MaybePromise<boolean> {
+export function replaceRecord(config: OAuthConfig, store: SessionStore, data: SessionData, ttl: number): MaybePromise<boolean> {
   if (store.update) {
     const update = store.update.bind(store)
-    return guarded(config, 'write', () => update(data.sid, data, ttl), outage)
+    return guarded(config, 'write', () => update(data.sid, data, ttl))
   }
-  return andThen(guarded(config, 'read', () => store.get(data.sid), outage), (found) => (found ? andThen(guarded(config, 'write', () => store.set(data.sid, data, ttl), outage), () => true) : false))
+  return andThen(guarded(config, 'read', () => store.get(data.sid)), (found) => (found ? andThen(guarded(config, 'write', () => store.set(data.sid, data, ttl)), () => true) : false))
+}
+
+/**
+ * The store every part of codegrant uses, built once where the store is opened: each call goes
+ * through {@link guarded} with this store's one `outage` — its circuit breaker, one log line
+ * per outage, any failure as `codegrant/store_unavailable` — whether the session backend makes
+ * it or the refresh lock, `replaceRecord`, back-channel logout, the exchange claim or the
+ * session index. So, once the breaker is open, none of them waits for the store's timeout.
+ * Offers only the methods the store has (the optional ones decide what codegrant can do). The
+ * store's own timeout bounds each call (`OAUTH_REDIS_TIMEOUT`); no second timer is added.
+ */
+function guardStore(config: OAuthConfig, store: SessionStore, outage: Outage | undefined): SessionStore {
+  const through = <A extends unknown[], T>(what: string, method: ((...args: A) => MaybePromise<T>) | undefined) =>
+    method && ((...args: A): MaybePromise<T> => guarded(config, what, () => method.apply(store, args), outage))
+  const optional = {
+    update: through('write', store.update),
+    lock: through('lock', store.lock),
+    unlock: through('unlock', store.unlock),
+    tag: through('index', store.tag),
+    tagged: through('find', store.tagged),
+    once: through('claim', store.once),
+  }
+  return {
+    get: through('read', store.get)!,
+    set: through('write', store.set)!,
+    destroy: through('destroy', store.destroy)!,
+    ...Object.fromEntries(Object.entries(optional).filter(([, method]) => method !== undefined)),
+  }
 }
 
 /**
@@ -226,6 +263,8 @@ export function guarded<T>(config: OAuthConfig, what: string, call: () => MaybeP
   // a working store: one flag check
   if (outage?.open && outage.refuses()) return Promise.reject(storeUnavailable())
   const unavailable = (error: unknown) => {
+    // the answer of a guarded store (see guardStore): counted and logged there already
+    if (error instanceof CodegrantError && error.code === 'codegrant/store_unavailable') return error
     if (outage) outage.failed(what, error)
     else config.logger.error(`the session store failed to ${what} a session: ${describe(error)}`)
     return storeUnavailable()
