@@ -13,6 +13,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } 
 import { API, HTML, type Agent, type Hop } from './support/agent.js'
 import { buildHandler, FRAMEWORKS, type Framework, type Stage } from './support/apps.js'
 import type { HostileProvider } from './support/hostile-provider.js'
+import { onceBack } from './support/breaker.js'
 import { useHostileStage } from './support/hostile-stage.js'
 import { appOptions, CLIENT_ID, CLIENT_SECRET, SECRET_A, type captureLogs } from './support/provider.js'
 
@@ -109,20 +110,6 @@ describe.each(FRAMEWORKS)('%s', (framework: Framework) => {
     expect(Number(response.headers.get('retry-after'))).toBeGreaterThan(0)
     expectNoLeak(response)
   }
-  /**
-   * Once the store answers again, its circuit breaker (open after 3 failed calls in a row) may
-   * still refuse calls for up to its pause (500 ms): repeat the request while it answers 503,
-   * for at most 3 s, and give its last answer.
-   */
-  const onceBack = async (request: () => Promise<Hop>): Promise<Hop> => {
-    const deadline = performance.now() + 3000
-    for (;;) {
-      const response = await request()
-      if (response.status !== 503 || performance.now() > deadline) return response
-      await new Promise((resolve) => setTimeout(resolve, 50))
-    }
-  }
-
   beforeAll(() => void process.on('unhandledRejection', onUnhandled))
   afterAll(() => void process.off('unhandledRejection', onUnhandled))
   beforeEach(async () => {
