@@ -21,6 +21,7 @@ import type { OAuthRequestState } from './request-state.js'
 import { createSessionBackend, remaining } from './session/backend.js'
 import { createCookieCodec } from './session/cookie-codec.js'
 import { userClaims } from './session/claims.js'
+import { identityOf } from './session/identity.js'
 import { isCoordinating, type MaybePromise, type SessionData, type SessionStore, type UserClaims } from './session/store.js'
 
 export type { CookieSink } from './context.js'
@@ -302,7 +303,7 @@ const STATE_PROTOTYPE: ThisType<{ [CONTEXT]: Context }> & OAuthRequestState = {
   },
 }
 
-/** The provider's userinfo for the signed-in user (its `sub` must be the session's), with a fresh access token. */
+/** The provider's userinfo for the signed-in user (its `sub` must be the session identity's), with a fresh access token. */
 async function userinfo(context: Context): Promise<UserClaims> {
   const token = await accessToken(context)
   // read after accessToken(), which may have refreshed the session
@@ -310,7 +311,7 @@ async function userinfo(context: Context): Promise<UserClaims> {
   if (!session) throw noSession(context)
   const runtime = context.engine.providers.of(session)!
   const ask = async (current: SessionData, accessToken: string) =>
-    fetchUserinfo(runtime.config, await runtime.resolve(), accessToken, runtime.config.openid ? userClaims(current).sub : undefined, current.tokens.tokenType === 'DPoP' ? current.dpop : undefined, current.tokens.scope)
+    fetchUserinfo(runtime.config, await runtime.resolve(), accessToken, runtime.config.openid ? identityOf(current)?.sub : undefined, current.tokens.tokenType === 'DPoP' ? current.dpop : undefined, current.tokens.scope)
   try {
     return await ask(session, token)
   } catch (error) {

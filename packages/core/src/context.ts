@@ -13,6 +13,7 @@ import { header, type CoreRequest } from './http.js'
 import { describe } from './provider/http.js'
 import type { ProviderRuntimes } from './provider/runtime.js'
 import type { SessionBackend } from './session/backend.js'
+import type { IdentifiedSession } from './session/identity.js'
 import { parseCookies, type RequestCookies } from './session/cookie-jar.js'
 import type { CoordinatingStore, MaybePromise, SessionData, UserClaims } from './session/store.js'
 
@@ -29,7 +30,7 @@ export interface Engine {
   providers: ProviderRuntimes
   renewAfter: number
   diagnostics: Diagnostics
-  exchangeOnce: ReturnType<typeof createExchangeOnce<{ session: SessionData; location: string }>>
+  exchangeOnce: ReturnType<typeof createExchangeOnce<{ session: IdentifiedSession; location: string }>>
   /** With `OAUTH_BACKCHANNEL_LOGOUT`: serves its route, and new sessions are indexed for it. */
   backchannel: { store: CoordinatingStore; handle: BackchannelLogout } | undefined
   /** Per connection, the last Cookie header read on it and what it opened to (see `openedOf`). */

@@ -6,6 +6,7 @@ import type { StepUp } from './flow/transaction.js'
 import { appPath, json, redirect, wantsHtml, type CoreRequest, type CoreResponse } from './http.js'
 import type { RequestCookies } from './session/cookie-jar.js'
 import { userClaims } from './session/claims.js'
+import { identityOf } from './session/identity.js'
 import type { SessionData, UserClaims } from './session/store.js'
 
 /** Options of `requireAuth()`, the same in every adapter. */
@@ -88,10 +89,11 @@ export function decide(
     return json(401, { error: 'unauthenticated' }, { 'www-authenticate': `Bearer realm="${config.baseUrl.origin}"` })
   }
   if (requirement) {
-    const user = userClaims(session)
-    if (!meetsRequirement(user, requirement, now, config.clockTolerance)) {
+    // the provider's identity, never the app's user: a hook that drops auth_time must not loop
+    const identity = identityOf(session)
+    if (!identity || !meetsRequirement(identity, requirement, now, config.clockTolerance)) {
       if (!wantsHtml(request)) return stepUpChallenge(requirement)
-      return { login: true, returnTo: request.url, params: stepUpParams(requirement), stepUp: stepUpOf(requirement, user.sub), cookies: [] }
+      return { login: true, returnTo: request.url, params: stepUpParams(requirement), stepUp: stepUpOf(requirement, identity?.sub), cookies: [] }
     }
   }
   if (options.scopes?.length) {

@@ -6,11 +6,13 @@ import { createJwtVerifier, tokenRejected, unverifiedClaims, type VerifyJwt } fr
 import type { Provider } from '../provider/metadata.js'
 import type { ProviderRuntime } from '../provider/runtime.js'
 import { guarded } from '../session/backend.js'
-import { userClaims } from '../session/claims.js'
-import type { CoordinatingStore, SessionData } from '../session/store.js'
+import type { IdentifiedSession } from '../session/identity.js'
+import type { CoordinatingStore } from '../session/store.js'
 
 /** The `events` member that makes a JWT a logout token (Back-Channel Logout 1.0 §2.4). */
 export const BACKCHANNEL_LOGOUT_EVENT = 'http://schemas.openid.net/event/backchannel-logout'
+/** What a spent logout token's `jti` is filed as (its tag is the mark). */
+const USED = 'used'
 /** Logout tokens issued longer ago than this (beyond the clock tolerance) are refused (§2.6 step 8). */
 const MAX_TOKEN_AGE = 300
 const MAX_TOKEN_CHARS = 16 * 1024
@@ -25,8 +27,9 @@ export type BackchannelLogout = (request: CoreRequest) => Promise<CoreResponse>
  * instance. The token is validated fully (§2.6): signature with the provider's JWKS and the
  * pinned ID token algorithm, `typ`, `iss`, `aud`, `iat` (not in the future, at most five minutes
  * old), `exp` and `nbf` when present, the `events` member, `sid` and/or `sub`, no `nonce`, and
- * a `jti` not seen before (a one-time key in the store, so a replay to another instance fails too).
- * With several providers, the token's (unverified) `iss` picks whose keys and client id check it.
+ * a `jti` not spent before (marked in the store once its sessions are ended, so a replay to
+ * another instance fails too, and a delivery that failed half-way can be retried).
+ * With several providers, the token's (unverified) `iss` and `aud` pick whose keys and client id check it.
  *
  * @returns 200 with `Cache-Control: no-store`; 400 `{ error: 'invalid_request' }` for a token
  *   that fails any check (§2.8); 405 for anything but POST.
@@ -44,15 +47,18 @@ export function createBackchannelLogout(config: OAuthConfig, providers: readonly
       if (!TYPES.has(typeof header.typ === 'string' ? header.typ.toLowerCase() : undefined)) throw tokenRejected(`its typ ${JSON.stringify(header.typ).slice(0, 40)} is not a logout token's`)
       const now = Math.floor(Date.now() / 1000)
       const token = checkClaims(runtime.config, resolved.as.issuer, claims, now)
-      // the jti is remembered for as long as the token would be accepted
-      const until = Math.min(token.exp ?? Number.POSITIVE_INFINITY, token.iat + MAX_TOKEN_AGE) + config.clockTolerance
-      if (!(await guarded(config, 'record a logout token for', () => store.once(tagOf('jti', token.iss, token.jti), Math.max(1, until - now))))) {
-        throw tokenRejected('this logout token was used before')
-      }
+      // a token whose sessions were all ended before is a replay: refused, with no effect
+      const used = tagOf('jti', token.iss, token.jti)
+      if ((await guarded(config, 'find', () => store.tagged(used))).length > 0) throw tokenRejected('this logout token was used before')
       const ended = token.sid !== undefined
         ? await guarded(config, 'find', () => store.tagged(tagOf('sid', token.iss, token.sid!)))
         : await signedInBefore(config, store, tagOf('sub', token.iss, token.sub!), token.iat)
       await Promise.all(ended.map((id) => guarded(config, 'destroy', () => store.destroy(id))))
+      // The jti is spent only now, once its sessions are ended, and remembered for as long as the
+      // token would be accepted: a store failure on the way answers 503 and the provider's retry of
+      // the same token works (ending again is harmless), instead of being refused as a replay.
+      const until = Math.min(token.exp ?? Number.POSITIVE_INFINITY, token.iat + MAX_TOKEN_AGE) + config.clockTolerance
+      await guarded(config, 'record a logout token for', () => store.tag(used, USED, Math.max(1, until - now)))
       config.logger.debug(`back-channel logout: ${ended.length} session(s) ended (by ${token.sid !== undefined ? 'sid' : 'sub'})`)
       return json(200, {})
     } catch (error) {
@@ -65,26 +71,36 @@ export function createBackchannelLogout(config: OAuthConfig, providers: readonly
 
 /**
  * The provider that is to verify the token: the only one, or the one whose issuer the token names
- * (its claims are not trusted yet: they only pick the keys, and `iss` is checked again after).
+ * and, of several at that issuer (two clients of one provider), whose client its `aud` names
+ * (its claims are not trusted yet: they only pick the keys and the client, and `iss` and `aud`
+ * are checked again after).
  */
 async function issuerOf(providers: readonly ProviderRuntime[], token: string): Promise<{ runtime: ProviderRuntime; resolved: Provider }> {
   if (providers.length === 1) return { runtime: providers[0]!, resolved: await providers[0]!.resolve() }
-  const iss = unverifiedClaims(token)?.iss
+  const claims = unverifiedClaims(token)
+  const audience = Array.isArray(claims?.aud) ? claims.aud : [claims?.aud]
+  let atIssuer: { runtime: ProviderRuntime; resolved: Provider } | undefined
   for (const runtime of providers) {
     const resolved = await runtime.resolve().catch(() => undefined)
-    if (resolved && resolved.as.issuer === iss) return { runtime, resolved }
+    if (!resolved || resolved.as.issuer !== claims?.iss) continue
+    if (audience.includes(runtime.config.clientId)) return { runtime, resolved }
+    atIssuer ??= { runtime, resolved }
   }
+  // the issuer's provider refuses it on `aud` (and says so)
+  if (atIssuer) return atIssuer
   throw tokenRejected('its "iss" is not a provider of this app')
 }
 
 /**
- * Files a new session under its provider session (`sid`) and user (`sub`) for as long as it can
- * live (its absolute lifetime: the record's idle window slides up to it), so a logout token finds it.
+ * Files a new session under its provider session (`sid`) and user (`sub`), as the provider's
+ * identity of the user names them (never the app's `user`, which its hook may have reshaped),
+ * for as long as it can live (its absolute lifetime: the record's idle window slides up to it),
+ * so a logout token finds it.
  */
-export async function indexSession(config: OAuthConfig, store: CoordinatingStore, issuer: string, session: SessionData, now: number): Promise<void> {
-  const { sub, sid } = userClaims(session)
+export async function indexSession(config: OAuthConfig, store: CoordinatingStore, session: IdentifiedSession, now: number): Promise<void> {
+  const { iss, sub, sid } = session.identity
   const ttl = Math.max(1, session.exp - now)
-  const tags = [tagOf('sub', issuer, sub), ...(typeof sid === 'string' && sid !== '' ? [tagOf('sid', issuer, sid)] : [])]
+  const tags = [tagOf('sub', iss, sub), ...(sid !== undefined ? [tagOf('sid', iss, sid)] : [])]
   await Promise.all(tags.map((tag) => guarded(config, 'index', () => store.tag(tag, session.sid, ttl))))
 }
 

@@ -3,11 +3,10 @@ import { cookiesOf, load, now, type Context } from '../context.js'
 import { CodegrantError } from '../errors.js'
 import { appPath, formParams, header, methodNotAllowed, redirect, type CoreResponse } from '../http.js'
 import type { ProviderRuntime } from '../provider/runtime.js'
-import { userClaims } from '../session/claims.js'
 import { indexSession } from './backchannel-logout.js'
 import { CALLBACK_HEADERS, completeLogin } from './callback.js'
 import { applyLoginHook } from './on-login.js'
-import { assertSameProvider, withProvider } from './provider-routes.js'
+import { assertSameProvider } from './provider-routes.js'
 import { silentFallback } from './silent-login.js'
 import { authTimeFailure, verifyStepUp } from './step-up.js'
 import { TRANSACTION_TTL } from './transaction.js'
@@ -49,9 +48,9 @@ export async function callback(context: Context, runtime: ProviderRuntime): Prom
     throw authTimeFailure(transaction, error) ?? error
   }
   const { location } = completed
-  if (transaction.stepUp) verifyStepUp(transaction.stepUp, userClaims(completed.session))
+  if (transaction.stepUp) verifyStepUp(transaction.stepUp, completed.session.identity)
   // the app's hook last: it sees (and may reshape) a user who passed every check
-  const session = withProvider(runtime.config, await applyLoginHook(config, completed.session, { name: runtime.config.name, issuer: (await provider()).as.issuer }))
+  const session = await applyLoginHook(config, completed.session, { name: runtime.config.name, issuer: (await provider()).as.issuer })
   const previous = load(context)
   if (previous && previous.sid !== session.sid) {
     // end the previous session's server-side record; its cookie is overwritten below
@@ -59,7 +58,7 @@ export async function callback(context: Context, runtime: ProviderRuntime): Prom
     if (destroyed instanceof Promise) await destroyed
   }
   // filed for back-channel logout before the cookie exists: no session the provider cannot end
-  if (context.engine.backchannel) await indexSession(config, context.engine.backchannel.store, (await provider()).as.issuer, session, now())
+  if (context.engine.backchannel) await indexSession(config, context.engine.backchannel.store, session, now())
   const written = backend.write(cookies, session, now(), true)
   const sessionCookies = written instanceof Promise ? await written : written
   const cookiesOut = [transactions.remove(state), ...sessionCookies]

@@ -8,7 +8,8 @@ import { describe, transportError } from '../provider/http.js'
 import type { Provider } from '../provider/metadata.js'
 import { fetchApiUser } from '../provider/user-source.js'
 import { newSessionId } from '../session/backend.js'
-import type { SessionData, TokenSet, UserClaims } from '../session/store.js'
+import { identityFrom, type IdentifiedSession } from '../session/identity.js'
+import type { TokenSet, UserClaims } from '../session/store.js'
 import { assertDpopTokenType, withNonceRetry, type DpopKey } from './dpop.js'
 import { assertKeyIssuer } from './tenant-issuer.js'
 import type { Transaction } from './transaction.js'
@@ -19,7 +20,8 @@ export const CALLBACK_HEADERS = { 'cache-control': 'no-store', 'referrer-policy'
 /**
  * Completes a login: validates the authorization response (state, `iss` per RFC 9207, error
  * responses), exchanges the code once (never retried), validates the ID token including its
- * signature with the pinned algorithm, and builds a fresh session.
+ * signature with the pinned algorithm, and builds a fresh session with the provider's identity
+ * of the user (its `identity`, which the app's hook cannot change).
  *
  * @returns the new session and where to send the browser.
  * @throws {CodegrantError} 400 for a rejected response, 502/504 when the provider fails.
@@ -30,7 +32,7 @@ export async function completeLogin(
   transaction: Transaction,
   params: URLSearchParams,
   now: number,
-): Promise<{ session: SessionData; location: string }> {
+): Promise<{ session: IdentifiedSession; location: string }> {
   const { as, client, clientAuth, http } = provider
 
   let validated: URLSearchParams
@@ -86,12 +88,15 @@ export async function completeLogin(
     user = claims ? { ...claims, ...info, sub: claims.sub } : info
   }
 
-  const session: SessionData = {
+  const session = {
     sid: newSessionId(),
     iat: now,
     uat: now,
     exp: now + config.sessionMaxAge,
     ...(user ? { user } : {}),
+    // the provider's word, before userinfo members (merged above) or the app's hook can change the
+    // user: the ID token's, else the user source's `sub` at the provider's issuer (nothing else of it)
+    identity: identityFrom(config.name, claims ?? { sub: user!.sub }, as.issuer),
     tokens: tokenSet(result, now, undefined),
     ...(key && result.token_type === 'dpop' ? { dpop: key } : {}),
   }

@@ -13,16 +13,21 @@ export interface LoginEvent {
 
 /**
  * What `onLogin` may answer: nothing (the login goes on as is), `false` (refused: 403
- * `codegrant/login_denied`), or the `user` to store instead (e.g. with mapped roles) and/or
- * `data` to keep in the session (`req.oauth.data`). Both are stored in the session, in the
- * cookie with the default store: keep them small.
+ * `codegrant/login_denied`), or the `user` to store instead (e.g. with mapped roles, a local
+ * account id as `sub`) and/or `data` to keep in the session (`req.oauth.data`). Both are stored
+ * in the session, in the cookie with the default store: keep them small. The `user` is the
+ * app's to shape: codegrant keeps the provider's identity of the user apart (back-channel
+ * logout, step-up, refresh and userinfo read that), and a refresh leaves this `user` as it is.
  */
 export type LoginHookResult = void | undefined | false | { user?: UserClaims; data?: Record<string, unknown> }
 
 export type LoginHook = (event: LoginEvent) => MaybePromise<LoginHookResult>
 
-/** Runs the app's hook on a new session; throwing a CodegrantError from the hook answers with it. */
-export async function applyLoginHook(config: OAuthConfig, session: SessionData, provider: LoginEvent['provider']): Promise<SessionData> {
+/**
+ * Runs the app's hook on a new session; throwing a CodegrantError from the hook answers with it.
+ * Only `user` and `data` can change: the session's `identity` stays the provider's.
+ */
+export async function applyLoginHook<S extends SessionData>(config: OAuthConfig, session: S, provider: LoginEvent['provider']): Promise<S> {
   if (!config.onLogin) return session
   let result: LoginHookResult
   try {
@@ -34,13 +39,14 @@ export async function applyLoginHook(config: OAuthConfig, session: SessionData, 
   }
   if (result === false) throw new CodegrantError('codegrant/login_denied', 'You are not allowed to sign in to this application.')
   if (!result) return session
-  const next: SessionData = { ...session }
+  const next: S = { ...session }
   if (result.user !== undefined) {
     if (typeof result.user !== 'object' || result.user === null || typeof result.user.sub !== 'string') {
       config.logger.error('onLogin returned a user without a string `sub`')
       throw new CodegrantError('codegrant/login_hook_failed', 'Sign-in could not be completed. Try again later.')
     }
     next.user = result.user
+    next.userByApp = true
   }
   if (result.data !== undefined) next.data = result.data
   config.logger.debug(`callback: onLogin ${result.user ? 'reshaped the user' : ''}${result.user && result.data ? ' and ' : ''}${result.data ? `added data (${Object.keys(result.data).length} keys)` : ''}`)

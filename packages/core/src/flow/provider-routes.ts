@@ -5,7 +5,6 @@
  */
 import type { OAuthConfig } from '../config.js'
 import { CodegrantError } from '../errors.js'
-import type { SessionData } from '../session/store.js'
 import type { Transaction } from './transaction.js'
 
 /**
@@ -41,9 +40,4 @@ export function assertSameProvider(transaction: Transaction, callbackOf: string,
     'codegrant/provider_mismatch',
     `This sign-in was started with ${startedWith}, but its response came to the callback of ${callbackOf}: it is refused (a response delivered to the wrong provider's callback is a mix-up attack or a misconfigured redirect URI). Start the sign-in again.`,
   )
-}
-
-/** The session records its provider when the app has several (a single-provider session stays as it was). */
-export function withProvider(config: OAuthConfig, session: SessionData): SessionData {
-  return config.named ? { ...session, provider: config.name } : session
 }

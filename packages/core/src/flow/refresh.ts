@@ -2,7 +2,8 @@ import * as oauth from 'oauth4webapi'
 import type { OAuthConfig } from '../config.js'
 import { CodegrantError } from '../errors.js'
 import type { Provider } from '../provider/metadata.js'
-import { sessionUser, type SessionData, type SessionStore } from '../session/store.js'
+import { identityOf } from '../session/identity.js'
+import type { SessionData, SessionStore } from '../session/store.js'
 import { endpointOf, received, tokenError, tokenSet, verifyIdTokenSignature } from './callback.js'
 import { assertDpopTokenType, withNonceRetry } from './dpop.js'
 import { canLock, grantOrSaved, refreshAcrossInstances, saveRefreshed, type Grant } from './refresh-lock.js'
@@ -165,13 +166,14 @@ async function refresh(config: OAuthConfig, resolve: () => Promise<Provider>, se
   }
   const claims = oauth.getValidatedIdTokenClaims(result)
   config.logger.debug(`refresh: token response valid (${received(result)})`)
-  const { sub } = sessionUser(session)
-  if (claims && claims.sub !== sub) {
+  // the provider's identity of the user, never the app's (a hook may have mapped `sub`)
+  if (claims && claims.sub !== identityOf(session)?.sub) {
     config.logger.error('token refresh returned an ID token for a different subject: session ended')
     throw new CodegrantError('codegrant/session_ended', 'The provider returned a different user on refresh. Sign in again.')
   }
   const now = Math.floor(Date.now() / 1000)
-  // merged claims stay merged; otherwise the new ID token is the user
-  const user = session.user && claims ? { ...session.user, ...claims, sub } : session.user
+  // userinfo-merged claims stay merged; the app's hook's user stays as the hook made it; otherwise
+  // the new ID token is the user
+  const user = session.user && claims && !session.userByApp ? { ...session.user, ...claims, sub: session.user.sub } : session.user
   return { ...session, ...(user ? { user } : {}), uat: now, tokens: tokenSet(result, now, session.tokens) }
 }

@@ -7,7 +7,7 @@
  */
 import { CodegrantError, isCodegrantError } from '../errors.js'
 import { json, type CoreResponse } from '../http.js'
-import type { UserClaims } from '../session/store.js'
+import type { DerivedIdentity } from '../session/identity.js'
 import type { AuthorizationParams } from './authorization-params.js'
 import type { StepUp, Transaction } from './transaction.js'
 
@@ -41,8 +41,11 @@ export function requirementOf(options: { maxAge?: number | undefined; acr?: stri
   return requirement ?? undefined
 }
 
-/** True when the session's ID token claims meet the requirement (`auth_time` with the clock tolerance, as oauth4webapi checks it). */
-export function meetsRequirement(claims: Readonly<UserClaims>, requirement: AuthenticationRequirement, now: number, tolerance: number): boolean {
+/** What a step-up reads: the provider's identity of the user (`session/identity.ts`), never the app's `user`. */
+type Authentication = Pick<DerivedIdentity, 'sub' | 'auth_time' | 'acr'>
+
+/** True when the session's identity (its ID token's `auth_time`, `acr`) meets the requirement (`auth_time` with the clock tolerance, as oauth4webapi checks it). */
+export function meetsRequirement(claims: Readonly<Authentication>, requirement: AuthenticationRequirement, now: number, tolerance: number): boolean {
   if (requirement.maxAge !== undefined) {
     const authTime = claims.auth_time
     if (typeof authTime !== 'number' || now - authTime > requirement.maxAge + tolerance) return false
@@ -81,11 +84,11 @@ export function stepUpChallenge(requirement: AuthenticationRequirement): CoreRes
 
 /**
  * The callback's check of a step-up: the same user, and an `acr` among those asked for
- * (`auth_time` was already checked against `max_age` with the ID token).
+ * (`auth_time` was already checked against `max_age` with the ID token), by the new session's identity.
  *
  * @throws {CodegrantError} `codegrant/step_up_failed` (403): no second attempt is made.
  */
-export function verifyStepUp(stepUp: StepUp, claims: Readonly<UserClaims>): void {
+export function verifyStepUp(stepUp: StepUp, claims: Readonly<Authentication>): void {
   if (stepUp.sub !== undefined && claims.sub !== stepUp.sub) {
     throw new CodegrantError('codegrant/step_up_failed', 'You signed in as a different user than the one this session belongs to. Sign out first to switch users.')
   }

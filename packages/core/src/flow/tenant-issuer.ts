@@ -64,6 +64,17 @@ export function expectedIssuer(tenant: TenantIssuer, claims: Readonly<Record<str
   return tenant.template.replace(tenant.placeholder, tid)
 }
 
+/** True when `iss` is the issuer of a tenant this configuration admits (the template with a tenant id in it). */
+export function isTenantIssuer(tenant: TenantIssuer, iss: string): boolean {
+  const [before, after] = tenant.template.split(tenant.placeholder) as [string, string | undefined]
+  if (after === undefined || !iss.startsWith(before) || !iss.endsWith(after) || iss.length <= before.length + after.length) return false
+  try {
+    return expectedIssuer(tenant, { [tenant.claim]: iss.slice(before.length, iss.length - after.length) }) === iss
+  } catch {
+    return false
+  }
+}
+
 /**
  * After oauth4webapi verified the ID token's signature: the key it used must be one the
  * token's issuer may sign with (its `issuer` member, where the JWKS gives one).

@@ -7,7 +7,7 @@
 import * as oauth from 'oauth4webapi'
 import type { OAuthConfig } from '../config.js'
 import { CodegrantError } from '../errors.js'
-import { discoveredIssuer } from '../flow/tenant-issuer.js'
+import { discoveredIssuer, isTenantIssuer } from '../flow/tenant-issuer.js'
 import { describe, transportError, type FetchOptions } from './http.js'
 
 const WELL_KNOWN = /\/\.well-known\/(openid-configuration|oauth-authorization-server)\/?$/
@@ -22,6 +22,50 @@ export function discoveryUrl(config: OAuthConfig): { url: URL; pasted: boolean }
   if (config.openid) url.pathname = `${url.pathname.replace(/\/$/, '')}/.well-known/openid-configuration`
   else url.pathname = url.pathname === '/' ? '/.well-known/oauth-authorization-server' : `/.well-known/oauth-authorization-server${url.pathname.replace(/\/$/, '')}`
   return { url, pasted: false }
+}
+
+/** The issuer of a provider given by explicit endpoints: OAUTH_ISSUER, else the authorization endpoint's origin. */
+export function explicitIssuer(config: OAuthConfig): string {
+  return config.issuer ?? new URL(config.endpoints.authorization!).origin
+}
+
+/**
+ * Whether `iss` is this provider's issuer, as the configuration says it without loading the
+ * metadata (discovery checks the document's issuer against the same): for attributing a
+ * session to its provider by the issuer that vouched for its user. OAUTH_ISSUER (a trailing
+ * slash aside), the issuer of a pasted discovery URL, a tenant's issuer of a multi-tenant
+ * template, or for explicit endpoints {@link explicitIssuer}.
+ */
+export function issuerCheck(config: OAuthConfig): (iss: string) => boolean {
+  if (config.explicitEndpoints) {
+    const issuer = explicitIssuer(config)
+    return (iss) => iss === issuer
+  }
+  const tenant = config.preset?.tenantIssuer
+  if (tenant) return (iss) => isTenantIssuer(tenant, iss)
+  const { url, pasted } = discoveryUrl(config)
+  if (pasted) {
+    // a pasted discovery URL is the issuer's, in either of the two places issuerOfPasted accepts
+    const kind = WELL_KNOWN.exec(url.pathname)![1]!
+    return (iss) => {
+      const parsed = parsedUrl(iss)
+      const path = parsed?.pathname.replace(/\/$/, '')
+      return parsed?.origin === url.origin && [`${path}/.well-known/${kind}`, `/.well-known/${kind}${path}`].includes(url.pathname.replace(/\/$/, ''))
+    }
+  }
+  // as oauth4webapi compares the discovered issuer: by URL; the usual spellings without parsing
+  const issuer = new URL(config.issuer!)
+  const expected = issuer.href
+  const bare = issuer.pathname === '/' ? issuer.origin : expected
+  return (iss) => iss === expected || iss === bare || parsedUrl(iss)?.href === expected
+}
+
+function parsedUrl(value: string): URL | undefined {
+  try {
+    return new URL(value)
+  } catch {
+    return undefined
+  }
 }
 
 /**

@@ -5,7 +5,7 @@ import { CodegrantError } from '../errors.js'
 import { createDpopRuntime, createDpopState, type DpopRuntime } from '../flow/dpop.js'
 import { FAPI2_ALGORITHMS } from '../profile.js'
 import { createClientAuth, type EndpointAuth } from './client-auth.js'
-import { discover } from './discovery.js'
+import { discover, explicitIssuer } from './discovery.js'
 import { fetchOptions, type FetchOptions } from './http.js'
 import { withTokenQuirks } from './token-quirks.js'
 import { withTenantIssuer } from '../flow/tenant-issuer.js'
@@ -115,7 +115,7 @@ async function loadMetadata(config: OAuthConfig, http: FetchOptions): Promise<oa
   })
   let as: oauth.AuthorizationServer
   if (config.explicitEndpoints) {
-    as = { issuer: config.issuer ?? new URL(config.endpoints.authorization!).origin, ...explicit }
+    as = { issuer: explicitIssuer(config), ...explicit }
   } else {
     as = { ...(await discover(config, http)), ...explicit }
   }

@@ -7,7 +7,9 @@
 import { createOriginCheck, type OriginCheck } from '../api-origins.js'
 import type { OAuthConfig, ProviderSettings } from '../config.js'
 import { createRefresher, type Refresh } from '../flow/refresh.js'
+import { identityOf } from '../session/identity.js'
 import type { SessionData, SessionStore } from '../session/store.js'
+import { issuerCheck } from './discovery.js'
 import { createProviderResolver, type Provider } from './metadata.js'
 
 export interface ProviderRuntime {
@@ -18,14 +20,21 @@ export interface ProviderRuntime {
   readonly resolve: () => Promise<Provider>
   readonly refresh: Refresh
   readonly allowOrigin: OriginCheck
+  /** Whether `iss` is this provider's issuer (by its configuration, without loading metadata). */
+  readonly issues: (iss: string) => boolean
 }
 
-/** The providers of an app by name, in configuration order (the first is the fallback). */
+/** The providers of an app by name, in configuration order. */
 export interface ProviderRuntimes {
   readonly list: readonly ProviderRuntime[]
   readonly first: ProviderRuntime
   byName(name: string): ProviderRuntime | undefined
-  /** The provider a session came from: a session from before providers were named belongs to the first. */
+  /**
+   * The provider a session came from, by its identity: the provider it recorded, if that one is
+   * still configured with the issuer that vouched for the user; else the one provider whose
+   * issuer that is. Undefined (signed out) otherwise: never "the first", whose endpoints would
+   * receive another provider's tokens.
+   */
   of(session: SessionData): ProviderRuntime | undefined
   /** Where a login goes without a choice: the session's provider, else the default, else none. */
   preferred(session: SessionData | undefined): ProviderRuntime | undefined
@@ -36,7 +45,15 @@ export function createProviderRuntimes(config: OAuthConfig, store: SessionStore 
   const byName = new Map(list.map((runtime) => [runtime.name, runtime]))
   const first = list[0]!
   const preferred = config.defaultProvider === undefined ? undefined : byName.get(config.defaultProvider)
-  const of = (session: SessionData) => (session.provider === undefined ? first : byName.get(session.provider))
+  const of = (session: SessionData) => {
+    const identity = identityOf(session)
+    if (!identity) return undefined
+    const recorded = identity.provider === undefined ? undefined : byName.get(identity.provider)
+    if (recorded?.issues(identity.iss)) return recorded
+    // a session from before its provider was recorded, or from before the app named its providers
+    const issuing = list.filter((runtime) => runtime.issues(identity.iss))
+    return issuing.length === 1 ? issuing[0] : undefined
+  }
   return {
     list,
     first,
@@ -55,5 +72,6 @@ function createProviderRuntime(config: OAuthConfig, settings: ProviderSettings, 
     resolve,
     refresh: createRefresher(view, resolve, store, ttl),
     allowOrigin: createOriginCheck(view, resolve),
+    issues: issuerCheck(view),
   }
 }

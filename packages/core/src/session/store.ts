@@ -1,4 +1,5 @@
 import type { DpopKey } from '../flow/dpop.js'
+import { isSessionIdentity, type SessionIdentity } from './identity.js'
 
 /** The user's tokens, as kept in the session (never sent to the browser in clear). */
 export interface TokenSet {
@@ -59,11 +60,20 @@ export interface SessionData {
   uat: number
   exp: number
   /**
-   * The user's claims when they are not simply the ID token's (userinfo merged, or no ID token).
-   * Otherwise absent, and read from `tokens.idToken`: the claims are not stored twice, which
-   * keeps cookie sessions small. Use {@link sessionUser}.
+   * The user's claims when they are not simply the ID token's (userinfo merged, no ID token, or
+   * what the app's `onLogin` hook returned). Otherwise absent, and read from `tokens.idToken`:
+   * the claims are not stored twice, which keeps cookie sessions small. Use {@link sessionUser}.
+   * The app's to shape: no protocol decision reads it (they read `identity`).
    */
   user?: UserClaims
+  /** True when `user` is what the app's `onLogin` hook returned: a refresh leaves it as the hook made it. */
+  userByApp?: true
+  /**
+   * The provider's validated identity of the user, taken at the callback before the app's hook
+   * ran (see `session/identity.ts`). Absent only in sessions from before it was kept: those are
+   * read through their stored ID token (`identityOf`).
+   */
+  identity?: SessionIdentity
   tokens: TokenSet
   /**
    * With DPoP: the session's key pair (private JWK), which its tokens are bound to. Kept only
@@ -73,8 +83,8 @@ export interface SessionData {
   /** What the app's `onLogin` hook added to the session (kept in the cookie with the rest). */
   data?: Record<string, unknown>
   /**
-   * The provider the user signed in with, by name, when the app has several (`providers`);
-   * absent with one, and in sessions from before: those belong to the first provider.
+   * Sessions from before `identity` was kept: the provider the user signed in with, by name, when
+   * the app had several. No longer written (`identity.provider` is).
    */
   provider?: string
 }
@@ -253,6 +263,7 @@ export function isSessionData(value: unknown): value is SessionData {
     typeof data.uat === 'number' &&
     typeof data.exp === 'number' &&
     typeof data.tokens === 'object' && data.tokens !== null && typeof data.tokens.accessToken === 'string' &&
-    (typeof data.user === 'object' && data.user !== null ? typeof data.user.sub === 'string' : typeof data.tokens.idToken === 'string')
+    (typeof data.user === 'object' && data.user !== null ? typeof data.user.sub === 'string' : typeof data.tokens.idToken === 'string') &&
+    (data.identity === undefined || isSessionIdentity(data.identity))
   )
 }
