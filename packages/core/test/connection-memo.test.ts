@@ -31,7 +31,7 @@ function idToken(claims: Record<string, unknown>): string {
 }
 
 function sealed(extra: Partial<SessionData> = {}): string {
-  const data: SessionData = { sid: 'sid-1', iat: T0, uat: T0, exp: T0 + 3600, tokens: { accessToken: 'at', tokenType: 'bearer', scope: 'openid', idToken: idToken({ sub: 'alice' }) }, ...extra }
+  const data: SessionData = { sid: 'sid-1', iat: T0, uat: T0, exp: T0 + 3600, identity: { provider: 'default', iss: 'http://127.0.0.1:9', sub: 'alice' }, tokens: { accessToken: 'at', tokenType: 'bearer', scope: 'openid', idToken: idToken({ iss: 'http://127.0.0.1:9', sub: 'alice' }) }, ...extra }
   return createCookieCodec([SECRET]).seal(NAME, JSON.stringify(data))
 }
 

@@ -34,7 +34,8 @@ function session(extra: Partial<SessionData> = {}): SessionData {
     iat: T0,
     uat: T0,
     exp: T0 + 3600,
-    tokens: { accessToken: 'at', tokenType: 'bearer', scope: 'openid', idToken: idToken({ sub: 'alice', groups: ['admin'] }) },
+    identity: { provider: 'default', iss: 'http://127.0.0.1:9', sub: 'alice' },
+    tokens: { accessToken: 'at', tokenType: 'bearer', scope: 'openid', idToken: idToken({ iss: 'http://127.0.0.1:9', sub: 'alice', groups: ['admin'] }) },
     ...extra,
   }
 }
@@ -187,7 +188,7 @@ describe('opened-session cache', () => {
     const data = backend.read(cookies, T0) as SessionData
     expect(Object.isFrozen(data) && Object.isFrozen(data.tokens)).toBe(true)
     const claims = userClaims(data)
-    expect(claims).toEqual({ sub: 'alice', groups: ['admin'] })
+    expect(claims).toEqual({ iss: 'http://127.0.0.1:9', sub: 'alice', groups: ['admin'] })
     expect(userClaims(backend.read(cookies, T0) as SessionData)).toBe(claims)
     expect(Object.isFrozen(claims) && Object.isFrozen(claims.groups)).toBe(true)
   })
