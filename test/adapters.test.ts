@@ -7,7 +7,7 @@
  */
 import { createHmac, generateKeyPairSync, randomUUID, sign } from 'node:crypto'
 import type { DevProvider } from '@codegrant/dev-provider'
-import type { OAuthOptions, SessionStore } from '@codegrant/core'
+import { memoryStore, type OAuthOptions, type SessionStore } from '@codegrant/core'
 import { redisStore, type RedisStore } from '@codegrant/redis'
 import request from 'supertest'
 import { afterAll, afterEach, beforeAll, beforeEach, describe as vitestDescribe, expect, it as vitestIt, vi } from 'vitest'
@@ -402,6 +402,25 @@ function suite(framework: Framework, sessions: Sessions): void {
       expect(provider.count('grant.error', 'refresh_token')).toBe(0)
     })
 
+    both('keeps a session whose onLogin hook mapped sub to a local account id: refresh, refresh() and userinfo() check the provider\'s sub', async () => {
+      await mount({ onLogin: ({ user }) => ({ user: { sub: `account-${user.sub}`, name: user.name } }) })
+      await login(agent, stage.url, 'alice')
+      const before = grants('refresh_token')
+      // userinfo() expects the provider's sub, not the app's
+      const userinfo = await get('/api/userinfo-twice')
+      expect([userinfo.status, JSON.parse(userinfo.body).userinfo?.sub]).toEqual([200, 'alice'])
+      // a due refresh: the new ID token is alice's, the session's identity too
+      expire()
+      const refreshed = await get('/api/userinfo')
+      expect(refreshed.status).toBe(200)
+      expect(grants('refresh_token')).toBe(before + 1)
+      const forced = await agent.request(`${stage.url}/api/refresh`, { method: 'POST', headers: API })
+      expect([forced.status, JSON.parse(forced.body).changed]).toEqual([200, true])
+      expect((await get('/api/userinfo-twice')).status).toBe(200)
+      // the app's user is still what its hook made, untouched by the refreshes
+      expect(JSON.parse((await get('/me')).body).user).toEqual({ sub: 'account-alice', name: 'Alice Example' })
+    })
+
     both('makes one refresh grant for 20 concurrent requests', async () => {
       await login(agent, stage.url, 'alice')
       const before = grants('refresh_token')
@@ -572,6 +591,64 @@ function suite(framework: Framework, sessions: Sessions): void {
       expect([provider.count('backchannel.success'), provider.count('backchannel.error')]).toEqual([sent + 1, failed])
       agent.setCookie(stage.url, SESSION, cookie)
       expect((await get('/me')).status).toBe(401)
+    })
+
+    /** The README's hook: a new user object, without `sid` and with the app's own members. */
+    const readmeHook: OAuthOptions['onLogin'] = ({ user }) => ({ user: { sub: user.sub, name: user.name, roles: ['editor'] } })
+    /** A hook that maps the provider's `sub` to a local account id. */
+    const localIdHook: OAuthOptions['onLogin'] = ({ user }) => ({ user: { ...user, sub: `account-${user.sub}` } })
+    const reshaped = [
+      ['an onLogin hook that returns a new user object (no sid)', { onLogin: readmeHook }],
+      ['an onLogin hook that maps sub to a local id, with OAUTH_FETCH_USERINFO', { onLogin: localIdHook, fetchUserinfo: true }],
+    ] as const
+
+    both.each(reshaped)('ends the session by the provider\'s own logout token (by sid) with %s', async (_what, options) => {
+      await mount({ sessionStore: serverStore(), backchannelLogout: true, ...options })
+      await login(agent, stage.url, 'alice')
+      const cookie = agent.cookies(stage.url).get(SESSION)!
+      expect((await get('/me')).status).toBe(200)
+      const [sent, failed] = [provider.count('backchannel.success'), provider.count('backchannel.error')]
+      await signOutAtProvider()
+      expect([provider.count('backchannel.success'), provider.count('backchannel.error')]).toEqual([sent + 1, failed])
+      agent.setCookie(stage.url, SESSION, cookie)
+      expect((await get('/me')).status).toBe(401)
+    })
+
+    both.each(reshaped)('ends the session by a logout token of the provider by sub with %s', async (_what, options) => {
+      await mount({ sessionStore: serverStore(), backchannelLogout: true, ...options })
+      await login(agent, stage.url, 'alice')
+      expect(JSON.parse((await get('/me')).body).user.sub).not.toBe(undefined)
+      const accepted = await send(provider.signJwt(claims()))
+      expect(accepted.status).toBe(200)
+      expect((await get('/me')).status).toBe(401)
+    })
+
+    both('a store failure after the token was checked answers 503, and the provider\'s retry of the same token ends the session', async () => {
+      const base = store ?? memoryStore()
+      let failNext = false
+      const flaky: SessionStore = {
+        ...base,
+        destroy(sid) {
+          if (!failNext) return base.destroy(sid)
+          failNext = false
+          return Promise.reject(new Error('connection reset'))
+        },
+      }
+      await mount({ sessionStore: flaky, backchannelLogout: true })
+      await login(agent, stage.url, 'alice')
+      expect((await get('/me')).status).toBe(200)
+      const token = provider.signJwt(claims())
+      failNext = true
+      const failed = await send(token)
+      expect(failed.status).toBe(503)
+      expect(failNext).toBe(false)
+      expect((await get('/me')).status).toBe(200)
+      // the provider delivers the same token again
+      const retried = await send(token)
+      expect([retried.status, retried.headers.get('cache-control')]).toEqual([200, 'no-store'])
+      expect((await get('/me')).status).toBe(401)
+      // and once spent, it is a replay
+      expect((await send(token)).status).toBe(400)
     })
 
     it('refuses forged, replayed, wrongly signed, nonce-bearing and otherwise invalid logout tokens: 400, nothing ended', async () => {
