@@ -207,6 +207,25 @@ describe.each(FRAMEWORKS)('%s', (framework: Framework) => {
       expect(JSON.parse((await get('/me')).body).user.sub).toBe('alice')
     })
 
+    it('maxAge with an onLogin hook that reshapes the user (no auth_time in it): through at once, no redirect loop', async () => {
+      await mount({ onLogin: ({ user }) => ({ user: { sub: user.sub, name: user.name, roles: ['editor'] } }) })
+      await login(agent, stage.url, 'alice')
+      const exchanges = provider.count('grant.success', 'authorization_code')
+      const page = await agent.follow(`${stage.url}/recent`, { headers: HTML })
+      expect([page.last.status, page.last.url]).toEqual([200, `${stage.url}/recent`])
+      expect(page.hops).toHaveLength(1)
+      expect((await get('/recent')).status).toBe(200)
+      expect(provider.count('grant.success', 'authorization_code')).toBe(exchanges)
+      // an older authentication still steps up once, and the hook's user comes back
+      vi.useFakeTimers({ toFake: ['Date'] })
+      vi.setSystemTime(Date.now() + 400_000)
+      const { last: form } = await toForm('/recent')
+      const done = await submit(form, 'alice')
+      expect([done.last.status, done.last.url]).toEqual([200, `${stage.url}/recent`])
+      expect(provider.count('grant.success', 'authorization_code')).toBe(exchanges + 1)
+      expect(JSON.parse((await get('/me')).body).user).toEqual({ sub: 'alice', name: 'Alice Example', roles: ['editor'] })
+    })
+
     it('maxAge: another user at the provider is refused (403) and the session stays alice\'s', async () => {
       await login(agent, stage.url, 'alice')
       vi.useFakeTimers({ toFake: ['Date'] })

@@ -4,13 +4,15 @@
  * two real providers' would), each with its own client registration and redirect URI.
  */
 import { startDevProvider, type DevProvider } from '@codegrant/dev-provider'
-import type { LoginEvent, OAuthOptions } from '@codegrant/core'
+import { createCookieCodec, type LoginEvent, type OAuthOptions } from '@codegrant/core'
+import { redisStore, type RedisStore } from '@codegrant/redis'
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { randomUUID } from 'node:crypto'
 import { API, createAgent, formOf, HTML, type Agent } from './support/agent.js'
 import { buildHandler, FRAMEWORKS, openStage, type Stage } from './support/apps.js'
 import { startGitHubProvider } from './support/github-provider.js'
 import { captureLogs, CLIENT_ID, CLIENT_SECRET, SECRET_A } from './support/provider.js'
+import { startRedis, type RedisServer } from './support/redis.js'
 
 let stage: Stage
 let alpha: DevProvider
@@ -232,7 +234,7 @@ describe('diagnostics with several providers', () => {
 })
 
 describe('sessions across a change to several providers', () => {
-  it('a session from before (no provider recorded) belongs to the first provider; one from a provider the app no longer has is signed out', async () => {
+  it('a session from before (no provider recorded) is attributed by its issuer; one from a provider the app no longer has is signed out', async () => {
     const logs = captureLogs()
     const agent = createAgent()
     const get = (path: string) => agent.request(`${stage.url}${path}`, { headers: API })
@@ -257,6 +259,111 @@ describe('sessions across a change to several providers', () => {
     stage.mount(await buildHandler('fastify5', { ...twoProviders(logs), providers: { alpha: providers!.alpha! } }, `${alpha.issuer}/me`))
     expect((await betaAgent.request(`${stage.url}/me`, { headers: API })).status).toBe(401)
     expect(JSON.parse((await betaAgent.request(`${stage.url}/api/provider`, { headers: API })).body)).toEqual({ provider: null })
+  })
+})
+
+describe.each(FRAMEWORKS)('a single-provider app that adds a provider in front, on %s', (framework) => {
+  const SESSION = 'codegrant.session'
+  const codec = createCookieCodec([SECRET_A])
+  /** The app before: beta alone (its redirect URI is beta's callback path in the app after). */
+  const single = (logs: ReturnType<typeof captureLogs>): OAuthOptions => ({ baseUrl: stage.url, cookieSecret: SECRET_A, logger: logs, issuer: beta.issuer, clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, redirectUri: `${stage.url}/auth/callback/beta` })
+  /** The session cookie rewritten as `change` says (sealed with the app's secret, as an older codegrant would have). */
+  const rewrite = (agent: Agent, change: (session: Record<string, unknown>) => void) => {
+    const jar = agent.cookies(stage.url)
+    const session = JSON.parse(codec.open(SESSION, jar.get(SESSION)!)!) as Record<string, unknown>
+    change(session)
+    jar.set(SESSION, codec.seal(SESSION, JSON.stringify(session)))
+  }
+
+  it('its sessions stay with their own provider (by the issuer that vouched for the user), never sent to the new first one', async () => {
+    const logs = captureLogs()
+    const agent = createAgent()
+    const get = (path: string) => agent.request(`${stage.url}${path}`, { headers: API })
+    stage.mount(await buildHandler(framework, single(logs), `${beta.issuer}/me`))
+    const form = await agent.follow(`${stage.url}/auth/login`, { headers: HTML })
+    await agent.follow(form.last.url, { method: 'POST', headers: HTML, body: new URLSearchParams({ username: 'bob', password: 'x' }).toString() })
+    expect(JSON.parse((await get('/api/provider')).body)).toEqual({ provider: 'default' })
+
+    // alpha is added in front of beta
+    stage.mount(await buildHandler(framework, twoProviders(logs), `${beta.issuer}/me`))
+    const before = counts()
+    expect(JSON.parse((await get('/api/provider')).body)).toEqual({ provider: 'beta' })
+    expect(JSON.parse((await agent.request(`${stage.url}/api/refresh`, { method: 'POST', headers: API })).body)).toMatchObject({ changed: true })
+    expect((await get('/api/userinfo-twice')).status).toBe(200)
+    expect(counts().alpha).toEqual(before.alpha)
+    expect(counts().beta).toMatchObject({ refresh: before.beta.refresh + 1, userinfo: before.beta.userinfo + 1 })
+
+    // a session written before identities were kept: attributed by its ID token's issuer
+    rewrite(agent, (session) => void delete session.identity)
+    expect(JSON.parse((await get('/api/provider')).body)).toEqual({ provider: 'beta' })
+    expect(JSON.parse((await agent.request(`${stage.url}/api/refresh`, { method: 'POST', headers: API })).body)).toMatchObject({ changed: true })
+    expect(counts().alpha).toEqual(before.alpha)
+    expect(counts().beta.refresh).toBe(before.beta.refresh + 2)
+    // one from before with no ID token (its user only, which the app's hook may have made): signed out
+    rewrite(agent, (session) => {
+      delete (session.tokens as Record<string, unknown>).idToken
+      session.user = { sub: 'bob' }
+    })
+    expect((await get('/me')).status).toBe(401)
+    expect(JSON.parse((await get('/api/provider')).body)).toEqual({ provider: null })
+    expect(counts().alpha).toEqual(before.alpha)
+  })
+})
+
+describe.each(FRAMEWORKS.flatMap((framework) => [[framework, 'memory'], [framework, 'redis']] as const))('two clients of one provider on %s (%s store)', (framework, sessions) => {
+  let provider: DevProvider
+  let redis: RedisServer | undefined
+  let store: RedisStore | undefined
+  const client = (name: string) => ({
+    client_id: `client-${name}`,
+    client_secret: CLIENT_SECRET,
+    redirect_uris: [`${stage.url}/auth/callback/${name}`],
+    post_logout_redirect_uris: [`${stage.url}/`],
+    backchannel_logout_uri: `${stage.url}/auth/backchannel-logout`,
+    backchannel_logout_session_required: true,
+  })
+  beforeAll(async () => {
+    provider = await startDevProvider({ quiet: true, accessTokenTtl: 300, host: '127.0.0.4', clients: [client('one'), client('two')] })
+    if (sessions === 'redis') {
+      redis = await startRedis()
+      store = redisStore({ url: redis.url, prefix: `two-clients-${framework}:`, logger: { warn: () => undefined, error: () => undefined } })
+    }
+  })
+  afterAll(async () => {
+    await provider.close()
+    await store?.close()
+    await redis?.close()
+  })
+
+  it('logout tokens for the second client end its sessions (by sid and by sub)', async () => {
+    const logs = captureLogs()
+    const at = (name: string) => ({ issuer: provider.issuer, clientId: `client-${name}`, clientSecret: CLIENT_SECRET })
+    stage.mount(await buildHandler(framework, { baseUrl: stage.url, cookieSecret: SECRET_A, logger: logs, providers: { one: at('one'), two: at('two') }, sessionStore: store ?? 'memory', backchannelLogout: true }, `${provider.issuer}/me`))
+    const signIn = async (agent: Agent, username: string) => {
+      const form = await agent.follow(`${stage.url}/auth/login/two`, { headers: HTML })
+      await agent.follow(form.last.url, { method: 'POST', headers: HTML, body: new URLSearchParams({ username, password: 'x' }).toString() })
+      expect(JSON.parse((await agent.request(`${stage.url}/api/provider`, { headers: API })).body)).toEqual({ provider: 'two' })
+    }
+    const me = (agent: Agent) => agent.request(`${stage.url}/me`, { headers: API }).then((response) => response.status)
+
+    // by sid: alice signs out at the provider, which POSTs its logout token for client-two
+    const alice = createAgent()
+    await signIn(alice, 'alice')
+    const [sent, failed] = [provider.count('backchannel.success'), provider.count('backchannel.error')]
+    const confirm = await alice.follow(`${provider.issuer}/session/end?client_id=client-two`, { headers: HTML })
+    const { action, fields } = formOf(confirm.last)
+    fields.set('logout', 'yes')
+    await alice.follow(action, { method: 'POST', headers: HTML, body: fields.toString() })
+    expect([provider.count('backchannel.success'), provider.count('backchannel.error')]).toEqual([sent + 1, failed])
+    expect(await me(alice)).toBe(401)
+
+    // by sub: a token of the provider for client-two
+    const bob = createAgent()
+    await signIn(bob, 'bob')
+    const token = provider.signJwt({ iss: provider.issuer, aud: 'client-two', iat: Math.floor(Date.now() / 1000), jti: randomUUID(), sub: 'bob', events: { 'http://schemas.openid.net/event/backchannel-logout': {} } })
+    const response = await bob.request(`${stage.url}/auth/backchannel-logout`, { method: 'POST', headers: API, body: new URLSearchParams({ logout_token: token }).toString() })
+    expect(response.status).toBe(200)
+    expect(await me(bob)).toBe(401)
   })
 })
 
