@@ -8,18 +8,21 @@
  *   code exchange and at refresh, from the hostile provider on loopback): never a 5xx from
  *   codegrant's own code (502/503/504 only for a provider failure), never a session without a
  *   valid exchange, never a secret, code or token in a response or a log line;
+ * - whatever user the app's `onLogin` hook returns: a logout token ends exactly the sessions the
+ *   provider's identity names, and the step-up guard never loops;
  * - and, over the whole file, no unhandled rejection and no uncaught exception.
  *
  * Run counts are bounded so that `pnpm test` stays fast; `FUZZ_SCALE=10 pnpm exec vitest run
  * test/fuzz.test.ts` runs ten times as many. On failure, fast-check's report (seed, path and the
  * shrunk counterexample) is the assertion message vitest prints; `FUZZ_SEED=<seed>` replays a run.
  */
+import { randomUUID } from 'node:crypto'
 import { Agent as HttpAgent, request as httpRequest } from 'node:http'
 import type { DevProvider } from '@codegrant/dev-provider'
-import type { OAuthOptions } from '@codegrant/core'
+import type { LoginHookResult, OAuthOptions } from '@codegrant/core'
 import fc from 'fast-check'
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest'
-import { createAgent, HTML, login, type Agent } from './support/agent.js'
+import { API, createAgent, HTML, login, type Agent } from './support/agent.js'
 import { buildHandler, FRAMEWORKS, openStage, type Framework, type Stage } from './support/apps.js'
 import { startHostileProvider, type Fault, type HostileProvider, type HostileSettings } from './support/hostile-provider.js'
 import { appOptions, captureLogs, CLIENT_ID, CLIENT_SECRET, SECRET_A, startProvider } from './support/provider.js'
@@ -32,6 +35,7 @@ const params = (numRuns: number): fc.Parameters<unknown> => ({ numRuns: runs(num
 const TEST_TIMEOUT = 60_000 * SCALE
 
 const SESSION = 'codegrant.session'
+const BACKCHANNEL_EVENT = 'http://schemas.openid.net/event/backchannel-logout'
 const STACK = /at .*\(.*:\d+:\d+\)|node_modules/
 // OAUTH_HTTP_TIMEOUT of the apps fuzzed with the hostile provider: long enough for a loaded CI machine
 const TIMEOUT = 1000
@@ -91,6 +95,23 @@ const json = fc.oneof(
 )
 /** Deeply nested JSON text, which the client's `JSON.parse` must survive. */
 const deepJson = fc.integer({ min: 1000, max: 100_000 }).map((depth) => '['.repeat(depth) + ']'.repeat(depth))
+
+/** What an app's onLogin hook may answer: nothing, or a user (any members, `sid`, `auth_time`, `acr`, `iss` among them; a string `sub`) and perhaps data. */
+const HOOK_MEMBERS = ['sid', 'sub', 'iss', 'aud', 'auth_time', 'acr', 'amr', 'exp', 'iat', 'name', 'groups', 'roles']
+const hookAnswer: fc.Arbitrary<LoginHookResult> = fc.oneof(
+  { arbitrary: fc.constant(undefined), weight: 1 },
+  {
+    arbitrary: fc.record(
+      {
+        user: fc.tuple(fc.oneof(fc.constantFrom('alice', 'bob', 'account-42', ''), fc.string({ maxLength: 24 })), fc.dictionary(fc.constantFrom(...HOOK_MEMBERS), json, { maxKeys: 6 }))
+          .map(([sub, members]) => ({ ...members, sub })),
+        data: fc.dictionary(fc.string({ maxLength: 8 }), json, { maxKeys: 2 }),
+      },
+      { requiredKeys: ['user'] },
+    ),
+    weight: 6,
+  },
+)
 
 /** Faults that answer at once (the slow ones cost a timeout each: sampled rarely). */
 const QUICK_FAULTS: Fault[] = ['reset', 'status-500', 'status-503', 'not-json', 'array', 'redirect', 'error-200', 'invalid_client', 'invalid_client-challenge', 'invalid_grant', 'huge']
@@ -272,7 +293,8 @@ describe.each(FRAMEWORKS)('%s', (framework: Framework) => {
 
   beforeAll(async () => {
     stage = await openStage()
-    dev = await startProvider(stage.url)
+    // its client wants sid in ID tokens (and logout tokens): back-channel logout is fuzzed with the hook's output
+    dev = await startProvider(stage.url, { backchannel: true })
     hostile = await startHostileProvider({ clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, redirectUris: [`${stage.url}/auth/callback`] })
   })
   afterAll(async () => {
@@ -518,6 +540,55 @@ describe.each(FRAMEWORKS)('%s', (framework: Framework) => {
           expectNothingEchoed(seen, secrets(), logs.lines)
         }),
         params(40),
+      )
+    }, TEST_TIMEOUT)
+  })
+
+  describe('fuzz: the app\'s onLogin hook', () => {
+    it('whatever user the hook returns, a logout token ends exactly the sessions of the provider\'s sid or sub, and the step-up guard never loops', async () => {
+      let answer: LoginHookResult = undefined
+      let providerSid: string | undefined
+      const onLogin: OAuthOptions['onLogin'] = ({ tokens }) => {
+        providerSid = (JSON.parse(Buffer.from(tokens.idToken!.split('.')[1]!, 'base64url').toString('utf8')) as { sid?: string }).sid
+        return answer
+      }
+      stage.mount(await buildHandler(framework, appOptions(dev, stage.url, logs, { sessionStore: 'memory', backchannelLogout: true, onLogin }), `${dev.issuer}/me`))
+      const agent = createAgent()
+      const get = (path: string, headers: Record<string, string> = API) => agent.request(`${stage.url}${path}`, { headers })
+      const logoutToken = (names: { sid?: unknown; sub?: unknown }) =>
+        dev.signJwt({ iss: dev.issuer, aud: CLIENT_ID, iat: Math.floor(Date.now() / 1000), jti: randomUUID(), events: { [BACKCHANNEL_EVENT]: {} }, ...names })
+      const sendToken = (token: string) => agent.request(`${stage.url}/auth/backchannel-logout`, { method: 'POST', headers: API, body: new URLSearchParams({ logout_token: token }).toString() })
+      await fc.assert(
+        fc.asyncProperty(hookAnswer, fc.boolean(), async (hooked, bySid) => {
+          answer = hooked
+          // the provider keeps alice signed in (single sign-on): its form only the first time
+          const started = await agent.follow(`${stage.url}/auth/login`, { headers: HTML })
+          const landed = started.last.url.includes('/interaction/')
+            ? await agent.follow(started.last.url, { method: 'POST', headers: HTML, body: new URLSearchParams({ username: 'alice', password: 'x' }).toString() })
+            : started
+          if (landed.last.status !== 200) throw new Error(`the login failed: HTTP ${landed.last.status} ${landed.last.body.slice(0, 200)}`)
+          // the step-up guard: through at once, or after one login (at most one code exchange), never a loop
+          const exchanges = dev.count('grant.success', 'authorization_code')
+          const page = await agent.follow(`${stage.url}/recent`, { headers: HTML })
+          if (page.last.status !== 200 || page.last.url !== `${stage.url}/recent`) throw new Error(`the maxAge guard did not let alice in: HTTP ${page.last.status} at ${page.last.url} after ${page.hops.length} hops`)
+          if (dev.count('grant.success', 'authorization_code') > exchanges + 1) throw new Error('the maxAge guard logged in more than once')
+          if ((await agent.follow(`${stage.url}/recent`, { headers: HTML })).hops.length !== 1) throw new Error('the maxAge guard asked again right after a login')
+          // tokens that name what the app's user says (but the provider's identity does not) end nothing
+          const user = (hooked && hooked.user) || {}
+          const foreign = [
+            ...(typeof user.sid === 'string' && user.sid !== '' && user.sid !== providerSid ? [{ sid: user.sid }] : []),
+            ...(typeof user.sub === 'string' && user.sub !== '' && user.sub !== 'alice' ? [{ sub: user.sub }] : []),
+          ]
+          for (const names of foreign) {
+            const response = await sendToken(logoutToken(names))
+            if (response.status !== 200 || (await get('/me')).status !== 200) throw new Error(`a logout token for ${JSON.stringify(names)} (not the provider's) answered ${response.status} and ended the session`)
+          }
+          // the provider's own sid or sub ends it
+          const response = await sendToken(logoutToken(bySid ? { sid: providerSid } : { sub: 'alice' }))
+          const after = (await get('/me')).status
+          if (response.status !== 200 || after !== 401) throw new Error(`a logout token by the provider's ${bySid ? 'sid' : 'sub'} answered ${response.status}, and /me ${after} after it`)
+        }),
+        params(15),
       )
     }, TEST_TIMEOUT)
   })
