@@ -11,5 +11,6 @@ export { applyPreset, PRESETS, type ApiUserSource, type Preset, type PresetName,
 export { safeReturnTo } from './return-to.js'
 export { isCoordinating, memoryStore, type CoordinatingStore, type MaybePromise, type SessionData, type SessionStore, type StandardClaims, type TokenSet, type UserClaims } from './session/store.js'
 export type { LoginEvent, LoginHook, LoginHookResult } from './flow/on-login.js'
+export type { SessionIdentity } from './session/identity.js'
 export { createCookieCodec, type CookieCodec } from './session/cookie-codec.js'
 export type { RedisConnection, RedisOpener } from './session/redis-loader.js'
