@@ -597,13 +597,13 @@ function suite(framework: Framework, sessions: Sessions): void {
     const readmeHook: OAuthOptions['onLogin'] = ({ user }) => ({ user: { sub: user.sub, name: user.name, roles: ['editor'] } })
     /** A hook that maps the provider's `sub` to a local account id (and keeps no `sid`). */
     const localIdHook: OAuthOptions['onLogin'] = ({ user }) => ({ user: { sub: `account-${user.sub}`, name: user.name } })
-    const withoutSid = [
-      ['the README\'s onLogin hook (a new user object, no sid)', { onLogin: readmeHook }],
-      ['an onLogin hook that maps sub to a local id', { onLogin: localIdHook }],
-      ['an onLogin hook that maps sub to a local id, and OAUTH_FETCH_USERINFO', { onLogin: localIdHook, fetchUserinfo: true }],
-    ] as const
+    const withoutSid: { what: string; options: OAuthOptions }[] = [
+      { what: 'the README\'s onLogin hook (a new user object, no sid)', options: { onLogin: readmeHook } },
+      { what: 'an onLogin hook that maps sub to a local id', options: { onLogin: localIdHook } },
+      { what: 'an onLogin hook that maps sub to a local id, and OAUTH_FETCH_USERINFO', options: { onLogin: localIdHook, fetchUserinfo: true } },
+    ]
 
-    both.each(withoutSid)('ends the session by the provider\'s own logout token (by sid) with %s', async (_what, options) => {
+    both.each(withoutSid)('ends the session by the provider\'s own logout token (by sid) with $what', async ({ options }) => {
       await mount({ sessionStore: serverStore(), backchannelLogout: true, ...options })
       await login(agent, stage.url, 'alice')
       const cookie = agent.cookies(stage.url).get(SESSION)!
@@ -615,7 +615,7 @@ function suite(framework: Framework, sessions: Sessions): void {
       expect((await get('/me')).status).toBe(401)
     })
 
-    both.each(withoutSid.slice(1))('ends the session by a logout token of the provider by sub with %s', async (_what, options) => {
+    both.each(withoutSid.slice(1))('ends the session by a logout token of the provider by sub with $what', async ({ options }) => {
       await mount({ sessionStore: serverStore(), backchannelLogout: true, ...options })
       await login(agent, stage.url, 'alice')
       expect(JSON.parse((await get('/me')).body).user.sub).toBe('account-alice')

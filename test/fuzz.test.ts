@@ -574,7 +574,7 @@ describe.each(FRAMEWORKS)('%s', (framework: Framework) => {
           if (dev.count('grant.success', 'authorization_code') > exchanges + 1) throw new Error('the maxAge guard logged in more than once')
           if ((await agent.follow(`${stage.url}/recent`, { headers: HTML })).hops.length !== 1) throw new Error('the maxAge guard asked again right after a login')
           // tokens that name what the app's user says (but the provider's identity does not) end nothing
-          const user = (hooked && hooked.user) || {}
+          const user: Record<string, unknown> = (hooked && hooked.user) || {}
           const foreign = [
             ...(typeof user.sid === 'string' && user.sid !== '' && user.sid !== providerSid ? [{ sid: user.sid }] : []),
             ...(typeof user.sub === 'string' && user.sub !== '' && user.sub !== 'alice' ? [{ sub: user.sub }] : []),
