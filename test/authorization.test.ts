@@ -3,7 +3,8 @@
  * framework version, against the dev provider (oidc-provider: honours `max_age`, sets `acr`) and,
  * for an ID token without `auth_time`, the hostile provider.
  */
-import { createCodegrant, resolveConfig, type OAuthOptions } from '@codegrant/core'
+import { resolveConfig, type OAuthOptions } from '@codegrant/core'
+import { createCodegrant } from '@codegrant/core/adapter'
 import { startDevProvider, type DevProvider } from '@codegrant/dev-provider'
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest'
 import { API, createAgent, formOf, HTML, login, type Agent, type Hop } from './support/agent.js'

@@ -18,7 +18,7 @@ describe('API reference', () => {
     child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()))
     const code = await new Promise((resolve) => child.once('exit', resolve))
     expect({ code, errors: /Found (\d+) errors/.exec(output)?.[1] }, output).toEqual({ code: 0, errors: '0' })
-    for (const page of ['_codegrant_express.oauth', '_codegrant_koa.requireAuth', '_codegrant_core.doctor', '_codegrant_testing.startTestProvider']) {
+    for (const page of ['_codegrant_express.oauth', '_codegrant_koa.requireAuth', '_codegrant_core.index.doctor', '_codegrant_core.adapter.createAdapter', '_codegrant_testing.startTestProvider']) {
       expect(existsSync(`${ROOT}docs/api/functions/${page}.html`), page).toBe(true)
     }
     expect(readFileSync(`${ROOT}docs/api/functions/_codegrant_express.oauth.html`, 'utf8')).toContain('Mounts codegrant on an Express 4 or 5 app')

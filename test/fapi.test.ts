@@ -5,7 +5,8 @@
  * missing `iss` in the authorization response refused.
  */
 import { generateKeyPairSync } from 'node:crypto'
-import { createCodegrant, isCodegrantError, type OAuthOptions, type SessionData } from '@codegrant/core'
+import { isCodegrantError, type OAuthOptions, type SessionData } from '@codegrant/core'
+import { createCodegrant } from '@codegrant/core/adapter'
 import { createCookieCodec } from '@codegrant/core'
 import { startDevProvider, type DevProvider } from '@codegrant/dev-provider'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'

@@ -4,7 +4,8 @@
  * (support/entra-provider.ts). Presets involve no adapter behaviour, so the core is driven
  * directly (support/core-login.ts); the preset's endpoints or issuer point at the loopback.
  */
-import { createCodegrant, type OAuthOptions } from '@codegrant/core'
+import type { OAuthOptions } from '@codegrant/core'
+import { createCodegrant } from '@codegrant/core/adapter'
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { call, codeOf, CORE_BASE, coreLogin, stateOf, userOf } from './support/core-login.js'
 import { CONSUMERS, startEntraProvider, TENANT_A, TENANT_B, type EntraProvider, type EntraSettings } from './support/entra-provider.js'

@@ -2,7 +2,7 @@
 // Run by main.mjs in its own process with BENCH_MICRO (JSON: codegrant options, a real session
 // cookie from a login through the dev provider, and an aged copy of it); prints one JSON line.
 import { performance } from 'node:perf_hooks'
-import { createCodegrant, guard } from '@codegrant/core'
+import { createCodegrant, guard } from '@codegrant/core/adapter'
 import { parse as parseCookieHeader } from 'cookie'
 // internals, for the parts of a cache hit (not part of the public API)
 import { createOpenedCache } from '../../packages/core/dist/session/opened-cache.js'

@@ -3,7 +3,8 @@
  * the login route, the provider's authorization endpoint over real HTTP (it redirects straight
  * back, no login page), the callback route, with the cookies a browser would carry.
  */
-import type { Codegrant, CoreResponse, UserClaims } from '@codegrant/core'
+import type { UserClaims } from '@codegrant/core'
+import type { Codegrant, CoreResponse } from '@codegrant/core/adapter'
 
 /** The app's base URL in these tests: nothing listens there, the core is called directly. */
 export const CORE_BASE = 'http://127.0.0.1:3999'

@@ -108,7 +108,7 @@ export function errorResponse(config: OAuthConfig, request: CoreRequest, error: 
 }
 
 /** A request body: Node.js's readable (an IncomingMessage), or any async iterable of chunks. */
-type BodyStream = AsyncIterable<Uint8Array | string> & Partial<Pick<NodeJS.ReadableStream, 'on' | 'off' | 'resume'>>
+export type BodyStream = AsyncIterable<Uint8Array | string> & Partial<Pick<NodeJS.ReadableStream, 'on' | 'off' | 'resume'>>
 
 /**
  * Reads a request body (form_post callback, logout POST) with a size limit. Past the limit the

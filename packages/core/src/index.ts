@@ -1,11 +1,17 @@
-export { createCodegrant, guard, type Codegrant, type CookieSink, type Route } from './codegrant.js'
+/**
+ * `@codegrant/core`: what an app imports beside its adapter (types to augment, errors, stores,
+ * configuration). Adapter authors: `@codegrant/core/adapter`.
+ *
+ * @module
+ */
+import { createCodegrant as create, guard as guardState } from './codegrant.js'
+
 export { configFromEnv, providerVariable, resolveConfig, SETTINGS, type ClientAssertionAud, type ClientAuthMethod, type Logger, type OAuthConfig, type OAuthOptions, type Profile, type ProviderOptions, type ProviderSettings, type ResponseMode, type Setting, type SettingType } from './config.js'
 export type { DpopKey } from './flow/dpop.js'
 export { doctor, formatReport, type Check, type CheckStatus, type DoctorReport } from './doctor.js'
 export { CodegrantError, isCodegrantError, type CodegrantErrorCode } from './errors.js'
-export { guardOptions, type RequireAuthOptions } from './guard.js'
+export type { RequireAuthOptions } from './guard.js'
 export type { AuthorizationParamsInput, LoginOptions } from './flow/authorization-params.js'
-export { formParams, readBody, type CoreRequest, type CoreResponse } from './http.js'
 export type { OAuthRequestState, SessionTimes } from './request-state.js'
 export { applyPreset, PRESETS, type ApiUserSource, type Preset, type PresetName, type ResolvedPreset, type TenantIssuer, type TenantIssuerSpec, type TokenQuirks } from './provider/presets.js'
 export { safeReturnTo } from './return-to.js'
@@ -14,3 +20,14 @@ export type { LoginEvent, LoginHook, LoginHookResult } from './flow/on-login.js'
 export type { SessionIdentity } from './session/identity.js'
 export { createCookieCodec, type CookieCodec } from './session/cookie-codec.js'
 export type { RedisConnection, RedisOpener } from './session/redis-loader.js'
+
+/**
+ * @deprecated Adapter API, documented here before `@codegrant/core/adapter` existed: import
+ * `createCodegrant` from `@codegrant/core/adapter`. This re-export goes in the next minor version.
+ */
+export const createCodegrant = create
+/**
+ * @deprecated Adapter API, documented here before `@codegrant/core/adapter` existed: import
+ * `guard` from `@codegrant/core/adapter`. This re-export goes in the next minor version.
+ */
+export const guard = guardState

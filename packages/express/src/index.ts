@@ -1,8 +1,8 @@
-import { createCodegrant, guard, guardOptions, readBody, type CoreRequest, type CoreResponse, type OAuthOptions, type OAuthRequestState, type RequireAuthOptions, type Route } from '@codegrant/core'
-import type { NextFunction, Request, RequestHandler, Response } from 'express'
+import { createAdapter, type OAuthOptions, type OAuthRequestState, type RequireAuthOptions } from '@codegrant/core/adapter'
+import type { Request, RequestHandler, Response } from 'express'
 
-export type { LoginOptions, OAuthOptions, OAuthRequestState, RequireAuthOptions } from '@codegrant/core'
-export { CodegrantError, isCodegrantError } from '@codegrant/core'
+export type { LoginOptions, OAuthOptions, OAuthRequestState, RequireAuthOptions } from '@codegrant/core/adapter'
+export { CodegrantError, isCodegrantError } from '@codegrant/core/adapter'
 
 declare global {
   // eslint-disable-next-line @typescript-eslint/no-namespace
@@ -14,23 +14,29 @@ declare global {
   }
 }
 
-/** The request as the core sees it; without the body, which only codegrant's own routes read (see `serve`). */
-function toCore(req: Request): CoreRequest {
-  const socket = req.socket as (Request['socket'] & { encrypted?: boolean }) | undefined
-  return { method: req.method, url: req.originalUrl, headers: req.headers, encrypted: socket?.encrypted === true, connection: socket }
-}
-
-function send(res: Response, result: CoreResponse): void {
-  // something else (a timeout middleware) may have answered first: never write twice
-  if (res.headersSent) return
-  appendCookies(result.cookies, res)
-  res.status(result.status).set(result.headers)
-  res.end(result.body)
-}
-
-function appendCookies(cookies: string[], res: Response): void {
-  if (cookies.length > 0 && !res.headersSent) res.append('Set-Cookie', cookies)
-}
+const express = createAdapter<Request, Response>({
+  request(req) {
+    const socket = req.socket as (Request['socket'] & { encrypted?: boolean }) | undefined
+    return { method: req.method, url: req.originalUrl, headers: req.headers, encrypted: socket?.encrypted === true, connection: socket }
+  },
+  setState(req, state) {
+    req.oauth = state
+  },
+  getState: (req) => req.oauth,
+  stream: (req) => req,
+  // read only for codegrant's POST routes: `body`, which Express's request lacks without a body
+  // parser, costs a prototype-chain walk
+  parsedBody: (req) => req.body,
+  sent: (res) => res.headersSent,
+  setCookies(res, cookies) {
+    res.append('Set-Cookie', cookies)
+  },
+  write(res, { status, headers, body }) {
+    res.status(status).set(headers).end(body)
+  },
+  errors: 'next',
+  routes: 'middleware',
+})
 
 /**
  * Mounts codegrant on an Express 4 or 5 app: serves the login, callback and logout routes and
@@ -42,39 +48,7 @@ function appendCookies(cookies: string[], res: Response): void {
  * app.get('/me', requireAuth(), (req, res) => res.json({ user: req.oauth.user }))
  */
 export function oauth(options?: OAuthOptions): RequestHandler {
-  const codegrant = createCodegrant(options)
-  const serve = (route: Route, core: CoreRequest, req: Request, res: Response, next: NextFunction, state: OAuthRequestState) => {
-    // a form (form_post callback, logout token): read it ourselves unless a body parser already did
-    // (read here, not per request: a property Express's request lacks costs a prototype-chain walk)
-    const body = req.method === 'POST' && !req.readableEnded ? readBody(req).catch(() => undefined) : Promise.resolve(req.body as CoreRequest['body'])
-    body
-      .then((form) => codegrant.handle(route, { ...core, body: form }, state))
-      .then((result) => send(res, result))
-      .catch(next)
-  }
-  return function codegrantMiddleware(req: Request, res: Response, next: NextFunction): void {
-    const core = toCore(req)
-    const attached = codegrant.attach(core, appendCookies, res)
-    const route = codegrant.match(req.originalUrl)
-    if (attached instanceof Promise) {
-      attached
-        .then(
-          (state) => {
-            req.oauth = state
-            if (route) serve(route, core, req, res, next, state)
-            else next()
-          },
-          // only an unexpected failure rejects (a store that cannot be read does not): codegrant answers
-          (error: unknown) => send(res, codegrant.respond(core, error)),
-        )
-        // nothing thrown here may escape as an unhandled rejection: it goes to Express
-        .catch(next)
-      return
-    }
-    req.oauth = attached
-    if (route) serve(route, core, req, res, next, attached)
-    else next()
-  }
+  return express.mount(options).middleware
 }
 
 /**
@@ -85,11 +59,5 @@ export function oauth(options?: OAuthOptions): RequestHandler {
  * app.get('/admin', requireAuth({ claims: { groups: 'admin' } }), handler)
  */
 export function requireAuth(options?: RequireAuthOptions): RequestHandler {
-  guardOptions(options)
-  return function codegrantGuard(req: Request, res: Response, next: NextFunction): void {
-    // the request oauth() attached the state with (same method, URL and headers)
-    const decision = guard(req.oauth, req.oauth ? undefined : toCore(req), options)
-    if (!(decision instanceof Promise)) return decision ? send(res, decision) : next()
-    decision.then((result) => (result ? send(res, result) : next())).catch(next)
-  }
+  return express.requireAuth(options)
 }

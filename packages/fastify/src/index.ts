@@ -1,9 +1,9 @@
-import { createCodegrant, guard, guardOptions, type CoreRequest, type CoreResponse, type OAuthOptions, type OAuthRequestState, type RequireAuthOptions, type Route } from '@codegrant/core'
-import type { FastifyInstance, FastifyReply, FastifyRequest, HookHandlerDoneFunction, preHandlerHookHandler } from 'fastify'
+import { createAdapter, type OAuthOptions, type OAuthRequestState, type RequireAuthOptions } from '@codegrant/core/adapter'
+import type { FastifyInstance, FastifyReply, FastifyRequest, preHandlerHookHandler } from 'fastify'
 import fp from 'fastify-plugin'
 
-export type { LoginOptions, OAuthOptions, OAuthRequestState, RequireAuthOptions } from '@codegrant/core'
-export { CodegrantError, isCodegrantError } from '@codegrant/core'
+export type { LoginOptions, OAuthOptions, OAuthRequestState, RequireAuthOptions } from '@codegrant/core/adapter'
+export { CodegrantError, isCodegrantError } from '@codegrant/core/adapter'
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -19,53 +19,46 @@ declare module 'fastify' {
 const FORM = 'application/x-www-form-urlencoded'
 const METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE']
 
-function toCore(request: FastifyRequest): CoreRequest {
-  const socket = request.raw.socket as (FastifyRequest['raw']['socket'] & { encrypted?: boolean }) | undefined
-  return { method: request.method, url: request.url, headers: request.headers, body: request.body as CoreRequest['body'], encrypted: socket?.encrypted === true, connection: socket }
-}
-
-function send(reply: FastifyReply, result: CoreResponse): FastifyReply {
-  // something else (a timeout hook) may have answered first: never write twice
-  if (reply.sent) return reply
-  appendCookies(result.cookies, reply)
-  return reply.code(result.status).headers(result.headers).send(result.body ?? '')
-}
-
-function appendCookies(cookies: string[], reply: FastifyReply): void {
+const fastify = createAdapter<FastifyRequest, FastifyReply>({
+  request(request) {
+    const socket = request.raw.socket as (FastifyRequest['raw']['socket'] & { encrypted?: boolean }) | undefined
+    return { method: request.method, url: request.url, headers: request.headers, encrypted: socket?.encrypted === true, connection: socket }
+  },
+  setState(request, state) {
+    request.oauth = state
+  },
+  getState: (request) => request.oauth,
+  // no stream: Fastify parses every body it routes (the form parser below)
+  parsedBody: (request) => request.body,
+  sent: (reply) => reply.sent,
   // Fastify appends (rather than replaces) `set-cookie` values
-  if (cookies.length > 0 && !reply.sent) reply.header('set-cookie', cookies)
-}
+  setCookies(reply, cookies) {
+    reply.header('set-cookie', cookies)
+  },
+  write(reply, { status, headers, body }) {
+    reply.code(status).headers(headers).send(body ?? '')
+  },
+  errors: 'next',
+  routes: 'router',
+})
 
 async function codegrantPlugin(app: FastifyInstance, options: OAuthOptions): Promise<void> {
-  const codegrant = createCodegrant(options)
+  const { codegrant, middleware, serve } = fastify.mount(options)
   app.decorateRequest('oauth', null as unknown as OAuthRequestState)
   app.decorate('requireAuth', requireAuth)
-  app.addHook('onRequest', (request, reply, done) => {
-    const core = toCore(request)
-    const attached = codegrant.attach(core, appendCookies, reply)
-    if (!(attached instanceof Promise)) {
-      request.oauth = attached
-      return done()
-    }
-    attached
-      .then(
-        (state) => { request.oauth = state; done() },
-        // only an unexpected failure rejects (a store that cannot be read does not): codegrant answers
-        (error: unknown) => void send(reply, codegrant.respond(core, error)),
-      )
-      .catch(done)
-  })
+  app.addHook('onRequest', middleware)
 
   // routes live in their own scope so the form parser they need stays theirs
   await app.register(async (routes) => {
     if (!routes.hasContentTypeParser(FORM)) {
       routes.addContentTypeParser(FORM, { parseAs: 'string', bodyLimit: 64 * 1024 }, (_request, body, done) => done(null, body))
     }
-    const serve = (route: Route) => async (request: FastifyRequest, reply: FastifyReply) =>
-      send(reply, await codegrant.handle(route, toCore(request), request.oauth))
     // every method but OPTIONS (left to CORS) reaches the core, which answers what a route does not
-    // serve 405 with Allow, as on Express and Koa; HEAD comes with GET
-    for (const { path, route } of codegrant.served) routes.route({ method: METHODS, url: path, handler: serve(route) })
+    // serve 405 with Allow, as on Express and Koa; HEAD comes with GET. The reply is returned, a
+    // thenable: Fastify then waits for the answer codegrant started instead of sending one itself
+    for (const { path, route } of codegrant.served) {
+      routes.route({ method: METHODS, url: path, handler: async (request, reply) => { await serve(route, request, reply); return reply } })
+    }
   })
 }
 
@@ -87,16 +80,6 @@ export default oauth
  * Added in one plugin scope, it guards only that scope.
  */
 export function requireAuth(options?: RequireAuthOptions): preHandlerHookHandler {
-  guardOptions(options)
   // a callback hook, not an async one: a request that needs no I/O goes on without a promise
-  return function codegrantGuard(this: FastifyInstance, request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction): void {
-    // the request the plugin's hook attached the state with (same method, URL and headers)
-    const decision = guard(request.oauth, request.oauth ? undefined : toCore(request), options)
-    if (decision instanceof Promise) {
-      decision.then((result) => (result ? void send(reply, result) : done())).catch(done)
-      return
-    }
-    if (decision) send(reply, decision)
-    else done()
-  }
+  return fastify.requireAuth(options)
 }
