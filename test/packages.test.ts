@@ -163,3 +163,25 @@ describe('packages as published', () => {
     expect(fastify.default).toBe(fastify.oauth)
   })
 })
+
+describe('workspace packages', () => {
+  it('depend on each other without a cycle (the core does not declare @codegrant/redis), and no cycle is silenced', () => {
+    const folders = ['packages', 'examples'].flatMap((parent) => readdirSync(join(ROOT, parent)).map((name) => join(ROOT, parent, name)))
+    const manifests = [...folders, join(ROOT, 'bench'), join(ROOT, 'test')].map((folder) => JSON.parse(readFileSync(join(folder, 'package.json'), 'utf8')))
+    const names = new Set(manifests.map((manifest) => manifest.name))
+    const edges = new Map<string, string[]>(
+      manifests.map((manifest) => {
+        const declared = ['dependencies', 'devDependencies', 'peerDependencies', 'optionalDependencies'].flatMap((field) => Object.keys(manifest[field] ?? {}))
+        return [manifest.name, declared.filter((name) => names.has(name))]
+      }),
+    )
+    const cycles: string[] = []
+    const visit = (name: string, path: string[]) => {
+      if (path.includes(name)) return void cycles.push([...path.slice(path.indexOf(name)), name].join(' → '))
+      for (const next of edges.get(name) ?? []) visit(next, [...path, name])
+    }
+    for (const name of names) visit(name, [])
+    expect([...new Set(cycles)]).toEqual([])
+    expect(readFileSync(join(ROOT, 'pnpm-workspace.yaml'), 'utf8')).not.toMatch(/ignoreWorkspaceCycles/)
+  })
+})

@@ -12,7 +12,7 @@ export { createCodegrant, guard, type Codegrant, type CookieSink, type Route } f
 export { formParams, readBody, type BodyStream, type CoreRequest, type CoreResponse } from './http.js'
 export { guardOptions, type RequireAuthOptions } from './guard.js'
 // what an adapter re-exports to its app, so that it needs no second entry
-export type { OAuthOptions } from './config.js'
-export type { LoginOptions } from './flow/authorization-params.js'
+export type { OAuthOptions } from './config/options.js'
+export type { LoginOptions } from './config/authorization-params.js'
 export type { OAuthRequestState } from './request-state.js'
 export { CodegrantError, isCodegrantError } from './errors.js'

@@ -1,5 +1,5 @@
-import type { OAuthConfig } from './config.js'
-import { isLoopback } from './config.js'
+import type { OAuthConfig } from './config/resolved.js'
+import { isLoopback } from './config/checks.js'
 import { CodegrantError } from './errors.js'
 import type { Provider } from './provider/metadata.js'
 

@@ -1,4 +1,6 @@
-import { resolveConfig, type OAuthConfig, type OAuthOptions } from './config.js'
+import type { OAuthOptions } from './config/options.js'
+import { resolveConfig } from './config/resolve.js'
+import type { OAuthConfig } from './config/resolved.js'
 import { cookiesOf, load, noSession, now, persist, readStored, UNLOADED, type Context, type CookieSink, type Engine } from './context.js'
 import { announce, createDiagnostics, notMounted } from './diagnostics.js'
 import { CodegrantError, causedByStatus, isCodegrantError } from './errors.js'

@@ -3,7 +3,7 @@
  * request, and its session, read lazily. Shared by the hub (`codegrant.ts`) and the route
  * modules (`flow/*-route.ts`); it imports neither.
  */
-import type { OAuthConfig } from './config.js'
+import type { OAuthConfig } from './config/resolved.js'
 import type { Diagnostics } from './diagnostics.js'
 import type { BackchannelLogout } from './flow/backchannel-logout.js'
 import type { createExchangeOnce } from './flow/exchange-once.js'

@@ -5,8 +5,8 @@
  * No line ever carries a secret, a token, a code or a cookie.
  */
 import * as oauth from 'oauth4webapi'
-import type { OAuthConfig } from './config.js'
-import { isLoopback } from './config.js'
+import type { OAuthConfig } from './config/resolved.js'
+import { isLoopback } from './config/checks.js'
 import { CodegrantError } from './errors.js'
 import { escapeHtml, header, html, json, type CoreRequest, type CoreResponse } from './http.js'
 

@@ -5,13 +5,17 @@
  * not close, so it exits when done.
  */
 import * as oauth from 'oauth4webapi'
-import { isLoopback, providerVariable, resolveConfig, type Logger, type OAuthConfig } from './config.js'
+import { isLoopback } from './config/checks.js'
+import { variableOf } from './config/env.js'
+import type { Logger } from './config/options.js'
+import { resolveConfig } from './config/resolve.js'
+import type { OAuthConfig } from './config/resolved.js'
 import { providerRefusal, underlyingCause } from './diagnostics.js'
 import { isCodegrantError } from './errors.js'
 import { discover, discoveryUrl } from './provider/discovery.js'
 import { describe, fetchOptions, transportError } from './provider/http.js'
 import { createProviderResolver } from './provider/metadata.js'
-import type { RedisConnection, RedisOpener } from './session/redis-loader.js'
+import type { RedisConnection, RedisOpener } from './config/session-store.js'
 
 export type CheckStatus = 'ok' | 'warn' | 'fail' | 'info'
 
@@ -87,8 +91,8 @@ async function checkRedis(redis: RedisOpener, add: Add): Promise<void> {
 async function checkClientAuthentication(config: OAuthConfig, add: Add): Promise<void> {
   const label = 'client authentication'
   if (config.clientAuthMethod === 'none') return add('info', label, 'none (a public client): nothing to check')
-  const variables = ['OAUTH_CLIENT_ID', config.clientAuthMethod === 'private_key_jwt' ? 'OAUTH_PRIVATE_KEY' : config.clientAuthMethod.startsWith('client_secret') ? 'OAUTH_CLIENT_SECRET' : 'OAUTH_CLIENT_CERT', 'OAUTH_CLIENT_AUTH_METHOD']
-    .map((variable) => (config.named ? providerVariable(variable, config.name) : variable))
+  const credential = config.clientAuthMethod === 'private_key_jwt' ? 'privateKey' : 'clientSecret'
+  const variables = (['clientId', credential, 'clientAuthMethod'] as const).map((option) => variableOf(option, config.named ? config.name : undefined))
   const refused = (answer: string) =>
     add('fail', label, `the provider refused the client's credentials (${answer}; method ${config.clientAuthMethod}): check ${variables.join(', ')} against the client registered at the provider`)
   try {

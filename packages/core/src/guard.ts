@@ -1,5 +1,5 @@
-import type { OAuthConfig } from './config.js'
-import type { AuthorizationParams } from './flow/authorization-params.js'
+import type { OAuthConfig } from './config/resolved.js'
+import type { AuthorizationParams } from './config/authorization-params.js'
 import { silentAttemptCookie, silentAttempted } from './flow/silent-login.js'
 import { meetsRequirement, requirementOf, stepUpChallenge, stepUpOf, stepUpParams } from './flow/step-up.js'
 import type { StepUp } from './flow/transaction.js'

@@ -6,20 +6,24 @@
  */
 import { createCodegrant as create, guard as guardState } from './codegrant.js'
 
-export { configFromEnv, providerVariable, resolveConfig, SETTINGS, type ClientAssertionAud, type ClientAuthMethod, type Logger, type OAuthConfig, type OAuthOptions, type Profile, type ProviderOptions, type ProviderSettings, type ResponseMode, type Setting, type SettingType } from './config.js'
+export { configFromEnv, providerVariable } from './config/env.js'
+export type { Logger, OAuthOptions, ProviderOptions } from './config/options.js'
+export { resolveConfig } from './config/resolve.js'
+export type { OAuthConfig, ProviderSettings } from './config/resolved.js'
+export { SETTINGS, type ClientAssertionAud, type ClientAuthMethod, type Profile, type ResponseMode, type Setting, type SettingScope, type SettingType } from './config/settings.js'
 export type { DpopKey } from './flow/dpop.js'
 export { doctor, formatReport, type Check, type CheckStatus, type DoctorReport } from './doctor.js'
 export { CodegrantError, isCodegrantError, type CodegrantErrorCode } from './errors.js'
 export type { RequireAuthOptions } from './guard.js'
-export type { AuthorizationParamsInput, LoginOptions } from './flow/authorization-params.js'
+export type { AuthorizationParamsInput, LoginOptions } from './config/authorization-params.js'
 export type { OAuthRequestState, SessionTimes } from './request-state.js'
-export { applyPreset, PRESETS, type ApiUserSource, type Preset, type PresetName, type ResolvedPreset, type TenantIssuer, type TenantIssuerSpec, type TokenQuirks } from './provider/presets.js'
+export { applyPreset, PRESETS, type ApiUserSource, type Preset, type PresetName, type ResolvedPreset, type TenantIssuer, type TenantIssuerSpec, type TokenQuirks } from './config/presets.js'
 export { safeReturnTo } from './return-to.js'
 export { isCoordinating, memoryStore, type CoordinatingStore, type MaybePromise, type SessionData, type SessionStore, type StandardClaims, type TokenSet, type UserClaims } from './session/store.js'
 export type { LoginEvent, LoginHook, LoginHookResult } from './flow/on-login.js'
 export type { SessionIdentity } from './session/identity.js'
 export { createCookieCodec, type CookieCodec } from './session/cookie-codec.js'
-export type { RedisConnection, RedisOpener } from './session/redis-loader.js'
+export type { RedisConnection, RedisOpener } from './config/session-store.js'
 
 /**
  * @deprecated Adapter API, documented here before `@codegrant/core/adapter` existed: import

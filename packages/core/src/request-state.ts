@@ -1,4 +1,4 @@
-import type { LoginOptions } from './flow/authorization-params.js'
+import type { LoginOptions } from './config/authorization-params.js'
 import type { TokenSet, UserClaims } from './session/store.js'
 
 /** When a session began and when it ends, in seconds since the epoch. */

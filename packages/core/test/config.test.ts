@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest'
-import { configFromEnv, resolveConfig } from '../src/config.js'
+import { configFromEnv } from '../src/config/env.js'
+import { SETTINGS } from '../src/config/settings.js'
+import { resolveConfig } from '../src/config/resolve.js'
 import { CodegrantError } from '../src/errors.js'
 
 const silent = { warn: () => {}, error: () => {} }
@@ -196,5 +198,23 @@ describe('configuration of several providers', () => {
     expect(config.providers).toHaveLength(1)
     expect(config.providers[0]).toMatchObject({ name: 'default', clientId: 'app', redirectUri: 'https://app.example.com/auth/callback', paths: { login: ['/auth/login'], callback: ['/auth/callback'] } })
     expect(config.defaultProvider).toBe('default')
+  })
+
+  it('declares each setting once, with one default of its own type, which resolving uses', () => {
+    const options = SETTINGS.map((setting) => setting.option)
+    expect(options.filter((option, index) => options.indexOf(option) !== index)).toEqual([])
+    const variables = SETTINGS.flatMap((setting) => setting.env)
+    expect(variables.filter((variable, index) => variables.indexOf(variable) !== index)).toEqual([])
+    for (const setting of SETTINGS) {
+      const expected = { number: 'number', boolean: 'boolean' }[setting.type as string] ?? 'string'
+      if (setting.default !== undefined) expect([setting.option, typeof setting.default]).toEqual([setting.option, expected])
+      if (setting.type === 'enum') expect([setting.option, setting.default === undefined || setting.values?.includes(String(setting.default))]).toEqual([setting.option, true])
+      expect([setting.option, setting.default !== undefined && setting.computed !== undefined]).toEqual([setting.option, false])
+    }
+    const config = resolveConfig({ logger: silent }, valid)
+    const defaults = Object.fromEntries(SETTINGS.filter((setting) => setting.scope === 'app' && setting.default !== undefined && setting.option in config).map((setting) => [setting.option, setting.default]))
+    expect(Object.keys(defaults).length).toBeGreaterThan(10)
+    expect(Object.fromEntries(Object.keys(defaults).map((option) => [option, config[option as keyof typeof config]]))).toEqual(defaults)
+    expect(config.scope).toBe(SETTINGS.find((setting) => setting.option === 'scope')?.default)
   })
 })

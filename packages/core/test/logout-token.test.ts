@@ -6,7 +6,7 @@ import { generateKeyPairSync, randomUUID, sign, type KeyObject } from 'node:cryp
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest'
-import { resolveConfig } from '../src/config.js'
+import { resolveConfig } from '../src/config/resolve.js'
 import { isCodegrantError } from '../src/errors.js'
 import { fetchOptions } from '../src/provider/http.js'
 import { createJwtVerifier } from '../src/provider/jwt.js'

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { createCodegrant } from '../src/codegrant.js'
-import type { OAuthOptions } from '../src/config.js'
+import type { OAuthOptions } from '../src/config/options.js'
 
 const options = (extra: OAuthOptions = {}): OAuthOptions => ({
   issuer: 'http://127.0.0.1:9',

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { createCodegrant, guard } from '../src/codegrant.js'
-import { resolveConfig, type OAuthOptions } from '../src/config.js'
+import type { OAuthOptions } from '../src/config/options.js'
+import { resolveConfig } from '../src/config/resolve.js'
 import { createSessionBackend } from '../src/session/backend.js'
 import { userClaims } from '../src/session/claims.js'
 import { createCookieCodec, type CookieCodec } from '../src/session/cookie-codec.js'

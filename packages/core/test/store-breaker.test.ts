@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
-import { resolveConfig, type OAuthOptions } from '../src/config.js'
+import type { OAuthOptions } from '../src/config/options.js'
+import { resolveConfig } from '../src/config/resolve.js'
 import { isCodegrantError } from '../src/errors.js'
 import { createSessionBackend } from '../src/session/backend.js'
 import { createCookieCodec } from '../src/session/cookie-codec.js'

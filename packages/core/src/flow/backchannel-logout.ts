@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto'
-import type { OAuthConfig } from '../config.js'
+import type { OAuthConfig } from '../config/resolved.js'
 import { isCodegrantError } from '../errors.js'
 import { formParams, json, type CoreRequest, type CoreResponse } from '../http.js'
 import { createJwtVerifier, tokenRejected, unverifiedClaims, type VerifyJwt } from '../provider/jwt.js'

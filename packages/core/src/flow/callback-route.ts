@@ -62,7 +62,7 @@ export async function callback(context: Context, runtime: ProviderRuntime): Prom
   const written = backend.write(cookies, session, now(), true)
   const sessionCookies = written instanceof Promise ? await written : written
   const cookiesOut = [transactions.remove(state), ...sessionCookies]
-  config.logger.debug(`callback: session started (${typeof config.sessionStore === 'object' ? 'custom' : config.sessionStore} store, ${sessionCookies.length} cookie(s), ${sessionCookies.reduce((size, line) => size + line.length, 0)} bytes); redirecting to the app`)
+  config.logger.debug(`callback: session started (${config.sessionStore} store, ${sessionCookies.length} cookie(s), ${sessionCookies.reduce((size, line) => size + line.length, 0)} bytes); redirecting to the app`)
   context.session = session
   return redirect(location, cookiesOut, { ...CALLBACK_HEADERS })
 }

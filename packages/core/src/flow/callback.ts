@@ -1,5 +1,5 @@
 import * as oauth from 'oauth4webapi'
-import type { OAuthConfig } from '../config.js'
+import type { OAuthConfig } from '../config/resolved.js'
 import { providerRefusal } from '../diagnostics.js'
 import { CodegrantError, redactSecrets, statusCause } from '../errors.js'
 import { appPath } from '../http.js'

@@ -3,7 +3,7 @@
  * provider, `returnTo` kept), or straight on to the default provider's login. Plain data in,
  * a response out; no script, so the page's CSP allows none.
  */
-import type { OAuthConfig, ProviderSettings } from '../config.js'
+import type { OAuthConfig, ProviderSettings } from '../config/resolved.js'
 import { appPath, escapeHtml, html, json, wantsHtml, type CoreRequest, type CoreResponse } from '../http.js'
 import { safeReturnTo } from '../return-to.js'
 

@@ -1,9 +1,9 @@
 import { webcrypto, type JsonWebKey } from 'node:crypto'
 import * as oauth from 'oauth4webapi'
-import type { OAuthConfig } from '../config.js'
-import { isLoopback } from '../config.js'
+import type { OAuthConfig } from '../config/resolved.js'
+import { isLoopback } from '../config/checks.js'
 import { CodegrantError } from '../errors.js'
-import { FAPI2_ALGORITHMS } from '../profile.js'
+import { FAPI2_ALGORITHMS } from '../config/profile.js'
 
 /**
  * A session's DPoP key pair (RFC 9449), as kept with the session: the private JWK (which holds

@@ -1,4 +1,4 @@
-import type { OAuthConfig } from '../config.js'
+import type { OAuthConfig } from '../config/resolved.js'
 import { CodegrantError } from '../errors.js'
 import { guarded } from '../session/backend.js'
 import type { SessionStore } from '../session/store.js'

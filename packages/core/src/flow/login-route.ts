@@ -3,7 +3,7 @@ import { cookiesOf, load, now, type Context } from '../context.js'
 import { methodNotAllowed, type CoreResponse } from '../http.js'
 import type { ProviderRuntime } from '../provider/runtime.js'
 import { newSessionId } from '../session/backend.js'
-import { loginParams, mergeParams, queryParams, type AuthorizationParams, type LoginOptions } from './authorization-params.js'
+import { loginParams, mergeParams, queryParams, type AuthorizationParams, type LoginOptions } from '../config/authorization-params.js'
 import { startLogin, type LoginExtras } from './login.js'
 
 /** Starts a login with the configured parameters under `params` (later layers win a name). */

@@ -1,5 +1,5 @@
 import * as oauth from 'oauth4webapi'
-import type { OAuthConfig } from '../config.js'
+import type { OAuthConfig } from '../config/resolved.js'
 import { CodegrantError } from '../errors.js'
 import { redirect, type CoreResponse } from '../http.js'
 import type { Provider } from '../provider/metadata.js'
@@ -8,7 +8,7 @@ import { describe, transportError } from '../provider/http.js'
 import { safeReturnTo } from '../return-to.js'
 import type { RequestCookies } from '../session/cookie-jar.js'
 import { withNonceRetry } from './dpop.js'
-import type { AuthorizationParams } from './authorization-params.js'
+import type { AuthorizationParams } from '../config/authorization-params.js'
 import type { StepUp, TransactionCookies } from './transaction.js'
 
 /** What shapes one login beyond the configuration: extra parameters, and what the callback must check. */

@@ -1,5 +1,5 @@
 /** The logout route: CSRF-checked, the local session ended, then the provider's end-session redirect. */
-import type { OAuthConfig } from '../config.js'
+import type { OAuthConfig } from '../config/resolved.js'
 import { cookiesOf, load, type Context } from '../context.js'
 import { CodegrantError } from '../errors.js'
 import { appPath, escapeHtml, header, html, methodNotAllowed, redirect, type CoreResponse } from '../http.js'

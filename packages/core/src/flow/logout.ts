@@ -1,5 +1,5 @@
 import * as oauth from 'oauth4webapi'
-import type { OAuthConfig } from '../config.js'
+import type { OAuthConfig } from '../config/resolved.js'
 import { assertionHint } from '../provider/client-auth.js'
 import { describe } from '../provider/http.js'
 import type { Provider } from '../provider/metadata.js'

@@ -1,4 +1,4 @@
-import type { OAuthConfig } from '../config.js'
+import type { OAuthConfig } from '../config/resolved.js'
 import { CodegrantError, isCodegrantError } from '../errors.js'
 import { sessionUser, type MaybePromise, type SessionData, type TokenSet, type UserClaims } from '../session/store.js'
 

@@ -3,7 +3,7 @@
  * login to its provider. Each provider has its own callback (its own redirect URI): a response
  * is accepted only at the callback of the provider its login went to (RFC 9700 §4.4.2, mix-up).
  */
-import type { OAuthConfig } from '../config.js'
+import type { OAuthConfig } from '../config/resolved.js'
 import { CodegrantError } from '../errors.js'
 import type { Transaction } from './transaction.js'
 

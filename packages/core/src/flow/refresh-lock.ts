@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto'
-import type { OAuthConfig } from '../config.js'
+import type { OAuthConfig } from '../config/resolved.js'
 import { CodegrantError, isCodegrantError } from '../errors.js'
 import { guarded, replaceRecord } from '../session/backend.js'
 import type { SessionData, SessionStore } from '../session/store.js'

@@ -5,7 +5,7 @@
  * cookie without Max-Age, so it is made once, never in a loop. OpenID Connect Core §3.1.2.1.
  */
 import { serialize } from 'cookie'
-import type { OAuthConfig } from '../config.js'
+import type { OAuthConfig } from '../config/resolved.js'
 import { isCodegrantError } from '../errors.js'
 import { appPath, redirect, type CoreResponse } from '../http.js'
 import type { RequestCookies } from '../session/cookie-jar.js'

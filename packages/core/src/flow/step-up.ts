@@ -8,7 +8,7 @@
 import { CodegrantError, isCodegrantError } from '../errors.js'
 import { json, type CoreResponse } from '../http.js'
 import type { DerivedIdentity } from '../session/identity.js'
-import type { AuthorizationParams } from './authorization-params.js'
+import type { AuthorizationParams } from '../config/authorization-params.js'
 import type { StepUp, Transaction } from './transaction.js'
 
 /** A guard's authentication requirement. */

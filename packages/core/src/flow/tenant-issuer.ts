@@ -16,10 +16,10 @@
  * Entra ID), and compares `iss` with the answer itself, on login and on every refresh.
  */
 import * as oauth from 'oauth4webapi'
-import type { OAuthConfig } from '../config.js'
+import type { OAuthConfig } from '../config/resolved.js'
 import { CodegrantError } from '../errors.js'
 import type { Provider } from '../provider/metadata.js'
-import type { TenantIssuer } from '../provider/presets.js'
+import type { TenantIssuer } from '../config/presets.js'
 
 /** oauth4webapi's hook for an issuer that depends on the token (exported, not in its typings). */
 const EXPECTED_ISSUER = exportedSymbol(oauth, '_expectedIssuer')

@@ -1,4 +1,4 @@
-import type { OAuthConfig } from '../config.js'
+import type { OAuthConfig } from '../config/resolved.js'
 import type { CookieCodec } from '../session/cookie-codec.js'
 import type { DpopKey } from './dpop.js'
 import { deleteCookie, isCookieName, setCookie, type CookieAttributes, type RequestCookies } from '../session/cookie-jar.js'

@@ -5,7 +5,7 @@
  * redirects to a trailing slash), and an issuer mismatch named with both values.
  */
 import * as oauth from 'oauth4webapi'
-import type { OAuthConfig } from '../config.js'
+import type { OAuthConfig } from '../config/resolved.js'
 import { CodegrantError } from '../errors.js'
 import { discoveredIssuer, isTenantIssuer } from '../flow/tenant-issuer.js'
 import { describe, transportError, type FetchOptions } from './http.js'

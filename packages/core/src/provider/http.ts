@@ -1,6 +1,6 @@
 import * as oauth from 'oauth4webapi'
-import type { OAuthConfig } from '../config.js'
-import { isLoopback } from '../config.js'
+import type { OAuthConfig } from '../config/resolved.js'
+import { isLoopback } from '../config/checks.js'
 import { providerRefusal, underlyingCause } from '../diagnostics.js'
 import { CodegrantError, redactSecrets } from '../errors.js'
 

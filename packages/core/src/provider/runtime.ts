@@ -5,7 +5,7 @@
  * an app with one provider holds a list of one.
  */
 import { createOriginCheck, type OriginCheck } from '../api-origins.js'
-import type { OAuthConfig, ProviderSettings } from '../config.js'
+import type { OAuthConfig, ProviderSettings } from '../config/resolved.js'
 import { createRefresher, type Refresh } from '../flow/refresh.js'
 import { identityOf } from '../session/identity.js'
 import type { SessionData, SessionStore } from '../session/store.js'

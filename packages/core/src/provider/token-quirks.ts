@@ -6,7 +6,7 @@
  * `scope` becomes space-separated, and a form-encoded answer becomes JSON.
  */
 import * as oauth from 'oauth4webapi'
-import type { TokenQuirks } from './presets.js'
+import type { TokenQuirks } from '../config/presets.js'
 import type { FetchOptions } from './http.js'
 
 /** `http` with the token endpoint's answers conformed; `http` itself when there is nothing to do. */

@@ -7,11 +7,11 @@
  * sent with them.
  */
 import * as oauth from 'oauth4webapi'
-import type { OAuthConfig } from '../config.js'
+import type { OAuthConfig } from '../config/resolved.js'
 import { CodegrantError, statusCause } from '../errors.js'
 import type { UserClaims } from '../session/store.js'
 import { describe, transportError, type FetchOptions } from './http.js'
-import type { ApiUserSource } from './presets.js'
+import type { ApiUserSource } from '../config/presets.js'
 
 const USER_AGENT = 'codegrant'
 

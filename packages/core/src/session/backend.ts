@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto'
-import type { OAuthConfig } from '../config.js'
+import type { OAuthConfig } from '../config/resolved.js'
 import { CodegrantError } from '../errors.js'
 import { describe } from '../provider/http.js'
 import type { CookieCodec } from './cookie-codec.js'
@@ -205,11 +205,9 @@ export function createSessionBackend(config: OAuthConfig, codec: CookieCodec, co
  */
 function openStore(config: OAuthConfig): SessionStore {
   if (config.sessionStore === 'memory') return memoryStore()
-  if (config.sessionStore === 'redis') {
-    if (!config.redis) throw new CodegrantError('codegrant/config_invalid', 'OAUTH_SESSION_STORE=redis without its settings: resolve the configuration with resolveConfig()')
-    return config.redis.open()
-  }
-  return config.sessionStore as SessionStore
+  const store = config.sessionStore === 'redis' ? config.redis?.open() : config.customStore
+  if (!store) throw new CodegrantError('codegrant/config_invalid', `OAUTH_SESSION_STORE=${config.sessionStore} without its store: resolve the configuration with resolveConfig()`)
+  return store
 }
 
 /**

@@ -1,4 +1,4 @@
-import type { FullLogger } from '../config.js'
+import type { FullLogger } from '../config/options.js'
 import { describe } from '../provider/http.js'
 
 /** Consecutive failed store calls (no success between them) that open the breaker. */

@@ -4,12 +4,13 @@
  * no setting describes (how to obtain the user from a non-OIDC API, token endpoint quirks, a
  * multi-tenant issuer). Everything the user sets, in options or the environment, wins.
  *
- * {@link applyPreset} applies one preset to one provider's settings; it is all that config.ts
- * (and, per provider, the several-providers configuration) calls.
+ * {@link applyPreset} applies one preset to one provider's settings; it is all that resolving the
+ * configuration calls (once per provider).
  */
-import type { OAuthOptions } from '../config.js'
+import type { OAuthOptions } from './options.js'
+import { PRESET_NAMES, type PresetName } from './settings.js'
 
-export type PresetName = 'github' | 'google' | 'microsoft' | 'gitlab' | 'auth0' | 'okta' | 'keycloak'
+export type { PresetName }
 
 /**
  * Where the user comes from when there is no ID token: a JSON API answering `GET` with the
@@ -214,13 +215,13 @@ export function applyPreset(settings: OAuthOptions, problems: string[], prefix =
   let preset: Preset
   let name: string
   if (typeof chosen === 'string') {
-    const known = (PRESETS as Record<string, Preset | undefined>)[chosen.toLowerCase()]
+    const known = PRESET_NAMES.find((preset) => preset === chosen.toLowerCase())
     if (!known) {
       problems.push(`${prefix}PRESET must be one of ${Object.keys(PRESETS).join(', ')} (got ${JSON.stringify(chosen)})`)
       return { settings: withAudience, preset: undefined }
     }
-    preset = known
-    name = chosen.toLowerCase()
+    preset = PRESETS[known]
+    name = known
   } else {
     preset = chosen
     name = preset.title

@@ -1,0 +1,167 @@
+/**
+ * What an app passes to `oauth()` / `createCodegrant()`, and the logger it may plug in. Types
+ * only: the settings table (settings.ts) declares each option's variable, type and default.
+ */
+import type { AuthorizationParamsInput } from './authorization-params.js'
+import type { LoginHook } from '../flow/on-login.js'
+import type { Preset } from './presets.js'
+import type { ClientAssertionAud, ClientAuthMethod, PresetName, Profile, ProviderOption, ResponseMode, SessionStoreName } from './settings.js'
+import type { SessionStore } from '../session/store.js'
+
+/**
+ * Where codegrant logs: pino, console, or anything with these methods (`debug` and `info` are
+ * optional). Lines never carry a secret, a token, a code or a cookie.
+ */
+export interface Logger {
+  debug?(message: string): void
+  info?(message: string): void
+  warn(message: string): void
+  error(message: string): void
+}
+
+/** The logger codegrant calls: every level present; `debug` is a no-op unless `debug` is on. */
+export type FullLogger = Required<Logger>
+
+/** What a user passes to `oauth()`; every field also has an environment variable. */
+export interface OAuthOptions {
+  /**
+   * A provider preset (`github`, `google`, `microsoft`, `gitlab`, `auth0`, `okta`, `keycloak`),
+   * or a preset object (spread one of `PRESETS` to change a field): fills every provider setting
+   * left unset. `OAUTH_PRESET` (`OAUTH_<NAME>_PRESET`; with several providers, a provider named
+   * like a preset uses it unless told otherwise).
+   */
+  preset?: PresetName | Preset
+  /** With the `microsoft` preset: `common` (default), `organizations`, `consumers` or a tenant id. `OAUTH_TENANT`. */
+  tenant?: string
+  /** The `audience` authorization parameter (Auth0: the API the access token is for). `OAUTH_AUDIENCE`. */
+  audience?: string
+  /** Issuer URL; metadata comes from OpenID / RFC 8414 discovery. `OAUTH_ISSUER`. */
+  issuer?: string
+  authorizationEndpoint?: string
+  tokenEndpoint?: string
+  userinfoEndpoint?: string
+  revocationEndpoint?: string
+  endSessionEndpoint?: string
+  jwksUri?: string
+  clientId?: string
+  clientSecret?: string
+  clientAuthMethod?: ClientAuthMethod
+  /** PEM (PKCS#8) or JWK (JSON) private key for `private_key_jwt`. */
+  privateKey?: string
+  /**
+   * The `aud` of `private_key_jwt` client assertions: `token_endpoint` (default; each request's
+   * own endpoint URL: token, PAR, revocation) or `issuer` (the provider's issuer identifier).
+   * `OAUTH_CLIENT_ASSERTION_AUD`.
+   */
+  clientAssertionAud?: ClientAssertionAud
+  /** The app's external origin, e.g. `https://app.example.com`. */
+  baseUrl?: string
+  redirectUri?: string
+  scope?: string
+  /** At least 32 characters; a list (or comma-separated string) rotates keys: first encrypts, all decrypt. */
+  cookieSecret?: string | readonly string[]
+  /**
+   * `cookie` (stateless, encrypted, chunked), `memory`, `redis` (loads `@codegrant/redis`, which
+   * must be installed), or a {@link SessionStore} instance.
+   */
+  sessionStore?: SessionStoreName | SessionStore
+  /** With `redis`: `redis://…`, `rediss://…`, cluster nodes `h1:7000,h2:7001`, or `redis+sentinel://h1:26379,h2:26379/master`. */
+  redisUrl?: string
+  /** With `redis`: the URL lists Redis Cluster nodes (implied when it lists several). */
+  redisCluster?: boolean
+  /** With `redis`: prefix of every key, default `codegrant:`. */
+  redisPrefix?: string
+  /** With `redis`: milliseconds before a Redis call fails (what needs the session answers 503; other requests go on signed out), default 2000. */
+  redisTimeout?: number
+  /** Serve OpenID Connect Back-Channel Logout at `routes.backchannelLogout` (needs a server-side store). */
+  backchannelLogout?: boolean
+  /** Absolute session lifetime, seconds. */
+  sessionMaxAge?: number
+  /** Rolling (idle) session lifetime, seconds. */
+  sessionIdleTimeout?: number
+  /**
+   * Session cookies kept opened in this process (decrypted, parsed), so that a request with a
+   * cookie seen before skips the decryption. 0 turns the cache off. Default 10000.
+   */
+  sessionCacheSize?: number
+  postLogoutRedirectUri?: string
+  par?: boolean
+  /**
+   * Sender-constrain tokens with DPoP (RFC 9449): one key pair per session, a proof on every
+   * call to the provider and in `oauth.fetch`. `OAUTH_DPOP`.
+   */
+  dpop?: boolean
+  /**
+   * Accept a `Bearer` token when DPoP was asked for (the provider does not do DPoP). Off by
+   * default: such an answer is an error. `OAUTH_DPOP_ALLOW_BEARER`.
+   */
+  dpopAllowBearer?: boolean
+  /**
+   * `fapi2`: the FAPI 2.0 Security Profile — PAR, PKCE S256, DPoP, `private_key_jwt`, `iss`
+   * required in the authorization response, FAPI algorithms; weaker settings are refused at
+   * start-up. `OAUTH_PROFILE`.
+   */
+  profile?: Profile
+  responseMode?: ResponseMode
+  /** Milliseconds for each call to the provider. */
+  httpTimeout?: number
+  /** Seconds before expiry at which the access token is refreshed. */
+  refreshSkew?: number
+  fetchUserinfo?: boolean
+  trustProxy?: boolean
+  /**
+   * The one ID token signing algorithm accepted (`none` and `HS*` are always refused). Default:
+   * `RS256` (OpenID Connect's default), or the provider's first asymmetric one when it does not
+   * support `RS256`.
+   */
+  idTokenSigningAlg?: string
+  /** Seconds of clock difference tolerated when checking `exp`, `iat`, `nbf`. Default 30. */
+  clockTolerance?: number
+  routes?: { login?: string; callback?: string; logout?: string; backchannelLogout?: string }
+  /**
+   * Origins `oauth.fetch` may send the access token to, besides the provider's own (its issuer
+   * and endpoints): a list, or a comma-separated string. https, or http on loopback only.
+   * `OAUTH_API_ORIGINS`.
+   */
+  apiOrigins?: string | readonly string[]
+  /** Default: console, prefixed `[codegrant]`. A pino logger plugs straight in. */
+  logger?: Logger
+  /** Log every step of login, callback, refresh and logout at debug level (redacted). `OAUTH_DEBUG`. */
+  debug?: boolean
+  /**
+   * Extra authorization request parameters for every login (`audience`, `resource`, `prompt`,
+   * `acr_values`, `max_age`, `ui_locales`, `login_hint`, …), as an object or in query-string form.
+   * The protocol's own (`state`, `nonce`, `redirect_uri`, …) are refused. `OAUTH_AUTHORIZATION_PARAMS`.
+   */
+  authorizationParams?: AuthorizationParamsInput
+  /**
+   * Names of parameters the browser may pass to the login route (`/auth/login?login_hint=…`) to
+   * be forwarded to the provider; nothing else from the query is. `OAUTH_LOGIN_QUERY_PARAMS`.
+   */
+  loginQueryParams?: string | readonly string[]
+  /**
+   * Before sending an unauthenticated browser to the login page, try `prompt=none` once per
+   * browser session (per guard: `requireAuth({ silentLogin })`). `OAUTH_SILENT_LOGIN`.
+   */
+  silentLogin?: boolean
+  /**
+   * Called after a login passed every check, before the session is stored: return `false` to
+   * refuse it (403), `{ user }` to store another user (e.g. mapped roles), `{ data }` to keep app
+   * data in the session (`req.oauth.data`). Both count against the cookie's size.
+   */
+  onLogin?: LoginHook
+  /**
+   * Several providers in one app, by name (`github`, `corp`; lower-case letters, digits, `_`),
+   * each with its own provider settings (issuer or endpoints, client, scope, …; see
+   * {@link ProviderOptions}) and routes `/auth/login/<name>`, `/auth/callback/<name>`. From the
+   * environment: `OAUTH_PROVIDERS=github,corp` and the provider settings' variables with the name
+   * inserted (`OAUTH_GITHUB_CLIENT_ID`, `OAUTH_CORP_ISSUER`), which options override.
+   */
+  providers?: Readonly<Record<string, ProviderOptions>>
+  /** With several providers: the one `/auth/login` goes straight to, instead of a chooser page. `OAUTH_DEFAULT_PROVIDER`. */
+  defaultProvider?: string
+}
+
+
+/** One provider's options in `providers: { <name>: … }`: the settings each provider has its own of. */
+export type ProviderOptions = Pick<OAuthOptions, ProviderOption>

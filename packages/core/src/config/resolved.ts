@@ -1,0 +1,98 @@
+/**
+ * The validated, frozen settings every part of codegrant reads: the app's ({@link OAuthConfig})
+ * and each provider's ({@link ProviderSettings}). Types only; resolve.ts builds them.
+ */
+import type { JsonWebKey } from 'node:crypto'
+import type { AuthorizationParams } from './authorization-params.js'
+import type { LoginHook } from '../flow/on-login.js'
+import type { FullLogger } from './options.js'
+import type { ResolvedPreset } from './presets.js'
+import type { RedisOpener } from './session-store.js'
+import type { ClientAssertionAud, ClientAuthMethod, Profile, ResponseMode, SessionStoreName } from './settings.js'
+import type { SessionStore } from '../session/store.js'
+
+/** One provider's validated settings. */
+export interface ProviderSettings {
+  /** `default` for the one provider of an app configured without `providers`. */
+  readonly name: string
+  readonly issuer: string | undefined
+  readonly endpoints: Readonly<{
+    authorization?: string
+    token?: string
+    userinfo?: string
+    revocation?: string
+    endSession?: string
+    jwks?: string
+  }>
+  /** True when the authorization and token endpoints are both given: discovery is not attempted. */
+  readonly explicitEndpoints: boolean
+  readonly clientId: string
+  readonly clientSecret: string | undefined
+  readonly clientAuthMethod: ClientAuthMethod
+  /** The `private_key_jwt` key as a private JWK, parsed at start-up. */
+  readonly privateKey: Readonly<JsonWebKey & { kid?: string }> | undefined
+  readonly clientAssertionAud: ClientAssertionAud
+  readonly redirectUri: string
+  readonly scope: string
+  readonly openid: boolean
+  readonly postLogoutRedirectUri: string
+  readonly par: boolean
+  readonly dpop: boolean
+  readonly dpopAllowBearer: boolean
+  /** Configured pin; undefined: chosen from the provider's metadata (RS256 first). */
+  readonly idTokenSigningAlg: string | undefined
+  readonly fetchUserinfo: boolean
+  /** Origins (`https://api.example.com`) `oauth.fetch` may send the token to, besides the provider's. */
+  readonly apiOrigins: readonly string[]
+  /** Extra parameters sent with every authorization request, validated. */
+  readonly authorizationParams: AuthorizationParams
+  /** The paths of this provider's login and callback routes: the first is canonical, the others aliases. */
+  readonly paths: Readonly<{ login: readonly string[]; callback: readonly string[] }>
+  /** What the preset adds beyond the settings it filled: the user source, token quirks, a multi-tenant issuer. */
+  readonly preset: ResolvedPreset | undefined
+}
+
+/**
+ * The validated, frozen configuration every part of codegrant reads. The provider settings at
+ * its top level are the first provider's; each provider's are in `providers` (and the flows read
+ * a provider's view: this object with that provider's settings).
+ */
+export interface OAuthConfig extends ProviderSettings {
+  readonly baseUrl: URL
+  readonly cookieSecrets: readonly string[]
+  readonly secure: boolean
+  /**
+   * Where sessions live: a store named (`redis`: `@codegrant/redis`, opened by {@link redis} where
+   * the session backend is created; configuration opens no connection), or `custom`: the
+   * {@link customStore} the app passed.
+   */
+  readonly sessionStore: SessionStoreName | 'custom'
+  /** With `sessionStore: 'redis'`: where the store connects to, and how to open it. */
+  readonly redis?: RedisOpener
+  /** With `sessionStore: 'custom'`: the store the app passed as `sessionStore`. */
+  readonly customStore?: SessionStore
+  readonly sessionMaxAge: number
+  readonly sessionIdleTimeout: number
+  readonly sessionCacheSize: number
+  readonly profile: Profile | undefined
+  readonly responseMode: ResponseMode
+  readonly httpTimeout: number
+  readonly refreshSkew: number
+  readonly trustProxy: boolean
+  readonly clockTolerance: number
+  readonly backchannelLogout: boolean
+  readonly routes: Readonly<{ login: string; callback: string; logout: string; backchannelLogout: string }>
+  readonly logger: FullLogger
+  readonly debug: boolean
+  /** Query parameters of the login route forwarded to the provider. */
+  readonly loginQueryParams: readonly string[]
+  readonly silentLogin: boolean
+  readonly onLogin: LoginHook | undefined
+  /** Every provider, in configuration order; one (named `default`) unless `providers` is set. */
+  readonly providers: readonly ProviderSettings[]
+  /** True when the app is configured with `providers` (routes per provider, a chooser page). */
+  readonly named: boolean
+  /** The provider `/auth/login` goes to without asking (the only one, or `OAUTH_DEFAULT_PROVIDER`). */
+  readonly defaultProvider: string | undefined
+}
+

@@ -1,0 +1,130 @@
+/**
+ * The settings table: each setting declared once — its option, its variables, its type and
+ * values, whether each provider has its own, its one default and one line of doc. Reading the
+ * environment (env.ts), typo warnings (typos.ts), validation (checks.ts, resolve.ts), the README's
+ * variable table (test/docs.test.ts) and `codegrant doctor` read it. A leaf: it imports types only.
+ */
+import type { OAuthOptions } from './options.js'
+
+export const PRESET_NAMES = ['github', 'google', 'microsoft', 'gitlab', 'auth0', 'okta', 'keycloak'] as const
+/** A provider preset's name (see `PRESETS`). */
+export type PresetName = (typeof PRESET_NAMES)[number]
+
+export const CLIENT_AUTH_METHODS = ['client_secret_basic', 'client_secret_post', 'private_key_jwt', 'none'] as const
+export type ClientAuthMethod = (typeof CLIENT_AUTH_METHODS)[number]
+
+export const CLIENT_ASSERTION_AUDS = ['issuer', 'token_endpoint'] as const
+/** What a `private_key_jwt` client assertion names as its audience (`aud`). */
+export type ClientAssertionAud = (typeof CLIENT_ASSERTION_AUDS)[number]
+
+export const RESPONSE_MODES = ['query', 'form_post'] as const
+export type ResponseMode = (typeof RESPONSE_MODES)[number]
+
+export const PROFILES = ['fapi2'] as const
+/** Security profiles: `fapi2` is the FAPI 2.0 Security Profile's client requirements. */
+export type Profile = (typeof PROFILES)[number]
+
+export const SESSION_STORES = ['cookie', 'memory', 'redis'] as const
+/** The session stores a name chooses (`OAUTH_SESSION_STORE`); an app may also pass a store. */
+export type SessionStoreName = (typeof SESSION_STORES)[number]
+
+/** How a setting's value is read and checked. */
+export type SettingType = 'string' | 'secret' | 'url' | 'number' | 'boolean' | 'enum' | 'list' | 'params'
+
+/**
+ * `app`: one for the app. `provider`: each provider has its own; with several providers its
+ * variable carries the provider's name (`OAUTH_GITHUB_CLIENT_ID`).
+ */
+export type SettingScope = 'app' | 'provider'
+
+/** One setting, declared once. */
+export interface Setting {
+  readonly option: SettingOption
+  /** Variables, the `OAUTH_*` name first (express-openid-connect's names after it, as aliases). */
+  readonly env: readonly string[]
+  readonly type: SettingType
+  readonly scope: SettingScope
+  /** The values of an `enum`. */
+  readonly values?: readonly string[]
+  /** The default: what an unset setting resolves to (validation reads it) and what the docs show. */
+  readonly default?: string | number | boolean
+  /** A default that follows from other settings, in words (the docs show it; resolving computes it). */
+  readonly computed?: string
+  readonly doc: string
+}
+
+type More = Pick<Setting, 'values' | 'default' | 'computed'>
+
+const declare = <const O extends keyof OAuthOptions, const S extends SettingScope>(scope: S, option: O, env: string | readonly string[], type: SettingType, doc: string, more: More = {}) =>
+  Object.freeze({ option, env: Object.freeze(typeof env === 'string' ? [env] : [...env]), type, scope, doc, ...more })
+const app = <const O extends keyof OAuthOptions>(option: O, env: string | readonly string[], type: SettingType, doc: string, more?: More) => declare('app', option, env, type, doc, more)
+const perProvider = <const O extends keyof OAuthOptions>(option: O, env: string | readonly string[], type: SettingType, doc: string, more?: More) => declare('provider', option, env, type, doc, more)
+
+const TABLE = [
+  perProvider('preset', 'OAUTH_PRESET', 'enum', 'a provider preset: issuer or endpoints, scope, user mapping as data; any setting overrides it', { values: PRESET_NAMES }),
+  perProvider('tenant', 'OAUTH_TENANT', 'string', 'with the microsoft preset: common, organizations, consumers or a tenant id', { computed: 'common' }),
+  perProvider('audience', 'OAUTH_AUDIENCE', 'string', 'the audience authorization parameter (Auth0)'),
+  perProvider('issuer', ['OAUTH_ISSUER', 'ISSUER_BASE_URL'], 'url', 'issuer URL; metadata from OpenID / RFC 8414 discovery'),
+  perProvider('authorizationEndpoint', 'OAUTH_AUTHORIZATION_ENDPOINT', 'url', 'explicit authorization endpoint (with the token endpoint: no discovery)', { computed: 'from discovery' }),
+  perProvider('tokenEndpoint', 'OAUTH_TOKEN_ENDPOINT', 'url', 'explicit token endpoint', { computed: 'from discovery' }),
+  perProvider('userinfoEndpoint', 'OAUTH_USERINFO_ENDPOINT', 'url', 'explicit userinfo endpoint', { computed: 'from discovery' }),
+  perProvider('revocationEndpoint', 'OAUTH_REVOCATION_ENDPOINT', 'url', 'explicit revocation endpoint (RFC 7009)', { computed: 'from discovery' }),
+  perProvider('endSessionEndpoint', 'OAUTH_END_SESSION_ENDPOINT', 'url', 'explicit end-session endpoint (RP-Initiated Logout)', { computed: 'from discovery' }),
+  perProvider('jwksUri', 'OAUTH_JWKS_URI', 'url', 'explicit JWKS URI (required with explicit endpoints and openid)', { computed: 'from discovery' }),
+  perProvider('clientId', ['OAUTH_CLIENT_ID', 'CLIENT_ID'], 'string', 'client id registered at the provider'),
+  perProvider('clientSecret', ['OAUTH_CLIENT_SECRET', 'CLIENT_SECRET'], 'secret', 'client secret (for the client_secret_* methods)'),
+  perProvider('clientAuthMethod', 'OAUTH_CLIENT_AUTH_METHOD', 'enum', 'client authentication at the token endpoint', { values: CLIENT_AUTH_METHODS, default: 'client_secret_basic' }),
+  perProvider('privateKey', 'OAUTH_PRIVATE_KEY', 'secret', 'PEM or JWK private key for private_key_jwt'),
+  perProvider('clientAssertionAud', 'OAUTH_CLIENT_ASSERTION_AUD', 'enum', 'the aud of private_key_jwt assertions', { values: CLIENT_ASSERTION_AUDS, default: 'token_endpoint' }),
+  app('baseUrl', ['OAUTH_BASE_URL', 'BASE_URL'], 'url', "the app's external origin, e.g. https://app.example.com", { computed: 'origin of OAUTH_REDIRECT_URI' }),
+  perProvider('redirectUri', 'OAUTH_REDIRECT_URI', 'url', 'the callback URL registered at the provider', { computed: 'OAUTH_BASE_URL + /auth/callback (/auth/callback/<name> with several providers)' }),
+  perProvider('scope', 'OAUTH_SCOPE', 'string', 'space-separated scopes; without openid: plain OAuth 2.0', { default: 'openid profile email' }),
+  app('cookieSecret', ['OAUTH_COOKIE_SECRET', 'SECRET'], 'secret', 'at least 32 characters; a comma list rotates keys'),
+  app('sessionStore', 'OAUTH_SESSION_STORE', 'enum', 'where sessions live', { values: SESSION_STORES, default: 'cookie' }),
+  app('redisUrl', 'OAUTH_REDIS_URL', 'secret', 'with redis: the server, cluster nodes or sentinels'),
+  app('redisCluster', 'OAUTH_REDIS_CLUSTER', 'boolean', 'with redis: the URL names cluster nodes', { default: false }),
+  app('redisPrefix', 'OAUTH_REDIS_PREFIX', 'string', 'with redis: prefix of every key', { default: 'codegrant:' }),
+  app('redisTimeout', 'OAUTH_REDIS_TIMEOUT', 'number', 'with redis: milliseconds before a call fails (503)', { default: 2000 }),
+  app('backchannelLogout', 'OAUTH_BACKCHANNEL_LOGOUT', 'boolean', 'serve OpenID Connect Back-Channel Logout', { default: false }),
+  app('sessionMaxAge', 'OAUTH_SESSION_MAX_AGE', 'number', 'absolute session lifetime, seconds', { default: 7 * 24 * 3600 }),
+  app('sessionIdleTimeout', 'OAUTH_SESSION_IDLE_TIMEOUT', 'number', 'idle session lifetime, seconds', { default: 24 * 3600 }),
+  app('sessionCacheSize', 'OAUTH_SESSION_CACHE_SIZE', 'number', 'session cookies kept opened per process (0: off)', { default: 10_000 }),
+  perProvider('postLogoutRedirectUri', 'OAUTH_POST_LOGOUT_REDIRECT_URI', 'url', 'where the provider sends the browser after logout', { computed: 'OAUTH_BASE_URL + /' }),
+  perProvider('par', 'OAUTH_PAR', 'boolean', 'pushed authorization requests (RFC 9126)', { default: false }),
+  perProvider('dpop', 'OAUTH_DPOP', 'boolean', 'sender-constrained tokens (RFC 9449)', { default: false }),
+  perProvider('dpopAllowBearer', 'OAUTH_DPOP_ALLOW_BEARER', 'boolean', 'accept Bearer tokens when DPoP was asked for', { default: false }),
+  app('profile', 'OAUTH_PROFILE', 'enum', 'fapi2: the FAPI 2.0 Security Profile', { values: PROFILES }),
+  app('responseMode', 'OAUTH_RESPONSE_MODE', 'enum', 'how the authorization response comes back', { values: RESPONSE_MODES, default: 'query' }),
+  app('httpTimeout', 'OAUTH_HTTP_TIMEOUT', 'number', 'milliseconds for each call to the provider', { default: 5000 }),
+  app('refreshSkew', 'OAUTH_REFRESH_SKEW', 'number', 'seconds before expiry at which the access token is refreshed', { default: 30 }),
+  perProvider('fetchUserinfo', 'OAUTH_FETCH_USERINFO', 'boolean', 'merge userinfo into the user at login', { default: false }),
+  app('trustProxy', 'OAUTH_TRUST_PROXY', 'boolean', 'diagnostics may name X-Forwarded-Host', { default: false }),
+  app('debug', 'OAUTH_DEBUG', 'boolean', 'log every step at debug level (redacted)', { default: false }),
+  perProvider('idTokenSigningAlg', 'OAUTH_ID_TOKEN_SIGNING_ALG', 'string', 'the one ID token algorithm accepted', { computed: "RS256 or the provider's first asymmetric one" }),
+  app('clockTolerance', 'OAUTH_CLOCK_TOLERANCE', 'number', 'seconds of clock difference tolerated', { default: 30 }),
+  perProvider('apiOrigins', 'OAUTH_API_ORIGINS', 'list', "origins oauth.fetch may send the token to, besides the provider's", { computed: 'provider only' }),
+  perProvider('authorizationParams', 'OAUTH_AUTHORIZATION_PARAMS', 'params', 'extra authorization parameters (query-string form)'),
+  app('loginQueryParams', 'OAUTH_LOGIN_QUERY_PARAMS', 'list', 'query parameters of /auth/login forwarded to the provider', { computed: 'none' }),
+  app('silentLogin', 'OAUTH_SILENT_LOGIN', 'boolean', 'try prompt=none once per browser session', { default: false }),
+  app('providers', 'OAUTH_PROVIDERS', 'list', 'several providers: a comma list of names; their settings are prefixed (OAUTH_GITHUB_CLIENT_ID)', { computed: 'one provider' }),
+  app('defaultProvider', 'OAUTH_DEFAULT_PROVIDER', 'string', 'with several providers: where /auth/login goes without a chooser page'),
+] as const
+
+/** Every setting that has an environment variable. */
+export const SETTINGS: readonly Setting[] = Object.freeze(TABLE)
+
+/** The options that have a variable. */
+export type SettingOption = (typeof TABLE)[number]['option']
+
+/** The options that belong to one provider: with several, each has its own. */
+export type ProviderOption = Extract<(typeof TABLE)[number], { scope: 'provider' }>['option']
+
+/** The settings each provider has its own of. */
+export const PROVIDER_SETTINGS: readonly Setting[] = Object.freeze(SETTINGS.filter((setting) => setting.scope === 'provider'))
+
+const BY_OPTION = Object.freeze(Object.fromEntries(SETTINGS.map((setting) => [setting.option, setting]))) as Readonly<Record<SettingOption, Setting>>
+
+/** The declaration of `option`'s setting. */
+export function settingOf(option: SettingOption): Setting {
+  return BY_OPTION[option]
+}
