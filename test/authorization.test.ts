@@ -25,7 +25,7 @@ describe('configuration', () => {
       OAUTH_LOGIN_QUERY_PARAMS: 'login_hint, ui_locales',
       OAUTH_SILENT_LOGIN: 'true',
     })
-    expect(config.authorizationParams).toEqual({ audience: ['https://api.example/'], resource: ['https://a.example/', 'https://b.example/'], prompt: ['consent'], max_age: ['60'] })
+    expect(config.providers[0]!.authorizationParams).toEqual({ audience: ['https://api.example/'], resource: ['https://a.example/', 'https://b.example/'], prompt: ['consent'], max_age: ['60'] })
     expect(config.loginQueryParams).toEqual(['login_hint', 'ui_locales'])
     expect(config.silentLogin).toBe(true)
   })

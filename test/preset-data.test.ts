@@ -12,7 +12,8 @@ type Metadata = Record<string, unknown> & { issuer: string; scopes_supported: st
 const fixture = <T = Metadata>(name: string) => JSON.parse(readFileSync(new URL(`./fixtures/providers/${name}.json`, import.meta.url), 'utf8')) as T
 
 const base = { OAUTH_CLIENT_ID: 'app', OAUTH_CLIENT_SECRET: 'secret', OAUTH_BASE_URL: 'https://app.example.com', OAUTH_COOKIE_SECRET: SECRET_A }
-const configure = (env: Record<string, string>, options: OAuthOptions = {}) => resolveConfig({ logger: captureLogs(), ...options }, { ...base, ...env })
+/** The one provider's settings. */
+const configure = (env: Record<string, string>, options: OAuthOptions = {}) => resolveConfig({ logger: captureLogs(), ...options }, { ...base, ...env }).providers[0]!
 const problems = (env: Record<string, string>, options: OAuthOptions = {}) => {
   try {
     configure(env, options)

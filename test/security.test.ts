@@ -504,7 +504,7 @@ describe('configuration and the memory store', () => {
   const base = { issuer: 'https://idp.example.com', clientId: 'c', clientSecret: 's', baseUrl: 'https://app.example.com', cookieSecret: SECRET_A }
 
   it('reads OAUTH_API_ORIGINS (comma list) and refuses plain http off loopback', () => {
-    expect(resolveConfig(base, { OAUTH_API_ORIGINS: 'https://api.example.com, http://127.0.0.1:8080/x' }).apiOrigins).toEqual(['https://api.example.com', 'http://127.0.0.1:8080'])
+    expect(resolveConfig(base, { OAUTH_API_ORIGINS: 'https://api.example.com, http://127.0.0.1:8080/x' }).providers[0]!.apiOrigins).toEqual(['https://api.example.com', 'http://127.0.0.1:8080'])
     expect(() => resolveConfig({ ...base, apiOrigins: ['http://api.example.com'] }, {})).toThrow(/OAUTH_API_ORIGINS/)
     expect(() => resolveConfig({ ...base, apiOrigins: ['not a url'] }, {})).toThrow(/OAUTH_API_ORIGINS/)
   })

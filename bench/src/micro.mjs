@@ -93,7 +93,7 @@ const sessionObject = JSON.parse(plaintext)
 const claimsMemo = new WeakMap([[sessionObject, { sub: 'alice' }]])
 
 const results = [
-  measure('createCodegrant(options) (start-up, once per app)', () => { sink += createCodegrant(options, env).config.scope.length }),
+  measure('createCodegrant(options) (start-up, once per app)', () => { sink += createCodegrant(options, env).config.providers[0].scope.length }),
   measure('attach(), no cookie', () => { sink += codegrant.attach(anonymous, toSink) ? 1 : 0 }),
   measure('attach(), valid session cookie, session not read (lazy)', () => { sink += codegrant.attach(signedIn, toSink) ? 1 : 0 }),
   measure('attach() + guard(), no cookie (401 decision)', () => { sink += guard(codegrant.attach(anonymous, toSink), anonymous).status }),

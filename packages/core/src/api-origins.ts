@@ -1,4 +1,4 @@
-import type { OAuthConfig } from './config/resolved.js'
+import type { ProviderSettings } from './config/resolved.js'
 import { isLoopback } from './config/checks.js'
 import { CodegrantError } from './errors.js'
 import type { Provider } from './provider/metadata.js'
@@ -15,9 +15,9 @@ export type OriginCheck = (target: string | URL) => Promise<URL>
  *
  * @throws {CodegrantError} `codegrant/origin_not_allowed`, naming the origin and the setting.
  */
-export function createOriginCheck(config: OAuthConfig, provider: () => Promise<Provider>): OriginCheck {
-  const configured = new Set([config.issuer, ...Object.values(config.endpoints)].filter((url): url is string => url !== undefined).map((url) => new URL(url).origin))
-  for (const origin of config.apiOrigins) configured.add(origin)
+export function createOriginCheck(settings: ProviderSettings, provider: () => Promise<Provider>): OriginCheck {
+  const configured = new Set([settings.issuer, ...Object.values(settings.endpoints)].filter((url): url is string => url !== undefined).map((url) => new URL(url).origin))
+  for (const origin of settings.apiOrigins) configured.add(origin)
   let discovered: { of: Provider; origins: Set<string> } | undefined
 
   const refuse = (url: URL | undefined, why: string) =>

@@ -91,7 +91,7 @@ export function createCodegrant(options: OAuthOptions = {}, env: Readonly<Record
     diagnostics: createDiagnostics(config),
     connections: new WeakMap(),
   }
-  for (const runtime of engine.providers.list) announce(runtime.config)
+  for (const runtime of engine.providers.list) announce(config, runtime.settings)
   const served = servedRoutes(config)
   const routes = new Map(served.map(({ path, route }) => [path, route]))
 
@@ -313,7 +313,7 @@ async function userinfo(context: Context): Promise<UserClaims> {
   if (!session) throw noSession(context)
   const runtime = context.engine.providers.of(session)!
   const ask = async (current: SessionData, accessToken: string) =>
-    fetchUserinfo(runtime.config, await runtime.resolve(), accessToken, runtime.config.openid ? identityOf(current)?.sub : undefined, current.tokens.tokenType === 'DPoP' ? current.dpop : undefined, current.tokens.scope)
+    fetchUserinfo(context.engine.config, await runtime.resolve(), accessToken, runtime.settings.openid ? identityOf(current)?.sub : undefined, current.tokens.tokenType === 'DPoP' ? current.dpop : undefined, current.tokens.scope)
   try {
     return await ask(session, token)
   } catch (error) {

@@ -5,7 +5,7 @@
  * No line ever carries a secret, a token, a code or a cookie.
  */
 import * as oauth from 'oauth4webapi'
-import type { OAuthConfig } from './config/resolved.js'
+import type { OAuthConfig, ProviderSettings } from './config/resolved.js'
 import { isLoopback } from './config/checks.js'
 import { CodegrantError } from './errors.js'
 import { escapeHtml, header, html, json, type CoreRequest, type CoreResponse } from './http.js'
@@ -24,10 +24,10 @@ export interface Diagnostics {
 }
 
 /** Start-up, once: what to register at the provider. */
-export function announce(config: OAuthConfig): void {
-  const postLogout = config.postLogoutRedirectUri === config.redirectUri ? '' : `; post-logout redirect URI: ${config.postLogoutRedirectUri}`
-  const at = config.named ? ` ${config.name}` : ''
-  config.logger.info(`redirect URI to register at the provider${at} for client ${config.clientId}: ${config.redirectUri}${postLogout}`)
+export function announce(config: OAuthConfig, provider: ProviderSettings): void {
+  const postLogout = provider.postLogoutRedirectUri === provider.redirectUri ? '' : `; post-logout redirect URI: ${provider.postLogoutRedirectUri}`
+  const at = config.named ? ` ${provider.name}` : ''
+  config.logger.info(`redirect URI to register at the provider${at} for client ${provider.clientId}: ${provider.redirectUri}${postLogout}`)
 }
 
 export function createDiagnostics(config: OAuthConfig): Diagnostics {

@@ -9,10 +9,10 @@ import { isLoopback } from './config/checks.js'
 import { variableOf } from './config/env.js'
 import type { Logger } from './config/options.js'
 import { resolveConfig } from './config/resolve.js'
-import type { OAuthConfig } from './config/resolved.js'
+import type { OAuthConfig, ProviderSettings } from './config/resolved.js'
 import { providerRefusal, underlyingCause } from './diagnostics.js'
 import { isCodegrantError } from './errors.js'
-import { discover, discoveryUrl } from './provider/discovery.js'
+import { discover, discoveryUrl, explicitIssuer } from './provider/discovery.js'
 import { describe, fetchOptions, transportError } from './provider/http.js'
 import { createProviderResolver } from './provider/metadata.js'
 import type { RedisConnection, RedisOpener } from './config/session-store.js'
@@ -50,8 +50,7 @@ export async function doctor(env: Readonly<Record<string, string | undefined>> =
   if (config.redis) await checkRedis(config.redis, add)
   // each provider's checks; with several, each line names its provider
   for (const settings of config.providers) {
-    const view: OAuthConfig = { ...config, ...settings }
-    await checkProvider(view, config.named ? (status, label, detail) => add(status, `${settings.name}: ${label}`, detail) : add, lines)
+    await checkProvider(config, settings, config.named ? (status, label, detail) => add(status, `${settings.name}: ${label}`, detail) : add, lines)
   }
   return { checks, ok: !checks.some((check) => check.status === 'fail') }
 }
@@ -88,59 +87,59 @@ async function checkRedis(redis: RedisOpener, add: Add): Promise<void> {
  * provider that accepts the credentials refuses the code (`invalid_grant`), one that does not
  * answers `invalid_client` (RFC 6749 §5.2: client authentication comes first). Nothing is issued.
  */
-async function checkClientAuthentication(config: OAuthConfig, add: Add): Promise<void> {
+async function checkClientAuthentication(config: OAuthConfig, provider: ProviderSettings, add: Add): Promise<void> {
   const label = 'client authentication'
-  if (config.clientAuthMethod === 'none') return add('info', label, 'none (a public client): nothing to check')
-  const credential = config.clientAuthMethod === 'private_key_jwt' ? 'privateKey' : 'clientSecret'
-  const variables = (['clientId', credential, 'clientAuthMethod'] as const).map((option) => variableOf(option, config.named ? config.name : undefined))
+  if (provider.clientAuthMethod === 'none') return add('info', label, 'none (a public client): nothing to check')
+  const credential = provider.clientAuthMethod === 'private_key_jwt' ? 'privateKey' : 'clientSecret'
+  const variables = (['clientId', credential, 'clientAuthMethod'] as const).map((option) => variableOf(option, config.named ? provider.name : undefined))
   const refused = (answer: string) =>
-    add('fail', label, `the provider refused the client's credentials (${answer}; method ${config.clientAuthMethod}): check ${variables.join(', ')} against the client registered at the provider`)
+    add('fail', label, `the provider refused the client's credentials (${answer}; method ${provider.clientAuthMethod}): check ${variables.join(', ')} against the client registered at the provider`)
   try {
-    const { as, client, clientAuth, http } = await createProviderResolver(config)()
+    const { as, client, clientAuth, http } = await createProviderResolver(config, provider)()
     const state = oauth.generateRandomState()
     const made = new URLSearchParams({ code: `codegrant-doctor-${oauth.generateRandomState()}`, state })
     if (as.authorization_response_iss_parameter_supported) made.set('iss', as.issuer)
     const params = oauth.validateAuthResponse(as, client, made, state)
-    const response = await oauth.authorizationCodeGrantRequest(as, client, clientAuth, params, config.redirectUri, oauth.generateRandomCodeVerifier(), http)
+    const response = await oauth.authorizationCodeGrantRequest(as, client, clientAuth, params, provider.redirectUri, oauth.generateRandomCodeVerifier(), http)
     await oauth.processAuthorizationCodeResponse(as, client, response)
     add('warn', label, 'the provider accepted a made-up authorization code')
   } catch (error) {
     const refusal = providerRefusal(error)
     if (!refusal) return add('fail', label, `the token endpoint could not be asked: ${describe(transportError(error, 'token request') ?? error)}`)
     const status = (error as oauth.ResponseBodyError | oauth.WWWAuthenticateChallengeError).status
-    if (refusal.code === 'invalid_grant') return add('ok', label, `accepted (${config.clientAuthMethod}): a made-up code was refused with invalid_grant`)
+    if (refusal.code === 'invalid_grant') return add('ok', label, `accepted (${provider.clientAuthMethod}): a made-up code was refused with invalid_grant`)
     if (refusal.code === 'invalid_client' || status === 401) return refused(`${refusal.text}, HTTP ${status}`)
     add('warn', label, `not confirmed: the provider answered a made-up code with ${refusal.text} (HTTP ${status}).${refusal.fix}`)
   }
 }
 
 /** One provider's checks: what to register, its metadata, endpoints, keys and features. */
-async function checkProvider(config: OAuthConfig, add: Add, lines: string[]): Promise<void> {
-  add('info', 'redirect URI to register at the provider', config.redirectUri)
-  add('info', 'post-logout redirect URI to register', config.postLogoutRedirectUri)
+async function checkProvider(config: OAuthConfig, provider: ProviderSettings, add: Add, lines: string[]): Promise<void> {
+  add('info', 'redirect URI to register at the provider', provider.redirectUri)
+  add('info', 'post-logout redirect URI to register', provider.postLogoutRedirectUri)
 
   let as: oauth.AuthorizationServer
-  if (config.explicitEndpoints) {
+  if (provider.explicitEndpoints) {
     add('info', 'provider', 'explicit endpoints (no discovery)')
     as = {
-      issuer: config.issuer ?? new URL(config.endpoints.authorization!).origin,
-      authorization_endpoint: config.endpoints.authorization,
-      token_endpoint: config.endpoints.token,
-      ...(config.endpoints.jwks ? { jwks_uri: config.endpoints.jwks } : {}),
-      ...(config.endpoints.userinfo ? { userinfo_endpoint: config.endpoints.userinfo } : {}),
-      ...(config.endpoints.revocation ? { revocation_endpoint: config.endpoints.revocation } : {}),
-      ...(config.endpoints.endSession ? { end_session_endpoint: config.endpoints.endSession } : {}),
+      issuer: explicitIssuer(provider),
+      authorization_endpoint: provider.endpoints.authorization,
+      token_endpoint: provider.endpoints.token,
+      ...(provider.endpoints.jwks ? { jwks_uri: provider.endpoints.jwks } : {}),
+      ...(provider.endpoints.userinfo ? { userinfo_endpoint: provider.endpoints.userinfo } : {}),
+      ...(provider.endpoints.revocation ? { revocation_endpoint: provider.endpoints.revocation } : {}),
+      ...(provider.endpoints.endSession ? { end_session_endpoint: provider.endpoints.endSession } : {}),
     }
   } else {
     try {
-      as = await discover(config, fetchOptions(config))
-      add('ok', 'provider reachable', `${discoveryUrl(config).url.href} (issuer ${as.issuer})`)
+      as = await discover(provider, config.logger, fetchOptions(provider, config.httpTimeout))
+      add('ok', 'provider reachable', `${discoveryUrl(provider).url.href} (issuer ${as.issuer})`)
     } catch {
       add('fail', 'provider reachable', lines.splice(0).filter((line) => !line.startsWith('provider discovery at')).join('; ') || 'discovery failed')
       return
     }
     for (const line of lines.splice(0)) if (line.startsWith('provider discovery at')) add('warn', 'discovery', line)
-    await clock(config, add)
+    await clock(config, provider, add)
   }
 
   const endpoints = ['authorization_endpoint', 'token_endpoint', 'jwks_uri', 'userinfo_endpoint', 'revocation_endpoint', 'end_session_endpoint', 'pushed_authorization_request_endpoint'] as const
@@ -156,22 +155,22 @@ async function checkProvider(config: OAuthConfig, add: Add, lines: string[]): Pr
   if (as.authorization_response_iss_parameter_supported === true) add('ok', 'iss in the authorization response (RFC 9207)')
   else add('info', 'iss in the authorization response (RFC 9207)', 'not advertised: mix-up protection relies on one provider per app')
 
-  if (config.openid && !as.jwks_uri) add('fail', 'JWKS', 'no jwks_uri: ID tokens cannot be verified; set OAUTH_JWKS_URI')
+  if (provider.openid && !as.jwks_uri) add('fail', 'JWKS', 'no jwks_uri: ID tokens cannot be verified; set OAUTH_JWKS_URI')
   else if (as.jwks_uri) await jwks(config, as.jwks_uri, add)
 
   const algs = as.id_token_signing_alg_values_supported
-  if (config.openid && Array.isArray(algs)) {
-    const pinned = config.idTokenSigningAlg ?? (algs.includes('RS256') ? 'RS256' : algs.find((alg) => alg !== 'none' && !/^HS/i.test(alg)))
+  if (provider.openid && Array.isArray(algs)) {
+    const pinned = provider.idTokenSigningAlg ?? (algs.includes('RS256') ? 'RS256' : algs.find((alg) => alg !== 'none' && !/^HS/i.test(alg)))
     if (pinned && algs.includes(pinned)) add('ok', 'ID token signing algorithm', `${pinned} (pinned)`)
     else add('fail', 'ID token signing algorithm', `OAUTH_ID_TOKEN_SIGNING_ALG ${String(pinned)} is not among the provider's ${JSON.stringify(algs)}`)
   }
 
-  if (as.pushed_authorization_request_endpoint) add(config.par ? 'ok' : 'info', 'PAR (RFC 9126)', config.par ? 'on' : 'offered by the provider; OAUTH_PAR=true to use it')
-  else add(config.par ? 'warn' : 'info', 'PAR (RFC 9126)', config.par ? 'OAUTH_PAR is on but the provider offers no PAR endpoint' : 'not offered')
+  if (as.pushed_authorization_request_endpoint) add(provider.par ? 'ok' : 'info', 'PAR (RFC 9126)', provider.par ? 'on' : 'offered by the provider; OAUTH_PAR=true to use it')
+  else add(provider.par ? 'warn' : 'info', 'PAR (RFC 9126)', provider.par ? 'OAUTH_PAR is on but the provider offers no PAR endpoint' : 'not offered')
   const dpop = as.dpop_signing_alg_values_supported
   add('info', 'DPoP (RFC 9449)', Array.isArray(dpop) && dpop.length ? `offered (${dpop.join(', ')})` : 'not offered')
   if (as.token_endpoint) {
-    await checkClientAuthentication(config, add)
+    await checkClientAuthentication(config, provider, add)
     lines.splice(0)
   }
   add(as.revocation_endpoint ? 'ok' : 'info', 'token revocation at logout', as.revocation_endpoint ? as.revocation_endpoint : 'no revocation_endpoint: logout revokes nothing (OAUTH_REVOCATION_ENDPOINT)')
@@ -188,9 +187,9 @@ function secure(url: string): boolean {
 }
 
 /** The clock difference with the provider, from its `Date` header. */
-async function clock(config: OAuthConfig, add: (status: CheckStatus, label: string, detail?: string) => void): Promise<void> {
+async function clock(config: OAuthConfig, provider: ProviderSettings, add: (status: CheckStatus, label: string, detail?: string) => void): Promise<void> {
   try {
-    const response = await fetch(discoveryUrl(config).url, { signal: AbortSignal.timeout(config.httpTimeout), redirect: 'manual' })
+    const response = await fetch(discoveryUrl(provider).url, { signal: AbortSignal.timeout(config.httpTimeout), redirect: 'manual' })
     await response.body?.cancel()
     const date = response.headers.get('date')
     if (!date) return add('info', 'clock difference with the provider', 'the provider sent no Date header')

@@ -73,7 +73,7 @@ describe('configuration', () => {
 
   it('refuses plain http issuers except on loopback', () => {
     expect(problems({ ...valid, OAUTH_ISSUER: 'http://id.example.com' })).toContain('OAUTH_ISSUER must use https')
-    expect(resolveConfig({ logger: silent }, { ...valid, OAUTH_ISSUER: 'http://127.0.0.1:4000' }).issuer).toBe('http://127.0.0.1:4000')
+    expect(resolveConfig({ logger: silent }, { ...valid, OAUTH_ISSUER: 'http://127.0.0.1:4000' }).providers[0]!.issuer).toBe('http://127.0.0.1:4000')
   })
 
   it('refuses alg none and symmetric ID token algorithms', () => {
@@ -90,16 +90,16 @@ describe('configuration', () => {
       CLIENT_SECRET: 'secret',
       SECRET: 'y'.repeat(40),
     })
-    expect(config.issuer).toBe('https://alias.example.com')
-    expect(config.clientId).toBe('main-client')
-    expect(config.redirectUri).toBe('https://app.example.com/auth/callback')
+    expect(config.providers[0]!.issuer).toBe('https://alias.example.com')
+    expect(config.providers[0]!.clientId).toBe('main-client')
+    expect(config.providers[0]!.redirectUri).toBe('https://app.example.com/auth/callback')
     expect(config.secure).toBe(true)
   })
 
   it('lets options override the environment without mutating them', () => {
     const options = Object.freeze({ clientId: 'from-options', logger: silent })
     const config = resolveConfig(options, valid)
-    expect(config.clientId).toBe('from-options')
+    expect(config.providers[0]!.clientId).toBe('from-options')
     expect(Object.isFrozen(config)).toBe(true)
   })
 
@@ -135,7 +135,7 @@ describe('configuration of the client and callback', () => {
   it('takes the callback route from OAUTH_REDIRECT_URI and refuses one that cannot reach the app', () => {
     const config = resolveConfig({ logger: silent }, { ...valid, OAUTH_REDIRECT_URI: 'https://app.example.com/oauth/redirect' })
     expect(config.routes.callback).toBe('/oauth/redirect')
-    expect(config.redirectUri).toBe('https://app.example.com/oauth/redirect')
+    expect(config.providers[0]!.redirectUri).toBe('https://app.example.com/oauth/redirect')
     expect(problems({ ...valid, OAUTH_REDIRECT_URI: 'https://elsewhere.example.com/auth/callback' })).toContain('OAUTH_REDIRECT_URI')
   })
 })
@@ -215,6 +215,6 @@ describe('configuration of several providers', () => {
     const defaults = Object.fromEntries(SETTINGS.filter((setting) => setting.scope === 'app' && setting.default !== undefined && setting.option in config).map((setting) => [setting.option, setting.default]))
     expect(Object.keys(defaults).length).toBeGreaterThan(10)
     expect(Object.fromEntries(Object.keys(defaults).map((option) => [option, config[option as keyof typeof config]]))).toEqual(defaults)
-    expect(config.scope).toBe(SETTINGS.find((setting) => setting.option === 'scope')?.default)
+    expect(config.providers[0]!.scope).toBe(SETTINGS.find((setting) => setting.option === 'scope')?.default)
   })
 })

@@ -51,7 +51,7 @@ describe('logout token signatures', () => {
     const config = resolveConfig({ logger: { warn: () => {}, error: () => {} } }, {
       OAUTH_ISSUER: issuer, OAUTH_CLIENT_ID: 'app', OAUTH_CLIENT_SECRET: 's', OAUTH_BASE_URL: 'http://127.0.0.1:1', OAUTH_COOKIE_SECRET: 'x'.repeat(32),
     })
-    const resolved: Pick<Provider, 'as' | 'http'> = { as: { issuer, jwks_uri: `${issuer}/jwks` }, http: fetchOptions(config) }
+    const resolved: Pick<Provider, 'as' | 'http'> = { as: { issuer, jwks_uri: `${issuer}/jwks` }, http: fetchOptions(config.providers[0]!, config.httpTimeout) }
     provider = async () => resolved
   })
   afterEach(() => {

@@ -54,7 +54,6 @@ export function resolveConfig(options: OAuthOptions = {}, env: Env = process.env
   const secure = base.protocol === 'https:'
   warn(logger, base, env, named ? providers.map((provider) => provider.name) : [])
   return Object.freeze({
-    ...providers[0]!,
     baseUrl: base,
     cookieSecrets,
     secure,

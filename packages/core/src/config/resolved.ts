@@ -53,11 +53,12 @@ export interface ProviderSettings {
 }
 
 /**
- * The validated, frozen configuration every part of codegrant reads. The provider settings at
- * its top level are the first provider's; each provider's are in `providers` (and the flows read
- * a provider's view: this object with that provider's settings).
+ * The app's validated, frozen settings, with each provider's in `providers`. What needs one
+ * provider's settings takes them beside this (`(config, provider)`, as oauth4webapi passes the
+ * authorization server and the client), so that nothing is "the first provider's" and what
+ * talks to a provider does not see the app's secrets.
  */
-export interface OAuthConfig extends ProviderSettings {
+export interface OAuthConfig {
   readonly baseUrl: URL
   readonly cookieSecrets: readonly string[]
   readonly secure: boolean

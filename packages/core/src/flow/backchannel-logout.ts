@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto'
-import type { OAuthConfig } from '../config/resolved.js'
+import type { OAuthConfig, ProviderSettings } from '../config/resolved.js'
 import { isCodegrantError } from '../errors.js'
 import { formParams, json, type CoreRequest, type CoreResponse } from '../http.js'
 import { createJwtVerifier, tokenRejected, unverifiedClaims, type VerifyJwt } from '../provider/jwt.js'
@@ -46,7 +46,7 @@ export function createBackchannelLogout(config: OAuthConfig, providers: readonly
       const { header, claims } = await verifiers.get(runtime)!(tokens[0]!, resolved.client.id_token_signed_response_alg ?? 'RS256')
       if (!TYPES.has(typeof header.typ === 'string' ? header.typ.toLowerCase() : undefined)) throw tokenRejected(`its typ ${JSON.stringify(header.typ).slice(0, 40)} is not a logout token's`)
       const now = Math.floor(Date.now() / 1000)
-      const token = checkClaims(runtime.config, resolved.as.issuer, claims, now)
+      const token = checkClaims(config, runtime.settings, resolved.as.issuer, claims, now)
       // a token whose sessions were all ended before is a replay: refused, with no effect
       const used = tagOf('jti', token.iss, token.jti)
       if ((await guarded(config, 'find', () => store.tagged(used))).length > 0) throw tokenRejected('this logout token was used before')
@@ -83,7 +83,7 @@ async function issuerOf(providers: readonly ProviderRuntime[], token: string): P
   for (const runtime of providers) {
     const resolved = await runtime.resolve().catch(() => undefined)
     if (!resolved || resolved.as.issuer !== claims?.iss) continue
-    if (audience.includes(runtime.config.clientId)) return { runtime, resolved }
+    if (audience.includes(runtime.settings.clientId)) return { runtime, resolved }
     atIssuer ??= { runtime, resolved }
   }
   // the issuer's provider refuses it on `aud` (and says so)
@@ -133,13 +133,13 @@ interface LogoutToken {
 }
 
 /** Back-Channel Logout 1.0 §2.6 steps 3–8 (the signature was step 2). */
-function checkClaims(config: OAuthConfig, issuer: string, claims: Record<string, unknown>, now: number): LogoutToken {
+function checkClaims(config: OAuthConfig, provider: ProviderSettings, issuer: string, claims: Record<string, unknown>, now: number): LogoutToken {
   const { iss, aud, iat, exp, nbf, events, sid, sub, jti } = claims
   const tolerance = config.clockTolerance
   const isText = (value: unknown): value is string => typeof value === 'string' && value !== ''
   const isObject = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value)
   if (iss !== issuer) throw tokenRejected('its "iss" is not the provider')
-  if (!(aud === config.clientId || (Array.isArray(aud) && aud.includes(config.clientId)))) throw tokenRejected('its "aud" does not name this client')
+  if (!(aud === provider.clientId || (Array.isArray(aud) && aud.includes(provider.clientId)))) throw tokenRejected('its "aud" does not name this client')
   if (typeof iat !== 'number' || iat > now + tolerance) throw tokenRejected('its "iat" is missing or in the future')
   if (iat < now - MAX_TOKEN_AGE - tolerance) throw tokenRejected('it was issued too long ago ("iat")')
   if (exp !== undefined && (typeof exp !== 'number' || exp <= now - tolerance)) throw tokenRejected('it has expired ("exp")')

@@ -41,7 +41,7 @@ export async function callback(context: Context, runtime: ProviderRuntime): Prom
   let completed: Awaited<ReturnType<typeof completeLogin>>
   try {
     // one exchange per state in this process: a duplicate delivery shares the first one's result
-    completed = await context.engine.exchangeOnce(state, params.toString(), async () => completeLogin(runtime.config, await provider(), transaction, params, now()))
+    completed = await context.engine.exchangeOnce(state, params.toString(), async () => completeLogin(config, await provider(), transaction, params, now()))
   } catch (error) {
     const back = silentFallback(config, transaction, error, CALLBACK_HEADERS)
     if (back) return { ...back, cookies: [transactions.remove(state)] }
@@ -50,7 +50,7 @@ export async function callback(context: Context, runtime: ProviderRuntime): Prom
   const { location } = completed
   if (transaction.stepUp) verifyStepUp(transaction.stepUp, completed.session.identity)
   // the app's hook last: it sees (and may reshape) a user who passed every check
-  const session = await applyLoginHook(config, completed.session, { name: runtime.config.name, issuer: (await provider()).as.issuer })
+  const session = await applyLoginHook(config, completed.session, { name: runtime.name, issuer: (await provider()).as.issuer })
   const previous = load(context)
   if (previous && previous.sid !== session.sid) {
     // end the previous session's server-side record; its cookie is overwritten below

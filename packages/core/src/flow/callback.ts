@@ -33,7 +33,7 @@ export async function completeLogin(
   params: URLSearchParams,
   now: number,
 ): Promise<{ session: IdentifiedSession; location: string }> {
-  const { as, client, clientAuth, http } = provider
+  const { settings, as, client, clientAuth, http } = provider
 
   let validated: URLSearchParams
   try {
@@ -57,7 +57,7 @@ export async function completeLogin(
     throw new CodegrantError('codegrant/invalid_callback', 'The sign-in response was rejected (it carries no authorization code).')
   }
 
-  config.logger.debug(`callback: authorization response valid (state matches${as.authorization_response_iss_parameter_supported ? ', iss checked' : ''}); exchanging the code at ${endpointOf(as.token_endpoint)} (${config.clientAuthMethod})`)
+  config.logger.debug(`callback: authorization response valid (state matches${as.authorization_response_iss_parameter_supported ? ', iss checked' : ''}); exchanging the code at ${endpointOf(as.token_endpoint)} (${settings.clientAuthMethod})`)
   let response: Response
   let result: oauth.TokenEndpointResponse
   const key = provider.dpop && transaction.dpop
@@ -67,14 +67,14 @@ export async function completeLogin(
       const response = await oauth.authorizationCodeGrantRequest(as, client, clientAuth, validated, transaction.redirectUri, transaction.verifier, { ...http, ...dpop })
       const result = await oauth.processAuthorizationCodeResponse(as, client, response, {
         expectedNonce: transaction.nonce ?? oauth.expectNoNonce,
-        requireIdToken: config.openid,
+        requireIdToken: settings.openid,
         // max_age was sent: auth_time must be there and recent enough (OpenID Connect Core §3.1.3.7)
         ...(transaction.maxAge !== undefined ? { maxAge: transaction.maxAge } : {}),
       })
       return { response, result }
     }))
-    if (result.id_token) await verifyIdTokenSignature(config, provider, response, result.id_token)
-    if (key) assertDpopTokenType(config, result)
+    if (result.id_token) await verifyIdTokenSignature(provider, response, result.id_token)
+    if (key) assertDpopTokenType(config, settings, result)
   } catch (error) {
     throw tokenError(config, error, 'code exchange', provider)
   }
@@ -83,8 +83,8 @@ export async function completeLogin(
   config.logger.debug(`callback: token response valid (${received(result)})${claims ? `; ID token valid for sub ${JSON.stringify(claims.sub)}` : ''}`)
   // with only an ID token, the user is read from it: no second copy of the claims
   let user: UserClaims | undefined
-  if (!claims || config.fetchUserinfo) {
-    const info = await fetchUserinfo(config, provider, result.access_token, claims?.sub, key && result.token_type === 'dpop' ? key : undefined, result.scope ?? config.scope)
+  if (!claims || settings.fetchUserinfo) {
+    const info = await fetchUserinfo(config, provider, result.access_token, claims?.sub, key && result.token_type === 'dpop' ? key : undefined, result.scope ?? settings.scope)
     user = claims ? { ...claims, ...info, sub: claims.sub } : info
   }
 
@@ -96,7 +96,7 @@ export async function completeLogin(
     ...(user ? { user } : {}),
     // the provider's word, before userinfo members (merged above) or the app's hook can change the
     // user: the ID token's, else the user source's `sub` at the provider's issuer (nothing else of it)
-    identity: identityFrom(config.name, claims ?? { sub: user!.sub }, as.issuer),
+    identity: identityFrom(settings.name, claims ?? { sub: user!.sub }, as.issuer),
     tokens: tokenSet(result, now, undefined),
     ...(key && result.token_type === 'dpop' ? { dpop: key } : {}),
   }
@@ -107,9 +107,9 @@ export async function completeLogin(
  * Verifies the ID token's signature with the provider's keys (oauth4webapi), the algorithm
  * pinned; with a multi-tenant issuer, the key must also be one the token's issuer may use.
  */
-export async function verifyIdTokenSignature(config: OAuthConfig, provider: Provider, response: Response, idToken: string): Promise<void> {
+export async function verifyIdTokenSignature(provider: Provider, response: Response, idToken: string): Promise<void> {
   await oauth.validateApplicationLevelSignature(provider.as, response, provider.http)
-  const tenant = config.preset?.tenantIssuer
+  const tenant = provider.settings.preset?.tenantIssuer
   if (tenant) assertKeyIssuer(tenant, provider, idToken)
 }
 
@@ -138,7 +138,7 @@ export function tokenSet(result: oauth.TokenEndpointResponse, now: number, previ
  */
 export function tokenError(config: OAuthConfig, error: unknown, what: string, provider?: Provider): CodegrantError {
   config.logger.error(`${what} failed: ${describe(error)}`)
-  const hint = provider && assertionHint(config, provider.as, 'token_endpoint', error)
+  const hint = provider && assertionHint(provider.settings, provider.as, 'token_endpoint', error)
   if (hint) config.logger.error(hint)
   const transport = transportError(error, what)
   if (transport) return transport
@@ -162,12 +162,12 @@ export function tokenError(config: OAuthConfig, error: unknown, what: string, pr
  * The user from the provider's userinfo endpoint, or from its user API when the preset names
  * one (GitHub). `scope`: what the token was granted (decides what the user API is asked).
  */
-export async function fetchUserinfo(config: OAuthConfig, provider: Provider, accessToken: string, expectedSubject: string | undefined, key: DpopKey | undefined, scope = config.scope): Promise<UserClaims> {
+export async function fetchUserinfo(config: OAuthConfig, provider: Provider, accessToken: string, expectedSubject: string | undefined, key: DpopKey | undefined, scope = provider.settings.scope): Promise<UserClaims> {
   const { as, client, http } = provider
   if (!as.userinfo_endpoint) {
     throw new CodegrantError('codegrant/provider_error', 'The provider returned no ID token and has no userinfo endpoint: set OAUTH_USERINFO_ENDPOINT.')
   }
-  const source = config.preset?.user
+  const source = provider.settings.preset?.user
   if (source?.from === 'api') return fetchApiUser(config, http, source, as.userinfo_endpoint, accessToken, scope)
   try {
     const dpop = key ? { DPoP: await provider.dpop!.handle(key) } : {}

@@ -1,6 +1,6 @@
 import { webcrypto, type JsonWebKey } from 'node:crypto'
 import * as oauth from 'oauth4webapi'
-import type { OAuthConfig } from '../config/resolved.js'
+import type { OAuthConfig, ProviderSettings } from '../config/resolved.js'
 import { isLoopback } from '../config/checks.js'
 import { CodegrantError } from '../errors.js'
 import { FAPI2_ALGORITHMS } from '../config/profile.js'
@@ -157,8 +157,8 @@ export async function withNonceRetry<T>(attempt: () => Promise<T>): Promise<T> {
  * silently issued a Bearer token left it unprotected, which is an error unless the user chose
  * to accept it (`OAUTH_DPOP_ALLOW_BEARER`).
  */
-export function assertDpopTokenType(config: OAuthConfig, result: oauth.TokenEndpointResponse): void {
-  if (result.token_type === 'dpop' || config.dpopAllowBearer) return
+export function assertDpopTokenType(config: OAuthConfig, provider: ProviderSettings, result: oauth.TokenEndpointResponse): void {
+  if (result.token_type === 'dpop' || provider.dpopAllowBearer) return
   config.logger.error(`the provider answered a DPoP token request with token_type ${JSON.stringify(result.token_type)}: the token is not sender-constrained (set OAUTH_DPOP_ALLOW_BEARER=true to accept that)`)
   throw new CodegrantError('codegrant/provider_error', 'The provider issued an unprotected (Bearer) token where DPoP was required.')
 }

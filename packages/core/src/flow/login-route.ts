@@ -8,9 +8,8 @@ import { startLogin, type LoginExtras } from './login.js'
 
 /** Starts a login with the configured parameters under `params` (later layers win a name). */
 export async function beginLogin(context: Context, runtime: ProviderRuntime, returnTo: string | null, params: AuthorizationParams, extras: LoginExtras = {}): Promise<CoreResponse> {
-  const { config } = runtime
-  const merged = mergeParams(config.authorizationParams, params)
-  return startLogin(config, await runtime.resolve(), context.engine.transactions, cookiesOf(context), returnTo, now(), { ...extras, params: merged.params, maxAge: merged.maxAge })
+  const merged = mergeParams(runtime.settings.authorizationParams, params)
+  return startLogin(context.engine.config, await runtime.resolve(), context.engine.transactions, cookiesOf(context), returnTo, now(), { ...extras, params: merged.params, maxAge: merged.maxAge })
 }
 
 /**

@@ -39,17 +39,17 @@ export async function startLogin(
   now: number,
   extras: LoginExtras = {},
 ): Promise<CoreResponse> {
-  const { as, client, endpointAuth, http } = provider
+  const { settings, as, client, endpointAuth, http } = provider
   const state = oauth.generateRandomState()
   const verifier = oauth.generateRandomCodeVerifier()
   // A nonce whenever OpenID is in play: it also guards against code injection where the
   // provider's PKCE support is unknown (RFC 9700 §4.7.1).
-  const nonce = config.openid ? oauth.generateRandomNonce() : undefined
+  const nonce = settings.openid ? oauth.generateRandomNonce() : undefined
   const params = new URLSearchParams({
-    client_id: config.clientId,
-    redirect_uri: config.redirectUri,
+    client_id: settings.clientId,
+    redirect_uri: settings.redirectUri,
     response_type: 'code',
-    scope: config.scope,
+    scope: settings.scope,
     state,
     code_challenge: await oauth.calculatePKCECodeChallenge(verifier),
     code_challenge_method: 'S256',
@@ -70,19 +70,19 @@ export async function startLogin(
     config.logger.error('OAUTH_PROFILE=fapi2 needs pushed authorization requests, but the provider has no pushed_authorization_request_endpoint')
     throw new CodegrantError('codegrant/provider_error', 'The provider does not support pushed authorization requests, which this app requires (FAPI 2.0).')
   }
-  if (config.par && as.pushed_authorization_request_endpoint) {
+  if (settings.par && as.pushed_authorization_request_endpoint) {
     try {
       // with DPoP, the proof on the pushed request binds the code to the key
       const { request_uri } = await withNonceRetry(async () => {
         const response = await oauth.pushedAuthorizationRequest(as, client, endpointAuth.pushed_authorization_request_endpoint, params, { ...http, ...(dpop ? { DPoP: dpop } : {}) })
         return oauth.processPushedAuthorizationResponse(as, client, response)
       })
-      location.searchParams.set('client_id', config.clientId)
+      location.searchParams.set('client_id', settings.clientId)
       location.searchParams.set('request_uri', request_uri)
     } catch (error) {
       const failure = transportError(error, 'pushed authorization request')
       config.logger.error(`pushed authorization request failed: ${describe(error)}`)
-      const hint = assertionHint(config, as, 'pushed_authorization_request_endpoint', error)
+      const hint = assertionHint(settings, as, 'pushed_authorization_request_endpoint', error)
       if (hint) config.logger.error(hint)
       throw failure ?? new CodegrantError('codegrant/provider_error', 'The provider refused to start the sign-in (pushed authorization request failed).', { cause: error })
     }
@@ -93,19 +93,19 @@ export async function startLogin(
   }
 
   const binding = !dpopKey ? '' : `, DPoP ${dpopKey.alg} key bound ${location.searchParams.has('request_uri') ? 'by the PAR proof' : location.searchParams.has('dpop_jkt') ? 'by dpop_jkt' : 'at the code exchange'}`
-  config.logger.debug(`login: redirecting to the authorization endpoint ${location.origin}${location.pathname} (PKCE S256, state${nonce ? ', nonce' : ''}${location.searchParams.has('request_uri') ? ', through PAR' : ''}${binding}; scope "${config.scope}"; returnTo ${returnTo === null ? 'none' : 'given'})`)
+  config.logger.debug(`login: redirecting to the authorization endpoint ${location.origin}${location.pathname} (PKCE S256, state${nonce ? ', nonce' : ''}${location.searchParams.has('request_uri') ? ', through PAR' : ''}${binding}; scope "${settings.scope}"; returnTo ${returnTo === null ? 'none' : 'given'})`)
   const transaction = {
     state,
     verifier,
     returnTo: safeReturnTo(returnTo),
-    redirectUri: config.redirectUri,
+    redirectUri: settings.redirectUri,
     iat: now,
     ...(nonce ? { nonce } : {}),
     ...(dpopKey ? { dpop: dpopKey } : {}),
     ...(extras.maxAge !== undefined ? { maxAge: extras.maxAge } : {}),
     ...(extras.stepUp ? { stepUp: extras.stepUp } : {}),
     ...(extras.silent ? { silent: true as const } : {}),
-    ...(config.named ? { provider: config.name } : {}),
+    ...(config.named ? { provider: settings.name } : {}),
   }
   return redirect(location.href, [...transactions.evict(cookies), transactions.write(transaction)])
 }

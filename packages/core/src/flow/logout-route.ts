@@ -36,7 +36,7 @@ export async function logout(context: Context): Promise<CoreResponse> {
   // the session's provider ends its session; signed out, the default one (if any) is told too
   const runtime = providers.preferred(session)
   const resolved = await runtime?.resolve().catch(() => undefined)
-  return redirect(await finishLogout(runtime?.config ?? config, resolved, session, localReturnTo), cookies)
+  return redirect(await finishLogout(config, runtime?.settings, resolved, session, localReturnTo), cookies)
 }
 
 function confirmLogout(config: OAuthConfig): CoreResponse {

@@ -1,5 +1,5 @@
 import * as oauth from 'oauth4webapi'
-import type { OAuthConfig } from '../config/resolved.js'
+import type { OAuthConfig, ProviderSettings } from '../config/resolved.js'
 import { assertionHint } from '../provider/client-auth.js'
 import { describe } from '../provider/http.js'
 import type { Provider } from '../provider/metadata.js'
@@ -11,8 +11,10 @@ import type { SessionData } from '../session/store.js'
  * Revokes the refresh token first where the provider supports it (RFC 7009); a failure to
  * revoke never blocks the logout.
  */
-export async function finishLogout(config: OAuthConfig, provider: Provider | undefined, session: SessionData | undefined, localReturnTo: string | undefined): Promise<string> {
-  if (!provider) return localReturnTo ?? config.postLogoutRedirectUri
+export async function finishLogout(config: OAuthConfig, settings: ProviderSettings | undefined, provider: Provider | undefined, session: SessionData | undefined, localReturnTo: string | undefined): Promise<string> {
+  // no provider to tell: back to the app (its base URL, every provider's default post-logout URI)
+  const back = localReturnTo ?? settings?.postLogoutRedirectUri ?? config.baseUrl.href
+  if (!settings || !provider) return back
   const { as, client, endpointAuth, http } = provider
   const token = session?.tokens.refreshToken ?? session?.tokens.accessToken
   if (token && as.revocation_endpoint) {
@@ -21,7 +23,7 @@ export async function finishLogout(config: OAuthConfig, provider: Provider | und
       await oauth.processRevocationResponse(await oauth.revocationRequest(as, client, endpointAuth.revocation_endpoint, token, http))
     } catch (error) {
       config.logger.warn(`token revocation at logout failed (the local session is ended anyway): ${describe(error)}`)
-      const hint = assertionHint(config, as, 'revocation_endpoint', error)
+      const hint = assertionHint(settings, as, 'revocation_endpoint', error)
       if (hint) config.logger.warn(hint)
     }
   }
@@ -29,12 +31,12 @@ export async function finishLogout(config: OAuthConfig, provider: Provider | und
   if (session?.dpop) provider.dpop?.forget(session.dpop)
   if (!as.end_session_endpoint) {
     config.logger.debug('logout: the provider has no end_session_endpoint; back to the app')
-    return localReturnTo ?? config.postLogoutRedirectUri
+    return back
   }
   config.logger.debug(`logout: redirecting to the provider's end_session_endpoint${session?.tokens.idToken ? ' with id_token_hint' : ''}`)
   const url = new URL(as.end_session_endpoint)
-  url.searchParams.set('client_id', config.clientId)
-  url.searchParams.set('post_logout_redirect_uri', config.postLogoutRedirectUri)
+  url.searchParams.set('client_id', settings.clientId)
+  url.searchParams.set('post_logout_redirect_uri', settings.postLogoutRedirectUri)
   if (session?.tokens.idToken) url.searchParams.set('id_token_hint', session.tokens.idToken)
   return url.href
 }

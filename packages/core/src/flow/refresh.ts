@@ -155,8 +155,8 @@ async function refresh(config: OAuthConfig, resolve: () => Promise<Provider>, se
       response = await oauth.refreshTokenGrantRequest(as, client, clientAuth, refreshToken, { ...http, ...dpop })
       return oauth.processRefreshTokenResponse(as, client, response)
     })
-    if (result.id_token) await verifyIdTokenSignature(config, provider, response, result.id_token)
-    if (key) assertDpopTokenType(config, result)
+    if (result.id_token) await verifyIdTokenSignature(provider, response, result.id_token)
+    if (key) assertDpopTokenType(config, provider.settings, result)
   } catch (error) {
     const failure = tokenError(config, error, 'token refresh', provider)
     if (failure.code === 'codegrant/invalid_grant' || failure.code === 'codegrant/id_token_invalid') {

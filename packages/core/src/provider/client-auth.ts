@@ -1,6 +1,7 @@
 import { webcrypto, type JsonWebKey } from 'node:crypto'
 import * as oauth from 'oauth4webapi'
-import type { OAuthConfig } from '../config/resolved.js'
+import type { ProviderSettings } from '../config/resolved.js'
+import { CodegrantError } from '../errors.js'
 
 /** The provider endpoints codegrant authenticates to. */
 export type AuthenticatedEndpoint = 'token_endpoint' | 'pushed_authorization_request_endpoint' | 'revocation_endpoint'
@@ -12,21 +13,22 @@ export type EndpointAuth = Readonly<Record<AuthenticatedEndpoint, oauth.ClientAu
  * Imports the configured signing key once (it was parsed and checked at start-up) and returns a
  * function that builds the client authentication for a provider's metadata.
  */
-export async function createClientAuth(config: OAuthConfig): Promise<(as: oauth.AuthorizationServer) => EndpointAuth> {
+export async function createClientAuth(settings: ProviderSettings, fapi2: boolean): Promise<(as: oauth.AuthorizationServer) => EndpointAuth> {
   let single: oauth.ClientAuth
-  switch (config.clientAuthMethod) {
+  switch (settings.clientAuthMethod) {
     case 'client_secret_post':
-      single = oauth.ClientSecretPost(config.clientSecret!)
+      // the configuration requires the secret with this method
+      single = oauth.ClientSecretPost(settings.clientSecret ?? '')
       break
     case 'none':
       single = oauth.None()
       break
     case 'private_key_jwt': {
-      const fapi2 = config.profile === 'fapi2'
-      const key = await importPrivateKey(config.privateKey!, fapi2)
+      if (!settings.privateKey) throw new CodegrantError('codegrant/config_invalid', 'OAUTH_CLIENT_AUTH_METHOD=private_key_jwt needs OAUTH_PRIVATE_KEY')
+      const key = await importPrivateKey(settings.privateKey, fapi2)
       return (as) => {
         const jwt = (endpoint: AuthenticatedEndpoint) => {
-          const aud = assertionAudience(config, as, endpoint)
+          const aud = assertionAudience(settings, as, endpoint)
           return oauth.PrivateKeyJwt(key, {
             [oauth.modifyAssertion]: (header, payload) => {
               payload.aud = aud
@@ -43,7 +45,7 @@ export async function createClientAuth(config: OAuthConfig): Promise<(as: oauth.
       }
     }
     default:
-      single = oauth.ClientSecretBasic(config.clientSecret!)
+      single = oauth.ClientSecretBasic(settings.clientSecret ?? '')
   }
   const same = { token_endpoint: single, pushed_authorization_request_endpoint: single, revocation_endpoint: single }
   return () => same
@@ -56,8 +58,8 @@ export async function createClientAuth(config: OAuthConfig): Promise<(as: oauth.
  * the party that receives the assertion, so it cannot be replayed at another endpoint whose URL
  * differs (draft-ietf-oauth-rfc7523bis's audience-injection concern).
  */
-export function assertionAudience(config: OAuthConfig, as: oauth.AuthorizationServer, endpoint: AuthenticatedEndpoint): string {
-  if (config.clientAssertionAud === 'issuer') return as.issuer
+export function assertionAudience(settings: ProviderSettings, as: oauth.AuthorizationServer, endpoint: AuthenticatedEndpoint): string {
+  if (settings.clientAssertionAud === 'issuer') return as.issuer
   const url = as[endpoint]
   return typeof url === 'string' ? url : as.issuer
 }
@@ -66,14 +68,14 @@ export function assertionAudience(config: OAuthConfig, as: oauth.AuthorizationSe
  * A log line for a provider that answered `invalid_client` to a client assertion: which `aud`
  * was sent and how to change it. Undefined for other errors and other authentication methods.
  */
-export function assertionHint(config: OAuthConfig, as: oauth.AuthorizationServer, endpoint: AuthenticatedEndpoint, error: unknown): string | undefined {
-  if (config.clientAuthMethod !== 'private_key_jwt') return undefined
+export function assertionHint(settings: ProviderSettings, as: oauth.AuthorizationServer, endpoint: AuthenticatedEndpoint, error: unknown): string | undefined {
+  if (settings.clientAuthMethod !== 'private_key_jwt') return undefined
   if (!(error instanceof oauth.ResponseBodyError) || error.error !== 'invalid_client') return undefined
-  const sent = assertionAudience(config, as, endpoint)
-  const other = config.clientAssertionAud === 'issuer' ? 'token_endpoint' : 'issuer'
+  const sent = assertionAudience(settings, as, endpoint)
+  const other = settings.clientAssertionAud === 'issuer' ? 'token_endpoint' : 'issuer'
   return (
     `the provider refused the private_key_jwt client assertion (invalid_client) sent to its ${endpoint} with aud "${sent}" ` +
-    `(OAUTH_CLIENT_ASSERTION_AUD=${config.clientAssertionAud}). If the key and client id are right, the provider may expect ` +
+    `(OAUTH_CLIENT_ASSERTION_AUD=${settings.clientAssertionAud}). If the key and client id are right, the provider may expect ` +
     `the other audience: set OAUTH_CLIENT_ASSERTION_AUD=${other} (option clientAssertionAud)`
   )
 }

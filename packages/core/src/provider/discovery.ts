@@ -5,28 +5,29 @@
  * redirects to a trailing slash), and an issuer mismatch named with both values.
  */
 import * as oauth from 'oauth4webapi'
-import type { OAuthConfig } from '../config/resolved.js'
+import type { FullLogger } from '../config/options.js'
+import type { ProviderSettings } from '../config/resolved.js'
 import { CodegrantError } from '../errors.js'
 import { discoveredIssuer, isTenantIssuer } from '../flow/tenant-issuer.js'
 import { describe, transportError, type FetchOptions } from './http.js'
 
 const WELL_KNOWN = /\/\.well-known\/(openid-configuration|oauth-authorization-server)\/?$/
 
-const warned = new WeakSet<OAuthConfig>()
+const warned = new WeakSet<ProviderSettings>()
 
 /** Where discovery is fetched from, and whether OAUTH_ISSUER is itself the discovery URL. */
-export function discoveryUrl(config: OAuthConfig): { url: URL; pasted: boolean } {
-  const issuer = new URL(config.issuer!)
+export function discoveryUrl(settings: ProviderSettings): { url: URL; pasted: boolean } {
+  const issuer = new URL(settings.issuer!)
   if (WELL_KNOWN.test(issuer.pathname)) return { url: issuer, pasted: true }
   const url = new URL(issuer.href)
-  if (config.openid) url.pathname = `${url.pathname.replace(/\/$/, '')}/.well-known/openid-configuration`
+  if (settings.openid) url.pathname = `${url.pathname.replace(/\/$/, '')}/.well-known/openid-configuration`
   else url.pathname = url.pathname === '/' ? '/.well-known/oauth-authorization-server' : `/.well-known/oauth-authorization-server${url.pathname.replace(/\/$/, '')}`
   return { url, pasted: false }
 }
 
 /** The issuer of a provider given by explicit endpoints: OAUTH_ISSUER, else the authorization endpoint's origin. */
-export function explicitIssuer(config: OAuthConfig): string {
-  return config.issuer ?? new URL(config.endpoints.authorization!).origin
+export function explicitIssuer(settings: ProviderSettings): string {
+  return settings.issuer ?? new URL(settings.endpoints.authorization!).origin
 }
 
 /**
@@ -36,14 +37,14 @@ export function explicitIssuer(config: OAuthConfig): string {
  * slash aside), the issuer of a pasted discovery URL, a tenant's issuer of a multi-tenant
  * template, or for explicit endpoints {@link explicitIssuer}.
  */
-export function issuerCheck(config: OAuthConfig): (iss: string) => boolean {
-  if (config.explicitEndpoints) {
-    const issuer = explicitIssuer(config)
+export function issuerCheck(settings: ProviderSettings): (iss: string) => boolean {
+  if (settings.explicitEndpoints) {
+    const issuer = explicitIssuer(settings)
     return (iss) => iss === issuer
   }
-  const tenant = config.preset?.tenantIssuer
+  const tenant = settings.preset?.tenantIssuer
   if (tenant) return (iss) => isTenantIssuer(tenant, iss)
-  const { url, pasted } = discoveryUrl(config)
+  const { url, pasted } = discoveryUrl(settings)
   if (pasted) {
     // a pasted discovery URL is the issuer's, in either of the two places issuerOfPasted accepts
     const kind = WELL_KNOWN.exec(url.pathname)![1]!
@@ -54,7 +55,7 @@ export function issuerCheck(config: OAuthConfig): (iss: string) => boolean {
     }
   }
   // as oauth4webapi compares the discovered issuer: by URL; the usual spellings without parsing
-  const issuer = new URL(config.issuer!)
+  const issuer = new URL(settings.issuer!)
   const expected = issuer.href
   const bare = issuer.pathname === '/' ? issuer.origin : expected
   return (iss) => iss === expected || iss === bare || parsedUrl(iss)?.href === expected
@@ -74,10 +75,10 @@ function parsedUrl(value: string): URL | undefined {
  * @throws {CodegrantError} `codegrant/issuer_mismatch` (502, a configuration error) or
  *   `codegrant/provider_unavailable` (503); each logged once with the URL and the cause.
  */
-export async function discover(config: OAuthConfig, http: FetchOptions): Promise<oauth.AuthorizationServer> {
-  const { url, pasted } = discoveryUrl(config)
+export async function discover(settings: ProviderSettings, logger: FullLogger, http: FetchOptions): Promise<oauth.AuthorizationServer> {
+  const { url, pasted } = discoveryUrl(settings)
   let fetched = url
-  config.logger.debug(`discovery: fetching ${url.href}${pasted ? ' (OAUTH_ISSUER is a discovery URL)' : ''}`)
+  logger.debug(`discovery: fetching ${url.href}${pasted ? ' (OAUTH_ISSUER is a discovery URL)' : ''}`)
   try {
     let response = await get(fetched, http)
     const location = response.headers.get('location')
@@ -86,9 +87,9 @@ export async function discover(config: OAuthConfig, http: FetchOptions): Promise
       if (next.origin !== fetched.origin) {
         throw new DiscoveryProblem(`${fetched.href} answered HTTP ${response.status} with Location ${next.href}, another origin: not followed. Set OAUTH_ISSUER to the provider's issuer.`)
       }
-      if (!warned.has(config)) {
-        warned.add(config)
-        config.logger.warn(`provider discovery at ${fetched.href} redirects (HTTP ${response.status}) to ${next.href}: followed (once per request). Set OAUTH_ISSUER so that no redirect is needed, if the provider allows.`)
+      if (!warned.has(settings)) {
+        warned.add(settings)
+        logger.warn(`provider discovery at ${fetched.href} redirects (HTTP ${response.status}) to ${next.href}: followed (once per request). Set OAUTH_ISSUER so that no redirect is needed, if the provider allows.`)
       }
       await response.body?.cancel()
       fetched = next
@@ -99,16 +100,16 @@ export async function discover(config: OAuthConfig, http: FetchOptions): Promise
       await response.body?.cancel()
       throw new DiscoveryProblem(`${fetched.href} answered HTTP ${response.status}${redirect ? ` with Location ${redirect} (only one same-origin redirect is followed)` : ''}`)
     }
-    const tenant = config.preset?.tenantIssuer
-    const expected = pasted ? await issuerOfPasted(config, url, response) : tenant ? discoveredIssuer(tenant) : new URL(config.issuer!)
+    const tenant = settings.preset?.tenantIssuer
+    const expected = pasted ? await issuerOfPasted(settings, logger, url, response) : tenant ? discoveredIssuer(tenant) : new URL(settings.issuer!)
     try {
       const as = await oauth.processDiscoveryResponse(expected, response)
-      config.logger.debug(`discovery: loaded the metadata of issuer ${as.issuer}`)
+      logger.debug(`discovery: loaded the metadata of issuer ${as.issuer}`)
       return as
     } catch (error) {
       if (error instanceof oauth.OperationProcessingError && error.code === oauth.JSON_ATTRIBUTE_COMPARISON) {
         const received = (error.cause as { body?: { issuer?: unknown } } | undefined)?.body?.issuer
-        throw issuerMismatch(config, String(received))
+        throw issuerMismatch(settings, logger, String(received))
       }
       throw error
     }
@@ -116,7 +117,7 @@ export async function discover(config: OAuthConfig, http: FetchOptions): Promise
     if (error instanceof CodegrantError) throw error
     const cause = transportError(error, 'discovery') ?? error
     const why = error instanceof DiscoveryProblem ? error.message : `${fetched.href}: ${describe(cause)}`
-    config.logger.error(`provider metadata could not be loaded: ${why}`)
+    logger.error(`provider metadata could not be loaded: ${why}`)
     throw new CodegrantError(
       'codegrant/provider_unavailable',
       'The sign-in provider is unavailable right now (its metadata could not be loaded). Try again in a moment.',
@@ -135,7 +136,7 @@ function get(url: URL, http: FetchOptions): Promise<Response> {
  * OAUTH_ISSUER is a discovery URL: the issuer is the document's, and the URL must be where that
  * issuer's discovery lives (trailing slash tolerated), else anyone's document would do.
  */
-async function issuerOfPasted(config: OAuthConfig, url: URL, response: Response): Promise<URL> {
+async function issuerOfPasted(settings: ProviderSettings, logger: FullLogger, url: URL, response: Response): Promise<URL> {
   let issuer: unknown
   try {
     issuer = ((await response.clone().json()) as { issuer?: unknown }).issuer
@@ -153,16 +154,16 @@ async function issuerOfPasted(config: OAuthConfig, url: URL, response: Response)
   const path = parsed.pathname.replace(/\/$/, '')
   const allowed = [`${path}/.well-known/${kind}`, `/.well-known/${kind}${path}`]
   if (parsed.origin !== url.origin || !allowed.includes(url.pathname.replace(/\/$/, ''))) {
-    throw issuerMismatch(config, issuer, `OAUTH_ISSUER is the discovery URL ${url.href}, but its document names the issuer ${issuer}, whose discovery URL is ${parsed.origin}${allowed[0]}.`)
+    throw issuerMismatch(settings, logger, issuer, `OAUTH_ISSUER is the discovery URL ${url.href}, but its document names the issuer ${issuer}, whose discovery URL is ${parsed.origin}${allowed[0]}.`)
   }
   return parsed
 }
 
-function issuerMismatch(config: OAuthConfig, value: string, detail?: string): CodegrantError {
+function issuerMismatch(settings: ProviderSettings, logger: FullLogger, value: string, detail?: string): CodegrantError {
   const received = value.length > 200 ? `${value.slice(0, 200)}…` : value
-  const expected = config.issuer!
+  const expected = settings.issuer!
   const slash = received.replace(/\/$/, '') === expected.replace(/\/$/, '') ? ' (they differ only in the trailing slash, which counts)' : ''
   const line = detail ?? `OAUTH_ISSUER is ${expected}, but the provider's discovery document says its issuer is ${received}${slash}.`
-  config.logger.error(`configuration error: ${line} Set OAUTH_ISSUER=${received}`)
+  logger.error(`configuration error: ${line} Set OAUTH_ISSUER=${received}`)
   return new CodegrantError('codegrant/issuer_mismatch', `The sign-in provider does not match this app's configuration (issuer mismatch): set OAUTH_ISSUER=${received}.`)
 }

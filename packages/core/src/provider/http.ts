@@ -1,5 +1,5 @@
 import * as oauth from 'oauth4webapi'
-import type { OAuthConfig } from '../config/resolved.js'
+import type { ProviderSettings } from '../config/resolved.js'
 import { isLoopback } from '../config/checks.js'
 import { providerRefusal, underlyingCause } from '../diagnostics.js'
 import { CodegrantError, redactSecrets } from '../errors.js'
@@ -19,11 +19,11 @@ export type FetchOptions = {
  * Options for every oauth4webapi call: a fresh timeout per request, a response-size cap, and
  * plain http only when every configured provider URL is on loopback (the dev provider).
  */
-export function fetchOptions(config: OAuthConfig): FetchOptions {
-  const urls = [config.issuer, ...Object.values(config.endpoints)].filter((url): url is string => url !== undefined)
+export function fetchOptions(provider: ProviderSettings, timeout: number): FetchOptions {
+  const urls = [provider.issuer, ...Object.values(provider.endpoints)].filter((url): url is string => url !== undefined)
   const loopbackHttp = urls.some((url) => url.startsWith('http:')) && urls.every((url) => isLoopback(new URL(url)))
   return {
-    signal: () => AbortSignal.timeout(config.httpTimeout),
+    signal: () => AbortSignal.timeout(timeout),
     [oauth.customFetch]: cappedFetch,
     ...(loopbackHttp ? { [oauth.allowInsecureRequests]: true } : {}),
   }

@@ -1,6 +1,7 @@
 import * as oauth from 'oauth4webapi'
-import type { OAuthConfig } from '../config/resolved.js'
+import type { OAuthConfig, ProviderSettings } from '../config/resolved.js'
 import { isLoopback } from '../config/checks.js'
+import type { FullLogger } from '../config/options.js'
 import { CodegrantError } from '../errors.js'
 import { createDpopRuntime, createDpopState, type DpopRuntime } from '../flow/dpop.js'
 import { FAPI2_ALGORITHMS } from '../config/profile.js'
@@ -12,6 +13,8 @@ import { withTenantIssuer } from '../flow/tenant-issuer.js'
 
 /** Everything the flows need to talk to the provider, resolved once and cached. */
 export interface Provider {
+  /** This provider's settings. */
+  settings: ProviderSettings
   as: oauth.AuthorizationServer
   client: oauth.Client
   /** Client authentication at the token endpoint. */
@@ -31,10 +34,11 @@ const METADATA_TTL_MS = 10 * 60 * 1000
  *
  * @throws {CodegrantError} `codegrant/provider_unavailable` when metadata cannot be had.
  */
-export function createProviderResolver(config: OAuthConfig): () => Promise<Provider> {
-  const dpopState = config.dpop ? createDpopState() : undefined
-  const tenant = config.preset?.tenantIssuer
-  const base = { ...withTokenQuirks(fetchOptions(config), config.preset?.token ?? {}), ...(tenant ? { [oauth.jwksCache]: {} } : {}) }
+export function createProviderResolver(config: OAuthConfig, settings: ProviderSettings): () => Promise<Provider> {
+  const fapi2 = config.profile === 'fapi2'
+  const dpopState = settings.dpop ? createDpopState() : undefined
+  const tenant = settings.preset?.tenantIssuer
+  const base = { ...withTokenQuirks(fetchOptions(settings, config.httpTimeout), settings.preset?.token ?? {}), ...(tenant ? { [oauth.jwksCache]: {} } : {}) }
   let runtime: DpopRuntime | undefined
   // every answer from the provider may carry a DPoP nonce for its origin
   const http: FetchOptions = !dpopState ? base : {
@@ -51,27 +55,27 @@ export function createProviderResolver(config: OAuthConfig): () => Promise<Provi
   let lastGood: Provider | undefined
 
   const load = async (): Promise<Provider> => {
-    clientAuth ??= createClientAuth(config).catch((error: unknown) => {
+    clientAuth ??= createClientAuth(settings, fapi2).catch((error: unknown) => {
       clientAuth = undefined
       throw error
     })
-    const [discovered, authFor] = await Promise.all([loadMetadata(config, http), clientAuth])
+    const [discovered, authFor] = await Promise.all([loadMetadata(settings, config.logger, http), clientAuth])
     // FAPI 2.0 §5.3.3.2: the client requires `iss` in the authorization response (RFC 9207)
-    const fapi = config.profile === 'fapi2' ? { ...discovered, authorization_response_iss_parameter_supported: true } : discovered
+    const fapi = fapi2 ? { ...discovered, authorization_response_iss_parameter_supported: true } : discovered
     // Entra ID's tenant-independent issuer: each ID token's `iss` is checked against its own tenant
     const as = tenant ? withTenantIssuer(config, fapi, tenant) : fapi
     const endpointAuth = authFor(as)
     const client: oauth.Client = {
-      client_id: config.clientId,
-      id_token_signed_response_alg: config.idTokenSigningAlg ?? idTokenAlgorithm(as, config.profile === 'fapi2'),
+      client_id: settings.clientId,
+      id_token_signed_response_alg: settings.idTokenSigningAlg ?? idTokenAlgorithm(as, fapi2),
       [oauth.clockTolerance]: config.clockTolerance,
     }
     if (!lastGood) metadataNotices(config, as)
-    if (config.par && !as.pushed_authorization_request_endpoint && config.profile !== 'fapi2') {
+    if (settings.par && !as.pushed_authorization_request_endpoint && !fapi2) {
       config.logger.warn('OAUTH_PAR is on but the provider has no pushed_authorization_request_endpoint: authorization requests go through the browser')
     }
     const dpop = dpopState && (runtime = createDpopRuntime(as, client, config, dpopState))
-    return (lastGood = { as, client, clientAuth: endpointAuth.token_endpoint, endpointAuth, http, dpop })
+    return (lastGood = { settings, as, client, clientAuth: endpointAuth.token_endpoint, endpointAuth, http, dpop })
   }
 
   return () => {
@@ -104,20 +108,20 @@ function idTokenAlgorithm(as: oauth.AuthorizationServer, fapi2: boolean): string
   return supported.find((alg) => typeof alg === 'string' && alg !== 'none' && !/^HS/i.test(alg)) ?? 'RS256'
 }
 
-async function loadMetadata(config: OAuthConfig, http: FetchOptions): Promise<oauth.AuthorizationServer> {
+async function loadMetadata(settings: ProviderSettings, logger: FullLogger, http: FetchOptions): Promise<oauth.AuthorizationServer> {
   const explicit = withoutUndefined({
-    authorization_endpoint: config.endpoints.authorization,
-    token_endpoint: config.endpoints.token,
-    userinfo_endpoint: config.endpoints.userinfo,
-    revocation_endpoint: config.endpoints.revocation,
-    end_session_endpoint: config.endpoints.endSession,
-    jwks_uri: config.endpoints.jwks,
+    authorization_endpoint: settings.endpoints.authorization,
+    token_endpoint: settings.endpoints.token,
+    userinfo_endpoint: settings.endpoints.userinfo,
+    revocation_endpoint: settings.endpoints.revocation,
+    end_session_endpoint: settings.endpoints.endSession,
+    jwks_uri: settings.endpoints.jwks,
   })
   let as: oauth.AuthorizationServer
-  if (config.explicitEndpoints) {
-    as = { issuer: explicitIssuer(config), ...explicit }
+  if (settings.explicitEndpoints) {
+    as = { issuer: explicitIssuer(settings), ...explicit }
   } else {
-    as = { ...(await discover(config, http)), ...explicit }
+    as = { ...(await discover(settings, logger, http)), ...explicit }
   }
   assertEndpoint(as.authorization_endpoint, 'authorization_endpoint')
   assertEndpoint(as.token_endpoint, 'token_endpoint')

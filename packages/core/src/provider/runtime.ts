@@ -1,8 +1,8 @@
 /**
- * One provider, everything codegrant keeps per provider in one object: its settings (as a view
- * of the app's configuration), its metadata resolver (with client authentication and DPoP
- * keys), its refresher and its `oauth.fetch` origin allow-list. The core holds a list of these;
- * an app with one provider holds a list of one.
+ * One provider, everything codegrant keeps per provider in one object: its settings, its
+ * metadata resolver (with client authentication and DPoP keys), its refresher and its
+ * `oauth.fetch` origin allow-list. The core holds a list of these; an app with one provider
+ * holds a list of one.
  */
 import { createOriginCheck, type OriginCheck } from '../api-origins.js'
 import type { OAuthConfig, ProviderSettings } from '../config/resolved.js'
@@ -14,8 +14,8 @@ import { createProviderResolver, type Provider } from './metadata.js'
 
 export interface ProviderRuntime {
   readonly name: string
-  /** The app's configuration with this provider's settings: what the flows read. */
-  readonly config: OAuthConfig
+  /** This provider's settings (the app's are beside them, in the configuration). */
+  readonly settings: ProviderSettings
   /** Metadata, client authentication and DPoP runtime, resolved once and cached. */
   readonly resolve: () => Promise<Provider>
   readonly refresh: Refresh
@@ -64,14 +64,13 @@ export function createProviderRuntimes(config: OAuthConfig, store: SessionStore 
 }
 
 function createProviderRuntime(config: OAuthConfig, settings: ProviderSettings, store: SessionStore | undefined, ttl: (fresh: SessionData) => number): ProviderRuntime {
-  const view: OAuthConfig = Object.freeze({ ...config, ...settings })
-  const resolve = createProviderResolver(view)
+  const resolve = createProviderResolver(config, settings)
   return {
     name: settings.name,
-    config: view,
+    settings,
     resolve,
-    refresh: createRefresher(view, resolve, store, ttl),
-    allowOrigin: createOriginCheck(view, resolve),
-    issues: issuerCheck(view),
+    refresh: createRefresher(config, resolve, store, ttl),
+    allowOrigin: createOriginCheck(settings, resolve),
+    issues: issuerCheck(settings),
   }
 }
