@@ -111,8 +111,8 @@ describe('configuration', () => {
       OAUTH_TOKEN_ENDPOINT: 'https://github.com/login/oauth/access_token',
       OAUTH_SCOPE: 'read:user',
     })
-    expect(config.explicitEndpoints).toBe(true)
-    expect(config.openid).toBe(false)
+    expect(config.providers[0]!.explicitEndpoints).toBe(true)
+    expect(config.providers[0]!.openid).toBe(false)
   })
 
   it('parses numbers and booleans from the environment', () => {
