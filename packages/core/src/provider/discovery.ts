@@ -15,9 +15,15 @@ const WELL_KNOWN = /\/\.well-known\/(openid-configuration|oauth-authorization-se
 
 const warned = new WeakSet<ProviderSettings>()
 
+/** OAUTH_ISSUER, where discovery starts (the configuration requires it unless the endpoints are explicit). */
+function issuerOf(settings: ProviderSettings): string {
+  if (settings.issuer === undefined) throw new CodegrantError('codegrant/config_invalid', 'OAUTH_ISSUER is required for discovery (or give the endpoints explicitly)')
+  return settings.issuer
+}
+
 /** Where discovery is fetched from, and whether OAUTH_ISSUER is itself the discovery URL. */
 export function discoveryUrl(settings: ProviderSettings): { url: URL; pasted: boolean } {
-  const issuer = new URL(settings.issuer!)
+  const issuer = new URL(issuerOf(settings))
   if (WELL_KNOWN.test(issuer.pathname)) return { url: issuer, pasted: true }
   const url = new URL(issuer.href)
   if (settings.openid) url.pathname = `${url.pathname.replace(/\/$/, '')}/.well-known/openid-configuration`
@@ -55,7 +61,7 @@ export function issuerCheck(settings: ProviderSettings): (iss: string) => boolea
     }
   }
   // as oauth4webapi compares the discovered issuer: by URL; the usual spellings without parsing
-  const issuer = new URL(settings.issuer!)
+  const issuer = new URL(issuerOf(settings))
   const expected = issuer.href
   const bare = issuer.pathname === '/' ? issuer.origin : expected
   return (iss) => iss === expected || iss === bare || parsedUrl(iss)?.href === expected
@@ -101,7 +107,7 @@ export async function discover(settings: ProviderSettings, logger: FullLogger, h
       throw new DiscoveryProblem(`${fetched.href} answered HTTP ${response.status}${redirect ? ` with Location ${redirect} (only one same-origin redirect is followed)` : ''}`)
     }
     const tenant = settings.preset?.tenantIssuer
-    const expected = pasted ? await issuerOfPasted(settings, logger, url, response) : tenant ? discoveredIssuer(tenant) : new URL(settings.issuer!)
+    const expected = pasted ? await issuerOfPasted(settings, logger, url, response) : tenant ? discoveredIssuer(tenant) : new URL(issuerOf(settings))
     try {
       const as = await oauth.processDiscoveryResponse(expected, response)
       logger.debug(`discovery: loaded the metadata of issuer ${as.issuer}`)
@@ -161,7 +167,7 @@ async function issuerOfPasted(settings: ProviderSettings, logger: FullLogger, ur
 
 function issuerMismatch(settings: ProviderSettings, logger: FullLogger, value: string, detail?: string): CodegrantError {
   const received = value.length > 200 ? `${value.slice(0, 200)}…` : value
-  const expected = settings.issuer!
+  const expected = issuerOf(settings)
   const slash = received.replace(/\/$/, '') === expected.replace(/\/$/, '') ? ' (they differ only in the trailing slash, which counts)' : ''
   const line = detail ?? `OAUTH_ISSUER is ${expected}, but the provider's discovery document says its issuer is ${received}${slash}.`
   logger.error(`configuration error: ${line} Set OAUTH_ISSUER=${received}`)
