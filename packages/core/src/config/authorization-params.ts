@@ -54,6 +54,9 @@ export interface LoginOptions {
 
 const names = (value: string | readonly string[]): string => (typeof value === 'string' ? value : value.join(' '))
 
+/** A value or a list of values, as a list. */
+const listOf = (value: unknown): unknown[] => (Array.isArray(value) ? [...value] : [value])
+
 /**
  * Validates configured parameters (`authorizationParams` or `OAUTH_AUTHORIZATION_PARAMS`),
  * pushing every problem found into `problems`.
@@ -66,7 +69,7 @@ export function parseAuthorizationParams(input: unknown, problems: string[], sou
   } else if (typeof input === 'object' && input !== null && !Array.isArray(input)) {
     for (const [name, value] of Object.entries(input)) {
       if (value === undefined) continue
-      for (const item of Array.isArray(value) ? (value as unknown[]) : [value]) {
+      for (const item of listOf(value)) {
         if (typeof item === 'string' || (typeof item === 'number' && Number.isFinite(item))) entries.push([name, String(item)])
         else problems.push(`${source}: ${name} must be a string, a number or a list of strings`)
       }
@@ -104,7 +107,7 @@ function check(entries: [string, string][], problems: string[], source: string):
  */
 export function parseQueryAllowList(input: unknown, problems: string[]): readonly string[] {
   if (input === undefined) return Object.freeze([])
-  const list = typeof input === 'string' ? input.split(',') : Array.isArray(input) ? (input as unknown[]) : undefined
+  const list: unknown[] | undefined = typeof input === 'string' ? input.split(',') : Array.isArray(input) ? listOf(input) : undefined
   if (!list || !list.every((name) => typeof name === 'string')) {
     problems.push('OAUTH_LOGIN_QUERY_PARAMS must be a comma-separated list of parameter names')
     return Object.freeze([])
@@ -121,7 +124,7 @@ export function loginParams(options: LoginOptions): AuthorizationParams {
   const entries: [string, string][] = []
   if (options.params) {
     for (const [name, value] of Object.entries(options.params)) {
-      for (const item of Array.isArray(value) ? (value as readonly string[]) : [value as string | number]) entries.push([name, String(item)])
+      for (const item of typeof value === 'object' ? value : [value]) entries.push([name, String(item)])
     }
   }
   if (options.loginHint !== undefined) entries.push(['login_hint', options.loginHint])
@@ -131,7 +134,7 @@ export function loginParams(options: LoginOptions): AuthorizationParams {
   if (options.acrValues !== undefined) entries.push(['acr_values', names(options.acrValues)])
   const problems: string[] = []
   // the named options win over the same name in `params`
-  const deduped = [...new Map(entries.map(([name, value], index) => [name === 'resource' ? `resource#${index}` : name, [name, value] as [string, string]])).values()]
+  const deduped = [...new Map(entries.map(([name, value], index): [string, [string, string]] => [name === 'resource' ? `resource#${index}` : name, [name, value]])).values()]
   const params = check(deduped, problems, 'login()')
   if (problems.length > 0) throw new TypeError(`codegrant: ${problems.join('; ')}`)
   return params
@@ -143,9 +146,9 @@ export function queryParams(allowed: readonly string[], query: URLSearchParams):
   const params: Record<string, string[]> = {}
   for (const name of allowed) {
     const values = query.getAll(name).filter((value) => value.length <= 512)
-    if (values.length === 0) continue
-    if (name === 'max_age' && !/^\d{1,9}$/.test(values[0]!)) continue
-    params[name] = name === 'resource' ? values : [values[0]!]
+    const [first] = values
+    if (first === undefined || (name === 'max_age' && !/^\d{1,9}$/.test(first))) continue
+    params[name] = name === 'resource' ? values : [first]
   }
   return params
 }

@@ -266,7 +266,7 @@ export function applyPreset(settings: OAuthOptions, problems: string[], prefix =
  * is then the template's.
  */
 function tenantSettings(issuer: string, spec: NonNullable<Preset['tenant']>, settings: OAuthOptions, problems: string[], prefix: string): TenantIssuer | undefined {
-  const [before, after] = issuer.split('{tenant}') as [string, string]
+  const [before = '', after = ''] = issuer.split('{tenant}')
   let tenant = settings.tenant?.trim()
   let template: string
   if (settings.issuer === undefined) {
@@ -279,7 +279,7 @@ function tenantSettings(issuer: string, spec: NonNullable<Preset['tenant']>, set
       problems.push(`${prefix}ISSUER must end with /<tenant>${after} (e.g. ${before}common${after}), or be unset and ${prefix}TENANT set`)
       return undefined
     }
-    const named = decodeURIComponent(match[2]!)
+    const named = decodeURIComponent(match[2] ?? '')
     if (tenant && tenant !== named) {
       problems.push(`${prefix}TENANT (${tenant}) and the tenant in ${prefix}ISSUER (${named}) differ: set one of them`)
       return undefined
