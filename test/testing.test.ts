@@ -15,7 +15,7 @@ import Koa from 'koa3'
 import { spawn } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import request from 'supertest'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 
 let idp: TestProvider
 beforeAll(async () => {
@@ -108,6 +108,56 @@ describe('@codegrant/testing', () => {
   })
 })
 
+describe('@codegrant/testing logging', () => {
+  /** What codegrant printed on the console while `run` ran (console is where the default logger writes). */
+  async function printed(run: () => Promise<void>): Promise<string[]> {
+    const lines: string[] = []
+    const spies = (['debug', 'info', 'log', 'warn', 'error'] as const).map((level) =>
+      vi.spyOn(console, level).mockImplementation((...args: unknown[]) => void lines.push(`${level} ${args.join(' ')}`)),
+    )
+    try {
+      await run()
+    } finally {
+      for (const spy of spies) spy.mockRestore()
+    }
+    return lines.filter((line) => line.includes('[codegrant]'))
+  }
+
+  it('is quiet by default: an app built with idp.options prints no line for a login and a guarded request', async () => {
+    const lines = await printed(async () => {
+      const app = express()
+      app.use(expressOauth(idp.options))
+      app.get('/me', expressGuard(), (req, res) => void res.json({ sub: req.oauth.user?.sub }))
+      const { cookie } = await idp.login(app, 'alice')
+      await request(app).get('/me').set('Cookie', cookie).expect(200)
+    })
+    expect(lines).toEqual([])
+  })
+
+  it('still prints the warnings and errors that are not about the test provider itself', async () => {
+    const lines = await printed(async () => {
+      expressOauth({ ...idp.options, baseUrl: 'http://app.example' })
+    })
+    expect(lines).toEqual([expect.stringMatching(/^warn \[codegrant\] OAUTH_BASE_URL http:\/\/app\.example is plain http/)])
+  })
+
+  it('the logger option receives every line (the redirect URI to register, the plain-http issuer)', async () => {
+    const seen: string[] = []
+    const loud = await startTestProvider({ logger: { info: (line) => void seen.push(`info ${line}`), warn: (line) => void seen.push(`warn ${line}`), error: (line) => void seen.push(`error ${line}`) } })
+    try {
+      const app = express()
+      app.use(expressOauth(loud.options))
+      await loud.login(app, 'alice')
+      expect(seen).toEqual(expect.arrayContaining([
+        expect.stringMatching(/^info redirect URI to register at the provider for client test-app: http:\/\/localhost:3000\/auth\/callback/),
+        `warn OAUTH_ISSUER ${loud.issuer} is plain http: accepted only because it is loopback (development)`,
+      ]))
+    } finally {
+      await loud.close()
+    }
+  })
+})
+
 describe('packages/testing/examples with node:test (the README\'s examples, run as a user would)', () => {
   it('pass: express, koa and fastify', async () => {
     const cwd = fileURLToPath(new URL('../packages/testing', import.meta.url))
@@ -118,5 +168,7 @@ describe('packages/testing/examples with node:test (the README\'s examples, run 
     child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()))
     const code = await new Promise((resolve) => child.once('exit', resolve))
     expect({ code, pass: /# pass (\d+)/.exec(output)?.[1], fail: /# fail (\d+)/.exec(output)?.[1] }, output).toEqual({ code: 0, pass: '3', fail: '0' })
+    // quiet by default: the user's test output carries no codegrant line
+    expect(output).not.toContain('[codegrant]')
   }, 60_000)
 })

@@ -12,7 +12,7 @@ import { randomBytes } from 'node:crypto'
 import { createServer, request as httpRequest, type IncomingHttpHeaders, type RequestListener, type Server } from 'node:http'
 import { request as httpsRequest } from 'node:https'
 import type { AddressInfo } from 'node:net'
-import { createCookieCodec } from '@codegrant/core'
+import { createCookieCodec, type Logger } from '@codegrant/core'
 import { startDevProvider, type DevProvider } from '@codegrant/dev-provider'
 
 export interface TestProviderOptions {
@@ -34,6 +34,13 @@ export interface TestProviderOptions {
    * `profile` scope. Default `['roles', 'permissions', 'tenant', 'org_id']`.
    */
   claimNames?: string[]
+  /**
+   * Where the app's codegrant lines go: put into `options` (so `oauth(idp.options)` uses it).
+   * Default: quiet for what every test would print — info and debug lines, and the warning that
+   * the test provider's issuer is plain http — while other warnings and errors still reach the
+   * console (prefixed `[codegrant]`). Pass `console` (or a pino logger) to see every line.
+   */
+  logger?: Logger
 }
 
 /** A user for one login: any `sub`; claims, groups, granted scopes and token lifetime of your choice. */
@@ -86,8 +93,11 @@ export interface TestProvider {
   /** The dev provider's issuer, `http://127.0.0.1:<port>`. */
   readonly issuer: string
   /** Options for `oauth(…)`: issuer, client, base URL and a fresh cookie secret. */
-  readonly options: { issuer: string; clientId: string; clientSecret: string; baseUrl: string; cookieSecret: string }
-  /** The same as `OAUTH_*` variables, for apps configured from the environment. */
+  readonly options: { issuer: string; clientId: string; clientSecret: string; baseUrl: string; cookieSecret: string; logger: Logger }
+  /**
+   * The same as `OAUTH_*` variables, for apps configured from the environment (there is no
+   * variable for the logger: pass `logger: idp.options.logger` to stay quiet).
+   */
   readonly env: Record<string, string>
   /** The dev provider underneath (events, revokeGrants, setExtraClaims, …). */
   readonly devProvider: DevProvider
@@ -113,7 +123,8 @@ export async function startTestProvider(options: TestProviderOptions = {}): Prom
     ...(options.accessTokenTtl === undefined ? {} : { accessTokenTtl: options.accessTokenTtl }),
     clients: [{ client_id: clientId, client_secret: clientSecret, redirect_uris: [`${base.origin}${basePath}${callbackPath}`], post_logout_redirect_uris: [`${base.origin}${basePath}/`] }],
   })
-  const settings = { issuer: devProvider.issuer, clientId, clientSecret, baseUrl: `${base.origin}${basePath}`, cookieSecret }
+  const logger = options.logger ?? quietLogger(devProvider.issuer)
+  const settings = { issuer: devProvider.issuer, clientId, clientSecret, baseUrl: `${base.origin}${basePath}`, cookieSecret, logger }
   const codec = createCookieCodec([cookieSecret])
 
   return {
@@ -143,6 +154,20 @@ export async function startTestProvider(options: TestProviderOptions = {}): Prom
     },
     revoke: (sub) => devProvider.revokeGrants(sub),
     close: () => devProvider.close(),
+  }
+}
+
+/**
+ * The default logger of a test: drops the lines every test would print (info such as the
+ * redirect URI to register, and the warning about the test provider's own plain-http issuer),
+ * keeps every other warning and error, so that a real problem still shows.
+ */
+function quietLogger(issuer: string): Logger {
+  return {
+    warn: (message) => {
+      if (!message.includes(issuer)) console.warn(`[codegrant] ${message}`)
+    },
+    error: (message) => console.error(`[codegrant] ${message}`),
   }
 }
 
