@@ -46,6 +46,40 @@ describe('configuration', () => {
     expect(warnings).toEqual([])
   })
 
+  it('puts the did-you-mean hint in the error list when the misspelling is what makes the configuration invalid', () => {
+    const { OAUTH_CLIENT_SECRET: _secret, OAUTH_COOKIE_SECRET: _cookie, ...rest } = valid
+    const warnings: string[] = []
+    const logger = { warn: (line: string) => warnings.push(line), error: () => {} }
+    const message = problems({ ...rest, OAUTH_CLIENT_SECRT: 's3cret', OAUTH_COOKIE_SECRET_: 'x'.repeat(32), OAUTH_UNRELATED: 'x' }, { logger })
+    expect(message).toContain('  - OAUTH_CLIENT_SECRET is required for client_secret_basic (OAUTH_CLIENT_SECRT is set: a typo?)')
+    expect(message).toContain('  - OAUTH_COOKIE_SECRET is required (at least 32 characters; e.g. `openssl rand -base64 32`) (OAUTH_COOKIE_SECRET_ is set: a typo?)')
+    // what names no problem is still said, as a warning
+    expect(warnings).toEqual(['OAUTH_UNRELATED is set but is not a codegrant setting and is ignored'])
+    // with several providers, the provider's own variable
+    const named = problems({ OAUTH_PROVIDERS: 'corp', OAUTH_CORP_ISSUER: valid.OAUTH_ISSUER, OAUTH_CORP_CLIENT_ID: 'app', OAUTH_CORP_CLIENT_SECRT: 's', OAUTH_BASE_URL: valid.OAUTH_BASE_URL, OAUTH_COOKIE_SECRET: valid.OAUTH_COOKIE_SECRET })
+    expect(named).toContain('OAUTH_CORP_CLIENT_SECRET is required for client_secret_basic (OAUTH_CORP_CLIENT_SECRT is set: a typo?)')
+  })
+
+  it("names codegrant's setting for other libraries' variables (CALLBACK_URL, SESSION_SECRET, Auth.js's): a warning, and in the error list when ours is missing", () => {
+    const warnings: string[] = []
+    const logger = { warn: (line: string) => warnings.push(line), error: () => {} }
+    resolveConfig({ logger }, { ...valid, CALLBACK_URL: 'https://app.example.com/auth/callback', OAUTH_CALLBACK_URL: 'https://app.example.com/cb', NEXTAUTH_URL: 'https://app.example.com' })
+    expect(warnings).toEqual([
+      expect.stringMatching(/^CALLBACK_URL is set but codegrant does not read it: codegrant's setting for that is OAUTH_REDIRECT_URI \(the callback URL registered at the provider\), which is not set$/),
+      expect.stringMatching(/^OAUTH_CALLBACK_URL is set but codegrant does not read it: codegrant's setting for that is OAUTH_REDIRECT_URI /),
+    ])
+    // ours set (OAUTH_BASE_URL above, SESSION_SECRET's OAUTH_COOKIE_SECRET here): the other name is someone else's
+    warnings.length = 0
+    resolveConfig({ logger }, { ...valid, SESSION_SECRET: 'express-session' })
+    expect(warnings).toEqual([])
+
+    const { OAUTH_COOKIE_SECRET: _cookie, OAUTH_BASE_URL: _base, ...rest } = valid
+    for (const [name, meant] of [['SESSION_SECRET', 'OAUTH_COOKIE_SECRET'], ['AUTH_SECRET', 'OAUTH_COOKIE_SECRET'], ['NEXTAUTH_SECRET', 'OAUTH_COOKIE_SECRET']] as const) {
+      expect(problems({ ...rest, OAUTH_BASE_URL: valid.OAUTH_BASE_URL, [name]: 'x'.repeat(32) })).toContain(`${meant} is required (at least 32 characters; e.g. \`openssl rand -base64 32\`) (${name} is set: codegrant reads ${meant})`)
+    }
+    expect(problems({ ...rest, OAUTH_COOKIE_SECRET: valid.OAUTH_COOKIE_SECRET, NEXTAUTH_URL: 'https://app.example.com' })).toContain("OAUTH_BASE_URL is required (the app's external origin, e.g. https://app.example.com) (NEXTAUTH_URL is set: codegrant reads OAUTH_BASE_URL)")
+  })
+
   it('lists every problem at once', () => {
     const message = problems({ OAUTH_COOKIE_SECRET: 'short', OAUTH_SESSION_STORE: 'mongo', OAUTH_BASE_URL: 'not a url', OAUTH_HTTP_TIMEOUT: 'soon' })
     expect(message).toContain('OAUTH_ISSUER is required')

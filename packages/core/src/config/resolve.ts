@@ -13,7 +13,7 @@ import { resolveProvider, type AppContext } from './provider.js'
 import type { OAuthConfig, ProviderSettings } from './resolved.js'
 import { resolveSessionStore } from './session-store.js'
 import { PROFILES, PROVIDER_SETTINGS, RESPONSE_MODES } from './settings.js'
-import { unknownVariables } from './typos.js'
+import { annotate, strayVariables, type StrayVariable } from './typos.js'
 import { isCoordinating } from '../session/store.js'
 
 /** A provider's name: it appears in routes and variable names. */
@@ -48,11 +48,13 @@ export function resolveConfig(options: OAuthOptions = {}, env: Env = process.env
   const defaultProvider = defaultProviderOf(merged.defaultProvider, providers, named, problems)
 
   const { base } = site
+  const strays = strayVariables(env, named ? providers.map((provider) => provider.name) : [])
   if (problems.length > 0 || !base || providers.length === 0) {
+    for (const stray of annotate(problems, strays)) logger.warn(stray.warning)
     throw new CodegrantError('codegrant/config_invalid', `codegrant configuration is invalid:\n${problems.map((problem) => `  - ${problem}`).join('\n')}`)
   }
   const secure = base.protocol === 'https:'
-  warn(logger, base, env, named ? providers.map((provider) => provider.name) : [])
+  warn(logger, base, strays)
   return Object.freeze({
     baseUrl: base,
     cookieSecrets,
@@ -195,11 +197,11 @@ function overlaps(providers: readonly ProviderSettings[], routes: { login: strin
 }
 
 /** What is valid but worth a line at start-up: plain http, variables that are no setting, TLS checks off. */
-function warn(logger: FullLogger, base: URL, env: Env, providers: readonly string[]): void {
+function warn(logger: FullLogger, base: URL, strays: readonly StrayVariable[]): void {
   if (base.protocol !== 'https:' && !isLoopback(base)) {
     logger.warn(`OAUTH_BASE_URL ${base.origin} is plain http: cookies cannot be Secure; use https outside development`)
   }
-  for (const warning of unknownVariables(env, providers)) logger.warn(warning)
+  for (const stray of strays) logger.warn(stray.warning)
   if (process.env.NODE_TLS_REJECT_UNAUTHORIZED === '0') {
     logger.warn('NODE_TLS_REJECT_UNAUTHORIZED=0 disables TLS certificate checks for every call to the provider; never use it in production')
   }
