@@ -208,6 +208,17 @@ describe('redis store', () => {
     await expect(store.lock(fresh(), 'me', 1000)).rejects.toThrow()
   })
 
+  it('names OAUTH_REDIS_URL and the host when Redis cannot be reached, never the password nor ioredis internals', async () => {
+    const warnings: string[] = []
+    const store = redisStore({ url: 'redis://user:hunter2-secret@127.0.0.1:1', timeout: 300, logger: { warn: (line) => void warnings.push(line), error: () => undefined } })
+    stores.push(store)
+    const failure = await store.get(fresh()).then(() => undefined, (error: unknown) => (error as Error).message)
+    expect(failure).toMatch(/^Redis GET failed: Redis at 127\.0\.0\.1:1 \(OAUTH_REDIS_URL\): /)
+    expect(failure).not.toMatch(/maxRetriesPerRequest|max retries per request/)
+    expect(warnings).toEqual([expect.stringMatching(/^Redis at 127\.0\.0\.1:1 \(OAUTH_REDIS_URL\) is unavailable \(.*ECONNREFUSED/)])
+    for (const line of [failure, ...warnings]) expect(line).not.toContain('hunter2')
+  })
+
   it('rejects within its timeout when Redis is connected but does not answer (paused)', async () => {
     const slow = await startRedis()
     const store = redisStore({ url: slow.url, timeout: 300, logger: { warn: () => undefined, error: () => undefined } })

@@ -66,8 +66,11 @@ export function redisStore(options: RedisStoreOptions = {}): RedisStore {
   const prefix = options.prefix ?? 'codegrant:'
   const timeout = options.timeout ?? 2000
   const owned = options.client === undefined
-  const client = options.client ?? connect(options.url ?? 'redis://localhost:6379', options.cluster ?? false, timeout, options.tls)
-  watch(client, options.logger)
+  const url = options.url ?? 'redis://localhost:6379'
+  const client = options.client ?? connect(url, options.cluster ?? false, timeout, options.tls)
+  // messages name where Redis is and the setting that says so, never the URL (it may hold a password)
+  const where = owned ? `Redis at ${describeRedisUrl(url, options.cluster ?? false).replace(/^Redis /, '')} (OAUTH_REDIS_URL)` : 'Redis'
+  const lastError = watch(client, options.logger, where)
   const commands = client as (Redis | Cluster) & Scripts
   client.defineCommand('cgUpdate', { numberOfKeys: 1, lua: UPDATE_IF_EXISTS })
   client.defineCommand('cgUnlock', { numberOfKeys: 1, lua: COMPARE_AND_DELETE })
@@ -82,7 +85,8 @@ export function redisStore(options: RedisStoreOptions = {}): RedisStore {
   // commandTimeout, armed before a command waits in the offline queue too): no second timer per
   // call. A Cluster (whose own queue waits for the slots unbounded) or a client passed in gets ours.
   const bounded = owned && !(client instanceof Cluster)
-  const call = <T>(what: string, run: () => Promise<T>): Promise<T> => (bounded ? named(run(), what) : within(run(), timeout, what))
+  const failed = { where, lastError }
+  const call = <T>(what: string, run: () => Promise<T>): Promise<T> => (bounded ? named(run(), what, failed) : within(run(), timeout, what, failed))
   const parsed = createParsedRecords()
 
   return {
@@ -261,20 +265,25 @@ function connect(url: string, cluster: boolean, timeout: number, tlsSettings: Co
   return new Redis({ ...common, ...followFailover, host: nodes[0]!.host, port: nodes[0]!.port })
 }
 
-/** One warning per outage, without the URL (it may hold a password). */
-function watch(client: Redis | Cluster, logger: Logger | undefined): void {
+/**
+ * One warning per outage, naming where Redis is but not the URL (it may hold a password).
+ * Returns the last connection error, which a call failed for want of a connection reports.
+ */
+function watch(client: Redis | Cluster, logger: Logger | undefined, where: string): () => string | undefined {
   const warn = logger ? (message: string) => logger.warn(message) : (message: string) => console.warn(`[codegrant] ${message}`)
   let down = false
+  let last: string | undefined
   client.on('error', (error: unknown) => {
+    last = error instanceof Error ? error.message.replace(/\/\/[^@/]*@/g, '//***@') : 'unknown error'
     if (down) return
     down = true
-    const message = error instanceof Error ? error.message.replace(/\/\/[^@/]*@/g, '//***@') : 'unknown error'
-    warn(`Redis is unavailable (${message}); what needs a session answers 503 until it is back (other requests go on signed out)`)
+    warn(`${where} is unavailable (${last}); what needs a session answers 503 until it is back (other requests go on signed out)`)
   })
   client.on('ready', () => {
-    if (down) warn('Redis is available again')
+    if (down) warn(`${where} is available again`)
     down = false
   })
+  return () => (down ? last : undefined)
 }
 
 /** Records parsed lately, by session id: at most this many. */
@@ -311,17 +320,30 @@ function createParsedRecords(): { read(sid: string, raw: string): SessionData | 
   }
 }
 
-/** A failed call's error names the command (never its arguments: they may carry a session). */
-function named<T>(promise: Promise<T>, what: string): Promise<T> {
+/** Where the store connects, and why it is not connected (see {@link watch}), for a failed call's message. */
+interface FailureContext {
+  readonly where: string
+  lastError(): string | undefined
+}
+
+/**
+ * A failed call's error names the command (never its arguments: they may carry a session) and
+ * where Redis is; ioredis's "Reached the max retries per request limit … maxRetriesPerRequest"
+ * (a command dropped while there is no connection) is said as what it means.
+ */
+function named<T>(promise: Promise<T>, what: string, context: FailureContext): Promise<T> {
   return promise.catch((error: unknown) => {
-    throw error instanceof Error && error.message.startsWith('Redis ') ? error : new Error(`Redis ${what} failed: ${error instanceof Error ? error.message : String(error)}`, { cause: error })
+    if (error instanceof Error && error.message.startsWith('Redis ')) throw error
+    const message = error instanceof Error ? error.message : String(error)
+    const reason = error instanceof Error && error.name === 'MaxRetriesPerRequestError' ? `not connected (${context.lastError() ?? 'the connection is down'})` : message
+    throw new Error(`Redis ${what} failed: ${context.where}: ${reason}`, { cause: error })
   })
 }
 
-function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+function within<T>(promise: Promise<T>, ms: number, what: string, context: FailureContext): Promise<T> {
   let timer: NodeJS.Timeout | undefined
   const timedOut = new Promise<never>((_resolve, reject) => {
-    timer = setTimeout(() => reject(new Error(`Redis ${what} timed out after ${ms} ms`)), ms)
+    timer = setTimeout(() => reject(new Error(`Redis ${what} timed out after ${ms} ms: ${context.where}`)), ms)
   })
-  return named(Promise.race([promise, timedOut]), what).finally(() => clearTimeout(timer))
+  return named(Promise.race([promise, timedOut]), what, context).finally(() => clearTimeout(timer))
 }
