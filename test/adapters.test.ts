@@ -168,6 +168,52 @@ function suite(framework: Framework, sessions: Sessions): void {
       expect((await get('/scoped')).status).toBe(403)
     })
 
+    it('a signed-in browser that fails a claim or scope check gets an HTML 403 page; API clients keep the JSON', async () => {
+      await login(agent, stage.url, 'bob')
+      for (const path of ['/admin', '/scoped']) {
+        const page = await get(path, HTML)
+        expect([page.status, page.headers.get('content-type')], path).toEqual([403, 'text/html; charset=utf-8'])
+        expect(page.body, path).toContain('<h1>Access denied</h1>')
+        expect(page.body, path).toContain('codegrant/forbidden')
+        const api = await get(path, API)
+        expect([api.status, JSON.parse(api.body)], path).toEqual([403, { error: 'forbidden' }])
+      }
+    })
+
+    it('errorPage: the app renders the browser error pages (403, and codegrant\'s own errors) with the status, code and message; API clients keep the JSON', async () => {
+      const seen: unknown[] = []
+      await mount({
+        errorPage: (error) => {
+          seen.push(error)
+          return `<!doctype html><title>Acme</title><p class="acme">${error.status} ${error.code}: ${error.message.replace(/</g, '&lt;')}</p>`
+        },
+      })
+      await login(agent, stage.url, 'bob')
+      const denied = await get('/admin', HTML)
+      expect([denied.status, denied.body]).toEqual([403, expect.stringMatching(/^<!doctype html><title>Acme<\/title><p class="acme">403 codegrant\/forbidden: You are signed in/)])
+      expect(denied.headers.get('content-security-policy')).toContain("script-src 'none'")
+      expect(JSON.parse((await get('/admin', API)).body)).toEqual({ error: 'forbidden' })
+      // a callback error: the app's page, with the error's status
+      const failed = await createAgent().request(`${stage.url}/auth/callback?code=c&state=s`, { headers: HTML })
+      expect([failed.status, failed.body]).toEqual([400, expect.stringContaining('<p class="acme">400 codegrant/transaction_missing: ')])
+      expect(seen).toEqual([
+        { status: 403, code: 'codegrant/forbidden', message: expect.any(String) },
+        { status: 400, code: 'codegrant/transaction_missing', message: expect.any(String) },
+      ])
+      // undefined: codegrant's own page
+      await mount({ errorPage: () => undefined })
+      const own = await createAgent().request(`${stage.url}/auth/callback?code=c&state=s`, { headers: HTML })
+      expect([own.status, own.body]).toEqual([400, expect.stringContaining('<h1>Sign-in failed</h1>')])
+    })
+
+    it('errorPage that throws: codegrant\'s own page, and the error is logged', async () => {
+      await mount({ errorPage: () => { throw new Error('template missing') } })
+      await login(agent, stage.url, 'bob')
+      const page = await get('/admin', HTML)
+      expect([page.status, page.body]).toEqual([403, expect.stringContaining('<h1>Access denied</h1>')])
+      expect(logs.lines).toContainEqual(expect.stringContaining("errorPage threw for codegrant/forbidden (template missing): codegrant's own page was sent"))
+    })
+
     it('sends an unauthenticated browser to login with returnTo', async () => {
       const response = await get('/me?tab=2', HTML)
       expect(response.status).toBe(302)

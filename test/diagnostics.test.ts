@@ -324,21 +324,25 @@ describe.each(FRAMEWORKS)('diagnostics through %s', (framework: Framework) => {
     expect(logs.text()).not.toContain('CODE-VALUE-1234')
   })
 
-  it('the browser on 127.0.0.1 while OAUTH_BASE_URL says localhost: /auth/login explains and links to the right address', async () => {
+  it('the browser on 127.0.0.1 while OAUTH_BASE_URL says localhost: /auth/login redirects to the same path on the configured origin; an API client gets a 400 naming the fix', async () => {
     const configured = stage.url.replace('127.0.0.1', 'localhost')
     await mount({ baseUrl: configured })
-    const page = await agent.request(`${stage.url}/auth/login`, { headers: HTML })
-    expect(page.status).toBe(400)
-    expect(page.body).toContain(`but it was opened at ${stage.url}`)
-    expect(page.body).toContain(`href="${configured}/auth/login"`)
-    expect(page.body).toContain('codegrant/base_url_mismatch')
-    expect(page.setCookies).toEqual([])
+    const moved = await agent.request(`${stage.url}/auth/login?returnTo=%2Fme%3Ftab%3D2`, { headers: HTML })
+    expect([moved.status, moved.headers.get('location'), moved.setCookies]).toEqual([302, `${configured}/auth/login?returnTo=%2Fme%3Ftab%3D2`, []])
+    expect(logs.at('warn').filter((line) => line.includes('was redirected to'))).toEqual([
+      `a login opened at ${stage.url} was redirected to ${configured} (OAUTH_BASE_URL): browsers keep cookies per host name, so the sign-in must start there.`,
+    ])
+    // at the configured address the login starts (to the provider)
+    const started = await agent.request(`${configured}/auth/login`, { headers: HTML })
+    expect([started.status, started.headers.get('location')?.startsWith(hostile.issuer)]).toEqual([302, true])
+
+    const api = await agent.request(`${stage.url}/auth/login`, { headers: API })
+    expect([api.status, JSON.parse(api.body).code]).toEqual([400, 'codegrant/base_url_mismatch'])
+    expect(JSON.parse(api.body).message).toContain(`but it was opened at ${stage.url}`)
     const refused = logs.at('warn').filter((line) => line.startsWith('login refused'))
     expect(refused).toHaveLength(1)
     expect(refused[0]).toContain(`login refused: codegrant/base_url_mismatch: This app's address is ${configured} (OAUTH_BASE_URL)`)
     expect(refused[0]).toContain(`or set OAUTH_BASE_URL=${stage.url}`)
-    // at the configured address the login starts
-    expect((await agent.request(`${configured}/auth/login`, { headers: HTML })).status).toBe(302)
   })
 
   it('an https OAUTH_BASE_URL while the app is served over plain http: one warning at the first request', async () => {

@@ -1,22 +1,23 @@
 /**
  * Run-time diagnostics: what codegrant says when it is set up wrong, in words that name the
  * cause and the fix. Nothing here changes a decision of the flows except `loginOrigin`, which
- * refuses a login that cannot succeed (a loopback host other than OAUTH_BASE_URL's).
+ * redirects (or refuses) a login that cannot succeed (a loopback host other than OAUTH_BASE_URL's).
  * No line ever carries a secret, a token, a code or a cookie.
  */
 import * as oauth from 'oauth4webapi'
 import type { OAuthConfig, ProviderSettings } from './config/resolved.js'
 import { isLoopback } from './config/checks.js'
 import { CodegrantError } from './errors.js'
-import { escapeHtml, header, html, json, type CoreRequest, type CoreResponse } from './http.js'
+import { appPath, header, html, json, redirect, wantsHtml, type CoreRequest, type CoreResponse } from './http.js'
 
 export interface Diagnostics {
   /** Looks at requests until one shows an https OAUTH_BASE_URL served over plain http, or the reverse; warns once. */
   observe(request: CoreRequest): void
   /**
-   * At the login route: a 400 page when the browser is on another loopback host than
-   * OAUTH_BASE_URL (the login cookie would be set for the wrong host); a warning (once per
-   * host) for other mismatches, which a proxy may explain.
+   * At the login route, when the request is on another loopback host than OAUTH_BASE_URL (the
+   * login cookie would be set for the wrong host): a browser is redirected to the same path on
+   * OAUTH_BASE_URL's origin, an API client gets a 400. A warning (once per host) for other
+   * mismatches, which a proxy may explain.
    */
   loginOrigin(request: CoreRequest): CoreResponse | undefined
   /** One log line per rejected callback: the code, the status and the likely cause. */
@@ -81,10 +82,15 @@ export function createDiagnostics(config: OAuthConfig): Diagnostics {
       const callbacks = config.providers.map((provider) => `${seen.origin}${config.baseUrl.pathname.replace(/\/$/, '')}${provider.paths.callback[0]}`)
       const fix = `Open ${base.origin}${pathOf(config)} instead, or set OAUTH_BASE_URL=${seen.origin} (and register ${callbacks.join(', ')} as ${callbacks.length > 1 ? 'the redirect URIs at the providers' : 'a redirect URI at the provider'}).`
       if (seen.hostname !== base.hostname && isLoopback(seen) && isLoopback(base)) {
-        // browsers keep cookies per host name: the login cookie set for 127.0.0.1 never comes back to localhost
+        // browsers keep cookies per host name: the login cookie set for 127.0.0.1 never comes back
+        // to localhost. Both are this machine: a browser is sent to the same path at the configured one
+        if (wantsHtml(request)) {
+          warnOnce(`loopback ${seen.origin}`, `a login opened at ${seen.origin} was redirected to ${base.origin} (OAUTH_BASE_URL): browsers keep cookies per host name, so the sign-in must start there.`)
+          return redirect(`${base.origin}${appPath(config, request.url)}`)
+        }
         const message = `This app's address is ${base.origin} (OAUTH_BASE_URL), but it was opened at ${seen.origin}: the sign-in cookie would be set for ${seen.hostname} and the provider sends the browser back to ${base.hostname}, so the sign-in cannot complete.`
         config.logger.warn(`login refused: codegrant/base_url_mismatch: ${message} ${fix}`)
-        return mismatchResponse(config, request, message, fix)
+        return json(400, { error: 'base_url_mismatch', code: 'codegrant/base_url_mismatch', message: `${message} ${fix}` })
       }
       warnOnce(`host ${seen.origin}`, `a login started at ${seen.origin}, but OAUTH_BASE_URL is ${base.origin}: unless a proxy rewrites the Host header, the sign-in will fail with codegrant/transaction_missing. ${fix}`)
       return undefined
@@ -100,18 +106,6 @@ export function createDiagnostics(config: OAuthConfig): Diagnostics {
 
 function pathOf(config: OAuthConfig): string {
   return config.baseUrl.pathname.replace(/\/$/, '') + config.routes.login
-}
-
-function mismatchResponse(config: OAuthConfig, request: CoreRequest, message: string, fix: string): CoreResponse {
-  const code = 'codegrant/base_url_mismatch'
-  if (!(header(request, 'accept') ?? '').includes('text/html')) return json(400, { error: 'base_url_mismatch', code, message: `${message} ${fix}` })
-  const target = `${config.baseUrl.origin}${pathOf(config)}`
-  return html(400, 'Open this app at its configured address', [
-    `<p>${escapeHtml(message)}</p>`,
-    `<p>${escapeHtml(fix)}</p>`,
-    `<p><a href="${escapeHtml(target)}">Sign in at ${escapeHtml(config.baseUrl.origin)}</a></p>`,
-    `<p><small>${code}</small></p>`,
-  ])
 }
 
 /** What most often causes each rejection, for the server log. */

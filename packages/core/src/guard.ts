@@ -3,7 +3,7 @@ import type { AuthorizationParams } from './config/authorization-params.js'
 import { silentAttemptCookie, silentAttempted } from './flow/silent-login.js'
 import { meetsRequirement, requirementOf, stepUpChallenge, stepUpOf, stepUpParams } from './flow/step-up.js'
 import type { StepUp } from './flow/transaction.js'
-import { appPath, json, redirect, wantsHtml, type CoreRequest, type CoreResponse } from './http.js'
+import { appPath, forbidden, json, redirect, wantsHtml, type CoreRequest, type CoreResponse } from './http.js'
 import type { RequestCookies } from './session/cookie-jar.js'
 import { userClaims } from './session/claims.js'
 import { identityOf } from './session/identity.js'
@@ -66,7 +66,7 @@ export function isGuardLogin(decision: CoreResponse | GuardLogin | undefined): d
  * with `Accept: text/html`) are sent to login with `returnTo`; anything else gets 401 JSON.
  * A browser whose session does not meet `maxAge`/`acr`, or one due for a silent attempt, gets
  * a login started by the guard ({@link GuardLogin}); an API client a 401 challenge.
- * Lacking scopes or claims: 403 JSON.
+ * Lacking scopes or claims: 403, JSON or (for a browser) a page.
  */
 export function decide(
   config: OAuthConfig,
@@ -98,10 +98,10 @@ export function decide(
   }
   if (options.scopes?.length) {
     const granted = new Set(session.tokens.scope.split(' '))
-    if (!options.scopes.every((s) => granted.has(s))) return json(403, { error: 'forbidden' })
+    if (!options.scopes.every((s) => granted.has(s))) return forbidden(config, request)
   }
   // the user's claims are decoded only when a claim is required
-  if (options.claims && !claimsMatch(userClaims(session), options.claims)) return json(403, { error: 'forbidden' })
+  if (options.claims && !claimsMatch(userClaims(session), options.claims)) return forbidden(config, request)
   return undefined
 }
 

@@ -91,6 +91,39 @@ export function html(status: number, title: string, paragraphs: string[], header
   }
 }
 
+/** What an app's error page shows: `message` is plain text (escape it); never a secret or a token. */
+export interface ErrorPageInfo {
+  readonly status: number
+  readonly code: string
+  readonly message: string
+}
+
+/** The app's error page renderer (`errorPage` option): an HTML document, or undefined for codegrant's own. */
+export type ErrorPage = (error: ErrorPageInfo) => string | undefined
+
+/** The policy of a page the app rendered: its own styles, images and fonts, no script, not framed. */
+const APP_PAGE_CSP = "default-src 'self'; style-src 'self' 'unsafe-inline'; script-src 'none'; object-src 'none'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+
+/**
+ * An error page for a browser: the app's (`errorPage`) when it renders one, else `ours()`. A
+ * renderer that throws is logged and codegrant's own page is sent: an error page must not fail.
+ */
+export function errorPage(config: OAuthConfig, info: ErrorPageInfo, ours: () => CoreResponse, headers: Record<string, string> = {}): CoreResponse {
+  let page: string | undefined
+  try {
+    page = config.errorPage?.(info)
+  } catch (error) {
+    config.logger.error(`errorPage threw for ${info.code} (${error instanceof Error ? error.message : String(error)}): codegrant's own page was sent`)
+  }
+  if (typeof page !== 'string') return ours()
+  return {
+    status: info.status,
+    headers: { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store', 'content-security-policy': APP_PAGE_CSP, ...headers },
+    cookies: [],
+    body: page,
+  }
+}
+
 /** An error as the browser (HTML) or an API client (JSON) should see it: never a stack trace. */
 export function errorResponse(config: OAuthConfig, request: CoreRequest, error: CodegrantError): CoreResponse {
   // a 503 (provider metadata or session store unavailable) says when to come back
@@ -99,12 +132,23 @@ export function errorResponse(config: OAuthConfig, request: CoreRequest, error: 
     return json(error.status, { error: error.code.replace('codegrant/', ''), code: error.code, message: error.message }, headers)
   }
   const retry = appPath(config, config.routes.login)
-  return html(
+  // a plain object: the app sees no cause, no headers
+  return errorPage(config, { status: error.status, code: error.code, message: error.message }, () => html(
     error.status,
     error.status >= 500 ? 'Sign-in is unavailable' : 'Sign-in failed',
     [`<p>${escapeHtml(error.message)}</p>`, `<p><a href="${escapeHtml(retry)}">Sign in again</a></p>`, `<p><small>${escapeHtml(error.code)}</small></p>`],
     headers,
-  )
+  ), headers)
+}
+
+/**
+ * The guard's 403 (a signed-in user lacking a scope or claim): `{"error":"forbidden"}` for API
+ * clients (DESIGN), a page for a browser's navigation.
+ */
+export function forbidden(config: OAuthConfig, request: CoreRequest): CoreResponse {
+  if (!wantsHtml(request)) return json(403, { error: 'forbidden' })
+  const info = { status: 403, code: 'codegrant/forbidden', message: 'You are signed in, but your account does not have the access this page requires.' }
+  return errorPage(config, info, () => html(403, 'Access denied', [`<p>${escapeHtml(info.message)}</p>`, `<p><small>${info.code}</small></p>`]))
 }
 
 /** A request body: Node.js's readable (an IncomingMessage), or any async iterable of chunks. */

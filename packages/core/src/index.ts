@@ -16,6 +16,7 @@ export { doctor, formatReport, type Check, type CheckStatus, type DoctorReport }
 export { CodegrantError, isCodegrantError, type CodegrantErrorCode } from './errors.js'
 export type { RequireAuthOptions } from './guard.js'
 export type { AuthorizationParamsInput, LoginOptions } from './config/authorization-params.js'
+export type { ErrorPage, ErrorPageInfo } from './http.js'
 export type { OAuthRequestState, SessionTimes } from './request-state.js'
 export { applyPreset, PRESETS, type ApiUserSource, type Preset, type PresetName, type ResolvedPreset, type TenantIssuer, type TenantIssuerSpec, type TokenQuirks } from './config/presets.js'
 export { safeReturnTo } from './return-to.js'

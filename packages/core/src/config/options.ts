@@ -4,6 +4,7 @@
  */
 import type { AuthorizationParamsInput } from './authorization-params.js'
 import type { LoginHook } from '../flow/on-login.js'
+import type { ErrorPage } from '../http.js'
 import type { Preset } from './presets.js'
 import type { ClientAssertionAud, ClientAuthMethod, PresetName, Profile, ProviderOption, ResponseMode, SessionStoreName } from './settings.js'
 import type { SessionStore } from '../session/store.js'
@@ -150,6 +151,15 @@ export interface OAuthOptions {
    * data in the session (`req.oauth.data`). Both count against the cookie's size.
    */
   onLogin?: LoginHook
+  /**
+   * Renders codegrant's error pages for browsers in the app's own look: called with the error's
+   * `status`, `code` (`codegrant/forbidden`, `codegrant/store_unavailable`, …) and `message`
+   * (plain text: escape it), it returns the whole HTML document, or `undefined` for codegrant's
+   * own page. Sent with the error's status and a Content-Security-Policy allowing no script and
+   * only the app's own origin for styles, images and fonts. API clients keep the JSON answers.
+   * No environment variable.
+   */
+  errorPage?: ErrorPage
   /**
    * Several providers in one app, by name (`github`, `corp`; lower-case letters, digits, `_`),
    * each with its own provider settings (issuer or endpoints, client, scope, …; see

@@ -47,6 +47,7 @@ export function resolveConfig(options: OAuthOptions = {}, env: Env = process.env
   problems.push(...overlaps(providers, site.routes, named))
   const defaultProvider = defaultProviderOf(merged.defaultProvider, providers, named, problems)
 
+  if (merged.errorPage !== undefined && typeof merged.errorPage !== 'function') problems.push('errorPage must be a function returning an HTML page (or undefined for codegrant\'s own)')
   const { base } = site
   const strays = strayVariables(env, named ? providers.map((provider) => provider.name) : [])
   if (problems.length > 0 || !base || providers.length === 0) {
@@ -65,6 +66,7 @@ export function resolveConfig(options: OAuthOptions = {}, env: Env = process.env
     routes: site.routes,
     logger,
     onLogin: typeof merged.onLogin === 'function' ? merged.onLogin : undefined,
+    errorPage: merged.errorPage,
     providers: Object.freeze(providers),
     named,
     defaultProvider,

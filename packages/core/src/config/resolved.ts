@@ -5,6 +5,7 @@
 import type { JsonWebKey } from 'node:crypto'
 import type { AuthorizationParams } from './authorization-params.js'
 import type { LoginHook } from '../flow/on-login.js'
+import type { ErrorPage } from '../http.js'
 import type { FullLogger } from './options.js'
 import type { ResolvedPreset } from './presets.js'
 import type { RedisOpener } from './session-store.js'
@@ -89,6 +90,8 @@ export interface OAuthConfig {
   readonly loginQueryParams: readonly string[]
   readonly silentLogin: boolean
   readonly onLogin: LoginHook | undefined
+  /** The app's renderer of error pages (the `errorPage` option). */
+  readonly errorPage: ErrorPage | undefined
   /** Every provider, in configuration order; one (named `default`) unless `providers` is set. */
   readonly providers: readonly ProviderSettings[]
   /** True when the app is configured with `providers` (routes per provider, a chooser page). */
