@@ -43,7 +43,11 @@ function writeCjsTypes(cts, entry) {
       continue
     }
     if (symbol.flags & ts.SymbolFlags.Value) lines.push(`export declare const ${name}: typeof esm.${name}`)
-    if (symbol.flags & ts.SymbolFlags.Type) {
+    // a type only: re-exported, not aliased, so that it is the ESM declaration itself and a
+    // CommonJS project's `declare module '@codegrant/core' { interface UserClaims { … } }` merges
+    // into the one interface every package uses (an alias would be a second, unmergeable name)
+    if (symbol.flags & ts.SymbolFlags.Type && !(symbol.flags & ts.SymbolFlags.Value)) lines.push(`export type { ${name} } from '${esm}' with { 'resolution-mode': 'import' }`)
+    else if (symbol.flags & ts.SymbolFlags.Type) {
       const declaration = symbol.declarations?.find((d) => ts.isInterfaceDeclaration(d) || ts.isTypeAliasDeclaration(d) || ts.isClassDeclaration(d))
       const params = declaration?.typeParameters ?? []
       const names = params.map((p) => p.name.text)
