@@ -192,6 +192,7 @@ function suite(framework: Framework, sessions: Sessions): void {
       const denied = await get('/admin', HTML)
       expect([denied.status, denied.body]).toEqual([403, expect.stringMatching(/^<!doctype html><title>Acme<\/title><p class="acme">403 codegrant\/forbidden: You are signed in/)])
       expect(denied.headers.get('content-security-policy')).toContain("script-src 'none'")
+      expect(denied.headers.get('x-frame-options')).toBe('DENY')
       expect(JSON.parse((await get('/admin', API)).body)).toEqual({ error: 'forbidden' })
       // a callback error: the app's page, with the error's status
       const failed = await createAgent().request(`${stage.url}/auth/callback?code=c&state=s`, { headers: HTML })

@@ -101,8 +101,11 @@ export interface ErrorPageInfo {
 /** The app's error page renderer (`errorPage` option): an HTML document, or undefined for codegrant's own. */
 export type ErrorPage = (error: ErrorPageInfo) => string | undefined
 
-/** The policy of a page the app rendered: its own styles, images and fonts, no script, not framed. */
-const APP_PAGE_CSP = "default-src 'self'; style-src 'self' 'unsafe-inline'; script-src 'none'; object-src 'none'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+/** The headers of a page the app rendered: its own styles, images and fonts, no script, never framed. */
+const APP_PAGE_HEADERS: Readonly<Record<string, string>> = Object.freeze({
+  'content-security-policy': "default-src 'self'; style-src 'self' 'unsafe-inline'; script-src 'none'; object-src 'none'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+  'x-frame-options': 'DENY',
+})
 
 /**
  * An error page for a browser: the app's (`errorPage`) when it renders one, else `ours()`. A
@@ -118,7 +121,7 @@ export function errorPage(config: OAuthConfig, info: ErrorPageInfo, ours: () => 
   if (typeof page !== 'string') return ours()
   return {
     status: info.status,
-    headers: { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store', 'content-security-policy': APP_PAGE_CSP, ...headers },
+    headers: { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store', ...headers, ...APP_PAGE_HEADERS },
     cookies: [],
     body: page,
   }
