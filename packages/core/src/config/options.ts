@@ -23,7 +23,7 @@ export interface Logger {
 /** The logger codegrant calls: every level present; `debug` is a no-op unless `debug` is on. */
 export type FullLogger = Required<Logger>
 
-/** What a user passes to `oauth()`; every field also has an environment variable. */
+/** What a user passes to `oauth()`; every field but `routes`, `logger`, `onLogin` and `errorPage` also has an environment variable. */
 export interface OAuthOptions {
   /**
    * A provider preset (`github`, `google`, `microsoft`, `gitlab`, `auth0`, `okta`, `keycloak`),
@@ -38,14 +38,23 @@ export interface OAuthOptions {
   audience?: string
   /** Issuer URL; metadata comes from OpenID / RFC 8414 discovery. `OAUTH_ISSUER`. */
   issuer?: string
+  /** Explicit authorization endpoint; with `tokenEndpoint`, discovery is not attempted. `OAUTH_AUTHORIZATION_ENDPOINT`. */
   authorizationEndpoint?: string
+  /** Explicit token endpoint (with `authorizationEndpoint`: no discovery). `OAUTH_TOKEN_ENDPOINT`. */
   tokenEndpoint?: string
+  /** Explicit userinfo endpoint. `OAUTH_USERINFO_ENDPOINT`. */
   userinfoEndpoint?: string
+  /** Explicit revocation endpoint (RFC 7009), used at logout. `OAUTH_REVOCATION_ENDPOINT`. */
   revocationEndpoint?: string
+  /** Explicit end-session endpoint (RP-Initiated Logout). `OAUTH_END_SESSION_ENDPOINT`. */
   endSessionEndpoint?: string
+  /** Explicit JWKS URI; required with explicit endpoints and the `openid` scope. `OAUTH_JWKS_URI`. */
   jwksUri?: string
+  /** The client id registered at the provider. `OAUTH_CLIENT_ID`. */
   clientId?: string
+  /** The client secret, for the `client_secret_*` methods. `OAUTH_CLIENT_SECRET`. */
   clientSecret?: string
+  /** Client authentication at the token endpoint; default `client_secret_basic`. `OAUTH_CLIENT_AUTH_METHOD`. */
   clientAuthMethod?: ClientAuthMethod
   /** PEM (PKCS#8) or JWK (JSON) private key for `private_key_jwt`. */
   privateKey?: string
@@ -57,7 +66,9 @@ export interface OAuthOptions {
   clientAssertionAud?: ClientAssertionAud
   /** The app's external origin, e.g. `https://app.example.com`. */
   baseUrl?: string
+  /** The callback URL registered at the provider; default `baseUrl` + the callback route. `OAUTH_REDIRECT_URI`. */
   redirectUri?: string
+  /** Space-separated scopes, default `openid profile email`; without `openid`: plain OAuth 2.0. `OAUTH_SCOPE`. */
   scope?: string
   /** At least 32 characters; a list (or comma-separated string) rotates keys: first encrypts, all decrypt. */
   cookieSecret?: string | readonly string[]
@@ -85,7 +96,9 @@ export interface OAuthOptions {
    * cookie seen before skips the decryption. 0 turns the cache off. Default 10000.
    */
   sessionCacheSize?: number
+  /** Where the provider sends the browser after logout; default `baseUrl` + `/`. `OAUTH_POST_LOGOUT_REDIRECT_URI`. */
   postLogoutRedirectUri?: string
+  /** Push the authorization request (RFC 9126) when the provider has a PAR endpoint. `OAUTH_PAR`. */
   par?: boolean
   /**
    * Sender-constrain tokens with DPoP (RFC 9449): one key pair per session, a proof on every
@@ -103,12 +116,15 @@ export interface OAuthOptions {
    * start-up. `OAUTH_PROFILE`.
    */
   profile?: Profile
+  /** How the authorization response comes back: `query` (default) or `form_post`. `OAUTH_RESPONSE_MODE`. */
   responseMode?: ResponseMode
   /** Milliseconds for each call to the provider. */
   httpTimeout?: number
   /** Seconds before expiry at which the access token is refreshed. */
   refreshSkew?: number
+  /** Merge the userinfo response into `user` at login. `OAUTH_FETCH_USERINFO`. */
   fetchUserinfo?: boolean
+  /** Diagnostics may name the `X-Forwarded-Host` a request came through; URLs still come from `baseUrl` only. `OAUTH_TRUST_PROXY`. */
   trustProxy?: boolean
   /**
    * The one ID token signing algorithm accepted (`none` and `HS*` are always refused). Default:
@@ -118,6 +134,7 @@ export interface OAuthOptions {
   idTokenSigningAlg?: string
   /** Seconds of clock difference tolerated when checking `exp`, `iat`, `nbf`. Default 30. */
   clockTolerance?: number
+  /** The paths of codegrant's routes, default `/auth/login`, `/auth/callback`, `/auth/logout`, `/auth/backchannel-logout`. Option only. */
   routes?: { login?: string; callback?: string; logout?: string; backchannelLogout?: string }
   /**
    * Origins `oauth.fetch` may send the access token to, besides the provider's own (its issuer
