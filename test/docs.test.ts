@@ -7,6 +7,7 @@ import { existsSync, readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { SETTINGS } from '@codegrant/core'
 import { describe, expect, it } from 'vitest'
+import { errorsSection, generate, optionsSection, readCode } from '../scripts/docs-gen.mjs'
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url))
 
@@ -30,5 +31,32 @@ describe('README', () => {
     const readme = readFileSync(`${ROOT}README.md`, 'utf8')
     const missing = SETTINGS.flatMap((setting) => setting.env).filter((name) => !readme.includes(`\`${name}\``))
     expect(missing).toEqual([])
+  })
+})
+
+describe('package READMEs', () => {
+  let facts: ReturnType<typeof readCode> | undefined
+  /** What the built core says, read once (a TypeScript program over its declarations). */
+  const code = () => (facts ??= readCode())
+
+  it('list every option and every error code with its status, as pnpm docs:gen writes them from the built core', async () => {
+    const stale = (await generate(undefined, await code())).filter(({ current, expected }) => current !== expected).map(({ path }) => path)
+    expect(stale, 'out of date: run pnpm build && pnpm docs:gen').toEqual([])
+    const core = readFileSync(`${ROOT}packages/core/README.md`, 'utf8')
+    const { errors, options } = await code()
+    expect(errors.length).toBeGreaterThanOrEqual(28)
+    expect(errors.filter(({ code, status }) => !core.includes(`| \`${code}\` | ${status} |`))).toEqual([])
+    expect(options.filter(({ name }) => !core.includes(`| \`${name}\``))).toEqual([])
+  })
+
+  it('cannot be generated while an error code has no description or an option neither a variable nor a doc comment', async () => {
+    const facts = await code()
+    expect(() => errorsSection({ errors: [...facts.errors, { code: 'codegrant/new_failure', status: 500 }] })).toThrow('codegrant/new_failure')
+    expect(() => optionsSection({ settings: facts.settings, options: [...facts.options, { name: 'newOption', doc: '' }] })).toThrow('newOption')
+  })
+
+  it('every OAuthOptions field has a doc comment, so the API reference describes it', async () => {
+    const { options } = await code()
+    expect(options.filter(({ doc }) => doc === '').map(({ name }) => name)).toEqual([])
   })
 })

@@ -134,7 +134,7 @@ export interface OAuthOptions {
   idTokenSigningAlg?: string
   /** Seconds of clock difference tolerated when checking `exp`, `iat`, `nbf`. Default 30. */
   clockTolerance?: number
-  /** The paths of codegrant's routes, default `/auth/login`, `/auth/callback`, `/auth/logout`, `/auth/backchannel-logout`. Option only. */
+  /** The paths of codegrant's routes, default `/auth/login`, `/auth/callback`, `/auth/logout`, `/auth/backchannel-logout`. */
   routes?: { login?: string; callback?: string; logout?: string; backchannelLogout?: string }
   /**
    * Origins `oauth.fetch` may send the access token to, besides the provider's own (its issuer

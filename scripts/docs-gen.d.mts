@@ -1,0 +1,15 @@
+// Types of scripts/docs-gen.mjs, for test/docs.test.ts.
+import type { Setting } from '@codegrant/core'
+
+export interface CodeFacts {
+  settings: readonly Setting[]
+  options: { name: string; doc: string }[]
+  errors: { code: string; status: number }[]
+}
+export const TARGETS: string[]
+export const ERROR_WHEN: Record<string, string>
+export function readCode(root?: string): Promise<CodeFacts>
+export function optionsSection(facts: Pick<CodeFacts, 'settings' | 'options'>): string
+export function errorsSection(facts: Pick<CodeFacts, 'errors'>): string
+export function render(text: string, sections: Record<string, string>, path?: string): string
+export function generate(root?: string, code?: CodeFacts): Promise<{ path: string; current: string; expected: string }[]>
