@@ -3,11 +3,12 @@
  * `pnpm run docs` writes docs/api with a page for each package's public functions.
  */
 import { spawn } from 'node:child_process'
-import { existsSync, readFileSync } from 'node:fs'
+import { existsSync, readdirSync, readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { SETTINGS } from '@codegrant/core'
 import { describe, expect, it } from 'vitest'
 import { errorsSection, generate, optionsSection, readCode } from '../scripts/docs-gen.mjs'
+import { deadLinks, REPOSITORY } from './support/markdown-links.js'
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url))
 
@@ -58,5 +59,33 @@ describe('package READMEs', () => {
   it('every OAuthOptions field has a doc comment, so the API reference describes it', async () => {
     const { options } = await code()
     expect(options.filter(({ doc }) => doc === '').map(({ name }) => name)).toEqual([])
+  })
+})
+
+describe('links', () => {
+  /** README.md, docs/**\/*.md (the generated API site aside) and the packages' READMEs. */
+  const documents = (): string[] => [
+    'README.md',
+    ...readdirSync(`${ROOT}docs`, { recursive: true, encoding: 'utf8' }).filter((path) => path.endsWith('.md') && !path.startsWith('api')).map((path) => `docs/${path}`),
+    ...readdirSync(`${ROOT}packages`).map((dir) => `packages/${dir}/README.md`).filter((path) => existsSync(`${ROOT}${path}`)),
+  ]
+
+  it('every relative link of the documentation leads to a file and a heading that exist', () => {
+    expect(documents().length).toBeGreaterThan(10)
+    expect(documents().flatMap((file) => deadLinks(ROOT, file))).toEqual([])
+  })
+
+  it('the check sees a missing file, a missing heading, a heading only inside code, and accepts what exists', () => {
+    const markdown = [
+      '# Title', '## Step one: `doctor`', '## Step one: `doctor`', '```sh', '# not a heading', '```',
+      '[a](nowhere.md) [b](README.md#no-such-heading) [c](#not-a-heading) [d](#title) [e](#step-one-doctor-1)',
+      `[f](README.md#configuration) [g](${REPOSITORY}/blob/main/docs/none.md) [h](https://example.com/x) \`[i](in-code.md)\``,
+    ].join('\n')
+    expect(deadLinks(ROOT, 'example.md', markdown)).toEqual([
+      'example.md: nowhere.md → no nowhere.md',
+      'example.md: README.md#no-such-heading → no heading #no-such-heading in README.md',
+      'example.md: #not-a-heading → no heading #not-a-heading in example.md',
+      `example.md: ${REPOSITORY}/blob/main/docs/none.md → no docs/none.md`,
+    ])
   })
 })
