@@ -1,9 +1,10 @@
 /**
- * The API reference (TypeDoc) builds from the packages' sources, as CI builds it with the tests:
- * `pnpm run docs` writes docs/api with a page for each package's public functions.
+ * The documentation matches the code: the API reference (TypeDoc) builds from the packages'
+ * sources without a warning, with the guides as pages (`pnpm run docs` writes docs/api); the
+ * READMEs list every setting and error code the built core has; every relative link resolves.
  */
 import { spawn } from 'node:child_process'
-import { existsSync, readdirSync, readFileSync } from 'node:fs'
+import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { SETTINGS } from '@codegrant/core'
 import { describe, expect, it } from 'vitest'
@@ -13,17 +14,27 @@ import { deadLinks, REPOSITORY } from './support/markdown-links.js'
 const ROOT = fileURLToPath(new URL('..', import.meta.url))
 
 describe('API reference', () => {
-  it('pnpm run docs builds it without errors', async () => {
+  it('pnpm run docs builds it with no warning (typedoc validation, links and anchors included), the Redis package and the guides as pages', async () => {
+    rmSync(`${ROOT}docs/api`, { recursive: true, force: true })
     const child = spawn('pnpm', ['run', 'docs'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] })
     let output = ''
     child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()))
     child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()))
     const code = await new Promise((resolve) => child.once('exit', resolve))
-    expect({ code, errors: /Found (\d+) errors/.exec(output)?.[1] }, output).toEqual({ code: 0, errors: '0' })
-    for (const page of ['_codegrant_express.oauth', '_codegrant_koa.requireAuth', '_codegrant_core.index.doctor', '_codegrant_core.adapter.createAdapter', '_codegrant_testing.startTestProvider']) {
-      expect(existsSync(`${ROOT}docs/api/functions/${page}.html`), page).toBe(true)
+    // treatWarningsAsErrors: a warning (a broken {@link}, a missing anchor, an unhighlighted block) fails the build
+    expect({ code, warnings: output.split('
+').filter((line) => /\[(warning|error)\]/.test(line)) }, output).toEqual({ code: 0, warnings: [] })
+    const api = `${ROOT}docs/api`
+    for (const page of ['_codegrant_express.oauth', '_codegrant_koa.requireAuth', '_codegrant_core.index.doctor', '_codegrant_core.adapter.createAdapter', '_codegrant_testing.startTestProvider', '_codegrant_redis.redisStore']) {
+      expect(existsSync(`${api}/functions/${page}.html`), page).toBe(true)
     }
-    expect(readFileSync(`${ROOT}docs/api/functions/_codegrant_express.oauth.html`, 'utf8')).toContain('Mounts codegrant on an Express 4 or 5 app')
+    expect(readFileSync(`${api}/functions/_codegrant_express.oauth.html`, 'utf8')).toContain('Mounts codegrant on an Express 4 or 5 app')
+    // every guide is a page of the site, and no guide is copied as a raw .md file for a link to it
+    const guides = ['README.md', 'SECURITY.md', ...readdirSync(`${ROOT}docs`, { recursive: true, encoding: 'utf8' }).filter((path) => path.endsWith('.md') && !path.startsWith('api')).map((path) => `docs/${path}`)]
+    const pages = readdirSync(`${api}/documents`)
+    expect(guides.filter((guide) => !pages.includes(`${guide.replace(/\.md$/, '').replaceAll('/', '_')}.html`))).toEqual([])
+    expect(readdirSync(`${api}/media`).filter((file) => file.endsWith('.md'))).toEqual([])
+    expect(readFileSync(`${api}/documents/docs_README.html`, 'utf8')).toContain('href="docs_deployment.html"')
   }, 240_000)
 })
 
