@@ -22,8 +22,7 @@ describe('API reference', () => {
     child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()))
     const code = await new Promise((resolve) => child.once('exit', resolve))
     // treatWarningsAsErrors: a warning (a broken {@link}, a missing anchor, an unhighlighted block) fails the build
-    expect({ code, warnings: output.split('
-').filter((line) => /\[(warning|error)\]/.test(line)) }, output).toEqual({ code: 0, warnings: [] })
+    expect({ code, warnings: output.split('\n').filter((line) => /\[(warning|error)\]/.test(line)) }, output).toEqual({ code: 0, warnings: [] })
     const api = `${ROOT}docs/api`
     for (const page of ['_codegrant_express.oauth', '_codegrant_koa.requireAuth', '_codegrant_core.index.doctor', '_codegrant_core.adapter.createAdapter', '_codegrant_testing.startTestProvider', '_codegrant_redis.redisStore']) {
       expect(existsSync(`${api}/functions/${page}.html`), page).toBe(true)
