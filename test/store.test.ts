@@ -212,7 +212,7 @@ describe('redis store', () => {
     const warnings: string[] = []
     const store = redisStore({ url: 'redis://user:hunter2-secret@127.0.0.1:1', timeout: 300, logger: { warn: (line) => void warnings.push(line), error: () => undefined } })
     stores.push(store)
-    const failure = await store.get(fresh()).then(() => undefined, (error: unknown) => (error as Error).message)
+    const failure = await Promise.resolve().then(() => store.get(fresh())).then(() => undefined, (error: unknown) => (error as Error).message)
     expect(failure).toMatch(/^Redis GET failed: Redis at 127\.0\.0\.1:1 \(OAUTH_REDIS_URL\): /)
     expect(failure).not.toMatch(/maxRetriesPerRequest|max retries per request/)
     expect(warnings).toEqual([expect.stringMatching(/^Redis at 127\.0\.0\.1:1 \(OAUTH_REDIS_URL\) is unavailable \(.*ECONNREFUSED/)])
