@@ -1,6 +1,13 @@
+import { createHash } from 'node:crypto'
 import type { ConnectionOptions } from 'node:tls'
 import type { CoordinatingStore, Logger, SessionData } from '@codegrant/core'
-import { Cluster, Redis, type RedisOptions } from 'ioredis'
+import { createClient, createCluster, createSentinel, TimeoutError, TimeoutReadError, type RedisClientOptions, type RedisClientType, type RedisClusterType, type RedisSentinelType } from '@redis/client'
+import { SessionCache, type SessionCacheLimits } from './session-cache.js'
+
+export { estimateBytes, SessionCache, type SessionCacheLimits } from './session-cache.js'
+
+/** A node-redis client: a single Redis, a Cluster or a Sentinel-watched master. */
+export type RedisConnectionClient = RedisClientType | RedisClusterType | RedisSentinelType
 
 export interface RedisStoreOptions {
   /**
@@ -24,17 +31,28 @@ export interface RedisStoreOptions {
   prefix?: string
   /** Milliseconds after which any Redis call fails (what needs the session then answers 503; other requests go on signed out). `OAUTH_REDIS_TIMEOUT`, default 2000. */
   timeout?: number
-  /** An ioredis client you configured yourself (its connection is then yours to close). */
-  client?: Redis | Cluster
+  /**
+   * Session records read are kept in this process and served from memory until Redis says they
+   * changed (server-assisted client-side caching: `CLIENT TRACKING`, RESP3; see
+   * {@link SessionCache} and the README's consistency promise). On by default, with its bounds;
+   * `false` reads Redis on every request (for a server or proxy without `CLIENT TRACKING`).
+   * `OAUTH_REDIS_CACHE`.
+   */
+  cache?: boolean | SessionCacheLimits
   logger?: Logger
 }
 
 /** `@codegrant/redis`'s store: a {@link CoordinatingStore} plus `close()`. */
 export interface RedisStore extends CoordinatingStore {
-  readonly client: Redis | Cluster
+  /** The node-redis client (RESP3): a single Redis, a Cluster or a Sentinel-watched master. */
+  readonly client: RedisConnectionClient
+  /** The session cache, when caching is on. */
+  readonly cache: SessionCache | undefined
   /** One PING, failing after `timeout` (as every call does): to check the connection. */
   ping(): Promise<void>
-  /** Closes the connection (unless it was passed in as `client`): at once when it is not up. */
+  /** Drops every cached session record (codegrant calls it when its store breaker opens). */
+  flushCache(): void
+  /** Closes the connection: at once when it is not up. */
   close(): Promise<void>
 }
 
@@ -48,16 +66,29 @@ redis.call('zadd', KEYS[1], ARGV[1], ARGV[2])
 if redis.call('pttl', KEYS[1]) < tonumber(ARGV[4]) then redis.call('pexpire', KEYS[1], ARGV[4]) end
 return 1`
 
-interface Scripts {
-  cgUpdate(key: string, value: string, ttlMs: number): Promise<number>
-  cgUnlock(key: string, owner: string): Promise<number>
-  cgTag(key: string, until: number, sid: string, now: number, ttlMs: number): Promise<number>
+/** The commands the store sends, as the three kinds of node-redis client all offer them. */
+interface Commands {
+  get(key: string): Promise<string | null>
+  set(key: string, value: string, options: { expiration: { type: 'PX'; value: number }; condition?: 'NX' }): Promise<string | null>
+  del(key: string): Promise<number>
+  zRangeByScore(key: string, min: number, max: string): Promise<string[]>
+  evalSha(sha: string, options: { keys: string[]; arguments: string[] }): Promise<unknown>
+  eval(script: string, options: { keys: string[]; arguments: string[] }): Promise<unknown>
 }
 
 /**
- * A Redis session store (ioredis): single Redis, Sentinel, or Redis Cluster. Records expire with
- * the session; the refresh lock and conditional writes are Lua scripts on one slot; every call
- * fails after `timeout` ms instead of hanging, and ioredis reconnects by itself.
+ * How often the store PINGs every connection that carries invalidations, and how long after a
+ * PING answered its cache may serve: a connection that silently stops (a partition without a
+ * reset) stops the hits within {@link CONFIRM_WINDOW_MS}.
+ */
+const HEARTBEAT_MS = 1000
+const CONFIRM_WINDOW_MS = 2500
+
+/**
+ * A Redis session store (node-redis, RESP3): single Redis, Sentinel, or Redis Cluster. Records
+ * expire with the session; the refresh lock and conditional writes are Lua scripts on one slot;
+ * every call fails after `timeout` ms instead of hanging, and node-redis reconnects by itself.
+ * Session records read are cached in the process and invalidated by Redis (see `cache`).
  *
  * @example
  * app.use(oauth({ sessionStore: redisStore({ url: 'redis://localhost:6379' }) }))
@@ -65,81 +96,156 @@ interface Scripts {
 export function redisStore(options: RedisStoreOptions = {}): RedisStore {
   const prefix = options.prefix ?? 'codegrant:'
   const timeout = options.timeout ?? 2000
-  const owned = options.client === undefined
-  const url = options.url ?? 'redis://localhost:6379'
-  const client = options.client ?? connect(url, options.cluster ?? false, timeout, options.tls)
-  // messages name where Redis is and the setting that says so, never the URL (it may hold a password)
-  const where = owned ? `Redis at ${describeRedisUrl(url, options.cluster ?? false).replace(/^Redis /, '')} (OAUTH_REDIS_URL)` : 'Redis'
-  const lastError = watch(client, options.logger, where)
-  const commands = client as (Redis | Cluster) & Scripts
-  client.defineCommand('cgUpdate', { numberOfKeys: 1, lua: UPDATE_IF_EXISTS })
-  client.defineCommand('cgUnlock', { numberOfKeys: 1, lua: COMPARE_AND_DELETE })
-  client.defineCommand('cgTag', { numberOfKeys: 1, lua: TAG })
-
   const session = (sid: string) => `${prefix}{${sid}}:session`
+  const cache = options.cache === false ? undefined : new SessionCache((key) => key.startsWith(prefix) && key.endsWith('}:session'), options.cache === true ? {} : options.cache)
+  const url = options.url ?? 'redis://localhost:6379'
+  const { client, masters, bounded } = connect(url, options.cluster ?? false, timeout, options.tls, cache)
+  // messages name where Redis is and the setting that says so, never the URL (it may hold a password)
+  const failed: FailureContext = { where: `Redis at ${describeRedisUrl(url, options.cluster ?? false).replace(/^Redis /, '')} (OAUTH_REDIS_URL)`, lastError: () => undefined }
+  failed.lastError = watch(client, options.logger, failed.where)
+  // node-redis retries a lost connection by itself, but not a first connection (or a Cluster's
+  // first discovery) that failed: the next call opens it again
+  let opening: Promise<unknown> = Promise.resolve()
+  const open = (): Promise<unknown> => {
+    if (!client.isOpen) opening = client.connect().catch(() => undefined)
+    return opening
+  }
+  open()
+  const commands = client as unknown as Commands
   const lockKey = (sid: string) => `${prefix}{${sid}}:lock`
   const tagKey = (tag: string) => `${prefix}tag:{${tag}}`
   const onceKey = (key: string) => `${prefix}once:{${key}}`
   const ms = (seconds: number) => Math.max(1, Math.ceil(seconds * 1000))
-  // a single Redis or Sentinel connection we made bounds every command itself (ioredis's
-  // commandTimeout, armed before a command waits in the offline queue too): no second timer per
-  // call. A Cluster (whose own queue waits for the slots unbounded) or a client passed in gets ours.
-  const bounded = owned && !(client instanceof Cluster)
-  const failed = { where, lastError }
-  const call = <T>(what: string, run: () => Promise<T>): Promise<T> => (bounded ? named(run(), what, failed) : within(run(), timeout, what, failed))
+  const px = (value: number) => ({ type: 'PX' as const, value })
+  const call = <T>(what: string, run: () => Promise<T>): Promise<T> => {
+    if (bounded) {
+      open()
+      return named(run(), what, timeout, failed)
+    }
+    // a Cluster or Sentinel client refuses commands until its topology is known: wait for it
+    return within(client.isReady ? run() : open().then(run), timeout, what, failed)
+  }
   const parsed = createParsedRecords()
+  const script = scripts(commands)
+  const heartbeat = cache && startHeartbeat(cache, async () => (client.isReady ? masters() : []))
 
   return {
     client,
+    cache,
     async get(sid) {
-      const raw = await call('GET', () => client.get(session(sid)))
+      const key = session(sid)
+      const hit = cache?.read(key)
+      if (hit !== undefined) return (hit.data ??= parsed.read(sid, hit.raw))
+      const raw = await call('GET', () => commands.get(key))
       if (raw === null) {
         parsed.forget(sid)
         return undefined
       }
-      return parsed.read(sid, raw)
+      const data = parsed.read(sid, raw)
+      if (data !== undefined) cache?.remember(key, raw, data)
+      return data
     },
     async set(sid, data, ttl) {
-      await call('SET', () => client.set(session(sid), JSON.stringify(data), 'PX', ms(ttl)))
+      await call('SET', () => commands.set(session(sid), JSON.stringify(data), { expiration: px(ms(ttl)) }))
     },
     async update(sid, data, ttl) {
-      return (await call('update', () => commands.cgUpdate(session(sid), JSON.stringify(data), ms(ttl)))) === 1
+      return (await call('update', () => script(UPDATE_IF_EXISTS, session(sid), JSON.stringify(data), String(ms(ttl))))) === 1
     },
     async destroy(sid) {
-      await call('DEL', () => client.del(session(sid)))
+      await call('DEL', () => commands.del(session(sid)))
     },
     async lock(sid, owner, ttlMs) {
-      return (await call('SET NX', () => client.set(lockKey(sid), owner, 'PX', Math.max(1, Math.ceil(ttlMs)), 'NX'))) === 'OK'
+      return (await call('SET NX', () => commands.set(lockKey(sid), owner, { expiration: px(Math.max(1, Math.ceil(ttlMs))), condition: 'NX' }))) === 'OK'
     },
     async unlock(sid, owner) {
-      await call('unlock', () => commands.cgUnlock(lockKey(sid), owner))
+      await call('unlock', () => script(COMPARE_AND_DELETE, lockKey(sid), owner))
     },
     async tag(tag, sid, ttl) {
       const now = Date.now()
-      await call('tag', () => commands.cgTag(tagKey(tag), now + ms(ttl), sid, now, ms(ttl)))
+      await call('tag', () => script(TAG, tagKey(tag), String(now + ms(ttl)), sid, String(now), String(ms(ttl))))
     },
     async tagged(tag) {
-      return call('ZRANGEBYSCORE', () => client.zrangebyscore(tagKey(tag), Date.now(), '+inf'))
+      return call('ZRANGEBYSCORE', () => commands.zRangeByScore(tagKey(tag), Date.now(), '+inf'))
     },
     async once(key, ttl) {
-      return (await call('SET NX', () => client.set(onceKey(key), '1', 'PX', ms(ttl), 'NX'))) === 'OK'
+      return (await call('SET NX', () => commands.set(onceKey(key), '1', { expiration: px(ms(ttl)), condition: 'NX' }))) === 'OK'
     },
     async ping() {
-      await call('PING', () => client.ping())
+      await call('PING', async () => {
+        await Promise.all((await masters()).map((master) => master.ping()))
+      })
+    },
+    flushCache() {
+      cache?.clear()
     },
     async close() {
-      if (!owned) return
-      // QUIT would wait in the offline queue for a Redis that is down: drop the connection then
-      if (client.status === 'ready') await client.quit().catch(() => client.disconnect())
-      else client.disconnect()
+      heartbeat?.stop()
+      cache?.clear()
+      await opening
+      // QUIT would wait for a Redis that is down: drop the connection then
+      if (client.isReady) await client.close().catch(() => client.destroy())
+      else if (client.isOpen) client.destroy()
     },
   }
 }
 
 /**
+ * The store's Lua scripts by EVALSHA, sent whole (EVAL) only when the server does not know them
+ * yet (a restart, a failover, a new cluster node): the server then keeps them.
+ */
+function scripts(commands: Commands): (lua: string, key: string, ...args: string[]) => Promise<unknown> {
+  const sha1 = new Map<string, string>()
+  return async (lua, key, ...args) => {
+    let sha = sha1.get(lua)
+    if (sha === undefined) sha1.set(lua, (sha = createHash('sha1').update(lua).digest('hex')))
+    try {
+      return await commands.evalSha(sha, { keys: [key], arguments: args })
+    } catch (error) {
+      if (!(error instanceof Error) || !error.message.startsWith('NOSCRIPT')) throw error
+      return commands.eval(lua, { keys: [key], arguments: args })
+    }
+  }
+}
+
+/**
+ * PINGs every connection that carries invalidations each {@link HEARTBEAT_MS}: when all answer,
+ * the cache may serve for {@link CONFIRM_WINDOW_MS} from when the PINGs were sent (an
+ * invalidation is always delivered before the answer to a later command on its connection);
+ * when one fails (or the client is not connected), the cache is dropped and serves nothing until
+ * the next round succeeds.
+ */
+function startHeartbeat(cache: SessionCache, masters: () => Promise<Pinger[]>): { stop(): void } {
+  let running = false
+  const beat = async () => {
+    if (running) return
+    running = true
+    const sent = performance.now()
+    try {
+      const connections = await masters()
+      if (connections.length === 0) throw new Error('not connected')
+      await Promise.all(connections.map((master) => master.ping()))
+      cache.confirm(sent + CONFIRM_WINDOW_MS)
+    } catch {
+      cache.unconfirm()
+    } finally {
+      running = false
+    }
+  }
+  const timer = setInterval(() => void beat(), HEARTBEAT_MS)
+  timer.unref()
+  void beat()
+  return { stop: () => clearInterval(timer) }
+}
+
+/** What the heartbeat and `ping()` talk to: each connection commands go to. */
+interface Pinger {
+  ping(): Promise<unknown>
+}
+
+/**
  * The store the environment asks for: `OAUTH_REDIS_URL`, `OAUTH_REDIS_CLUSTER`,
- * `OAUTH_REDIS_PREFIX`, `OAUTH_REDIS_TIMEOUT`. codegrant calls this itself when
- * `OAUTH_SESSION_STORE=redis`.
+ * `OAUTH_REDIS_PREFIX`, `OAUTH_REDIS_TIMEOUT`, `OAUTH_REDIS_CACHE`. codegrant calls this itself
+ * when `OAUTH_SESSION_STORE=redis`.
  */
 export function redisStoreFromEnv(env: Env = process.env, logger?: Logger): RedisStore {
   const timeout = env.OAUTH_REDIS_TIMEOUT?.trim()
@@ -148,6 +254,7 @@ export function redisStoreFromEnv(env: Env = process.env, logger?: Logger): Redi
     cluster: /^(true|1|yes|on)$/i.test(env.OAUTH_REDIS_CLUSTER?.trim() ?? ''),
     prefix: env.OAUTH_REDIS_PREFIX ?? undefined,
     timeout: timeout && /^\d+$/.test(timeout) ? Number(timeout) : undefined,
+    cache: !/^(false|0|no|off)$/i.test(env.OAUTH_REDIS_CACHE?.trim() ?? ''),
     logger,
   })
 }
@@ -176,10 +283,19 @@ export function describeRedisUrl(url: string, cluster = false): string {
   return tls ? `${described} (TLS)` : described
 }
 
+/** Credentials, database and Sentinel master name read from a URL. */
+interface UrlOptions {
+  username?: string
+  password?: string
+  db?: number
+  /** Sentinel: the master's name. */
+  name?: string
+}
+
 interface Parsed {
   kind: 'single' | 'cluster' | 'sentinel'
   nodes: { host: string; port: number }[]
-  options: RedisOptions
+  options: UrlOptions
   /** `rediss://` / `rediss+sentinel://`: every connection is TLS. */
   tls: boolean
 }
@@ -202,7 +318,7 @@ function parseUrl(raw: string, cluster: boolean): Parsed {
       throw new Error(`OAUTH_REDIS_URL must be redis://host:port, rediss://…, a comma list of cluster nodes, or redis+sentinel://h1:26379,h2:26379/master (entry ${index + 1} is not a URL)`)
     }
     if (url.protocol !== 'redis:' && url.protocol !== 'rediss:') throw new Error(`OAUTH_REDIS_URL entry ${index + 1} must use redis:// or rediss:// (got ${url.protocol})`)
-    // ioredis reads nothing from a query (`?tls=true`, `?ssl=…` as other clients do): a setting there
+    // nothing is read from a query (`?tls=true`, `?ssl=…` as other clients do): a setting there
     // would be silently dropped, and with it perhaps the TLS it asked for
     if (url.search) throw new Error(`OAUTH_REDIS_URL entry ${index + 1} has a query string, which is not read: use rediss:// (or rediss+sentinel://) for TLS, and the path for the database number`)
     return url
@@ -215,14 +331,14 @@ function parseUrl(raw: string, cluster: boolean): Parsed {
   if (mixed !== -1) {
     throw new Error(`OAUTH_REDIS_URL mixes TLS and plain-text entries (entry 1 ${tls ? 'asks for TLS' : 'is plain text'}, entry ${mixed + 1} ${tls ? 'is plain text' : 'asks for TLS'}): use ${sentinel ? 'rediss+sentinel://' : 'rediss://'} for all or none`)
   }
-  const options: RedisOptions = {}
+  const options: UrlOptions = {}
   if (first.username) options.username = decodeURIComponent(first.username)
   if (first.password) options.password = decodeURIComponent(first.password)
   const nodes = urls.map((url) => ({ host: url.hostname.replace(/^\[|\]$/g, ''), port: Number(url.port || (sentinel ? 26379 : 6379)) }))
   if (sentinel) {
     const name = decodeURIComponent((urls[urls.length - 1]!.pathname || '/').slice(1))
     if (!name) throw new Error('OAUTH_REDIS_URL for Sentinel must end with the master name: redis+sentinel://h1:26379,h2:26379/mymaster')
-    return { kind: 'sentinel', nodes, options: { ...options, name, sentinelPassword: options.password }, tls }
+    return { kind: 'sentinel', nodes, options: { ...options, name }, tls }
   }
   const db = first.pathname.length > 1 ? Number(first.pathname.slice(1)) : undefined
   if (db !== undefined && !Number.isInteger(db)) throw new Error('OAUTH_REDIS_URL: the path must be a database number')
@@ -230,59 +346,98 @@ function parseUrl(raw: string, cluster: boolean): Parsed {
   return { kind: cluster || urls.length > 1 ? 'cluster' : 'single', nodes, options, tls }
 }
 
+type SocketOptions = NonNullable<RedisClientOptions['socket']>
+
 /**
- * The TLS options for every connection the URL makes, or none. ioredis applies `tls` to a single
- * Redis and to each cluster node, but in Sentinel mode uses it for nothing unless told: the
- * sentinels need `sentinelTLS`, the master `enableTLSForSentinelMode` (without both, a
- * `rediss+sentinel://` URL would send the password and every session in clear).
+ * The socket settings of every connection the URL makes: TLS (with `settings`) or none, a
+ * bounded connect, and reconnecting by itself with a growing pause (at most 2 s). Sentinel mode
+ * uses them for the sentinels and the master alike, so `rediss+sentinel://` is TLS to both.
  */
-function transport(kind: Parsed['kind'], tls: boolean, settings: ConnectionOptions | undefined): RedisOptions {
-  if (!tls) {
-    if (settings) throw new Error('the tls option of redisStore needs a rediss:// (or rediss+sentinel://) URL: with redis:// every connection would be plain text')
-    return {}
-  }
-  const options = { ...settings }
-  return kind === 'sentinel' ? { tls: options, sentinelTLS: options, enableTLSForSentinelMode: true } : { tls: options }
+function transport(tls: boolean, settings: ConnectionOptions | undefined, timeout: number): SocketOptions {
+  if (!tls && settings) throw new Error('the tls option of redisStore needs a rediss:// (or rediss+sentinel://) URL: with redis:// every connection would be plain text')
+  const common = { connectTimeout: Math.max(timeout, 1000), reconnectStrategy: (retries: number) => Math.min(100 * 2 ** retries, 2000) }
+  return (tls ? { ...settings, ...common, tls: true } : common) as SocketOptions
 }
 
-function connect(url: string, cluster: boolean, timeout: number, tlsSettings: ConnectionOptions | undefined): Redis | Cluster {
+interface Connection {
+  client: RedisConnectionClient
+  /** The clients of the connections commands (and so tracking) go to: the single one, the Sentinel master, each Cluster master (none before the topology is known). */
+  masters(): Promise<Pinger[]>
+  /**
+   * True for a single Redis, whose client bounds every command itself (node-redis's command
+   * timeout, also while it waits for the connection): no second timer per call. A Cluster or
+   * Sentinel client, which may also wait for its topology, gets ours.
+   */
+  bounded: boolean
+}
+
+/**
+ * The client for a URL, RESP3, not connected yet: every command bounded by `timeout` (even once
+ * sent: `rejectInFlight`), including while it waits for a connection; commands of one tick go out
+ * in one write (node-redis pipelines by itself); with `cache`, tracking on for every connection.
+ */
+function connect(url: string, cluster: boolean, timeout: number, tlsSettings: ConnectionOptions | undefined, cache: SessionCache | undefined): Connection {
   const { kind, nodes, options, tls } = parseUrl(url, cluster)
-  // commands wait in the offline queue while reconnecting, bounded by `timeout` (ours and ioredis's)
-  // auto-pipelining: the commands of requests handled in the same tick go out in one write;
-  // closing takes `timeout` at most too (ioredis's 2 s disconnect timer also runs for a socket that
-  // never connected, and keeps the process alive that long)
-  const common: RedisOptions = { ...options, ...transport(kind, tls, tlsSettings), commandTimeout: timeout, connectTimeout: Math.max(timeout, 1000), disconnectTimeout: timeout, maxRetriesPerRequest: 1, enableOfflineQueue: true, enableAutoPipelining: true }
+  const socket = transport(tls, tlsSettings, timeout)
+  const commandOptions = { timeout, rejectInFlight: true }
+  const credentials = { username: options.username, password: options.password }
+  const caching = cache ? { clientSideCache: cache } : {}
   if (kind === 'cluster') {
-    const { db: _db, ...redisOptions } = common
-    return new Cluster(nodes, { redisOptions, enableOfflineQueue: true, enableAutoPipelining: true, slotsRefreshTimeout: Math.max(timeout, 1000), clusterRetryStrategy: (times) => Math.min(100 * times, 2000) })
+    const client = createCluster({
+      rootNodes: nodes.map((node) => ({ socket: { ...socket, host: node.host, port: node.port } as SocketOptions })),
+      defaults: { ...credentials, socket },
+      RESP: 3,
+      commandOptions,
+      ...caching,
+    }) as unknown as RedisClusterType
+    return { client, masters: () => Promise.all(client.masters.map((master) => client.nodeClient(master))), bounded: false }
   }
-  // a master demoted by a failover answers READONLY: reconnect (to the master Sentinel or DNS names
-  // now) and resend the command, instead of failing every write until a restart
-  const followFailover: RedisOptions = { reconnectOnError: (error) => (error.message.startsWith('READONLY') ? 2 : false) }
-  // Sentinel announces a switch (+switch-master): leave the old master at once, before it is
-  // demoted, rather than writing to it in the meantime (those writes would be lost when it resyncs)
-  if (kind === 'sentinel') return new Redis({ ...common, ...followFailover, sentinels: nodes, failoverDetector: true })
-  return new Redis({ ...common, ...followFailover, host: nodes[0]!.host, port: nodes[0]!.port })
+  if (kind === 'sentinel') {
+    // the sentinels take the same password (as Redis's own `sentinel auth-pass` setups do)
+    const client = createSentinel({
+      name: options.name!,
+      sentinelRootNodes: nodes,
+      RESP: 3,
+      nodeClientOptions: { ...credentials, socket, ...(options.db === undefined ? {} : { database: options.db }) },
+      sentinelClientOptions: { password: options.password, socket },
+      commandOptions,
+      masterPoolSize: 1,
+      ...caching,
+    }) as unknown as RedisSentinelType
+    return { client, masters: async () => [client], bounded: false }
+  }
+  const client = createClient({
+    ...credentials,
+    RESP: 3,
+    socket: { ...socket, host: nodes[0]!.host, port: nodes[0]!.port } as SocketOptions,
+    database: options.db,
+    commandOptions,
+    ...caching,
+  }) as unknown as RedisClientType
+  return { client, masters: async () => [client], bounded: true }
 }
 
 /**
  * One warning per outage, naming where Redis is but not the URL (it may hold a password).
  * Returns the last connection error, which a call failed for want of a connection reports.
  */
-function watch(client: Redis | Cluster, logger: Logger | undefined, where: string): () => string | undefined {
+function watch(client: RedisConnectionClient, logger: Logger | undefined, where: string): () => string | undefined {
   const warn = logger ? (message: string) => logger.warn(message) : (message: string) => console.warn(`[codegrant] ${message}`)
   let down = false
   let last: string | undefined
-  client.on('error', (error: unknown) => {
+  const failed = (error: unknown) => {
     last = error instanceof Error ? error.message.replace(/\/\/[^@/]*@/g, '//***@') : 'unknown error'
     if (down) return
     down = true
     warn(`${where} is unavailable (${last}); what needs a session answers 503 until it is back (other requests go on signed out)`)
-  })
-  client.on('ready', () => {
+  }
+  const ready = () => {
     if (down) warn(`${where} is available again`)
     down = false
-  })
+  }
+  const events = client as unknown as { on(event: string, listener: (...args: unknown[]) => void): void }
+  for (const event of ['error', 'node-error', 'client-error']) events.on(event, (...args) => failed(args.find((arg) => arg instanceof Error) ?? args[0]))
+  for (const event of ['ready', 'node-ready']) events.on(event, ready)
   return () => (down ? last : undefined)
 }
 
@@ -328,15 +483,16 @@ interface FailureContext {
 
 /**
  * A failed call's error names the command (never its arguments: they may carry a session) and
- * where Redis is; ioredis's "Reached the max retries per request limit … maxRetriesPerRequest"
- * (a command dropped while there is no connection) is said as what it means.
+ * where Redis is, says "timed out" when it did, and "not connected (<why>)" when the client had
+ * no connection to send it on.
  */
-function named<T>(promise: Promise<T>, what: string, context: FailureContext): Promise<T> {
+function named<T>(promise: Promise<T>, what: string, timeout: number, context: FailureContext): Promise<T> {
   return promise.catch((error: unknown) => {
     if (error instanceof Error && error.message.startsWith('Redis ')) throw error
-    const message = error instanceof Error ? error.message : String(error)
-    const reason = error instanceof Error && error.name === 'MaxRetriesPerRequestError' ? `not connected (${context.lastError() ?? 'the connection is down'})` : message
-    throw new Error(`Redis ${what} failed: ${context.where}: ${reason}`, { cause: error })
+    const timedOut = error instanceof TimeoutError || error instanceof TimeoutReadError
+    const down = context.lastError()
+    const message = timedOut ? `timed out after ${timeout} ms${down ? ` (not connected: ${down})` : ''}` : error instanceof Error ? error.message : String(error)
+    throw new Error(`Redis ${what} failed: ${context.where}: ${message}`, { cause: error })
   })
 }
 
@@ -345,5 +501,5 @@ function within<T>(promise: Promise<T>, ms: number, what: string, context: Failu
   const timedOut = new Promise<never>((_resolve, reject) => {
     timer = setTimeout(() => reject(new Error(`Redis ${what} timed out after ${ms} ms: ${context.where}`)), ms)
   })
-  return named(Promise.race([promise, timedOut]), what, context).finally(() => clearTimeout(timer))
+  return named(Promise.race([promise, timedOut]), what, ms, context).finally(() => clearTimeout(timer))
 }

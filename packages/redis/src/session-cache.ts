@@ -1,0 +1,218 @@
+import { BasicPooledClientSideCache, type RedisArgument } from '@redis/client'
+import type { SessionData } from '@codegrant/core'
+
+/** Bounds of the session cache: whichever is reached first evicts the least recently used record. */
+export interface SessionCacheLimits {
+  /** Records kept at most. Default 10,000. */
+  entries?: number
+  /** Bytes kept at most, as estimated by {@link estimateBytes}. Default 32 MiB. */
+  bytes?: number
+}
+
+export const CACHE_ENTRIES = 10_000
+export const CACHE_BYTES = 32 * 1024 * 1024
+
+/**
+ * What a cached record is taken to cost: its key and text (UTF-16, 2 bytes a character), the
+ * parsed object (measured at about twice the text's length in V8's heap) and the entry around
+ * them. An estimate, on the high side, for the byte bound; bench/RESULTS.md has the measure.
+ */
+export function estimateBytes(key: string, raw: string): number {
+  return 2 * key.length + 4 * raw.length + 200
+}
+
+interface Entry {
+  raw: string
+  /** Parsed on first use; undefined when the text is not JSON (never served: see `read`). */
+  data: SessionData | undefined
+  bytes: number
+  /** The record's Redis TTL as read with it (`performance.now()` clock): not served after. */
+  expiresAt: number
+}
+
+/** A read under way: it may store its reply only if nothing invalidated its key meanwhile. */
+interface Load {
+  valid: boolean
+}
+
+type Client = Parameters<BasicPooledClientSideCache['handleCache']>[0]
+type Parser = Parameters<BasicPooledClientSideCache['handleCache']>[1]
+
+/**
+ * Server-assisted client-side caching of session records (Redis `CLIENT TRACKING ON OPTIN`,
+ * RESP3 push invalidations), given to node-redis as its `clientSideCache` for a single Redis, a
+ * Sentinel-watched master or every node of a Cluster. node-redis turns tracking on for each
+ * connection it makes, marks the reads we choose (`GET` of a session key) with `CLIENT CACHING
+ * YES`, hands us those reads and every invalidation, and tells us when a connection errs or
+ * closes and while a Cluster rediscovers its slots. Only session records are cached: locks,
+ * one-time keys and tags are never read through here.
+ *
+ * A record is dropped when Redis invalidates its key (a write, a delete, its expiry, `FLUSHDB`),
+ * when its TTL as read with it has passed, and everything is dropped when a connection errs,
+ * closes or reconnects (invalidations may have been missed), on a Sentinel failover (the master's
+ * connections close), during a Cluster's rediscovery, when the store's heartbeat fails, and
+ * when {@link clear} is called (the core's breaker opening). Hits are served only while the
+ * heartbeat has lately proved that every tracking connection carries its invalidations
+ * ({@link confirm}): a connection that silently stops (a network partition without a reset)
+ * stops the hits within one heartbeat window.
+ *
+ * A read that an invalidation (or a flush) overtakes while it is under way returns its reply but
+ * does not store it. Unlike node-redis's own cache, a hit returns the parsed record itself (the
+ * same object until the record changes: callers treat sessions as immutable) with no round trip,
+ * no copy and no parse, and the memory is bounded in bytes as well as entries.
+ */
+export class SessionCache extends BasicPooledClientSideCache {
+  readonly #entries = new Map<string, Entry>()
+  readonly #loads = new Map<string, Set<Load>>()
+  readonly #maxEntries: number
+  readonly #maxBytes: number
+  #bytes = 0
+  #disabled = false
+  /** Hits are served until then (`performance.now()`), see {@link confirm}. */
+  #confirmedUntil = 0
+
+  constructor(isSessionKey: (key: string) => boolean, limits: SessionCacheLimits = {}) {
+    super({
+      trackingMode: 'optin',
+      recordStats: false,
+      cacheable: (command, keys) => command.toUpperCase() === 'GET' && keys.length === 1 && isSessionKey(keyText(keys[0]!)),
+    })
+    this.#maxEntries = Math.max(1, limits.entries ?? CACHE_ENTRIES)
+    this.#maxBytes = Math.max(1, limits.bytes ?? CACHE_BYTES)
+  }
+
+  /** Records cached now. */
+  override size(): number {
+    return this.#entries.size
+  }
+
+  /** Bytes the cached records are estimated to take. */
+  get bytes(): number {
+    return this.#bytes
+  }
+
+  /**
+   * The cached record for `key`, if one may be served now: not invalidated, within its TTL, and
+   * the connections lately confirmed. `null` for a record known to be absent is never cached.
+   */
+  read(key: string): Entry | undefined {
+    const entry = this.#entries.get(key)
+    if (entry === undefined) return undefined
+    const now = performance.now()
+    if (now >= entry.expiresAt) {
+      this.#drop(key, entry)
+      return undefined
+    }
+    if (now >= this.#confirmedUntil || this.#disabled) return undefined
+    // least recently used first: a hit moves the record to the end
+    this.#entries.delete(key)
+    this.#entries.set(key, entry)
+    return entry
+  }
+
+  /** Keeps the parsed form of a record just read, if its text is the one cached. */
+  remember(key: string, raw: string, data: SessionData): void {
+    const entry = this.#entries.get(key)
+    if (entry !== undefined && entry.raw === raw) entry.data = data
+  }
+
+  /** Hits may be served until `until` (`performance.now()` clock): every tracking connection answered a PING sent after `until - window`. */
+  confirm(until: number): void {
+    this.#confirmedUntil = until
+  }
+
+  /** The heartbeat failed: serve nothing until it succeeds again, and drop everything. */
+  unconfirm(): void {
+    this.#confirmedUntil = 0
+    this.clear()
+  }
+
+  /**
+   * node-redis's entry point for a read we chose to cache (a session `GET`), on a miss: sends it
+   * with its `PTTL` (one write, one round trip), and stores the reply unless its key was
+   * invalidated (or everything flushed) while it was under way, or the server did not confirm
+   * the tracking.
+   */
+  override async handleCache(client: Client, parser: Parser, fn: () => Promise<unknown>, transformReply?: (...args: never[]) => unknown, typeMapping?: unknown, isStorable?: () => boolean): Promise<unknown> {
+    const key = keyText(parser.keys[0]!)
+    const load: Load = { valid: !this.#disabled }
+    let loads = this.#loads.get(key)
+    if (loads === undefined) this.#loads.set(key, (loads = new Set()))
+    loads.add(load)
+    const sent = performance.now()
+    let reply: unknown
+    let ttl: number
+    try {
+      ;[reply, ttl] = await Promise.all([fn(), (client as unknown as { pTTL(key: string): Promise<number> }).pTTL(key)])
+    } finally {
+      loads.delete(load)
+      if (loads.size === 0 && this.#loads.get(key) === loads) this.#loads.delete(key)
+    }
+    const value = transformReply ? (transformReply as (reply: unknown, preserve: unknown, typeMapping: unknown) => unknown)(reply, parser.preserve, typeMapping) : reply
+    if (load.valid && (isStorable?.() ?? true) && typeof value === 'string' && ttl > 0) this.#store(key, value, sent + ttl)
+    return value
+  }
+
+  override invalidate(key: RedisArgument | null): void {
+    if (key === null) {
+      this.clear()
+      return
+    }
+    const text = keyText(key)
+    const entry = this.#entries.get(text)
+    if (entry !== undefined) this.#drop(text, entry)
+    const loads = this.#loads.get(text)
+    if (loads) for (const load of loads) load.valid = false
+  }
+
+  override clear(): void {
+    this.#entries.clear()
+    this.#bytes = 0
+    for (const loads of this.#loads.values()) for (const load of loads) load.valid = false
+    super.clear(false)
+  }
+
+  override onError(): void {
+    this.clear()
+  }
+
+  override onClose(): void {
+    this.clear()
+  }
+
+  override onPoolClose(): void {
+    this.clear()
+  }
+
+  /** A Cluster rediscovering its slots: nothing is stored or served until it is done. */
+  override disable(): void {
+    this.#disabled = true
+    this.clear()
+  }
+
+  override enable(): void {
+    this.#disabled = false
+  }
+
+  #store(key: string, raw: string, expiresAt: number): void {
+    const bytes = estimateBytes(key, raw)
+    if (bytes > this.#maxBytes) return
+    const old = this.#entries.get(key)
+    if (old !== undefined) this.#drop(key, old)
+    this.#entries.set(key, { raw, data: undefined, bytes, expiresAt })
+    this.#bytes += bytes
+    for (const [oldest, entry] of this.#entries) {
+      if (this.#entries.size <= this.#maxEntries && this.#bytes <= this.#maxBytes) break
+      this.#drop(oldest, entry)
+    }
+  }
+
+  #drop(key: string, entry: Entry): void {
+    this.#entries.delete(key)
+    this.#bytes -= entry.bytes
+  }
+}
+
+function keyText(key: RedisArgument): string {
+  return typeof key === 'string' ? key : key.toString()
+}
