@@ -15,7 +15,7 @@ import { API, createAgent, formOf, HTML, login, type Agent, type Hop } from './s
 import { buildHandler, FRAMEWORKS, openStage, type Framework, type Stage } from './support/apps.js'
 import { appOptions, captureLogs, CLIENT_ID, CLIENT_SECRET, SECRET_A, SECRET_B, SECRET_C, startProvider } from './support/provider.js'
 import { holdTokenRequests } from './support/gate.js'
-import { startRedis, type RedisServer } from './support/redis.js'
+import { startRedis, until, type RedisServer } from './support/redis.js'
 
 const SESSION = 'codegrant.session'
 const ACCESS_TOKEN_TTL = 300
@@ -50,6 +50,12 @@ function suite(framework: Framework, sessions: Sessions): void {
    * and the test that logged in went on signed out.
    */
   const REDIS_TIMEOUT = 2000
+  /**
+   * The Redis store's session cache serves a record it holds until its heartbeat misses (at most
+   * 2.5 s after the last PING answered, see @codegrant/redis): a hung Redis is met by requests
+   * from then on. Bounded wait.
+   */
+  const cacheStopped = () => until('the session cache to stop serving', async () => store?.cache?.serving !== true, 10_000)
   const redisOnly: SuiteIt = sessions === 'redis' ? vitestIt : none
   // with Redis most groups would be empty (vitest refuses empty suites): their tests go flat
   const describe = (sessions === 'cookie' ? vitestDescribe : (_name: string, body: () => void) => body()) as typeof vitestDescribe
@@ -891,7 +897,7 @@ function suite(framework: Framework, sessions: Sessions): void {
         await redis!.start()
       }
       expect(agent.cookies(stage.url).get(SESSION)).toBe(cookie)
-      // ioredis reconnects by itself: the same cookie is signed in again, no restart
+      // node-redis reconnects by itself: the same cookie is signed in again, no restart
       await sinceStopped(async () => (await get('/me')).status === 200)
       expect(JSON.parse((await get('/me')).body).user.sub).toBe('alice')
       expect((await get('/', HTML)).body).toBe('signed in as alice')
@@ -909,6 +915,7 @@ function suite(framework: Framework, sessions: Sessions): void {
       }
       const before = logs.lines.length
       redis!.freeze()
+      await cacheStopped()
       try {
         // nothing answers: the first calls wait for the store's timeout (three at once: one wait)
         const [home, ...guarded] = await Promise.all([timed('/', HTML), timed('/me', API), timed('/me', API)])
@@ -953,6 +960,7 @@ function suite(framework: Framework, sessions: Sessions): void {
       }
       const before = logs.lines.length
       redis!.freeze()
+      await cacheStopped()
       try {
         // three calls fail after the store's timeout (at once: one wait): the breaker opens
         expect((await Promise.all([get('/me'), get('/me'), get('/me')])).map(({ status }) => status)).toEqual([503, 503, 503])

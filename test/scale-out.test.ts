@@ -238,7 +238,7 @@ describe('two instances behind a load balancer, sessions in Redis', () => {
     } finally {
       await redis.start()
     }
-    // ioredis reconnects by itself: the apps are not restarted
+    // node-redis reconnects by itself: the apps are not restarted
     for (const which of [0, 1]) {
       const deadline = Date.now() + 15_000
       let me = await on(which, '/me')

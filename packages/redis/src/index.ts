@@ -128,6 +128,8 @@ export function redisStore(options: RedisStoreOptions = {}): RedisStore {
   const parsed = createParsedRecords()
   const script = scripts(commands)
   const heartbeat = cache && startHeartbeat(cache, async () => (client.isReady ? masters() : []))
+  // confirmed as soon as connected, not a heartbeat later
+  if (heartbeat) void opening.then(heartbeat.beat)
 
   return {
     client,
@@ -214,7 +216,7 @@ function scripts(commands: Commands): (lua: string, key: string, ...args: string
  * when one fails (or the client is not connected), the cache is dropped and serves nothing until
  * the next round succeeds.
  */
-function startHeartbeat(cache: SessionCache, masters: () => Promise<Pinger[]>): { stop(): void } {
+function startHeartbeat(cache: SessionCache, masters: () => Promise<Pinger[]>): { beat(): Promise<void>; stop(): void } {
   let running = false
   const beat = async () => {
     if (running) return
@@ -234,7 +236,7 @@ function startHeartbeat(cache: SessionCache, masters: () => Promise<Pinger[]>): 
   const timer = setInterval(() => void beat(), HEARTBEAT_MS)
   timer.unref()
   void beat()
-  return { stop: () => clearInterval(timer) }
+  return { beat, stop: () => clearInterval(timer) }
 }
 
 /** What the heartbeat and `ping()` talk to: each connection commands go to. */

@@ -103,11 +103,16 @@ export class SessionCache extends BasicPooledClientSideCache {
       this.#drop(key, entry)
       return undefined
     }
-    if (now >= this.#confirmedUntil || this.#disabled) return undefined
+    if (this.#disabled || now >= this.#confirmedUntil) return undefined
     // least recently used first: a hit moves the record to the end
     this.#entries.delete(key)
     this.#entries.set(key, entry)
     return entry
+  }
+
+  /** Whether hits are served now: the heartbeat has lately confirmed every tracking connection (and a Cluster is not rediscovering its slots). */
+  get serving(): boolean {
+    return !this.#disabled && performance.now() < this.#confirmedUntil
   }
 
   /** Keeps the parsed form of a record just read, if its text is the one cached. */

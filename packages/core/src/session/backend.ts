@@ -164,7 +164,7 @@ export function createSessionBackend(config: OAuthConfig, codec: CookieCodec, co
 
   const given = openStore(config)
   // the memory store cannot fail: no breaker, its calls stay synchronous
-  const outage = config.sessionStore === 'memory' ? undefined : createOutage(config.logger)
+  const outage = config.sessionStore === 'memory' ? undefined : createOutage(config.logger, given.flushCache?.bind(given))
   const store = guardStore(config, given, outage)
   const open = (cookies: RequestCookies) => decode(readChunks(cookies, cookieName), isSessionId)
   const resolve = (sid: SessionData | string | undefined, now: number) =>

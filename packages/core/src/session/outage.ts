@@ -59,7 +59,11 @@ export interface Outage {
   answered<T>(value: T): T
 }
 
-export function createOutage(logger: FullLogger): Outage {
+/**
+ * @param opened called each time the breaker opens (from closed): a store's `flushCache`, so that
+ *   nothing it kept from before the outage is served after it.
+ */
+export function createOutage(logger: FullLogger, opened?: () => void): Outage {
   let failures = 0
   let refused = 0
   let since = 0
@@ -87,6 +91,7 @@ export function createOutage(logger: FullLogger): Outage {
         )
       }
       if (failures >= BREAKER_FAILURES) {
+        if (!outage.open) opened?.()
         outage.open = true
         resumeAt = performance.now() + BREAKER_PAUSE_MS
         probeAt = undefined

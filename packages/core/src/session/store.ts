@@ -131,10 +131,16 @@ export interface SessionStore {
   tagged?(tag: string): MaybePromise<string[]>
   /** Records a one-time `key` for `ttl` seconds; resolves false when it was already recorded. */
   once?(key: string, ttl: number): MaybePromise<boolean>
+  /**
+   * Drops whatever the store keeps of records in this process (a cache): codegrant calls it when
+   * the store's circuit breaker opens, so that nothing kept from before an outage is served after
+   * it (`@codegrant/redis`'s session cache).
+   */
+  flushCache?(): void
 }
 
 /** A store that coordinates instances and serves back-channel logout. */
-export type CoordinatingStore = Required<SessionStore>
+export type CoordinatingStore = Required<Omit<SessionStore, 'flushCache'>> & Pick<SessionStore, 'flushCache'>
 
 export function isCoordinating(store: SessionStore): store is CoordinatingStore {
   const { update, lock, unlock, tag, tagged, once } = store
