@@ -4,7 +4,7 @@
  * lock (owner-only release, expiry), tags for back-channel logout, one-time keys.
  */
 import { memoryStore, type CoordinatingStore, type SessionData } from '@codegrant/core'
-import { redisStore, redisStoreFromEnv, type RedisStore } from '@codegrant/redis'
+import { redisStore, redisStoreFromEnv, type RedisStore, type RedisStoreOptions } from '@codegrant/redis'
 import { execFile } from 'node:child_process'
 import { promisify } from 'node:util'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -26,39 +26,71 @@ const fresh = () => `sid-${process.pid}-${++counter}-${Math.random().toString(36
 let single: RedisServer
 let cluster: RedisCluster
 let sentinel: RedisSentinel
+let secure: RedisSentinel
 const stores: RedisStore[] = []
 
 beforeAll(async () => {
-  ;[single, cluster, sentinel] = await Promise.all([startRedis(), startRedisCluster(), startRedisSentinel()])
-}, 60_000)
+  ;[single, cluster, sentinel, secure] = await Promise.all([startRedis(), startRedisCluster(), startRedisSentinel(), startRedisSentinel('codegrant', { tls: true })])
+}, 90_000)
 afterAll(async () => {
   await Promise.all(stores.map((store) => store.close()))
-  await Promise.all([single?.close(), cluster?.close(), sentinel?.close()])
+  await Promise.all([single?.close(), cluster?.close(), sentinel?.close(), secure?.close()])
 })
 
+const quiet = { warn: () => undefined, error: () => undefined }
+/** The Redis stores of the topologies, session cache on (the default). */
+const TOPOLOGIES = {
+  single: (prefix: string) => redisStore({ url: single.url, prefix }),
+  sentinel: (prefix: string) => redisStoreFromEnv({ OAUTH_REDIS_URL: sentinel.url, OAUTH_REDIS_PREFIX: prefix }),
+  'sentinel over TLS': (prefix: string) => redisStore({ url: secure.url, prefix, tls: { ca: secure.ca }, logger: quiet }),
+  cluster: (prefix: string) => redisStoreFromEnv({ OAUTH_REDIS_URL: cluster.url, OAUTH_REDIS_PREFIX: prefix }),
+} satisfies Record<string, (prefix: string) => RedisStore>
+
+/** A store of `kind` whose session cache serves (its heartbeat confirmed the connections). */
+async function cachedStore(kind: keyof typeof TOPOLOGIES, prefix: string): Promise<RedisStore> {
+  const store = TOPOLOGIES[kind](prefix)
+  stores.push(store)
+  await until(`the ${kind} store's cache to serve`, async () => store.cache?.serving === true)
+  return store
+}
+
+/** Polls `check` until it holds (bounded): how long that took, in ms. */
+async function within(what: string, check: () => Promise<boolean>, ms = 5000): Promise<number> {
+  const started = performance.now()
+  await until(what, check, ms)
+  return performance.now() - started
+}
+
 const KINDS = {
-  memory: () => memoryStore(),
-  redis: () => {
-    const store = redisStore({ url: single.url, prefix: 'contract:' })
+  memory: async () => memoryStore(),
+  redis: () => cachedStore('single', 'contract:'),
+  cluster: () => cachedStore('cluster', 'contract:'),
+  sentinel: () => cachedStore('sentinel', 'contract:'),
+  'sentinel over TLS': () => cachedStore('sentinel over TLS', 'contract:'),
+  'uncached redis': async () => {
+    const store = redisStore({ url: single.url, prefix: 'contract-uncached:', cache: false })
     stores.push(store)
     return store
   },
-  cluster: () => {
-    const store = redisStoreFromEnv({ OAUTH_REDIS_URL: cluster.url, OAUTH_REDIS_PREFIX: 'contract:' })
-    stores.push(store)
-    return store
-  },
-  sentinel: () => {
-    const store = redisStoreFromEnv({ OAUTH_REDIS_URL: sentinel.url, OAUTH_REDIS_PREFIX: 'contract:' })
-    stores.push(store)
-    return store
-  },
-} satisfies Record<string, () => CoordinatingStore>
+} satisfies Record<string, () => Promise<CoordinatingStore>>
 
 describe.each(Object.keys(KINDS) as (keyof typeof KINDS)[])('%s store', (kind) => {
   let store: CoordinatingStore
-  beforeAll(() => {
-    store = KINDS[kind]()
+  beforeAll(async () => {
+    store = await KINDS[kind]()
+  }, 20_000)
+
+  it('reads its own writes at once, the record cached or not', async () => {
+    const sid = fresh()
+    await store.set(sid, session(sid, 'at-1'), 60)
+    expect((await store.get(sid))?.tokens.accessToken).toBe('at-1')
+    expect((await store.get(sid))?.tokens.accessToken).toBe('at-1')
+    expect(await store.update(sid, session(sid, 'at-2'), 60)).toBe(true)
+    expect((await store.get(sid))?.tokens.accessToken).toBe('at-2')
+    await store.set(sid, session(sid, 'at-3'), 60)
+    expect((await store.get(sid))?.tokens.accessToken).toBe('at-3')
+    await store.destroy(sid)
+    expect(await store.get(sid)).toBeUndefined()
   })
 
   it('keeps, returns and destroys a record', async () => {
@@ -146,6 +178,10 @@ describe('redis store', () => {
     stores.push(store)
     const sid = fresh()
     await store.set(sid, session(sid), 60)
+    await until('the cache to serve', async () => store.cache?.serving === true)
+    expect(await store.get(sid)).toEqual(session(sid))
+    const cachedBefore = store.cache!.size() > 0
+    expect(cachedBefore).toBe(true)
     const before = await sentinel.masterPort()
     expect(await sentinel.cli(before, 'exists', `failover:{${sid}}:session`)).toBe('1')
     await until('the replica to have the record', async () => (await sentinel.cli(sentinel.ports.find((port) => port !== before)!, 'exists', `failover:{${sid}}:session`)) === '1')
@@ -157,6 +193,8 @@ describe('redis store', () => {
       await store.set(moved, session(moved), 60)
       return (await sentinel.cli(after, 'exists', `failover:{${moved}}:session`)) === '1'
     }, 20_000)
+    // the record read before the failover was dropped with the old master's connection
+    await until('the failover to flush the cache', async () => !cachedBefore || store.cache!.size() === 0)
     expect(await store.get(sid)).toEqual(session(sid))
     expect(await sentinel.cli(after, 'exists', `failover:{${moved}}:session`)).toBe('1')
     expect(await store.update!(sid, session(sid, 'at-2'), 60)).toBe(true)
@@ -173,9 +211,9 @@ describe('redis store', () => {
     expect(ttl).toBeLessThanOrEqual(90_000)
   })
 
-  it('reads Redis on every get: parses a record again only when its text changed, and sees a write or delete made elsewhere at once', async () => {
-    const store = redisStore({ url: single.url, prefix: 'parsed:' })
-    const elsewhere = redisStore({ url: single.url, prefix: 'parsed:' }) // another instance
+  it('uncached (cache: false), reads Redis on every get: parses a record again only when its text changed, and sees a write or delete made elsewhere at once', async () => {
+    const store = redisStore({ url: single.url, prefix: 'parsed:', cache: false })
+    const elsewhere = redisStore({ url: single.url, prefix: 'parsed:', cache: false }) // another instance
     stores.push(store, elsewhere)
     const sid = fresh()
     await elsewhere.set(sid, session(sid, 'at-1'), 60)
@@ -248,13 +286,6 @@ describe('redis store', () => {
 })
 
 describe('redis store: Sentinel over TLS', () => {
-  let secure: RedisSentinel
-  beforeAll(async () => {
-    secure = await startRedisSentinel('codegrant', { tls: true })
-  }, 60_000)
-  afterAll(async () => {
-    await secure?.close()
-  })
 
   it('talks TLS to the sentinels and to the master (which have no plain-text port): a session round-trips', async () => {
     // nothing listens in plain text: a plain-text client is not answered by the sentinel or the master
@@ -290,6 +321,188 @@ describe('redis store: Sentinel over TLS', () => {
     expect(() => createCodegrant({ logger: { warn: () => undefined, error: () => undefined } }, { ...env, OAUTH_SESSION_STORE: 'redis', OAUTH_REDIS_URL: 'rediss+sentinel://h1:26379,redis://h2:26379/m' }))
       .toThrow(/OAUTH_REDIS_URL mixes TLS and plain-text entries/)
   })
+})
+
+/** Runs redis-cli against where `kind` keeps `key` now (the master, the cluster node of its slot). */
+async function cliFor(kind: keyof typeof TOPOLOGIES, ...args: string[]): Promise<string> {
+  if (kind === 'single') return single.cli(...args)
+  if (kind === 'sentinel') return sentinel.cli(await sentinel.masterPort(), ...args)
+  if (kind === 'sentinel over TLS') return secure.cli(await secure.masterPort(), ...args)
+  return (await run(binary('redis-cli'), ['-c', '-p', String(cluster.ports[0]), ...args], { timeout: 10_000 })).stdout.trim()
+}
+
+describe.each(Object.keys(TOPOLOGIES) as (keyof typeof TOPOLOGIES)[])('redis session cache: %s', (kind) => {
+  const prefix = `cached-${kind.replace(/\W/g, '')}:`
+
+  it('serves a record from memory once read, and sees a refresh or a logout made on another instance as soon as its invalidation arrives', async () => {
+    const [a, b] = [await cachedStore(kind, prefix), await cachedStore(kind, prefix)]
+    const sid = fresh()
+    await a.set(sid, session(sid, 'at-1'), 60)
+    const first = await b.get(sid)
+    expect(first?.tokens.accessToken).toBe('at-1')
+    expect(b.cache!.size()).toBeGreaterThan(0)
+    expect(await b.get(sid)).toBe(first)
+    await a.update(sid, session(sid, 'at-2'), 60) // a refresh on instance A
+    await within('B to see the refresh', async () => (await b.get(sid))?.tokens.accessToken === 'at-2')
+    await a.destroy(sid) // a logout on instance A
+    await within('B to see the logout', async () => (await b.get(sid)) === undefined)
+  })
+
+  it('sees a record changed or deleted behind its back by another client (redis-cli)', async () => {
+    const store = await cachedStore(kind, prefix)
+    const sid = fresh()
+    const key = `${prefix}{${sid}}:session`
+    await store.set(sid, session(sid, 'at-1'), 60)
+    expect((await store.get(sid))?.tokens.accessToken).toBe('at-1')
+    expect((await store.get(sid))?.tokens.accessToken).toBe('at-1')
+    await cliFor(kind, 'set', key, JSON.stringify(session(sid, 'at-2')), 'px', '60000')
+    await within('the store to see the change', async () => (await store.get(sid))?.tokens.accessToken === 'at-2')
+    await cliFor(kind, 'pexpire', key, '50')
+    await within('the store to see the record expire', async () => (await store.get(sid)) === undefined)
+  })
+
+  it('never caches locks, one-time keys or tags', async () => {
+    const store = await cachedStore(kind, `${prefix}other:`)
+    const sid = fresh()
+    await store.lock(sid, 'me', 60_000)
+    await store.once(`jti:${sid}`, 60)
+    await store.tag(`sub:${sid}`, sid, 60)
+    expect(await store.tagged(`sub:${sid}`)).toEqual([sid])
+    expect(store.cache!.size()).toBe(0)
+    await store.set(sid, session(sid), 60)
+    await store.get(sid)
+    expect(store.cache!.size()).toBe(1)
+  })
+})
+
+describe('redis session cache: faults', () => {
+  let scratch: RedisServer
+  beforeAll(async () => {
+    scratch = await startRedis()
+  }, 30_000)
+  afterAll(async () => {
+    await scratch?.close()
+  })
+  const scratchStore = async (options: Partial<RedisStoreOptions> = {}) => {
+    const store = redisStore({ url: scratch.url, prefix: 'faults:', timeout: 500, logger: quiet, ...options })
+    stores.push(store)
+    await until('the cache to serve', async () => store.cache?.serving === true)
+    return store
+  }
+  const gets = async () => Number(/cmdstat_get:calls=(\d+)/.exec(await scratch.cli('info', 'commandstats'))?.[1] ?? 0)
+
+  it('answers a cached record without a command to Redis', async () => {
+    const store = await scratchStore()
+    const sid = fresh()
+    await store.set(sid, session(sid), 60)
+    await store.get(sid)
+    const before = await gets()
+    for (let i = 0; i < 100; i++) expect((await store.get(sid))?.sid).toBe(sid)
+    expect(await gets()).toBe(before)
+  })
+
+  it('drops every cached record on FLUSHDB', async () => {
+    const store = await scratchStore()
+    const sid = fresh()
+    await store.set(sid, session(sid), 60)
+    expect(await store.get(sid)).toBeDefined()
+    expect(store.cache!.size()).toBe(1)
+    await scratch.cli('flushdb')
+    await within('FLUSHDB to reach the cache', async () => (await store.get(sid)) === undefined)
+  })
+
+  it('flushes on reconnect: a change made while its connection was down (its invalidation lost) is seen', async () => {
+    const store = await scratchStore()
+    const sid = fresh()
+    await store.set(sid, session(sid, 'at-1'), 60)
+    expect((await store.get(sid))?.tokens.accessToken).toBe('at-1')
+    // the store's connection is cut, and the record changed before it reconnects
+    await scratch.cli('client', 'kill', 'type', 'normal')
+    await scratch.cli('set', `faults:{${sid}}:session`, JSON.stringify(session(sid, 'at-2')), 'px', '60000')
+    await within('the store to see the change', async () => (await store.get(sid))?.tokens.accessToken === 'at-2')
+  })
+
+  it('a hung Redis (SIGSTOP): the cache stops serving within its heartbeat window and is flushed; it serves again once Redis answers', async () => {
+    const store = await scratchStore()
+    const sid = fresh()
+    await store.set(sid, session(sid), 60)
+    expect(await store.get(sid)).toBeDefined()
+    scratch.freeze()
+    try {
+      await within('the cache to stop serving', async () => !store.cache!.serving, 10_000)
+      await expect(store.get(sid)).rejects.toThrow(/Redis GET failed/)
+      await within('the cache to be flushed', async () => store.cache!.size() === 0, 10_000)
+    } finally {
+      scratch.thaw()
+    }
+    await within('the cache to serve again', async () => store.cache!.serving, 10_000)
+    expect((await store.get(sid))?.sid).toBe(sid)
+  })
+
+  it('a restarted Redis: nothing cached is served while it is down, and the records are read again once it is back', async () => {
+    const store = await scratchStore()
+    const sid = fresh()
+    await store.set(sid, session(sid), 60)
+    expect(await store.get(sid)).toBeDefined()
+    await scratch.stop()
+    try {
+      await within('the cache to be flushed', async () => store.cache!.size() === 0 && !store.cache!.serving, 10_000)
+      await expect(store.get(sid)).rejects.toThrow()
+    } finally {
+      await scratch.start()
+    }
+    await within('the store to read the record again', async () => (await store.get(sid).catch(() => undefined))?.sid === sid, 15_000)
+  }, 30_000)
+
+  it('codegrant flushes the cache when the store\'s circuit breaker opens', async () => {
+    const { createCodegrant, createCookieCodec } = await import('@codegrant/core')
+    const store = await scratchStore()
+    const sid = fresh()
+    await store.set(sid, session(sid), 60)
+    expect(await store.get(sid)).toBeDefined()
+    const app = createCodegrant({ sessionStore: store, logger: quiet }, {
+      OAUTH_ISSUER: 'http://127.0.0.1:9', OAUTH_CLIENT_ID: 'client', OAUTH_CLIENT_SECRET: 'secret', OAUTH_BASE_URL: 'http://localhost:3000', OAUTH_COOKIE_SECRET: 'x'.repeat(32),
+    })
+    const codec = createCookieCodec(['x'.repeat(32)])
+    const request = (id: string) => ({ method: 'GET', url: '/', headers: { cookie: `codegrant.session=${codec.seal('codegrant.session', JSON.stringify(id))}` } })
+    // GET refused by Redis (PING, and so the heartbeat, still answered): reads of uncached sessions fail
+    await scratch.cli('acl', 'setuser', 'default', '-get')
+    try {
+      for (let i = 0; i < 3; i++) await app.attach(request(fresh()), () => undefined, undefined)
+      expect(store.cache!.serving).toBe(true)
+      expect(store.cache!.size()).toBe(0)
+    } finally {
+      await scratch.cli('acl', 'setuser', 'default', '+@all')
+    }
+  })
+
+  it.each([
+    ['entries', { entries: 2000, bytes: 64 * 1024 * 1024 }],
+    ['bytes', { entries: 1_000_000, bytes: 1024 * 1024 }],
+  ] as const)('keeps its memory bound (%s) under 100,000 sessions, evicting the least recently used', async (bound, limits) => {
+    const store = await scratchStore({ cache: limits, timeout: 5000 })
+    const ids = Array.from({ length: 100_000 }, (_, i) => `bound-${i}`)
+    if (Number(await scratch.cli('dbsize')) < ids.length) {
+      for (let i = 0; i < ids.length; i += 5000) await Promise.all(ids.slice(i, i + 5000).map((sid) => store.set(sid, session(sid), 300)))
+    }
+    let most = 0
+    for (let i = 0; i < ids.length; i += 5000) {
+      const batch = ids.slice(i, i + 5000)
+      const read = await Promise.all(batch.map((sid) => store.get(sid)))
+      expect(read.every((data, index) => data?.sid === batch[index])).toBe(true)
+      expect(store.cache!.size()).toBeLessThanOrEqual(limits.entries)
+      expect(store.cache!.bytes).toBeLessThanOrEqual(limits.bytes)
+      most = Math.max(most, bound === 'entries' ? store.cache!.size() : store.cache!.bytes)
+    }
+    // the bound was reached, not just respected
+    expect(most).toBeGreaterThan(limits[bound] * 0.9)
+    // the most recently read are kept, the first ones were evicted
+    const before = await gets()
+    await store.get(ids.at(-1)!)
+    expect(await gets()).toBe(before)
+    await store.get(ids[0]!)
+    expect(await gets()).toBe(before + 1)
+  }, 120_000)
 })
 
 describe('OAUTH_SESSION_STORE=redis', () => {

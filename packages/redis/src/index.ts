@@ -183,7 +183,6 @@ export function redisStore(options: RedisStoreOptions = {}): RedisStore {
     async close() {
       heartbeat?.stop()
       cache?.clear()
-      await opening
       // QUIT would wait for a Redis that is down: drop the connection then
       if (client.isReady) await client.close().catch(() => client.destroy())
       else if (client.isOpen) client.destroy()
