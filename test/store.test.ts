@@ -160,6 +160,27 @@ describe.each(Object.keys(KINDS) as (keyof typeof KINDS)[])('%s store', (kind) =
 })
 
 describe('redis store', () => {
+  it('a single Redis answering READONLY (demoted by a failover): reconnects and resends the write once, then reports the error', async () => {
+    const [demoted, master] = await Promise.all([startRedis(), startRedis()])
+    const store = redisStore({ url: demoted.url, prefix: 'readonly:', logger: quiet })
+    try {
+      await store.ping()
+      const id = async () => /id=(\d+)/.exec((await demoted.cli('client', 'list')).split('\n').find((line) => !line.includes('cmd=client|list'))!)![1]
+      const before = await id()
+      await demoted.cli('replicaof', '127.0.0.1', String(master.port))
+      const sid = fresh()
+      await expect(store.set(sid, session(sid), 60)).rejects.toThrow(/Redis SET failed: READONLY/)
+      // it let go of the connection that answered READONLY: a new one was made
+      await until('a new connection', async () => (await id()) !== before)
+      await demoted.cli('replicaof', 'no', 'one')
+      await store.set(sid, session(sid), 60)
+      expect(await demoted.cli('exists', `readonly:{${sid}}:session`)).toBe('1')
+    } finally {
+      await store.close()
+      await Promise.all([demoted.close(), master.close()])
+    }
+  })
+
   it('keeps a session\'s keys in one cluster slot, under the prefix', async () => {
     const store = redisStoreFromEnv({ OAUTH_REDIS_URL: cluster.url, OAUTH_REDIS_PREFIX: 'slot:' })
     stores.push(store)

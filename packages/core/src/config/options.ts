@@ -85,6 +85,12 @@ export interface OAuthOptions {
   redisPrefix?: string
   /** With `redis`: milliseconds before a Redis call fails (what needs the session answers 503; other requests go on signed out), default 2000. */
   redisTimeout?: number
+  /**
+   * With `redis`: keep session records read in this process, served from memory until Redis says
+   * they changed (server-assisted client-side caching, RESP3 `CLIENT TRACKING`), default true;
+   * false for a Redis or proxy without `CLIENT TRACKING`.
+   */
+  redisCache?: boolean
   /** Serve OpenID Connect Back-Channel Logout at `routes.backchannelLogout` (needs a server-side store). */
   backchannelLogout?: boolean
   /** Absolute session lifetime, seconds. */

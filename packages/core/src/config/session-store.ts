@@ -36,6 +36,8 @@ interface RedisSettings {
   cluster: boolean
   prefix: string | undefined
   timeout: number
+  /** Session records cached in the process, invalidated by Redis (`OAUTH_REDIS_CACHE`). */
+  cache: boolean
 }
 
 /** What the core uses of `@codegrant/redis`. */
@@ -61,6 +63,7 @@ export function resolveSessionStore(options: OAuthOptions, check: Checks, logger
     cluster: check.flag('redisCluster', options.redisCluster),
     prefix: check.text('redisPrefix', options.redisPrefix),
     timeout: check.number('redisTimeout', options.redisTimeout),
+    cache: check.flag('redisCache', options.redisCache),
   }
   if (typeof store === 'object' && store !== null) return { sessionStore: 'custom', customStore: store }
   if (store === undefined || store === 'cookie' || store === 'memory') return { sessionStore: store ?? 'cookie' }

@@ -23,7 +23,7 @@ export const BREAKER_PROBE_LOST_MS = 10_000
  * line each would flood the log and bury its cause.
  *
  * The breaker: a store that is down fails each call only after its timeout (`OAUTH_REDIS_TIMEOUT`,
- * 2 s by default; ioredis queues commands while disconnected), and every page load of a signed-in
+ * 2 s by default; the Redis client queues commands while disconnected), and every page load of a signed-in
  * browser would wait that long. So, after {@link BREAKER_FAILURES} failures in a row the breaker
  * opens: calls fail at once with the same `codegrant/store_unavailable` (no store call is made,
  * and they are counted apart, not logged as failures) until {@link BREAKER_PAUSE_MS} have passed
