@@ -55,7 +55,7 @@ const settings = {
  * exchange, JWKS, undici or web streams in it), and the session works in it as in any instance.
  */
 settings.fresh = env.BENCH_FRESH !== '0'
-const loggedInByTwin = (kind) => settings.fresh && /^((express|koa|fastify)-(codegrant|redis)|express-openid-connect)$/.test(kind)
+const loggedInByTwin = (kind) => settings.fresh && /^((express|koa|fastify)-(codegrant|redis|redis-uncached)|express-openid-connect)$/.test(kind)
 /** `BENCH_ONLY` matching `scale` (or no BENCH_ONLY): the scale-out measures of issue 7. */
 settings.scale = !settings.only || settings.only.test('scale')
 /**
@@ -106,6 +106,7 @@ const SERVERS = {
     [`${fw}-codegrant`, { ...CODEGRANT, perProcess: true }],
     [`${fw}-memory`, CODEGRANT],
     [`${fw}-redis`, CODEGRANT],
+    [`${fw}-redis-uncached`, CODEGRANT],
   ])),
   'express-openid-connect': { callback: '/callback', login: { path: '/login', pick: (n) => n === 'appSession' || n.startsWith('appSession.') }, perProcess: true },
   passport: { callback: '/callback', login: { path: '/login', pick: (n) => n === 'connect.sid' } },
@@ -139,7 +140,8 @@ const ALL_CASES = [
       { id: `${fw}.guard-many`, group, label: `(c″) codegrant ${guardName}, ${MANY_USERS} users' session cookies in turn on each connection, /me`, server: `${fw}-codegrant`, path: '/me', expect: 200, user: true, session: 'many', baselines: vsMe },
       { id: `${fw}.guard-none`, group, label: `(d) codegrant ${guardName}, no cookie (401)`, server: `${fw}-codegrant`, path: '/me', expect: 401, baselines: vsPublic, extra: true },
       { id: `${fw}.guard-memory`, group, label: `(e) codegrant ${guardName}, memory store, valid session cookie, /me`, server: `${fw}-memory`, path: '/me', expect: 200, user: true, session: 'once', baselines: vsMe },
-      { id: `${fw}.guard-redis`, group, label: `(f) codegrant ${guardName}, Redis store (one GET per request), valid session cookie, /me`, server: `${fw}-redis`, path: '/me', expect: 200, user: true, session: 'once', baselines: vsMe },
+      { id: `${fw}.guard-redis`, group, label: `(f) codegrant ${guardName}, Redis store, session cache on (no round trip once read), valid session cookie, /me`, server: `${fw}-redis`, path: '/me', expect: 200, user: true, session: 'once', baselines: vsMe },
+      { id: `${fw}.guard-redis-uncached`, group, label: `(f′) codegrant ${guardName}, Redis store, session cache off (OAUTH_REDIS_CACHE=false: one GET per request), valid session cookie, /me`, server: `${fw}-redis-uncached`, path: '/me', expect: 200, user: true, session: 'once', baselines: vsMe },
       ...(fw === 'express'
         ? [{ id: 'express.guard-stale', group, label: '(c′) codegrant requireAuth(), session cookie last renewed > 72 min ago (renewed on every request)', server: 'express-codegrant', path: '/me', expect: 200, user: true, session: 'stale', baselines: vsMe, extra: true }]
         : []),
@@ -313,12 +315,12 @@ async function main() {
   machine.quietAtStart = await waitForQuiet(settings.quietWait)
   const cookieSecret = randomBytes(32).toString('base64url')
   // a real redis-server for the Redis rows and the scale-out measures, on the load generator's CPU
-  // (the server's CPU time per request is then codegrant's and ioredis's, not Redis's)
-  const redis = kinds.some((k) => k.endsWith('-redis')) || settings.scale ? await startRedis({ cpu: settings.pin ? LOAD_CPU : undefined }) : undefined
+  // (the server's CPU time per request is then codegrant's and node-redis's, not Redis's)
+  const redis = kinds.some((k) => k.includes('-redis')) || settings.scale ? await startRedis({ cpu: settings.pin ? LOAD_CPU : undefined }) : undefined
   if (redis) log(`started redis-server (pid ${redis.pid}) on ${redis.url}`)
   const specs = {}
   for (const kind of kinds) {
-    specs[kind] = { port: await freePort(), clientId: `bench-${kind}`, clientSecret: randomBytes(24).toString('base64url'), cookieSecret, redisUrl: redis?.url }
+    specs[kind] = { port: await freePort(), clientId: `bench-${kind}`, clientSecret: randomBytes(24).toString('base64url'), cookieSecret, redisUrl: redis?.url, ...(kind.endsWith('-redis-uncached') ? { redisCache: false } : {}) }
   }
   const clients = kinds
     .filter((kind) => SERVERS[kind].callback)
@@ -400,7 +402,7 @@ async function main() {
       const headers = await headersFor(c)
       const server = children[c.server].pid
       const before = { cpu: cpuBusy(settings.pin ? SERVER_CPU : undefined), server: processCpu(server), at: performance.now() }
-      const storeCpu = c.server.endsWith('-redis') ? processCpu(redis.pid) : undefined
+      const storeCpu = c.server.includes('-redis') ? processCpu(redis.pid) : undefined
       const result = await runWrk({ url: urlOf(c), headers, seconds, connections: settings.connections, cpu: settings.pin ? LOAD_CPU : undefined, cookies: await cookiesFor(c) })
       const elapsed = (performance.now() - before.at) / 1000
       const serverCpu = processCpu(server) - before.server
@@ -630,8 +632,10 @@ function renderTargets(byId, versus, paced) {
     const pair = paced.find((p) => p.framework === fw)
     if (pair) rows.push(`| ${group} | p99 guarded ÷ floor's p99, same load (${fmt.rps(pair.targetRps)} req/s offered) | ≤ 1.10 | ${pair.p99Ratio.toFixed(2)} [${pair.p99Min.toFixed(2)}–${pair.p99Max.toFixed(2)}] | — | — | — | ${pair.p99Ratio <= 1.1 ? '✅' : '❌'} |`)
     target(`guarded, memory store vs floor${oneProcess}`, at('guard-memory'))
-    const redis = at('guard-redis')
-    target(`guarded, Redis store vs floor${oneProcess}${redis?.median.storeCpuUs !== undefined ? ` (+ ${redis.median.storeCpuUs.toFixed(1)} µs/req of redis-server's CPU)` : ''}`, redis)
+    for (const [id, what] of [['guard-redis', 'session cache on'], ['guard-redis-uncached', 'session cache off']]) {
+      const redis = at(id)
+      target(`guarded, Redis store (${what}) vs floor${oneProcess}${redis?.median.storeCpuUs !== undefined ? ` (+ ${redis.median.storeCpuUs.toFixed(2)} µs/req of redis-server's CPU)` : ''}`, redis)
+    }
     const floors = [at('floor'), at('floor-me')].filter((c) => c?.vs.bare)
     if (floors.length) rows.push(row(group, `floor vs bare: ${floors.map((c) => c.path).join(', ')}`, '(reported)', floors.map((c) => c.vs.bare), '—'))
   }

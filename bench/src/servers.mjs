@@ -14,7 +14,7 @@ const base = `http://127.0.0.1:${settings.port}`
 const codegrantOptions = (sessionStore = 'cookie') => ({
   sessionStore,
   // the Redis store: a redis-server the bench started on loopback (OAUTH_REDIS_URL would do the same)
-  ...(sessionStore === 'redis' ? { redisUrl: settings.redisUrl, ...(settings.redisPrefix ? { redisPrefix: settings.redisPrefix } : {}) } : {}),
+  ...(sessionStore === 'redis' ? { redisUrl: settings.redisUrl, ...(settings.redisPrefix ? { redisPrefix: settings.redisPrefix } : {}), ...(settings.redisCache === false ? { redisCache: false } : {}) } : {}),
   issuer: settings.issuer,
   clientId: settings.clientId,
   clientSecret: settings.clientSecret,
@@ -161,16 +161,19 @@ const builders = {
   'express-codegrant': () => expressApp('codegrant', 'cookie'),
   'express-memory': () => expressApp('codegrant', 'memory'),
   'express-redis': () => expressApp('codegrant', 'redis'),
+  'express-redis-uncached': () => expressApp('codegrant', 'redis'),
   'koa-bare': () => koaApp('bare'),
   'koa-floor': () => koaApp('floor'),
   'koa-codegrant': () => koaApp('codegrant', 'cookie'),
   'koa-memory': () => koaApp('codegrant', 'memory'),
   'koa-redis': () => koaApp('codegrant', 'redis'),
+  'koa-redis-uncached': () => koaApp('codegrant', 'redis'),
   'fastify-bare': () => fastifyApp('bare'),
   'fastify-floor': () => fastifyApp('floor'),
   'fastify-codegrant': () => fastifyApp('codegrant', 'cookie'),
   'fastify-memory': () => fastifyApp('codegrant', 'memory'),
   'fastify-redis': () => fastifyApp('codegrant', 'redis'),
+  'fastify-redis-uncached': () => fastifyApp('codegrant', 'redis'),
 
   // express-openid-connect, as its README sets it up for "some routes public, some guarded",
   // with the code flow (its default is the implicit id_token flow, which the dev provider
