@@ -4,12 +4,16 @@
 //   loop, one read per event-loop turn, as requests would): p50/p99/max over BENCH_INV_SAMPLES;
 // - the heap a cached session takes: BENCH_INV_SESSIONS sessions of a login's shape read into
 //   the cache, heap after a full GC, per session, with the cache's own byte estimate beside it.
-// Run: `pnpm --dir bench invalidation` (node --expose-gc; about 30 s).
+// - the cost of one `get` of a session, cached and uncached (`cache: false`): this process's
+//   CPU µs per get (process.cpuUsage) and redis-server's (INFO cpu before/after), BENCH_INV_GETS
+//   gets, 10 at a time (as 10 connections' requests would), best of 3 rounds.
+// Run: `pnpm --dir bench redis-cache` (node --expose-gc; about 30 s on an idle machine).
 import { redisStore } from '@codegrant/redis'
 import { startRedis } from './redis.mjs'
 
 const SAMPLES = Number(process.env.BENCH_INV_SAMPLES ?? 2000)
 const SESSIONS = Number(process.env.BENCH_INV_SESSIONS ?? 10_000)
+const GETS = Number(process.env.BENCH_INV_GETS ?? 100_000)
 
 /** A session record of a login's shape (the dev provider's claims and tokens, sizes as measured). */
 const record = (sid, accessToken) => ({
@@ -65,6 +69,26 @@ try {
   const logout = await delays('logout', a, b, (store, sid) => store.destroy(sid), (data) => data === undefined)
   console.log(summary('refresh on A (update) → seen on B', refresh))
   console.log(summary('logout on A (destroy) → seen on B', logout))
+
+  for (const [name, options] of [['cached', {}], ['uncached (cache: false)', { cache: false }]]) {
+    const store = redisStore({ url: redis.url, prefix: 'cost:', ...options })
+    if (store.cache) await serving(store)
+    await store.set('cost', record('cost', 'at-1'), 600)
+    await store.get('cost')
+    let best
+    for (let round = 0; round < 3; round++) {
+      const serverBefore = redis.info('cpu')
+      const before = process.cpuUsage()
+      for (let i = 0; i < GETS; i += 10) await Promise.all(Array.from({ length: 10 }, () => store.get('cost')))
+      const used = process.cpuUsage(before)
+      const serverAfter = redis.info('cpu')
+      const server = (serverAfter.used_cpu_user + serverAfter.used_cpu_sys - serverBefore.used_cpu_user - serverBefore.used_cpu_sys) * 1e6 / GETS
+      const own = (used.user + used.system) / GETS
+      if (best === undefined || own < best.own) best = { own, server }
+    }
+    console.log(`get, ${name}: ${best.own.toFixed(2)} µs of this process's CPU per get, ${best.server.toFixed(3)} µs of redis-server's CPU per get (INFO cpu)`)
+    await store.close()
+  }
 
   const cache = redisStore({ url: redis.url, prefix: 'heap:', cache: { entries: SESSIONS * 2, bytes: 1024 * 1024 * 1024 } })
   await serving(cache)
