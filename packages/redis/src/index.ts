@@ -111,6 +111,16 @@ export function redisStore(options: RedisStoreOptions = {}): RedisStore {
     return opening
   }
   open()
+  // a single Redis that answers READONLY was demoted by a failover (its DNS name may point at
+  // the new master now): reconnect, once for all calls that met it, and resend the command once
+  let reconnecting: Promise<unknown> | undefined
+  const reconnect = () =>
+    (reconnecting ??= (async () => {
+      if (client.isOpen) client.destroy()
+      await open()
+    })().finally(() => {
+      reconnecting = undefined
+    }))
   const commands = client as unknown as Commands
   const lockKey = (sid: string) => `${prefix}{${sid}}:lock`
   const tagKey = (tag: string) => `${prefix}tag:{${tag}}`
@@ -120,7 +130,7 @@ export function redisStore(options: RedisStoreOptions = {}): RedisStore {
   const call = <T>(what: string, run: () => Promise<T>): Promise<T> => {
     if (bounded) {
       open()
-      return named(run(), what, timeout, failed)
+      return named(run().catch((error: unknown) => (isReadonly(error) ? reconnect().then(run) : Promise.reject(error))), what, timeout, failed)
     }
     // a Cluster or Sentinel client refuses commands until its topology is known: wait for it
     return within(client.isReady ? run() : open().then(run), timeout, what, failed)
@@ -474,6 +484,10 @@ function createParsedRecords(): { read(sid: string, raw: string): SessionData | 
       records.delete(sid)
     },
   }
+}
+
+function isReadonly(error: unknown): boolean {
+  return error instanceof Error && error.message.startsWith('READONLY')
 }
 
 /** Where the store connects, and why it is not connected (see {@link watch}), for a failed call's message. */
