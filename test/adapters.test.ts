@@ -867,6 +867,9 @@ function suite(framework: Framework, sessions: Sessions): void {
       const cookie = agent.cookies(stage.url).get(SESSION)!
       const before = logs.lines.length
       await redis!.stop()
+      // the session cache answers until the store sees its connection close (nothing can change a
+      // record meanwhile), and is dropped then
+      await until('the store to see Redis gone', async () => store?.cache?.size() === 0)
       try {
         // a public page with the session cookie: served, signed out, no cookie written or cleared
         const home = await get('/', HTML)

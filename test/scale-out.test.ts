@@ -15,7 +15,7 @@ import { API, createAgent, formOf, HTML, login, type Agent } from './support/age
 import { freePort } from './support/example.js'
 import { holdTokenRequests } from './support/gate.js'
 import { CLIENT_ID, CLIENT_SECRET, SECRET_A, startProvider } from './support/provider.js'
-import { startRedis, type RedisServer } from './support/redis.js'
+import { startRedis, until, type RedisServer } from './support/redis.js'
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url))
 const SESSION = 'codegrant.session'
@@ -224,6 +224,9 @@ describe('two instances behind a load balancer, sessions in Redis', () => {
     expect(await statuses('/me')).toEqual([200, 200])
     await redis.stop()
     try {
+      // each instance answers from its session cache until it sees its Redis connection close
+      // (nothing can change a record meanwhile): then whatever needs the session is refused
+      await until('both instances to see Redis gone', async () => (await statuses('/me')).every((status) => status === 503), 5000)
       for (const which of [0, 1]) {
         const response = await on(which, '/me')
         expect(response.status).toBe(503)
