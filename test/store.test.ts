@@ -477,7 +477,7 @@ describe('redis session cache: faults', () => {
     } finally {
       await scratch.start()
     }
-    await within('the store to read the record again', async () => (await store.get(sid).catch(() => undefined))?.sid === sid, 15_000)
+    await within('the store to read the record again', async () => (await Promise.resolve().then(() => store.get(sid)).catch(() => undefined))?.sid === sid, 15_000)
   }, 30_000)
 
   it('codegrant flushes the cache when the store\'s circuit breaker opens', async () => {
