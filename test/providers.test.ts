@@ -224,12 +224,15 @@ describe('a GitHub-shaped provider (its preset, by name) beside an OpenID provid
 })
 
 describe('diagnostics with several providers', () => {
-  it('a login on the wrong loopback host names every provider\'s redirect URI to register', async () => {
+  it('a login on the wrong loopback host: a browser is sent to the configured origin; an API client is told every provider\'s redirect URI to register', async () => {
     const logs = captureLogs()
-    stage.mount(await buildHandler('koa3', twoProviders(logs, { baseUrl: stage.url.replace('127.0.0.1', 'localhost') }), `${alpha.issuer}/me`))
+    const configured = stage.url.replace('127.0.0.1', 'localhost')
+    stage.mount(await buildHandler('koa3', twoProviders(logs, { baseUrl: configured }), `${alpha.issuer}/me`))
     const page = await createAgent().request(`${stage.url}/auth/login/beta`, { headers: HTML })
-    expect(page.status).toBe(400)
-    expect(page.body).toContain(`register ${stage.url}/auth/callback/alpha, ${stage.url}/auth/callback/beta as the redirect URIs at the providers`)
+    expect([page.status, page.headers.get('location')]).toEqual([302, `${configured}/auth/login/beta`])
+    const answer = await createAgent().request(`${stage.url}/auth/login/beta`, { headers: API })
+    expect(answer.status).toBe(400)
+    expect(answer.body).toContain(`register ${stage.url}/auth/callback/alpha, ${stage.url}/auth/callback/beta as the redirect URIs at the providers`)
   })
 })
 
