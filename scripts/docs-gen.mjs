@@ -110,7 +110,9 @@ export function optionsSection({ settings, options }) {
     const variables = `\`${variable}\`${aliases.length ? ` (also ${aliases.map((alias) => `\`${alias}\``).join(', ')})` : ''}`
     const values = setting.values ? `: ${setting.values.map((value) => `\`${value}\``).join(', ')}` : ''
     const perProvider = setting.scope === 'provider' ? ' ◆' : ''
-    return `| \`${name}\`${perProvider} | ${variables} | ${setting.default === undefined ? '—' : /^\S+$/.test(setting.default) ? `\`${setting.default}\`` : cell(setting.default)} | ${cell(setting.doc)}${values} |`
+    // a value (a number, a boolean, a string), or in words when other settings decide it
+    const shown = setting.default === undefined ? setting.computed : String(setting.default)
+    return `| \`${name}\`${perProvider} | ${variables} | ${shown === undefined ? '—' : /^\S+$/.test(shown) ? `\`${shown}\`` : cell(shown)} | ${cell(setting.doc)}${values} |`
   })
   return [
     'Every option also has an environment variable, except where the table says "option only";',
