@@ -53,7 +53,7 @@ async function coreLogin(options: OAuthOptions): Promise<{ status: number; body:
   const codegrant = createCodegrant(options, {})
   const req = request('/auth/login', { host: new URL(options.baseUrl!).host })
   const state = await codegrant.attach(req, () => {}, undefined)
-  const response = await codegrant.handle('login', req, state)
+  const response = await codegrant.handle({ kind: 'login' }, req, state)
   return { status: response.status, body: response.body ?? '', location: response.headers.location }
 }
 
@@ -169,7 +169,7 @@ describe('diagnostics in the core', () => {
       const codegrant = createCodegrant(options, {})
       for (let i = 0; i < 2; i++) {
         const req = request('/auth/login', { host: '127.0.0.1:3000' })
-        expect((await codegrant.handle('login', req, await codegrant.attach(req, () => {}, undefined))).status).toBe(302)
+        expect((await codegrant.handle({ kind: 'login' }, req, await codegrant.attach(req, () => {}, undefined))).status).toBe(302)
       }
       expect(logs.at('warn').filter((line) => !line.includes('is plain http'))).toEqual([`provider discovery at ${provider.origin}/o/.well-known/openid-configuration redirects (HTTP 301) to ${provider.origin}/o/.well-known/openid-configuration/: followed (once per request). Set OAUTH_ISSUER so that no redirect is needed, if the provider allows.`])
     } finally {
@@ -202,7 +202,7 @@ describe('diagnostics in the core', () => {
       const codegrant = createCodegrant(base(logs, provider.origin), {})
       for (let i = 0; i < 2; i++) {
         const req = request('/auth/login', { host: '127.0.0.1:3000' })
-        await codegrant.handle('login', req, await codegrant.attach(req, () => {}, undefined))
+        await codegrant.handle({ kind: 'login' }, req, await codegrant.attach(req, () => {}, undefined))
       }
       expect(logs.at('info').filter((line) => line.includes('revocation'))).toEqual([
         'the provider advertises no revocation_endpoint: logout ends the local session but revokes no token; set OAUTH_REVOCATION_ENDPOINT if the provider has one',

@@ -8,9 +8,9 @@
  * @module
  */
 export { createAdapter, type Adapter, type Framework, type Handler, type Mounted, type Next } from './create-adapter.js'
-export { createCodegrant, guard, type Codegrant, type CookieSink, type Route } from './codegrant.js'
+export { createCodegrant, type Codegrant, type CookieSink, type Route } from './codegrant.js'
 export { formParams, readBody, type BodyStream, type CoreRequest, type CoreResponse } from './http.js'
-export { guardOptions, type RequireAuthOptions } from './guard.js'
+export { guard, guardOptions, type RequireAuthOptions } from './guard.js'
 // what an adapter re-exports to its app, so that it needs no second entry
 export type { OAuthOptions } from './config/options.js'
 export type { LoginOptions } from './config/authorization-params.js'

@@ -71,6 +71,12 @@ export const UNLOADED = Symbol('unloaded')
 
 export const now = () => Math.floor(Date.now() / 1000)
 
+/** An error that is not codegrant's own, logged, as the 500-class answer the user sees. */
+export function unexpected(config: OAuthConfig, error: unknown): CodegrantError {
+  config.logger.error(`unexpected failure: ${error instanceof Error ? `${error.name}: ` : ''}${describe(error)}`)
+  return new CodegrantError('codegrant/provider_error', 'Sign-in failed unexpectedly. Try again.', { cause: error })
+}
+
 export function cookiesOf(context: Context): RequestCookies {
   return (context.parsed ??= parseCookies(header(context.request, 'cookie')))
 }

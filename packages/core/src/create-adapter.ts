@@ -1,6 +1,6 @@
-import { createCodegrant, guard, type Codegrant, type CookieSink, type Route } from './codegrant.js'
+import { createCodegrant, type Codegrant, type CookieSink, type Route } from './codegrant.js'
 import type { OAuthOptions } from './config/options.js'
-import { guardOptions, type RequireAuthOptions } from './guard.js'
+import { guard, guardOptions, type RequireAuthOptions } from './guard.js'
 import { readBody, type BodyStream, type CoreRequest, type CoreResponse } from './http.js'
 import type { OAuthRequestState } from './request-state.js'
 

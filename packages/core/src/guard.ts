@@ -1,13 +1,24 @@
+/**
+ * The guard (`requireAuth()` in every adapter): whether a request may go on, and the response
+ * when it may not. `guard` reads the request's session (refreshing it when due); `decide` is the
+ * decision on plain data.
+ */
 import type { OAuthConfig } from './config/resolved.js'
+import { cookiesOf, load, now, unexpected, type Context } from './context.js'
+import { notMounted } from './diagnostics.js'
+import { isCodegrantError } from './errors.js'
 import type { AuthorizationParams } from './config/authorization-params.js'
+import { beginLogin } from './flow/login-route.js'
+import { refreshDue } from './flow/refresh.js'
 import { silentAttemptCookie, silentAttempted } from './flow/silent-login.js'
 import { meetsRequirement, requirementOf, stepUpChallenge, stepUpOf, stepUpParams } from './flow/step-up.js'
 import type { StepUp } from './flow/transaction.js'
-import { appPath, forbidden, json, redirect, wantsHtml, type CoreRequest, type CoreResponse } from './http.js'
+import { appPath, errorResponse, forbidden, json, redirect, wantsHtml, type CoreRequest, type CoreResponse } from './http.js'
+import { contextOf, refreshSession, type OAuthRequestState } from './request-state.js'
 import type { RequestCookies } from './session/cookie-jar.js'
 import { userClaims } from './session/claims.js'
 import { identityOf } from './session/identity.js'
-import type { SessionData, UserClaims } from './session/store.js'
+import type { MaybePromise, SessionData, UserClaims } from './session/store.js'
 
 /** Options of `requireAuth()`, the same in every adapter. */
 export interface RequireAuthOptions {
@@ -46,6 +57,49 @@ export function guardOptions<T extends RequireAuthOptions | undefined>(options: 
   return options
 }
 
+const NO_REQUIREMENTS: RequireAuthOptions = Object.freeze({})
+
+/**
+ * The guard: undefined lets the request through; otherwise the response to send (302 to login,
+ * 401, 403, or 502/504 when a due refresh cannot be done). Refreshes first when the access
+ * token is due, so guarded handlers see fresh tokens. `request` defaults to the one the state
+ * was attached with. When the session store could not be read for this request: 503 with
+ * Retry-After (never 401 or a login: the user's session may well exist).
+ */
+export function guard(state: OAuthRequestState, request?: CoreRequest, options: RequireAuthOptions = NO_REQUIREMENTS): MaybePromise<CoreResponse | undefined> {
+  const context = contextOf(state)
+  if (!context) return notMounted(request)
+  const { config } = context.engine
+  if (context.unavailable) return errorResponse(config, request ?? context.request, context.unavailable)
+  // one clock reading for the whole decision
+  const at = now()
+  const session = load(context, at)
+  const asked = request ?? context.request
+  if (session && session.tokens.refreshToken && refreshDue(config, session, at)) {
+    return refreshSession(context, session).then(
+      (fresh) => settle(context, decide(config, asked, fresh, options, cookiesOf(context), now())),
+      (error: unknown) =>
+        isCodegrantError(error, 'codegrant/session_ended')
+          ? settle(context, decide(config, asked, undefined, options, cookiesOf(context), now()))
+          : errorResponse(config, asked, isCodegrantError(error) ? error : unexpected(config, error)),
+    )
+  }
+  return settle(context, decide(config, asked, session, options, cookiesOf(context), at))
+}
+
+/** A guard decision as a response: a login the guard asked for (step-up, silent) is started here. */
+function settle(context: Context, decision: CoreResponse | GuardLogin | undefined): MaybePromise<CoreResponse | undefined> {
+  if (!isGuardLogin(decision)) return decision
+  const { config, providers } = context.engine
+  // the session's provider (step-up), else the default; with neither, the user chooses first
+  const runtime = providers.preferred(load(context))
+  if (!runtime) return redirect(`${appPath(config, config.routes.login)}?${new URLSearchParams({ returnTo: decision.returnTo })}`)
+  return beginLogin(context, runtime, decision.returnTo, decision.params, { ...(decision.stepUp ? { stepUp: decision.stepUp } : {}), ...(decision.silent ? { silent: true } : {}) }).then(
+    (response) => ({ ...response, cookies: [...response.cookies, ...decision.cookies] }),
+    (error: unknown) => errorResponse(config, context.request, isCodegrantError(error) ? error : unexpected(config, error)),
+  )
+}
+
 /** The guard decided to start a login itself (step-up, silent login): what to ask for. */
 export interface GuardLogin {
   readonly login: true
@@ -57,7 +111,7 @@ export interface GuardLogin {
   cookies: string[]
 }
 
-export function isGuardLogin(decision: CoreResponse | GuardLogin | undefined): decision is GuardLogin {
+function isGuardLogin(decision: CoreResponse | GuardLogin | undefined): decision is GuardLogin {
   return decision !== undefined && 'login' in decision
 }
 

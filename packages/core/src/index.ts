@@ -4,7 +4,8 @@
  *
  * @module
  */
-import { createCodegrant as create, guard as guardState } from './codegrant.js'
+import { createCodegrant as create } from './codegrant.js'
+import { guard as guardState } from './guard.js'
 
 export { configFromEnv, providerVariable } from './config/env.js'
 export type { Logger, OAuthOptions, ProviderOptions } from './config/options.js'

@@ -1,5 +1,17 @@
+/**
+ * The request state every adapter puts on the request (`req.oauth`, …): its interface, and the
+ * methods behind it. One object per request, whose getters and methods live on a shared prototype.
+ */
+import { load, noSession, now, persist, cookiesOf, type Context } from './context.js'
+import { causedByStatus, isCodegrantError } from './errors.js'
 import type { LoginOptions } from './config/authorization-params.js'
-import type { TokenSet, UserClaims } from './session/store.js'
+import { fetchUserinfo } from './flow/callback.js'
+import { dpopResourceFetch } from './flow/dpop.js'
+import { appLogin } from './flow/login-route.js'
+import { refreshDue } from './flow/refresh.js'
+import { userClaims } from './session/claims.js'
+import { identityOf } from './session/identity.js'
+import type { SessionData, TokenSet, UserClaims } from './session/store.js'
 
 /** When a session began and when it ends, in seconds since the epoch. */
 export interface SessionTimes {
@@ -108,4 +120,158 @@ export interface OAuthRequestState {
    * const { email } = await req.oauth.userinfo()
    */
   userinfo(): Promise<Readonly<UserClaims>>
+}
+
+const CONTEXT = Symbol('codegrant.context')
+
+/** A request state as `createRequestState` makes it: the request's context on it, under a symbol. */
+interface AttachedState extends OAuthRequestState {
+  [CONTEXT]: Context
+}
+
+/** The request state for `context`: one allocation per request, as the getters live on a shared prototype. */
+export function createRequestState(context: Context): OAuthRequestState {
+  const state: AttachedState = Object.create(STATE_PROTOTYPE)
+  state[CONTEXT] = context
+  return state
+}
+
+/** The context of a request state made by `createRequestState`; undefined for anything else (the middleware did not run). */
+export function contextOf(state: OAuthRequestState | undefined): Context | undefined {
+  return isAttached(state) ? state[CONTEXT] : undefined
+}
+
+function isAttached(state: OAuthRequestState | undefined): state is AttachedState {
+  return typeof state === 'object' && state !== null && CONTEXT in state
+}
+
+/**
+ * Refreshes the request's session (its provider's single-flight refresher) and keeps the result
+ * for the rest of the request. A refresh the provider refused ends the session: its cookies are
+ * cleared through the sink.
+ */
+export async function refreshSession(context: Context, session: SessionData): Promise<SessionData> {
+  try {
+    const fresh = await providerOf(context, session).refresh(session)
+    context.session = fresh
+    // with a store, the refresher wrote the record (only if it still existed); the cookie holds only its id
+    if (!context.engine.backend.store) await persist(context, fresh)
+    return fresh
+  } catch (error) {
+    if (isCodegrantError(error, 'codegrant/session_ended')) {
+      context.session = undefined
+      context.sink(await context.engine.backend.clear(cookiesOf(context), session), context.target)
+    }
+    throw error
+  }
+}
+
+/** The provider a loaded session came from: loading keeps only sessions whose provider the app has. */
+function providerOf(context: Context, session: SessionData) {
+  const runtime = context.engine.providers.of(session)
+  if (!runtime) throw noSession(context)
+  return runtime
+}
+
+async function accessToken(context: Context): Promise<string> {
+  const session = load(context)
+  if (!session) throw noSession(context)
+  if (!refreshDue(context.engine.config, session, now())) return session.tokens.accessToken
+  return (await refreshSession(context, session)).tokens.accessToken
+}
+
+async function forceRefresh(context: Context): Promise<SessionData['tokens']> {
+  const session = load(context)
+  if (!session) throw noSession(context)
+  // the request came with the cookie from before a refresh that finished: that refresh is the answer
+  if (context.superseded) return session.tokens
+  return (await refreshSession(context, session)).tokens
+}
+
+async function authorizedFetch(context: Context, input: string | URL, init: RequestInit = {}): Promise<Response> {
+  const send = async (session: SessionData) => {
+    // a DPoP-bound token goes with a proof of the session's key (flow/dpop.ts)
+    const runtime = session.dpop && (await providerOf(context, session).resolve()).dpop
+    if (runtime && session.dpop) return dpopResourceFetch(runtime, session.dpop, session.tokens.accessToken, input, init)
+    const headers = new Headers(init.headers)
+    headers.set('authorization', `Bearer ${session.tokens.accessToken}`)
+    return fetch(input, { ...init, headers })
+  }
+  // the origins of the session's provider (the first one's when signed out: the error is the same)
+  const signedIn = load(context)
+  await (signedIn ? providerOf(context, signedIn) : context.engine.providers.first).allowOrigin(input instanceof URL ? input : String(input))
+  await accessToken(context)
+  const session = load(context)
+  if (!session) throw noSession(context)
+  const response = await send(session)
+  if (response.status !== 401 || !session.tokens.refreshToken) return response
+  await response.body?.cancel()
+  return send(await refreshSession(context, session))
+}
+
+/** The provider's userinfo for the signed-in user (its `sub` must be the session identity's), with a fresh access token. */
+async function userinfo(context: Context): Promise<UserClaims> {
+  const token = await accessToken(context)
+  // read after accessToken(), which may have refreshed the session
+  const session = load(context)
+  if (!session) throw noSession(context)
+  const runtime = providerOf(context, session)
+  const ask = async (current: SessionData, accessToken: string) =>
+    fetchUserinfo(context.engine.config, await runtime.resolve(), accessToken, runtime.settings.openid ? identityOf(current)?.sub : undefined, current.tokens.tokenType === 'DPoP' ? current.dpop : undefined, current.tokens.scope)
+  try {
+    return await ask(session, token)
+  } catch (error) {
+    // like oauth.fetch: a token the provider refuses (401, e.g. its grant was revoked) is refreshed
+    // once and the call retried; a refresh answered invalid_grant ends the session (401)
+    if (!causedByStatus(error, 401) || !session.tokens.refreshToken) throw error
+    const fresh = await refreshSession(context, session)
+    return ask(fresh, fresh.tokens.accessToken)
+  }
+}
+
+const STATE_PROTOTYPE: ThisType<AttachedState> & OAuthRequestState = {
+  get isAuthenticated() {
+    return load(this[CONTEXT]) !== undefined
+  },
+  get provider() {
+    const session = load(this[CONTEXT])
+    return session && this[CONTEXT].engine.providers.of(session)?.name
+  },
+  get user() {
+    const session = load(this[CONTEXT])
+    return session && userClaims(session)
+  },
+  get tokens() {
+    return load(this[CONTEXT])?.tokens
+  },
+  get session() {
+    const context = this[CONTEXT]
+    const session = load(context)
+    if (!session) return undefined
+    return { issuedAt: session.iat, expiresAt: session.exp, idleExpiresAt: session.uat + context.engine.config.sessionIdleTimeout }
+  },
+  accessToken() {
+    return accessToken(this[CONTEXT])
+  },
+  fetch(input, init) {
+    return authorizedFetch(this[CONTEXT], input, init)
+  },
+  refresh() {
+    return forceRefresh(this[CONTEXT])
+  },
+  login(options) {
+    return appLogin(this[CONTEXT], options)
+  },
+  get data() {
+    return load(this[CONTEXT])?.data
+  },
+  userinfo() {
+    const context = this[CONTEXT]
+    if (!context.userinfo) {
+      const pending = userinfo(context)
+      context.userinfo = pending
+      pending.catch(() => { if (context.userinfo === pending) context.userinfo = undefined })
+    }
+    return context.userinfo
+  },
 }

@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it, vi } from 'vitest'
-import { createCodegrant, guard } from '../src/codegrant.js'
+import { createCodegrant } from '../src/codegrant.js'
+import { guard } from '../src/guard.js'
 import type { OAuthOptions } from '../src/config/options.js'
 import type { CoreRequest } from '../src/http.js'
 import { createCookieCodec } from '../src/session/cookie-codec.js'

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest'
-import { createCodegrant, guard } from '../src/codegrant.js'
+import { createCodegrant } from '../src/codegrant.js'
+import { guard } from '../src/guard.js'
 import type { OAuthOptions } from '../src/config/options.js'
 import { resolveConfig } from '../src/config/resolve.js'
 import { createSessionBackend } from '../src/session/backend.js'

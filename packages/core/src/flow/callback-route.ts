@@ -2,6 +2,7 @@
 import { cookiesOf, load, now, type Context } from '../context.js'
 import { CodegrantError } from '../errors.js'
 import { appPath, formParams, header, methodNotAllowed, redirect, type CoreResponse } from '../http.js'
+import { describe } from '../provider/http.js'
 import type { ProviderRuntime } from '../provider/runtime.js'
 import { indexSession } from './backchannel-logout.js'
 import { CALLBACK_HEADERS, completeLogin } from './callback.js'
@@ -67,7 +68,25 @@ export async function callback(context: Context, runtime: ProviderRuntime): Prom
   return redirect(location, cookiesOut, { ...CALLBACK_HEADERS })
 }
 
-export function clearTransaction(context: Context): string[] {
+/**
+ * A callback that failed: the failure is counted for diagnostics, and the answer carries the
+ * callback's headers and clears the sign-in cookie. The clean-up is best effort: it must never
+ * turn a clear 4xx/5xx into a rejection. A callback refused because the store was down is kept
+ * (its code was not exchanged): reloaded once the store answers, it signs the user in.
+ */
+export function callbackFailed(context: Context, failure: CodegrantError, response: CoreResponse): CoreResponse {
+  const { diagnostics, config } = context.engine
+  diagnostics.rejected(failure)
+  Object.assign(response.headers, CALLBACK_HEADERS)
+  try {
+    if (failure !== context.unavailable) response.cookies.push(...clearTransaction(context))
+  } catch (cleanup) {
+    config.logger.warn(`the sign-in cookie could not be cleared: ${describe(cleanup)}`)
+  }
+  return response
+}
+
+function clearTransaction(context: Context): string[] {
   const { transactions } = context.engine
   const params = context.request.method === 'GET' ? new URL(context.request.url, 'http://local.invalid').searchParams : formParams(context.request.body)
   const state = params?.get('state')

@@ -8,24 +8,34 @@ import { CodegrantError } from '../errors.js'
 import type { Transaction } from './transaction.js'
 
 /**
- * A route codegrant serves: `login` (with several providers and no default, the chooser page),
- * `callback` and `logout`, each named provider's `login:<name>` and `callback:<name>`, and with
- * `OAUTH_BACKCHANNEL_LOGOUT` `backchannel-logout` (one for every provider: the token's `iss` says which).
+ * A route codegrant serves, as plain data: `login` (with several providers and no default, the
+ * chooser page), `callback` and `logout`; each named provider's `login` and `callback`, with its
+ * name in `provider`; and with `OAUTH_BACKCHANNEL_LOGOUT` `backchannel-logout` (one for every
+ * provider: the token's `iss` says which). An adapter only passes routes from `match` or
+ * `served` back to `handle`.
  */
-export type Route = 'login' | 'callback' | 'logout' | 'backchannel-logout' | `login:${string}` | `callback:${string}`
+export interface Route {
+  readonly kind: 'login' | 'callback' | 'logout' | 'backchannel-logout'
+  /** The provider's name, for a login or callback route of one of several providers; else undefined. */
+  readonly provider?: string | undefined
+}
 
 /** Every path codegrant answers, the first of each provider's being canonical, the others aliases. */
 export function servedRoutes(config: OAuthConfig): readonly { readonly path: string; readonly route: Route }[] {
-  const served: { path: string; route: Route }[] = [{ path: config.routes.login, route: 'login' }]
-  if (!config.named) served.push({ path: config.routes.callback, route: 'callback' })
+  const served: { path: string; route: Route }[] = [{ path: config.routes.login, route: { kind: 'login' } }]
+  if (!config.named) served.push({ path: config.routes.callback, route: { kind: 'callback' } })
   else {
-    for (const provider of config.providers) {
-      for (const path of provider.paths.login) served.push({ path, route: `login:${provider.name}` })
-      for (const path of provider.paths.callback) served.push({ path, route: `callback:${provider.name}` })
+    for (const { name, paths } of config.providers) {
+      // one route object per provider and kind, shared by its paths (a canonical one and aliases)
+      const login: Route = { kind: 'login', provider: name }
+      const callback: Route = { kind: 'callback', provider: name }
+      for (const path of paths.login) served.push({ path, route: login })
+      for (const path of paths.callback) served.push({ path, route: callback })
     }
   }
-  served.push({ path: config.routes.logout, route: 'logout' })
-  if (config.backchannelLogout) served.push({ path: config.routes.backchannelLogout, route: 'backchannel-logout' })
+  served.push({ path: config.routes.logout, route: { kind: 'logout' } })
+  if (config.backchannelLogout) served.push({ path: config.routes.backchannelLogout, route: { kind: 'backchannel-logout' } })
+  for (const { route } of served) Object.freeze(route)
   return Object.freeze(served.map((entry) => Object.freeze(entry)))
 }
 
