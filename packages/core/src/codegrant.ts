@@ -6,7 +6,7 @@
 import type { OAuthOptions } from './config/options.js'
 import { resolveConfig } from './config/resolve.js'
 import type { OAuthConfig } from './config/resolved.js'
-import { now, readStored, unexpected, UNLOADED, type Context, type CookieSink, type Engine } from './context.js'
+import { now, readSession, unexpected, UNLOADED, type Context, type CookieSink, type Engine } from './context.js'
 import { announce, createDiagnostics } from './diagnostics.js'
 import { isCodegrantError } from './errors.js'
 import { callback, callbackFailed } from './flow/callback-route.js'
@@ -107,9 +107,9 @@ export function createCodegrant(options: OAuthOptions = {}, env: Readonly<Record
       engine.diagnostics.observe(request)
       const context: Context = { engine, request, sink: sink as CookieSink<unknown>, target, parsed: undefined, session: UNLOADED, superseded: false, unavailable: undefined }
       const state = createRequestState(context)
-      if (!backend.outage) return state
-      // a store that does I/O is read first; if it fails, the request goes on signed out (context.ts)
-      return readStored(context, state)
+      if (!backend.io) return state
+      // an external store is read first; if it fails, the request goes on signed out (context.ts)
+      return readSession(context, undefined, state)
     },
     respond(request, error) {
       return errorResponse(config, request, isCodegrantError(error) ? error : unexpected(config, error))

@@ -33,7 +33,7 @@ export interface Engine {
   exchangeOnce: ReturnType<typeof createExchangeOnce<{ session: IdentifiedSession; location: string }>>
   /** With `OAUTH_BACKCHANNEL_LOGOUT`: serves its route, and new sessions are indexed for it. */
   backchannel: { store: CoordinatingStore; handle: BackchannelLogout } | undefined
-  /** Per connection, the last Cookie header read on it and what it opened to (see `openedOf`). */
+  /** Per connection, the last Cookie header read on it and what it opened to (see `readSession`). */
   connections: WeakMap<object, ConnectionMemo>
 }
 
@@ -81,6 +81,80 @@ export function cookiesOf(context: Context): RequestCookies {
   return (context.parsed ??= parseCookies(header(context.request, 'cookie')))
 }
 
+/** What `readSession` answers unless asked for something else: the session. */
+const SESSION = Symbol('session')
+
+/**
+ * The request's session: the one way to read it, once per request (then it is kept on the
+ * context). Behind it, in turn: the per-connection memo (`opened`), the backend's opened-cookie
+ * cache (`open`), the expiry and idle checks and, with a store, the record (`resolve`); then a
+ * session from a provider this app no longer has is none, a cookie from before a refresh this
+ * process finished continues from that refresh, and the idle window slides (`renew`). The
+ * user's claims are decoded once per session object, behind `userClaims` (session/claims.ts).
+ *
+ * Synchronous unless the backend does I/O (`backend.io`: an external store such as Redis),
+ * whose session `attach` reads before the request goes on, since the state's getters cannot
+ * wait; see {@link sessionOf} for them. A store that fails does not fail the request: the
+ * context records the failure (`unavailable`) and the request goes on signed out, so public
+ * pages keep working while the store is down; the session cookie is left as it is (nothing is
+ * written or cleared), so the same cookie works again once the store answers. The failure is
+ * logged by the backend, once per outage.
+ *
+ * @param answer what the read resolves to instead of the session (`attach`: the request state),
+ *   so that a store's read stays one promise.
+ */
+export function readSession(context: Context, at?: number): MaybePromise<SessionData | undefined>
+export function readSession<R>(context: Context, at: number | undefined, answer: R): MaybePromise<R>
+export function readSession(context: Context, at?: number, answer: unknown = SESSION): unknown {
+  if (context.session !== UNLOADED) return answer === SESSION ? context.session : answer
+  const time = at ?? now()
+  const read = context.engine.backend.resolve(opened(context), time)
+  if (!(read instanceof Promise)) return settle(context, read, time, answer)
+  return read.then(
+    (found) => settle(context, found, now(), answer),
+    (error: unknown) => {
+      // only the store's own failure is survivable; anything else is a fault to report
+      if (!isCodegrantError(error, 'codegrant/store_unavailable')) throw error
+      context.session = undefined
+      context.unavailable = error
+      return answer === SESSION ? undefined : answer
+    },
+  )
+}
+
+/**
+ * The request's session where it cannot be a promise (the getters, the guard, the routes): read
+ * now from a backend without I/O, or what `attach` read from an external store.
+ */
+export function sessionOf(context: Context, at?: number): SessionData | undefined {
+  if (context.session !== UNLOADED) return context.session
+  const session = readSession(context, at)
+  if (!(session instanceof Promise)) return session
+  // not reached: attach reads an external store's session before anything asks for it
+  session.catch(() => undefined)
+  return undefined
+}
+
+/** `readSession`'s end: the found session checked, continued and renewed, and set on the context. */
+function settle(context: Context, found: SessionData | undefined, at: number, answer: unknown): unknown {
+  const { backend, providers } = context.engine
+  // a session from a provider this app no longer has is no session
+  const runtime = found && providers.of(found)
+  let session = runtime ? found : undefined
+  // a cookie from before a refresh this process already did: continue from the refreshed
+  // session, so this response cannot write the older tokens (a used refresh token) back
+  const newer = session && runtime && backend.kind === 'cookie' ? runtime.refresh.successor(session) : undefined
+  if (session && newer) {
+    context.superseded = true
+    session = { ...newer, uat: Math.max(newer.uat, session.uat) }
+    persist(context, session)?.catch(() => undefined)
+  }
+  // an external store's renewal is waited for; the others save synchronously
+  const saved = renew(context, session, at)
+  const result = answer === SESSION ? context.session : answer
+  return saved ? saved.then(() => result) : result
+}
+
 /**
  * What the request's session cookie opened to (`SessionBackend.open`). A keep-alive connection
  * usually sends the same Cookie header on every request: when this request's header is exactly
@@ -91,7 +165,7 @@ export function cookiesOf(context: Context): RequestCookies {
  * and, with a store, the record are still checked on every request by `resolve`. Connections
  * shared by many users (a proxy's pool) simply miss.
  */
-export function openedOf(context: Context): SessionData | string | undefined {
+function opened(context: Context): SessionData | string | undefined {
   const { backend, connections } = context.engine
   const connection = context.request.connection
   const cookie = header(context.request, 'cookie')
@@ -115,62 +189,6 @@ export function openedOf(context: Context): SessionData | string | undefined {
     memo.generation = generation
   }
   return opened
-}
-
-export function load(context: Context, at?: number): SessionData | undefined {
-  if (context.session !== UNLOADED) return context.session
-  const { backend, providers } = context.engine
-  const time = at ?? now()
-  const read = backend.resolve(openedOf(context), time)
-  // only the cookie and memory backends get here, and they read synchronously
-  if (read instanceof Promise) read.catch(() => {})
-  // a session from a provider this app no longer has is no session
-  const runtime = read instanceof Promise || !read ? undefined : providers.of(read)
-  let session = runtime ? (read as SessionData) : undefined
-  // a cookie from before a refresh this process already did: continue from the refreshed
-  // session, so this response cannot write the older tokens (a used refresh token) back
-  const newer = session && !backend.store ? runtime!.refresh.successor(session) : undefined
-  if (newer) {
-    context.superseded = true
-    session = { ...newer, uat: Math.max(newer.uat, session!.uat) }
-    persist(context, session)?.catch(() => undefined)
-  }
-  renew(context, session, time)
-  // renew() has set it (a fresh read of the property: the narrowing above no longer holds)
-  return (context as Context).session as SessionData | undefined
-}
-
-/**
- * Reads the session of a store that does I/O (one passed in as an object: Redis, a custom
- * store) before the request goes on, since the state's getters cannot wait, and saves its
- * renewal. Resolves to `state`.
- *
- * A store that fails does not fail the request: the context records the failure
- * (`unavailable`) and the request goes on signed out, so public pages keep working while the
- * store is down. The session cookie is left as it is (nothing is written or cleared), so the same
- * cookie works again once the store answers. The failure is logged by the backend, once per outage.
- */
-export function readStored<S>(context: Context, state: S): MaybePromise<S> {
-  const at = now()
-  const read = context.engine.backend.resolve(openedOf(context), at)
-  if (!(read instanceof Promise)) return settleStored(context, state, read, at)
-  return read.then(
-    (found) => settleStored(context, state, found, now()),
-    (error: unknown) => {
-      // only the store's own failure is survivable; anything else is a fault to report
-      if (!isCodegrantError(error, 'codegrant/store_unavailable')) throw error
-      context.session = undefined
-      context.unavailable = error
-      return state
-    },
-  )
-}
-
-function settleStored<S>(context: Context, state: S, found: SessionData | undefined, at: number): MaybePromise<S> {
-  // a session from a provider this app no longer has is no session
-  const session = found && context.engine.providers.of(found) ? found : undefined
-  const saved = renew(context, session, at)
-  return saved ? saved.then(() => state) : state
 }
 
 /**

@@ -4,7 +4,7 @@
  * decision on plain data.
  */
 import type { OAuthConfig } from './config/resolved.js'
-import { cookiesOf, load, now, unexpected, type Context } from './context.js'
+import { cookiesOf, sessionOf, now, unexpected, type Context } from './context.js'
 import { notMounted } from './diagnostics.js'
 import { isCodegrantError } from './errors.js'
 import type { AuthorizationParams } from './config/authorization-params.js'
@@ -73,7 +73,7 @@ export function guard(state: OAuthRequestState, request?: CoreRequest, options: 
   if (context.unavailable) return errorResponse(config, request ?? context.request, context.unavailable)
   // one clock reading for the whole decision
   const at = now()
-  const session = load(context, at)
+  const session = sessionOf(context, at)
   const asked = request ?? context.request
   if (session && session.tokens.refreshToken && refreshDue(config, session, at)) {
     return refreshSession(context, session).then(
@@ -92,7 +92,7 @@ function settle(context: Context, decision: CoreResponse | GuardLogin | undefine
   if (!isGuardLogin(decision)) return decision
   const { config, providers } = context.engine
   // the session's provider (step-up), else the default; with neither, the user chooses first
-  const runtime = providers.preferred(load(context))
+  const runtime = providers.preferred(sessionOf(context))
   if (!runtime) return redirect(`${appPath(config, config.routes.login)}?${new URLSearchParams({ returnTo: decision.returnTo })}`)
   return beginLogin(context, runtime, decision.returnTo, decision.params, { ...(decision.stepUp ? { stepUp: decision.stepUp } : {}), ...(decision.silent ? { silent: true } : {}) }).then(
     (response) => ({ ...response, cookies: [...response.cookies, ...decision.cookies] }),

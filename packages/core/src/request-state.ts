@@ -2,7 +2,7 @@
  * The request state every adapter puts on the request (`req.oauth`, …): its interface, and the
  * methods behind it. One object per request, whose getters and methods live on a shared prototype.
  */
-import { load, noSession, now, persist, cookiesOf, type Context } from './context.js'
+import { sessionOf, noSession, now, persist, cookiesOf, type Context } from './context.js'
 import { causedByStatus, isCodegrantError } from './errors.js'
 import type { LoginOptions } from './config/authorization-params.js'
 import { fetchUserinfo } from './flow/callback.js'
@@ -155,7 +155,7 @@ export async function refreshSession(context: Context, session: SessionData): Pr
     const fresh = await providerOf(context, session).refresh(session)
     context.session = fresh
     // with a store, the refresher wrote the record (only if it still existed); the cookie holds only its id
-    if (!context.engine.backend.store) await persist(context, fresh)
+    if (context.engine.backend.kind === 'cookie') await persist(context, fresh)
     return fresh
   } catch (error) {
     if (isCodegrantError(error, 'codegrant/session_ended')) {
@@ -174,14 +174,14 @@ function providerOf(context: Context, session: SessionData) {
 }
 
 async function accessToken(context: Context): Promise<string> {
-  const session = load(context)
+  const session = sessionOf(context)
   if (!session) throw noSession(context)
   if (!refreshDue(context.engine.config, session, now())) return session.tokens.accessToken
   return (await refreshSession(context, session)).tokens.accessToken
 }
 
 async function forceRefresh(context: Context): Promise<SessionData['tokens']> {
-  const session = load(context)
+  const session = sessionOf(context)
   if (!session) throw noSession(context)
   // the request came with the cookie from before a refresh that finished: that refresh is the answer
   if (context.superseded) return session.tokens
@@ -198,10 +198,10 @@ async function authorizedFetch(context: Context, input: string | URL, init: Requ
     return fetch(input, { ...init, headers })
   }
   // the origins of the session's provider (the first one's when signed out: the error is the same)
-  const signedIn = load(context)
+  const signedIn = sessionOf(context)
   await (signedIn ? providerOf(context, signedIn) : context.engine.providers.first).allowOrigin(input instanceof URL ? input : String(input))
   await accessToken(context)
-  const session = load(context)
+  const session = sessionOf(context)
   if (!session) throw noSession(context)
   const response = await send(session)
   if (response.status !== 401 || !session.tokens.refreshToken) return response
@@ -213,7 +213,7 @@ async function authorizedFetch(context: Context, input: string | URL, init: Requ
 async function userinfo(context: Context): Promise<UserClaims> {
   const token = await accessToken(context)
   // read after accessToken(), which may have refreshed the session
-  const session = load(context)
+  const session = sessionOf(context)
   if (!session) throw noSession(context)
   const runtime = providerOf(context, session)
   const ask = async (current: SessionData, accessToken: string) =>
@@ -231,22 +231,22 @@ async function userinfo(context: Context): Promise<UserClaims> {
 
 const STATE_PROTOTYPE: ThisType<AttachedState> & OAuthRequestState = {
   get isAuthenticated() {
-    return load(this[CONTEXT]) !== undefined
+    return sessionOf(this[CONTEXT]) !== undefined
   },
   get provider() {
-    const session = load(this[CONTEXT])
+    const session = sessionOf(this[CONTEXT])
     return session && this[CONTEXT].engine.providers.of(session)?.name
   },
   get user() {
-    const session = load(this[CONTEXT])
+    const session = sessionOf(this[CONTEXT])
     return session && userClaims(session)
   },
   get tokens() {
-    return load(this[CONTEXT])?.tokens
+    return sessionOf(this[CONTEXT])?.tokens
   },
   get session() {
     const context = this[CONTEXT]
-    const session = load(context)
+    const session = sessionOf(context)
     if (!session) return undefined
     return { issuedAt: session.iat, expiresAt: session.exp, idleExpiresAt: session.uat + context.engine.config.sessionIdleTimeout }
   },
@@ -263,7 +263,7 @@ const STATE_PROTOTYPE: ThisType<AttachedState> & OAuthRequestState = {
     return appLogin(this[CONTEXT], options)
   },
   get data() {
-    return load(this[CONTEXT])?.data
+    return sessionOf(this[CONTEXT])?.data
   },
   userinfo() {
     const context = this[CONTEXT]

@@ -6,7 +6,7 @@ import type { CoreRequest } from '../src/http.js'
 import { createCookieCodec } from '../src/session/cookie-codec.js'
 import type { SessionData } from '../src/session/store.js'
 
-// The per-connection memo (context.ts, openedOf): a keep-alive connection that sends the very same
+// The per-connection memo (context.ts, behind readSession): a keep-alive connection that sends the very same
 // Cookie header again is not parsed and opened again. With the opened-session cache off, every
 // opening decrypts and parses anew and so yields a new session object: whether two requests got
 // the same `user` object shows whether the second was answered from the memo.

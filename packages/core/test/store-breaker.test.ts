@@ -4,7 +4,7 @@ import { resolveConfig } from '../src/config/resolve.js'
 import { isCodegrantError } from '../src/errors.js'
 import { createSessionBackend } from '../src/session/backend.js'
 import { createCookieCodec } from '../src/session/cookie-codec.js'
-import { BREAKER_FAILURES, BREAKER_PAUSE_MS, BREAKER_PROBE_LOST_MS } from '../src/session/outage.js'
+import { BREAKER_FAILURES, BREAKER_PAUSE_MS, BREAKER_PROBE_LOST_MS } from '../src/session/store-breaker.js'
 import type { SessionData, SessionStore } from '../src/session/store.js'
 
 const SECRET = 'n'.repeat(32)
@@ -95,7 +95,7 @@ async function open(s: ReturnType<typeof setup>) {
   s.control.mode = 'fail'
   for (let i = 0; i < BREAKER_FAILURES; i++) expect(await s.read()).toBe('unavailable')
   expect(s.control.calls).toBe(BREAKER_FAILURES)
-  expect(s.backend.outage!.open).toBe(true)
+  expect(s.backend.breaker!.open).toBe(true)
 }
 
 describe('the session store circuit breaker', () => {
@@ -118,7 +118,7 @@ describe('the session store circuit breaker', () => {
       expect(await s.read()).toBe('unavailable')
       s.control.mode = 'ok'
       expect(await s.read()).toEqual(record)
-      expect(s.backend.outage!.open).toBe(false)
+      expect(s.backend.breaker!.open).toBe(false)
     }
     expect(s.control.calls).toBe(115)
   })
@@ -154,7 +154,7 @@ describe('the session store circuit breaker', () => {
     // the probe succeeds: closed, everything goes through again, and the end of the outage is logged
     s.control.hung[0]!.resolve(record)
     expect(await probe).toEqual(record)
-    expect(s.backend.outage!.open).toBe(false)
+    expect(s.backend.breaker!.open).toBe(false)
     s.control.mode = 'ok'
     for (let i = 0; i < 5; i++) expect(await s.read()).toEqual(record)
     expect(s.control.calls).toBe(BREAKER_FAILURES + 1 + 5)
@@ -163,7 +163,7 @@ describe('the session store circuit breaker', () => {
     s.control.mode = 'fail'
     expect(await s.read()).toBe('unavailable')
     expect(await s.read()).toBe('unavailable')
-    expect(s.backend.outage!.open).toBe(false)
+    expect(s.backend.breaker!.open).toBe(false)
   })
 
   it('a failed probe opens it again for another pause, then lets one more probe through', async () => {
@@ -188,6 +188,6 @@ describe('the session store circuit breaker', () => {
   })
 
   it('the memory store has no breaker (it cannot fail)', () => {
-    expect(setup({ sessionStore: 'memory' }).backend.outage).toBeUndefined()
+    expect(setup({ sessionStore: 'memory' }).backend.breaker).toBeUndefined()
   })
 })

@@ -1,5 +1,5 @@
 /** The callback route: the provider's answer checked against its transaction, then the session started. */
-import { cookiesOf, load, now, type Context } from '../context.js'
+import { cookiesOf, sessionOf, now, type Context } from '../context.js'
 import { CodegrantError } from '../errors.js'
 import { appPath, formParams, header, methodNotAllowed, redirect, type CoreResponse } from '../http.js'
 import { describe } from '../provider/http.js'
@@ -31,7 +31,7 @@ export async function callback(context: Context, runtime: ProviderRuntime): Prom
   const transaction = transactions.read(cookies, state, now())
   if (transaction === 'missing') {
     // the back button after a completed login lands here: the user is already in
-    if (load(context)) return redirect(appPath(config, '/'), [], { ...CALLBACK_HEADERS })
+    if (sessionOf(context)) return redirect(appPath(config, '/'), [], { ...CALLBACK_HEADERS })
     throw new CodegrantError('codegrant/transaction_missing', missingTransactionHint(context))
   }
   if (transaction === 'invalid') {
@@ -52,7 +52,7 @@ export async function callback(context: Context, runtime: ProviderRuntime): Prom
   if (transaction.stepUp) verifyStepUp(transaction.stepUp, completed.session.identity)
   // the app's hook last: it sees (and may reshape) a user who passed every check
   const session = await applyLoginHook(config, completed.session, { name: runtime.name, issuer: (await provider()).as.issuer })
-  const previous = load(context)
+  const previous = sessionOf(context)
   if (previous && previous.sid !== session.sid) {
     // end the previous session's server-side record; its cookie is overwritten below
     const destroyed = backend.clear({}, previous)
@@ -63,7 +63,7 @@ export async function callback(context: Context, runtime: ProviderRuntime): Prom
   const written = backend.write(cookies, session, now(), true)
   const sessionCookies = written instanceof Promise ? await written : written
   const cookiesOut = [transactions.remove(state), ...sessionCookies]
-  config.logger.debug(`callback: session started (${config.sessionStore} store, ${sessionCookies.length} cookie(s), ${sessionCookies.reduce((size, line) => size + line.length, 0)} bytes); redirecting to the app`)
+  config.logger.debug(`callback: session started (${backend.kind} store, ${sessionCookies.length} cookie(s), ${sessionCookies.reduce((size, line) => size + line.length, 0)} bytes); redirecting to the app`)
   context.session = session
   return redirect(location, cookiesOut, { ...CALLBACK_HEADERS })
 }

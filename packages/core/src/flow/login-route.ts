@@ -1,5 +1,5 @@
 /** The login route, and the logins the app (`oauth.login()`) and the guard (step-up, silent) start. */
-import { cookiesOf, load, now, type Context } from '../context.js'
+import { cookiesOf, sessionOf, now, type Context } from '../context.js'
 import { methodNotAllowed, type CoreResponse } from '../http.js'
 import type { ProviderRuntime } from '../provider/runtime.js'
 import { newSessionId } from '../session/backend.js'
@@ -20,7 +20,7 @@ export async function beginLogin(context: Context, runtime: ProviderRuntime, ret
 export async function appLogin(context: Context, options: LoginOptions = {}): Promise<string> {
   const { providers } = context.engine
   if (context.unavailable) throw context.unavailable
-  const runtime = options.provider === undefined ? providers.preferred(load(context)) : providers.byName(options.provider)
+  const runtime = options.provider === undefined ? providers.preferred(sessionOf(context)) : providers.byName(options.provider)
   if (!runtime) {
     throw new TypeError(`codegrant: login() needs a provider (${options.provider === undefined ? 'none is the default' : `${JSON.stringify(options.provider)} is not one`}): one of ${providers.list.map((provider) => provider.name).join(', ')}`)
   }
@@ -39,8 +39,8 @@ export async function login(context: Context, runtime: ProviderRuntime): Promise
   // a sign-in that could not be stored at the end is not started: 503 now, not after the provider
   // (known already when this request's session could not be read; otherwise the store is asked)
   if (context.unavailable) throw context.unavailable
-  const { store, outage } = context.engine.backend
-  if (store && outage) await store.get(newSessionId())
+  const { backend } = context.engine
+  if (backend.kind === 'external') await backend.store.get(newSessionId())
   // from the browser's query: returnTo, and only the parameters the app allows
   return beginLogin(context, runtime, query.get('returnTo'), queryParams(config.loginQueryParams, query))
 }

@@ -1,6 +1,6 @@
 /** The logout route: CSRF-checked, the local session ended, then the provider's end-session redirect. */
 import type { OAuthConfig } from '../config/resolved.js'
-import { cookiesOf, load, type Context } from '../context.js'
+import { cookiesOf, sessionOf, type Context } from '../context.js'
 import { CodegrantError } from '../errors.js'
 import { appPath, escapeHtml, header, html, methodNotAllowed, redirect, type CoreResponse } from '../http.js'
 import { safeReturnTo } from '../return-to.js'
@@ -27,7 +27,7 @@ export async function logout(context: Context): Promise<CoreResponse> {
   // the store could not be read: the session cannot be ended there, so the cookie is kept (503);
   // clearing only the cookie would leave a record behind that the user believes gone
   if (context.unavailable) throw context.unavailable
-  const session = load(context)
+  const session = sessionOf(context)
   const cleared = backend.clear(cookiesOf(context), session)
   const cookies = cleared instanceof Promise ? await cleared : cleared
   context.session = undefined

@@ -6,32 +6,54 @@ import type { CookieCodec } from './cookie-codec.js'
 import { deepFreeze } from './claims.js'
 import { clearChunked, readChunks, setCookie, writeChunked, type RequestCookies } from './cookie-jar.js'
 import { createOpenedCache } from './opened-cache.js'
-import { createOutage, type Outage } from './outage.js'
-import { isSessionData, memoryStore, type MaybePromise, type SessionData, type SessionStore } from './store.js'
+import { memoryStore } from './memory-store.js'
+import { createStoreBreaker, type StoreBreaker } from './store-breaker.js'
+import { isSessionData, type MaybePromise, type SessionData, type SessionStore } from './store.js'
 
 /**
- * Where sessions live. `cookie`: the whole session, encrypted and chunked, in the browser.
- * A store: the session server-side, and an encrypted session id in one cookie.
+ * Where sessions live, stated once by the backend: `cookie`, the whole session encrypted and
+ * chunked in the browser; `memory`, the in-process store; `external`, a store passed in or
+ * opened (Redis), the only kind whose reads wait on I/O. With a store, the browser carries an
+ * encrypted session id in one cookie.
  */
-export interface SessionBackend {
+export type SessionBackend = CookieBackend | StoreBackend
+
+export interface CookieBackend extends BackendSteps {
+  readonly kind: 'cookie'
+  readonly io: false
+  readonly store: undefined
+  readonly opened: undefined
+  readonly breaker: undefined
+}
+
+export interface StoreBackend extends BackendSteps {
+  readonly kind: 'memory' | 'external'
+  /** True for an external store: a request's session is read (and waited for) before it goes on. */
+  readonly io: boolean
+  /**
+   * The server-side store, behind its breaker (see {@link withBreaker}): every call, wherever it
+   * is made, goes through the one circuit breaker, and fails as `codegrant/store_unavailable`.
+   */
+  readonly store: SessionStore
+  /** The store as it was passed in or opened (Redis), without the breaker: its own extras (`close()`). */
+  readonly opened: SessionStore
+  /**
+   * An external store's circuit breaker (failures logged once per outage); none for the memory
+   * store, which cannot fail. Every call of {@link store} already goes through it.
+   */
+  readonly breaker: StoreBreaker | undefined
+}
+
+/**
+ * The backend's steps of reading a session, which `readSession` (context.ts) takes in turn
+ * behind the per-connection memo; and its writes.
+ */
+interface BackendSteps {
   readonly cookieName: string
-  /**
-   * The server-side store, guarded (see {@link guardStore}): every call, wherever it is made,
-   * goes through the one circuit breaker, and fails as `codegrant/store_unavailable`.
-   * Undefined for cookie sessions.
-   */
-  readonly store: SessionStore | undefined
-  /** The store as it was passed in or opened (Redis), unguarded: its own extras (`close()`). */
-  readonly opened: SessionStore | undefined
-  /**
-   * With a store that does I/O (one passed in as an object: Redis, a custom store): its breaker,
-   * and failures logged once per outage. Every call of {@link store} already goes through it.
-   */
-  readonly outage: Outage | undefined
   /**
    * What the request's session cookie holds, once opened with our keys: the session (cookie
    * sessions) or its id (a store); undefined when it carries none of ours. Synchronous, and the
-   * same for the same cookies until `generation` changes.
+   * same for the same cookies until `generation` changes (the opened-cookie cache).
    */
   open(cookies: RequestCookies): SessionData | string | undefined
   /**
@@ -90,45 +112,56 @@ export function remaining(data: SessionData, now: number, config: OAuthConfig): 
 
 export function createSessionBackend(config: OAuthConfig, codec: CookieCodec, cookieName: string): SessionBackend {
   const attributes = { secure: config.secure, sameSite: 'lax' as const }
-  // cookies already opened in this process, by exact value: the session (cookie store) or its id
-  const opened = createOpenedCache<SessionData | string>(config.sessionCacheSize, CACHE_MAX_CHARS)
-  /** The cookie's content when it opens with our keys and has the expected shape; frozen, as requests share it. */
-  const decode = <T extends SessionData | string>(parts: string[] | undefined, valid: (value: unknown) => value is T): T | undefined => {
-    if (parts === undefined) return undefined
-    const hit = opened.get(parts)
-    // a backend is either kind, so its cache holds only values that passed its own check
-    if (hit !== undefined) return hit as T
-    const json = codec.open(cookieName, parts.length === 1 ? parts[0]! : parts.join(''))
-    if (json === undefined) return undefined
-    let value: unknown
-    try {
-      value = JSON.parse(json)
-    } catch {
-      return undefined
-    }
-    if (!valid(value)) return undefined
-    opened.set(parts, deepFreeze(value))
-    return value
-  }
   let generation = 0
-  /** A write or a clear makes the request's cookie obsolete (rotation, refresh, logout): forget it. */
-  const forget = (cookies: RequestCookies) => {
-    generation++
-    opened.delete(readChunks(cookies, cookieName))
+  /**
+   * Opens the session cookie through the opened-cookie cache (cookies already opened in this
+   * process, by exact value): to the session with cookie sessions, to its id with a store; each
+   * backend has its one kind, and its cache holds only values that passed its check. Frozen, as
+   * requests share them. `forget` drops a cookie a write or a clear made obsolete (rotation,
+   * refresh, logout).
+   */
+  const opener = <T extends SessionData | string>(valid: (value: unknown) => value is T) => {
+    const cache = createOpenedCache<T>(config.sessionCacheSize, CACHE_MAX_CHARS)
+    return {
+      open(cookies: RequestCookies): T | undefined {
+        const parts = readChunks(cookies, cookieName)
+        if (parts === undefined) return undefined
+        const hit = cache.get(parts)
+        if (hit !== undefined) return hit
+        const json = codec.open(cookieName, parts.length === 1 ? parts[0]! : parts.join(''))
+        if (json === undefined) return undefined
+        let value: unknown
+        try {
+          value = JSON.parse(json)
+        } catch {
+          return undefined
+        }
+        if (!valid(value)) return undefined
+        cache.set(parts, deepFreeze(value))
+        return value
+      },
+      forget(cookies: RequestCookies): void {
+        generation++
+        cache.delete(readChunks(cookies, cookieName))
+      },
+    }
   }
   const live = (data: SessionData | undefined, now: number): SessionData | undefined => (data !== undefined && isLive(data, now, config) ? data : undefined)
   // what a store gives back is checked like a cookie's content
   const liveStored = (data: unknown, now: number): SessionData | undefined => (isSessionData(data) ? live(data, now) : undefined)
 
-  if (config.sessionStore === 'cookie') {
+  const setting = config.sessionStore
+  if (setting === 'cookie') {
     let warned = false
-    const open = (cookies: RequestCookies) => decode(readChunks(cookies, cookieName), isSessionData)
+    const { open, forget } = opener(isSessionData)
     const resolve = (content: SessionData | string | undefined, now: number) => (typeof content === 'object' ? live(content, now) : undefined)
     return {
+      kind: 'cookie',
+      io: false,
       cookieName,
       store: undefined,
       opened: undefined,
-      outage: undefined,
+      breaker: undefined,
       open,
       resolve,
       read: (cookies, now) => resolve(open(cookies), now),
@@ -162,18 +195,20 @@ export function createSessionBackend(config: OAuthConfig, codec: CookieCodec, co
     }
   }
 
-  const given = openStore(config)
+  const { kind, given } = openStore(config, setting)
   // the memory store cannot fail: no breaker, its calls stay synchronous
-  const outage = config.sessionStore === 'memory' ? undefined : createOutage(config.logger, given.flushCache?.bind(given))
-  const store = guardStore(config, given, outage)
-  const open = (cookies: RequestCookies) => decode(readChunks(cookies, cookieName), isSessionId)
+  const breaker = kind === 'memory' ? undefined : createStoreBreaker(config.logger, given.flushCache?.bind(given))
+  const store = withBreaker(config, given, breaker)
+  const { open, forget } = opener(isSessionId)
   const resolve = (sid: SessionData | string | undefined, now: number) =>
     typeof sid === 'string' ? andThen(store.get(sid), (data) => liveStored(data, now)) : undefined
   return {
+    kind,
+    io: kind === 'external',
     cookieName,
     store,
     opened: given,
-    outage,
+    breaker,
     open,
     resolve,
     read: (cookies, now) => resolve(open(cookies), now),
@@ -200,14 +235,15 @@ export function createSessionBackend(config: OAuthConfig, codec: CookieCodec, co
 }
 
 /**
- * The server-side store: the memory store, the store passed in, or `@codegrant/redis` opened now
- * (the configuration only checked its settings: reading it opens no connection).
+ * The server-side store and its kind: the memory store, or an external one, the store passed in
+ * or `@codegrant/redis` opened now (the configuration only checked its settings: reading it
+ * opens no connection).
  */
-function openStore(config: OAuthConfig): SessionStore {
-  if (config.sessionStore === 'memory') return memoryStore()
-  const store = config.sessionStore === 'redis' ? config.redis?.open() : config.customStore
-  if (!store) throw new CodegrantError('codegrant/config_invalid', `OAUTH_SESSION_STORE=${config.sessionStore} without its store: resolve the configuration with resolveConfig()`)
-  return store
+function openStore(config: OAuthConfig, setting: Exclude<OAuthConfig['sessionStore'], 'cookie'>): { kind: StoreBackend['kind']; given: SessionStore } {
+  if (setting === 'memory') return { kind: 'memory', given: memoryStore() }
+  const given = setting === 'redis' ? config.redis?.open() : config.customStore
+  if (!given) throw new CodegrantError('codegrant/config_invalid', `OAUTH_SESSION_STORE=${setting} without its store: resolve the configuration with resolveConfig()`)
+  return { kind: 'external', given }
 }
 
 /**
@@ -224,16 +260,16 @@ export function replaceRecord(config: OAuthConfig, store: SessionStore, data: Se
 
 /**
  * The store every part of codegrant uses, built once where the store is opened: each call goes
- * through {@link guarded} with this store's one `outage` — its circuit breaker, one log line
+ * through {@link guarded} with this store's one `breaker` — its circuit breaker, one log line
  * per outage, any failure as `codegrant/store_unavailable` — whether the session backend makes
  * it or the refresh lock, `replaceRecord`, back-channel logout, the exchange claim or the
  * session index. So, once the breaker is open, none of them waits for the store's timeout.
  * Offers only the methods the store has (the optional ones decide what codegrant can do). The
  * store's own timeout bounds each call (`OAUTH_REDIS_TIMEOUT`); no second timer is added.
  */
-function guardStore(config: OAuthConfig, store: SessionStore, outage: Outage | undefined): SessionStore {
+function withBreaker(config: OAuthConfig, store: SessionStore, breaker: StoreBreaker | undefined): SessionStore {
   const through = <A extends unknown[], T>(what: string, method: ((...args: A) => MaybePromise<T>) | undefined) =>
-    method && ((...args: A): MaybePromise<T> => guarded(config, what, () => method.apply(store, args), outage))
+    method && ((...args: A): MaybePromise<T> => guarded(config, what, () => method.apply(store, args), breaker))
   const optional = {
     update: through('write', store.update),
     lock: through('lock', store.lock),
@@ -253,24 +289,24 @@ function guardStore(config: OAuthConfig, store: SessionStore, outage: Outage | u
 /**
  * A store call whose failure, thrown or rejected, becomes `codegrant/store_unavailable` (503
  * with Retry-After). The store's own error is logged, not kept: it may quote the command and
- * so the session it carried. With `outage`, failures are logged once per outage and a success
+ * so the session it carried. With `breaker`, failures are logged once per outage and a success
  * ends it, and its circuit breaker applies: while it is open, the call fails at once with the same
- * error and the store is not called (see `outage.ts`). Without, each failure is logged.
+ * error and the store is not called (see `store-breaker.ts`). Without, each failure is logged.
  */
-export function guarded<T>(config: OAuthConfig, what: string, call: () => MaybePromise<T>, outage?: Outage): MaybePromise<T> {
+export function guarded<T>(config: OAuthConfig, what: string, call: () => MaybePromise<T>, breaker?: StoreBreaker): MaybePromise<T> {
   // a working store: one flag check
-  if (outage?.open && outage.refuses()) return Promise.reject(storeUnavailable())
+  if (breaker?.open && breaker.refuses()) return Promise.reject(storeUnavailable())
   const unavailable = (error: unknown) => {
-    // the answer of a guarded store (see guardStore): counted and logged there already
+    // the answer of a store behind its breaker (see withBreaker): counted and logged there already
     if (error instanceof CodegrantError && error.code === 'codegrant/store_unavailable') return error
-    if (outage) outage.failed(what, error)
+    if (breaker) breaker.failed(what, error)
     else config.logger.error(`the session store failed to ${what} a session: ${describe(error)}`)
     return storeUnavailable()
   }
   try {
     const result = call()
-    if (!(result instanceof Promise)) return outage ? outage.answered(result) : result
-    return result.then<T, never>(outage?.answered, (error: unknown) => { throw unavailable(error) })
+    if (!(result instanceof Promise)) return breaker ? breaker.answered(result) : result
+    return result.then<T, never>(breaker?.answered, (error: unknown) => { throw unavailable(error) })
   } catch (error) {
     return Promise.reject(unavailable(error))
   }

@@ -38,7 +38,7 @@ export const BREAKER_PROBE_LOST_MS = 10_000
  * Lines name the operation and the store's error (the store's errors name the command, never
  * its arguments); never a session id, a cookie or a token.
  */
-export interface Outage {
+export interface StoreBreaker {
   /**
    * True while the breaker is open: ask {@link refuses} before calling the store. A plain field,
    * so that the hot path (a working store) reads a flag and nothing else.
@@ -63,14 +63,14 @@ export interface Outage {
  * @param opened called each time the breaker opens (from closed): a store's `flushCache`, so that
  *   nothing it kept from before the outage is served after it.
  */
-export function createOutage(logger: FullLogger, opened?: () => void): Outage {
+export function createStoreBreaker(logger: FullLogger, opened?: () => void): StoreBreaker {
   let failures = 0
   let refused = 0
   let since = 0
   /** When the current pause ends; and when the probe let through went (undefined: none out). */
   let resumeAt = 0
   let probeAt: number | undefined
-  const outage = {
+  const breaker = {
     open: false,
     refuses() {
       const now = performance.now()
@@ -91,8 +91,8 @@ export function createOutage(logger: FullLogger, opened?: () => void): Outage {
         )
       }
       if (failures >= BREAKER_FAILURES) {
-        if (!outage.open) opened?.()
-        outage.open = true
+        if (!breaker.open) opened?.()
+        breaker.open = true
         resumeAt = performance.now() + BREAKER_PAUSE_MS
         probeAt = undefined
       }
@@ -103,11 +103,11 @@ export function createOutage(logger: FullLogger, opened?: () => void): Outage {
         logger.warn(`the session store answers again, after ${failures} failed call(s)${cut} over ${Math.round((Date.now() - since) / 1000)} s`)
         failures = 0
         refused = 0
-        outage.open = false
+        breaker.open = false
         probeAt = undefined
       }
       return value
     },
   }
-  return outage
+  return breaker
 }
