@@ -3,6 +3,7 @@
  * request, and its session, read lazily. Shared by the hub (`codegrant.ts`) and the route
  * modules (`flow/*-route.ts`); it imports neither.
  */
+import { now } from './clock.js'
 import type { OAuthConfig } from './config/resolved.js'
 import type { Diagnostics } from './diagnostics.js'
 import type { BackchannelLogout } from './flow/backchannel-logout.js'
@@ -68,8 +69,6 @@ export interface Context {
 }
 
 export const UNLOADED = Symbol('unloaded')
-
-export const now = () => Math.floor(Date.now() / 1000)
 
 /** An error that is not codegrant's own, logged, as the 500-class answer the user sees. */
 export function unexpected(config: OAuthConfig, error: unknown): CodegrantError {

@@ -4,7 +4,8 @@
  * decision on plain data.
  */
 import type { OAuthConfig } from './config/resolved.js'
-import { cookiesOf, sessionOf, now, unexpected, type Context } from './context.js'
+import { now } from './clock.js'
+import { cookiesOf, sessionOf, unexpected, type Context } from './context.js'
 import { notMounted } from './diagnostics.js'
 import { isCodegrantError } from './errors.js'
 import type { AuthorizationParams } from './config/authorization-params.js'
@@ -128,7 +129,7 @@ export function decide(
   session: SessionData | undefined,
   options: RequireAuthOptions,
   cookies: RequestCookies = {},
-  now = Math.floor(Date.now() / 1000),
+  at = now(),
 ): CoreResponse | GuardLogin | undefined {
   const requirement = options.maxAge === undefined && options.acr === undefined ? undefined : requirementOf(options)
   if (!session) {
@@ -145,7 +146,7 @@ export function decide(
   if (requirement) {
     // the provider's identity, never the app's user: a hook that drops auth_time must not loop
     const identity = identityOf(session)
-    if (!identity || !meetsRequirement(identity, requirement, now, config.clockTolerance)) {
+    if (!identity || !meetsRequirement(identity, requirement, at, config.clockTolerance)) {
       if (!wantsHtml(request)) return stepUpChallenge(requirement)
       return { login: true, returnTo: request.url, params: stepUpParams(requirement), stepUp: stepUpOf(requirement, identity?.sub), cookies: [] }
     }

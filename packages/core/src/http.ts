@@ -214,3 +214,8 @@ export function formParams(body: CoreRequest['body']): URLSearchParams | undefin
 export function methodNotAllowed(allow: string): CoreResponse {
   return { status: 405, headers: { allow, 'content-type': 'application/json; charset=utf-8' }, cookies: [], body: JSON.stringify({ error: 'method_not_allowed' }) }
 }
+
+/** The request's query parameters (`request.url` is a path and query: the base only completes it). */
+export function queryOf(request: CoreRequest): URLSearchParams {
+  return new URL(request.url, 'http://local.invalid').searchParams
+}

@@ -2,7 +2,8 @@
  * The request state every adapter puts on the request (`req.oauth`, …): its interface, and the
  * methods behind it. One object per request, whose getters and methods live on a shared prototype.
  */
-import { sessionOf, noSession, now, persist, cookiesOf, type Context } from './context.js'
+import { now } from './clock.js'
+import { sessionOf, noSession, persist, cookiesOf, type Context } from './context.js'
 import { causedByStatus, isCodegrantError } from './errors.js'
 import type { LoginOptions } from './config/authorization-params.js'
 import { fetchUserinfo } from './flow/callback.js'

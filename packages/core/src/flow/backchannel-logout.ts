@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto'
+import { now } from '../clock.js'
 import type { OAuthConfig, ProviderSettings } from '../config/resolved.js'
 import { isCodegrantError } from '../errors.js'
 import { formParams, json, type CoreRequest, type CoreResponse } from '../http.js'
@@ -45,8 +46,8 @@ export function createBackchannelLogout(config: OAuthConfig, providers: readonly
       const { runtime, resolved } = await issuerOf(providers, tokens[0]!)
       const { header, claims } = await verifiers.get(runtime)!(tokens[0]!, resolved.client.id_token_signed_response_alg ?? 'RS256')
       if (!TYPES.has(typeof header.typ === 'string' ? header.typ.toLowerCase() : undefined)) throw tokenRejected(`its typ ${JSON.stringify(header.typ).slice(0, 40)} is not a logout token's`)
-      const now = Math.floor(Date.now() / 1000)
-      const token = checkClaims(config, runtime.settings, resolved.as.issuer, claims, now)
+      const at = now()
+      const token = checkClaims(config, runtime.settings, resolved.as.issuer, claims, at)
       // a token whose sessions were all ended before is a replay: refused, with no effect
       const used = tagOf('jti', token.iss, token.jti)
       if ((await guarded(config, 'find', () => store.tagged(used))).length > 0) throw tokenRejected('this logout token was used before')
@@ -58,7 +59,7 @@ export function createBackchannelLogout(config: OAuthConfig, providers: readonly
       // token would be accepted: a store failure on the way answers 503 and the provider's retry of
       // the same token works (ending again is harmless), instead of being refused as a replay.
       const until = Math.min(token.exp ?? Number.POSITIVE_INFINITY, token.iat + MAX_TOKEN_AGE) + config.clockTolerance
-      await guarded(config, 'record a logout token for', () => store.tag(used, USED, Math.max(1, until - now)))
+      await guarded(config, 'record a logout token for', () => store.tag(used, USED, Math.max(1, until - at)))
       config.logger.debug(`back-channel logout: ${ended.length} session(s) ended (by ${token.sid !== undefined ? 'sid' : 'sub'})`)
       return json(200, {})
     } catch (error) {

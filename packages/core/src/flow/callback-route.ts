@@ -1,7 +1,8 @@
 /** The callback route: the provider's answer checked against its transaction, then the session started. */
-import { cookiesOf, sessionOf, now, type Context } from '../context.js'
+import { now } from '../clock.js'
+import { cookiesOf, sessionOf, type Context } from '../context.js'
 import { CodegrantError } from '../errors.js'
-import { appPath, formParams, header, methodNotAllowed, redirect, type CoreResponse } from '../http.js'
+import { appPath, formParams, header, methodNotAllowed, queryOf, redirect, type CoreRequest, type CoreResponse } from '../http.js'
 import { describe } from '../provider/http.js'
 import type { ProviderRuntime } from '../provider/runtime.js'
 import { indexSession } from './backchannel-logout.js'
@@ -18,7 +19,7 @@ export async function callback(context: Context, runtime: ProviderRuntime): Prom
   const { request } = context
   const method = config.responseMode === 'form_post' ? 'POST' : 'GET'
   if (request.method !== method) return { ...methodNotAllowed(method), headers: { ...CALLBACK_HEADERS, allow: method } }
-  const params = method === 'GET' ? new URL(request.url, 'http://local.invalid').searchParams : formParams(request.body)
+  const params = responseParams(request)
   const states = params?.getAll('state') ?? []
   if (!params || states.length !== 1) {
     throw new CodegrantError('codegrant/invalid_callback', states.length > 1 ? 'The sign-in response carries more than one state.' : 'The sign-in response has no state: start the sign-in again.')
@@ -88,11 +89,16 @@ export function callbackFailed(context: Context, failure: CodegrantError, respon
 
 function clearTransaction(context: Context): string[] {
   const { transactions } = context.engine
-  const params = context.request.method === 'GET' ? new URL(context.request.url, 'http://local.invalid').searchParams : formParams(context.request.body)
+  const params = responseParams(context.request)
   const state = params?.get('state')
   if (!state) return []
   const name = transactions.name(state)
   return cookiesOf(context)[name] !== undefined && transactions.isTransaction(name) ? [transactions.remove(state)] : []
+}
+
+/** The authorization response's parameters: the query of a GET, the form of a POST (form_post). */
+function responseParams(request: CoreRequest): URLSearchParams | undefined {
+  return request.method === 'GET' ? queryOf(request) : formParams(request.body)
 }
 
 /** Names the likely cause instead of a bare "invalid state". */

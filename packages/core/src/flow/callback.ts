@@ -10,7 +10,7 @@ import { fetchApiUser } from '../provider/user-source.js'
 import { newSessionId } from '../session/backend.js'
 import { identityFrom, type IdentifiedSession } from '../session/identity.js'
 import type { TokenSet, UserClaims } from '../session/store.js'
-import { assertDpopTokenType, withNonceRetry, type DpopKey } from './dpop.js'
+import { assertDpopTokenType, dpopHeaders, withNonceRetry, type DpopKey } from './dpop.js'
 import { assertKeyIssuer } from './tenant-issuer.js'
 import type { Transaction } from './transaction.js'
 
@@ -61,7 +61,7 @@ export async function completeLogin(
   let response: Response
   let result: oauth.TokenEndpointResponse
   const key = provider.dpop && transaction.dpop
-  const dpop = key ? { DPoP: await provider.dpop!.handle(key) } : {}
+  const dpop = await dpopHeaders(provider.dpop, key)
   try {
     ;({ response, result } = await withNonceRetry(async () => {
       const response = await oauth.authorizationCodeGrantRequest(as, client, clientAuth, validated, transaction.redirectUri, transaction.verifier, { ...http, ...dpop })
@@ -170,7 +170,7 @@ export async function fetchUserinfo(config: OAuthConfig, provider: Provider, acc
   const source = provider.settings.preset?.user
   if (source?.from === 'api') return fetchApiUser(config, http, source, as.userinfo_endpoint, accessToken, scope)
   try {
-    const dpop = key ? { DPoP: await provider.dpop!.handle(key) } : {}
+    const dpop = await dpopHeaders(provider.dpop, key)
     if (expectedSubject !== undefined) {
       return (await withNonceRetry(async () =>
         oauth.processUserInfoResponse(as, client, expectedSubject, await oauth.userInfoRequest(as, client, accessToken, { ...http, ...dpop })),

@@ -4,7 +4,7 @@
  * a response out; no script, so the page's CSP allows none.
  */
 import type { OAuthConfig, ProviderSettings } from '../config/resolved.js'
-import { appPath, escapeHtml, html, json, wantsHtml, type CoreRequest, type CoreResponse } from '../http.js'
+import { appPath, escapeHtml, html, json, queryOf, wantsHtml, type CoreRequest, type CoreResponse } from '../http.js'
 import { safeReturnTo } from '../return-to.js'
 
 /** A provider's login URL (app-local), with `returnTo` and the query parameters passed through. */
@@ -21,7 +21,7 @@ export function providerLoginPath(config: OAuthConfig, provider: ProviderSetting
  * login parameters) is carried to the provider's login route, where it is checked as usual.
  */
 export function chooseProvider(config: OAuthConfig, request: CoreRequest): CoreResponse {
-  const query = new URL(request.url, 'http://local.invalid').searchParams
+  const query = queryOf(request)
   // a returnTo that would be refused is dropped here already, so the links carry only safe paths
   if (query.has('returnTo')) query.set('returnTo', safeReturnTo(query.get('returnTo')))
   const choices = config.providers.map((provider) => ({ name: provider.name, login: providerLoginPath(config, provider, query) }))

@@ -139,6 +139,14 @@ async function importHandle(client: oauth.Client, key: DpopKey, options: oauth.M
 }
 
 /**
+ * The DPoP part of an oauth4webapi request's options: a proof of `key` (RFC 9449 §4) when there
+ * is a key and the provider has DPoP, nothing otherwise. Spread over the request's other options.
+ */
+export async function dpopHeaders(runtime: DpopRuntime | undefined, key: DpopKey | undefined): Promise<{ DPoP?: oauth.DPoPHandle }> {
+  return runtime && key ? { DPoP: await runtime.handle(key) } : {}
+}
+
+/**
  * Runs a request to the provider, and once more when the provider asks for a DPoP nonce
  * (`use_dpop_nonce`, RFC 9449 §8): the handle has cached the nonce from the refusal by then.
  * A refused proof means the request was not processed, so even the code exchange may be repeated.

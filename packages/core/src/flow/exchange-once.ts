@@ -1,6 +1,7 @@
 import type { OAuthConfig } from '../config/resolved.js'
 import { CodegrantError } from '../errors.js'
 import { guarded } from '../session/backend.js'
+import { singleFlight, type Flight } from '../single-flight.js'
 import type { SessionStore } from '../session/store.js'
 import { TRANSACTION_TTL } from './transaction.js'
 
@@ -15,11 +16,12 @@ const REMEMBER_MS = 10_000
  * Only the very same response (`response`: its parameters) may share it.
  */
 export function createExchangeOnce<T>(config: OAuthConfig, store: SessionStore | undefined): (state: string, response: string, exchange: () => Promise<T>) => Promise<T> {
-  const flights = new Map<string, { response: string; result: Promise<T> }>()
+  const flights = singleFlight<string, T, Flight<T> & { response: string }>()
   // With a store shared by several instances, the first delivery claims the state there too: a
   // duplicate that reaches another instance is refused before it can redeem the code again.
-  const claimed = (state: string, exchange: () => Promise<T>) => async (): Promise<T> => {
-    if (store?.once && !(await guarded(config, 'claim', () => store.once!(`exchange:${state}`, TRANSACTION_TTL)))) {
+  const claimed = async (state: string, exchange: () => Promise<T>): Promise<T> => {
+    const once = store?.once?.bind(store)
+    if (once && !(await guarded(config, 'claim', () => once(`exchange:${state}`, TRANSACTION_TTL)))) {
       throw new CodegrantError('codegrant/invalid_callback', 'This sign-in response is already being completed (in another tab or on another server). If you are not signed in, start the sign-in again.')
     }
     return exchange()
@@ -31,10 +33,6 @@ export function createExchangeOnce<T>(config: OAuthConfig, store: SessionStore |
         ? flight.result
         : Promise.reject(new CodegrantError('codegrant/invalid_callback', 'This sign-in is already being completed with another response. Start the sign-in again.'))
     }
-    const entry = { response, result: claimed(state, exchange)() }
-    flights.set(state, entry)
-    const forget = () => { if (flights.get(state) === entry) flights.delete(state) }
-    entry.result.then(() => setTimeout(forget, REMEMBER_MS).unref(), forget)
-    return entry.result
+    return flights.start(state, { response, result: claimed(state, exchange) }, () => REMEMBER_MS).result
   }
 }

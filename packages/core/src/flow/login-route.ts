@@ -1,6 +1,7 @@
 /** The login route, and the logins the app (`oauth.login()`) and the guard (step-up, silent) start. */
-import { cookiesOf, sessionOf, now, type Context } from '../context.js'
-import { methodNotAllowed, type CoreResponse } from '../http.js'
+import { now } from '../clock.js'
+import { cookiesOf, sessionOf, type Context } from '../context.js'
+import { methodNotAllowed, queryOf, type CoreResponse } from '../http.js'
 import type { ProviderRuntime } from '../provider/runtime.js'
 import { newSessionId } from '../session/backend.js'
 import { loginParams, mergeParams, queryParams, type AuthorizationParams, type LoginOptions } from '../config/authorization-params.js'
@@ -35,7 +36,7 @@ export async function login(context: Context, runtime: ProviderRuntime): Promise
   if (request.method !== 'GET' && request.method !== 'HEAD') return methodNotAllowed('GET')
   const mismatch = context.engine.diagnostics.loginOrigin(request)
   if (mismatch) return mismatch
-  const query = new URL(request.url, 'http://local.invalid').searchParams
+  const query = queryOf(request)
   // a sign-in that could not be stored at the end is not started: 503 now, not after the provider
   // (known already when this request's session could not be read; otherwise the store is asked)
   if (context.unavailable) throw context.unavailable

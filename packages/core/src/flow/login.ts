@@ -7,7 +7,7 @@ import { assertionHint } from '../provider/client-auth.js'
 import { describe, transportError } from '../provider/http.js'
 import { safeReturnTo } from '../return-to.js'
 import type { RequestCookies } from '../session/cookie-jar.js'
-import { withNonceRetry } from './dpop.js'
+import { dpopHeaders, withNonceRetry } from './dpop.js'
 import type { AuthorizationParams } from '../config/authorization-params.js'
 import type { StepUp, TransactionCookies } from './transaction.js'
 
@@ -64,7 +64,7 @@ export async function startLogin(
 
   // DPoP: the session's key pair is made now, so that the code is bound to it (RFC 9449 §10)
   const dpopKey = provider.dpop ? await provider.dpop.generate() : undefined
-  const dpop = dpopKey && (await provider.dpop!.handle(dpopKey))
+  const dpop = await dpopHeaders(provider.dpop, dpopKey)
   const location = new URL(as.authorization_endpoint!)
   if (config.profile === 'fapi2' && !as.pushed_authorization_request_endpoint) {
     config.logger.error('OAUTH_PROFILE=fapi2 needs pushed authorization requests, but the provider has no pushed_authorization_request_endpoint')
@@ -74,7 +74,7 @@ export async function startLogin(
     try {
       // with DPoP, the proof on the pushed request binds the code to the key
       const { request_uri } = await withNonceRetry(async () => {
-        const response = await oauth.pushedAuthorizationRequest(as, client, endpointAuth.pushed_authorization_request_endpoint, params, { ...http, ...(dpop ? { DPoP: dpop } : {}) })
+        const response = await oauth.pushedAuthorizationRequest(as, client, endpointAuth.pushed_authorization_request_endpoint, params, { ...http, ...dpop })
         return oauth.processPushedAuthorizationResponse(as, client, response)
       })
       location.searchParams.set('client_id', settings.clientId)
@@ -87,7 +87,7 @@ export async function startLogin(
       throw failure ?? new CodegrantError('codegrant/provider_error', 'The provider refused to start the sign-in (pushed authorization request failed).', { cause: error })
     }
   } else {
-    if (dpop && Array.isArray(as.dpop_signing_alg_values_supported)) params.set('dpop_jkt', await dpop.calculateThumbprint())
+    if (dpop.DPoP && Array.isArray(as.dpop_signing_alg_values_supported)) params.set('dpop_jkt', await dpop.DPoP.calculateThumbprint())
     for (const key of new Set(params.keys())) location.searchParams.delete(key)
     for (const [key, value] of params) location.searchParams.append(key, value)
   }

@@ -2,7 +2,7 @@
 import type { OAuthConfig } from '../config/resolved.js'
 import { cookiesOf, sessionOf, type Context } from '../context.js'
 import { CodegrantError } from '../errors.js'
-import { appPath, escapeHtml, header, html, methodNotAllowed, redirect, type CoreResponse } from '../http.js'
+import { appPath, escapeHtml, header, html, methodNotAllowed, queryOf, redirect, type CoreResponse } from '../http.js'
 import { safeReturnTo } from '../return-to.js'
 import { finishLogout } from './logout.js'
 
@@ -31,7 +31,7 @@ export async function logout(context: Context): Promise<CoreResponse> {
   const cleared = backend.clear(cookiesOf(context), session)
   const cookies = cleared instanceof Promise ? await cleared : cleared
   context.session = undefined
-  const requested = new URL(request.url, 'http://local.invalid').searchParams.get('returnTo')
+  const requested = queryOf(request).get('returnTo')
   const localReturnTo = requested === null ? undefined : appPath(config, safeReturnTo(requested))
   // the session's provider ends its session; signed out, the default one (if any) is told too
   const runtime = providers.preferred(session)

@@ -1,11 +1,13 @@
 import * as oauth from 'oauth4webapi'
 import type { OAuthConfig } from '../config/resolved.js'
+import { now } from '../clock.js'
 import { CodegrantError } from '../errors.js'
 import type { Provider } from '../provider/metadata.js'
 import { identityOf } from '../session/identity.js'
 import type { SessionData, SessionStore } from '../session/store.js'
+import { singleFlight, type Flight as SharedFlight } from '../single-flight.js'
 import { endpointOf, received, tokenError, tokenSet, verifyIdTokenSignature } from './callback.js'
-import { assertDpopTokenType, withNonceRetry } from './dpop.js'
+import { assertDpopTokenType, dpopHeaders, withNonceRetry } from './dpop.js'
 import { canLock, grantOrSaved, refreshAcrossInstances, saveRefreshed, type Grant } from './refresh-lock.js'
 
 /** How long a finished refresh is remembered, for requests that still carry the old cookie. */
@@ -31,16 +33,13 @@ export interface Refresh {
 }
 
 /** One refresh: the refresh token it used, the access token it replaces, and its result. */
-interface Flight {
+interface Flight extends SharedFlight<SessionData> {
   from: string
   replaced: string
-  result: Promise<SessionData>
-  done?: SessionData
   /** With a store: its result was saved there. */
   saved?: boolean
   /** With a store that locks and an unsaved result: releases the lock its holder kept. */
   unlock?: () => Promise<void>
-  forget?: ReturnType<typeof setTimeout>
 }
 
 /**
@@ -53,12 +52,6 @@ interface Flight {
 function answers(flight: Flight | undefined, session: SessionData): flight is Flight {
   if (!flight || flight.from !== session.tokens.refreshToken) return false
   return !flight.done || flight.replaced === session.tokens.accessToken
-}
-
-/** Remembers `entry` under `key` for `ms` (again from now when called again). */
-function keep<K>(map: Map<K, Flight>, key: K, entry: Flight, ms: number): void {
-  clearTimeout(entry.forget)
-  entry.forget = setTimeout(() => { if (map.get(key) === entry) map.delete(key) }, ms).unref()
 }
 
 /**
@@ -74,31 +67,32 @@ function keep<K>(map: Map<K, Flight>, key: K, entry: Flight, ms: number): void {
  *   keep the session; `codegrant/store_unavailable` when the store fails.
  */
 export function createRefresher(config: OAuthConfig, provider: () => Promise<Provider>, store?: SessionStore, ttl: (fresh: SessionData) => number = () => config.sessionIdleTimeout): Refresh {
-  const flights = new Map<string, Flight>()
+  // per session: concurrent requests share one refresh, and its result answers the old cookie a minute more
+  const flights = singleFlight<string, SessionData, Flight>()
   // a grant is remembered by the refresh token it used: when saving its result fails (the store
   // is down), the next attempt saves the same tokens instead of replaying a used refresh token
-  const granted = new Map<string, Flight>()
+  const granted = singleFlight<string, SessionData, Flight>()
+  // with a store, kept until saved (grant.saved): its result may be the only copy of a rotated refresh token
+  const grantKept = () => (store ? UNSAVED_TTL_MS : SUCCESSOR_TTL_MS)
   const grant: Grant = (current) => {
-    const used = current.tokens.refreshToken!
+    const used = current.tokens.refreshToken
+    if (!used) return Promise.reject(noRefreshToken())
     const known = granted.get(used)
     if (answers(known, current)) return known.result
-    const entry: Flight = { from: used, replaced: current.tokens.accessToken, result: refresh(config, provider, current, used) }
-    granted.set(used, entry)
-    // with a store, kept until saved (grant.saved): its result may be the only copy of a rotated refresh token
-    entry.result.then((fresh) => { entry.done = fresh; keep(granted, used, entry, store ? UNSAVED_TTL_MS : SUCCESSOR_TTL_MS) }, () => { if (granted.get(used) === entry) granted.delete(used) })
-    return entry.result
+    return granted.start(used, { from: used, replaced: current.tokens.accessToken, result: refresh(config, provider, current, used) }, grantKept).result
   }
+  const grantOf = (current: SessionData) => (current.tokens.refreshToken === undefined ? undefined : granted.get(current.tokens.refreshToken))
   grant.saved = async (current) => {
-    const entry = granted.get(current.tokens.refreshToken!)
+    const entry = grantOf(current)
     if (!entry?.done) return
     entry.saved = true
-    keep(granted, entry.from, entry, SUCCESSOR_TTL_MS)
+    granted.keep(entry.from, entry, SUCCESSOR_TTL_MS)
     const unlock = entry.unlock
     entry.unlock = undefined
     await unlock?.()
   }
   grant.unsaved = (current, unlock) => {
-    const entry = granted.get(current.tokens.refreshToken!)
+    const entry = grantOf(current)
     if (entry?.done) entry.unlock = unlock
     else void unlock()
   }
@@ -106,7 +100,7 @@ export function createRefresher(config: OAuthConfig, provider: () => Promise<Pro
     if (!store) return grant(session)
     // a grant whose result the store could not save is saved now, without taking the lock (its
     // holder kept it, and releases it once saved): writing tokens already granted replays nothing
-    const unsaved = granted.get(session.tokens.refreshToken!)
+    const unsaved = grantOf(session)
     if (unsaved?.done && !unsaved.saved && answers(unsaved, session)) {
       await saveRefreshed(config, store, unsaved.done, ttl(unsaved.done))
       await grant.saved(session)
@@ -125,13 +119,10 @@ export function createRefresher(config: OAuthConfig, provider: () => Promise<Pro
   const refresher = (session: SessionData) => {
     const from = session.tokens.refreshToken
     // the session itself lives on (its lifetime is its own); only API calls need a new login
-    if (!from) return Promise.reject(new CodegrantError('codegrant/token_expired', 'The access token expired and the provider gave no refresh token: sign in again to call APIs.'))
+    if (!from) return Promise.reject(noRefreshToken())
     const flight = flights.get(session.sid)
     if (answers(flight, session)) return flight.result
-    const entry: Flight = { from, replaced: session.tokens.accessToken, result: run(session) }
-    flights.set(session.sid, entry)
-    entry.result.then((fresh) => { entry.done = fresh; keep(flights, session.sid, entry, SUCCESSOR_TTL_MS) }, () => { if (flights.get(session.sid) === entry) flights.delete(session.sid) })
-    return entry.result
+    return flights.start(session.sid, { from, replaced: session.tokens.accessToken, result: run(session) }, () => SUCCESSOR_TTL_MS).result
   }
   // only for a request that still holds the tokens the refresh replaced: never a step back
   refresher.successor = (session: SessionData) => {
@@ -141,6 +132,8 @@ export function createRefresher(config: OAuthConfig, provider: () => Promise<Pro
   return refresher
 }
 
+const noRefreshToken = () => new CodegrantError('codegrant/token_expired', 'The access token expired and the provider gave no refresh token: sign in again to call APIs.')
+
 async function refresh(config: OAuthConfig, resolve: () => Promise<Provider>, session: SessionData, refreshToken: string): Promise<SessionData> {
   const provider = await resolve()
   const { as, client, clientAuth, http } = provider
@@ -149,7 +142,7 @@ async function refresh(config: OAuthConfig, resolve: () => Promise<Provider>, se
   // the session's DPoP key signs every refresh: new tokens stay bound to it
   const key = provider.dpop && session.dpop
   try {
-    const dpop = key ? { DPoP: await provider.dpop!.handle(key) } : {}
+    const dpop = await dpopHeaders(provider.dpop, key)
     let response!: Response
     result = await withNonceRetry(async () => {
       response = await oauth.refreshTokenGrantRequest(as, client, clientAuth, refreshToken, { ...http, ...dpop })
@@ -171,9 +164,9 @@ async function refresh(config: OAuthConfig, resolve: () => Promise<Provider>, se
     config.logger.error('token refresh returned an ID token for a different subject: session ended')
     throw new CodegrantError('codegrant/session_ended', 'The provider returned a different user on refresh. Sign in again.')
   }
-  const now = Math.floor(Date.now() / 1000)
+  const at = now()
   // userinfo-merged claims stay merged; the app's hook's user stays as the hook made it; otherwise
   // the new ID token is the user
   const user = session.user && claims && !session.userByApp ? { ...session.user, ...claims, sub: session.user.sub } : session.user
-  return { ...session, ...(user ? { user } : {}), uat: now, tokens: tokenSet(result, now, session.tokens) }
+  return { ...session, ...(user ? { user } : {}), uat: at, tokens: tokenSet(result, at, session.tokens) }
 }
