@@ -25,7 +25,7 @@ const options = (extra: OAuthOptions = {}): OAuthOptions => ({
   ...extra,
 })
 
-const record: SessionData = { sid: SID, iat: T0, uat: T0, exp: T0 + 3600, user: { sub: 'alice' }, tokens: { accessToken: 'at', tokenType: 'bearer', scope: 'openid' } }
+const record: SessionData = { sid: SID, iat: T0, uat: T0, exp: T0 + 3600, identity: { provider: 'default', iss: 'http://127.0.0.1:9', sub: 'alice' }, user: { sub: 'alice' }, tokens: { accessToken: 'at', tokenType: 'bearer', scope: 'openid' } }
 
 /** A custom store (the public `SessionStore` interface) that counts its reads. */
 function countingStore() {
