@@ -21,10 +21,10 @@ export async function callback(context: Context, runtime: ProviderRuntime): Prom
   if (request.method !== method) return { ...methodNotAllowed(method), headers: { ...CALLBACK_HEADERS, allow: method } }
   const params = responseParams(request)
   const states = params?.getAll('state') ?? []
-  if (!params || states.length !== 1) {
+  const state = states.length === 1 ? states[0] : undefined
+  if (!params || state === undefined) {
     throw new CodegrantError('codegrant/invalid_callback', states.length > 1 ? 'The sign-in response carries more than one state.' : 'The sign-in response has no state: start the sign-in again.')
   }
-  const state = states[0]!
   // the store could not be read (the previous session, if any, is unknown) and is needed to
   // keep the new one: 503 before the code is exchanged; the transaction is kept for a reload
   if (context.unavailable) throw context.unavailable

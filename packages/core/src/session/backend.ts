@@ -128,7 +128,7 @@ export function createSessionBackend(config: OAuthConfig, codec: CookieCodec, co
         if (parts === undefined) return undefined
         const hit = cache.get(parts)
         if (hit !== undefined) return hit
-        const json = codec.open(cookieName, parts.length === 1 ? parts[0]! : parts.join(''))
+        const json = codec.open(cookieName, parts.join(''))
         if (json === undefined) return undefined
         let value: unknown
         try {
@@ -268,20 +268,20 @@ export function replaceRecord(config: OAuthConfig, store: SessionStore, data: Se
  * store's own timeout bounds each call (`OAUTH_REDIS_TIMEOUT`); no second timer is added.
  */
 function withBreaker(config: OAuthConfig, store: SessionStore, breaker: StoreBreaker | undefined): SessionStore {
-  const through = <A extends unknown[], T>(what: string, method: ((...args: A) => MaybePromise<T>) | undefined) =>
-    method && ((...args: A): MaybePromise<T> => guarded(config, what, () => method.apply(store, args), breaker))
+  const through = <A extends unknown[], T>(what: string, method: (...args: A) => MaybePromise<T>) =>
+    (...args: A): MaybePromise<T> => guarded(config, what, () => method.apply(store, args), breaker)
   const optional = {
-    update: through('write', store.update),
-    lock: through('lock', store.lock),
-    unlock: through('unlock', store.unlock),
-    tag: through('index', store.tag),
-    tagged: through('find', store.tagged),
-    once: through('claim', store.once),
+    update: store.update && through('write', store.update),
+    lock: store.lock && through('lock', store.lock),
+    unlock: store.unlock && through('unlock', store.unlock),
+    tag: store.tag && through('index', store.tag),
+    tagged: store.tagged && through('find', store.tagged),
+    once: store.once && through('claim', store.once),
   }
   return {
-    get: through('read', store.get)!,
-    set: through('write', store.set)!,
-    destroy: through('destroy', store.destroy)!,
+    get: through('read', store.get),
+    set: through('write', store.set),
+    destroy: through('destroy', store.destroy),
     ...Object.fromEntries(Object.entries(optional).filter(([, method]) => method !== undefined)),
   }
 }
