@@ -25,7 +25,7 @@ export function keep(jar: Jar, response: CoreResponse): Jar {
 export async function call(codegrant: Codegrant, route: 'login' | 'callback' | 'logout', url: string, jar: Jar = new Map()): Promise<CoreResponse> {
   const cookie = [...jar].map(([name, value]) => `${name}=${value}`).join('; ')
   const request = { method: 'GET', url, headers: { host: new URL(CORE_BASE).host, accept: 'application/json', 'sec-fetch-site': 'same-origin', ...(cookie ? { cookie } : {}) } }
-  return codegrant.handle(route, request, await codegrant.attach(request, () => {}, undefined))
+  return codegrant.handle({ kind: route }, request, await codegrant.attach(request, () => {}, undefined))
 }
 
 /** Logs in; returns the callback's answer and the browser's cookies after it. */
