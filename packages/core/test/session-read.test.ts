@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { createCodegrant } from '../src/codegrant.js'
-import { resolveConfig, type OAuthOptions } from '../src/config.js'
+import type { OAuthOptions } from '../src/config/options.js'
+import { resolveConfig } from '../src/config/resolve.js'
 import { guard } from '../src/guard.js'
 import type { CoreRequest } from '../src/http.js'
 import { createSessionBackend } from '../src/session/backend.js'
