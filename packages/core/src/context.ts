@@ -6,13 +6,12 @@
 import { now } from './clock.js'
 import type { OAuthConfig } from './config/resolved.js'
 import type { Diagnostics } from './diagnostics.js'
-import type { BackchannelLogout } from './flow/backchannel-logout.js'
 import type { createExchangeOnce } from './flow/exchange-once.js'
 import type { TransactionCookies } from './flow/transaction.js'
 import { CodegrantError, isCodegrantError } from './errors.js'
-import { header, type CoreRequest } from './http.js'
-import { describe } from './provider/http.js'
-import type { ProviderRuntimes } from './provider/runtime.js'
+import { describe } from './failures.js'
+import { header, type CoreRequest, type CoreResponse } from './http.js'
+import type { ProviderRuntimes } from './providers.js'
 import type { SessionBackend } from './session/backend.js'
 import type { IdentifiedSession } from './session/identity.js'
 import { parseCookies, type RequestCookies } from './session/cookie-jar.js'
@@ -33,7 +32,7 @@ export interface Engine {
   diagnostics: Diagnostics
   exchangeOnce: ReturnType<typeof createExchangeOnce<{ session: IdentifiedSession; location: string }>>
   /** With `OAUTH_BACKCHANNEL_LOGOUT`: serves its route, and new sessions are indexed for it. */
-  backchannel: { store: CoordinatingStore; handle: BackchannelLogout } | undefined
+  backchannel: { store: CoordinatingStore; handle: (request: CoreRequest) => Promise<CoreResponse> } | undefined
   /** Per connection, the last Cookie header read on it and what it opened to (see `readSession`). */
   connections: WeakMap<object, ConnectionMemo>
 }
@@ -69,12 +68,6 @@ export interface Context {
 }
 
 export const UNLOADED = Symbol('unloaded')
-
-/** An error that is not codegrant's own, logged, as the 500-class answer the user sees. */
-export function unexpected(config: OAuthConfig, error: unknown): CodegrantError {
-  config.logger.error(`unexpected failure: ${error instanceof Error ? `${error.name}: ` : ''}${describe(error)}`)
-  return new CodegrantError('codegrant/provider_error', 'Sign-in failed unexpectedly. Try again.', { cause: error })
-}
 
 export function cookiesOf(context: Context): RequestCookies {
   return (context.parsed ??= parseCookies(header(context.request, 'cookie')))

@@ -4,7 +4,6 @@
  * redirects (or refuses) a login that cannot succeed (a loopback host other than OAUTH_BASE_URL's).
  * No line ever carries a secret, a token, a code or a cookie.
  */
-import * as oauth from 'oauth4webapi'
 import type { OAuthConfig, ProviderSettings } from './config/resolved.js'
 import { isLoopback } from './config/checks.js'
 import { CodegrantError } from './errors.js'
@@ -149,61 +148,4 @@ export function notMounted(request: CoreRequest | undefined): CoreResponse {
   )
   if (!request || !(header(request, 'accept') ?? '').includes('text/html')) return json(500, { error: 'server_error' })
   return html(500, 'Server error', ['<p>The server is misconfigured. Its log says how to fix it.</p>'])
-}
-
-const TRANSPORT_CAUSES: Record<string, string> = {
-  ECONNREFUSED: 'connection refused (nothing listens at that address)',
-  ENOTFOUND: 'unknown host (DNS lookup failed)',
-  EAI_AGAIN: 'DNS lookup failed (temporary)',
-  ECONNRESET: 'connection reset',
-  EHOSTUNREACH: 'host unreachable',
-  ENETUNREACH: 'network unreachable',
-  ETIMEDOUT: 'connection timed out',
-  UND_ERR_CONNECT_TIMEOUT: 'connection timed out',
-  UND_ERR_SOCKET: 'connection closed by the provider',
-}
-
-/**
- * The underlying cause of a failed call to the provider, in words: connection refused, unknown
- * host, TLS, timeout; or the HTTP status of an answer that was not what it should be.
- */
-export function underlyingCause(error: unknown): string | undefined {
-  for (let cause: unknown = error, depth = 0; cause instanceof Error && depth < 8; cause = cause.cause, depth++) {
-    const code = 'code' in cause && typeof cause.code === 'string' ? cause.code : undefined
-    if (cause.name === 'TimeoutError') return 'no answer in time (OAUTH_HTTP_TIMEOUT)'
-    if (cause.message === 'bad port') return 'fetch refuses this port (one of the ports browsers block)'
-    if (code && TRANSPORT_CAUSES[code]) return `${TRANSPORT_CAUSES[code]}, ${code}`
-    if (code && (/CERT|TLS|SSL/.test(code) || /certificate/i.test(cause.message))) return `TLS error (${code}): the provider's certificate is not trusted; for a private CA set NODE_EXTRA_CA_CERTS`
-    if (cause instanceof oauth.OperationProcessingError && cause.cause instanceof Response) return `HTTP ${cause.cause.status}`
-  }
-  return undefined
-}
-
-/**
- * The provider's own words for a refused token request (`error`, `error_description`, also from a
- * `WWW-Authenticate` challenge) and the likely fix; undefined when it said nothing usable.
- */
-export function providerRefusal(error: unknown): { code: string; text: string; fix: string } | undefined {
-  let code: string | undefined
-  let description: string | undefined
-  if (error instanceof oauth.ResponseBodyError) {
-    code = error.error
-    description = error.error_description
-  } else if (error instanceof oauth.WWWAuthenticateChallengeError) {
-    const challenge = error.cause.find((c) => c.parameters.error) ?? error.cause[0]
-    code = challenge?.parameters.error ?? (error.status === 401 ? 'invalid_client' : undefined)
-    description = challenge?.parameters.error_description ?? (challenge ? `WWW-Authenticate: ${challenge.scheme}` : undefined)
-  }
-  if (!code) return undefined
-  const clean = (text: string, max: number) => text.replace(/[^\x20-\x7e]/g, '').slice(0, max)
-  code = clean(code, 64).replace(/[^\w.-]/g, '')
-  const text = `${code}${description ? `: ${clean(description, 200)}` : ''}`
-  return { code, text, fix: REFUSAL_FIXES[code] ?? '' }
-}
-
-const REFUSAL_FIXES: Record<string, string> = {
-  invalid_client: ' Check OAUTH_CLIENT_ID, OAUTH_CLIENT_SECRET and OAUTH_CLIENT_AUTH_METHOD against the client registered at the provider.',
-  unauthorized_client: ' The client is not allowed this grant at the provider: enable the authorization code (and refresh token) grant for it.',
-  invalid_request: ' Check that OAUTH_REDIRECT_URI (or OAUTH_BASE_URL + the callback route) is exactly the redirect URI registered at the provider.',
-  invalid_scope: ' Check OAUTH_SCOPE against the scopes the client may request.',
 }

@@ -1,18 +1,15 @@
 import * as oauth from 'oauth4webapi'
 import type { OAuthConfig } from '../config/resolved.js'
-import { providerRefusal } from '../diagnostics.js'
-import { CodegrantError, redactSecrets, statusCause } from '../errors.js'
+import { CodegrantError, redactSecrets } from '../errors.js'
 import { appPath } from '../http.js'
-import { assertionHint } from '../provider/client-auth.js'
-import { describe, transportError } from '../provider/http.js'
+import { assertDpopTokenType, dpopHeaders, withNonceRetry } from '../provider/dpop.js'
 import type { Provider } from '../provider/metadata.js'
-import { fetchApiUser } from '../provider/user-source.js'
 import { newSessionId } from '../session/backend.js'
 import { identityFrom, type IdentifiedSession } from '../session/identity.js'
-import type { TokenSet, UserClaims } from '../session/store.js'
-import { assertDpopTokenType, dpopHeaders, withNonceRetry, type DpopKey } from './dpop.js'
-import { assertKeyIssuer } from './tenant-issuer.js'
+import type { UserClaims } from '../session/store.js'
+import { endpointOf, received, tokenError, tokenSet, verifyIdTokenSignature } from './tokens.js'
 import type { Transaction } from './transaction.js'
+import { fetchUserinfo } from './userinfo.js'
 
 /** Hygiene for every callback answer: RFC 9700 §4.2.4 (no Referer leak), no caching. */
 export const CALLBACK_HEADERS = { 'cache-control': 'no-store', 'referrer-policy': 'no-referrer' } as const
@@ -101,129 +98,4 @@ export async function completeLogin(
     ...(key && result.token_type === 'dpop' ? { dpop: key } : {}),
   }
   return { session, location: appPath(config, transaction.returnTo) }
-}
-
-/**
- * Verifies the ID token's signature with the provider's keys (oauth4webapi), the algorithm
- * pinned; with a multi-tenant issuer, the key must also be one the token's issuer may use.
- */
-export async function verifyIdTokenSignature(provider: Provider, response: Response, idToken: string): Promise<void> {
-  await oauth.validateApplicationLevelSignature(provider.as, response, provider.http)
-  const tenant = provider.settings.preset?.tenantIssuer
-  if (tenant) assertKeyIssuer(tenant, provider, idToken)
-}
-
-/** The token set after a token response; what a refresh response omits is kept from before. */
-export function tokenSet(result: oauth.TokenEndpointResponse, now: number, previous: TokenSet | undefined): TokenSet {
-  const tokens: TokenSet = {
-    accessToken: result.access_token,
-    tokenType: result.token_type === 'dpop' ? 'DPoP' : 'Bearer',
-    scope: result.scope ?? previous?.scope ?? '',
-  }
-  const refreshToken = result.refresh_token ?? previous?.refreshToken
-  const idToken = result.id_token ?? previous?.idToken
-  if (refreshToken) tokens.refreshToken = refreshToken
-  if (idToken) tokens.idToken = idToken
-  // expires_in 0 says nothing usable: treated as unknown (refresh on a 401), never "refresh always"
-  if (typeof result.expires_in === 'number' && result.expires_in > 0) {
-    tokens.expiresAt = now + result.expires_in
-    tokens.expiresIn = result.expires_in
-  }
-  return tokens
-}
-
-/**
- * Maps an oauth4webapi failure at the token endpoint to what the user sees: a rejected code or
- * ID token is the user's 400, a provider that fails or talks nonsense is a 502, a slow one 504.
- */
-export function tokenError(config: OAuthConfig, error: unknown, what: string, provider?: Provider): CodegrantError {
-  config.logger.error(`${what} failed: ${describe(error)}`)
-  const hint = provider && assertionHint(provider.settings, provider.as, 'token_endpoint', error)
-  if (hint) config.logger.error(hint)
-  const transport = transportError(error, what)
-  if (transport) return transport
-  if (error instanceof CodegrantError) return error
-  const refusal = providerRefusal(error)
-  if (refusal) {
-    if (refusal.code === 'invalid_grant') {
-      return new CodegrantError('codegrant/invalid_grant', 'The sign-in code was rejected: it expired or was already used. Sign in again.', { cause: error })
-    }
-    // the provider's own words (never a secret) and what to check
-    return new CodegrantError('codegrant/provider_error', `The provider refused the ${what} (${refusal.text}).${refusal.fix}`, { cause: error })
-  }
-  const message = error instanceof Error ? redactSecrets(error.message) : ''
-  if (/JWT|JWE|ID Token|nonce|signature|"alg"/i.test(message)) {
-    return new CodegrantError('codegrant/id_token_invalid', `The provider's ID token was rejected (${message}).`, { cause: error })
-  }
-  return new CodegrantError('codegrant/provider_error', `The provider answered the ${what} with something unexpected.`, { cause: error })
-}
-
-/**
- * The user from the provider's userinfo endpoint, or from its user API when the preset names
- * one (GitHub). `scope`: what the token was granted (decides what the user API is asked).
- */
-export async function fetchUserinfo(config: OAuthConfig, provider: Provider, accessToken: string, expectedSubject: string | undefined, key: DpopKey | undefined, scope = provider.settings.scope): Promise<UserClaims> {
-  const { as, client, http } = provider
-  if (!as.userinfo_endpoint) {
-    throw new CodegrantError('codegrant/provider_error', 'The provider returned no ID token and has no userinfo endpoint: set OAUTH_USERINFO_ENDPOINT.')
-  }
-  const source = provider.settings.preset?.user
-  if (source?.from === 'api') return fetchApiUser(config, http, source, as.userinfo_endpoint, accessToken, scope)
-  try {
-    const dpop = await dpopHeaders(provider.dpop, key)
-    if (expectedSubject !== undefined) {
-      return (await withNonceRetry(async () =>
-        oauth.processUserInfoResponse(as, client, expectedSubject, await oauth.userInfoRequest(as, client, accessToken, { ...http, ...dpop })),
-      )) as UserClaims
-    }
-    let response = await oauth.userInfoRequest(as, client, accessToken, { ...http, ...dpop })
-    // a DPoP nonce challenge is answered once; anything else is judged below
-    if (key && response.status === 401 && /use_dpop_nonce/.test(response.headers.get('www-authenticate') ?? '')) {
-      await response.body?.cancel()
-      response = await oauth.userInfoRequest(as, client, accessToken, { ...http, ...dpop })
-    }
-    // plain OAuth 2.0 (e.g. GitHub): no ID token, the user id is `sub` or `id`
-    if (!response.ok) throw new CodegrantError('codegrant/userinfo_invalid', `The provider's userinfo endpoint answered HTTP ${response.status}.`, { cause: statusCause(response.status) })
-    const body: unknown = await response.json()
-    if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new CodegrantError('codegrant/userinfo_invalid', 'The provider\'s userinfo response is not a JSON object.')
-    const record = body as Record<string, unknown>
-    const sub = typeof record.sub === 'string' ? record.sub : typeof record.id === 'string' || typeof record.id === 'number' ? String(record.id) : undefined
-    if (!sub) throw new CodegrantError('codegrant/userinfo_invalid', 'The provider\'s userinfo response has neither `sub` nor `id`.')
-    return { ...record, sub }
-  } catch (error) {
-    if (error instanceof CodegrantError) throw error
-    const transport = transportError(error, 'userinfo request')
-    config.logger.error(`userinfo request failed: ${describe(error)}`)
-    if (transport) throw transport
-    const refused = refusalStatus(error)
-    if (refused !== undefined) throw new CodegrantError('codegrant/userinfo_invalid', `The provider's userinfo endpoint answered HTTP ${refused}.`, { cause: statusCause(refused) })
-    throw new CodegrantError('codegrant/userinfo_invalid', 'The provider\'s userinfo response was rejected.', { cause: error })
-  }
-}
-
-/**
- * The HTTP status of a refusal oauth4webapi reports as a non-conform response rather than as a
- * challenge: a 401 without an RFC 6750 `Bearer` challenge (LemonLDAP::NG answers an invalidated
- * access token with `WWW-Authenticate: error=invalid_request,…`). The caller's refresh-and-retry
- * reads the status, whatever the header says.
- */
-function refusalStatus(error: unknown): number | undefined {
-  const response = error instanceof oauth.OperationProcessingError ? error.cause : undefined
-  return response instanceof Response && !response.ok ? response.status : undefined
-}
-
-/** What a token response held, for debug lines: which tokens, never their values. */
-export function received(result: oauth.TokenEndpointResponse): string {
-  const parts = [`${result.token_type} access token`]
-  if (result.refresh_token) parts.push('refresh token')
-  if (result.id_token) parts.push('ID token')
-  if (typeof result.expires_in === 'number') parts.push(`expires in ${result.expires_in} s`)
-  return parts.join(', ')
-}
-
-/** An endpoint for a debug line: origin and path, never a query. */
-export function endpointOf(url: string | undefined): string {
-  if (!url) return '(none)'
-  const parsed = new URL(url)
-  return `${parsed.origin}${parsed.pathname}`
 }

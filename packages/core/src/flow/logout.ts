@@ -1,7 +1,7 @@
+import { describe } from '../failures.js'
 import * as oauth from 'oauth4webapi'
 import type { OAuthConfig, ProviderSettings } from '../config/resolved.js'
 import { assertionHint } from '../provider/client-auth.js'
-import { describe } from '../provider/http.js'
 import type { Provider } from '../provider/metadata.js'
 import type { SessionData } from '../session/store.js'
 

@@ -6,8 +6,8 @@ import type { Provider } from '../provider/metadata.js'
 import { identityOf } from '../session/identity.js'
 import type { SessionData, SessionStore } from '../session/store.js'
 import { singleFlight, type Flight as SharedFlight } from '../single-flight.js'
-import { endpointOf, received, tokenError, tokenSet, verifyIdTokenSignature } from './callback.js'
-import { assertDpopTokenType, dpopHeaders, withNonceRetry } from './dpop.js'
+import { endpointOf, received, tokenError, tokenSet, verifyIdTokenSignature } from './tokens.js'
+import { assertDpopTokenType, dpopHeaders, withNonceRetry } from '../provider/dpop.js'
 import { canLock, grantOrSaved, refreshAcrossInstances, saveRefreshed, type Grant } from './refresh-lock.js'
 
 /** How long a finished refresh is remembered, for requests that still carry the old cookie. */

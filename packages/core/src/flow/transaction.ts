@@ -1,6 +1,6 @@
 import type { OAuthConfig } from '../config/resolved.js'
 import type { CookieCodec } from '../session/cookie-codec.js'
-import type { DpopKey } from './dpop.js'
+import type { DpopKey } from '../session/store.js'
 import { deleteCookie, isCookieName, setCookie, type CookieAttributes, type RequestCookies } from '../session/cookie-jar.js'
 
 /** What a login must remember until its callback: kept in a cookie named for its state. */

@@ -8,8 +8,9 @@ import * as oauth from 'oauth4webapi'
 import type { FullLogger } from '../config/options.js'
 import type { ProviderSettings } from '../config/resolved.js'
 import { CodegrantError } from '../errors.js'
-import { discoveredIssuer, isTenantIssuer } from '../flow/tenant-issuer.js'
-import { describe, transportError, type FetchOptions } from './http.js'
+import { describe, transportError } from '../failures.js'
+import { discoveredIssuer, isTenantIssuer } from './tenant-issuer.js'
+import { type FetchOptions } from './http.js'
 
 const WELL_KNOWN = /\/\.well-known\/(openid-configuration|oauth-authorization-server)\/?$/
 

@@ -1,8 +1,7 @@
 import * as oauth from 'oauth4webapi'
 import type { ProviderSettings } from '../config/resolved.js'
 import { isLoopback } from '../config/checks.js'
-import { providerRefusal, underlyingCause } from '../diagnostics.js'
-import { CodegrantError, redactSecrets } from '../errors.js'
+import { ResponseTooLarge } from '../failures.js'
 
 /** Responses from the provider larger than this are refused (oauth4webapi reads bodies whole). */
 export const MAX_RESPONSE_BYTES = 1024 * 1024
@@ -34,14 +33,14 @@ async function cappedFetch(url: string, init: RequestInit): Promise<Response> {
   const declared = Number(response.headers.get('content-length'))
   if (declared > MAX_RESPONSE_BYTES) {
     await response.body?.cancel()
-    throw new ResponseTooLarge()
+    throw new ResponseTooLarge(MAX_RESPONSE_BYTES)
   }
   if (response.body === null || response.status === 204 || response.status === 304) return response
   const chunks: Uint8Array[] = []
   let size = 0
   for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) {
     size += chunk.byteLength
-    if (size > MAX_RESPONSE_BYTES) throw new ResponseTooLarge()
+    if (size > MAX_RESPONSE_BYTES) throw new ResponseTooLarge(MAX_RESPONSE_BYTES)
     chunks.push(chunk)
   }
   return new Response(Buffer.concat(chunks), {
@@ -49,46 +48,4 @@ async function cappedFetch(url: string, init: RequestInit): Promise<Response> {
     statusText: response.statusText,
     headers: response.headers,
   })
-}
-
-class ResponseTooLarge extends Error {
-  constructor() {
-    super(`the provider's response exceeded ${MAX_RESPONSE_BYTES} bytes`)
-  }
-}
-
-function isTimeout(error: unknown): boolean {
-  for (let cause = error; cause instanceof Error; cause = cause.cause) {
-    if (cause.name === 'TimeoutError' || cause.name === 'AbortError') return true
-  }
-  return false
-}
-
-/** Transport failures: the provider could not be reached, or answered too slowly or too much. */
-export function transportError(error: unknown, what: string): CodegrantError | undefined {
-  if (isTimeout(error)) {
-    return new CodegrantError('codegrant/provider_timeout', `the provider did not answer the ${what} in time (OAUTH_HTTP_TIMEOUT)`, { cause: error })
-  }
-  if (error instanceof ResponseTooLarge) {
-    return new CodegrantError('codegrant/provider_error', `the provider's ${what} response was too large`, { cause: error })
-  }
-  if (error instanceof TypeError && !('code' in error && typeof error.code === 'string' && error.code.startsWith('ERR_'))) {
-    // fetch() rejects with a TypeError when the connection fails (refused, reset, DNS, TLS)
-    const cause = underlyingCause(error)
-    return new CodegrantError('codegrant/provider_error', `the provider could not be reached for the ${what}${cause ? ` (${cause})` : ''}`, { cause: error })
-  }
-  return undefined
-}
-
-/** A short, secret-free description of an error for logs: token-like strings are redacted. */
-export function describe(error: unknown): string {
-  const refusal = providerRefusal(error)
-  if (refusal && (error instanceof oauth.ResponseBodyError || error instanceof oauth.WWWAuthenticateChallengeError)) return redactSecrets(`${refusal.text} (HTTP ${error.status})`)
-  if (error instanceof Error) {
-    const code = 'code' in error && typeof error.code === 'string' ? `${error.code}: ` : ''
-    // a message that already names its cause (transportError's do) does not name it twice
-    const cause = underlyingCause(error)
-    return redactSecrets(`${code}${error.message}${cause && !error.message.includes(cause) ? ` (${cause})` : ''}`).slice(0, 500)
-  }
-  return redactSecrets(String(error)).slice(0, 500)
 }

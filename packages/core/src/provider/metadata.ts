@@ -3,13 +3,13 @@ import type { OAuthConfig, ProviderSettings } from '../config/resolved.js'
 import { isLoopback } from '../config/checks.js'
 import type { FullLogger } from '../config/options.js'
 import { CodegrantError } from '../errors.js'
-import { createDpopRuntime, createDpopState, type DpopRuntime } from '../flow/dpop.js'
+import { createDpopRuntime, createDpopState, type DpopRuntime } from './dpop.js'
 import { FAPI2_ALGORITHMS } from '../config/profile.js'
 import { createClientAuth, type EndpointAuth } from './client-auth.js'
 import { discover, explicitIssuer } from './discovery.js'
 import { fetchOptions, type FetchOptions } from './http.js'
 import { withTokenQuirks } from './token-quirks.js'
-import { withTenantIssuer } from '../flow/tenant-issuer.js'
+import { withTenantIssuer } from './tenant-issuer.js'
 
 /** Everything the flows need to talk to the provider, resolved once and cached. */
 export interface Provider {

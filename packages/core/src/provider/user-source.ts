@@ -9,8 +9,9 @@
 import * as oauth from 'oauth4webapi'
 import type { OAuthConfig } from '../config/resolved.js'
 import { CodegrantError, statusCause } from '../errors.js'
+import { describe, transportError } from '../failures.js'
 import type { UserClaims } from '../session/store.js'
-import { describe, transportError, type FetchOptions } from './http.js'
+import { type FetchOptions } from './http.js'
 import type { ApiUserSource } from '../config/presets.js'
 
 const USER_AGENT = 'codegrant'

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import type { OAuthConfig } from '../config/resolved.js'
 import { CodegrantError } from '../errors.js'
-import { describe } from '../provider/http.js'
+import { describe } from '../failures.js'
 import type { CookieCodec } from './cookie-codec.js'
 import { deepFreeze } from './claims.js'
 import { clearChunked, readChunks, setCookie, writeChunked, type RequestCookies } from './cookie-jar.js'

@@ -5,23 +5,9 @@
  * (back-channel logout, step-up, a refreshed ID token's `sub`, userinfo's expected `sub`, which
  * provider the tokens go to) reads this instead.
  */
-import type { SessionData } from './store.js'
+import type { SessionData, SessionIdentity } from './store.js'
 
-/** Stored in every session from the callback on (a few dozen bytes: cookie sessions have a size budget). */
-export interface SessionIdentity {
-  /** The provider the user signed in with, by name (`default` in an app with one provider). */
-  readonly provider: string
-  /** The issuer that vouched for the user: the ID token's validated `iss`, or the provider's issuer without one. */
-  readonly iss: string
-  /** The user at that issuer: the ID token's `sub`, or the user source's without one. */
-  readonly sub: string
-  /** The provider session (`sid`), when the ID token named one: what logout tokens end. */
-  readonly sid?: string
-  /** When the user last authenticated at the provider (the ID token's `auth_time`): step-up `maxAge`. */
-  readonly auth_time?: number
-  /** How the user authenticated (the ID token's `acr`): step-up `acr`. */
-  readonly acr?: string
-}
+export type { SessionIdentity } from './store.js'
 
 /** A session made since identities are kept (every new one). */
 export type IdentifiedSession = SessionData & { identity: SessionIdentity }
@@ -63,13 +49,6 @@ export function identityOf(session: SessionData): Readonly<DerivedIdentity> | un
     derived.set(session, identity)
   }
   return identity ?? undefined
-}
-
-/** True for a stored identity of the expected shape (what `isSessionData` checks). */
-export function isSessionIdentity(value: unknown): value is SessionIdentity {
-  if (typeof value !== 'object' || value === null) return false
-  const { provider, iss, sub } = value as Partial<SessionIdentity>
-  return typeof provider === 'string' && typeof iss === 'string' && typeof sub === 'string'
 }
 
 function idTokenClaims(idToken: string | undefined): Record<string, unknown> | undefined {

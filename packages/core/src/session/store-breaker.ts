@@ -1,5 +1,5 @@
+import { describe } from '../failures.js'
 import type { FullLogger } from '../config/options.js'
-import { describe } from '../provider/http.js'
 
 /** Consecutive failed store calls (no success between them) that open the breaker. */
 export const BREAKER_FAILURES = 3

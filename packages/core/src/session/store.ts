@@ -1,5 +1,15 @@
-import type { DpopKey } from '../flow/dpop.js'
-import { isSessionIdentity, type SessionIdentity } from './identity.js'
+import type { JsonWebKey } from 'node:crypto'
+
+/**
+ * A session's DPoP key pair (RFC 9449), as kept with the session: the private JWK (which holds
+ * the public part too). It lives only inside the encrypted session cookie or the server-side
+ * session record (and, between login and callback, the encrypted transaction cookie); it is
+ * never logged, never put in an error, never sent anywhere in clear.
+ */
+export interface DpopKey {
+  alg: string
+  jwk: JsonWebKey
+}
 
 /** The user's tokens, as kept in the session (never sent to the browser in clear). */
 export interface TokenSet {
@@ -159,4 +169,30 @@ export function isSessionData(value: unknown): value is SessionData {
     (typeof data.user === 'object' && data.user !== null ? typeof data.user.sub === 'string' : typeof data.tokens.idToken === 'string') &&
     (data.identity === undefined || isSessionIdentity(data.identity))
   )
+}
+
+/**
+ * The provider's validated identity of the session's user (see `session/identity.ts`). Stored in
+ * every session from the callback on (a few dozen bytes: cookie sessions have a size budget).
+ */
+export interface SessionIdentity {
+  /** The provider the user signed in with, by name (`default` in an app with one provider). */
+  readonly provider: string
+  /** The issuer that vouched for the user: the ID token's validated `iss`, or the provider's issuer without one. */
+  readonly iss: string
+  /** The user at that issuer: the ID token's `sub`, or the user source's without one. */
+  readonly sub: string
+  /** The provider session (`sid`), when the ID token named one: what logout tokens end. */
+  readonly sid?: string
+  /** When the user last authenticated at the provider (the ID token's `auth_time`): step-up `maxAge`. */
+  readonly auth_time?: number
+  /** How the user authenticated (the ID token's `acr`): step-up `acr`. */
+  readonly acr?: string
+}
+
+/** True for a stored identity of the expected shape (what `isSessionData` checks). */
+export function isSessionIdentity(value: unknown): value is SessionIdentity {
+  if (typeof value !== 'object' || value === null) return false
+  const { provider, iss, sub } = value as Partial<SessionIdentity>
+  return typeof provider === 'string' && typeof iss === 'string' && typeof sub === 'string'
 }

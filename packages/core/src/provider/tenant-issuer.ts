@@ -18,7 +18,7 @@
 import * as oauth from 'oauth4webapi'
 import type { OAuthConfig } from '../config/resolved.js'
 import { CodegrantError } from '../errors.js'
-import type { Provider } from '../provider/metadata.js'
+import type { FetchOptions } from './http.js'
 import type { TenantIssuer } from '../config/presets.js'
 
 /** oauth4webapi's hook for an issuer that depends on the token (exported, not in its typings). */
@@ -81,9 +81,9 @@ export function isTenantIssuer(tenant: TenantIssuer, iss: string): boolean {
  *
  * @throws {CodegrantError} `codegrant/id_token_invalid`
  */
-export function assertKeyIssuer(tenant: TenantIssuer, provider: Provider, idToken: string): void {
+export function assertKeyIssuer(tenant: TenantIssuer, http: FetchOptions, idToken: string): void {
   const [header, payload] = idToken.split('.').slice(0, 2).map((part) => JSON.parse(Buffer.from(part, 'base64url').toString('utf8')) as Record<string, unknown>) as [Record<string, unknown>, Record<string, unknown>]
-  const keys = provider.http[oauth.jwksCache]?.jwks?.keys ?? []
+  const keys = http[oauth.jwksCache]?.jwks?.keys ?? []
   const key = keys.find((candidate) => candidate.kid === header.kid) as { issuer?: unknown } | undefined
   if (key?.issuer === undefined) return
   const iss = payload.iss

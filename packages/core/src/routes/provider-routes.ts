@@ -5,7 +5,7 @@
  */
 import type { OAuthConfig } from '../config/resolved.js'
 import { CodegrantError } from '../errors.js'
-import type { Transaction } from './transaction.js'
+import type { Transaction } from '../flow/transaction.js'
 
 /**
  * A route codegrant serves, as plain data: `login` (with several providers and no default, the

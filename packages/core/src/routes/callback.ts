@@ -2,16 +2,16 @@
 import { now } from '../clock.js'
 import { cookiesOf, sessionOf, type Context } from '../context.js'
 import { CodegrantError } from '../errors.js'
+import { describe } from '../failures.js'
 import { appPath, formParams, header, methodNotAllowed, queryOf, redirect, type CoreRequest, type CoreResponse } from '../http.js'
-import { describe } from '../provider/http.js'
-import type { ProviderRuntime } from '../provider/runtime.js'
+import type { ProviderRuntime } from '../providers.js'
 import { indexSession } from './backchannel-logout.js'
-import { CALLBACK_HEADERS, completeLogin } from './callback.js'
-import { applyLoginHook } from './on-login.js'
+import { CALLBACK_HEADERS, completeLogin } from '../flow/callback.js'
+import { applyLoginHook } from '../flow/on-login.js'
 import { assertSameProvider } from './provider-routes.js'
-import { silentFallback } from './silent-login.js'
-import { authTimeFailure, verifyStepUp } from './step-up.js'
-import { TRANSACTION_TTL } from './transaction.js'
+import { silentFallback } from '../flow/silent-login.js'
+import { authTimeFailure, verifyStepUp } from '../flow/step-up.js'
+import { TRANSACTION_TTL } from '../flow/transaction.js'
 
 export async function callback(context: Context, runtime: ProviderRuntime): Promise<CoreResponse> {
   const { config, transactions, backend } = context.engine

@@ -2,10 +2,10 @@
 import { now } from '../clock.js'
 import { cookiesOf, sessionOf, type Context } from '../context.js'
 import { methodNotAllowed, queryOf, type CoreResponse } from '../http.js'
-import type { ProviderRuntime } from '../provider/runtime.js'
+import type { ProviderRuntime } from '../providers.js'
 import { newSessionId } from '../session/backend.js'
 import { loginParams, mergeParams, queryParams, type AuthorizationParams, type LoginOptions } from '../config/authorization-params.js'
-import { startLogin, type LoginExtras } from './login.js'
+import { startLogin, type LoginExtras } from '../flow/login.js'
 
 /** Starts a login with the configured parameters under `params` (later layers win a name). */
 export async function beginLogin(context: Context, runtime: ProviderRuntime, returnTo: string | null, params: AuthorizationParams, extras: LoginExtras = {}): Promise<CoreResponse> {

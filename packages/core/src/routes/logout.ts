@@ -4,7 +4,7 @@ import { cookiesOf, sessionOf, type Context } from '../context.js'
 import { CodegrantError } from '../errors.js'
 import { appPath, escapeHtml, header, html, methodNotAllowed, queryOf, redirect, type CoreResponse } from '../http.js'
 import { safeReturnTo } from '../return-to.js'
-import { finishLogout } from './logout.js'
+import { finishLogout } from '../flow/logout.js'
 
 export async function logout(context: Context): Promise<CoreResponse> {
   const { config, backend, providers } = context.engine

@@ -1,7 +1,7 @@
-import type { ProviderSettings } from './config/resolved.js'
-import { isLoopback } from './config/checks.js'
-import { CodegrantError } from './errors.js'
-import type { Provider } from './provider/metadata.js'
+import type { ProviderSettings } from '../config/resolved.js'
+import { isLoopback } from '../config/checks.js'
+import { CodegrantError } from '../errors.js'
+import type { Provider } from './metadata.js'
 
 /** Throws unless `oauth.fetch` may send the access token to `target`. */
 export type OriginCheck = (target: string | URL) => Promise<URL>

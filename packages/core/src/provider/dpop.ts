@@ -4,17 +4,7 @@ import type { OAuthConfig, ProviderSettings } from '../config/resolved.js'
 import { isLoopback } from '../config/checks.js'
 import { CodegrantError } from '../errors.js'
 import { FAPI2_ALGORITHMS } from '../config/profile.js'
-
-/**
- * A session's DPoP key pair (RFC 9449), as kept with the session: the private JWK (which holds
- * the public part too). It lives only inside the encrypted session cookie or the server-side
- * session record (and, between login and callback, the encrypted transaction cookie); it is
- * never logged, never put in an error, never sent anywhere in clear.
- */
-export interface DpopKey {
-  alg: string
-  jwk: JsonWebKey
-}
+import type { DpopKey } from '../session/store.js'
 
 /** DPoP for one codegrant instance: proof handles per key, and server nonces per origin. */
 export interface DpopRuntime {

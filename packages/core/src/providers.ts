@@ -4,13 +4,13 @@
  * `oauth.fetch` origin allow-list. The core holds a list of these; an app with one provider
  * holds a list of one.
  */
-import { createOriginCheck, type OriginCheck } from '../api-origins.js'
-import type { OAuthConfig, ProviderSettings } from '../config/resolved.js'
-import { createRefresher, type Refresh } from '../flow/refresh.js'
-import { identityOf } from '../session/identity.js'
-import type { SessionData, SessionStore } from '../session/store.js'
-import { issuerCheck } from './discovery.js'
-import { createProviderResolver, type Provider } from './metadata.js'
+import { createOriginCheck, type OriginCheck } from './provider/api-origins.js'
+import type { OAuthConfig, ProviderSettings } from './config/resolved.js'
+import { createRefresher, type Refresh } from './flow/refresh.js'
+import { identityOf } from './session/identity.js'
+import type { SessionData, SessionStore } from './session/store.js'
+import { issuerCheck } from './provider/discovery.js'
+import { createProviderResolver, type Provider } from './provider/metadata.js'
 
 export interface ProviderRuntime {
   readonly name: string
