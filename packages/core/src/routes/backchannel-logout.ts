@@ -37,23 +37,25 @@ export type BackchannelLogout = (request: CoreRequest) => Promise<CoreResponse>
  * @throws {CodegrantError} `codegrant/store_unavailable` or `codegrant/provider_unavailable` (503).
  */
 export function createBackchannelLogout(config: OAuthConfig, providers: readonly ProviderRuntime[], store: CoordinatingStore): BackchannelLogout {
-  const verifiers = new Map<ProviderRuntime, VerifyJwt>(providers.map((runtime) => [runtime, createJwtVerifier(runtime.resolve)]))
+  const verifying = providers.map((runtime) => ({ runtime, verify: createJwtVerifier(runtime.resolve) }))
   return async (request) => {
     if (request.method !== 'POST') return json(405, { error: 'method_not_allowed' }, { allow: 'POST' })
     try {
       const tokens = formParams(request.body)?.getAll('logout_token') ?? []
-      if (tokens.length !== 1 || tokens[0]!.length > MAX_TOKEN_CHARS) throw tokenRejected('the request must carry exactly one logout_token')
-      const { runtime, resolved } = await issuerOf(providers, tokens[0]!)
-      const { header, claims } = await verifiers.get(runtime)!(tokens[0]!, resolved.client.id_token_signed_response_alg ?? 'RS256')
+      const logoutToken = tokens.length === 1 ? tokens[0] : undefined
+      if (logoutToken === undefined || logoutToken.length > MAX_TOKEN_CHARS) throw tokenRejected('the request must carry exactly one logout_token')
+      const { runtime, verify, resolved } = await issuerOf(verifying, logoutToken)
+      const { header, claims } = await verify(logoutToken, resolved.client.id_token_signed_response_alg ?? 'RS256')
       if (!TYPES.has(typeof header.typ === 'string' ? header.typ.toLowerCase() : undefined)) throw tokenRejected(`its typ ${JSON.stringify(header.typ).slice(0, 40)} is not a logout token's`)
       const at = now()
       const token = checkClaims(config, runtime.settings, resolved.as.issuer, claims, at)
       // a token whose sessions were all ended before is a replay: refused, with no effect
       const used = tagOf('jti', token.iss, token.jti)
       if ((await guarded(config, 'find', () => store.tagged(used))).length > 0) throw tokenRejected('this logout token was used before')
-      const ended = token.sid !== undefined
-        ? await guarded(config, 'find', () => store.tagged(tagOf('sid', token.iss, token.sid!)))
-        : await signedInBefore(config, store, tagOf('sub', token.iss, token.sub!), token.iat)
+      const { sid, sub } = token
+      const ended = sid !== undefined
+        ? await guarded(config, 'find', () => store.tagged(tagOf('sid', token.iss, sid)))
+        : sub !== undefined ? await signedInBefore(config, store, tagOf('sub', token.iss, sub), token.iat) : []
       await Promise.all(ended.map((id) => guarded(config, 'destroy', () => store.destroy(id))))
       // The jti is spent only now, once its sessions are ended, and remembered for as long as the
       // token would be accepted: a store failure on the way answers 503 and the provider's retry of
@@ -70,22 +72,29 @@ export function createBackchannelLogout(config: OAuthConfig, providers: readonly
   }
 }
 
+/** A provider of the app, and its verifier of logout tokens (signed like its ID tokens). */
+interface Verifying {
+  runtime: ProviderRuntime
+  verify: VerifyJwt
+}
+
 /**
  * The provider that is to verify the token: the only one, or the one whose issuer the token names
  * and, of several at that issuer (two clients of one provider), whose client its `aud` names
  * (its claims are not trusted yet: they only pick the keys and the client, and `iss` and `aud`
  * are checked again after).
  */
-async function issuerOf(providers: readonly ProviderRuntime[], token: string): Promise<{ runtime: ProviderRuntime; resolved: Provider }> {
-  if (providers.length === 1) return { runtime: providers[0]!, resolved: await providers[0]!.resolve() }
+async function issuerOf(providers: readonly Verifying[], token: string): Promise<Verifying & { resolved: Provider }> {
+  const [only] = providers
+  if (providers.length === 1 && only) return { ...only, resolved: await only.runtime.resolve() }
   const claims = unverifiedClaims(token)
   const audience = Array.isArray(claims?.aud) ? claims.aud : [claims?.aud]
-  let atIssuer: { runtime: ProviderRuntime; resolved: Provider } | undefined
-  for (const runtime of providers) {
-    const resolved = await runtime.resolve().catch(() => undefined)
+  let atIssuer: (Verifying & { resolved: Provider }) | undefined
+  for (const provider of providers) {
+    const resolved = await provider.runtime.resolve().catch(() => undefined)
     if (!resolved || resolved.as.issuer !== claims?.iss) continue
-    if (audience.includes(runtime.settings.clientId)) return { runtime, resolved }
-    atIssuer ??= { runtime, resolved }
+    if (audience.includes(provider.runtime.settings.clientId)) return { ...provider, resolved }
+    atIssuer ??= { ...provider, resolved }
   }
   // the issuer's provider refuses it on `aud` (and says so)
   if (atIssuer) return atIssuer
@@ -143,7 +152,8 @@ function checkClaims(config: OAuthConfig, provider: ProviderSettings, issuer: st
   if (!(aud === provider.clientId || (Array.isArray(aud) && aud.includes(provider.clientId)))) throw tokenRejected('its "aud" does not name this client')
   if (typeof iat !== 'number' || iat > now + tolerance) throw tokenRejected('its "iat" is missing or in the future')
   if (iat < now - MAX_TOKEN_AGE - tolerance) throw tokenRejected('it was issued too long ago ("iat")')
-  if (exp !== undefined && (typeof exp !== 'number' || exp <= now - tolerance)) throw tokenRejected('it has expired ("exp")')
+  const expires = typeof exp === 'number' ? exp : undefined
+  if (exp !== undefined && (expires === undefined || expires <= now - tolerance)) throw tokenRejected('it has expired ("exp")')
   if (nbf !== undefined && (typeof nbf !== 'number' || nbf > now + tolerance)) throw tokenRejected('it is not valid yet ("nbf")')
   if (!isObject(events) || !isObject(events[BACKCHANNEL_LOGOUT_EVENT])) throw tokenRejected('its "events" lack the back-channel logout event')
   if (sid !== undefined && !isText(sid)) throw tokenRejected('its "sid" is not a string')
@@ -151,5 +161,5 @@ function checkClaims(config: OAuthConfig, provider: ProviderSettings, issuer: st
   if (sid === undefined && sub === undefined) throw tokenRejected('it names neither "sid" nor "sub"')
   if ('nonce' in claims) throw tokenRejected('it carries a "nonce" (an ID token is no logout token)')
   if (!isText(jti)) throw tokenRejected('it has no "jti"')
-  return { iss, iat, exp: exp as number | undefined, jti, sid, sub }
+  return { iss, iat, exp: expires, jti, sid, sub }
 }
