@@ -28,11 +28,11 @@ const KEY_PARAMS: Readonly<Record<string, KeyParams>> = {
   EdDSA: { generate: { name: 'Ed25519' }, import: { name: 'Ed25519' } },
   Ed25519: { generate: { name: 'Ed25519' }, import: { name: 'Ed25519' } },
   PS256: {
-    generate: { name: 'RSA-PSS', hash: 'SHA-256', modulusLength: 2048, publicExponent: RSA_EXPONENT } as RsaHashedKeyGenParams,
+    generate: { name: 'RSA-PSS', hash: 'SHA-256', modulusLength: 2048, publicExponent: RSA_EXPONENT },
     import: { name: 'RSA-PSS', hash: 'SHA-256' },
   },
   RS256: {
-    generate: { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256', modulusLength: 2048, publicExponent: RSA_EXPONENT } as RsaHashedKeyGenParams,
+    generate: { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256', modulusLength: 2048, publicExponent: RSA_EXPONENT },
     import: { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' },
   },
 }
@@ -79,16 +79,19 @@ export function createDpopRuntime(
   return {
     algorithm,
     async generate() {
-      if (!algorithm) {
+      const params = algorithm === undefined ? undefined : KEY_PARAMS[algorithm]
+      if (!algorithm || !params) {
         throw new CodegrantError(
           'codegrant/provider_error',
           `The provider supports none of the DPoP algorithms codegrant can use (${config.profile === 'fapi2' ? 'ES256, EdDSA, PS256 under FAPI 2.0' : PREFERENCE.join(', ')}).`,
         )
       }
-      const pair = (await webcrypto.subtle.generateKey(KEY_PARAMS[algorithm]!.generate, true, ['sign', 'verify'])) as CryptoKeyPair
+      const pair = await webcrypto.subtle.generateKey(params.generate, true, ['sign', 'verify'])
+      if (!('privateKey' in pair)) throw new TypeError(`codegrant: ${algorithm} made no key pair`)
       const { kty, crv, x, y, n, e, d, p, q, dp, dq, qi } = await webcrypto.subtle.exportKey('jwk', pair.privateKey)
       // only the key's own members: no key_ops/ext/alg, every byte of the cookie counts
-      return { alg: algorithm, jwk: JSON.parse(JSON.stringify({ kty, crv, x, y, n, e, d, p, q, dp, dq, qi })) as JsonWebKey }
+      const jwk: JsonWebKey = JSON.parse(JSON.stringify({ kty, crv, x, y, n, e, d, p, q, dp, dq, qi }))
+      return { alg: algorithm, jwk }
     },
     handle(key) {
       const cacheKey = id(key)
@@ -117,13 +120,19 @@ export function createDpopRuntime(
   }
 }
 
+/** A JWK's public members only, without `undefined` ones (the JSON round trip drops them). */
+function publicJwk(members: JsonWebKey): JsonWebKey {
+  const jwk: JsonWebKey = JSON.parse(JSON.stringify(members))
+  return jwk
+}
+
 async function importHandle(client: oauth.Client, key: DpopKey, options: oauth.ModifyAssertionOptions): Promise<oauth.DPoPHandle> {
   const params = KEY_PARAMS[key.alg]
   if (!params) throw new CodegrantError('codegrant/session_ended', 'The session\'s DPoP key is not usable. Sign in again.')
   const { kty, crv, x, y, n, e } = key.jwk
   const [privateKey, publicKey] = await Promise.all([
     webcrypto.subtle.importKey('jwk', key.jwk, params.import, false, ['sign']),
-    webcrypto.subtle.importKey('jwk', JSON.parse(JSON.stringify({ kty, crv, x, y, n, e })) as JsonWebKey, params.import, true, ['verify']),
+    webcrypto.subtle.importKey('jwk', publicJwk({ kty, crv, x, y, n, e }), params.import, true, ['verify']),
   ])
   return oauth.DPoP(client, { privateKey, publicKey }, options)
 }
