@@ -4,6 +4,7 @@ import type { MemoryStore } from './memory-adapter.js';
 import type {
   OidcClient,
   OidcConfiguration,
+  OidcContext,
   OidcGrant,
   OidcKoaContext,
   OidcModel,
@@ -11,6 +12,8 @@ import type {
 } from './oidc-types.js';
 import { errorPage, logoutPage, postLogoutPage, type Page } from './pages.js';
 import { isLoopbackHost } from './loopback.js';
+import { resourceIndicators, type DevResources } from './resources.js';
+import { subjectClientsMetadata } from './token-exchange.js';
 import { findAccount, type AddedUsers, type ClaimOverrides } from './users.js';
 
 /** A client registered with the dev provider (OAuth 2.0 dynamic registration metadata names). */
@@ -35,6 +38,8 @@ export interface ConfigurationInput {
   overrides: ClaimOverrides;
   /** Users added at run time (tests), by sub. */
   added: AddedUsers;
+  /** The APIs tokens are issued for (RFC 8707), by resource indicator; more are added at run time. */
+  resources: DevResources;
   /** More claim names released with the `profile` scope (oidc-provider releases only listed claims). */
   profileClaims?: string[];
   /** Which `aud` a client assertion must carry, as one string (default: any oidc-provider accepts). */
@@ -91,14 +96,16 @@ export function buildConfiguration(input: ConfigurationInput): OidcConfiguration
     clockTolerance: 0,
     findAccount: async (_ctx, sub) => findAccount(sub, input.overrides, input.added),
     loadExistingGrant: (ctx) => loadExistingGrant(ctx, input.added),
+    extraClientMetadata: subjectClientsMetadata(input.errors),
     // Refresh tokens for every client allowed the grant, without requiring the
     // offline_access scope (and with it prompt=consent) as oidc-provider does by default.
     issueRefreshToken: async (_ctx, client) => client.grantTypeAllowed('refresh_token'),
     rotateRefreshToken: true,
     pkce: { required: () => true },
     ttl: {
-      // an added user may have its own access token lifetime
-      AccessToken: (_ctx, token) => input.added.get(token.accountId ?? '')?.accessTokenTtl ?? input.accessTokenTtl,
+      // an API, or else an added user, may have its own access token lifetime
+      AccessToken: (_ctx, token) =>
+        token.resourceServer?.accessTokenTTL ?? input.added.get(token.accountId ?? '')?.accessTokenTtl ?? input.accessTokenTtl,
       IdToken: input.idTokenTtl,
       AuthorizationCode: 60,
       Interaction: 60 * 60,
@@ -118,8 +125,8 @@ export function buildConfiguration(input: ConfigurationInput): OidcConfiguration
         ? { enabled: true, nonceSecret: input.dpopNonceSecret, requireNonce: () => true }
         : { enabled: true },
       ...(input.fapi2 ? { fapi: { enabled: true, profile: '2.0' } } : {}),
-      // No resource servers are modelled: access tokens are for userinfo.
-      resourceIndicators: { enabled: false },
+      // JWT access tokens for the registered APIs; for userinfo when no resource is named
+      resourceIndicators: resourceIndicators(input.resources, input.errors),
     },
     clientBasedCORS,
     renderError,
@@ -177,8 +184,24 @@ async function loadExistingGrant(ctx: OidcKoaContext, added: AddedUsers): Promis
   const refused = requested.filter((scope) => !granted.includes(scope));
   if (refused.length) grant.rejectOIDCScope(refused.join(' '));
   if (oidc.requestParamClaims.size) grant.addOIDCClaims(oidc.requestParamClaims);
+  grantResourceScopes(grant, oidc.resourceServers, [...oidc.requestParamScopes], allowed);
   await grant.save();
   return grant;
+}
+
+/**
+ * For each API named by the request (RFC 8707), the requested scopes it defines, as for OIDC
+ * scopes above: all of them, or only those an added user with `scopes` may have (the rest
+ * rejected, so no consent prompt comes up for them).
+ */
+function grantResourceScopes(grant: OidcGrant, servers: OidcContext['resourceServers'], requested: string[], allowed: string[] | undefined): void {
+  for (const [indicator, server] of Object.entries(servers)) {
+    const offered = requested.filter((scope) => server.scopes.has(scope));
+    const granted = allowed ? offered.filter((scope) => allowed.includes(scope)) : offered;
+    const refused = offered.filter((scope) => !granted.includes(scope));
+    if (granted.length) grant.addResourceScope(indicator, granted.join(' '));
+    if (refused.length) grant.rejectResourceScope(indicator, refused.join(' '));
+  }
 }
 
 /** Clients may revoke their own tokens; anything else is ignored (200, token untouched, RFC 7009). */

@@ -1,11 +1,12 @@
 import type * as ProviderModule from 'oidc-provider';
+import type * as GrantHelpersModule from 'oidc-provider/lib/helpers/grants.js';
 import type { OidcConfiguration, OidcInteractionPolicyModule, OidcProvider } from './oidc-types.js';
 
 // spelled out rather than `typeof ProviderModule…`: the published .d.ts must not need
 // oidc-provider's types (it has none; src/types/oidc-provider.d.ts is compile-time only)
 export type ProviderClass = new (issuer: string, configuration: OidcConfiguration) => OidcProvider;
 /** oidc-provider's error classes (InvalidClientAuth, …), for configuration hooks that refuse a request. */
-export type ProviderErrors = Record<string, new (description?: string) => Error>;
+export type ProviderErrors = Record<string, new (description?: string, detail?: string) => Error>;
 
 let loading: Promise<typeof ProviderModule> | undefined;
 
@@ -24,6 +25,25 @@ export async function loadInteractionPolicy(): Promise<OidcInteractionPolicyModu
 export async function loadProviderErrors(): Promise<ProviderErrors> {
   loading ??= importWithoutRuntimeNotice();
   return (await loading).errors;
+}
+
+/** What token exchange uses of oidc-provider's grant helpers. */
+export type GrantHelpers = Pick<typeof GrantHelpersModule, 'validateDpop' | 'checkDpopReplay' | 'checkDpopRequired' | 'buildTokenResponse'>;
+
+/**
+ * oidc-provider's helpers for custom grant types (lib/helpers/grants.js): the DPoP checks and the
+ * token response its own grants use. They are outside its semantic versioning, so their presence
+ * is checked here, with an error that says what changed rather than a TypeError mid-request.
+ */
+export async function loadGrantHelpers(): Promise<GrantHelpers> {
+  loading ??= importWithoutRuntimeNotice();
+  await loading;
+  const helpers = await import('oidc-provider/lib/helpers/grants.js');
+  const missing = (['validateDpop', 'checkDpopReplay', 'checkDpopRequired', 'buildTokenResponse'] as const).filter((name) => typeof helpers[name] !== 'function');
+  if (missing.length) {
+    throw new Error(`codegrant dev provider: token exchange needs oidc-provider's grant helpers ${missing.join(', ')} (lib/helpers/grants.js, as in oidc-provider 9.13); this version has changed them`);
+  }
+  return helpers;
 }
 
 /**

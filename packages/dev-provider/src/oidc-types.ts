@@ -27,6 +27,8 @@ export interface OidcGrant {
   rejectOIDCScope(scope: string | string[] | Set<string>): void;
   addOIDCClaims(claims: string[] | Set<string>): void;
   addResourceScope(resource: string, scope: string | string[] | Set<string>): void;
+  rejectResourceScope(resource: string, scope: string | string[] | Set<string>): void;
+  readonly isExpired?: boolean;
   save(ttl?: number): Promise<string>;
 }
 
@@ -46,6 +48,27 @@ export interface OidcModel extends UnknownObject {
 
 export interface OidcModelClass {
   find(id: string, options?: { ignoreExpiration?: boolean }): Promise<OidcModel | undefined>;
+}
+
+/** An access token being issued (oidc-provider's AccessToken model). */
+export interface OidcAccessToken {
+  scope?: string;
+  resourceServer?: unknown;
+  readonly expiration: number;
+  readonly tokenType: string;
+  setThumbprint(kind: 'jkt', thumbprint: string): void;
+  /** Stores (opaque) or signs (JWT) the token; resolves to its value. */
+  save(): Promise<string>;
+}
+
+export interface OidcAccessTokenClass extends OidcModelClass {
+  new (properties: UnknownObject & { client: OidcClient }): OidcAccessToken;
+}
+
+/** A DPoP proof oidc-provider has validated. */
+export interface OidcDpopProof {
+  thumbprint: string;
+  jti: string;
 }
 
 export interface OidcClientClass {
@@ -72,6 +95,10 @@ export interface OidcContext {
   readonly result?: { consent?: { grantId?: string }; login?: UnknownObject };
   readonly entities: Partial<Record<string, unknown>>;
   readonly requestParamOIDCScopes: Set<string>;
+  readonly requestParamScopes: Set<string>;
+  /** The resource servers of the request (RFC 8707), by indicator. */
+  readonly resourceServers: Record<string, { readonly scopes: Set<string> }>;
+  entity(name: string, value: unknown): void;
   readonly requestParamClaims: Set<string>;
   readonly provider: OidcProvider;
   urlFor(name: string, options?: UnknownObject): string;
@@ -86,6 +113,7 @@ export interface OidcKoaContext {
   readonly host: string;
   readonly method: string;
   readonly path: string;
+  get(field: string): string;
   set(field: string, value: string): void;
 }
 
@@ -113,7 +141,10 @@ export interface OidcProvider extends EventEmitter {
   ): Promise<void>;
   readonly Client: OidcClientClass;
   readonly Grant: OidcGrantClass;
-  readonly AccessToken: OidcModelClass;
+  readonly AccessToken: OidcAccessTokenClass;
+  readonly ResourceServer: new (identifier: string, info: UnknownObject) => unknown;
+  /** Adds an extension grant type at the token endpoint; `parameters` are the ones it reads. */
+  registerGrantType(name: string, handler: (ctx: OidcKoaContext) => Promise<void>, parameters?: Iterable<string>, allowedDuplicates?: Iterable<string>): void;
   readonly RefreshToken: OidcModelClass;
   readonly AuthorizationCode: OidcModelClass;
   readonly Session: OidcModelClass;
@@ -164,11 +195,12 @@ export interface OidcConfiguration {
   clockTolerance: number;
   findAccount(ctx: OidcKoaContext, sub: string): Promise<OidcAccount | undefined>;
   loadExistingGrant(ctx: OidcKoaContext): Promise<OidcGrant | undefined>;
+  extraClientMetadata: UnknownObject;
   issueRefreshToken(ctx: OidcKoaContext, client: OidcClient): Promise<boolean>;
   rotateRefreshToken: boolean;
   pkce: { required(ctx: OidcKoaContext, client: OidcClient): boolean };
   /** Seconds, or a function of the token being issued (oidc-provider calls it with the context, the token and the client). */
-  ttl: Record<string, number | ((ctx: OidcKoaContext, token: { accountId?: string }, client?: OidcClient) => number)>;
+  ttl: Record<string, number | ((ctx: OidcKoaContext, token: { accountId?: string; resourceServer?: { accessTokenTTL?: number } }, client?: OidcClient) => number)>;
   features: Record<string, UnknownObject>;
   clientBasedCORS(ctx: OidcKoaContext, origin: string, client: OidcClient): boolean;
   renderError(ctx: OidcKoaContext, out: Record<string, string>, error: unknown): Promise<void>;

@@ -7,9 +7,11 @@ import { EventLog, type DevProviderEvent } from './events.js';
 import { handleInteraction, interactionUid } from './interactions.js';
 import { generateSigningKeys, randomSecret } from './keys.js';
 import { interactionPolicy } from './acr.js';
-import { loadInteractionPolicy, loadProviderClass, loadProviderErrors } from './load-provider.js';
+import { loadGrantHelpers, loadInteractionPolicy, loadProviderClass, loadProviderErrors } from './load-provider.js';
 import { assertLoopbackHost, urlHost } from './loopback.js';
 import { MemoryStore } from './memory-adapter.js';
+import { checkResource, type DevResource, type DevResources } from './resources.js';
+import { registerTokenExchange } from './token-exchange.js';
 import { framed, warnOnce } from './notices.js';
 import type { OidcKoaContext, OidcMiddleware, OidcProvider } from './oidc-types.js';
 import { users, type AddedUser, type AddedUsers, type ClaimOverrides } from './users.js';
@@ -47,6 +49,14 @@ export interface DevProviderOptions {
   /** Default true; false: a provider without DPoP, whose tokens are always Bearer. */
   dpop?: boolean;
   /**
+   * The APIs (resource servers, RFC 8707) it issues JWT access tokens for, by resource indicator,
+   * e.g. `{ 'http://127.0.0.1:4001': { scope: 'orders:read orders:write' } }`. A client that names
+   * one at login (`resource`) can get a token for it at the code exchange, with a refresh token
+   * (RFC 8707 §2.2) or by token exchange (RFC 8693); a client that names none gets the opaque
+   * userinfo token as before. APIs whose port is known only once they listen: `addResource`.
+   */
+  resources?: Record<string, DevResource>;
+  /**
    * Changes to the discovery document (a member set to `undefined` is removed): for testing
    * clients against providers that advertise less, e.g. no `authorization_response_iss_parameter_supported`.
    */
@@ -73,6 +83,11 @@ export interface DevProvider {
    * claims, granted scopes (`scopes`: only these of the requested ones) and access token lifetime.
    */
   addUser(user: AddedUser): void;
+  /**
+   * Registers (or replaces) an API from now on, as the `resources` option does: for APIs that
+   * start after the provider, on a port known only then. Throws a TypeError for an invalid one.
+   */
+  addResource(indicator: string, resource: DevResource): void;
   /** Revokes every grant (and so every token) of an account, as an admin would; returns how many. */
   revokeGrants(accountId: string): number;
   /**
@@ -105,8 +120,15 @@ interface Settings {
 /** Starts an OpenID Provider on loopback, for development and tests only. */
 export async function startDevProvider(options: DevProviderOptions): Promise<DevProvider> {
   const settings = checkOptions(options);
+  const resources: DevResources = new Map(Object.entries(options.resources ?? {}).map(([indicator, resource]) => [indicator, checkResource(indicator, resource)]));
   if (!options.quiet) warnOnce();
-  const [Provider, errors, jwks, policies] = await Promise.all([loadProviderClass(), loadProviderErrors(), generateSigningKeys(), loadInteractionPolicy()]);
+  const [Provider, errors, jwks, policies, grantHelpers] = await Promise.all([
+    loadProviderClass(),
+    loadProviderErrors(),
+    generateSigningKeys(),
+    loadInteractionPolicy(),
+    loadGrantHelpers(),
+  ]);
   const server = createServer();
   await listen(server, settings.port, settings.host);
   try {
@@ -123,6 +145,7 @@ export async function startDevProvider(options: DevProviderOptions): Promise<Dev
       store,
       overrides,
       added,
+      resources,
       ...(options.profileClaims ? { profileClaims: options.profileClaims } : {}),
       errors,
       policy: interactionPolicy(policies),
@@ -132,6 +155,7 @@ export async function startDevProvider(options: DevProviderOptions): Promise<Dev
       ...(options.dpop === false ? { dpop: false } : {}),
     });
     const provider = new Provider(issuer, configuration);
+    registerTokenExchange({ provider, resources, added, errors, helpers: grantHelpers });
     const log = new EventLog();
     const detach = log.attach(provider);
     if (options.discovery) provider.use(rewriteDiscovery(options.discovery));
@@ -151,6 +175,7 @@ export async function startDevProvider(options: DevProviderOptions): Promise<Dev
       count: (name, grantType) => log.count(name, grantType),
       setExtraClaims: (accountId, claims) => void overrides.set(accountId, { ...claims }),
       addUser: (user) => void added.set(user.sub, { ...user, groups: [...user.groups] }),
+      addResource: (indicator, resource) => void resources.set(indicator, checkResource(indicator, resource)),
       revokeGrants: (accountId) => store.revokeAccount(accountId),
       signJwt: (claims, header) => signJwt(jwks.keys, claims, header),
       intercept: (middleware) => {
