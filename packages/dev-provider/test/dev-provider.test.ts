@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { createHash, generateKeyPairSync, randomBytes, randomUUID, sign, type KeyObject } from 'node:crypto';
+import { generateKeyPairSync } from 'node:crypto';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 
@@ -12,200 +12,21 @@ import {
   users,
   type DevProvider,
 } from '../dist/index.js';
-
-const CLIENT = {
-  client_id: 'test-client',
-  client_secret: 'test-secret-test-secret-test-secret',
-  redirect_uris: ['http://localhost:3000/auth/callback'],
-  post_logout_redirect_uris: ['http://localhost:3000/'],
-};
-
-/** Just enough of a browser's cookie store: every cookie goes with every request to the provider. */
-class CookieJar {
-  readonly #cookies = new Map<string, string>();
-
-  store(response: Response): void {
-    for (const header of response.headers.getSetCookie()) {
-      const [pair = '', ...attributes] = header.split(';');
-      const separator = pair.indexOf('=');
-      const name = pair.slice(0, separator).trim();
-      const value = pair.slice(separator + 1).trim();
-      const expired = attributes.some((attribute) => {
-        const [key = '', date = ''] = attribute.trim().split('=');
-        return key.toLowerCase() === 'expires' && Date.parse(date) <= Date.now();
-      });
-      if (!value || expired) this.#cookies.delete(name);
-      else this.#cookies.set(name, value);
-    }
-  }
-
-  header(): string {
-    return [...this.#cookies].map(([name, value]) => `${name}=${value}`).join('; ');
-  }
-}
-
-/** A scripted browser: follows nothing by itself, keeps cookies. */
-class Browser {
-  readonly jar = new CookieJar();
-
-  async get(url: string): Promise<Response> {
-    const response = await fetch(url, { redirect: 'manual', headers: { cookie: this.jar.header(), accept: 'text/html' } });
-    this.jar.store(response);
-    return response;
-  }
-
-  async postForm(url: string, form: Record<string, string>): Promise<Response> {
-    const response = await fetch(url, {
-      method: 'POST',
-      redirect: 'manual',
-      headers: { cookie: this.jar.header(), 'content-type': 'application/x-www-form-urlencoded', accept: 'text/html' },
-      body: new URLSearchParams(form),
-    });
-    this.jar.store(response);
-    return response;
-  }
-}
-
-interface Discovery {
-  issuer: string;
-  authorization_endpoint: string;
-  token_endpoint: string;
-  userinfo_endpoint: string;
-  revocation_endpoint: string;
-  end_session_endpoint: string;
-  pushed_authorization_request_endpoint: string;
-  dpop_signing_alg_values_supported: string[];
-  authorization_response_iss_parameter_supported: boolean;
-  code_challenge_methods_supported: string[];
-}
-
-interface TokenResponse {
-  access_token: string;
-  refresh_token: string;
-  id_token: string;
-  token_type: string;
-  expires_in: number;
-}
-
-function location(response: Response, base: string): URL {
-  const value = response.headers.get('location');
-  expect(value, `status ${response.status} without Location`).toBeTruthy();
-  return new URL(value ?? '', base);
-}
-
-function jwtPayload(jwt: string): Record<string, unknown> {
-  const [, payload = ''] = jwt.split('.');
-  return JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as Record<string, unknown>;
-}
-
-function basicAuth(): string {
-  return `Basic ${Buffer.from(`${CLIENT.client_id}:${CLIENT.client_secret}`).toString('base64')}`;
-}
-
-async function tokenRequest(discovery: Discovery, form: Record<string, string>): Promise<Response> {
-  return fetch(discovery.token_endpoint, {
-    method: 'POST',
-    headers: { authorization: basicAuth(), 'content-type': 'application/x-www-form-urlencoded' },
-    body: new URLSearchParams(form),
-  });
-}
-
-function pkce(): { verifier: string; challenge: string } {
-  const verifier = randomBytes(32).toString('base64url');
-  return { verifier, challenge: createHash('sha256').update(verifier).digest('base64url') };
-}
-
-/** Sends the browser to the authorization endpoint and returns the login page URL. */
-async function startLogin(browser: Browser, discovery: Discovery, challenge: string, state: string): Promise<URL> {
-  const authorize = new URL(discovery.authorization_endpoint);
-  authorize.search = new URLSearchParams({
-    client_id: CLIENT.client_id,
-    redirect_uri: CLIENT.redirect_uris[0] ?? '',
-    response_type: 'code',
-    scope: 'openid profile email',
-    state,
-    nonce: 'n-0S6_WzA2Mj',
-    code_challenge: challenge,
-    code_challenge_method: 'S256',
-  }).toString();
-  const response = await browser.get(authorize.href);
-  expect(response.status).toBe(303);
-  const loginUrl = location(response, discovery.issuer);
-  expect(loginUrl.pathname).toMatch(/^\/interaction\/[\w-]+$/);
-  return loginUrl;
-}
-
-/** Logs `username` in through the login page and returns the authorization code and its PKCE verifier. */
-async function signIn(
-  discovery: Discovery,
-  username: string,
-  { par = false, extra = {} }: { par?: boolean; extra?: Record<string, string> } = {},
-): Promise<{ code: string; verifier: string }> {
-  const browser = new Browser();
-  const { verifier, challenge } = pkce();
-  const params = {
-    client_id: CLIENT.client_id,
-    redirect_uri: CLIENT.redirect_uris[0] ?? '',
-    response_type: 'code',
-    scope: 'openid profile email',
-    state: 'st',
-    code_challenge: challenge,
-    code_challenge_method: 'S256',
-    ...extra,
-  };
-  const authorize = new URL(discovery.authorization_endpoint);
-  if (par) {
-    const pushed = await fetch(discovery.pushed_authorization_request_endpoint, {
-      method: 'POST',
-      headers: { authorization: basicAuth(), 'content-type': 'application/x-www-form-urlencoded' },
-      body: new URLSearchParams(params),
-    });
-    expect(pushed.status).toBe(201);
-    const { request_uri: requestUri } = (await pushed.json()) as { request_uri: string };
-    authorize.search = new URLSearchParams({ client_id: CLIENT.client_id, request_uri: requestUri }).toString();
-  } else {
-    authorize.search = new URLSearchParams(params).toString();
-  }
-  const loginUrl = location(await browser.get(authorize.href), discovery.issuer);
-  let next = location(await browser.postForm(loginUrl.href, { username, password: 'x' }), discovery.issuer);
-  // Follow the provider's redirects (resume, and consent when asked for) until the client's redirect_uri.
-  for (let hop = 0; next.origin === discovery.issuer && hop < 5; hop += 1) {
-    next = location(await browser.get(next.href), discovery.issuer);
-  }
-  const callback = next;
-  const code = callback.searchParams.get('code');
-  expect(code, callback.href).toBeTruthy();
-  return { code: code ?? '', verifier };
-}
-
-function exchangeCode(discovery: Discovery, { code, verifier }: { code: string; verifier: string }, headers: Record<string, string> = {}) {
-  return fetch(discovery.token_endpoint, {
-    method: 'POST',
-    headers: { authorization: basicAuth(), 'content-type': 'application/x-www-form-urlencoded', ...headers },
-    body: new URLSearchParams({
-      grant_type: 'authorization_code',
-      code,
-      redirect_uri: CLIENT.redirect_uris[0] ?? '',
-      code_verifier: verifier,
-    }),
-  });
-}
-
-/** A DPoP proof (RFC 9449) signed with ES256, by hand with node:crypto. */
-function dpopProof(keys: { publicKey: KeyObject; privateKey: KeyObject }, htm: string, htu: string, accessToken?: string) {
-  const { kty, crv, x, y } = keys.publicKey.export({ format: 'jwk' });
-  const encode = (value: object) => Buffer.from(JSON.stringify(value)).toString('base64url');
-  const header = encode({ typ: 'dpop+jwt', alg: 'ES256', jwk: { kty, crv, x, y } });
-  const payload = encode({
-    jti: randomUUID(),
-    htm,
-    htu,
-    iat: Math.floor(Date.now() / 1000),
-    ...(accessToken ? { ath: createHash('sha256').update(accessToken).digest('base64url') } : {}),
-  });
-  const signature = sign('sha256', Buffer.from(`${header}.${payload}`), { key: keys.privateKey, dsaEncoding: 'ieee-p1363' });
-  return `${header}.${payload}.${signature.toString('base64url')}`;
-}
+import {
+  Browser,
+  CLIENT,
+  basicAuth,
+  dpopProof,
+  exchangeCode,
+  jwtPayload,
+  location,
+  pkce,
+  signIn,
+  startLogin,
+  tokenRequest,
+  type Discovery,
+  type TokenResponse,
+} from './flow.js';
 
 describe('dev provider', () => {
   let dev: DevProvider;
