@@ -1,5 +1,5 @@
 /** The protocol steps of the dev provider's tests, by hand with fetch and node:crypto. */
-import { createHash, randomBytes, randomUUID, sign, type KeyObject } from 'node:crypto';
+import { createHash, createPublicKey, randomBytes, randomUUID, sign, verify, type JsonWebKey, type KeyObject } from 'node:crypto';
 
 import { expect } from 'vitest';
 
@@ -220,4 +220,26 @@ export function dpopProof(keys: { publicKey: KeyObject; privateKey: KeyObject },
   });
   const signature = sign('sha256', Buffer.from(`${header}.${payload}`), { key: keys.privateKey, dsaEncoding: 'ieee-p1363' });
   return `${header}.${payload}.${signature.toString('base64url')}`;
+}
+
+/** The RFC 7638 thumbprint of an EC public key: what a DPoP-bound token carries as `cnf.jkt`. */
+export function jwkThumbprint(publicKey: KeyObject): string {
+  const { crv, kty, x, y } = publicKey.export({ format: 'jwk' });
+  return createHash('sha256').update(JSON.stringify({ crv, kty, x, y })).digest('base64url');
+}
+
+/**
+ * The header and claims of a JWT whose signature verifies against the provider's published keys
+ * (its jwks_uri); throws otherwise. By hand with node:crypto: this package does not depend on jose.
+ */
+export async function verifiedJwt(jwt: string, discovery: Discovery & { jwks_uri: string }): Promise<{ header: Record<string, unknown>; payload: Record<string, unknown> }> {
+  const [header = '', payload = '', signature = ''] = jwt.split('.');
+  const decoded = JSON.parse(Buffer.from(header, 'base64url').toString('utf8')) as { alg: string; kid: string; [name: string]: unknown };
+  const { keys } = (await (await fetch(discovery.jwks_uri)).json()) as { keys: (JsonWebKey & { kid: string })[] };
+  const jwk = keys.find((key) => key.kid === decoded.kid);
+  if (!jwk) throw new Error(`no published key ${decoded.kid}`);
+  const key = createPublicKey({ key: jwk, format: 'jwk' });
+  const valid = verify('sha256', Buffer.from(`${header}.${payload}`), { key, dsaEncoding: 'ieee-p1363' }, Buffer.from(signature, 'base64url'));
+  if (!valid) throw new Error('the signature does not verify');
+  return { header: decoded, payload: jwtPayload(jwt) };
 }
