@@ -86,6 +86,8 @@ describe.each(FRAMEWORKS)('%s', (framework: Framework) => {
         accessTokenTtl: 3600,
         // auth_time in every ID token, as many providers do: a fresh session meets maxAge
         clients: [{ client_id: CLIENT_ID, client_secret: CLIENT_SECRET, redirect_uris: [`${stage.url}/auth/callback`], post_logout_redirect_uris: [`${stage.url}/`], require_auth_time: true }],
+        // the APIs the logins below name with `resource`: an unknown one is refused (invalid_target, RFC 8707)
+        resources: { 'https://a.example/': { scope: 'a:read' }, 'https://b.example/': { scope: 'b:read' } },
       }),
       startHostileProvider({ clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, redirectUris: [`${stage.url}/auth/callback`] }),
     ])
