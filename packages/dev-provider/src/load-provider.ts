@@ -1,6 +1,7 @@
 import type * as ProviderModule from 'oidc-provider';
-import type * as GrantHelpersModule from 'oidc-provider/lib/helpers/grants.js';
-import type { OidcConfiguration, OidcInteractionPolicyModule, OidcProvider } from './oidc-types.js';
+import type { GrantHelpers, OidcConfiguration, OidcInteractionPolicyModule, OidcProvider } from './oidc-types.js';
+
+export type { GrantHelpers } from './oidc-types.js';
 
 // spelled out rather than `typeof ProviderModule…`: the published .d.ts must not need
 // oidc-provider's types (it has none; src/types/oidc-provider.d.ts is compile-time only)
@@ -26,9 +27,6 @@ export async function loadProviderErrors(): Promise<ProviderErrors> {
   loading ??= importWithoutRuntimeNotice();
   return (await loading).errors;
 }
-
-/** What token exchange uses of oidc-provider's grant helpers. */
-export type GrantHelpers = Pick<typeof GrantHelpersModule, 'validateDpop' | 'checkDpopReplay' | 'checkDpopRequired' | 'buildTokenResponse'>;
 
 /**
  * oidc-provider's helpers for custom grant types (lib/helpers/grants.js): the DPoP checks and the

@@ -209,3 +209,14 @@ export interface OidcConfiguration {
   acrValues: string[];
   interactions: { policy: unknown; url(ctx: OidcKoaContext, interaction: { uid: string }): string };
 }
+
+/**
+ * What token exchange uses of oidc-provider's grant helpers (lib/helpers/grants.js), spelled out
+ * here so that the published declarations do not name that module, which has no types of its own.
+ */
+export interface GrantHelpers {
+  validateDpop(provider: OidcProvider, ctx: OidcKoaContext): Promise<OidcDpopProof | undefined>
+  checkDpopReplay(provider: OidcProvider, ctx: OidcKoaContext, proof: OidcDpopProof, clientId: string): Promise<void>
+  checkDpopRequired(provider: OidcProvider, ctx: OidcKoaContext, proof: OidcDpopProof | undefined): void
+  buildTokenResponse(provider: OidcProvider, response: { accessToken: string; expiresIn: number; issuedTokenType?: string; scope?: string; tokenType: string }): Record<string, unknown>
+}
