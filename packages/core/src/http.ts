@@ -1,3 +1,4 @@
+import type { ErrorPageInfo } from './config/hooks.js'
 import type { OAuthConfig } from './config/resolved.js'
 import { CodegrantError } from './errors.js'
 import { isLocalPath } from './return-to.js'
@@ -90,16 +91,6 @@ export function html(status: number, title: string, paragraphs: string[], header
     body,
   }
 }
-
-/** What an app's error page shows: `message` is plain text (escape it); never a secret or a token. */
-export interface ErrorPageInfo {
-  readonly status: number
-  readonly code: string
-  readonly message: string
-}
-
-/** The app's error page renderer (`errorPage` option): an HTML document, or undefined for codegrant's own. */
-export type ErrorPage = (error: ErrorPageInfo) => string | undefined
 
 /** The headers of a page the app rendered: its own styles, images and fonts, no script, never framed. */
 const APP_PAGE_HEADERS: Readonly<Record<string, string>> = Object.freeze({

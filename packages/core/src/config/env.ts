@@ -4,7 +4,7 @@
  * (`OAUTH_GITHUB_CLIENT_ID`). Values that cannot be parsed are returned raw, so that
  * `resolveConfig` reports them together with every other problem.
  */
-import type { OAuthOptions, ProviderOptions } from './options.js'
+import type { OAuthOptions, ProviderOptions, SettingOptions } from './options.js'
 import { PROVIDER_SETTINGS, SETTINGS, settingOf, type Setting, type SettingOption } from './settings.js'
 
 export type Env = Readonly<Record<string, string | undefined>>
@@ -55,7 +55,7 @@ export function providerFromEnv(env: Env, name: string): ProviderOptions {
 }
 
 /** `settings` from their variables (with `name`, a named group's prefixed variable only). */
-function readSettings(env: Env, settings: readonly Setting[], name?: string): OAuthOptions {
+function readSettings(env: Env, settings: readonly Setting[], name?: string): SettingOptions {
   const options: Record<string, unknown> = {}
   for (const setting of settings) {
     const variables = name === undefined ? setting.env : setting.env.slice(0, 1).map((variable) => prefixedVariable(variable, name))
@@ -63,7 +63,7 @@ function readSettings(env: Env, settings: readonly Setting[], name?: string): OA
     if (raw !== undefined) options[setting.option] = parse(setting, raw.trim())
   }
   // raw where a value is not of its type: resolveConfig checks every option's type
-  return options as OAuthOptions
+  return options as SettingOptions
 }
 
 /** A variable's text as its setting's type, or the text itself when it is not one (reported later). */

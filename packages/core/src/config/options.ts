@@ -3,11 +3,11 @@
  * only: the settings table (settings.ts) declares each option's variable, type and default.
  */
 import type { AuthorizationParamsInput } from './authorization-params.js'
-import type { LoginHook } from '../flow/on-login.js'
-import type { ErrorPage } from '../http.js'
+import type { ClientAssertionAud, ClientAuthMethod, PresetName, Profile, ResponseMode, SessionStoreName } from './enums.js'
+import type { ErrorPage, LoginHook } from './hooks.js'
 import type { Preset } from './presets.js'
-import type { ClientAssertionAud, ClientAuthMethod, PresetName, Profile, ProviderOption, ResponseMode, SessionStoreName } from './settings.js'
-import type { SessionStore } from '../session/store.js'
+import type { ProviderOption, SettingOption } from './settings.js'
+import type { SessionStore } from '../session-types.js'
 
 /**
  * Where codegrant logs: pino, console, or anything with these methods (`debug` and `info` are
@@ -195,6 +195,11 @@ export interface OAuthOptions {
   defaultProvider?: string
 }
 
-
 /** One provider's options in `providers: { <name>: … }`: the settings each provider has its own of. */
 export type ProviderOptions = Pick<OAuthOptions, ProviderOption>
+
+/**
+ * The options the settings table declares, which the environment can give (env.ts). `Pick`
+ * holds the table to {@link OAuthOptions}: a setting naming no option does not compile.
+ */
+export type SettingOptions = Pick<OAuthOptions, SettingOption>

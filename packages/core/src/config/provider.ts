@@ -3,14 +3,14 @@
  * and how it authenticates, its routes, its protocol options. Each problem names the
  * provider's own variable (`OAUTH_GITHUB_CLIENT_ID` with several providers).
  */
+import { applyPreset } from './apply-preset.js'
 import { parseAuthorizationParams } from './authorization-params.js'
 import { isLoopback, type Checks } from './checks.js'
+import { CLIENT_ASSERTION_AUDS, CLIENT_AUTH_METHODS, PRESET_NAMES } from './enums.js'
 import type { FullLogger, ProviderOptions } from './options.js'
 import { parsePrivateKey } from './private-key.js'
-import { applyPreset } from './presets.js'
 import { fapi2Problems } from './profile.js'
 import type { ProviderSettings } from './resolved.js'
-import { CLIENT_ASSERTION_AUDS, CLIENT_AUTH_METHODS, PRESET_NAMES } from './settings.js'
 
 /** What a provider's settings depend on in the app's. */
 export interface AppContext {

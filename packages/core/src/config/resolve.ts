@@ -5,6 +5,7 @@
  */
 import { parseQueryAllowList } from './authorization-params.js'
 import { checks, isLoopback, truncate, type Checks } from './checks.js'
+import { PROFILES, RESPONSE_MODES } from './enums.js'
 import { CodegrantError } from '../errors.js'
 import { configFromEnv, prefixedVariable, providerFromEnv, variableOf, type Env } from './env.js'
 import { fullLogger } from './logger.js'
@@ -12,9 +13,9 @@ import type { FullLogger, OAuthOptions, ProviderOptions } from './options.js'
 import { resolveProvider, type AppContext } from './provider.js'
 import type { OAuthConfig, ProviderSettings } from './resolved.js'
 import { resolveSessionStore } from './session-store.js'
-import { PROFILES, PROVIDER_SETTINGS, RESPONSE_MODES } from './settings.js'
+import { PROVIDER_SETTINGS } from './settings.js'
 import { annotate, strayVariables, type StrayVariable } from './typos.js'
-import { isCoordinating } from '../session/store.js'
+import { isCoordinating } from '../session-types.js'
 
 /** A provider's name: it appears in routes and variable names. */
 const PROVIDER_NAME = /^[a-z][a-z0-9_]{0,31}$/

@@ -1,16 +1,15 @@
 /**
  * The validated, frozen settings every part of codegrant reads: the app's ({@link OAuthConfig})
- * and each provider's ({@link ProviderSettings}). Types only; resolve.ts builds them.
+ * and each provider's ({@link ProviderSettings}), and what opens a Redis store when the app
+ * chose one ({@link RedisOpener}). Types only; resolve.ts (with session-store.ts) builds them.
  */
 import type { JsonWebKey } from 'node:crypto'
 import type { AuthorizationParams } from './authorization-params.js'
-import type { LoginHook } from '../flow/on-login.js'
-import type { ErrorPage } from '../http.js'
-import type { FullLogger } from './options.js'
+import type { ClientAssertionAud, ClientAuthMethod, Profile, ResponseMode, SessionStoreName } from './enums.js'
+import type { ErrorPage, LoginHook } from './hooks.js'
+import type { FullLogger, Logger } from './options.js'
 import type { ResolvedPreset } from './presets.js'
-import type { RedisOpener } from './session-store.js'
-import type { ClientAssertionAud, ClientAuthMethod, Profile, ResponseMode, SessionStoreName } from './settings.js'
-import type { SessionStore } from '../session/store.js'
+import type { SessionStore } from '../session-types.js'
 
 /** One provider's validated settings. */
 export interface ProviderSettings {
@@ -100,3 +99,20 @@ export interface OAuthConfig {
   readonly defaultProvider: string | undefined
 }
 
+/** What `@codegrant/redis`'s store adds to a {@link SessionStore}. */
+export interface RedisConnection extends SessionStore {
+  /** One PING, failing after the store's timeout. */
+  ping(): Promise<void>
+  /** Ends the connection. */
+  close(): Promise<void>
+}
+
+/** `OAUTH_SESSION_STORE=redis`, checked but not connected. */
+export interface RedisOpener {
+  /** Where it connects, e.g. `127.0.0.1:6379` or `Sentinel 10.0.0.1:26379 (master mymaster)`; never credentials. */
+  readonly address: string
+  /** Milliseconds after which a Redis call fails (`OAUTH_REDIS_TIMEOUT`). */
+  readonly timeout: number
+  /** Opens the store (and its connection); its warnings go to `logger` (default: the configuration's). */
+  open(logger?: Logger): RedisConnection
+}

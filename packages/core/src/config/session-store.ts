@@ -9,26 +9,7 @@ import { createRequire } from 'node:module'
 import { join } from 'node:path'
 import type { Checks } from './checks.js'
 import type { FullLogger, Logger, OAuthOptions } from './options.js'
-import type { OAuthConfig } from './resolved.js'
-import type { SessionStore } from '../session/store.js'
-
-/** What `@codegrant/redis`'s store adds to a {@link SessionStore}. */
-export interface RedisConnection extends SessionStore {
-  /** One PING, failing after the store's timeout. */
-  ping(): Promise<void>
-  /** Ends the connection. */
-  close(): Promise<void>
-}
-
-/** `OAUTH_SESSION_STORE=redis`, checked but not connected. */
-export interface RedisOpener {
-  /** Where it connects, e.g. `127.0.0.1:6379` or `Sentinel 10.0.0.1:26379 (master mymaster)`; never credentials. */
-  readonly address: string
-  /** Milliseconds after which a Redis call fails (`OAUTH_REDIS_TIMEOUT`). */
-  readonly timeout: number
-  /** Opens the store (and its connection); its warnings go to `logger` (default: the configuration's). */
-  open(logger?: Logger): RedisConnection
-}
+import type { OAuthConfig, RedisConnection, RedisOpener } from './resolved.js'
 
 /** The Redis settings, checked and with their defaults. */
 interface RedisSettings {

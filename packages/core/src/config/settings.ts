@@ -2,31 +2,10 @@
  * The settings table: each setting declared once — its option, its variables, its type and
  * values, whether each provider has its own, its one default and one line of doc. Reading the
  * environment (env.ts), typo warnings (typos.ts), validation (checks.ts, resolve.ts), the README's
- * variable table (test/docs.test.ts) and `codegrant doctor` read it. A leaf: it imports types only.
+ * variable table (test/docs.test.ts) and `codegrant doctor` read it. A leaf: it imports only the
+ * enum settings' values (enums.ts); the option types (options.ts) are held to its option names.
  */
-import type { OAuthOptions } from './options.js'
-
-export const PRESET_NAMES = ['github', 'google', 'microsoft', 'gitlab', 'auth0', 'okta', 'keycloak'] as const
-/** A provider preset's name (see `PRESETS`). */
-export type PresetName = (typeof PRESET_NAMES)[number]
-
-export const CLIENT_AUTH_METHODS = ['client_secret_basic', 'client_secret_post', 'private_key_jwt', 'none'] as const
-export type ClientAuthMethod = (typeof CLIENT_AUTH_METHODS)[number]
-
-export const CLIENT_ASSERTION_AUDS = ['issuer', 'token_endpoint'] as const
-/** What a `private_key_jwt` client assertion names as its audience (`aud`). */
-export type ClientAssertionAud = (typeof CLIENT_ASSERTION_AUDS)[number]
-
-export const RESPONSE_MODES = ['query', 'form_post'] as const
-export type ResponseMode = (typeof RESPONSE_MODES)[number]
-
-export const PROFILES = ['fapi2'] as const
-/** Security profiles: `fapi2` is the FAPI 2.0 Security Profile's client requirements. */
-export type Profile = (typeof PROFILES)[number]
-
-export const SESSION_STORES = ['cookie', 'memory', 'redis'] as const
-/** The session stores a name chooses (`OAUTH_SESSION_STORE`); an app may also pass a store. */
-export type SessionStoreName = (typeof SESSION_STORES)[number]
+import { CLIENT_ASSERTION_AUDS, CLIENT_AUTH_METHODS, PRESET_NAMES, PROFILES, RESPONSE_MODES, SESSION_STORES } from './enums.js'
 
 /** How a setting's value is read and checked. */
 export type SettingType = 'string' | 'secret' | 'url' | 'number' | 'boolean' | 'enum' | 'list' | 'params'
@@ -55,10 +34,10 @@ export interface Setting {
 
 type More = Pick<Setting, 'values' | 'default' | 'computed'>
 
-const declare = <const O extends keyof OAuthOptions, const S extends SettingScope>(scope: S, option: O, env: string | readonly string[], type: SettingType, doc: string, more: More = {}) =>
+const declare = <const O extends string, const S extends SettingScope>(scope: S, option: O, env: string | readonly string[], type: SettingType, doc: string, more: More = {}) =>
   Object.freeze({ option, env: Object.freeze(typeof env === 'string' ? [env] : [...env]), type, scope, doc, ...more })
-const app = <const O extends keyof OAuthOptions>(option: O, env: string | readonly string[], type: SettingType, doc: string, more?: More) => declare('app', option, env, type, doc, more)
-const perProvider = <const O extends keyof OAuthOptions>(option: O, env: string | readonly string[], type: SettingType, doc: string, more?: More) => declare('provider', option, env, type, doc, more)
+const app = <const O extends string>(option: O, env: string | readonly string[], type: SettingType, doc: string, more?: More) => declare('app', option, env, type, doc, more)
+const perProvider = <const O extends string>(option: O, env: string | readonly string[], type: SettingType, doc: string, more?: More) => declare('provider', option, env, type, doc, more)
 
 const TABLE = [
   perProvider('preset', 'OAUTH_PRESET', 'enum', 'a provider preset: issuer or endpoints, scope, user mapping as data; any setting overrides it', { values: PRESET_NAMES }),

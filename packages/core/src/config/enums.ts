@@ -1,0 +1,26 @@
+/**
+ * The values of the settings that are one of a list (the settings table's `enum`s), and their
+ * types: the table, the option types and the checks all read them from here. A leaf.
+ */
+
+export const PRESET_NAMES = ['github', 'google', 'microsoft', 'gitlab', 'auth0', 'okta', 'keycloak'] as const
+/** A provider preset's name (see `PRESETS`). */
+export type PresetName = (typeof PRESET_NAMES)[number]
+
+export const CLIENT_AUTH_METHODS = ['client_secret_basic', 'client_secret_post', 'private_key_jwt', 'none'] as const
+export type ClientAuthMethod = (typeof CLIENT_AUTH_METHODS)[number]
+
+export const CLIENT_ASSERTION_AUDS = ['issuer', 'token_endpoint'] as const
+/** What a `private_key_jwt` client assertion names as its audience (`aud`). */
+export type ClientAssertionAud = (typeof CLIENT_ASSERTION_AUDS)[number]
+
+export const RESPONSE_MODES = ['query', 'form_post'] as const
+export type ResponseMode = (typeof RESPONSE_MODES)[number]
+
+export const PROFILES = ['fapi2'] as const
+/** Security profiles: `fapi2` is the FAPI 2.0 Security Profile's client requirements. */
+export type Profile = (typeof PROFILES)[number]
+
+export const SESSION_STORES = ['cookie', 'memory', 'redis'] as const
+/** The session stores a name chooses (`OAUTH_SESSION_STORE`); an app may also pass a store. */
+export type SessionStoreName = (typeof SESSION_STORES)[number]
