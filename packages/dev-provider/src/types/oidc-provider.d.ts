@@ -14,14 +14,10 @@ declare module 'oidc-provider' {
 // oidc-provider's "grant implementation helpers for custom grant types" (not covered by its
 // semantic versioning): the same DPoP checks and token response its own grants use.
 declare module 'oidc-provider/lib/helpers/grants.js' {
-  type Provider = import('../oidc-types.js').OidcProvider;
-  type Context = import('../oidc-types.js').OidcKoaContext;
-  type Proof = import('../oidc-types.js').OidcDpopProof;
-  export function validateDpop(provider: Provider, ctx: Context): Promise<Proof | undefined>;
-  export function checkDpopReplay(provider: Provider, ctx: Context, proof: Proof, clientId: string): Promise<void>;
-  export function checkDpopRequired(provider: Provider, ctx: Context, proof: Proof | undefined): void;
-  export function buildTokenResponse(
-    provider: Provider,
-    response: { accessToken: string; expiresIn: number; issuedTokenType?: string; scope?: string; tokenType: string },
-  ): Record<string, unknown>;
+  // their signatures are declared once, as GrantHelpers (oidc-types.ts), which the published types use
+  type Helpers = import('../oidc-types.js').GrantHelpers;
+  export const validateDpop: Helpers['validateDpop'];
+  export const checkDpopReplay: Helpers['checkDpopReplay'];
+  export const checkDpopRequired: Helpers['checkDpopRequired'];
+  export const buildTokenResponse: Helpers['buildTokenResponse'];
 }
