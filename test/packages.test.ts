@@ -17,10 +17,10 @@ import { promisify } from 'node:util'
 import { publint } from 'publint'
 import { formatMessage } from 'publint/utils'
 import { afterAll, describe, expect, it } from 'vitest'
+import { deadLinks as brokenLinks, links, REPOSITORY } from './support/markdown-links.js'
 
 const run = promisify(execFile)
 const ROOT = fileURLToPath(new URL('..', import.meta.url))
-const REPOSITORY = 'https://github.com/codegrant/codegrant'
 const require = createRequire(import.meta.url)
 
 /**
@@ -84,27 +84,15 @@ async function contents(tarball: string): Promise<string[]> {
   return stdout.trim().split('\n').map((path) => path.replace(/^package\//, ''))
 }
 
-/** GitHub's anchor for a Markdown heading. */
-function slug(heading: string): string {
-  return heading.trim().toLowerCase().replace(/[^\p{L}\p{N}\s_-]/gu, '').replace(/\s/g, '-')
-}
-
-/** What is wrong with a README's links: relative ones, and links into the repository that lead nowhere. */
+/**
+ * What is wrong with a README's links on the registry: relative ones (rendered dead there), and
+ * links into the repository that lead nowhere (the documentation's own link check, support/markdown-links.ts).
+ */
 function deadLinks(readme: string): string[] {
-  // code (fenced or inline) is not rendered as links: an example's `<a href="/auth/login">` is fine
-  const prose = readme.replace(/^```[\s\S]*?^```/gm, '').replace(/`[^`\n]*`/g, '')
-  const links = [...prose.matchAll(/\]\(([^)\s]+)\)|(?:href|src)="([^"]+)"/g)].map((match) => match[1] ?? match[2]!)
-  return links.flatMap((link) => {
-    if (link.startsWith('#')) return []
-    if (!/^https?:\/\//.test(link)) return [`${link}: relative (dead on the registry)`]
-    const inRepo = new RegExp(`^${REPOSITORY}/(?:blob|tree)/main/([^#]+)(?:#(.+))?$`).exec(link)
-    if (!inRepo) return []
-    const [, path, anchor] = inRepo as unknown as [string, string, string | undefined]
-    if (!existsSync(join(ROOT, path))) return [`${link}: no ${path} in the repository`]
-    if (!anchor || anchor === 'readme' || !path.endsWith('.md')) return []
-    const headings = [...readFileSync(join(ROOT, path), 'utf8').matchAll(/^#+\s+(.+)$/gm)].map((match) => slug(match[1]!))
-    return headings.includes(anchor) ? [] : [`${link}: no heading #${anchor} in ${path}`]
-  })
+  const found = links(readme).filter((link) => !link.startsWith('#'))
+  const relativeLinks = found.filter((link) => !/^https?:\/\//.test(link)).map((link) => `${link}: relative (dead on the registry)`)
+  const intoRepository = found.filter((link) => link.startsWith(`${REPOSITORY}/`)).map((link) => `[](${link})`).join('\n')
+  return [...relativeLinks, ...brokenLinks(ROOT, 'README.md', intoRepository)]
 }
 
 describe('packages as published', () => {
@@ -151,8 +139,8 @@ describe('packages as published', () => {
   it('the link check sees a relative link, a missing file and a missing heading', () => {
     expect(deadLinks(`[a](../../README.md) \`<a href="/in-code">\` [b](${REPOSITORY}/blob/main/nowhere.md) [c](${REPOSITORY}/blob/main/README.md#no-such-heading) [d](${REPOSITORY}/blob/main/README.md#configuration) [e](#local)`)).toEqual([
       '../../README.md: relative (dead on the registry)',
-      `${REPOSITORY}/blob/main/nowhere.md: no nowhere.md in the repository`,
-      `${REPOSITORY}/blob/main/README.md#no-such-heading: no heading #no-such-heading in README.md`,
+      `README.md: ${REPOSITORY}/blob/main/nowhere.md → no nowhere.md`,
+      `README.md: ${REPOSITORY}/blob/main/README.md#no-such-heading → no heading #no-such-heading in README.md`,
     ])
   })
 
