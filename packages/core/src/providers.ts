@@ -45,7 +45,7 @@ export function createProviderRuntimes(config: OAuthConfig, store: SessionStore 
   const byName = new Map(list.map((runtime) => [runtime.name, runtime]))
   const first = list[0]!
   const preferred = config.defaultProvider === undefined ? undefined : byName.get(config.defaultProvider)
-  const of = (session: SessionData) => {
+  const providerOf = (session: SessionData) => {
     const identity = identityOf(session)
     if (!identity) return undefined
     const recorded = identity.provider === undefined ? undefined : byName.get(identity.provider)
@@ -53,6 +53,15 @@ export function createProviderRuntimes(config: OAuthConfig, store: SessionStore 
     // a session from before its provider was recorded, or from before the app named its providers
     const issuing = list.filter((runtime) => runtime.issues(identity.iss))
     return issuing.length === 1 ? issuing[0] : undefined
+  }
+  // every read of a session asks for its provider (and the `provider` getter again): looked up
+  // once per session object, which a cached cookie or record is on every request that carries
+  // it (an issuer check may parse a URL); sessions are never changed in place
+  const found = new WeakMap<SessionData, ProviderRuntime | null>()
+  const of = (session: SessionData) => {
+    let runtime = found.get(session)
+    if (runtime === undefined) found.set(session, (runtime = providerOf(session) ?? null))
+    return runtime ?? undefined
   }
   return {
     list,
