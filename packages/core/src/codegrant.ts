@@ -80,7 +80,7 @@ export function createCodegrant(options: OAuthOptions = {}, env: Readonly<Record
     backend,
     transactions: transactionCookies(config, codec, prefix),
     providers,
-    exchangeOnce: createExchangeOnce(config, backend.store),
+    exchangeOnce: createExchangeOnce(backend.store),
     backchannel: config.backchannelLogout && backend.store && isCoordinating(backend.store)
       ? { store: backend.store, handle: createBackchannelLogout(config, providers.list, backend.store) }
       : undefined,

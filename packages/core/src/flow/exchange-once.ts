@@ -1,6 +1,4 @@
-import type { OAuthConfig } from '../config/resolved.js'
 import { CodegrantError } from '../errors.js'
-import { guarded } from '../session/backend.js'
 import { singleFlight, type Flight } from '../single-flight.js'
 import type { SessionStore } from '../session/store.js'
 import { TRANSACTION_TTL } from './transaction.js'
@@ -15,13 +13,13 @@ const REMEMBER_MS = 10_000
  * `invalid_grant` and, following RFC 6749 §4.1.2, by revoking the tokens already issued.
  * Only the very same response (`response`: its parameters) may share it.
  */
-export function createExchangeOnce<T>(config: OAuthConfig, store: SessionStore | undefined): (state: string, response: string, exchange: () => Promise<T>) => Promise<T> {
+export function createExchangeOnce<T>(store: SessionStore | undefined): (state: string, response: string, exchange: () => Promise<T>) => Promise<T> {
   const flights = singleFlight<string, T, Flight<T> & { response: string }>()
   // With a store shared by several instances, the first delivery claims the state there too: a
   // duplicate that reaches another instance is refused before it can redeem the code again.
   const claimed = async (state: string, exchange: () => Promise<T>): Promise<T> => {
     const once = store?.once?.bind(store)
-    if (once && !(await guarded(config, 'claim', () => once(`exchange:${state}`, TRANSACTION_TTL)))) {
+    if (once && !(await once(`exchange:${state}`, TRANSACTION_TTL))) {
       throw new CodegrantError('codegrant/invalid_callback', 'This sign-in response is already being completed (in another tab or on another server). If you are not signed in, start the sign-in again.')
     }
     return exchange()

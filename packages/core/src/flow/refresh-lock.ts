@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import type { OAuthConfig } from '../config/resolved.js'
 import { CodegrantError, isCodegrantError } from '../errors.js'
-import { guarded, replaceRecord } from '../session/backend.js'
+import { replaceRecord } from '../session/backend.js'
 import type { SessionData, SessionStore } from '../session/store.js'
 
 type LockingStore = SessionStore & Required<Pick<SessionStore, 'lock' | 'unlock'>>
@@ -71,17 +71,17 @@ export async function refreshAcrossInstances(
   const owner = randomUUID()
   const deadline = Date.now() + waitMs
   const refreshedElsewhere = (current: SessionData) => current.tokens.accessToken !== session.tokens.accessToken
-  const unlock = () => Promise.resolve(guarded(config, 'lock', () => store.unlock(session.sid, owner))).catch(() => undefined)
+  const unlock = () => Promise.resolve(store.unlock(session.sid, owner)).catch(() => undefined)
   for (;;) {
-    if (await guarded(config, 'lock', () => store.lock(session.sid, owner, lockMs))) {
+    if (await store.lock(session.sid, owner, lockMs)) {
       let release = true
       try {
-        const current = await currentRecord(config, store, session.sid)
+        const current = await currentRecord(store, session.sid)
         if (refreshedElsewhere(current)) return current
-        const fresh = await grantOrSaved(config, store, current, grant)
+        const fresh = await grantOrSaved(store, current, grant)
         if (fresh.saved) return fresh.session
         try {
-          await saveRefreshed(config, store, fresh.session, ttl(fresh.session))
+          await saveRefreshed(store, fresh.session, ttl(fresh.session))
         } catch (error) {
           // unsaved: the lock stays (until saved, or until it lapses), so no other instance replays
           // the used refresh token
@@ -98,7 +98,7 @@ export async function refreshAcrossInstances(
       }
     }
     await new Promise((resolve) => setTimeout(resolve, POLL_MS))
-    const current = await currentRecord(config, store, session.sid)
+    const current = await currentRecord(store, session.sid)
     if (refreshedElsewhere(current)) return current
     if (Date.now() > deadline) {
       throw new CodegrantError('codegrant/store_unavailable', 'Another instance is still refreshing this session. Try again in a moment.')
@@ -111,12 +111,12 @@ export async function refreshAcrossInstances(
  * session ends), another instance may have used it meanwhile and saved the result: the record
  * is read again, and a record that holds other tokens by now is the answer (`saved`).
  */
-export async function grantOrSaved(config: OAuthConfig, store: SessionStore, current: SessionData, grant: Grant): Promise<{ session: SessionData; saved: boolean }> {
+export async function grantOrSaved(store: SessionStore, current: SessionData, grant: Grant): Promise<{ session: SessionData; saved: boolean }> {
   try {
     return { session: await grant(current), saved: false }
   } catch (error) {
     if (!isCodegrantError(error, 'codegrant/session_ended')) throw error
-    const now = await guarded(config, 'read', () => store.get(current.sid))
+    const now = await store.get(current.sid)
     if (now && now.tokens.accessToken !== current.tokens.accessToken) return { session: now, saved: true }
     throw error
   }
@@ -129,10 +129,10 @@ export async function grantOrSaved(config: OAuthConfig, store: SessionStore, cur
  * @throws {CodegrantError} `codegrant/session_ended` when the record is gone;
  *   `codegrant/store_unavailable` when every attempt failed.
  */
-export async function saveRefreshed(config: OAuthConfig, store: SessionStore, fresh: SessionData, ttl: number): Promise<void> {
+export async function saveRefreshed(store: SessionStore, fresh: SessionData, ttl: number): Promise<void> {
   for (let attempt = 0; ; attempt++) {
     try {
-      if (await replaceRecord(config, store, fresh, ttl)) return
+      if (await replaceRecord(store, fresh, ttl)) return
       throw ended()
     } catch (error) {
       const pause = WRITE_PAUSES_MS[attempt]
@@ -142,8 +142,8 @@ export async function saveRefreshed(config: OAuthConfig, store: SessionStore, fr
   }
 }
 
-async function currentRecord(config: OAuthConfig, store: SessionStore, sid: string): Promise<SessionData> {
-  const current = await guarded(config, 'read', () => store.get(sid))
+async function currentRecord(store: SessionStore, sid: string): Promise<SessionData> {
+  const current = await store.get(sid)
   if (!current) throw ended()
   return current
 }

@@ -102,16 +102,16 @@ export function createRefresher(config: OAuthConfig, provider: () => Promise<Pro
     // holder kept it, and releases it once saved): writing tokens already granted replays nothing
     const unsaved = grantOf(session)
     if (unsaved?.done && !unsaved.saved && answers(unsaved, session)) {
-      await saveRefreshed(config, store, unsaved.done, ttl(unsaved.done))
+      await saveRefreshed(store, unsaved.done, ttl(unsaved.done))
       await grant.saved(session)
       return unsaved.done
     }
     // the provider's metadata first: a lock holder that loads it is slower than the lock allows for
     await provider()
     if (canLock(store)) return refreshAcrossInstances(config, store, session, ttl, grant)
-    const fresh = await grantOrSaved(config, store, session, grant)
+    const fresh = await grantOrSaved(store, session, grant)
     if (fresh.saved) return fresh.session
-    await saveRefreshed(config, store, fresh.session, ttl(fresh.session))
+    await saveRefreshed(store, fresh.session, ttl(fresh.session))
     await grant.saved(session)
     return fresh.session
   }

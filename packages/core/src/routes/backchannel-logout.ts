@@ -6,7 +6,6 @@ import { formParams, json, type CoreRequest, type CoreResponse } from '../http.j
 import { createJwtVerifier, tokenRejected, unverifiedClaims, type VerifyJwt } from '../provider/jwt.js'
 import type { Provider } from '../provider/metadata.js'
 import type { ProviderRuntime } from '../providers.js'
-import { guarded } from '../session/backend.js'
 import type { IdentifiedSession } from '../session/identity.js'
 import type { CoordinatingStore } from '../session/store.js'
 
@@ -51,17 +50,17 @@ export function createBackchannelLogout(config: OAuthConfig, providers: readonly
       const token = checkClaims(config, runtime.settings, resolved.as.issuer, claims, at)
       // a token whose sessions were all ended before is a replay: refused, with no effect
       const used = tagOf('jti', token.iss, token.jti)
-      if ((await guarded(config, 'find', () => store.tagged(used))).length > 0) throw tokenRejected('this logout token was used before')
+      if ((await store.tagged(used)).length > 0) throw tokenRejected('this logout token was used before')
       const { sid, sub } = token
       const ended = sid !== undefined
-        ? await guarded(config, 'find', () => store.tagged(tagOf('sid', token.iss, sid)))
+        ? await store.tagged(tagOf('sid', token.iss, sid))
         : sub !== undefined ? await signedInBefore(config, store, tagOf('sub', token.iss, sub), token.iat) : []
-      await Promise.all(ended.map((id) => guarded(config, 'destroy', () => store.destroy(id))))
+      await Promise.all(ended.map((id) => store.destroy(id)))
       // The jti is spent only now, once its sessions are ended, and remembered for as long as the
       // token would be accepted: a store failure on the way answers 503 and the provider's retry of
       // the same token works (ending again is harmless), instead of being refused as a replay.
       const until = Math.min(token.exp ?? Number.POSITIVE_INFINITY, token.iat + MAX_TOKEN_AGE) + config.clockTolerance
-      await guarded(config, 'record a logout token for', () => store.tag(used, USED, Math.max(1, until - at)))
+      await store.tag(used, USED, Math.max(1, until - at))
       config.logger.debug(`back-channel logout: ${ended.length} session(s) ended (by ${token.sid !== undefined ? 'sid' : 'sub'})`)
       return json(200, {})
     } catch (error) {
@@ -107,11 +106,11 @@ async function issuerOf(providers: readonly Verifying[], token: string): Promise
  * for as long as it can live (its absolute lifetime: the record's idle window slides up to it),
  * so a logout token finds it.
  */
-export async function indexSession(config: OAuthConfig, store: CoordinatingStore, session: IdentifiedSession, now: number): Promise<void> {
+export async function indexSession(store: CoordinatingStore, session: IdentifiedSession, now: number): Promise<void> {
   const { iss, sub, sid } = session.identity
   const ttl = Math.max(1, session.exp - now)
   const tags = [tagOf('sub', iss, sub), ...(sid !== undefined ? [tagOf('sid', iss, sid)] : [])]
-  await Promise.all(tags.map((tag) => guarded(config, 'index', () => store.tag(tag, session.sid, ttl))))
+  await Promise.all(tags.map((tag) => store.tag(tag, session.sid, ttl)))
 }
 
 /**
@@ -120,8 +119,8 @@ export async function indexSession(config: OAuthConfig, store: CoordinatingStore
  * (A `sid` names one provider session, which a later sign-in does not share.)
  */
 async function signedInBefore(config: OAuthConfig, store: CoordinatingStore, tag: string, iat: number): Promise<string[]> {
-  const ids = await guarded(config, 'find', () => store.tagged(tag))
-  const sessions = await Promise.all(ids.map((id) => guarded(config, 'read', () => store.get(id))))
+  const ids = await store.tagged(tag)
+  const sessions = await Promise.all(ids.map((id) => store.get(id)))
   return ids.filter((_, index) => {
     const session = sessions[index]
     return session !== undefined && !(session.iat > iat + config.clockTolerance)

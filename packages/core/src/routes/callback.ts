@@ -60,7 +60,7 @@ export async function callback(context: Context, runtime: ProviderRuntime): Prom
     if (destroyed instanceof Promise) await destroyed
   }
   // filed for back-channel logout before the cookie exists: no session the provider cannot end
-  if (context.engine.backchannel) await indexSession(config, context.engine.backchannel.store, session, now())
+  if (context.engine.backchannel) await indexSession(context.engine.backchannel.store, session, now())
   const written = backend.write(cookies, session, now(), true)
   const sessionCookies = written instanceof Promise ? await written : written
   const cookiesOut = [transactions.remove(state), ...sessionCookies]

@@ -221,7 +221,7 @@ export function createSessionBackend(config: OAuthConfig, codec: CookieCodec, co
       const cookie = setCookie(cookieName, codec.seal(cookieName, JSON.stringify(data.sid)), { ...attributes, maxAge: ttl })
       const headers = [cookie, ...clearChunked(cookies, cookieName, attributes, new Set([cookieName]))]
       if (create) return andThen(store.set(data.sid, data, ttl), () => headers)
-      return andThen(replaceRecord(config, store, data, ttl), (kept) => {
+      return andThen(replaceRecord(store, data, ttl), (kept) => {
         if (!kept) throw new CodegrantError('codegrant/session_ended', 'The session was ended (signed out elsewhere). Sign in again.')
         return headers
       })
@@ -250,12 +250,9 @@ function openStore(config: OAuthConfig, setting: Exclude<OAuthConfig['sessionSto
  * Replaces a session's record only if it still exists: atomically with a store that has
  * `update`; otherwise read-then-write (a store without `update` cannot close that race).
  */
-export function replaceRecord(config: OAuthConfig, store: SessionStore, data: SessionData, ttl: number): MaybePromise<boolean> {
-  if (store.update) {
-    const update = store.update.bind(store)
-    return guarded(config, 'write', () => update(data.sid, data, ttl))
-  }
-  return andThen(guarded(config, 'read', () => store.get(data.sid)), (found) => (found ? andThen(guarded(config, 'write', () => store.set(data.sid, data, ttl)), () => true) : false))
+export function replaceRecord(store: SessionStore, data: SessionData, ttl: number): MaybePromise<boolean> {
+  if (store.update) return store.update(data.sid, data, ttl)
+  return andThen(store.get(data.sid), (found) => (found ? andThen(store.set(data.sid, data, ttl), () => true) : false))
 }
 
 /**
@@ -263,7 +260,8 @@ export function replaceRecord(config: OAuthConfig, store: SessionStore, data: Se
  * through {@link guarded} with this store's one `breaker` — its circuit breaker, one log line
  * per outage, any failure as `codegrant/store_unavailable` — whether the session backend makes
  * it or the refresh lock, `replaceRecord`, back-channel logout, the exchange claim or the
- * session index. So, once the breaker is open, none of them waits for the store's timeout.
+ * session index. So, once the breaker is open, none of them waits for the store's timeout, and
+ * none of them wraps its calls again.
  * Offers only the methods the store has (the optional ones decide what codegrant can do). The
  * store's own timeout bounds each call (`OAUTH_REDIS_TIMEOUT`); no second timer is added.
  */
@@ -293,11 +291,11 @@ function withBreaker(config: OAuthConfig, store: SessionStore, breaker: StoreBre
  * ends it, and its circuit breaker applies: while it is open, the call fails at once with the same
  * error and the store is not called (see `store-breaker.ts`). Without, each failure is logged.
  */
-export function guarded<T>(config: OAuthConfig, what: string, call: () => MaybePromise<T>, breaker?: StoreBreaker): MaybePromise<T> {
+function guarded<T>(config: OAuthConfig, what: string, call: () => MaybePromise<T>, breaker: StoreBreaker | undefined): MaybePromise<T> {
   // a working store: one flag check
   if (breaker?.open && breaker.refuses()) return Promise.reject(storeUnavailable())
   const unavailable = (error: unknown) => {
-    // the answer of a store behind its breaker (see withBreaker): counted and logged there already
+    // a store that answers codegrant's own error (a custom store built on another's): passed on as it is
     if (error instanceof CodegrantError && error.code === 'codegrant/store_unavailable') return error
     if (breaker) breaker.failed(what, error)
     else config.logger.error(`the session store failed to ${what} a session: ${describe(error)}`)
