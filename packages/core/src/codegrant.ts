@@ -1,7 +1,7 @@
 /**
  * The hub: creating a codegrant (its configuration, session backend, providers and routes, once,
  * at start-up), and per request attaching the request state, matching codegrant's routes and
- * dispatching them to their route modules (`flow/*-route.ts`).
+ * dispatching them to their route modules (`routes/*.ts`).
  */
 import type { OAuthOptions } from './config/options.js'
 import { resolveConfig } from './config/resolve.js'

@@ -1,7 +1,7 @@
 /**
  * The per-request context every route walks in: the engine made once by `createCodegrant`, the
  * request, and its session, read lazily. Shared by the hub (`codegrant.ts`) and the route
- * modules (`flow/*-route.ts`); it imports neither.
+ * modules (`routes/*.ts`); it imports neither.
  */
 import { now } from './clock.js'
 import type { OAuthConfig } from './config/resolved.js'

@@ -191,7 +191,7 @@ async function forceRefresh(context: Context): Promise<SessionData['tokens']> {
 
 async function authorizedFetch(context: Context, input: string | URL, init: RequestInit = {}): Promise<Response> {
   const send = async (session: SessionData) => {
-    // a DPoP-bound token goes with a proof of the session's key (flow/dpop.ts)
+    // a DPoP-bound token goes with a proof of the session's key (provider/dpop.ts)
     const runtime = session.dpop && (await providerOf(context, session).resolve()).dpop
     if (runtime && session.dpop) return dpopResourceFetch(runtime, session.dpop, session.tokens.accessToken, input, init)
     const headers = new Headers(init.headers)
