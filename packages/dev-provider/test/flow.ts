@@ -119,19 +119,32 @@ export function pkce(): { verifier: string; challenge: string } {
   return { verifier, challenge: createHash('sha256').update(verifier).digest('base64url') };
 }
 
-/** Sends the browser to the authorization endpoint and returns the login page URL. */
-export async function startLogin(browser: Browser, discovery: Discovery, challenge: string, state: string): Promise<URL> {
-  const authorize = new URL(discovery.authorization_endpoint);
-  authorize.search = new URLSearchParams({
+/**
+ * CLIENT's authorization request for a code with PKCE (S256) and `openid profile email`;
+ * `extra` adds to or overrides these (state, nonce, scope, resource, ...).
+ */
+export function authorizationParams(challenge: string, extra: Record<string, string | string[]> = {}): Record<string, string | string[]> {
+  return {
     client_id: CLIENT.client_id,
     redirect_uri: CLIENT.redirect_uris[0] ?? '',
     response_type: 'code',
     scope: 'openid profile email',
-    state,
-    nonce: 'n-0S6_WzA2Mj',
     code_challenge: challenge,
     code_challenge_method: 'S256',
-  }).toString();
+    ...extra,
+  };
+}
+
+/** The authorization endpoint with `params` in its query (an array repeats its parameter). */
+export function authorizationUrl(discovery: Discovery, params: Record<string, string | string[]>): URL {
+  const authorize = new URL(discovery.authorization_endpoint);
+  authorize.search = formOf(params).toString();
+  return authorize;
+}
+
+/** Sends the browser to the authorization endpoint and returns the login page URL. */
+export async function startLogin(browser: Browser, discovery: Discovery, challenge: string, state: string): Promise<URL> {
+  const authorize = authorizationUrl(discovery, authorizationParams(challenge, { state, nonce: 'n-0S6_WzA2Mj' }));
   const response = await browser.get(authorize.href);
   expect(response.status).toBe(303);
   const loginUrl = location(response, discovery.issuer);
@@ -147,17 +160,8 @@ export async function signIn(
 ): Promise<{ code: string; verifier: string }> {
   const browser = new Browser();
   const { verifier, challenge } = pkce();
-  const params = {
-    client_id: CLIENT.client_id,
-    redirect_uri: CLIENT.redirect_uris[0] ?? '',
-    response_type: 'code',
-    scope: 'openid profile email',
-    state: 'st',
-    code_challenge: challenge,
-    code_challenge_method: 'S256',
-    ...extra,
-  };
-  const authorize = new URL(discovery.authorization_endpoint);
+  const params = authorizationParams(challenge, { state: 'st', ...extra });
+  let authorize = new URL(discovery.authorization_endpoint);
   if (par) {
     const pushed = await fetch(discovery.pushed_authorization_request_endpoint, {
       method: 'POST',
@@ -168,7 +172,7 @@ export async function signIn(
     const { request_uri: requestUri } = (await pushed.json()) as { request_uri: string };
     authorize.search = new URLSearchParams({ client_id: CLIENT.client_id, request_uri: requestUri }).toString();
   } else {
-    authorize.search = formOf(params).toString();
+    authorize = authorizationUrl(discovery, params);
   }
   const loginUrl = location(await browser.get(authorize.href), discovery.issuer);
   let next = location(await browser.postForm(loginUrl.href, { username, password: 'x' }), discovery.issuer);

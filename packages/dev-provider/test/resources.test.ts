@@ -5,6 +5,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ACCESS_TOKEN_TYPE, TOKEN_EXCHANGE, startDevProvider, type DevProvider } from '../dist/index.js';
 import {
   CLIENT,
+  authorizationParams,
+  authorizationUrl,
   basicAuth,
   dpopProof,
   exchangeCode,
@@ -147,17 +149,7 @@ describe('access tokens per API (RFC 8707 resource indicators)', () => {
   });
 
   it('refuses an authorization request for an API it does not know', async () => {
-    const authorize = new URL(discovery.authorization_endpoint);
-    authorize.search = new URLSearchParams({
-      client_id: CLIENT.client_id,
-      redirect_uri: CLIENT.redirect_uris[0] ?? '',
-      response_type: 'code',
-      scope: 'openid',
-      resource: 'https://unknown.example',
-      state: 's',
-      code_challenge: pkce().challenge,
-      code_challenge_method: 'S256',
-    }).toString();
+    const authorize = authorizationUrl(discovery, authorizationParams(pkce().challenge, { scope: 'openid', resource: 'https://unknown.example', state: 's' }));
     const back = location(await new Browser().get(authorize.href), dev.issuer);
     expect(back.searchParams.get('error')).toBe('invalid_target');
   });
