@@ -18,8 +18,9 @@ let stage: Stage
 let alpha: DevProvider
 let beta: DevProvider
 
-const client = (name: string) => ({
-  client_id: CLIENT_ID,
+/** A client registered at a dev provider with its callback `/auth/callback/<name>` on the stage, and back-channel logout. */
+const client = (name: string, clientId = CLIENT_ID) => ({
+  client_id: clientId,
   client_secret: CLIENT_SECRET,
   redirect_uris: [`${stage.url}/auth/callback/${name}`],
   post_logout_redirect_uris: [`${stage.url}/`],
@@ -317,16 +318,8 @@ describe.each(FRAMEWORKS.flatMap((framework) => [[framework, 'memory'], [framewo
   let provider: DevProvider
   let redis: RedisServer | undefined
   let store: RedisStore | undefined
-  const client = (name: string) => ({
-    client_id: `client-${name}`,
-    client_secret: CLIENT_SECRET,
-    redirect_uris: [`${stage.url}/auth/callback/${name}`],
-    post_logout_redirect_uris: [`${stage.url}/`],
-    backchannel_logout_uri: `${stage.url}/auth/backchannel-logout`,
-    backchannel_logout_session_required: true,
-  })
   beforeAll(async () => {
-    provider = await startDevProvider({ quiet: true, accessTokenTtl: 300, host: '127.0.0.4', clients: [client('one'), client('two')] })
+    provider = await startDevProvider({ quiet: true, accessTokenTtl: 300, host: '127.0.0.4', clients: [client('one', 'client-one'), client('two', 'client-two')] })
     if (sessions === 'redis') {
       redis = await startRedis()
       store = redisStore({ url: redis.url, prefix: `two-clients-${framework}:`, logger: { warn: () => undefined, error: () => undefined } })
