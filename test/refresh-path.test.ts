@@ -101,10 +101,16 @@ describe.each(FRAMEWORKS)('%s', (framework: Framework) => {
   })
 
   describe.each(STORES)('18.8: a write-back that fails once (%s store)', (kind) => {
-    it('keeps the rotated tokens: the refresh is saved on a second try, another instance never replays the used refresh token, and the session survives the next expiry', async () => {
-      const shared = blipping(kind === 'memory' ? memoryStore() : redisClient(`blip-${framework}-${++prefixes}:`))
+    /** Two instances sharing one `kind` store whose writes can be made to fail, signed in, the access token expired. */
+    const twoInstancesOnBlippingStore = async (name: string) => {
+      const shared = blipping(kind === 'memory' ? memoryStore() : redisClient(`${name}-${framework}-${++prefixes}:`))
       await instances([{ sessionStore: shared.store }, { sessionStore: shared.store }])
       await signInAndExpire()
+      return shared
+    }
+
+    it('keeps the rotated tokens: the refresh is saved on a second try, another instance never replays the used refresh token, and the session survives the next expiry', async () => {
+      const shared = await twoInstancesOnBlippingStore('blip')
       const before = refreshes()
       shared.failUpdates(1)
       const first = await on(0, '/api/token')
@@ -122,9 +128,7 @@ describe.each(FRAMEWORKS)('%s', (framework: Framework) => {
     })
 
     it('when every attempt fails: 503, and the next request saves the result it kept, at once, without a grant; the other instance never replays', async () => {
-      const shared = blipping(kind === 'memory' ? memoryStore() : redisClient(`down-${framework}-${++prefixes}:`))
-      await instances([{ sessionStore: shared.store }, { sessionStore: shared.store }])
-      await signInAndExpire()
+      const shared = await twoInstancesOnBlippingStore('down')
       const before = refreshes()
       shared.failUpdates(3)
       const failed = await on(0, '/api/token')
