@@ -170,7 +170,10 @@ describe.each(FRAMEWORKS)('%s', (framework: Framework) => {
 
   describe('18.13: a 401 without an RFC 6750 Bearer challenge (LemonLDAP::NG)', () => {
     it.each([
+      // the fix: userinfo() answered 502 here before 18.13 (the refusal lost its HTTP status)
       ['userinfo()', '/api/userinfo-twice'],
+      // a regression guard, not the fix: oauth.fetch read the status 401 before 18.13 too; it
+      // keeps the two paths alike should userinfo() ever go through oauth.fetch, or the reverse
       ['an API through oauth.fetch', '/api/userinfo'],
     ])('%s: one refresh, one retry, 200', async (_, path) => {
       await instances([{}])
