@@ -8,7 +8,7 @@ import { redisStore, redisStoreFromEnv, type RedisStore, type RedisStoreOptions 
 import { execFile } from 'node:child_process'
 import { promisify } from 'node:util'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { binary, startRedis, startRedisCluster, startRedisSentinel, until, type RedisCluster, type RedisSentinel, type RedisServer } from './support/redis.js'
+import { binary, startRedis, startRedisCluster, startRedisSentinel, startTlsImpostor, until, type RedisCluster, type RedisSentinel, type RedisServer } from './support/redis.js'
 
 const session = (sid: string, accessToken = 'at-1'): SessionData => ({
   sid,
@@ -330,6 +330,23 @@ describe('redis store: Sentinel over TLS', () => {
     const store = redisStore({ url: secure.url, prefix: 'tls:', timeout: 500, logger: { warn: () => undefined, error: () => undefined } })
     stores.push(store)
     await expect(store.get(fresh())).rejects.toThrow(/Redis|sentinel|certificate|timed out/i)
+    // the store's error does not say why (plain text to a TLS port times out too): a server of our
+    // own shows it. Its certificate is signed neither by the CA given nor by a public one.
+    for (const tls of [{ ca: secure.ca }, undefined]) {
+      const impostor = await startTlsImpostor()
+      try {
+        const fooled = redisStore({ url: impostor.url, prefix: 'tls:', timeout: 500, ...(tls && { tls }), logger: quiet })
+        stores.push(fooled)
+        await expect(fooled.get(fresh())).rejects.toThrow(/timed out/)
+        await until('the client to try a handshake', async () => impostor.failures.length > 0)
+        // it spoke TLS (plain text would fail as ERR_SSL_WRONG_VERSION_NUMBER) and hung up within
+        // the handshake on seeing the certificate: no connection, no command (a client that
+        // skipped the check would have finished the handshake and sent HELLO)
+        expect([impostor.handshakes, impostor.received, [...new Set(impostor.failures)]]).toEqual([0, 0, ['ECONNRESET']])
+      } finally {
+        await impostor.close()
+      }
+    }
   })
 
   it('refuses at start-up what it cannot honour: TLS mixed with plain text, options in a query, TLS settings with a plain URL', async () => {

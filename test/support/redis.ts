@@ -6,7 +6,7 @@
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process'
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
-import { createServer } from 'node:net'
+import { createServer, type Socket } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
@@ -250,5 +250,66 @@ export async function startRedisSentinel(master = 'codegrant', { tls = false } =
     },
     cli,
     close,
+  }
+}
+
+/** A TLS server on loopback that poses as a Sentinel, and what clients did on its connections. */
+export interface TlsImpostor {
+  /** `rediss+sentinel://127.0.0.1:<port>/codegrant`. */
+  url: string
+  /** TLS handshakes that completed on the server's side (a client that speaks only plain text completes none). */
+  readonly handshakes: number
+  /** Handshaken connections the client has closed again. */
+  readonly closed: number
+  /** Bytes received on handshaken connections: a client that accepted the certificate sends its first command. */
+  readonly received: number
+  /** The codes of the handshakes that failed (`ERR_SSL_…`): the alert of a client that refused the certificate, or what plain text looks like to TLS. */
+  readonly failures: readonly string[]
+  close(): Promise<void>
+}
+
+/**
+ * A Sentinel impostor for certificate checks: it presents a certificate for 127.0.0.1 made for the
+ * occasion (signed by no CA a test hands a client) and answers nothing. A client that verifies the
+ * certificate closes each connection without a byte once the handshake is through (Node checks the
+ * peer after OpenSSL's handshake); one that does not sends its first command.
+ */
+export async function startTlsImpostor(): Promise<TlsImpostor> {
+  const { createServer: createTlsServer } = await import('node:tls')
+  const dir = mkdtempSync(join(tmpdir(), 'codegrant-impostor-'))
+  const certificate = await makeCertificate(dir)
+  let [handshakes, closed, received] = [0, 0, 0]
+  const failures: string[] = []
+  const sockets = new Set<Socket>()
+  const server = createTlsServer({ cert: certificate.pem, key: readFileSync(certificate.key) }, (socket) => {
+    handshakes++
+    socket.on('data', (chunk: Buffer) => void (received += chunk.length))
+    socket.on('close', () => void closed++)
+    socket.on('error', () => undefined)
+  })
+  server.on('connection', (socket: Socket) => {
+    sockets.add(socket)
+    socket.on('close', () => sockets.delete(socket))
+  })
+  server.on('tlsClientError', (error: NodeJS.ErrnoException) => void failures.push(error.code ?? error.message))
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const { port } = server.address() as { port: number }
+  return {
+    url: `rediss+sentinel://127.0.0.1:${port}/codegrant`,
+    get handshakes() {
+      return handshakes
+    },
+    get closed() {
+      return closed
+    },
+    get received() {
+      return received
+    },
+    failures,
+    close: async () => {
+      for (const socket of sockets) socket.destroy()
+      await new Promise<void>((resolve) => server.close(() => resolve()))
+      rmSync(dir, { recursive: true, force: true })
+    },
   }
 }
