@@ -56,7 +56,9 @@ describe('a session backend states what kind it is', () => {
   })
 })
 
-describe('one read of the session per request', () => {
+// A regression guard, not a new behaviour: a request read its session once before issue 19 item 4
+// too; the test keeps the one read path (readSession) at one store read.
+describe('one read of the session per request (a regression guard)', () => {
   afterEach(() => {
     vi.useRealTimers()
   })
