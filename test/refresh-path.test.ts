@@ -6,14 +6,14 @@
  * a store that fails one write, a provider that does not rotate refresh tokens (LemonLDAP::NG)
  * and one that refuses a token without an RFC 6750 `Bearer` challenge.
  */
-import { memoryStore, type CoordinatingStore, type OAuthOptions } from '@codegrant/core'
+import { memoryStore, type CoordinatingStore, type OAuthOptions, type SessionStore } from '@codegrant/core'
 import { redisStore, type RedisStore } from '@codegrant/redis'
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest'
 import { API, HTML } from './support/agent.js'
 import { buildHandler, FRAMEWORKS, type Framework } from './support/apps.js'
 import { onceBack } from './support/breaker.js'
 import { useHostileStage } from './support/hostile-stage.js'
-import { startRedis, type RedisServer } from './support/redis.js'
+import { startRedis, until, type RedisServer } from './support/redis.js'
 
 const SESSION = 'codegrant.session'
 const setsSession = (lines: string[]) => lines.some((line) => line.startsWith(`${SESSION}=`) && !/Max-Age=0/i.test(line))
@@ -55,6 +55,43 @@ function blipping(store: CoordinatingStore): { store: CoordinatingStore; failUpd
     get failed() {
       return failed
     },
+  }
+}
+
+/** `store` without `lock` and `unlock`: a custom store that cannot coordinate refreshes across instances. */
+function withoutLock(store: CoordinatingStore): SessionStore {
+  const { lock: _lock, unlock: _unlock, ...rest } = store
+  return rest
+}
+
+/**
+ * `store` whose next `get` once `hold()` was called reads the record at once and answers it only
+ * when `release()` is called: an instance that read a session and then stalled (a pause of the
+ * event loop, a slow network), so that another instance refreshes in between.
+ */
+function stalling(store: SessionStore): { store: SessionStore; hold(): void; readonly read: boolean; release(): void } {
+  let armed = false
+  let read = false
+  let release = () => {}
+  const released = () => new Promise<void>((resolve) => void (release = resolve))
+  return {
+    store: {
+      ...store,
+      async get(sid) {
+        if (!armed) return store.get(sid)
+        armed = false
+        const gate = released()
+        const record = await store.get(sid)
+        read = true
+        await gate
+        return record
+      },
+    },
+    hold: () => void (armed = true),
+    get read() {
+      return read
+    },
+    release: () => release(),
   }
 }
 
@@ -144,6 +181,31 @@ describe.each(FRAMEWORKS)('%s', (framework: Framework) => {
       expect((await on(1, '/api/token')).status).toBe(200)
       vi.setSystemTime(Date.now() + 10_000)
       expect((await on(1, '/me')).status).toBe(200)
+      expect(refreshes()).toBe(before + 2)
+    })
+  })
+
+  describe.each(STORES)('18.8: a refresh token another instance used meanwhile (%s store without a lock)', (kind) => {
+    it('the provider refuses it (invalid_grant): the record is read again and the other instance\'s saved refresh is the answer; the session lives on', async () => {
+      const shared = withoutLock(kind === 'memory' ? memoryStore() : redisClient(`nolock-${framework}-${++prefixes}:`))
+      const late = stalling(shared)
+      await instances([{ sessionStore: shared }, { sessionStore: late.store }])
+      await signInAndExpire()
+      const before = refreshes()
+      // instance 1 reads the session (its access token expired) and stalls ...
+      late.hold()
+      const stalled = on(1, '/api/token')
+      await until('instance 1 to read the session', async () => late.read)
+      // ... meanwhile instance 0 refreshes: the provider rotates the refresh token, the record is saved
+      const first = await on(0, '/api/token')
+      expect([first.status, first.body]).toEqual([200, '{"token":true}'])
+      expect(refreshes()).toBe(before + 1)
+      // instance 1 goes on with the record it read: its refresh token is used, the provider refuses it
+      late.release()
+      const second = await stalled
+      expect(refreshes()).toBe(before + 2)
+      expect([second.status, second.body]).toEqual([200, '{"token":true}'])
+      for (const which of [0, 1]) expect((await on(which, '/me')).status, `instance ${which}`).toBe(200)
       expect(refreshes()).toBe(before + 2)
     })
   })
