@@ -15,6 +15,7 @@ import { describe, providerRefusal, transportError, underlyingCause } from './fa
 import { discover, discoveryUrl, explicitIssuer } from './provider/discovery.js'
 import { fetchOptions } from './provider/http.js'
 import { createProviderResolver } from './provider/metadata.js'
+import { memberOf } from './json.js'
 
 export type CheckStatus = 'ok' | 'warn' | 'fail' | 'info'
 
@@ -142,8 +143,11 @@ async function checkProvider(config: OAuthConfig, provider: ProviderSettings, ad
   }
 
   const endpoints = ['authorization_endpoint', 'token_endpoint', 'jwks_uri', 'userinfo_endpoint', 'revocation_endpoint', 'end_session_endpoint', 'pushed_authorization_request_endpoint'] as const
-  const insecure = endpoints.filter((name) => typeof as[name] === 'string' && !secure(as[name] as string))
-  if (insecure.length) add('fail', 'endpoints https', `not https (and not loopback): ${insecure.map((name) => `${name} ${as[name] as string}`).join(', ')}`)
+  const insecure = endpoints.flatMap((name) => {
+    const url = as[name]
+    return typeof url === 'string' && !secure(url) ? [`${name} ${url}`] : []
+  })
+  if (insecure.length) add('fail', 'endpoints https', `not https (and not loopback): ${insecure.join(', ')}`)
   else add('ok', 'endpoints https', 'https (or plain http on loopback)')
 
   const pkce = as.code_challenge_methods_supported
@@ -203,9 +207,9 @@ async function clock(config: OAuthConfig, provider: ProviderSettings, add: (stat
 async function jwks(config: OAuthConfig, url: string, add: (status: CheckStatus, label: string, detail?: string) => void): Promise<void> {
   try {
     const response = await fetch(url, { signal: AbortSignal.timeout(config.httpTimeout), redirect: 'manual', headers: { accept: 'application/json' } })
-    const body = response.ok ? ((await response.json()) as { keys?: unknown }) : undefined
+    const keys = response.ok ? memberOf(await response.json(), 'keys') : undefined
     if (!response.ok) await response.body?.cancel()
-    if (body && Array.isArray(body.keys) && body.keys.length > 0) add('ok', 'JWKS', `${body.keys.length} key(s) at ${url}`)
+    if (Array.isArray(keys) && keys.length > 0) add('ok', 'JWKS', `${keys.length} key(s) at ${url}`)
     else add('fail', 'JWKS', `${url} answered HTTP ${response.status} without keys`)
   } catch (error) {
     add('fail', 'JWKS', `${url}: ${underlyingCause(error) ?? String(error)}`)

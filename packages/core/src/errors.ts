@@ -1,3 +1,5 @@
+import { memberOf } from './json.js'
+
 /**
  * Every failure codegrant reports is a {@link CodegrantError} with a stable `code`.
  * Assert on `code`, never on the message text: messages are for people.
@@ -98,7 +100,7 @@ export function statusCause(status: number): Error {
 
 /** Whether `error` is the CodegrantError of an upstream answer with HTTP `status` (its cause's status). */
 export function causedByStatus(error: unknown, status: number): boolean {
-  return error instanceof CodegrantError && (error.cause as { status?: unknown } | undefined)?.status === status
+  return error instanceof CodegrantError && memberOf(error.cause, 'status') === status
 }
 
 /** Runs of 32+ base64url characters: how tokens, codes, JWT parts and secrets look. */

@@ -10,6 +10,7 @@ import { isCodegrantError } from '../errors.js'
 import { appPath, redirect, type CoreResponse } from '../http.js'
 import type { RequestCookies } from '../session/cookie-jar.js'
 import type { Transaction } from './transaction.js'
+import { memberOf } from '../json.js'
 
 /** The provider's answers to `prompt=none` that mean "not without the user" (§3.1.2.6). */
 const NEEDS_USER = new Set(['login_required', 'interaction_required', 'consent_required', 'account_selection_required'])
@@ -29,7 +30,7 @@ export function silentAttemptCookie(config: OAuthConfig): string {
 /** For a silent attempt the provider could not complete without the user: back to the page, signed out. */
 export function silentFallback(config: OAuthConfig, transaction: Transaction, error: unknown, headers: Record<string, string>): CoreResponse | undefined {
   if (!transaction.silent || !isCodegrantError(error, 'codegrant/authorization_error')) return undefined
-  const code = (error.cause as { error?: unknown } | undefined)?.error
+  const code = memberOf(error.cause, 'error')
   if (typeof code !== 'string' || !NEEDS_USER.has(code)) return undefined
   config.logger.debug(`callback: silent login answered ${code}; back to the app signed out`)
   return redirect(appPath(config, transaction.returnTo), [], { ...headers })

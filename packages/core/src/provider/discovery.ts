@@ -11,6 +11,7 @@ import { CodegrantError } from '../errors.js'
 import { describe, transportError } from '../failures.js'
 import { discoveredIssuer, isTenantIssuer } from './tenant-issuer.js'
 import { type FetchOptions } from './http.js'
+import { memberOf } from '../json.js'
 
 const WELL_KNOWN = /\/\.well-known\/(openid-configuration|oauth-authorization-server)\/?$/
 
@@ -115,7 +116,7 @@ export async function discover(settings: ProviderSettings, logger: FullLogger, h
       return as
     } catch (error) {
       if (error instanceof oauth.OperationProcessingError && error.code === oauth.JSON_ATTRIBUTE_COMPARISON) {
-        const received = (error.cause as { body?: { issuer?: unknown } } | undefined)?.body?.issuer
+        const received = memberOf(memberOf(error.cause, 'body'), 'issuer')
         throw issuerMismatch(settings, logger, String(received))
       }
       throw error
@@ -146,7 +147,7 @@ function get(url: URL, http: FetchOptions): Promise<Response> {
 async function issuerOfPasted(settings: ProviderSettings, logger: FullLogger, url: URL, response: Response): Promise<URL> {
   let issuer: unknown
   try {
-    issuer = ((await response.clone().json()) as { issuer?: unknown }).issuer
+    issuer = memberOf(await response.clone().json(), 'issuer')
   } catch {
     issuer = undefined
   }

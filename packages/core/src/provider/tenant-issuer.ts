@@ -18,6 +18,7 @@
 import * as oauth from 'oauth4webapi'
 import type { OAuthConfig } from '../config/resolved.js'
 import { CodegrantError } from '../errors.js'
+import { memberOf } from '../json.js'
 import type { FetchOptions } from './http.js'
 import type { TenantIssuer } from '../config/presets.js'
 
@@ -82,13 +83,13 @@ export function isTenantIssuer(tenant: TenantIssuer, iss: string): boolean {
  * @throws {CodegrantError} `codegrant/id_token_invalid`
  */
 export function assertKeyIssuer(tenant: TenantIssuer, http: FetchOptions, idToken: string): void {
-  const [header, payload] = idToken.split('.').slice(0, 2).map((part) => JSON.parse(Buffer.from(part, 'base64url').toString('utf8')) as Record<string, unknown>) as [Record<string, unknown>, Record<string, unknown>]
+  const [header, payload] = idToken.split('.', 2).map((part): unknown => JSON.parse(Buffer.from(part, 'base64url').toString('utf8')))
   const keys = http[oauth.jwksCache]?.jwks?.keys ?? []
-  const key = keys.find((candidate) => candidate.kid === header.kid) as { issuer?: unknown } | undefined
-  if (key?.issuer === undefined) return
-  const iss = payload.iss
-  const tid = payload[tenant.claim]
-  const allowed = key.issuer === iss || (typeof key.issuer === 'string' && typeof tid === 'string' && key.issuer.replace(tenant.placeholder, tid) === iss && key.issuer.includes(tenant.placeholder))
+  const keyIssuer = memberOf(keys.find((candidate) => candidate.kid === memberOf(header, 'kid')), 'issuer')
+  if (keyIssuer === undefined) return
+  const iss = memberOf(payload, 'iss')
+  const tid = memberOf(payload, tenant.claim)
+  const allowed = keyIssuer === iss || (typeof keyIssuer === 'string' && typeof tid === 'string' && keyIssuer.replace(tenant.placeholder, tid) === iss && keyIssuer.includes(tenant.placeholder))
   if (!allowed) {
     throw new CodegrantError('codegrant/id_token_invalid', 'The provider\'s ID token was rejected (it is signed with a key of another issuer).')
   }

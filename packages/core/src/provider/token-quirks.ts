@@ -8,6 +8,7 @@
 import * as oauth from 'oauth4webapi'
 import type { TokenQuirks } from '../config/presets.js'
 import type { FetchOptions } from './http.js'
+import { isRecord } from '../json.js'
 
 /** `http` with the token endpoint's answers conformed; `http` itself when there is nothing to do. */
 export function withTokenQuirks(http: FetchOptions, quirks: TokenQuirks): FetchOptions {
@@ -33,8 +34,8 @@ async function conform(response: Response, quirks: TokenQuirks): Promise<Respons
   let body: Record<string, unknown>
   try {
     const parsed: unknown = form ? Object.fromEntries(new URLSearchParams(text)) : JSON.parse(text)
-    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return rebuild(response, response.status, text)
-    body = parsed as Record<string, unknown>
+    if (!isRecord(parsed)) return rebuild(response, response.status, text)
+    body = parsed
   } catch {
     return rebuild(response, response.status, text)
   }

@@ -13,6 +13,7 @@ import { describe, transportError } from '../failures.js'
 import type { UserClaims } from '../session/store.js'
 import { type FetchOptions } from './http.js'
 import type { ApiUserSource } from '../config/presets.js'
+import { isRecord } from '../json.js'
 
 const USER_AGENT = 'codegrant'
 
@@ -25,16 +26,16 @@ const USER_AGENT = 'codegrant'
  */
 export async function fetchApiUser(config: OAuthConfig, http: FetchOptions, source: ApiUserSource, url: string, accessToken: string, scope: string): Promise<UserClaims> {
   const record = await getJson(config, http, source, url, accessToken, 'user')
-  if (typeof record !== 'object' || record === null || Array.isArray(record)) {
+  if (!isRecord(record)) {
     throw new CodegrantError('codegrant/userinfo_invalid', 'The provider\'s user API did not answer with a user (not a JSON object).')
   }
-  const user = mapClaims(source, record as Record<string, unknown>)
+  const user = mapClaims(source, record)
   if (!user.sub) throw new CodegrantError('codegrant/userinfo_invalid', 'The provider\'s user has no id.')
   const granted = scope.split(/[\s,]+/)
   if (source.emails && source.emails.scopes.some((name) => granted.includes(name))) {
     const list = await getJson(config, http, source, `${url.replace(/\/$/, '')}/${source.emails.path}`, accessToken, 'email list')
     if (!Array.isArray(list)) throw new CodegrantError('codegrant/userinfo_invalid', 'The provider\'s email list is not a list.')
-    const primary = (list as unknown[]).find(isPrimaryVerified) as { email: string } | undefined
+    const primary = list.find(isPrimaryVerified)
     if (primary) {
       user.email = primary.email
       user.email_verified = true
@@ -60,9 +61,9 @@ export function mapClaims(source: ApiUserSource, record: Readonly<Record<string,
   return user as UserClaims
 }
 
-function isPrimaryVerified(entry: unknown): boolean {
-  if (typeof entry !== 'object' || entry === null) return false
-  const { email, primary, verified } = entry as Record<string, unknown>
+function isPrimaryVerified(entry: unknown): entry is { email: string } {
+  if (!isRecord(entry)) return false
+  const { email, primary, verified } = entry
   return typeof email === 'string' && email !== '' && primary === true && verified === true
 }
 

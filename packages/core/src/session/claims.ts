@@ -20,7 +20,7 @@ export function userClaims(session: SessionData): Readonly<UserClaims> {
 export function deepFreeze<T>(value: T): T {
   if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
     Object.freeze(value)
-    for (const key of Object.keys(value)) deepFreeze((value as Record<string, unknown>)[key])
+    for (const member of Object.values(value)) deepFreeze(member)
   }
   return value
 }

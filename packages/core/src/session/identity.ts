@@ -6,6 +6,7 @@
  * provider the tokens go to) reads this instead.
  */
 import type { SessionData, SessionIdentity } from './store.js'
+import { isRecord } from '../json.js'
 
 export type { SessionIdentity } from './store.js'
 
@@ -56,7 +57,7 @@ function idTokenClaims(idToken: string | undefined): Record<string, unknown> | u
   if (payload === undefined) return undefined
   try {
     const claims: unknown = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8'))
-    return typeof claims === 'object' && claims !== null ? (claims as Record<string, unknown>) : undefined
+    return isRecord(claims) ? claims : undefined
   } catch {
     return undefined
   }

@@ -66,7 +66,10 @@ export function createOpenedCache<T>(maxEntries: number, maxChars: number): Open
       remove(key)
       entries.set(key, { parts: own, chars: size, value })
       chars += size
-      while (entries.size > maxEntries || chars > maxChars) remove(entries.keys().next().value as string)
+      for (const oldest of entries.keys()) {
+        if (entries.size <= maxEntries && chars <= maxChars) break
+        remove(oldest)
+      }
     },
     delete(parts) {
       if (parts === undefined || parts.length === 0) return
