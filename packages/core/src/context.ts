@@ -14,7 +14,7 @@ import { header, type CoreRequest, type CoreResponse } from './http.js'
 import type { ProviderRuntimes } from './providers.js'
 import type { SessionBackend } from './session/backend.js'
 import type { IdentifiedSession } from './session/identity.js'
-import { parseCookies, type RequestCookies } from './session/cookie-jar.js'
+import { ownCookies, type RequestCookies } from './session/cookie-jar.js'
 import type { CoordinatingStore, MaybePromise, SessionData, UserClaims } from './session/store.js'
 
 /**
@@ -70,7 +70,7 @@ export interface Context {
 export const UNLOADED = Symbol('unloaded')
 
 export function cookiesOf(context: Context): RequestCookies {
-  return (context.parsed ??= parseCookies(header(context.request, 'cookie')))
+  return (context.parsed ??= ownCookies(header(context.request, 'cookie')))
 }
 
 /** What `readSession` answers unless asked for something else: the session. */
@@ -168,7 +168,7 @@ function opened(context: Context): SessionData | string | undefined {
     return memo.opened
   }
   // the parsed cookies are shared with the connection's next requests: read-only (by type; nothing writes them)
-  const cookies = (context.parsed ??= parseCookies(cookie))
+  const cookies = (context.parsed ??= ownCookies(cookie))
   const generation = backend.generation
   const opened = backend.open(cookies)
   // one memo per connection, updated in place: a connection that carries many users' cookies

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { createCookieCodec } from '../src/session/cookie-codec.js'
-import { parseCookies, readChunked, writeChunked } from '../src/session/cookie-jar.js'
+import { ownCookies, parseCookies, readChunked, writeChunked } from '../src/session/cookie-jar.js'
 import { safeReturnTo } from '../src/return-to.js'
 
 const OLD = 'o'.repeat(32)
@@ -95,5 +95,52 @@ describe('returnTo', () => {
     ['/' + 'a'.repeat(8192), '/'],
   ])('%j → %j', (input, expected) => {
     expect(safeReturnTo(input)).toBe(expected)
+  })
+})
+
+describe('own cookies (the request\'s Cookie header, codegrant\'s pairs only)', () => {
+  const own = (jar: Record<string, string | undefined>) => Object.fromEntries(Object.entries(jar).filter(([name]) => /^(__Host-)?codegrant\./.test(name)))
+
+  it('finds codegrant\'s cookies among the app\'s, as the whole header\'s parse does, and no other', () => {
+    const cases = [
+      'codegrant.session=abc',
+      '__Host-codegrant.session=abc; __Host-codegrant.tx.s1=t1',
+      '_ga=GA1.1.123; theme=dark; codegrant.session.0=aa; codegrant.session.1=bb; lang=en',
+      'x=codegrant.session=planted; codegrant.session=real',
+      'acodegrant.session=not-ours; y=1',
+      'codegrant.session=first; codegrant.session=second',
+      '  codegrant.session = spaced ;other=1',
+      'bare; codegrant.session=after-a-pair-without-value',
+      'a=1;codegrant.tx.s=%7Bencoded%7D;b="quoted";codegrant.silent=1',
+      'other=codegrant.; codegrant.=empty-suffix',
+      'nothing=here; at=all',
+    ]
+    for (const header of cases) {
+      expect(ownCookies(header), header).toEqual(own(parseCookies(header)))
+      expect(Object.keys(ownCookies(header)).every((name) => /^(__Host-)?codegrant\./.test(name)), header).toBe(true)
+    }
+    expect(ownCookies(undefined)).toEqual({})
+    expect(ownCookies('')).toEqual({})
+  })
+
+  it('agrees with the whole parse on 5,000 generated headers', () => {
+    // a fixed-seed generator (xorshift): the same headers on every run
+    let seed = 0x2f6b7a1
+    const random = (n: number) => {
+      seed ^= seed << 13
+      seed ^= seed >>> 17
+      seed ^= seed << 5
+      return (seed >>> 0) % n
+    }
+    const names = ['codegrant.session', '__Host-codegrant.session', 'codegrant.session.0', 'codegrant.tx.a', 'codegrant.', 'acodegrant.x', '_ga', 'codegrant', ' codegrant.session', '__Host- codegrant.session', '']
+    const pieces = ['v', 'codegrant.session', '=', ' ', '%41', '"', 'codegrant.', '__Host-']
+    for (let run = 0; run < 5000; run++) {
+      const pairs = Array.from({ length: random(6) + 1 }, () => {
+        const value = Array.from({ length: random(4) }, () => pieces[random(pieces.length)]).join('')
+        return random(8) === 0 ? value : `${names[random(names.length)]}=${value}`
+      })
+      const header = pairs.join(random(2) === 0 ? '; ' : ';')
+      expect(ownCookies(header), header).toEqual(own(parseCookies(header)))
+    }
   })
 })
