@@ -112,6 +112,29 @@ function suite(framework: Framework, sessions: Sessions): void {
       expect(JSON.parse(me.body).user).toMatchObject({ sub: 'alice', groups: ['admin'] })
     })
 
+    /** The ID token's claims about the token, not the user (issue 25 item 5). */
+    const PROTOCOL = ['iss', 'aud', 'exp', 'iat', 'nbf', 'nonce', 'azp', 'auth_time', 'at_hash', 'c_hash', 's_hash']
+    const protocolIn = (user: Record<string, unknown>) => PROTOCOL.filter((name) => name in user)
+
+    both.each([{ fetchUserinfo: false }, { fetchUserinfo: true }])('user holds the user\'s claims, none of the ID token\'s protocol claims (fetchUserinfo: $fetchUserinfo); the hook sees the same', async ({ fetchUserinfo }) => {
+      const seen: Record<string, unknown>[] = []
+      await mount({ fetchUserinfo, onLogin: ({ user }) => void seen.push({ ...user }) })
+      await login(agent, stage.url, 'alice')
+      const { user } = JSON.parse((await get('/me')).body) as { user: Record<string, unknown> }
+      expect(user).toMatchObject({ sub: 'alice', name: expect.any(String), email: expect.any(String), groups: ['admin'] })
+      expect(protocolIn(user)).toEqual([])
+      expect(seen.map(protocolIn)).toEqual([[]])
+      // the guard's claims requirement reads the same user
+      expect((await get('/admin')).status).toBe(200)
+    })
+
+    it('keepProtocolClaims keeps them in user, as the ID token has them', async () => {
+      await mount({ keepProtocolClaims: true })
+      await login(agent, stage.url, 'alice')
+      const { user } = JSON.parse((await get('/me')).body) as { user: Record<string, unknown> }
+      expect(user).toMatchObject({ sub: 'alice', iss: provider.issuer, aud: CLIENT_ID, nonce: expect.any(String), exp: expect.any(Number), iat: expect.any(Number) })
+    })
+
     it('sends PKCE S256, state and nonce, and only configured parameters', async () => {
       const started = await agent.request(`${stage.url}/auth/login?redirect_uri=https://evil.example&response_type=token&scope=admin&prompt=none`, { headers: HTML })
       expect(started.status).toBe(302)

@@ -157,7 +157,7 @@ export function decide(
     if (!options.scopes.every((s) => granted.has(s))) return forbidden(config, request)
   }
   // the user's claims are decoded only when a claim is required
-  if (options.claims && !claimsMatch(userClaims(session), options.claims)) return forbidden(config, request)
+  if (options.claims && !claimsMatch(userClaims(session, config.keepProtocolClaims), options.claims)) return forbidden(config, request)
   return undefined
 }
 

@@ -239,8 +239,9 @@ const STATE_PROTOTYPE: ThisType<AttachedState> & OAuthRequestState = {
     return session && this[CONTEXT].engine.providers.of(session)?.name
   },
   get user() {
-    const session = sessionOf(this[CONTEXT])
-    return session && userClaims(session)
+    const context = this[CONTEXT]
+    const session = sessionOf(context)
+    return session && userClaims(session, context.engine.config.keepProtocolClaims)
   },
   get tokens() {
     return sessionOf(this[CONTEXT])?.tokens

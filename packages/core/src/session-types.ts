@@ -57,8 +57,9 @@ export interface StandardClaims {
 }
 
 /**
- * The user's claims: the ID token's (merged with userinfo where configured), or what `onLogin`
- * made of them. Standard claims are typed; add your own by declaration merging:
+ * The user's claims: the ID token's without its protocol claims (`iss`, `aud`, `exp`, `nonce`,
+ * …, unless `keepProtocolClaims`), merged with userinfo where configured, or what `onLogin` made
+ * of them. Standard claims are typed; add your own by declaration merging:
  *
  * @example
  * declare module '@codegrant/core' {

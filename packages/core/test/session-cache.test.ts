@@ -189,9 +189,9 @@ describe('opened-session cache', () => {
     const cookies = sealedCookie(session())
     const data = backend.read(cookies, T0) as SessionData
     expect(Object.isFrozen(data) && Object.isFrozen(data.tokens)).toBe(true)
-    const claims = userClaims(data)
+    const claims = userClaims(data, true)
     expect(claims).toEqual({ iss: 'http://127.0.0.1:9', sub: 'alice', groups: ['admin'] })
-    expect(userClaims(backend.read(cookies, T0) as SessionData)).toBe(claims)
+    expect(userClaims(backend.read(cookies, T0) as SessionData, true)).toBe(claims)
     expect(Object.isFrozen(claims) && Object.isFrozen(claims.groups)).toBe(true)
   })
 

@@ -130,6 +130,13 @@ export interface OAuthOptions {
   refreshSkew?: number
   /** Merge the userinfo response into `user` at login. `OAUTH_FETCH_USERINFO`. */
   fetchUserinfo?: boolean
+  /**
+   * Keep the ID token's protocol claims (`iss`, `aud`, `exp`, `iat`, `nbf`, `nonce`, `azp`,
+   * `auth_time`, `at_hash`, `c_hash`, `s_hash`) in `user`. By default `user` holds the user's
+   * claims only; codegrant's own decisions read the provider's validated identity either way.
+   * `OAUTH_KEEP_PROTOCOL_CLAIMS`.
+   */
+  keepProtocolClaims?: boolean
   /** Diagnostics may name the `X-Forwarded-Host` a request came through; URLs still come from `baseUrl` only. `OAUTH_TRUST_PROXY`. */
   trustProxy?: boolean
   /**

@@ -166,6 +166,7 @@ function appSettings(merged: OAuthOptions, check: Checks) {
     debug: check.flag('debug', merged.debug),
     loginQueryParams: parseQueryAllowList(merged.loginQueryParams, check.problems),
     silentLogin: check.flag('silentLogin', merged.silentLogin),
+    keepProtocolClaims: check.flag('keepProtocolClaims', merged.keepProtocolClaims),
   }
 }
 

@@ -88,6 +88,8 @@ export interface OAuthConfig {
   /** Query parameters of the login route forwarded to the provider. */
   readonly loginQueryParams: readonly string[]
   readonly silentLogin: boolean
+  /** `user` keeps the ID token's protocol claims (`OAUTH_KEEP_PROTOCOL_CLAIMS`); by default they are left out. */
+  readonly keepProtocolClaims: boolean
   readonly onLogin: LoginHook | undefined
   /** The app's renderer of error pages (the `errorPage` option). */
   readonly errorPage: ErrorPage | undefined

@@ -78,6 +78,7 @@ const TABLE = [
   app('httpTimeout', 'OAUTH_HTTP_TIMEOUT', 'number', 'milliseconds for each call to the provider', { default: 5000 }),
   app('refreshSkew', 'OAUTH_REFRESH_SKEW', 'number', 'seconds before expiry at which the access token is refreshed', { default: 30 }),
   perProvider('fetchUserinfo', 'OAUTH_FETCH_USERINFO', 'boolean', 'merge userinfo into the user at login', { default: false }),
+  app('keepProtocolClaims', 'OAUTH_KEEP_PROTOCOL_CLAIMS', 'boolean', "keep the ID token's protocol claims (iss, aud, exp, iat, nonce, at_hash, …) in user", { default: false }),
   app('trustProxy', 'OAUTH_TRUST_PROXY', 'boolean', 'diagnostics may name X-Forwarded-Host', { default: false }),
   app('debug', 'OAUTH_DEBUG', 'boolean', 'log every step at debug level (redacted)', { default: false }),
   perProvider('idTokenSigningAlg', 'OAUTH_ID_TOKEN_SIGNING_ALG', 'string', 'the one ID token algorithm accepted', { computed: "RS256 or the provider's first asymmetric one" }),

@@ -1,7 +1,8 @@
 import type { LoginEvent, LoginHookResult } from '../config/hooks.js'
 import type { OAuthConfig } from '../config/resolved.js'
 import { CodegrantError, isCodegrantError } from '../errors.js'
-import { sessionUser, type SessionData } from '../session/store.js'
+import { appUser } from '../session/claims.js'
+import type { SessionData } from '../session/store.js'
 
 /**
  * Runs the app's hook on a new session; throwing a CodegrantError from the hook answers with it.
@@ -11,7 +12,7 @@ export async function applyLoginHook<S extends SessionData>(config: OAuthConfig,
   if (!config.onLogin) return session
   let result: LoginHookResult
   try {
-    result = await config.onLogin({ user: sessionUser(session), tokens: session.tokens, provider })
+    result = await config.onLogin({ user: appUser(session, config.keepProtocolClaims), tokens: session.tokens, provider })
   } catch (error) {
     if (isCodegrantError(error)) throw error
     config.logger.error(`onLogin threw: ${error instanceof Error ? `${error.name}: ${error.message}` : String(error)}`)
