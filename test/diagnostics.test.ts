@@ -257,6 +257,65 @@ async function withoutOauth(framework: Framework): Promise<(req: IncomingMessage
   return handler!
 }
 
+/**
+ * An app with a route that reads the request state although oauth() does not see it: mounted
+ * before oauth() (Express, Koa) or read by an onRequest hook added before the plugin (Fastify),
+ * as `/early` (answers what it read) and `/early-guarded` (requireAuth() there too); `/late`
+ * comes after oauth(). A thrown error is answered 500 with its name and message.
+ */
+async function misordered(framework: Framework, options: OAuthOptions): Promise<(req: IncomingMessage, res: ServerResponse) => void> {
+  const read = (state: unknown) => ({ state: state === undefined ? 'undefined' : state === null ? 'null' : typeof state })
+  const failed = (error: unknown) => ({ name: (error as Error).name, message: (error as Error).message })
+  if (framework === 'express4' || framework === 'express5') {
+    const app = (framework === 'express4' ? express4 : express5)()
+    app.get('/early', (req, res) => void res.json(read(req.oauth)))
+    app.get('/early-guarded', cgExpress.requireAuth(), (_req, res) => void res.json({ ok: true }))
+    app.use(cgExpress.oauth(options))
+    app.get('/late', (req, res) => void res.json(read(req.oauth)))
+    app.use((error: unknown, _req: express5.Request, res: express5.Response, _next: express5.NextFunction) => void res.status(500).json(failed(error)))
+    return app as unknown as (req: IncomingMessage, res: ServerResponse) => void
+  }
+  if (framework === 'koa2' || framework === 'koa3') {
+    const app = new (framework === 'koa2' ? Koa2 : Koa3)()
+    app.silent = true
+    app.use(async (ctx, next) => {
+      try {
+        await next()
+      } catch (error) {
+        ctx.status = 500
+        ctx.body = failed(error)
+      }
+    })
+    const early = new Router()
+    early.get('/early', (ctx) => { ctx.body = read(ctx.state.oauth) })
+    early.get('/early-guarded', cgKoa.requireAuth(), (ctx) => { ctx.body = { ok: true } })
+    app.use(early.routes())
+    app.use(cgKoa.oauth(options))
+    const late = new Router()
+    late.get('/late', (ctx) => { ctx.body = read(ctx.state.oauth) })
+    app.use(late.routes())
+    return app.callback()
+  }
+  const fastify = (framework === 'fastify4' ? fastify4 : fastify5) as unknown as typeof fastify5
+  let handler: ((req: IncomingMessage, res: ServerResponse) => void) | undefined
+  const app = fastify({ serverFactory: (h) => { handler = h as typeof handler; return createServer() } })
+  app.setErrorHandler((error, _request, reply) => void reply.code(500).send(failed(error)))
+  const early = new WeakMap<object, unknown>()
+  app.addHook('onRequest', (request, _reply, done) => {
+    try {
+      if (request.url === '/early') early.set(request, read(request.oauth))
+      done()
+    } catch (error) {
+      done(error as Error)
+    }
+  })
+  await app.register(cgFastify.oauth, options)
+  app.get('/early', async (request) => early.get(request))
+  app.get('/late', async (request) => read(request.oauth))
+  await app.ready()
+  return handler!
+}
+
 describe.each(FRAMEWORKS)('diagnostics through %s', (framework: Framework) => {
   let stage: Stage
   let hostile: HostileProvider
@@ -352,6 +411,49 @@ describe.each(FRAMEWORKS)('diagnostics through %s', (framework: Framework) => {
     const warnings = logs.at('warn').filter((line) => line.includes('served over plain http'))
     expect(warnings).toHaveLength(1)
     expect(warnings[0]).toContain(`or in development set OAUTH_BASE_URL=http://${new URL(stage.url).host}`)
+  })
+
+  describe('the request state read where oauth() did not run (issue 25 item 6)', () => {
+    const options = () => ({ issuer: hostile.issuer, clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, baseUrl: stage.url, cookieSecret: SECRET_A, logger: logs })
+    const what = framework.startsWith('express') ? 'req.oauth' : framework.startsWith('koa') ? 'ctx.state.oauth' : 'request.oauth'
+    const fix = framework.startsWith('express') ? 'app.use(oauth()) must come before' : framework.startsWith('koa') ? 'app.use(oauth()) must come before the router' : 'await app.register(oauth) before the hooks'
+    const body = async (path: string) => {
+      const response = await agent.request(`${stage.url}${path}`, { headers: API })
+      return { status: response.status, body: JSON.parse(response.body) as unknown }
+    }
+    const developing = process.env.NODE_ENV
+
+    afterEach(() => {
+      process.env.NODE_ENV = developing
+    })
+
+    it('in development: reading it throws an error that names the fix; after oauth() it is there; requireAuth() there still answers its 500', async () => {
+      process.env.NODE_ENV = 'development'
+      stage.mount(await misordered(framework, options()))
+      // oauth() sees a request first: it arms the trap (Fastify: from the start)
+      expect(await body('/late')).toEqual({ status: 200, body: { state: 'object' } })
+      const early = await body('/early')
+      expect(early.status).toBe(500)
+      expect(early.body).toMatchObject({ name: 'StateNotAttachedError', message: expect.stringContaining(`codegrant: ${what} was read on `) })
+      expect((early.body as { message: string }).message).toContain(fix)
+      if (!framework.startsWith('fastify')) {
+        const spy = vi.spyOn(console, 'error').mockImplementation(() => {})
+        try {
+          expect(await body('/early-guarded')).toEqual({ status: 500, body: { error: 'server_error' } })
+          expect(spy.mock.calls.join('\n')).toContain('which oauth() did not see: mount oauth() before requireAuth()')
+        } finally {
+          spy.mockRestore()
+        }
+      }
+      expect(await body('/late')).toEqual({ status: 200, body: { state: 'object' } })
+    })
+
+    it('in production: nothing is trapped, the read gives what the framework has', async () => {
+      process.env.NODE_ENV = 'production'
+      stage.mount(await misordered(framework, options()))
+      expect(await body('/late')).toEqual({ status: 200, body: { state: 'object' } })
+      expect(await body('/early')).toEqual({ status: 200, body: { state: framework.startsWith('fastify') ? 'null' : 'undefined' } })
+    })
   })
 
   it('requireAuth() without oauth(): 500 with a generic body, and a log line saying to mount oauth() first', async () => {

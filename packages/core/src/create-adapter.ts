@@ -23,7 +23,7 @@ export interface Framework<Req, Res> {
   request(req: Req): CoreRequest
   /** Puts the request state where the app reads it: `req.oauth`, `ctx.state.oauth`, `request.oauth`. */
   setState(req: Req, state: OAuthRequestState): void
-  /** Reads it back for the guard (undefined at run time when the middleware did not run: the guard says so). */
+  /** Reads it back for the guard (undefined at run time, or a trapped read, when the middleware did not run: the guard says so). */
   getState(req: Req): OAuthRequestState
   /**
    * The body of a POST to one of codegrant's routes as a body parser left it (undefined if none
@@ -52,6 +52,54 @@ export interface Framework<Req, Res> {
    * (Express, Koa), or the framework's router, through `serve` (Fastify: `served` lists them).
    */
   routes: 'middleware' | 'router'
+  /**
+   * Development only: called with the first request `oauth()` attaches to, to make reading the
+   * state throw on the requests it does not see (a route mounted before it) instead of giving
+   * `undefined` — usually {@link trapUnset} on the request's prototype. Never called when
+   * `NODE_ENV` is `production`.
+   */
+  arm?(req: Req): void
+}
+
+/** Development: not `NODE_ENV=production`. Only then do adapters trap a state read before `oauth()` ran. */
+export function developing(): boolean {
+  return process.env.NODE_ENV !== 'production'
+}
+
+/** A read of the request state on a request `oauth()` did not attach to (development only). */
+export class StateNotAttachedError extends Error {
+  override name = 'StateNotAttachedError'
+}
+
+/**
+ * The accessors of a trapped property: reading it before it is set throws
+ * {@link StateNotAttachedError} with `message(holder)` (which names the fix), setting it makes
+ * it an ordinary own property of the holder, read as usual from then on.
+ */
+export function stateTrap<H extends object>(name: string, message: (holder: H) => string): { get(this: H): never; set(this: H, value: unknown): void } {
+  return {
+    get() {
+      throw new StateNotAttachedError(message(this))
+    },
+    set(value) {
+      Object.defineProperty(this, name, { value, writable: true, configurable: true, enumerable: true })
+    },
+  }
+}
+
+/** Puts a {@link stateTrap} for `name` on `prototype`, unless it has one (or the property) already. */
+export function trapUnset<H extends object>(prototype: H, name: string, message: (holder: H) => string): void {
+  if (!Object.hasOwn(prototype, name)) Object.defineProperty(prototype, name, { configurable: true, ...stateTrap(name, message) })
+}
+
+/** The request's state for the guard; undefined when `oauth()` did not attach to the request (trapped or not). */
+function stateOf<Req>(framework: Framework<Req, unknown>, req: Req): OAuthRequestState | undefined {
+  try {
+    return framework.getState(req)
+  } catch (error) {
+    if (error instanceof StateNotAttachedError) return undefined
+    throw error
+  }
 }
 
 /** A middleware or guard in the framework's shape: `(req, res, next)`; Koa passes its context twice. */
@@ -134,20 +182,34 @@ export function createAdapter<Req, Res>(framework: Framework<Req, Res>): Adapter
       return route ? settle(serveRoute(route, core, state, req, res), next) : next()
     }
 
+    const middleware: Handler<Req, Res> = function codegrantMiddleware(req, res, next) {
+      const core = framework.request(req)
+      const attached = codegrant.attach(core, setCookies, res)
+      if (!(attached instanceof Promise)) return proceed(attached, core, req, res, next)
+      const pending = attached.then(
+        (state) => proceed(state, core, req, res, next),
+        // only an unexpected failure rejects (a store that cannot be read does not): codegrant answers
+        (error: unknown) => send(res, codegrant.respond(core, error)),
+      )
+      return settle(pending, next)
+    }
+
     return {
       codegrant,
-      middleware: function codegrantMiddleware(req, res, next) {
-        const core = framework.request(req)
-        const attached = codegrant.attach(core, setCookies, res)
-        if (!(attached instanceof Promise)) return proceed(attached, core, req, res, next)
-        const pending = attached.then(
-          (state) => proceed(state, core, req, res, next),
-          // only an unexpected failure rejects (a store that cannot be read does not): codegrant answers
-          (error: unknown) => send(res, codegrant.respond(core, error)),
-        )
-        return settle(pending, next)
-      },
+      middleware: framework.arm && developing() ? armedOnce(framework.arm, middleware) : middleware,
       serve: (route, req, res) => serveRoute(route, framework.request(req), framework.getState(req), req, res),
+    }
+  }
+
+  /** The middleware, arming the framework's trap at its first request (development only: production runs the plain one). */
+  function armedOnce(arm: (req: Req) => void, middleware: Handler<Req, Res>): Handler<Req, Res> {
+    let armed = false
+    return function codegrantMiddleware(req, res, next) {
+      if (!armed) {
+        armed = true
+        arm(req)
+      }
+      return middleware(req, res, next)
     }
   }
 
@@ -155,7 +217,7 @@ export function createAdapter<Req, Res>(framework: Framework<Req, Res>): Adapter
     guardOptions(options)
     const answered = passErrors ? undefined : RESOLVED
     return function codegrantGuard(req, res, next) {
-      const state = framework.getState(req)
+      const state = stateOf(framework, req)
       // without a state the guard answers that the middleware is missing, naming the request
       const decision = guard(state, state ? undefined : framework.request(req), options)
       if (decision instanceof Promise) return settle(decision.then((result) => (result ? send(res, result) : next())), next)

@@ -66,9 +66,10 @@ const NO_REQUIREMENTS: RequireAuthOptions = Object.freeze({})
  * 401, 403, or 502/504 when a due refresh cannot be done). Refreshes first when the access
  * token is due, so guarded handlers see fresh tokens. `request` defaults to the one the state
  * was attached with. When the session store could not be read for this request: 503 with
- * Retry-After (never 401 or a login: the user's session may well exist).
+ * Retry-After (never 401 or a login: the user's session may well exist). Without a state
+ * (`oauth()` did not see the request): 500, and a log line that says to mount it first.
  */
-export function guard(state: OAuthRequestState, request?: CoreRequest, options: RequireAuthOptions = NO_REQUIREMENTS): MaybePromise<CoreResponse | undefined> {
+export function guard(state: OAuthRequestState | undefined, request?: CoreRequest, options: RequireAuthOptions = NO_REQUIREMENTS): MaybePromise<CoreResponse | undefined> {
   const context = contextOf(state)
   if (!context) return notMounted(request)
   const { config } = context.engine

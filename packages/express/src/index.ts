@@ -1,4 +1,4 @@
-import { createAdapter, type OAuthOptions, type OAuthRequestState, type RequireAuthOptions } from '@codegrant/core/adapter'
+import { createAdapter, trapUnset, type OAuthOptions, type OAuthRequestState, type RequireAuthOptions } from '@codegrant/core/adapter'
 import type { Request, RequestHandler, Response } from 'express'
 
 export type { LoginOptions, OAuthOptions, OAuthRequestState, RequireAuthOptions } from '@codegrant/core/adapter'
@@ -23,6 +23,8 @@ const express = createAdapter<Request, Response>({
     req.oauth = state
   },
   getState: (req) => req.oauth,
+  // development: req.oauth read on a request oauth() did not see throws, naming the fix
+  arm: (req) => trapUnset<Request>(Object.getPrototypeOf(req), 'oauth', notAttached),
   stream: (req) => req,
   // read only for codegrant's POST routes: `body`, which Express's request lacks without a body
   // parser, costs a prototype-chain walk
@@ -37,6 +39,11 @@ const express = createAdapter<Request, Response>({
   errors: 'next',
   routes: 'middleware',
 })
+
+/** What reading `req.oauth` on a request `oauth()` did not see says (development only). */
+function notAttached(req: Request): string {
+  return `codegrant: req.oauth was read on ${req.method} ${req.originalUrl?.split('?', 1)[0]}, which oauth() did not see: app.use(oauth()) must come before the routes and routers that read req.oauth`
+}
 
 /**
  * Mounts codegrant on an Express 4 or 5 app: serves the login, callback and logout routes and

@@ -1,4 +1,4 @@
-import { createAdapter, type OAuthOptions, type OAuthRequestState, type RequireAuthOptions } from '@codegrant/core/adapter'
+import { createAdapter, developing, stateTrap, type OAuthOptions, type OAuthRequestState, type RequireAuthOptions } from '@codegrant/core/adapter'
 import type { FastifyInstance, FastifyReply, FastifyRequest, preHandlerHookHandler } from 'fastify'
 import fp from 'fastify-plugin'
 
@@ -42,9 +42,15 @@ const fastify = createAdapter<FastifyRequest, FastifyReply>({
   routes: 'router',
 })
 
+/** Development: what reading `request.oauth` before the plugin's `onRequest` hook ran says. */
+const trap = stateTrap<FastifyRequest>('oauth', (request) =>
+  `codegrant: request.oauth was read on ${request.method} ${request.url?.split('?', 1)[0]} before the oauth plugin's onRequest hook ran: await app.register(oauth) before the hooks that read request.oauth, in the same or a parent scope`)
+
 async function codegrantPlugin(app: FastifyInstance, options: OAuthOptions): Promise<void> {
   const { codegrant, middleware, serve } = fastify.mount(options)
-  app.decorateRequest('oauth', null as unknown as OAuthRequestState)
+  // development: request.oauth read before the plugin's hook ran throws, naming the fix
+  if (developing()) app.decorateRequest('oauth', { getter: trap.get, setter: trap.set })
+  else app.decorateRequest('oauth', null as unknown as OAuthRequestState)
   app.decorate('requireAuth', requireAuth)
   app.addHook('onRequest', middleware)
 

@@ -1,4 +1,4 @@
-import { createAdapter, type OAuthOptions, type OAuthRequestState, type RequireAuthOptions } from '@codegrant/core/adapter'
+import { createAdapter, stateTrap, type OAuthOptions, type OAuthRequestState, type RequireAuthOptions } from '@codegrant/core/adapter'
 import type { Context, Middleware, Next } from 'koa'
 
 export type { LoginOptions, OAuthOptions, OAuthRequestState, RequireAuthOptions } from '@codegrant/core/adapter'
@@ -26,6 +26,7 @@ const koa = createAdapter<Context, Context>({
     ctx.state.oauth = state
   },
   getState: (ctx) => ctx.state.oauth,
+  arm: (ctx) => trapState(Object.getPrototypeOf(ctx)),
   stream: (ctx) => ctx.req,
   parsedBody: (ctx) => (ctx.request as { body?: unknown }).body,
   sent: (ctx) => ctx.headerSent || !ctx.writable,
@@ -43,6 +44,29 @@ const koa = createAdapter<Context, Context>({
   errors: 'reject',
   routes: 'middleware',
 })
+
+/** Development: the prototype of a request's `state` until oauth() sets `oauth` on it, reading which throws. */
+const UNATTACHED: object = Object.defineProperty({}, 'oauth', {
+  configurable: true,
+  ...stateTrap('oauth', () => 'codegrant: ctx.state.oauth was read on a request oauth() did not see: app.use(oauth()) must come before the router and the middleware that read ctx.state.oauth'),
+})
+
+/**
+ * Development: every `state` Koa gives a context of this app (a plain `{}` per request) gets
+ * {@link UNATTACHED} as its prototype, so that a read of `ctx.state.oauth` before oauth() ran
+ * throws, naming the fix, instead of giving `undefined`.
+ */
+function trapState(context: Context): void {
+  if (Object.hasOwn(context, 'state')) return
+  Object.defineProperty(context, 'state', {
+    configurable: true,
+    get: () => undefined,
+    set(this: Context, value: unknown) {
+      if (typeof value === 'object' && value !== null && Object.getPrototypeOf(value) === Object.prototype) Object.setPrototypeOf(value, UNATTACHED)
+      Object.defineProperty(this, 'state', { value, writable: true, configurable: true, enumerable: true })
+    },
+  })
+}
 
 const KEPT = Symbol('codegrant.cookies')
 
