@@ -43,6 +43,7 @@ interface PackageJson {
   repository?: { type?: string; url?: string; directory?: string }
   homepage?: string
   bugs?: { url?: string }
+  publishConfig?: { access?: string }
 }
 
 const manifest = (dir: string): PackageJson => JSON.parse(readFileSync(join(ROOT, 'packages', dir, 'package.json'), 'utf8')) as PackageJson
@@ -122,6 +123,10 @@ describe('packages as published', () => {
       expect(readFileSync(join(ROOT, 'packages', dir, 'LICENSE'), 'utf8')).toBe(readFileSync(join(ROOT, 'LICENSE'), 'utf8'))
     }, 60_000)
 
+    it('is published public (a scoped package is restricted unless it says so: its first npm publish would fail)', () => {
+      expect(manifest(dir).publishConfig?.access).toBe('public')
+    })
+
     it('says where its code, home page and issues are', () => {
       const { repository, homepage, bugs } = manifest(dir)
       expect({ repository, homepage, bugs }).toEqual({
@@ -134,6 +139,14 @@ describe('packages as published', () => {
     it('links its README only to absolute addresses that exist', () => {
       expect(deadLinks(readFileSync(join(ROOT, 'packages', dir, 'README.md'), 'utf8'))).toEqual([])
     })
+  })
+
+  it('are each named in the release checklist (docs/publishing.md), which says to publish with pnpm', () => {
+    const checklist = readFileSync(join(ROOT, 'docs/publishing.md'), 'utf8')
+    expect(PUBLISHED.filter((dir) => !checklist.includes(`\`${manifest(dir).name}\``))).toEqual([])
+    expect(checklist).toContain('`pnpm publish -r`')
+    // what pnpm rewrites and npm would not: the reason the checklist says pnpm
+    expect(PUBLISHED.filter((dir) => readFileSync(join(ROOT, 'packages', dir, 'package.json'), 'utf8').includes('"workspace:'))).not.toEqual([])
   })
 
   it('the link check sees a relative link, a missing file and a missing heading', () => {
