@@ -4,10 +4,10 @@ import type { Setting } from '@codegrant/core'
 export interface CodeFacts {
   settings: readonly Setting[]
   options: { name: string; doc: string }[]
-  errors: { code: string; status: number }[]
+  /** Every `CodegrantErrorCodes` member: its status and its doc comment (when it happens). */
+  errors: { code: string; status: number; when?: string }[]
 }
 export const TARGETS: string[]
-export const ERROR_WHEN: Record<string, string>
 export function readCode(root?: string): Promise<CodeFacts>
 export function optionsSection(facts: Pick<CodeFacts, 'settings' | 'options'>): string
 export function errorsSection(facts: Pick<CodeFacts, 'errors'>): string

@@ -1,13 +1,14 @@
 #!/usr/bin/env node
 // `pnpm docs:gen`: writes the generated sections of the package READMEs — every option (from the
 // `SETTINGS` table and the `OAuthOptions` type) and every error code (from the
-// `CodegrantErrorCode` type, with its HTTP status) — from the BUILT @codegrant/core (run
+// `CodegrantErrorCodes` interface: its status and when it happens) — from the BUILT @codegrant/core (run
 // `pnpm build` first), so the READMEs cannot drift from the code. `--check` writes nothing and
 // exits 1 when a README is out of date; test/docs.test.ts runs the same check.
 //
 // A section sits between `<!-- docs:gen <name> -->` and `<!-- /docs:gen <name> -->`.
-// A new error code needs its "when it happens" below (ERROR_WHEN); a new option needs a row in
-// SETTINGS (with a variable) or a doc comment on its `OAuthOptions` field (without one).
+// A new error code needs its doc comment (when it happens) in `CodegrantErrorCodes`
+// (packages/core/src/errors.ts); a new option needs a row in SETTINGS (with a variable) or a doc
+// comment on its `OAuthOptions` field (without one).
 import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
@@ -18,38 +19,6 @@ const REPOSITORY = 'https://github.com/codegrant/codegrant'
 
 /** The READMEs that carry the generated sections. */
 export const TARGETS = ['packages/core/README.md', 'packages/express/README.md', 'packages/koa/README.md', 'packages/fastify/README.md']
-
-/** When each error happens, for people: the code's status comes from the code itself. */
-export const ERROR_WHEN = {
-  'codegrant/config_invalid': 'at start-up (`oauth()`, `createCodegrant()`, `codegrant doctor`): the configuration is invalid; the message lists every problem',
-  'codegrant/transaction_missing': 'the callback came without its sign-in cookie: the browser is on another host than `OAUTH_BASE_URL`, cookies are blocked, or the sign-in took more than 10 minutes',
-  'codegrant/transaction_invalid': 'the sign-in cookie cannot be opened: `OAUTH_COOKIE_SECRET` changed since the sign-in started, or differs between instances',
-  'codegrant/state_mismatch': "the response's `state` is not the sign-in's: an old or replayed response, or two sign-ins in one tab",
-  'codegrant/authorization_error': "the provider answered the sign-in with an error (`access_denied`, `login_required`, …; its `error` is in the message)",
-  'codegrant/invalid_callback': 'the callback is malformed or not from the provider: no or several `state`, no code, a wrong `iss`, or a response already being completed elsewhere',
-  'codegrant/invalid_grant': 'the provider refused the authorization code: expired, used twice (a reload of the callback), or the redirect URI differs from the registered one',
-  'codegrant/id_token_invalid': 'the ID token failed a check: signature, algorithm, `aud`, `nonce`, times (`OAUTH_CLOCK_TOLERANCE`), tenant, or `auth_time` for a step-up',
-  'codegrant/userinfo_invalid': "the userinfo endpoint (or a preset's user API) answered an error, no JSON object, no `sub`, or another user's `sub`",
-  'codegrant/provider_error': 'the provider failed or refused a call: unreachable, `invalid_client` (the message names the client settings), an unexpected or too large answer, a Bearer token where DPoP was required',
-  'codegrant/provider_timeout': 'the provider did not answer within `OAUTH_HTTP_TIMEOUT`',
-  'codegrant/provider_unavailable': "the provider's metadata or signing keys could not be loaded, or an endpoint it needs is missing or not https",
-  'codegrant/session_ended': 'the provider refused the refresh token or returned another user, or the session was ended elsewhere: the session is cleared, sign in again',
-  'codegrant/token_expired': 'the access token expired and the provider gave no refresh token (the session is kept)',
-  'codegrant/unauthenticated': '`accessToken()`, `fetch()`, `refresh()` or `userinfo()` while signed out; the guard answers API clients `{"error":"unauthenticated"}`',
-  'codegrant/forbidden': '`requireAuth()` refused a signed-in user: a required scope or claim is missing (`{"error":"forbidden"}`)',
-  'codegrant/step_up_failed': "a step-up (`requireAuth({ maxAge, acr })`) could not be met: another user signed in, or the provider gave no fresh `auth_time` or not the `acr`",
-  'codegrant/cross_site_request': 'a POST to the logout route from another site',
-  'codegrant/body_too_large': "a form POST to codegrant's routes over 64 KiB",
-  'codegrant/base_url_mismatch': 'the login route was opened on another origin than `OAUTH_BASE_URL` (e.g. `127.0.0.1` for `localhost`); the answer links to the configured address',
-  'codegrant/issuer_mismatch': "the provider's discovery document names another issuer than `OAUTH_ISSUER` (the log says what to set)",
-  'codegrant/store_unavailable': "the session store (Redis) failed or timed out, or its circuit breaker is open: `Retry-After`, the session cookie is kept",
-  'codegrant/origin_not_allowed': "`oauth.fetch` was asked to send the access token to an origin that is neither the provider's nor in `OAUTH_API_ORIGINS` (the app's own mistake)",
-  'codegrant/session_too_large': 'a cookie session would pass 13 KB sealed: request fewer scopes or claims, or use a server-side store',
-  'codegrant/login_denied': 'the `onLogin` hook returned `false`',
-  'codegrant/login_hook_failed': 'the `onLogin` hook threw (anything but a `CodegrantError`) or returned a user without a string `sub`',
-  'codegrant/provider_mismatch': "with several providers: a response came to another provider's callback than the one its login went to",
-  'codegrant/logout_token_invalid': 'a back-channel logout token failed a check (the provider is answered 400 `invalid_request`)',
-}
 
 /** The built @codegrant/core entry (JavaScript and declarations), as an ESM consumer resolves it. */
 function coreEntry(root) {
@@ -84,13 +53,15 @@ export async function readCode(root = ROOT) {
   const module = source && checker.getSymbolAtLocation(source)
   if (!module) throw new Error(`docs-gen: cannot read ${entry.types} (run pnpm build first)`)
   const options = exportedType(checker, module, 'OAuthOptions').getProperties().map((property) => ({ name: property.getName(), doc: oneLine(property.getDocumentationComment(checker)) }))
-  const union = exportedType(checker, module, 'CodegrantErrorCode')
-  const codes = (union.isUnion() ? union.types : [union]).map((type) => type.value).filter((value) => typeof value === 'string')
-  return {
-    settings: core.SETTINGS,
-    options,
-    errors: codes.map((code) => ({ code, status: new core.CodegrantError(code, '').status })),
-  }
+  // each code's status is its member's type; the run-time status must agree (it does by type)
+  const errors = exportedType(checker, module, 'CodegrantErrorCodes').getProperties().map((property) => {
+    const code = property.getName()
+    const status = new core.CodegrantError(code, '').status
+    const declared = checker.getTypeOfSymbol(property).value
+    if (declared !== status) throw new Error(`docs-gen: ${code} is declared ${declared} but answers ${status}`)
+    return { code, status, when: oneLine(property.getDocumentationComment(checker)) }
+  })
+  return { settings: core.SETTINGS, options, errors }
 }
 
 /** A Markdown table cell: pipes escaped, one line. */
@@ -128,10 +99,8 @@ export function optionsSection({ settings, options }) {
 
 /** The errors table: every code, its HTTP status and when it happens. */
 export function errorsSection({ errors }) {
-  const undocumented = errors.filter(({ code }) => !Object.hasOwn(ERROR_WHEN, code)).map(({ code }) => code)
-  if (undocumented.length) throw new Error(`error codes without their "when it happens" in scripts/docs-gen.mjs (ERROR_WHEN): ${undocumented.join(', ')}`)
-  const stale = Object.keys(ERROR_WHEN).filter((code) => !errors.some((error) => error.code === code))
-  if (stale.length) throw new Error(`ERROR_WHEN in scripts/docs-gen.mjs names codes that no longer exist: ${stale.join(', ')}`)
+  const undocumented = errors.filter(({ when }) => !when).map(({ code }) => code)
+  if (undocumented.length) throw new Error(`error codes without a doc comment (when it happens) in CodegrantErrorCodes (packages/core/src/errors.ts): ${undocumented.join(', ')}`)
   return [
     'Start-up: `codegrant/config_invalid`, listing every problem. At run time every failure is a',
     '`CodegrantError` with a stable `code` (assert on it, not on the message) and the HTTP status the',
@@ -140,7 +109,7 @@ export function errorsSection({ errors }) {
     '',
     '| code | status | when |',
     '| --- | --- | --- |',
-    ...errors.map(({ code, status }) => `| \`${code}\` | ${status} | ${cell(ERROR_WHEN[code])} |`),
+    ...errors.map(({ code, status, when }) => `| \`${code}\` | ${status} | ${cell(when)} |`),
   ].join('\n')
 }
 

@@ -66,6 +66,14 @@ describe('package READMEs', () => {
     expect(() => optionsSection({ settings: facts.settings, options: [...facts.options, { name: 'newOption', doc: '' }] })).toThrow('newOption')
   })
 
+  it('every error code is a member of CodegrantErrorCodes with its status as its type and a doc comment saying when it happens, which the tables show', async () => {
+    const { errors } = await code()
+    expect(errors.length).toBeGreaterThanOrEqual(28)
+    expect(errors.filter(({ when }) => !when).map(({ code }) => code)).toEqual([])
+    expect(errors.find(({ code }) => code === 'codegrant/provider_timeout')).toEqual({ code: 'codegrant/provider_timeout', status: 504, when: 'The provider did not answer within `OAUTH_HTTP_TIMEOUT`.' })
+    expect(readFileSync(`${ROOT}packages/express/README.md`, 'utf8')).toContain('| `codegrant/provider_timeout` | 504 | The provider did not answer within `OAUTH_HTTP_TIMEOUT`. |')
+  })
+
   it('every OAuthOptions field has a doc comment, so the API reference describes it', async () => {
     const { options } = await code()
     expect(options.filter(({ doc }) => doc === '').map(({ name }) => name)).toEqual([])

@@ -1,41 +1,146 @@
 import { memberOf } from './json.js'
 
 /**
- * Every failure codegrant reports is a {@link CodegrantError} with a stable `code`.
- * Assert on `code`, never on the message text: messages are for people.
+ * Every code a {@link CodegrantError} carries, with the HTTP status an adapter answers it with
+ * (the member's type) and when it happens (its doc comment). The package READMEs' error tables
+ * are generated from this interface (`pnpm docs:gen`).
  */
-export type CodegrantErrorCode =
-  | 'codegrant/config_invalid'
-  | 'codegrant/transaction_missing'
-  | 'codegrant/transaction_invalid'
-  | 'codegrant/state_mismatch'
-  | 'codegrant/authorization_error'
-  | 'codegrant/invalid_callback'
-  | 'codegrant/invalid_grant'
-  | 'codegrant/id_token_invalid'
-  | 'codegrant/userinfo_invalid'
-  | 'codegrant/provider_error'
-  | 'codegrant/provider_timeout'
-  | 'codegrant/provider_unavailable'
-  | 'codegrant/session_ended'
-  | 'codegrant/token_expired'
-  | 'codegrant/unauthenticated'
-  | 'codegrant/forbidden'
-  | 'codegrant/step_up_failed'
-  | 'codegrant/cross_site_request'
-  | 'codegrant/body_too_large'
-  | 'codegrant/base_url_mismatch'
-  | 'codegrant/issuer_mismatch'
-  | 'codegrant/store_unavailable'
-  | 'codegrant/origin_not_allowed'
-  | 'codegrant/session_too_large'
-  | 'codegrant/login_denied'
-  | 'codegrant/login_hook_failed'
-  | 'codegrant/provider_mismatch'
-  | 'codegrant/logout_token_invalid'
+export interface CodegrantErrorCodes {
+  /**
+   * At start-up (`oauth()`, `createCodegrant()`, `codegrant doctor`): the configuration is
+   * invalid; the message lists every problem.
+   */
+  'codegrant/config_invalid': 500
+  /**
+   * The callback came without its sign-in cookie: the browser is on another host than
+   * `OAUTH_BASE_URL`, cookies are blocked, or the sign-in took more than 10 minutes.
+   */
+  'codegrant/transaction_missing': 400
+  /**
+   * The sign-in cookie cannot be opened: `OAUTH_COOKIE_SECRET` changed since the sign-in started,
+   * or differs between instances.
+   */
+  'codegrant/transaction_invalid': 400
+  /**
+   * The response's `state` is not the sign-in's: an old or replayed response, or two sign-ins in
+   * one tab.
+   */
+  'codegrant/state_mismatch': 400
+  /**
+   * The provider answered the sign-in with an error (`access_denied`, `login_required`, …; its
+   * `error` is in the message).
+   */
+  'codegrant/authorization_error': 400
+  /**
+   * The callback is malformed or not from the provider: no or several `state`, no code, a wrong
+   * `iss`, or a response already being completed elsewhere.
+   */
+  'codegrant/invalid_callback': 400
+  /**
+   * The provider refused the authorization code: expired, used twice (a reload of the callback),
+   * or the redirect URI differs from the registered one.
+   */
+  'codegrant/invalid_grant': 400
+  /**
+   * The ID token failed a check: signature, algorithm, `aud`, `nonce`, times
+   * (`OAUTH_CLOCK_TOLERANCE`), tenant, or `auth_time` for a step-up.
+   */
+  'codegrant/id_token_invalid': 400
+  /**
+   * The userinfo endpoint (or a preset's user API) answered an error, no JSON object, no `sub`, or
+   * another user's `sub`.
+   */
+  'codegrant/userinfo_invalid': 502
+  /**
+   * The provider failed or refused a call: unreachable, `invalid_client` (the message names the
+   * client settings), an unexpected or too large answer, a Bearer token where DPoP was required.
+   */
+  'codegrant/provider_error': 502
+  /** The provider did not answer within `OAUTH_HTTP_TIMEOUT`. */
+  'codegrant/provider_timeout': 504
+  /**
+   * The provider's metadata or signing keys could not be loaded, or an endpoint it needs is
+   * missing or not https.
+   */
+  'codegrant/provider_unavailable': 503
+  /**
+   * The provider refused the refresh token or returned another user, or the session was ended
+   * elsewhere: the session is cleared, sign in again.
+   */
+  'codegrant/session_ended': 401
+  /** The access token expired and the provider gave no refresh token (the session is kept). */
+  'codegrant/token_expired': 401
+  /**
+   * `accessToken()`, `fetch()`, `refresh()` or `userinfo()` while signed out; the guard answers
+   * API clients `{"error":"unauthenticated"}`.
+   */
+  'codegrant/unauthenticated': 401
+  /**
+   * `requireAuth()` refused a signed-in user: a required scope or claim is missing
+   * (`{"error":"forbidden"}`).
+   */
+  'codegrant/forbidden': 403
+  /**
+   * A step-up (`requireAuth({ maxAge, acr })`) could not be met: another user signed in, or the
+   * provider gave no fresh `auth_time` or not the `acr`.
+   */
+  'codegrant/step_up_failed': 403
+  /** A POST to the logout route from another site. */
+  'codegrant/cross_site_request': 403
+  /** A form POST to codegrant's routes over 64 KiB. */
+  'codegrant/body_too_large': 413
+  /**
+   * The login route was opened on another origin than `OAUTH_BASE_URL` (e.g. `127.0.0.1` for
+   * `localhost`); the answer links to the configured address.
+   */
+  'codegrant/base_url_mismatch': 400
+  /**
+   * The provider's discovery document names another issuer than `OAUTH_ISSUER` (the log says what
+   * to set).
+   */
+  'codegrant/issuer_mismatch': 502
+  /**
+   * The session store (Redis) failed or timed out, or its circuit breaker is open: `Retry-After`,
+   * the session cookie is kept.
+   */
+  'codegrant/store_unavailable': 503
+  /**
+   * `oauth.fetch` was asked to send the access token to an origin that is neither the provider's
+   * nor in `OAUTH_API_ORIGINS`: the app's own mistake, hence a 500.
+   */
+  'codegrant/origin_not_allowed': 500
+  /**
+   * A cookie session would pass 13 KB sealed: request fewer scopes or claims, or use a server-side
+   * store.
+   */
+  'codegrant/session_too_large': 502
+  /** The `onLogin` hook returned `false`. */
+  'codegrant/login_denied': 403
+  /**
+   * The `onLogin` hook threw (anything but a `CodegrantError`) or returned a user without a string
+   * `sub`.
+   */
+  'codegrant/login_hook_failed': 500
+  /**
+   * With several providers: a response came to another provider's callback than the one its login
+   * went to.
+   */
+  'codegrant/provider_mismatch': 400
+  /**
+   * A back-channel logout token failed a check: the provider is answered 400 `invalid_request`
+   * (Back-Channel Logout 1.0 §2.8).
+   */
+  'codegrant/logout_token_invalid': 400
+}
 
-/** HTTP status an adapter (or the framework's error handler) should answer with. */
-const STATUS: Record<CodegrantErrorCode, number> = {
+/**
+ * Every failure codegrant reports is a {@link CodegrantError} with a stable `code`, one of
+ * {@link CodegrantErrorCodes}. Assert on `code`, never on the message text: messages are for people.
+ */
+export type CodegrantErrorCode = keyof CodegrantErrorCodes
+
+/** The HTTP status of each code, at run time: held to {@link CodegrantErrorCodes} by its type. */
+const STATUS: CodegrantErrorCodes = {
   'codegrant/config_invalid': 500,
   'codegrant/transaction_missing': 400,
   'codegrant/transaction_invalid': 400,
@@ -58,13 +163,11 @@ const STATUS: Record<CodegrantErrorCode, number> = {
   'codegrant/base_url_mismatch': 400,
   'codegrant/issuer_mismatch': 502,
   'codegrant/store_unavailable': 503,
-  // the app asked to send its user's token somewhere it did not allow: the app's own error
   'codegrant/origin_not_allowed': 500,
   'codegrant/session_too_large': 502,
   'codegrant/login_denied': 403,
   'codegrant/login_hook_failed': 500,
   'codegrant/provider_mismatch': 400,
-  // Back-Channel Logout 1.0 §2.8: the provider is answered 400 invalid_request
   'codegrant/logout_token_invalid': 400,
 }
 

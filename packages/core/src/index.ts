@@ -14,7 +14,7 @@ export type { OAuthConfig, ProviderSettings, RedisConnection, RedisOpener } from
 export { SETTINGS, type Setting, type SettingScope, type SettingType } from './config/settings.js'
 export type { ClientAssertionAud, ClientAuthMethod, Profile, ResponseMode } from './config/enums.js'
 export { doctor, formatReport, type Check, type CheckStatus, type DoctorReport } from './doctor.js'
-export { CodegrantError, isCodegrantError, type CodegrantErrorCode } from './errors.js'
+export { CodegrantError, isCodegrantError, type CodegrantErrorCode, type CodegrantErrorCodes } from './errors.js'
 export type { RequireAuthOptions } from './guard.js'
 export type { AuthorizationParamsInput, LoginOptions } from './config/authorization-params.js'
 export type { ErrorPage, ErrorPageInfo, LoginEvent, LoginHook, LoginHookResult } from './config/hooks.js'
