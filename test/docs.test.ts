@@ -7,6 +7,7 @@ import { spawn } from 'node:child_process'
 import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { SETTINGS } from '@codegrant/core'
+import ts from 'typescript'
 import { describe, expect, it } from 'vitest'
 import { errorsSection, generate, optionsSection, readCode } from '../scripts/docs-gen.mjs'
 import { deadLinks, REPOSITORY } from './support/markdown-links.js'
@@ -77,6 +78,39 @@ describe('package READMEs', () => {
   it('every OAuthOptions field has a doc comment, so the API reference describes it', async () => {
     const { options } = await code()
     expect(options.filter(({ doc }) => doc === '').map(({ name }) => name)).toEqual([])
+  })
+})
+
+describe('API documentation', () => {
+  /** The `@see` links of the public functions (as the built declarations carry them), by `package › name`. */
+  const seeLinks = (): Record<string, string[]> => {
+    const entries = ['core', 'express', 'koa', 'fastify', 'testing'].map((dir) => `${ROOT}packages/${dir}/dist/index.d.ts`)
+    const program = ts.createProgram(entries, { module: ts.ModuleKind.NodeNext, moduleResolution: ts.ModuleResolutionKind.NodeNext, noEmit: true, skipLibCheck: true, types: [] })
+    const checker = program.getTypeChecker()
+    const exportsOf = (file: string) => checker.getExportsOfModule(checker.getSymbolAtLocation(program.getSourceFile(file)!)!)
+    const sees = (symbol: ts.Symbol) => symbol.getJsDocTags(checker).filter((tag) => tag.name === 'see').map((tag) => ts.displayPartsToString(tag.text))
+    const found: Record<string, string[]> = {}
+    for (const [index, file] of entries.entries()) {
+      const dir = ['core', 'express', 'koa', 'fastify', 'testing'][index]!
+      for (const symbol of exportsOf(file)) {
+        const target = symbol.flags & ts.SymbolFlags.Alias ? checker.getAliasedSymbol(symbol) : symbol
+        if (dir === 'core' && symbol.getName() === 'OAuthRequestState') {
+          for (const member of checker.getDeclaredTypeOfSymbol(target).getProperties()) found[`core › OAuthRequestState.${member.getName()}`] = sees(member)
+        } else found[`${dir} › ${symbol.getName()}`] = sees(target)
+      }
+    }
+    return found
+  }
+
+  it('the public functions link the RFC or OpenID section they implement (@see), as oauth4webapi does', () => {
+    const links = seeLinks()
+    const required = [
+      ...['express', 'koa', 'fastify'].flatMap((dir) => [`${dir} › oauth`, `${dir} › requireAuth`]),
+      ...['accessToken', 'fetch', 'refresh', 'userinfo', 'login'].map((name) => `core › OAuthRequestState.${name}`),
+      'testing › startTestProvider',
+    ]
+    const spec = /^\[[^\]]+\]\((https:\/\/www\.rfc-editor\.org\/rfc\/rfc\d+\.html|https:\/\/openid\.net\/specs\/[\w.-]+\.html)(#[\w.-]+)?\)/
+    expect(required.filter((name) => !(links[name] ?? []).some((see) => spec.test(see)))).toEqual([])
   })
 })
 

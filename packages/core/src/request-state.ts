@@ -48,7 +48,11 @@ export interface OAuthRequestState {
    * signed out. Refresh, revocation, logout, step-up and `fetch` go to this provider.
    */
   readonly provider: string | undefined
-  /** ID token claims (merged with userinfo when configured); undefined when signed out. */
+  /**
+   * The user's claims: the ID token's without its protocol claims (`iss`, `aud`, `exp`, `nonce`,
+   * …; `keepProtocolClaims` keeps them), merged with userinfo when configured; undefined when
+   * signed out. The app's to read: codegrant's own decisions read the session's identity.
+   */
   readonly user: Readonly<UserClaims> | undefined
   /** The session's tokens; undefined when signed out. */
   readonly tokens: Readonly<TokenSet> | undefined
@@ -64,6 +68,7 @@ export interface OAuthRequestState {
    *   `codegrant/token_expired` when the token expired and there is no refresh token (the
    *   session is kept: only a new login gives a new token);
    *   `codegrant/provider_error` / `codegrant/provider_timeout` on transient failures (the session is kept).
+   * @see [RFC 6749 §6 — Refreshing an Access Token](https://www.rfc-editor.org/rfc/rfc6749.html#section-6)
    */
   accessToken(): Promise<string>
   /**
@@ -71,10 +76,12 @@ export interface OAuthRequestState {
    * refreshing and retrying once when the resource answers 401.
    *
    * @throws CodegrantError the `accessToken()` errors (`codegrant/store_unavailable` included).
+   * @see [RFC 6750 §2.1 — Authorization Request Header Field](https://www.rfc-editor.org/rfc/rfc6750.html#section-2.1)
+   * @see [RFC 9449 §7 — Protected Resource Access with a DPoP-bound token](https://www.rfc-editor.org/rfc/rfc9449.html#section-7)
    */
   fetch(input: string | URL, init?: RequestInit): Promise<Response>
   /**
-   * Refreshes the tokens now, however long the access token has left (RFC 6749 §6), and saves
+   * Refreshes the tokens now, however long the access token has left, and saves
    * them in the session. For an app that knows the token is stale before it expires (the
    * user's permissions changed, a resource refused it) or that shows refresh working. Joins a
    * refresh already in flight for the session rather than starting a second one.
@@ -85,6 +92,7 @@ export interface OAuthRequestState {
    *   `codegrant/token_expired` when the provider gave no refresh token (the session is kept);
    *   `codegrant/session_ended` when the provider refuses the refresh token (the session is
    *   cleared); `codegrant/provider_error` / `codegrant/provider_timeout` on transient failures.
+   * @see [RFC 6749 §6 — Refreshing an Access Token](https://www.rfc-editor.org/rfc/rfc6749.html#section-6)
    * @example
    * app.post('/settings/roles', requireAuth(), async (req, res) => {
    *   await req.oauth.refresh() // the new token carries the new roles
@@ -103,6 +111,7 @@ export interface OAuthRequestState {
    *   cannot be reached (`codegrant/provider_unavailable`, `codegrant/provider_error`, …), or
    *   `codegrant/store_unavailable` when the session store could not be read for this request
    *   (the sign-in could not be stored at its end).
+   * @see [OpenID Connect Core 1.0 §3.1.2.1 — Authentication Request](https://openid.net/specs/openid-connect-core-1_0.html#AuthRequest)
    * @example
    * app.get('/signup', async (req, res) => res.redirect(await req.oauth.login({ prompt: 'create', returnTo: '/welcome' })))
    */
@@ -110,13 +119,14 @@ export interface OAuthRequestState {
   /** What the app's `onLogin` hook kept in the session (`{ data }`); undefined otherwise. */
   readonly data: Readonly<Record<string, unknown>> | undefined
   /**
-   * The provider's userinfo for the signed-in user (OpenID Connect Core §5.3), fetched once per
-   * request with a valid access token; its `sub` must be the session's. Like `fetch`, a token the
-   * provider refuses (401) is refreshed once and the call retried.
+   * The provider's userinfo for the signed-in user, fetched once per request with a valid access
+   * token; its `sub` must be the session's. Like `fetch`, a token the provider refuses (401) is
+   * refreshed once and the call retried.
    *
    * @throws CodegrantError `codegrant/unauthenticated` when signed out (`codegrant/store_unavailable`
    *   when the session store could not be read); `codegrant/userinfo_invalid`
    *   when the provider's answer is refused; the `accessToken()` errors.
+   * @see [OpenID Connect Core 1.0 §5.3 — UserInfo Endpoint](https://openid.net/specs/openid-connect-core-1_0.html#UserInfo)
    * @example
    * const { email } = await req.oauth.userinfo()
    */

@@ -50,6 +50,9 @@ function notAttached(req: Request): string {
  * puts `req.oauth` on every request. Options override the `OAUTH_*` environment variables.
  *
  * @throws {CodegrantError} `codegrant/config_invalid` at start-up, listing every problem.
+ * @see [RFC 6749 §4.1 — Authorization Code Grant](https://www.rfc-editor.org/rfc/rfc6749.html#section-4.1), with [RFC 7636 — PKCE](https://www.rfc-editor.org/rfc/rfc7636.html)
+ * @see [OpenID Connect Core 1.0 §3.1 — Authorization Code Flow](https://openid.net/specs/openid-connect-core-1_0.html#CodeFlowAuth)
+ * @see [RFC 9700 — OAuth 2.0 Security Best Current Practice](https://www.rfc-editor.org/rfc/rfc9700.html)
  * @example
  * app.use(oauth())
  * app.get('/me', requireAuth(), (req, res) => res.json({ user: req.oauth.user }))
@@ -62,6 +65,8 @@ export function oauth(options?: OAuthOptions): RequestHandler {
  * Guards a route: browsers are sent to login, API clients get 401 JSON, and users lacking the
  * required `scopes` or `claims` get 403 JSON.
  *
+ * @see [RFC 6750 §3 — The WWW-Authenticate Response Header Field](https://www.rfc-editor.org/rfc/rfc6750.html#section-3)
+ * @see [RFC 9470 — OAuth 2.0 Step Up Authentication Challenge](https://www.rfc-editor.org/rfc/rfc9470.html) (`maxAge`, `acr`)
  * @example
  * app.get('/admin', requireAuth({ claims: { groups: 'admin' } }), handler)
  */

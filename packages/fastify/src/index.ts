@@ -73,6 +73,9 @@ async function codegrantPlugin(app: FastifyInstance, options: OAuthOptions): Pro
  * `request.oauth` on every request. Options override the `OAUTH_*` environment variables.
  *
  * @throws {CodegrantError} `codegrant/config_invalid` at registration, listing every problem.
+ * @see [RFC 6749 §4.1 — Authorization Code Grant](https://www.rfc-editor.org/rfc/rfc6749.html#section-4.1), with [RFC 7636 — PKCE](https://www.rfc-editor.org/rfc/rfc7636.html)
+ * @see [OpenID Connect Core 1.0 §3.1 — Authorization Code Flow](https://openid.net/specs/openid-connect-core-1_0.html#CodeFlowAuth)
+ * @see [RFC 9700 — OAuth 2.0 Security Best Current Practice](https://www.rfc-editor.org/rfc/rfc9700.html)
  * @example
  * await app.register(oauth)
  * app.get('/me', { preHandler: requireAuth() }, async (request) => ({ user: request.oauth.user }))
@@ -84,6 +87,11 @@ export default oauth
  * Guards routes as a `preHandler` (or `onRequest` after the plugin's hook): browsers are sent
  * to login, API clients get 401 JSON, and users lacking `scopes` or `claims` get 403 JSON.
  * Added in one plugin scope, it guards only that scope.
+ *
+ * @see [RFC 6750 §3 — The WWW-Authenticate Response Header Field](https://www.rfc-editor.org/rfc/rfc6750.html#section-3)
+ * @see [RFC 9470 — OAuth 2.0 Step Up Authentication Challenge](https://www.rfc-editor.org/rfc/rfc9470.html) (`maxAge`, `acr`)
+ * @example
+ * app.get('/admin', { preHandler: requireAuth({ claims: { groups: 'admin' } }) }, handler)
  */
 export function requireAuth(options?: RequireAuthOptions): preHandlerHookHandler {
   // a callback hook, not an async one: a request that needs no I/O goes on without a promise

@@ -101,14 +101,27 @@ export interface TestProvider {
   readonly env: Record<string, string>
   /** The dev provider underneath (events, revokeGrants, setExtraClaims, …). */
   readonly devProvider: DevProvider
-  /** Logs `user` (default `alice`, of the built-in users alice and bob) into the app; resolves with its session. */
+  /**
+   * Logs `user` (default `alice`, of the built-in users alice and bob) into the app; resolves with
+   * its session. The whole authorization code flow over HTTP, as a browser would go through it:
+   * the app's login route, the provider's login form, the app's callback.
+   *
+   * @see [OpenID Connect Core 1.0 §3.1 — Authorization Code Flow](https://openid.net/specs/openid-connect-core-1_0.html#CodeFlowAuth)
+   */
   login(app: AppTarget, user?: string | TestUser, options?: { returnTo?: string }): Promise<TestSession>
   /** Ends every grant of a user at the provider: the app's next refresh for them ends their session. */
   revoke(sub: string): number
   close(): Promise<void>
 }
 
-/** Starts the dev provider on loopback with one confidential client for your app. */
+/**
+ * Starts the dev provider on loopback with one confidential client for your app.
+ *
+ * @see [RFC 6749 §4.1 — Authorization Code Grant](https://www.rfc-editor.org/rfc/rfc6749.html#section-4.1)
+ * @example
+ * const idp = await startTestProvider()
+ * const { cookie } = await idp.login(createApp(idp.options), 'alice')
+ */
 export async function startTestProvider(options: TestProviderOptions = {}): Promise<TestProvider> {
   const base = new URL(options.baseUrl ?? 'http://localhost:3000')
   const basePath = base.pathname.replace(/\/$/, '')
