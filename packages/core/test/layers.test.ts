@@ -1,5 +1,5 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs'
-import { dirname, join, normalize, relative } from 'node:path'
+import { basename, dirname, join, normalize, relative } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { describe, expect, it } from 'vitest'
 
@@ -52,6 +52,16 @@ describe('the core\'s layers', () => {
       to.filter((target) => layerOf(target) > layerOf(from)).map((target) => `${from} (${LAYERS[layerOf(from)]?.name}) → ${target} (${LAYERS[layerOf(target)]?.name})`),
     )
     expect(upwards).toEqual([])
+  })
+
+  it('docs/architecture.md names every module and draws these layers, top first', () => {
+    const doc = readFileSync(join(SRC, '../../../docs/architecture.md'), 'utf8')
+    const section = doc.slice(doc.indexOf("## The core's layers"))
+    expect(all.filter((module) => !new RegExp(`\\b${basename(module, '.ts')}\\b`).test(section))).toEqual([])
+    const diagram = section.slice(section.indexOf('```'), section.indexOf('```', section.indexOf('```') + 3))
+    const firstWords = new Set(LAYERS.map(({ name }) => name.split(' ')[0]))
+    const drawn = [...diagram.matchAll(/^ {2}(\w+)/gm)].map((match) => match[1]).filter((word) => firstWords.has(word))
+    expect(drawn).toEqual(LAYERS.map(({ name }) => name.split(' ')[0]).reverse())
   })
 
   it('no import circle', () => {
