@@ -113,7 +113,7 @@ function suite(framework: Framework, sessions: Sessions): void {
     })
 
     /** The ID token's claims about the token, not the user (issue 25 item 5). */
-    const PROTOCOL = ['iss', 'aud', 'exp', 'iat', 'nbf', 'nonce', 'azp', 'auth_time', 'at_hash', 'c_hash', 's_hash']
+    const PROTOCOL = ['iss', 'aud', 'exp', 'iat', 'nbf', 'nonce', 'azp', 'at_hash', 'c_hash', 's_hash']
     const protocolIn = (user: Record<string, unknown>) => PROTOCOL.filter((name) => name in user)
 
     both.each([{ fetchUserinfo: false }, { fetchUserinfo: true }])('user holds the user\'s claims, none of the ID token\'s protocol claims (fetchUserinfo: $fetchUserinfo); the hook sees the same', async ({ fetchUserinfo }) => {

@@ -132,8 +132,8 @@ export interface OAuthOptions {
   fetchUserinfo?: boolean
   /**
    * Keep the ID token's protocol claims (`iss`, `aud`, `exp`, `iat`, `nbf`, `nonce`, `azp`,
-   * `auth_time`, `at_hash`, `c_hash`, `s_hash`) in `user`. By default `user` holds the user's
-   * claims only; codegrant's own decisions read the provider's validated identity either way.
+   * `at_hash`, `c_hash`, `s_hash`) in `user`. By default `user` holds the user's claims only;
+   * codegrant's own decisions read the provider's validated identity either way.
    * `OAUTH_KEEP_PROTOCOL_CLAIMS`.
    */
   keepProtocolClaims?: boolean

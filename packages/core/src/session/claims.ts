@@ -2,11 +2,12 @@ import { sessionUser, type SessionData, type UserClaims } from './store.js'
 
 /**
  * Claims that describe the ID token rather than the user: what express-openid-connect's
- * `identityClaimFilter` drops by default. They stay in the token and in the session's identity
- * (session/identity.ts), which codegrant's own decisions read; `user` leaves them out unless the
- * app keeps them (`keepProtocolClaims`).
+ * `identityClaimFilter` drops by default, but `auth_time`, which like `acr` and `amr` tells how
+ * the user signed in (apps show it and check it). They stay in the token and in the session's
+ * identity (session/identity.ts), which codegrant's own decisions read; `user` leaves them out
+ * unless the app keeps them (`keepProtocolClaims`).
  */
-export const PROTOCOL_CLAIMS: ReadonlySet<string> = new Set(['iss', 'aud', 'exp', 'iat', 'nbf', 'nonce', 'azp', 'auth_time', 'at_hash', 'c_hash', 's_hash'])
+export const PROTOCOL_CLAIMS: ReadonlySet<string> = new Set(['iss', 'aud', 'exp', 'iat', 'nbf', 'nonce', 'azp', 'at_hash', 'c_hash', 's_hash'])
 
 /**
  * The session's user as the app sees it: the user's claims without the protocol claims, unless
