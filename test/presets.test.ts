@@ -157,9 +157,12 @@ describe('microsoft preset: multi-tenant issuers', () => {
   let entra: EntraProvider
   let logs: ReturnType<typeof captureLogs>
 
-  /** The preset with the loopback as its cloud: OAUTH_ISSUER names the tenant (as for a national cloud). */
+  /**
+   * The preset with the loopback as its cloud: OAUTH_ISSUER names the tenant (as for a national
+   * cloud). The user keeps its protocol claims: the tests read the token's own `iss` there.
+   */
   const app = (tenant: string) =>
-    createCodegrant({ logger: logs }, {
+    createCodegrant({ logger: logs, keepProtocolClaims: true }, {
       OAUTH_PRESET: 'microsoft',
       OAUTH_ISSUER: `${entra.url}/${tenant}/v2.0`,
       OAUTH_CLIENT_ID: entra.clientId,
