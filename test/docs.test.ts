@@ -6,7 +6,7 @@
 import { spawn } from 'node:child_process'
 import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
-import { SETTINGS } from '@codegrant/core'
+import { API_SETTINGS, SETTINGS } from '@codegrant/core'
 import ts from 'typescript'
 import { describe, expect, it } from 'vitest'
 import { errorsSection, generate, optionsSection, readCode } from '../scripts/docs-gen.mjs'
@@ -42,6 +42,12 @@ describe('README', () => {
   it('documents every variable of the settings table', () => {
     const readme = readFileSync(`${ROOT}README.md`, 'utf8')
     const missing = SETTINGS.flatMap((setting) => setting.env).filter((name) => !readme.includes(`\`${name}\``))
+    expect(missing).toEqual([])
+  })
+
+  it("documents every API setting as OAUTH_<API>_…", () => {
+    const readme = readFileSync(`${ROOT}README.md`, 'utf8')
+    const missing = API_SETTINGS.map((setting) => setting.env[0]!.replace(/^OAUTH_/, 'OAUTH_<API>_')).filter((name) => !readme.includes(`\`${name}\``))
     expect(missing).toEqual([])
   })
 })

@@ -252,3 +252,79 @@ describe('configuration of several providers', () => {
     expect(config.providers[0]!.scope).toBe(SETTINGS.find((setting) => setting.option === 'scope')?.default)
   })
 })
+
+describe('APIs (OAUTH_APIS)', () => {
+  const apis = {
+    ...valid,
+    OAUTH_APIS: 'orders, Billing',
+    OAUTH_ORDERS_URL: 'https://orders.example.com/v1',
+    OAUTH_ORDERS_RESOURCE: 'https://orders.example.com',
+    OAUTH_ORDERS_SCOPE: 'orders:read  orders:write',
+    OAUTH_BILLING_URL: 'https://billing.example.com',
+    OAUTH_BILLING_AUDIENCE: 'billing-api',
+    OAUTH_BILLING_TOKEN: 'exchange',
+  }
+
+  it('reads each API from its prefixed variables, with the token mode defaulting from RESOURCE; options override (their names are the list)', () => {
+    const config = resolveConfig({ logger: silent, apis: { orders: {}, billing: { scope: 'billing:read' } } }, apis)
+    expect(config.apis.map(({ name, url, resource, audience, scope, token, provider }) => ({ name, url: url.href, resource, audience, scope, token, provider }))).toEqual([
+      { name: 'orders', url: 'https://orders.example.com/v1/', resource: 'https://orders.example.com', audience: undefined, scope: 'orders:read orders:write', token: 'resource', provider: undefined },
+      { name: 'billing', url: 'https://billing.example.com/', resource: undefined, audience: 'billing-api', scope: 'billing:read', token: 'exchange', provider: undefined },
+    ])
+    const login = resolveConfig({ logger: silent }, { ...apis, OAUTH_ORDERS_RESOURCE: '', OAUTH_BILLING_TOKEN: '' })
+    expect(login.apis.map((api) => api.token)).toEqual(['login', 'login'])
+  })
+
+  it("adds each API's origin to the oauth.fetch allow-list, and the resource grants' resources and scopes to the login", () => {
+    const [provider] = resolveConfig({ logger: silent }, apis).providers
+    expect(provider?.apiOrigins).toEqual(['https://orders.example.com', 'https://billing.example.com'])
+    expect(provider?.authorizationParams.resource).toEqual(['https://orders.example.com'])
+    expect([provider?.scope, provider?.loginScope]).toEqual(['openid profile email', 'openid profile email orders:read orders:write'])
+    const without = resolveConfig({ logger: silent }, valid).providers[0]
+    expect([without?.apiOrigins, without?.authorizationParams.resource, without?.loginScope]).toEqual([[], undefined, 'openid profile email'])
+  })
+
+  it('refuses a missing or bad URL, an unknown token mode, a mode without the API named, an unknown provider, all at once', () => {
+    const message = problems({
+      ...valid,
+      OAUTH_APIS: 'a,b,c,d,e',
+      OAUTH_B_URL: 'ftp://b.example.com',
+      OAUTH_C_URL: 'http://c.example.com/?x=1',
+      OAUTH_D_URL: 'https://d.example.com',
+      OAUTH_D_TOKEN: 'jwt',
+      OAUTH_E_URL: 'https://e.example.com',
+      OAUTH_E_TOKEN: 'exchange',
+      OAUTH_E_PROVIDER: 'corp',
+    })
+    expect(message).toContain('OAUTH_A_URL is required')
+    expect(message).toContain('OAUTH_B_URL must be an absolute http(s) URL')
+    expect(message).toContain('OAUTH_C_URL must use https')
+    expect(message).toContain('OAUTH_C_URL must be a base URL without query')
+    expect(message).toContain('OAUTH_D_TOKEN must be one of login, resource, exchange (got "jwt")')
+    expect(message).toContain('OAUTH_E_TOKEN=exchange needs OAUTH_E_RESOURCE or OAUTH_E_AUDIENCE')
+    expect(message).toContain('OAUTH_E_PROVIDER needs several providers')
+    expect(problems({ ...valid, OAUTH_APIS: 'x', OAUTH_X_URL: 'https://x.example.com', OAUTH_X_TOKEN: 'resource' })).toContain('OAUTH_X_TOKEN=resource needs OAUTH_X_RESOURCE')
+    expect(problems({ ...valid, OAUTH_APIS: 'x', OAUTH_X_URL: 'https://x.example.com', OAUTH_X_RESOURCE: 'https://x.example.com/#f' })).toContain('OAUTH_X_RESOURCE must be an absolute URI without a fragment')
+    expect(problems(valid, { apis: { 'Bad-Name': { url: 'https://x.example.com' } } })).toContain('API name "Bad-Name" must be lower-case letters')
+  })
+
+  it('with several providers, an API names one of them, and no API takes a provider\'s name', () => {
+    const two = { OAUTH_BASE_URL: valid.OAUTH_BASE_URL, OAUTH_COOKIE_SECRET: valid.OAUTH_COOKIE_SECRET, OAUTH_PROVIDERS: 'corp,partner' }
+    const provider = (name: string) => ({ [`OAUTH_${name}_ISSUER`]: `https://${name.toLowerCase()}.example.com`, [`OAUTH_${name}_CLIENT_ID`]: 'app', [`OAUTH_${name}_CLIENT_SECRET`]: 's' })
+    const env = { ...two, ...provider('CORP'), ...provider('PARTNER'), OAUTH_APIS: 'orders', OAUTH_ORDERS_URL: 'https://orders.example.com', OAUTH_ORDERS_PROVIDER: 'corp' }
+    const config = resolveConfig({ logger: silent }, env)
+    expect(config.apis[0]?.provider).toBe('corp')
+    expect(config.providers.map((p) => p.apiOrigins)).toEqual([['https://orders.example.com'], []])
+    expect(problems({ ...env, OAUTH_ORDERS_PROVIDER: 'github' })).toContain('OAUTH_ORDERS_PROVIDER must be one of the providers (corp, partner; got "github")')
+    expect(problems({ ...env, OAUTH_APIS: 'corp' })).toContain('API corp has the name of a provider')
+  })
+
+  it("warns about an API's misspelt variable and about an API's variables OAUTH_APIS does not list", () => {
+    const warnings: string[] = []
+    resolveConfig({ logger: { warn: (line: string) => warnings.push(line), error: () => {} } }, { ...apis, OAUTH_ORDERS_RESOURSE: 'x', OAUTH_SHIPPING_URL: 'https://s.example.com' })
+    expect(warnings).toEqual([
+      'OAUTH_ORDERS_RESOURSE is set but is not a codegrant setting and is ignored (did you mean OAUTH_ORDERS_RESOURCE?)',
+      'OAUTH_SHIPPING_URL is set but is not a codegrant setting and is ignored (did you mean OAUTH_APIS listing shipping?)',
+    ])
+  })
+})

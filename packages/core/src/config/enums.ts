@@ -24,3 +24,11 @@ export type Profile = (typeof PROFILES)[number]
 export const SESSION_STORES = ['cookie', 'memory', 'redis'] as const
 /** The session stores a name chooses (`OAUTH_SESSION_STORE`); an app may also pass a store. */
 export type SessionStoreName = (typeof SESSION_STORES)[number]
+
+export const API_TOKEN_MODES = ['login', 'resource', 'exchange'] as const
+/**
+ * How an API's token is obtained (`OAUTH_<API>_TOKEN`): `login`, the session's own access token;
+ * `resource`, a refresh-token grant naming the API's resource (RFC 8707 §2.2); `exchange`, token
+ * exchange of the session's access token (RFC 8693).
+ */
+export type ApiTokenMode = (typeof API_TOKEN_MODES)[number]

@@ -4,8 +4,8 @@
  * (`OAUTH_GITHUB_CLIENT_ID`). Values that cannot be parsed are returned raw, so that
  * `resolveConfig` reports them together with every other problem.
  */
-import type { OAuthOptions, ProviderOptions, SettingOptions } from './options.js'
-import { PROVIDER_SETTINGS, SETTINGS, settingOf, type Setting, type SettingOption } from './settings.js'
+import type { ApiOptions, OAuthOptions, ProviderOptions } from './options.js'
+import { API_SETTINGS, PROVIDER_SETTINGS, SETTINGS, settingOf, type Setting, type SettingOption } from './settings.js'
 
 export type Env = Readonly<Record<string, string | undefined>>
 
@@ -43,10 +43,17 @@ export function namesIn(env: Env, variable: string): string[] | undefined {
  * reports them together with every other problem.
  */
 export function configFromEnv(env: Env): OAuthOptions {
-  const options = readSettings(env, SETTINGS.filter((setting) => setting.option !== 'providers'))
+  const options: OAuthOptions = readSettings(env, SETTINGS.filter((setting) => setting.option !== 'providers' && setting.option !== 'apis'))
   const names = namesIn(env, variableOf('providers'))
   if (names) options.providers = Object.fromEntries(names.map((name) => [name, providerFromEnv(env, name)]))
+  const apis = namesIn(env, variableOf('apis'))
+  if (apis) options.apis = Object.fromEntries(apis.map((name) => [name, apiFromEnv(env, name)]))
   return options
+}
+
+/** One API's settings from its prefixed variables (`OAUTH_ORDERS_URL`, …). */
+export function apiFromEnv(env: Env, name: string): ApiOptions {
+  return readSettings(env, API_SETTINGS, name)
 }
 
 /** One provider's settings from its prefixed variables (`OAUTH_GITHUB_CLIENT_ID`, …). */
@@ -55,7 +62,7 @@ export function providerFromEnv(env: Env, name: string): ProviderOptions {
 }
 
 /** `settings` from their variables (with `name`, a named group's prefixed variable only). */
-function readSettings(env: Env, settings: readonly Setting[], name?: string): SettingOptions {
+function readSettings(env: Env, settings: readonly Setting<string>[], name?: string): Record<string, unknown> {
   const options: Record<string, unknown> = {}
   for (const setting of settings) {
     const variables = name === undefined ? setting.env : setting.env.slice(0, 1).map((variable) => prefixedVariable(variable, name))
@@ -63,11 +70,11 @@ function readSettings(env: Env, settings: readonly Setting[], name?: string): Se
     if (raw !== undefined) options[setting.option] = parse(setting, raw.trim())
   }
   // raw where a value is not of its type: resolveConfig checks every option's type
-  return options as SettingOptions
+  return options
 }
 
 /** A variable's text as its setting's type, or the text itself when it is not one (reported later). */
-function parse(setting: Setting, value: string): unknown {
+function parse(setting: Setting<string>, value: string): unknown {
   if (setting.type === 'number') return /^\d+$/.test(value) ? Number(value) : value
   if (setting.type === 'boolean') return parseBoolean(value) ?? value
   return value

@@ -3,10 +3,10 @@
  * only: the settings table (settings.ts) declares each option's variable, type and default.
  */
 import type { AuthorizationParamsInput } from './authorization-params.js'
-import type { ClientAssertionAud, ClientAuthMethod, PresetName, Profile, ResponseMode, SessionStoreName } from './enums.js'
+import type { ApiTokenMode, ClientAssertionAud, ClientAuthMethod, PresetName, Profile, ResponseMode, SessionStoreName } from './enums.js'
 import type { ErrorPage, LoginHook } from './hooks.js'
 import type { Preset } from './presets.js'
-import type { ProviderOption, SettingOption } from './settings.js'
+import type { ApiOption, ProviderOption, SettingOption } from './settings.js'
 import type { SessionStore } from '../session-types.js'
 
 /**
@@ -200,7 +200,44 @@ export interface OAuthOptions {
   providers?: Readonly<Record<string, ProviderOptions>>
   /** With several providers: the one `/auth/login` goes straight to, instead of a chooser page. `OAUTH_DEFAULT_PROVIDER`. */
   defaultProvider?: string
+  /**
+   * The APIs the app calls on its users' behalf, by name (`orders`, `billing`; lower-case
+   * letters, digits, `_`), each with its base URL and how its token is obtained (see
+   * {@link ApiOptions}): `req.oauth.fetch('orders', '/items')`, `req.oauth.accessToken('orders')`.
+   * From the environment: `OAUTH_APIS=orders,billing` and `OAUTH_ORDERS_URL`,
+   * `OAUTH_ORDERS_RESOURCE`, … (options override them).
+   */
+  apis?: Readonly<Record<string, ApiOptions>>
 }
+
+/**
+ * One API in `apis: { <name>: … }`. Its token is obtained on first use and kept with the session
+ * (RFC 8707 resource indicators, RFC 8693 token exchange).
+ *
+ * @example
+ * apis: { orders: { url: 'https://orders.example.com/v1', resource: 'https://orders.example.com', scope: 'orders:read' } }
+ */
+export interface ApiOptions {
+  /** Base URL (required): `fetch('<api>', path)` joins paths under it; its origin joins the `oauth.fetch` allow-list. `OAUTH_<API>_URL`. */
+  url?: string
+  /** Its resource indicator (RFC 8707), sent as `resource` in its token requests. `OAUTH_<API>_RESOURCE`. */
+  resource?: string
+  /** The `audience` parameter of its token requests (providers that name APIs so, e.g. Auth0). `OAUTH_<API>_AUDIENCE`. */
+  audience?: string
+  /** Space-separated scopes its token is asked with. `OAUTH_<API>_SCOPE`. */
+  scope?: string
+  /**
+   * `login`: the session's own access token; `resource`: a refresh-token grant naming the API's
+   * resource and scope (RFC 8707 §2.2); `exchange`: token exchange of the session's access token
+   * (RFC 8693). Default: `resource` when `resource` is set, else `login`. `OAUTH_<API>_TOKEN`.
+   */
+  token?: ApiTokenMode
+  /** With several providers: the provider whose sessions may call it; default: the session's own. `OAUTH_<API>_PROVIDER`. */
+  provider?: string
+}
+
+/** Every option of {@link ApiOptions} has a row in the API settings table. */
+export type ApiSettingOptions = Pick<ApiOptions, ApiOption>
 
 /** One provider's options in `providers: { <name>: … }`: the settings each provider has its own of. */
 export type ProviderOptions = Pick<OAuthOptions, ProviderOption>

@@ -43,6 +43,7 @@ export function resolveProvider(name: string, given: ProviderOptions, check: Che
     ...client,
     redirectUri,
     scope: where.scope,
+    loginScope: where.scope,
     openid: where.scope.split(' ').includes('openid'),
     postLogoutRedirectUri: check.url('postLogoutRedirectUri', input.postLogoutRedirectUri, { allowHttp: true })?.href ?? fallback.href,
     ...protocol,

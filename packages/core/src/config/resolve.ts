@@ -4,6 +4,7 @@
  * reads. Each step below resolves one group of settings.
  */
 import { parseQueryAllowList } from './authorization-params.js'
+import { resolveApis, withApis } from './apis.js'
 import { checks, isLoopback, truncate, type Checks } from './checks.js'
 import { PROFILES, RESPONSE_MODES } from './enums.js'
 import { CodegrantError } from '../errors.js'
@@ -44,13 +45,15 @@ export function resolveConfig(options: OAuthOptions = {}, env: Env = process.env
   }
 
   const context: AppContext = { named, base: site.base, basePath: site.basePath, routes: site.routes, fapi2, clockTolerance: app.clockTolerance, logger }
-  const providers = inputs.map(({ name, input }) => resolveProvider(name, input, checks(problems, named ? name : undefined), context))
+  const alone = inputs.map(({ name, input }) => resolveProvider(name, input, checks(problems, named ? name : undefined), context))
+  const apis = resolveApis(merged, env, alone, named, problems)
+  const providers = alone.map((provider) => withApis(provider, apis))
   problems.push(...overlaps(providers, site.routes, named))
   const defaultProvider = defaultProviderOf(merged.defaultProvider, providers, named, problems)
 
   if (merged.errorPage !== undefined && typeof merged.errorPage !== 'function') problems.push('errorPage must be a function returning an HTML page (or undefined for codegrant\'s own)')
   const { base } = site
-  const strays = strayVariables(env, named ? providers.map((provider) => provider.name) : [])
+  const strays = strayVariables(env, named ? providers.map((provider) => provider.name) : [], apis.map((api) => api.name))
   if (problems.length > 0 || !base || providers.length === 0) {
     for (const stray of annotate(problems, strays)) logger.warn(stray.warning)
     throw new CodegrantError('codegrant/config_invalid', `codegrant configuration is invalid:\n${problems.map((problem) => `  - ${problem}`).join('\n')}`)
@@ -71,6 +74,7 @@ export function resolveConfig(options: OAuthOptions = {}, env: Env = process.env
     providers: Object.freeze(providers),
     named,
     defaultProvider,
+    apis,
   })
 }
 

@@ -5,7 +5,7 @@
  */
 import type { JsonWebKey } from 'node:crypto'
 import type { AuthorizationParams } from './authorization-params.js'
-import type { ClientAssertionAud, ClientAuthMethod, Profile, ResponseMode, SessionStoreName } from './enums.js'
+import type { ApiTokenMode, ClientAssertionAud, ClientAuthMethod, Profile, ResponseMode, SessionStoreName } from './enums.js'
 import type { ErrorPage, LoginHook } from './hooks.js'
 import type { FullLogger, Logger } from './options.js'
 import type { ResolvedPreset } from './presets.js'
@@ -44,8 +44,13 @@ export interface ProviderSettings {
   readonly fetchUserinfo: boolean
   /** Origins (`https://api.example.com`) `oauth.fetch` may send the token to, besides the provider's. */
   readonly apiOrigins: readonly string[]
-  /** Extra parameters sent with every authorization request, validated. */
+  /**
+   * Extra parameters sent with every authorization request, validated; with APIs whose token is a
+   * `resource` grant, their resource indicators too (RFC 8707 §2.1: the grant must name them).
+   */
   readonly authorizationParams: AuthorizationParams
+  /** The scope of the authorization request: `scope` and the scopes of its `resource`-grant APIs (the grant must include them). */
+  readonly loginScope: string
   /** The paths of this provider's login and callback routes: the first is canonical, the others aliases. */
   readonly paths: Readonly<{ login: readonly string[]; callback: readonly string[] }>
   /** What the preset adds beyond the settings it filled: the user source, token quirks, a multi-tenant issuer. */
@@ -99,6 +104,22 @@ export interface OAuthConfig {
   readonly named: boolean
   /** The provider `/auth/login` goes to without asking (the only one, or `OAUTH_DEFAULT_PROVIDER`). */
   readonly defaultProvider: string | undefined
+  /** The APIs of `OAUTH_APIS`, in configuration order; none without it. */
+  readonly apis: readonly ApiSettings[]
+}
+
+/** One API's validated settings (`OAUTH_APIS`). */
+export interface ApiSettings {
+  readonly name: string
+  /** Its base URL, ending with `/`: paths are joined under it and may not leave it. */
+  readonly url: URL
+  readonly resource: string | undefined
+  readonly audience: string | undefined
+  /** Space-separated; `''` when none is configured. */
+  readonly scope: string
+  readonly token: ApiTokenMode
+  /** The provider whose sessions may call it; undefined: any session's own. */
+  readonly provider: string | undefined
 }
 
 /** What `@codegrant/redis`'s store adds to a {@link SessionStore}. */

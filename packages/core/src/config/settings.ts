@@ -5,20 +5,21 @@
  * variable table (test/docs.test.ts) and `codegrant doctor` read it. A leaf: it imports only the
  * enum settings' values (enums.ts); the option types (options.ts) are held to its option names.
  */
-import { CLIENT_ASSERTION_AUDS, CLIENT_AUTH_METHODS, PRESET_NAMES, PROFILES, RESPONSE_MODES, SESSION_STORES } from './enums.js'
+import { API_TOKEN_MODES, CLIENT_ASSERTION_AUDS, CLIENT_AUTH_METHODS, PRESET_NAMES, PROFILES, RESPONSE_MODES, SESSION_STORES } from './enums.js'
 
 /** How a setting's value is read and checked. */
 export type SettingType = 'string' | 'secret' | 'url' | 'number' | 'boolean' | 'enum' | 'list' | 'params'
 
 /**
  * `app`: one for the app. `provider`: each provider has its own; with several providers its
- * variable carries the provider's name (`OAUTH_GITHUB_CLIENT_ID`).
+ * variable carries the provider's name (`OAUTH_GITHUB_CLIENT_ID`). `api`: each API of
+ * `OAUTH_APIS` has its own, its variable always carrying the API's name (`OAUTH_ORDERS_URL`).
  */
-export type SettingScope = 'app' | 'provider'
+export type SettingScope = 'app' | 'provider' | 'api'
 
-/** One setting, declared once. */
-export interface Setting {
-  readonly option: SettingOption
+/** One setting, declared once (`O`: the options it may belong to, the app's and providers' by default). */
+export interface Setting<O extends string = SettingOption> {
+  readonly option: O
   /** Variables, the `OAUTH_*` name first (express-openid-connect's names after it, as aliases). */
   readonly env: readonly string[]
   readonly type: SettingType
@@ -32,7 +33,7 @@ export interface Setting {
   readonly doc: string
 }
 
-type More = Pick<Setting, 'values' | 'default' | 'computed'>
+type More = Pick<Setting<string>, 'values' | 'default' | 'computed'>
 
 const declare = <const O extends string, const S extends SettingScope>(scope: S, option: O, env: string | readonly string[], type: SettingType, doc: string, more: More = {}) =>
   Object.freeze({ option, env: Object.freeze(typeof env === 'string' ? [env] : [...env]), type, scope, doc, ...more })
@@ -89,7 +90,33 @@ const TABLE = [
   app('silentLogin', 'OAUTH_SILENT_LOGIN', 'boolean', 'try prompt=none once per browser session', { default: false }),
   app('providers', 'OAUTH_PROVIDERS', 'list', 'several providers: a comma list of names; their settings are prefixed (OAUTH_GITHUB_CLIENT_ID)', { computed: 'one provider' }),
   app('defaultProvider', 'OAUTH_DEFAULT_PROVIDER', 'string', 'with several providers: where /auth/login goes without a chooser page'),
+  app('apis', 'OAUTH_APIS', 'list', "the APIs the app calls on its users' behalf: a comma list of names; their settings are prefixed (OAUTH_ORDERS_URL)", { computed: 'none' }),
 ] as const
+
+const perApi = <const O extends string>(option: O, env: string, type: SettingType, doc: string, more?: More) => declare('api', option, env, type, doc, more)
+
+/**
+ * Each API's settings (`OAUTH_APIS=orders,billing`): declared here with their unprefixed name, read
+ * as `OAUTH_<API>_…` (`OAUTH_ORDERS_URL`) into `apis.<name>.<option>`. Apart from {@link SETTINGS}:
+ * their options are an API's (`ApiOptions`), not the app's.
+ */
+const API_TABLE = [
+  perApi('url', 'OAUTH_URL', 'url', "the API's base URL (required); its origin joins the oauth.fetch allow-list"),
+  perApi('resource', 'OAUTH_RESOURCE', 'url', 'its resource indicator (RFC 8707): the resource parameter of its token requests'),
+  perApi('audience', 'OAUTH_AUDIENCE', 'string', 'the audience parameter of its token requests (providers that name APIs so, e.g. Auth0)'),
+  perApi('scope', 'OAUTH_SCOPE', 'string', 'space-separated scopes its token is asked with'),
+  perApi('token', 'OAUTH_TOKEN', 'enum', "login: the session's own token; resource: a refresh-token grant with the API's resource (RFC 8707); exchange: token exchange (RFC 8693)", {
+    values: API_TOKEN_MODES,
+    computed: 'resource when RESOURCE is set, else login',
+  }),
+  perApi('provider', 'OAUTH_PROVIDER', 'string', "with several providers: the one whose sessions may call it (its token's issuer)", { computed: "the session's provider" }),
+] as const
+
+/** The settings each API of `OAUTH_APIS` has its own of, as `OAUTH_<API>_…` variables. */
+export const API_SETTINGS: readonly Setting<ApiOption>[] = Object.freeze(API_TABLE)
+
+/** The options of one API (`apis: { orders: { url, … } }`). */
+export type ApiOption = (typeof API_TABLE)[number]['option']
 
 /** Every setting that has an environment variable. */
 export const SETTINGS: readonly Setting[] = Object.freeze(TABLE)

@@ -4,7 +4,7 @@
  * setting; warnings, not errors: the prefix is not ours alone.
  */
 import { prefixedVariable, type Env } from './env.js'
-import { PROVIDER_SETTINGS, SETTINGS, type Setting } from './settings.js'
+import { API_SETTINGS, PROVIDER_SETTINGS, SETTINGS, type Setting } from './settings.js'
 
 const KNOWN_VARIABLES: ReadonlySet<string> = new Set(SETTINGS.flatMap((setting) => setting.env))
 
@@ -47,9 +47,10 @@ export interface StrayVariable {
  * ours is unset, naming ours. When the configuration is invalid, they also annotate the problem of
  * the setting they stand for (see {@link annotate}).
  */
-export function strayVariables(env: Env, providers: readonly string[]): StrayVariable[] {
+export function strayVariables(env: Env, providers: readonly string[], apis: readonly string[] = []): StrayVariable[] {
   const known = new Set(KNOWN_VARIABLES)
   for (const name of providers) for (const { env: [variable] } of PROVIDER_SETTINGS) if (variable) known.add(prefixedVariable(variable, name))
+  for (const name of apis) for (const { env: [variable] } of API_SETTINGS) if (variable) known.add(prefixedVariable(variable, name))
   const strays: StrayVariable[] = []
   for (const [variable, value] of Object.entries(env)) {
     if (known.has(variable) || value === undefined || value.trim() === '') continue
@@ -62,15 +63,15 @@ export function strayVariables(env: Env, providers: readonly string[]): StrayVar
     const near = closest(variable, known)
     const warning = `${variable} is set but is not a codegrant setting and is ignored${near ? ` (did you mean ${near}?)` : ''}`
     // the setting's own name (a typo nearest an alias such as SECRET means OAUTH_COOKIE_SECRET)
-    const meant = near === undefined || near.startsWith('OAUTH_PROVIDERS ') ? undefined : (byVariable(near)?.env[0] ?? near)
+    const meant = near === undefined || (near.startsWith('OAUTH_PROVIDERS ') || near.startsWith('OAUTH_APIS ')) ? undefined : (byVariable(near)?.env[0] ?? near)
     strays.push({ variable, meant, kind: near ? 'typo' : 'unknown', warning })
   }
   return strays
 }
 
 /** One warning per variable that looks meant for codegrant but is not read (see {@link strayVariables}). */
-export function unknownVariables(env: Env, providers: readonly string[]): string[] {
-  return strayVariables(env, providers).map((stray) => stray.warning)
+export function unknownVariables(env: Env, providers: readonly string[], apis: readonly string[] = []): string[] {
+  return strayVariables(env, providers, apis).map((stray) => stray.warning)
 }
 
 /**
@@ -113,11 +114,17 @@ function closest(variable: string, known: ReadonlySet<string>): string | undefin
   return best ?? unlistedProvider(variable)
 }
 
-/** `OAUTH_GITHUB_CLIENT_ID` without `OAUTH_PROVIDERS` naming github: what to set instead. */
+/**
+ * `OAUTH_GITHUB_CLIENT_ID` without `OAUTH_PROVIDERS` naming github, or `OAUTH_ORDERS_URL` without
+ * `OAUTH_APIS` naming orders: what to set instead.
+ */
 function unlistedProvider(variable: string): string | undefined {
-  for (const { env: [own = ''] } of PROVIDER_SETTINGS) {
-    const suffix = `_${own.slice('OAUTH_'.length)}`
-    if (variable.length > own.length + 1 && variable.endsWith(suffix)) return `OAUTH_PROVIDERS listing ${variable.slice('OAUTH_'.length, -suffix.length).toLowerCase()}`
+  const groups = [['OAUTH_PROVIDERS', PROVIDER_SETTINGS], ['OAUTH_APIS', API_SETTINGS]] as const
+  for (const [list, settings] of groups) {
+    for (const { env: [own = ''] } of settings) {
+      const suffix = `_${own.slice('OAUTH_'.length)}`
+      if (variable.length > own.length + 1 && variable.endsWith(suffix)) return `${list} listing ${variable.slice('OAUTH_'.length, -suffix.length).toLowerCase()}`
+    }
   }
   return undefined
 }

@@ -49,7 +49,7 @@ export async function startLogin(
     client_id: settings.clientId,
     redirect_uri: settings.redirectUri,
     response_type: 'code',
-    scope: settings.scope,
+    scope: settings.loginScope,
     state,
     code_challenge: await oauth.calculatePKCECodeChallenge(verifier),
     code_challenge_method: 'S256',
@@ -93,7 +93,7 @@ export async function startLogin(
   }
 
   const binding = !dpopKey ? '' : `, DPoP ${dpopKey.alg} key bound ${location.searchParams.has('request_uri') ? 'by the PAR proof' : location.searchParams.has('dpop_jkt') ? 'by dpop_jkt' : 'at the code exchange'}`
-  config.logger.debug(`login: redirecting to the authorization endpoint ${location.origin}${location.pathname} (PKCE S256, state${nonce ? ', nonce' : ''}${location.searchParams.has('request_uri') ? ', through PAR' : ''}${binding}; scope "${settings.scope}"; returnTo ${returnTo === null ? 'none' : 'given'})`)
+  config.logger.debug(`login: redirecting to the authorization endpoint ${location.origin}${location.pathname} (PKCE S256, state${nonce ? ', nonce' : ''}${location.searchParams.has('request_uri') ? ', through PAR' : ''}${binding}; scope "${settings.loginScope}"; returnTo ${returnTo === null ? 'none' : 'given'})`)
   const transaction = {
     state,
     verifier,
