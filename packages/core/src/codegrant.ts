@@ -25,6 +25,7 @@ import { contextOf, createRequestState, type OAuthRequestState } from './request
 import { createSessionBackend, remaining } from './session/backend.js'
 import { createCookieCodec } from './session/cookie-codec.js'
 import { isCoordinating, type MaybePromise, type SessionStore } from './session/store.js'
+import { createWallet } from './wallet.js'
 
 export type { CookieSink } from './context.js'
 export type { Route } from './routes/provider-routes.js'
@@ -88,6 +89,7 @@ export function createCodegrant(options: OAuthOptions = {}, env: Readonly<Record
     renewAfter: Math.max(1, Math.floor(config.sessionIdleTimeout / 20)),
     diagnostics: createDiagnostics(config),
     connections: new WeakMap(),
+    wallet: createWallet(config, backend.store, (fresh) => remaining(fresh, now(), config)),
   }
   for (const runtime of engine.providers.list) announce(config, runtime.settings)
   const served = servedRoutes(config)

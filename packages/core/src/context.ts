@@ -16,6 +16,7 @@ import type { SessionBackend } from './session/backend.js'
 import type { IdentifiedSession } from './session/identity.js'
 import { ownCookies, type RequestCookies } from './session/cookie-jar.js'
 import type { CoordinatingStore, MaybePromise, SessionData, UserClaims } from './session/store.js'
+import type { Wallet } from './wallet.js'
 
 /**
  * Receives `Set-Cookie` values produced while a request is handled (refresh, renewal, logout),
@@ -35,6 +36,8 @@ export interface Engine {
   backchannel: { store: CoordinatingStore; handle: (request: CoreRequest) => Promise<CoreResponse> } | undefined
   /** Per connection, the last Cookie header read on it and what it opened to (see `readSession`). */
   connections: WeakMap<object, ConnectionMemo>
+  /** Each session's API tokens (`OAUTH_APIS`). */
+  wallet: Wallet
 }
 
 /** What one connection's last Cookie header parsed and opened to, while `generation` holds. */

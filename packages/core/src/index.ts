@@ -23,7 +23,7 @@ export { applyPreset } from './config/apply-preset.js'
 export { PRESETS, type ApiUserSource, type Preset, type PresetName, type ResolvedPreset, type TenantIssuer, type TenantIssuerSpec, type TokenQuirks } from './config/presets.js'
 export { safeReturnTo } from './return-to.js'
 export { memoryStore } from './session/memory-store.js'
-export { isCoordinating, type CoordinatingStore, type DpopKey, type MaybePromise, type SessionData, type SessionIdentity, type SessionStore, type StandardClaims, type TokenSet, type UserClaims } from './session-types.js'
+export { isCoordinating, type ApiToken, type CoordinatingStore, type DpopKey, type MaybePromise, type SessionData, type SessionIdentity, type SessionStore, type StandardClaims, type TokenSet, type UserClaims } from './session-types.js'
 export { createCookieCodec, type CookieCodec } from './session/cookie-codec.js'
 
 /**

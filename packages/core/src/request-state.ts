@@ -4,7 +4,7 @@
  */
 import { now } from './clock.js'
 import { sessionOf, noSession, persist, cookiesOf, type Context } from './context.js'
-import { causedByStatus, isCodegrantError } from './errors.js'
+import { causedByStatus, CodegrantError, isCodegrantError } from './errors.js'
 import type { LoginOptions } from './config/authorization-params.js'
 import { fetchUserinfo } from './flow/userinfo.js'
 import { dpopResourceFetch } from './provider/dpop.js'
@@ -12,7 +12,10 @@ import { appLogin } from './routes/login.js'
 import { refreshDue } from './flow/refresh.js'
 import { userClaims } from './session/claims.js'
 import { identityOf } from './session/identity.js'
-import type { SessionData, TokenSet, UserClaims } from './session/store.js'
+import type { ApiSettings } from './config/resolved.js'
+import type { ProviderRuntime } from './providers.js'
+import type { ApiToken, SessionData, TokenSet, UserClaims } from './session/store.js'
+import { apiUrl, type SessionWriter } from './wallet.js'
 
 /** When a session began and when it ends, in seconds since the epoch. */
 export interface SessionTimes {
@@ -72,14 +75,40 @@ export interface OAuthRequestState {
    */
   accessToken(): Promise<string>
   /**
+   * The access token for the API `api` of `OAUTH_APIS` (option `apis`): with token mode `login`
+   * the session's own; otherwise the API's own token (its `resource`, audience and scope), obtained
+   * on first use (RFC 8707 §2.2 refresh-token grant, or RFC 8693 token exchange), kept with the
+   * session and renewed when due. Concurrent calls for one session and API share one grant.
+   *
+   * @throws TypeError for a name `OAUTH_APIS` does not list; CodegrantError as `accessToken()`,
+   *   and `codegrant/provider_mismatch` when the API takes another provider's tokens (`OAUTH_<API>_PROVIDER`).
+   * @example
+   * const token = await req.oauth.accessToken('orders')
+   */
+  accessToken(api: string): Promise<string>
+  /**
    * `fetch` to a protected resource with the access token in the `Authorization` header,
    * refreshing and retrying once when the resource answers 401.
+   *
+   * A URL under the base URL of one of `OAUTH_APIS` goes with that API's token (the longest base
+   * URL that holds it), as `fetch(api, path)` would send it.
    *
    * @throws CodegrantError the `accessToken()` errors (`codegrant/store_unavailable` included).
    * @see [RFC 6750 §2.1 — Authorization Request Header Field](https://www.rfc-editor.org/rfc/rfc6750.html#section-2.1)
    * @see [RFC 9449 §7 — Protected Resource Access with a DPoP-bound token](https://www.rfc-editor.org/rfc/rfc9449.html#section-7)
    */
   fetch(input: string | URL, init?: RequestInit): Promise<Response>
+  /**
+   * `fetch` to `path` under the base URL of the API `api` (`OAUTH_<API>_URL`), with that API's own
+   * token (see `accessToken(api)`), DPoP-bound when the session is; when the API answers 401 the
+   * token is renewed once and the call retried. The path may not leave the base URL (`..`, encoded
+   * slashes, another URL: `codegrant/origin_not_allowed`).
+   *
+   * @throws TypeError for a name `OAUTH_APIS` does not list; CodegrantError as `accessToken(api)`.
+   * @example
+   * const items = await (await req.oauth.fetch('orders', '/items')).json()
+   */
+  fetch(api: string, path: string, init?: RequestInit): Promise<Response>
   /**
    * Refreshes the tokens now, however long the access token has left, and saves
    * them in the session. For an app that knows the token is stale before it expires (the
@@ -200,6 +229,11 @@ async function forceRefresh(context: Context): Promise<SessionData['tokens']> {
 }
 
 async function authorizedFetch(context: Context, input: string | URL, init: RequestInit = {}): Promise<Response> {
+  // a URL of an API with a token of its own goes with that token (no cost without OAUTH_APIS)
+  if (context.engine.config.apis.length > 0 && URL.canParse(input)) {
+    const api = context.engine.wallet.apiFor(new URL(input))
+    if (api) return apiFetch(context, api, new URL(input), init)
+  }
   const send = async (session: SessionData) => {
     // a DPoP-bound token goes with a proof of the session's key (provider/dpop.ts)
     const runtime = session.dpop && (await providerOf(context, session).resolve()).dpop
@@ -218,6 +252,67 @@ async function authorizedFetch(context: Context, input: string | URL, init: Requ
   if (response.status !== 401 || !session.tokens.refreshToken) return response
   await response.body?.cancel()
   return send(await refreshSession(context, session))
+}
+
+/** The session an API call is made for, and its provider, which must be the one the API takes tokens of. */
+function apiSession(context: Context, api: ApiSettings): { session: SessionData; runtime: ProviderRuntime } {
+  const session = sessionOf(context)
+  if (!session) throw noSession(context)
+  const runtime = providerOf(context, session)
+  if (api.provider !== undefined && api.provider !== runtime.name) {
+    throw new CodegrantError('codegrant/provider_mismatch', `The API ${api.name} takes tokens of the provider ${api.provider}; this session is from ${runtime.name}. Sign in with ${api.provider} to call it.`)
+  }
+  return { session, runtime }
+}
+
+/** Makes a session with new API tokens the request's; cookie sessions also get their cookie (a store's record is written by the wallet). */
+function writerOf(context: Context): SessionWriter {
+  return (fresh) => {
+    context.session = fresh
+    return context.engine.backend.kind === 'cookie' ? persist(context, fresh) : undefined
+  }
+}
+
+/** `api`'s own token for the request's session (see `Wallet`); `renew`: one the API refused. */
+async function apiToken(context: Context, api: ApiSettings, renew?: string): Promise<ApiToken> {
+  const { wallet } = context.engine
+  const { session, runtime } = apiSession(context, api)
+  const ready = wallet.ready(session, api, renew)
+  if (ready) return ready
+  // the login's token first: an exchange presents it, and a resource grant must not spend the
+  // refresh token while the login's own refresh is due (both would spend it)
+  await accessToken(context)
+  return wallet.token(runtime, api, apiSession(context, api).session, writerOf(context), renew)
+}
+
+async function apiAccessToken(context: Context, name: string): Promise<string> {
+  const api = context.engine.wallet.api(name)
+  if (api.token === 'login') {
+    apiSession(context, api)
+    return accessToken(context)
+  }
+  return (await apiToken(context, api)).accessToken
+}
+
+/** `fetch` to `url` (under `api`'s base URL) with `api`'s token, renewed and retried once on a 401. */
+async function apiFetch(context: Context, api: ApiSettings, url: URL, init: RequestInit = {}): Promise<Response> {
+  if (api.token === 'login') {
+    apiSession(context, api)
+    return authorizedFetch(context, url, init)
+  }
+  const send = async (token: ApiToken) => {
+    const { session, runtime } = apiSession(context, api)
+    const dpop = token.tokenType === 'DPoP' && session.dpop ? (await runtime.resolve()).dpop : undefined
+    if (dpop && session.dpop) return dpopResourceFetch(dpop, session.dpop, token.accessToken, url, init)
+    const headers = new Headers(init.headers)
+    headers.set('authorization', `Bearer ${token.accessToken}`)
+    return fetch(url, { ...init, headers })
+  }
+  const token = await apiToken(context, api)
+  const response = await send(token)
+  if (response.status !== 401) return response
+  await response.body?.cancel()
+  return send(await apiToken(context, api, token.accessToken))
 }
 
 /** The provider's userinfo for the signed-in user (its `sub` must be the session identity's), with a fresh access token. */
@@ -262,11 +357,18 @@ const STATE_PROTOTYPE: ThisType<AttachedState> & OAuthRequestState = {
     if (!session) return undefined
     return { issuedAt: session.iat, expiresAt: session.exp, idleExpiresAt: session.uat + context.engine.config.sessionIdleTimeout }
   },
-  accessToken() {
-    return accessToken(this[CONTEXT])
+  accessToken(api?: string) {
+    return api === undefined ? accessToken(this[CONTEXT]) : apiAccessToken(this[CONTEXT], api)
   },
-  fetch(input, init) {
-    return authorizedFetch(this[CONTEXT], input, init)
+  fetch(input: string | URL, pathOrInit?: string | RequestInit, init?: RequestInit) {
+    const context = this[CONTEXT]
+    if (typeof pathOrInit !== 'string') return authorizedFetch(context, input, pathOrInit)
+    try {
+      const api = context.engine.wallet.api(String(input))
+      return apiFetch(context, api, apiUrl(api, pathOrInit), init)
+    } catch (error) {
+      return Promise.reject(error)
+    }
   },
   refresh() {
     return forceRefresh(this[CONTEXT])

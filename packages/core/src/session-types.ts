@@ -32,6 +32,12 @@ export interface TokenSet {
   expiresIn?: number
 }
 
+/**
+ * One API's token (`OAUTH_APIS`), as kept in the session's wallet: obtained on first use for that
+ * API alone (its `aud` and scope), never sent anywhere else.
+ */
+export type ApiToken = Pick<TokenSet, 'accessToken' | 'tokenType' | 'scope' | 'expiresAt' | 'expiresIn'>
+
 /** The standard OpenID Connect claims (OpenID Connect Core 1.0 §5.1), all optional but `sub`. */
 export interface StandardClaims {
   sub: string
@@ -101,6 +107,12 @@ export interface SessionData {
   dpop?: DpopKey
   /** What the app's `onLogin` hook added to the session (kept in the cookie with the rest). */
   data?: Record<string, unknown>
+  /**
+   * The wallet: each API's own token (`OAUTH_APIS` with token mode `resource` or `exchange`), by
+   * API name, obtained on first use. A new login starts without; a refresh of the login's tokens
+   * keeps them (same grant, same user: each is refreshed on its own when due).
+   */
+  apis?: Record<string, ApiToken>
   /**
    * Sessions from before `identity` was kept: the provider the user signed in with, by name, when
    * the app had several. No longer written (`identity.provider` is).

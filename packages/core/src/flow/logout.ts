@@ -3,20 +3,27 @@ import * as oauth from 'oauth4webapi'
 import type { OAuthConfig, ProviderSettings } from '../config/resolved.js'
 import { assertionHint } from '../provider/client-auth.js'
 import type { Provider } from '../provider/metadata.js'
-import type { SessionData } from '../session/store.js'
+import type { ApiToken, SessionData } from '../session/store.js'
 
 /**
  * Where the browser goes after the local session is gone: the provider's end_session_endpoint
  * with `id_token_hint` (OpenID RP-Initiated Logout 1.0 §2), else the post-logout URI.
- * Revokes the refresh token first where the provider supports it (RFC 7009); a failure to
- * revoke never blocks the logout.
+ * Revokes the session's API tokens (`OAUTH_APIS`) and then its refresh token first where the
+ * provider supports it (RFC 7009); a failure to revoke never blocks the logout.
  */
-export async function finishLogout(config: OAuthConfig, settings: ProviderSettings | undefined, provider: Provider | undefined, session: SessionData | undefined, localReturnTo: string | undefined): Promise<string> {
+export async function finishLogout(config: OAuthConfig, settings: ProviderSettings | undefined, provider: Provider | undefined, session: SessionData | undefined, localReturnTo: string | undefined, apiTokens: readonly ApiToken[] = []): Promise<string> {
   // no provider to tell: back to the app (its base URL, every provider's default post-logout URI)
   const back = localReturnTo ?? settings?.postLogoutRedirectUri ?? config.baseUrl.href
   if (!settings || !provider) return back
   const { as, client, endpointAuth, http } = provider
   const token = session?.tokens.refreshToken ?? session?.tokens.accessToken
+  if (as.revocation_endpoint && apiTokens.length > 0) {
+    // each API's own token first: revoking the refresh token may end the grant they came from
+    config.logger.debug(`logout: revoking ${apiTokens.length} API token(s)`)
+    const revoked = await Promise.allSettled(apiTokens.map(async ({ accessToken }) =>
+      oauth.processRevocationResponse(await oauth.revocationRequest(as, client, endpointAuth.revocation_endpoint, accessToken, { ...http, additionalParameters: { token_type_hint: 'access_token' } }))))
+    for (const result of revoked) if (result.status === 'rejected') config.logger.warn(`API token revocation at logout failed (the local session is ended anyway): ${describe(result.reason)}`)
+  }
   if (token && as.revocation_endpoint) {
     config.logger.debug(`logout: revoking the ${session?.tokens.refreshToken ? 'refresh' : 'access'} token at ${new URL(as.revocation_endpoint).origin}${new URL(as.revocation_endpoint).pathname}`)
     try {

@@ -17,7 +17,12 @@ const UNSAVED_TTL_MS = 10 * 60_000
 
 /** True when the access token is expired or will be within the skew (capped at half its life). */
 export function refreshDue(config: OAuthConfig, session: SessionData, now: number): boolean {
-  const { expiresAt, expiresIn } = session.tokens
+  return tokenDue(config, session.tokens, now)
+}
+
+/** True when `tokens` (the session's, or an API's) expire within the skew (capped at half their life). */
+export function tokenDue(config: OAuthConfig, tokens: { expiresAt?: number; expiresIn?: number }, now: number): boolean {
+  const { expiresAt, expiresIn } = tokens
   if (expiresAt === undefined) return false
   const skew = expiresIn === undefined ? config.refreshSkew : Math.min(config.refreshSkew, expiresIn / 2)
   return expiresAt - now <= skew

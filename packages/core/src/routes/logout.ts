@@ -28,6 +28,8 @@ export async function logout(context: Context): Promise<CoreResponse> {
   // clearing only the cookie would leave a record behind that the user believes gone
   if (context.unavailable) throw context.unavailable
   const session = sessionOf(context)
+  const apiTokens = session ? context.engine.wallet.tokensOf(session) : []
+  if (session) context.engine.wallet.forget(session)
   const cleared = backend.clear(cookiesOf(context), session)
   const cookies = cleared instanceof Promise ? await cleared : cleared
   context.session = undefined
@@ -36,7 +38,7 @@ export async function logout(context: Context): Promise<CoreResponse> {
   // the session's provider ends its session; signed out, the default one (if any) is told too
   const runtime = providers.preferred(session)
   const resolved = await runtime?.resolve().catch(() => undefined)
-  return redirect(await finishLogout(config, runtime?.settings, resolved, session, localReturnTo), cookies)
+  return redirect(await finishLogout(config, runtime?.settings, resolved, session, localReturnTo, apiTokens), cookies)
 }
 
 function confirmLogout(config: OAuthConfig): CoreResponse {

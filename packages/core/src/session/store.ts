@@ -5,7 +5,7 @@
  */
 import type { SessionData, SessionIdentity, UserClaims } from '../session-types.js'
 
-export { isCoordinating, type CoordinatingStore, type DpopKey, type MaybePromise, type SessionData, type SessionIdentity, type SessionStore, type StandardClaims, type TokenSet, type UserClaims } from '../session-types.js'
+export { isCoordinating, type ApiToken, type CoordinatingStore, type DpopKey, type MaybePromise, type SessionData, type SessionIdentity, type SessionStore, type StandardClaims, type TokenSet, type UserClaims } from '../session-types.js'
 
 /** The session's user: its own claims, or its (already validated) ID token's. */
 export function sessionUser(session: SessionData): UserClaims {
