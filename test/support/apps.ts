@@ -25,7 +25,10 @@ type Handler = (req: IncomingMessage, res: ServerResponse) => void
  * (gets a token, then fails with the app's own 500); for step-up and silent login `/recent`
  * (`maxAge: 300`), `/phr` (`acr: 'phr'`), `/unreachable-acr` (an acr no provider here gives),
  * `/silent` (`silentLogin: true`), `/start-login?hint=…` (the app's own `oauth.login()`), and
- * `/api/provider` (the session's provider, by name).
+ * `/api/provider` (the session's provider, by name); for the APIs of `OAUTH_APIS` (issue 20)
+ * `/api/call/:api` (`oauth.fetch(api, '/')`, the API's answer passed on, as in the examples),
+ * `/api/call/:api/path?path=…` (`oauth.fetch(api, path)`), `/api/fetch-url?url=…`
+ * (`oauth.fetch(url)`) and `/api/api-token/:api` (`accessToken(api)`, answers only whether it got one).
  */
 export async function buildHandler(framework: Framework, options: OAuthOptions, userinfo: string, caught: Caught = () => {}): Promise<Handler> {
   if (framework === 'express4' || framework === 'express5') return expressApp(framework === 'express4' ? express4 : express5, options, userinfo, caught)
@@ -52,6 +55,28 @@ function errorStatus(error: unknown, caught: Caught): { status: number; body: un
   const status = typeof error === 'object' && error !== null && 'status' in error && typeof error.status === 'number' ? error.status : 500
   const code = typeof error === 'object' && error !== null && 'code' in error ? error.code : 'internal'
   return { status, body: { error: code } }
+}
+
+/** An API's answer as it is (JSON, or its text). */
+async function passedOn(response: Response) {
+  const text = await response.text()
+  let body: unknown = text
+  try {
+    body = JSON.parse(text)
+  } catch {
+    // not JSON: passed on as text
+  }
+  return { status: response.status, body }
+}
+
+/** The suite's API routes, the same in every framework: a call, and what answers it. */
+async function apiRoute(oauth: OAuthRequestState, route: 'call' | 'path' | 'url' | 'token', api: string, input: string, caught: Caught): Promise<{ status: number; body: unknown }> {
+  try {
+    if (route === 'token') return { status: 200, body: { token: (await oauth.accessToken(api)).length > 0 } }
+    return await passedOn(await (route === 'url' ? oauth.fetch(input) : oauth.fetch(api, route === 'call' ? '/' : input)))
+  } catch (error) {
+    return errorStatus(error, caught)
+  }
 }
 
 /** What `/start-login` asks `oauth.login()` for: the same in every framework. */
@@ -123,6 +148,13 @@ function expressApp(express: typeof express5, options: OAuthOptions, userinfo: s
   })
   app.get('/api/data', requireAuth(), (req, res) => void res.json({ data: req.oauth.data ?? null }))
   app.get('/api/provider', (req, res) => void res.json({ provider: req.oauth.provider ?? null }))
+  const apiRoutes = [['/api/call/:api', 'call'], ['/api/call/:api/path', 'path'], ['/api/fetch-url', 'url'], ['/api/api-token/:api', 'token']] as const
+  for (const [path, route] of apiRoutes) {
+    app.get(path, async (req, res) => {
+      const { status, body } = await apiRoute(req.oauth, route, String(req.params.api ?? ''), String(req.query[route] ?? ''), caught)
+      res.status(status).json(body)
+    })
+  }
   return app
 }
 
@@ -186,6 +218,14 @@ function koaApp(Koa: typeof Koa3, options: OAuthOptions, userinfo: string, caugh
   })
   router.get('/api/data', requireAuth(), (ctx) => { ctx.body = { data: ctx.state.oauth.data ?? null } })
   router.get('/api/provider', (ctx) => { ctx.body = { provider: ctx.state.oauth.provider ?? null } })
+  const apiRoutes = [['/api/call/:api', 'call'], ['/api/call/:api/path', 'path'], ['/api/fetch-url', 'url'], ['/api/api-token/:api', 'token']] as const
+  for (const [path, route] of apiRoutes) {
+    router.get(path, async (ctx) => {
+      const { status, body } = await apiRoute(ctx.state.oauth, route, String(ctx.params.api ?? ''), String(ctx.query[route] ?? ''), caught)
+      ctx.status = status
+      ctx.body = body
+    })
+  }
   app.use(router.routes())
   return app.callback()
 }
@@ -248,6 +288,13 @@ async function fastifyApp(fastify: typeof fastify5, options: OAuthOptions, useri
   })
   app.get('/api/data', { preHandler: requireAuth() }, async (request) => ({ data: request.oauth.data ?? null }))
   app.get('/api/provider', async (request) => ({ provider: request.oauth.provider ?? null }))
+  const apiRoutes = [['/api/call/:api', 'call'], ['/api/call/:api/path', 'path'], ['/api/fetch-url', 'url'], ['/api/api-token/:api', 'token']] as const
+  for (const [path, route] of apiRoutes) {
+    app.get<{ Params: { api?: string }; Querystring: Record<string, string | undefined> }>(path, async (request, reply) => {
+      const { status, body } = await apiRoute(request.oauth, route, String(request.params.api ?? ''), String(request.query[route] ?? ''), caught)
+      return reply.code(status).send(body)
+    })
+  }
   await app.ready()
   return handler!
 }

@@ -5,10 +5,10 @@
  *
  * A `resource` grant spends the session's refresh token, which a rotating provider replaces at
  * every use; using a spent one makes the provider revoke the whole grant (RFC 9700 §4.14.2). So
- * the grants of one session that spend its refresh token run one after the other — in this
- * process, and across instances under the session's own refresh lock (the one the login's refresh
- * takes) — each with the newest refresh token. Exchanges (RFC 8693) spend nothing: they are only
- * one at a time per session and API (a lock per API).
+ * the grants of one session run one after the other — in this process, and across instances
+ * under the session's own refresh lock (the one the login's refresh takes) — each with the newest
+ * refresh token and writing over the record the last one left. Exchanges (RFC 8693) spend no
+ * refresh token but write the same record, so they queue the same way.
  */
 import { randomUUID } from 'node:crypto'
 import { now } from './clock.js'
@@ -59,7 +59,7 @@ export function createWallet(config: OAuthConfig, store: SessionStore | undefine
   const own = config.apis.filter((api) => api.token !== 'login')
   // one grant per session and API in this process, shared by every request that asks meanwhile
   const flights = singleFlight<string, ApiToken>()
-  // one refresh-token grant at a time per session in this process (the refresh token rotates)
+  // one grant at a time per session in this process (the refresh token rotates; writes build on each other)
   const chains = new Map<string, Promise<unknown>>()
   // refresh tokens spent by this process's grants → their successors, for requests with an older cookie
   const rotated = new Map<string, { to: string; until: number }>()
@@ -83,9 +83,13 @@ export function createWallet(config: OAuthConfig, store: SessionStore | undefine
     kept.set(sid, tokens)
     if (kept.size > KEPT_SESSIONS) kept.delete(kept.keys().next().value!)
   }
+  /** The session's token for `name`, or the one this process kept for it, whichever lasts longer (a cookie may predate it). */
   const held = (session: SessionData, name: string): ApiToken | undefined => {
-    const token = session.apis?.[name]
-    return isApiToken(token) ? token : kept.get(session.sid)?.[name]
+    const own = session.apis?.[name]
+    const token = isApiToken(own) ? own : undefined
+    const mine = kept.get(session.sid)?.[name]
+    if (!token || !mine) return token ?? mine
+    return (mine.expiresAt ?? Infinity) > (token.expiresAt ?? Infinity) ? mine : token
   }
   const usable = (token: ApiToken | undefined, renew: string | undefined, at: number): token is ApiToken =>
     token !== undefined && token.accessToken !== renew && !tokenDue(config, token, at)
@@ -140,7 +144,10 @@ export function createWallet(config: OAuthConfig, store: SessionStore | undefine
       return result.token
     }
     if (!store || !canLock(store)) return attempt()
-    const key = api.token === 'resource' ? session.sid : `${session.sid}:api:${api.name}`
+    // the session's own lock, the one its refresh takes: each write starts from the record the
+    // last one left (an exchange written over a resource grant's record would bring back a spent
+    // refresh token)
+    const key = session.sid
     const { lockMs, waitMs } = lockTimes(config)
     const owner = randomUUID()
     const deadline = Date.now() + waitMs
@@ -183,15 +190,12 @@ export function createWallet(config: OAuthConfig, store: SessionStore | undefine
       const flight = flights.get(key)
       if (flight && !flight.done) return flight.result
       const run = () => grant(runtime, api, session, write, renew)
-      let result: Promise<ApiToken>
-      if (api.token === 'resource') {
-        // after whatever spends this session's refresh token in this process
-        const before = chains.get(session.sid) ?? Promise.resolve()
-        result = before.then(run, run)
-        const settled = result.catch(() => undefined)
-        chains.set(session.sid, settled)
-        void settled.then(() => { if (chains.get(session.sid) === settled) chains.delete(session.sid) })
-      } else result = run()
+      // after the session's other grants in this process: each starts from what the last left
+      const before = chains.get(session.sid) ?? Promise.resolve()
+      const result = before.then(run, run)
+      const settled = result.catch(() => undefined)
+      chains.set(session.sid, settled)
+      void settled.then(() => { if (chains.get(session.sid) === settled) chains.delete(session.sid) })
       return flights.start(key, { result }, () => 0).result
     },
     tokensOf(session) {

@@ -1,4 +1,4 @@
-import { describe } from '../failures.js'
+import { describe, providerRefusal } from '../failures.js'
 import * as oauth from 'oauth4webapi'
 import type { OAuthConfig, ProviderSettings } from '../config/resolved.js'
 import { assertionHint } from '../provider/client-auth.js'
@@ -22,7 +22,13 @@ export async function finishLogout(config: OAuthConfig, settings: ProviderSettin
     config.logger.debug(`logout: revoking ${apiTokens.length} API token(s)`)
     const revoked = await Promise.allSettled(apiTokens.map(async ({ accessToken }) =>
       oauth.processRevocationResponse(await oauth.revocationRequest(as, client, endpointAuth.revocation_endpoint, accessToken, { ...http, additionalParameters: { token_type_hint: 'access_token' } }))))
-    for (const result of revoked) if (result.status === 'rejected') config.logger.warn(`API token revocation at logout failed (the local session is ended anyway): ${describe(result.reason)}`)
+    for (const result of revoked) {
+      if (result.status === 'fulfilled') continue
+      // RFC 7009 §2.2.1: a provider that cannot revoke such tokens (structured JWTs) says so; they
+      // then live until they expire, and the refresh token's revocation below ends their grant
+      if (providerRefusal(result.reason)?.code === 'unsupported_token_type') config.logger.debug('logout: the provider does not revoke API tokens of this kind (they stay valid until they expire)')
+      else config.logger.warn(`API token revocation at logout failed (the local session is ended anyway): ${describe(result.reason)}`)
+    }
   }
   if (token && as.revocation_endpoint) {
     config.logger.debug(`logout: revoking the ${session?.tokens.refreshToken ? 'refresh' : 'access'} token at ${new URL(as.revocation_endpoint).origin}${new URL(as.revocation_endpoint).pathname}`)

@@ -1,0 +1,258 @@
+/**
+ * Calling APIs on the user's behalf (issue 20, `OAUTH_APIS`): each API gets a token of its own —
+ * its `aud`, its scope — from the real dev provider (RFC 8707 refresh-token grants with
+ * `resource`, RFC 8693 token exchange), checked by real resource servers on loopback
+ * (support/apis.ts) as a real API checks them, through the suite's app on every framework version.
+ */
+import { startDevProvider, TOKEN_EXCHANGE, type DevProvider } from '@codegrant/dev-provider'
+import type { OAuthOptions } from '@codegrant/core'
+import { redisStore, type RedisStore } from '@codegrant/redis'
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest'
+
+import { API, createAgent, HTML, login, type Agent, type Hop } from './support/agent.js'
+import { buildHandler, FRAMEWORKS, openStage, type Framework, type Stage } from './support/apps.js'
+import { startTestApi, type TestApi } from './support/apis.js'
+import { appOptions, captureLogs, CLIENT_ID, CLIENT_SECRET, SECRET_A } from './support/provider.js'
+import { startRedis, type RedisServer } from './support/redis.js'
+
+/** The API tokens' lifetime at the provider, seconds: the login's lasts 300. */
+const API_TOKEN_TTL = 60
+const SESSION = 'codegrant.session'
+
+let stage: Stage
+let dev: DevProvider
+let orders: TestApi
+let billing: TestApi
+let shipping: TestApi
+let secure: TestApi
+let redis: RedisServer | undefined
+const opened: RedisStore[] = []
+
+beforeAll(async () => {
+  stage = await openStage()
+  dev = await startDevProvider({
+    quiet: true,
+    accessTokenTtl: 300,
+    clients: [{
+      client_id: CLIENT_ID,
+      client_secret: CLIENT_SECRET,
+      redirect_uris: [`${stage.url}/auth/callback`],
+      post_logout_redirect_uris: [`${stage.url}/`],
+      grant_types: ['authorization_code', 'refresh_token', TOKEN_EXCHANGE],
+    }],
+  })
+  ;[orders, billing, shipping, secure] = await Promise.all([
+    startTestApi({ provider: dev, name: 'orders', scopes: { read: 'orders:read', write: 'orders:write' }, accessTokenTtl: API_TOKEN_TTL }),
+    startTestApi({ provider: dev, name: 'billing', scopes: { read: 'billing:read', write: 'billing:write' }, audience: 'billing-api', accessTokenTtl: API_TOKEN_TTL }),
+    startTestApi({ provider: dev, name: 'shipping', scopes: { read: 'shipping:read', write: 'shipping:write' }, accessTokenTtl: API_TOKEN_TTL }),
+    startTestApi({ provider: dev, name: 'secure', scopes: { read: 'secure:read', write: 'secure:write' }, dpop: true, accessTokenTtl: API_TOKEN_TTL }),
+  ])
+}, 30_000)
+
+afterAll(async () => {
+  await Promise.all(opened.map((store) => store.close()))
+  await redis?.close()
+  await Promise.all([orders?.close(), billing?.close(), shipping?.close(), secure?.close()])
+  await dev?.close()
+  await stage?.close()
+})
+
+afterEach(() => {
+  vi.useRealTimers()
+})
+
+/** orders: a resource grant (RFC 8707); billing: token exchange for an audience (RFC 8693). */
+const twoApis = (): OAuthOptions['apis'] => ({
+  orders: { url: orders.url, resource: orders.resource, scope: 'orders:read' },
+  billing: { url: `${billing.url}/`, audience: 'billing-api', scope: 'billing:read', token: 'exchange' },
+})
+
+let logs: ReturnType<typeof captureLogs>
+let agent: Agent
+beforeEach(() => {
+  logs = captureLogs()
+  agent = createAgent()
+})
+
+const mount = async (framework: Framework, extra: OAuthOptions) => stage.mount(await buildHandler(framework, appOptions(dev, stage.url, logs, extra), `${dev.issuer}/me`))
+const get = (path: string, headers: Record<string, string> = API) => agent.request(`${stage.url}${path}`, { headers })
+const signIn = async () => expect((await login(agent, stage.url, 'alice')).last.status).toBe(200)
+/** The tokens an API received from now on. */
+const mark = (api: TestApi) => {
+  const from = api.received.length
+  return () => api.received.slice(from)
+}
+const distinct = (received: readonly { token: string }[]) => new Set(received.map((entry) => entry.token)).size
+/** Every token the APIs ever received. */
+const allTokens = () => [orders, billing, shipping, secure].flatMap((api) => api.received.map((entry) => entry.token))
+/** No API token in what the app answered or logged. */
+const expectNoToken = (hops: readonly Hop[]) => {
+  for (const token of allTokens()) {
+    for (const hop of hops) expect(hop.body).not.toContain(token)
+    for (const line of logs.lines) expect(line).not.toContain(token)
+  }
+}
+const moveClock = (seconds: number) => {
+  vi.useFakeTimers({ toFake: ['Date'] })
+  vi.setSystemTime(Date.now() + seconds * 1000)
+}
+
+describe.each(FRAMEWORKS)('%s', (framework) => {
+  it('two APIs each get a token with their own aud and scope, and never the other\'s; a second call uses the kept token', async () => {
+    await mount(framework, { apis: twoApis() })
+    await signIn()
+    const [toOrders, toBilling] = [mark(orders), mark(billing)]
+    const answers = [await get('/api/call/orders'), await get('/api/call/billing'), await get('/api/call/orders'), await get('/api/call/billing')]
+    expect(answers.map((hop) => hop.status)).toEqual([200, 200, 200, 200])
+    expect(JSON.parse(answers[0]!.body)).toMatchObject({ api: 'orders', sub: 'alice', scope: 'orders:read' })
+    expect(JSON.parse(answers[1]!.body)).toMatchObject({ api: 'billing', sub: 'alice', scope: 'billing:read' })
+    // each API received one token, its own: its aud and scope, never the other's
+    expect([distinct(toOrders()), distinct(toBilling())]).toEqual([1, 1])
+    expect(toOrders().map((entry) => [entry.claims?.aud, entry.claims?.scope])).toEqual([[orders.audience, 'orders:read'], [orders.audience, 'orders:read']])
+    expect(toBilling().map((entry) => [entry.claims?.aud, entry.claims?.scope])).toEqual([['billing-api', 'billing:read'], ['billing-api', 'billing:read']])
+    expect(toOrders()[0]?.token).not.toBe(toBilling()[0]?.token)
+    expect(await get('/api/api-token/orders')).toMatchObject({ status: 200, body: '{"token":true}' })
+    expectNoToken(answers)
+  })
+})
+
+describe('the wallet', () => {
+  const framework: Framework = 'express5'
+
+  it('token exchange (RFC 8693) presents the session\'s access token: one exchange for the API, the login token never sent to it', async () => {
+    await mount(framework, { apis: twoApis() })
+    await signIn()
+    const exchanges = dev.count('grant.success', TOKEN_EXCHANGE)
+    const toBilling = mark(billing)
+    expect((await get('/api/call/billing')).status).toBe(200)
+    expect((await get('/api/call/billing')).status).toBe(200)
+    expect(dev.count('grant.success', TOKEN_EXCHANGE)).toBe(exchanges + 1)
+    expect(toBilling().map((entry) => entry.claims?.aud)).toEqual(['billing-api', 'billing-api'])
+  })
+
+  it.each(['cookie', 'memory'] as const)('20 concurrent calls to two APIs after their tokens expired: exactly one grant per API (%s sessions)', async (sessionStore) => {
+    await mount(framework, { apis: twoApis(), sessionStore })
+    await signIn()
+    expect((await get('/api/call/orders')).status).toBe(200)
+    expect((await get('/api/call/billing')).status).toBe(200)
+    moveClock(API_TOKEN_TTL + 5)
+    const [toOrders, toBilling] = [mark(orders), mark(billing)]
+    const calls = await Promise.all(Array.from({ length: 20 }, (_, index) => get(`/api/call/${index % 2 ? 'billing' : 'orders'}`)))
+    expect(calls.map((hop) => `${hop.status} ${hop.status === 200 ? '' : hop.body}`.trim())).toEqual(Array(20).fill('200'))
+    expect([toOrders().length, toBilling().length]).toEqual([10, 10])
+    expect([distinct(toOrders()), distinct(toBilling())]).toEqual([1, 1])
+    // the rotated refresh token was kept: the session goes on (another expiry, another grant)
+    moveClock(API_TOKEN_TTL + 5)
+    const again = await get('/api/call/orders')
+    expect(again.status, again.body).toBe(200)
+    expect(distinct(toOrders())).toBe(2)
+  })
+
+  it('DPoP-bound sessions get DPoP-bound API tokens, sent with a proof of the session\'s key', async () => {
+    await mount(framework, { dpop: true, apis: { secure: { url: secure.url, resource: secure.resource, scope: 'secure:read' } } })
+    await signIn()
+    const toSecure = mark(secure)
+    const answer = await get('/api/call/secure')
+    expect(answer.status, answer.body).toBe(200)
+    expect(toSecure().map((entry) => entry.scheme)).toEqual(['DPoP'])
+    expect((toSecure()[0]?.claims?.cnf as { jkt?: string } | undefined)?.jkt).toMatch(/^[\w-]{43}$/)
+  })
+
+  it('logout revokes every API token, then the refresh token', async () => {
+    await mount(framework, { apis: twoApis() })
+    await signIn()
+    expect((await get('/api/call/orders')).status).toBe(200)
+    expect((await get('/api/call/billing')).status).toBe(200)
+    const revocations = () => dev.events.filter((event) => event.name.startsWith('revocation.')).map((event) => event.error ?? event.tokenType ?? 'unknown')
+    const before = revocations().length
+    const out = await agent.request(`${stage.url}/auth/logout`, { method: 'POST', headers: { ...HTML, 'sec-fetch-site': 'same-origin' } })
+    expect(out.status).toBe(302)
+    // the provider was asked to revoke both API tokens (oidc-provider cannot revoke its JWT access
+    // tokens: RFC 7009 unsupported_token_type), then the refresh token, which ends their grant
+    expect(revocations().slice(before)).toEqual(['unsupported_token_type', 'unsupported_token_type', 'refresh_token'])
+    expect(logs.lines.filter((line) => line.includes('revocation'))).toEqual([])
+    expect((await get('/api/call/orders')).status).toBe(401)
+  })
+
+  it('oauth.fetch(url) sends the token of the API whose base URL holds the URL', async () => {
+    await mount(framework, { apis: twoApis() })
+    await signIn()
+    const toOrders = mark(orders)
+    const answer = await get(`/api/fetch-url?url=${encodeURIComponent(`${orders.url}/items`)}`)
+    expect(answer.status).toBe(200)
+    expect(toOrders().map((entry) => [entry.path, entry.claims?.aud])).toEqual([['/items', orders.audience]])
+  })
+
+  it.each(['../x', '..%2fx', '%2e%2e/x', 'a/%2E%2E/%2e%2e/x', 'a%2fb', '..\\x', '//evil.example/x', 'http://evil.example/x'])('a path that leaves the API\'s base URL is refused before anything is sent: %s', async (path) => {
+    await mount(framework, { apis: { orders: { url: `${orders.url}/v1`, resource: orders.resource, scope: 'orders:read' } } })
+    await signIn()
+    const toOrders = mark(orders)
+    const answer = await get(`/api/call/orders/path?path=${encodeURIComponent(path)}`)
+    expect(answer.status).toBe(500)
+    expect(JSON.parse(answer.body)).toEqual({ error: 'codegrant/origin_not_allowed' })
+    expect(toOrders()).toEqual([])
+  })
+
+  it('a name OAUTH_APIS does not list is the app\'s error, naming the ones it lists', async () => {
+    await mount(framework, { apis: twoApis() })
+    await signIn()
+    const answer = await get('/api/call/payroll')
+    expect(answer.status).toBe(500)
+  })
+
+  it('three API tokens in a cookie session: measured, and when they no longer fit the session is written without them and they are kept in process, with a warning naming OAUTH_SESSION_STORE', async () => {
+    const three = { ...twoApis(), shipping: { url: shipping.url, resource: shipping.resource, scope: 'shipping:read' } }
+    await mount(framework, { apis: three })
+    await signIn()
+    const sessionBytes = () => [...agent.cookies(stage.url)].filter(([name]) => name.startsWith(SESSION)).reduce((sum, [name, value]) => sum + name.length + value.length + 1, 0)
+    const before = sessionBytes()
+    for (const api of ['orders', 'billing', 'shipping']) expect((await get(`/api/call/${api}`)).status).toBe(200)
+    const after = sessionBytes()
+    console.info(`session cookie: ${before} bytes signed in, ${after} bytes with three API tokens`)
+    expect(after).toBeGreaterThan(before + 1500)
+    expect(after).toBeLessThan(13 * 1024)
+
+    // app data that leaves no room for them: the API still answers, the token is not asked for twice
+    const padding = 'x'.repeat(8_500)
+    await mount(framework, { apis: three, onLogin: () => ({ data: { padding } }) })
+    agent = createAgent()
+    await signIn()
+    const toOrders = mark(orders)
+    const calls = [await get('/api/call/orders'), await get('/api/call/billing'), await get('/api/call/shipping'), await get('/api/call/orders')]
+    expect(calls.map((hop) => hop.status)).toEqual([200, 200, 200, 200])
+    expect(distinct(toOrders())).toBe(1)
+    expect(logs.lines.filter((line) => line.includes('OAUTH_SESSION_STORE') && line.includes('no room for the API tokens'))).toHaveLength(1)
+    expect(sessionBytes()).toBeLessThan(13 * 1024)
+  })
+
+  it('two instances sharing Redis share the wallet: 20 concurrent calls over both after expiry, one grant per API', async () => {
+    redis ??= await startRedis()
+    const prefix = `wallet-${Date.now()}:`
+    const client = () => {
+      const store = redisStore({ url: redis!.url, prefix, logger: { warn: () => undefined, error: () => undefined } })
+      opened.push(store)
+      return store
+    }
+    const handlers = await Promise.all([0, 1].map(() => buildHandler(framework, appOptions(dev, stage.url, logs, { apis: twoApis(), sessionStore: client() }), `${dev.issuer}/me`)))
+    stage.mount((req, res) => handlers[Number(req.headers['x-instance'] ?? 0)]!(req, res))
+    await signIn()
+    const on = (which: number, path: string) => agent.request(`${stage.url}${path}`, { headers: { ...API, 'x-instance': String(which) } })
+    const [toOrders, toBilling] = [mark(orders), mark(billing)]
+    const calls = await Promise.all(Array.from({ length: 20 }, (_, index) => on(index % 2, `/api/call/${index % 4 < 2 ? 'orders' : 'billing'}`)))
+    expect(calls.map((hop) => `${hop.status} ${hop.status === 200 ? '' : hop.body}`.trim())).toEqual(Array(20).fill('200'))
+    expect([distinct(toOrders()), distinct(toBilling())]).toEqual([1, 1])
+    moveClock(API_TOKEN_TTL + 5)
+    const later = await Promise.all(Array.from({ length: 20 }, (_, index) => on(index % 2, `/api/call/${index % 4 < 2 ? 'orders' : 'billing'}`)))
+    expect(later.map((hop) => `${hop.status} ${hop.status === 200 ? '' : hop.body}`.trim())).toEqual(Array(20).fill('200'))
+    expect([distinct(toOrders()), distinct(toBilling())]).toEqual([2, 2])
+    expectNoToken([...calls, ...later])
+  }, 30_000)
+})
+
+// secrets the app was given never show up either
+afterEach(() => {
+  for (const line of logs.lines) {
+    expect(line).not.toContain(CLIENT_SECRET)
+    expect(line).not.toContain(SECRET_A)
+  }
+})
