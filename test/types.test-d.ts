@@ -32,6 +32,17 @@ describe('request shape', () => {
     expectTypeOf<OAuthRequestState['refresh']>().returns.toEqualTypeOf<Promise<Readonly<TokenSet>>>()
     expectTypeOf<OAuthRequestState['session']>().toEqualTypeOf<Readonly<SessionTimes> | undefined>()
   })
+
+  it("calls an API of OAUTH_APIS by name in every adapter: fetch(api, path, init?) and accessToken(api)", () => {
+    const calls = (oauth: OAuthRequestState) => [oauth.fetch('orders', '/items', { method: 'POST' }), oauth.fetch('orders', '/items'), oauth.fetch(new URL('https://api.example.com/'))] as const
+    expectTypeOf(calls).returns.toEqualTypeOf<readonly [Promise<Response>, Promise<Response>, Promise<Response>]>()
+    expectTypeOf((req: Request) => req.oauth.accessToken('orders')).returns.toEqualTypeOf<Promise<string>>()
+    expectTypeOf((ctx: Context) => ctx.state.oauth.fetch('billing', '/')).returns.toEqualTypeOf<Promise<Response>>()
+    expectTypeOf((request: FastifyRequest) => request.oauth.accessToken('billing')).returns.toEqualTypeOf<Promise<string>>()
+    // a URL object is no API name
+    // @ts-expect-error fetch(api, path) takes the API's name
+    expectTypeOf((oauth: OAuthRequestState) => oauth.fetch(new URL('https://api.example.com/'), '/items'))
+  })
 })
 
 // an app's own claims, by declaration merging

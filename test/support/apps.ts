@@ -151,7 +151,7 @@ function expressApp(express: typeof express5, options: OAuthOptions, userinfo: s
   const apiRoutes = [['/api/call/:api', 'call'], ['/api/call/:api/path', 'path'], ['/api/fetch-url', 'url'], ['/api/api-token/:api', 'token']] as const
   for (const [path, route] of apiRoutes) {
     app.get(path, async (req, res) => {
-      const { status, body } = await apiRoute(req.oauth, route, String(req.params.api ?? ''), String(req.query[route] ?? ''), caught)
+      const { status, body } = await apiRoute(req.oauth, route, String((req.params as { api?: string }).api ?? ''), String(req.query[route] ?? ''), caught)
       res.status(status).json(body)
     })
   }
@@ -221,7 +221,7 @@ function koaApp(Koa: typeof Koa3, options: OAuthOptions, userinfo: string, caugh
   const apiRoutes = [['/api/call/:api', 'call'], ['/api/call/:api/path', 'path'], ['/api/fetch-url', 'url'], ['/api/api-token/:api', 'token']] as const
   for (const [path, route] of apiRoutes) {
     router.get(path, async (ctx) => {
-      const { status, body } = await apiRoute(ctx.state.oauth, route, String(ctx.params.api ?? ''), String(ctx.query[route] ?? ''), caught)
+      const { status, body } = await apiRoute(ctx.state.oauth, route, String((ctx.params as { api?: string }).api ?? ''), String(ctx.query[route] ?? ''), caught)
       ctx.status = status
       ctx.body = body
     })
