@@ -5,6 +5,8 @@ import request from 'supertest'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { API, createAgent, formOf, HTML, login } from './support/agent.js'
 import { freePort, runExample, startExample, type RunningExample } from './support/example.js'
+import { startTestApi } from './support/apis.js'
+import { TOKEN_EXCHANGE } from '@codegrant/dev-provider'
 
 describe.each(['express', 'koa', 'fastify'])('examples/%s', (name) => {
   it('exits 1 listing every configuration problem, without a stack trace', async () => {
@@ -85,6 +87,40 @@ describe.each(['express', 'koa', 'fastify'])('examples/%s', (name) => {
     }
   }, 60_000)
 
+  it('calls two APIs from the environment alone, each with its own token (its aud and scope): /api/call/<api>', async () => {
+    const port = await freePort()
+    const base = `http://localhost:${port}`
+    const secret = 'example-client-secret-0123456789'
+    const idp = await startDevProvider({ quiet: true, clients: [{ client_id: 'example-app', client_secret: secret, redirect_uris: [`${base}/auth/callback`], post_logout_redirect_uris: [`${base}/`], grant_types: ['authorization_code', 'refresh_token', TOKEN_EXCHANGE] }] })
+    const [orders, billing] = await Promise.all([
+      startTestApi({ provider: idp, name: 'orders', scopes: { read: 'orders:read', write: 'orders:write' } }),
+      startTestApi({ provider: idp, name: 'billing', scopes: { read: 'billing:read', write: 'billing:write' }, audience: 'billing-api' }),
+    ])
+    const example = await startExample(name, {
+      PORT: String(port),
+      OAUTH_ISSUER: idp.issuer, OAUTH_CLIENT_ID: 'example-app', OAUTH_CLIENT_SECRET: secret, OAUTH_COOKIE_SECRET: 'e'.repeat(32),
+      OAUTH_APIS: 'orders,billing',
+      OAUTH_ORDERS_URL: orders.url, OAUTH_ORDERS_RESOURCE: orders.resource, OAUTH_ORDERS_SCOPE: 'orders:read',
+      OAUTH_BILLING_URL: billing.url, OAUTH_BILLING_AUDIENCE: 'billing-api', OAUTH_BILLING_SCOPE: 'billing:read', OAUTH_BILLING_TOKEN: 'exchange',
+    })
+    try {
+      const agent = createAgent()
+      expect((await agent.request(`${example.url}/api/call/orders`, { headers: API })).status).toBe(401)
+      await login(agent, example.url, 'alice')
+      const [toOrders, toBilling] = [await agent.request(`${example.url}/api/call/orders`, { headers: API }), await agent.request(`${example.url}/api/call/billing`, { headers: API })]
+      expect([toOrders.status, JSON.parse(toOrders.body)]).toEqual([200, expect.objectContaining({ api: 'orders', sub: 'alice', scope: 'orders:read' })])
+      expect([toBilling.status, JSON.parse(toBilling.body)]).toEqual([200, expect.objectContaining({ api: 'billing', sub: 'alice', scope: 'billing:read' })])
+      expect(orders.received.map((entry) => entry.claims?.aud)).toEqual([orders.audience])
+      expect(billing.received.map((entry) => entry.claims?.aud)).toEqual(['billing-api'])
+      expect((await agent.request(`${example.url}/api/call/payroll`, { headers: API })).status).toBe(404)
+      for (const { token } of [...orders.received, ...billing.received]) expect(example.output()).not.toContain(token)
+    } finally {
+      await example.stop()
+      await Promise.all([orders.close(), billing.close()])
+      await idp.close()
+    }
+  }, 60_000)
+
   describe('with no configuration (the demo)', () => {
     let example: RunningExample
     beforeAll(async () => {
@@ -111,6 +147,20 @@ describe.each(['express', 'koa', 'fastify'])('examples/%s', (name) => {
       const bob = createAgent()
       await login(bob, example.url, 'bob')
       expect((await bob.request(`${example.url}/admin`, { headers: API })).status).toBe(403)
+    })
+
+    it('starts two small APIs and calls each with a token of its own; the page offers them, tokens by fingerprint only', async () => {
+      const alice = createAgent()
+      await login(alice, example.url, 'alice')
+      const [orders, billing] = [await alice.request(`${example.url}/api/call/orders`, { headers: API }), await alice.request(`${example.url}/api/call/billing`, { headers: API })]
+      expect([orders.status, billing.status]).toEqual([200, 200])
+      const [fromOrders, fromBilling] = [JSON.parse(orders.body), JSON.parse(billing.body)]
+      expect(fromOrders).toMatchObject({ api: 'orders', sub: 'alice', scope: 'orders:read', token: expect.stringMatching(/^sha256:[0-9a-f]{12}$/) })
+      expect(fromBilling).toMatchObject({ api: 'billing', sub: 'alice', aud: 'demo-billing', scope: 'billing:read', token: expect.stringMatching(/^sha256:[0-9a-f]{12}$/) })
+      expect(fromOrders.aud).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/)
+      expect(fromOrders.token).not.toBe(fromBilling.token)
+      expect(JSON.parse((await alice.request(`${example.url}/`, { headers: API })).body)).toMatchObject({ apis: ['orders', 'billing'] })
+      expect((await alice.request(`${example.url}/`, { headers: HTML })).body).toContain('data-call="GET /api/call/billing"')
     })
 
     it("answers codegrant's errors in /api/userinfo as codegrant's JSON, with its message", async () => {

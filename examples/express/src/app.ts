@@ -1,10 +1,11 @@
-import { errorAnswer, favicon, inspector, userinfo, type KitAnswer } from '@codegrant/example-kit'
+import { apiNames, callApi, errorAnswer, favicon, inspector, userinfo, type KitAnswer } from '@codegrant/example-kit'
 import { oauth, requireAuth, type OAuthOptions } from '@codegrant/express'
 import express, { type ErrorRequestHandler, type Express, type Response } from 'express'
 
 /**
  * The example app, not listening: `/` (public: the session inspector), `/me`, `/api/userinfo`
- * (signed in), `/admin` (group admin) and `POST /demo/refresh` (the inspector's refresh button). `options` override the `OAUTH_*` environment variables.
+ * (signed in), `/api/call/<api>` (signed in: each API of `OAUTH_APIS`, called with its own token), `/admin` (group admin)
+ * and `POST /demo/refresh` (the inspector's refresh button). `options` override the `OAUTH_*` environment variables.
  *
  * @throws {CodegrantError} `codegrant/config_invalid` when the configuration is incomplete.
  */
@@ -12,6 +13,7 @@ export function createApp(options?: OAuthOptions): Express {
   const app = express().disable('x-powered-by')
   const userinfoFor = userinfo(options)
   const page = inspector('Express', options)
+  const apis = apiNames(options)
   // before oauth(): the browser's icon request needs no session
   app.get('/favicon.ico', (_req, res) => {
     send(res, favicon)
@@ -29,6 +31,10 @@ export function createApp(options?: OAuthOptions): Express {
   })
   app.get('/api/userinfo', requireAuth(), async (req, res) => {
     const { status, body } = await userinfoFor(req.oauth)
+    res.status(status).json(body)
+  })
+  app.get('/api/call/:api', requireAuth(), async (req, res) => {
+    const { status, body } = await callApi(req.oauth, String(req.params.api), apis)
     res.status(status).json(body)
   })
   app.get('/admin', requireAuth({ claims: { groups: 'admin' } }), (_req, res) => {

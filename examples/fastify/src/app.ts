@@ -1,10 +1,11 @@
-import { errorAnswer, favicon, inspector, userinfo } from '@codegrant/example-kit'
+import { apiNames, callApi, errorAnswer, favicon, inspector, userinfo } from '@codegrant/example-kit'
 import { oauth, requireAuth, type OAuthOptions } from '@codegrant/fastify'
 import Fastify, { type FastifyInstance } from 'fastify'
 
 /**
  * The example app, not listening: `/` (public: the session inspector), `/me`, `/api/userinfo`
- * (signed in), `/admin` (group admin) and `POST /demo/refresh` (the inspector's refresh button). `options` override the `OAUTH_*` environment variables.
+ * (signed in), `/api/call/<api>` (signed in: each API of `OAUTH_APIS`, called with its own token), `/admin` (group admin)
+ * and `POST /demo/refresh` (the inspector's refresh button). `options` override the `OAUTH_*` environment variables.
  *
  * @throws {CodegrantError} `codegrant/config_invalid` when the configuration is incomplete.
  */
@@ -12,6 +13,7 @@ export async function createApp(options?: OAuthOptions): Promise<FastifyInstance
   const app = Fastify()
   const userinfoFor = userinfo(options)
   const page = inspector('Fastify', options)
+  const apis = apiNames(options)
 
   // JSON errors, never a stack trace
   app.setErrorHandler((error, _request, reply) => {
@@ -33,6 +35,10 @@ export async function createApp(options?: OAuthOptions): Promise<FastifyInstance
   app.get('/me', { preHandler: requireAuth() }, async (request) => ({ user: request.oauth.user }))
   app.get('/api/userinfo', { preHandler: requireAuth() }, async (request, reply) => {
     const { status, body } = await userinfoFor(request.oauth)
+    return reply.code(status).send(body)
+  })
+  app.get<{ Params: { api: string } }>('/api/call/:api', { preHandler: requireAuth() }, async (request, reply) => {
+    const { status, body } = await callApi(request.oauth, request.params.api, apis)
     return reply.code(status).send(body)
   })
   app.get('/admin', { preHandler: requireAuth({ claims: { groups: 'admin' } }) }, async () => ({ ok: true }))

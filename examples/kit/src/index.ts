@@ -1,5 +1,6 @@
 export { listenNode, runExample, type StartedApp } from './run.js'
 export { inspector, fingerprint, type Inspector, type InspectorView, type KitAnswer } from './inspector/index.js'
-export { userinfo, type UpstreamAnswer } from './userinfo.js'
+export { apiNames, callApi, userinfo, type UpstreamAnswer } from './userinfo.js'
+export { startDemoApis, type DemoApis } from './demo-apis.js'
 export { errorAnswer } from './errors.js'
 export { favicon } from './favicon.js'

@@ -2,6 +2,7 @@ import { createServer, type RequestListener } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { isCodegrantError, type OAuthOptions } from '@codegrant/core'
 import { startDemoIfUnconfigured, startDemoProvidersIfUnconfigured } from '@codegrant/dev-provider'
+import { startDemoApis, type DemoApis } from './demo-apis.js'
 
 /** An app listening: the port it got, and how to stop it. */
 export interface StartedApp {
@@ -24,10 +25,14 @@ export async function runExample(framework: string, start: (options: OAuthOption
   // OAUTH_PROVIDERS without issuers: one dev provider per name; no provider at all: the one-provider demo
   const demo = (await startDemoProvidersIfUnconfigured(process.env, port).catch(fail)) ?? (await startDemoIfUnconfigured(process.env, port).catch(fail))
   let app: StartedApp
+  let apis: DemoApis | undefined
   try {
-    const options = { ...(demo ? demoOptions(demo.options) : localDefaults(port)), ...redisDefault() }
+    // the one-provider demo calls two small APIs of its own, unless the environment names APIs
+    apis = demo && 'provider' in demo && !process.env.OAUTH_APIS?.trim() ? await startDemoApis(demo.provider) : undefined
+    const options = { ...(demo ? demoOptions(demo.options) : localDefaults(port)), ...redisDefault(), ...(apis ? { apis: apis.apis } : {}) }
     app = await start(Object.keys(options).length > 0 ? options : undefined, port)
   } catch (error) {
+    await apis?.close()
     await demo?.close()
     fail(error)
   }
@@ -37,7 +42,7 @@ export async function runExample(framework: string, start: (options: OAuthOption
   const stop = () => {
     if (stopping) process.exit(0) // a second Ctrl-C does not wait
     stopping = true
-    void app.close().then(() => demo?.close()).finally(() => process.exit(0))
+    void app.close().then(() => apis?.close()).then(() => demo?.close()).finally(() => process.exit(0))
   }
   process.on('SIGINT', stop)
   process.on('SIGTERM', stop)

@@ -1,11 +1,12 @@
-import { errorAnswer, favicon, inspector, userinfo, type KitAnswer } from '@codegrant/example-kit'
+import { apiNames, callApi, errorAnswer, favicon, inspector, userinfo, type KitAnswer } from '@codegrant/example-kit'
 import { oauth, requireAuth, type OAuthOptions } from '@codegrant/koa'
 import Router from '@koa/router'
 import Koa, { type Context, type Middleware } from 'koa'
 
 /**
  * The example app, not listening: `/` (public: the session inspector), `/me`, `/api/userinfo`
- * (signed in), `/admin` (group admin) and `POST /demo/refresh` (the inspector's refresh button). `options` override the `OAUTH_*` environment variables.
+ * (signed in), `/api/call/<api>` (signed in: each API of `OAUTH_APIS`, called with its own token), `/admin` (group admin)
+ * and `POST /demo/refresh` (the inspector's refresh button). `options` override the `OAUTH_*` environment variables.
  *
  * @throws {CodegrantError} `codegrant/config_invalid` when the configuration is incomplete.
  */
@@ -14,6 +15,7 @@ export function createApp(options?: OAuthOptions): Koa {
   const router = new Router()
   const userinfoFor = userinfo(options)
   const page = inspector('Koa', options)
+  const apis = apiNames(options)
 
   router.get('/', (ctx) => {
     send(ctx, page.home(ctx.state.oauth, ctx.headers))
@@ -26,6 +28,11 @@ export function createApp(options?: OAuthOptions): Koa {
   })
   router.get('/api/userinfo', requireAuth(), async (ctx) => {
     const { status, body } = await userinfoFor(ctx.state.oauth)
+    ctx.status = status
+    ctx.body = body
+  })
+  router.get('/api/call/:api', requireAuth(), async (ctx) => {
+    const { status, body } = await callApi(ctx.state.oauth, ctx.params.api ?? '', apis)
     ctx.status = status
     ctx.body = body
   })

@@ -3,6 +3,7 @@ import { randomSecret } from './keys.js';
 import { framed, warnOnce } from './notices.js';
 import type { DevClient } from './configuration.js';
 import { startDevProvider, type DevProvider } from './provider.js';
+import { TOKEN_EXCHANGE } from './token-exchange.js';
 
 export interface DemoSetup {
   /** Options for codegrant's oauth(). */
@@ -81,6 +82,8 @@ export async function startDemoIfUnconfigured(env: Env, appPort: number): Promis
   const fapi2 = (env.OAUTH_PROFILE ?? '').trim() === 'fapi2';
   const dpop = fapi2 || isTrue(env, 'OAUTH_DPOP');
   const redirects = {
+    // token exchange too: the demo's billing API takes exchanged tokens (RFC 8693)
+    grant_types: ['authorization_code', 'refresh_token', TOKEN_EXCHANGE],
     redirect_uris: [`${baseUrl}/auth/callback`],
     post_logout_redirect_uris: [`${baseUrl}/`],
     // signing out at the provider ends the app's session too, when the app serves back-channel logout

@@ -5,6 +5,7 @@ import { isProviderConfigured, users } from '@codegrant/dev-provider'
 import { INSPECTOR_SCRIPT } from './client.js'
 import { renderPage, type DemoUser } from './page.js'
 import { inspectorView, storeName } from './view.js'
+import { apiNames } from '../userinfo.js'
 
 export { fingerprint, type InspectorView } from './view.js'
 
@@ -37,10 +38,11 @@ const JSON_HEADERS = { 'content-type': 'application/json; charset=utf-8', 'cache
  */
 export function inspector(framework: string, options?: OAuthOptions, env: NodeJS.ProcessEnv = process.env): Inspector {
   const store = storeName(options, env)
+  const apis = apiNames(options, env)
   const demoUsers: DemoUser[] | undefined = isProviderConfigured(env) ? undefined : Object.values(users).map(({ sub, groups }) => ({ sub, groups }))
   return {
     home(oauth, headers) {
-      const view = inspectorView(framework, store, oauth)
+      const view = { ...inspectorView(framework, store, oauth), ...(apis.length && oauth.isAuthenticated ? { apis } : {}) }
       if (wantsJson(headers)) return json(200, view)
       const nonce = randomBytes(16).toString('base64')
       return {

@@ -13,6 +13,8 @@ export interface InspectorView {
   signedIn: boolean
   /** With several providers: the one the session came from (`oauth.provider`). */
   provider?: string
+  /** The APIs of `OAUTH_APIS` the page offers to call (`/api/call/<api>`), each with its own token. */
+  apis?: string[]
   user?: Record<string, unknown>
   session?: {
     store: string
