@@ -14,6 +14,11 @@ import { buildHandler, FRAMEWORKS, openStage, type Framework, type Stage } from 
 import { startTestApi, type TestApi } from './support/apis.js'
 import { appOptions, captureLogs, CLIENT_ID, CLIENT_SECRET, SECRET_A } from './support/provider.js'
 import { startRedis, type RedisServer } from './support/redis.js'
+import { MCP_SCOPE, startMcpServer, type TestMcpServer } from './support/mcp-server.js'
+import * as cgExpress from '@codegrant/express'
+import express5 from 'express5'
+import { Client as McpClient } from '@modelcontextprotocol/sdk/client/index.js'
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js'
 
 /** The API tokens' lifetime at the provider, seconds: the login's lasts 300. */
 const API_TOKEN_TTL = 60
@@ -25,6 +30,7 @@ let orders: TestApi
 let billing: TestApi
 let shipping: TestApi
 let secure: TestApi
+let mcp: TestMcpServer
 let redis: RedisServer | undefined
 const opened: RedisStore[] = []
 
@@ -41,18 +47,19 @@ beforeAll(async () => {
       grant_types: ['authorization_code', 'refresh_token', TOKEN_EXCHANGE],
     }],
   })
-  ;[orders, billing, shipping, secure] = await Promise.all([
+  ;[orders, billing, shipping, secure, mcp] = await Promise.all([
     startTestApi({ provider: dev, name: 'orders', scopes: { read: 'orders:read', write: 'orders:write' }, accessTokenTtl: API_TOKEN_TTL }),
     startTestApi({ provider: dev, name: 'billing', scopes: { read: 'billing:read', write: 'billing:write' }, audience: 'billing-api', accessTokenTtl: API_TOKEN_TTL }),
     startTestApi({ provider: dev, name: 'shipping', scopes: { read: 'shipping:read', write: 'shipping:write' }, accessTokenTtl: API_TOKEN_TTL }),
     startTestApi({ provider: dev, name: 'secure', scopes: { read: 'secure:read', write: 'secure:write' }, dpop: true, accessTokenTtl: API_TOKEN_TTL }),
+    startMcpServer(dev),
   ])
 }, 30_000)
 
 afterAll(async () => {
   await Promise.all(opened.map((store) => store.close()))
   await redis?.close()
-  await Promise.all([orders?.close(), billing?.close(), shipping?.close(), secure?.close()])
+  await Promise.all([orders?.close(), billing?.close(), shipping?.close(), secure?.close(), mcp?.close()])
   await dev?.close()
   await stage?.close()
 })
@@ -191,6 +198,31 @@ describe('the wallet', () => {
     expect(answer.status).toBe(500)
     expect(JSON.parse(answer.body)).toEqual({ error: 'codegrant/origin_not_allowed' })
     expect(toOrders()).toEqual([])
+  })
+
+  it("an MCP server of the official SDK, called by the SDK's own client through oauth.fetch: its token is for the MCP resource alone", async () => {
+    const app = express5()
+    app.use(cgExpress.oauth(appOptions(dev, stage.url, logs, { apis: { ...twoApis(), mcp: { url: mcp.url, resource: mcp.resource, scope: MCP_SCOPE } } })))
+    app.get('/', (_req, res) => void res.send('home'))
+    app.get('/whoami', cgExpress.requireAuth(), async (req, res) => {
+      const client = new McpClient({ name: 'codegrant-app', version: '1' })
+      // every request of the transport goes through oauth.fetch, which picks the mcp API by its URL
+      await client.connect(new StreamableHTTPClientTransport(new URL(mcp.url), { fetch: (url, init) => req.oauth.fetch(url, init) }))
+      try {
+        const result = await client.callTool({ name: 'whoami' })
+        res.json(JSON.parse((result.content as { text: string }[])[0]!.text))
+      } finally {
+        await client.close()
+      }
+    })
+    stage.mount(app)
+    await signIn()
+    const from = mcp.received.length
+    const answer = await get('/whoami')
+    expect([answer.status, JSON.parse(answer.body)]).toEqual([200, { sub: 'alice', scopes: [MCP_SCOPE] }])
+    const sent = mcp.received.slice(from)
+    expect(new Set(sent).size).toBe(1)
+    expect(allTokens()).not.toContain(sent[0])
   })
 
   it('a name OAUTH_APIS does not list is the app\'s error, naming the ones it lists', async () => {

@@ -175,7 +175,9 @@ export function createWallet(config: OAuthConfig, store: SessionStore | undefine
     apiFor(url) {
       let best: ApiSettings | undefined
       for (const api of own) {
-        if (url.origin === api.url.origin && url.pathname.startsWith(api.url.pathname) && (!best || api.url.pathname.length > best.url.pathname.length)) best = api
+        // the base URL itself, with or without its final slash (`https://mcp.example.com/mcp`)
+        const under = url.pathname.startsWith(api.url.pathname) || url.pathname === api.url.pathname.slice(0, -1)
+        if (url.origin === api.url.origin && under && (!best || api.url.pathname.length > best.url.pathname.length)) best = api
       }
       return best
     },
