@@ -61,7 +61,8 @@ export function createWallet(config: OAuthConfig, store: SessionStore | undefine
   const flights = singleFlight<string, ApiToken>()
   // one grant at a time per session in this process (the refresh token rotates; writes build on each other)
   const chains = new Map<string, Promise<unknown>>()
-  // refresh tokens spent by this process's grants → their successors, for requests with an older cookie
+  // cookie sessions: refresh tokens spent by this process's grants → their successors, for
+  // requests whose cookie predates them (the record is the truth with a store)
   const rotated = new Map<string, { to: string; until: number }>()
   // cookie sessions: the API tokens this process obtained, by session, for requests whose cookie
   // predates them and for tokens the cookie had no room for
@@ -76,6 +77,15 @@ export function createWallet(config: OAuthConfig, store: SessionStore | undefine
       current = next.to
     }
     return current
+  }
+  const remember = (from: string, to: string) => {
+    const at = Date.now()
+    // every entry lives as long: the oldest are first to go
+    for (const [spent, { until }] of rotated) {
+      if (until > at) break
+      rotated.delete(spent)
+    }
+    rotated.set(from, { to, until: at + ROTATION_TTL_MS })
   }
   const keep = (sid: string, name: string, token: ApiToken) => {
     const tokens = { ...kept.get(sid), [name]: token }
@@ -108,7 +118,6 @@ export function createWallet(config: OAuthConfig, store: SessionStore | undefine
   /** Writes the session with `api`'s new token (and the rotated refresh token): the record, or the cookie. */
   const save = async (write: SessionWriter, base: SessionData, api: ApiSettings, result: ApiGrantResult): Promise<void> => {
     const tokens = result.refreshToken ? { ...base.tokens, refreshToken: result.refreshToken } : base.tokens
-    if (result.refreshToken && base.tokens.refreshToken) rotated.set(base.tokens.refreshToken, { to: result.refreshToken, until: Date.now() + ROTATION_TTL_MS })
     const fresh: SessionData = { ...base, tokens, apis: { ...kept.get(base.sid), ...validApis(base.apis), [api.name]: result.token } }
     if (store) {
       await saveRefreshed(store, fresh, ttl(fresh))
@@ -116,6 +125,7 @@ export function createWallet(config: OAuthConfig, store: SessionStore | undefine
       return
     }
     keep(base.sid, api.name, result.token)
+    if (result.refreshToken && base.tokens.refreshToken) remember(base.tokens.refreshToken, result.refreshToken)
     try {
       await write(fresh)
     } catch (error) {
