@@ -225,6 +225,40 @@ describe('the wallet', () => {
     expect(allTokens()).not.toContain(sent[0])
   })
 
+  it("a refused grant's error holds no token at any depth (message, stack, causes, properties), nor do the logs or the answer", async () => {
+    const app = express5()
+    // billing asks for a scope it does not define: the provider refuses the exchange (invalid_scope)
+    app.use(cgExpress.oauth(appOptions(dev, stage.url, logs, { apis: { ...twoApis(), billing: { url: billing.url, audience: 'billing-api', scope: 'billing:admin', token: 'exchange' } } })))
+    let caught: unknown
+    let held: string[] = []
+    app.get('/', (_req, res) => void res.send('home'))
+    app.get('/call', async (req, res) => {
+      const tokens = req.oauth.tokens!
+      held = [tokens.accessToken, tokens.refreshToken!, tokens.idToken!, await req.oauth.accessToken('orders')]
+      try {
+        await req.oauth.fetch('billing', '/')
+        res.json({ ok: true })
+      } catch (error) {
+        caught = error
+        const { status = 500, code = 'internal' } = error as { status?: number; code?: string }
+        res.status(status).json({ error: code, message: (error as Error).message })
+      }
+    })
+    stage.mount(app)
+    await signIn()
+    const answer = await get('/call')
+    expect(answer.status).toBe(502)
+    expect(JSON.parse(answer.body)).toMatchObject({ error: 'codegrant/provider_error', message: 'The provider refused a token for the API billing.' })
+    expect(held.every((token) => token.length > 20)).toBe(true)
+    const text = everything(caught)
+    for (const token of held) {
+      expect(text).not.toContain(token)
+      expect(answer.body).not.toContain(token)
+      for (const line of logs.lines) expect(line).not.toContain(token)
+    }
+    expect(logs.lines.some((line) => line.includes('OAUTH_BILLING_SCOPE'))).toBe(true)
+  })
+
   it('a name OAUTH_APIS does not list is the app\'s error, naming the ones it lists', async () => {
     await mount(framework, { apis: twoApis() })
     await signIn()
@@ -280,6 +314,16 @@ describe('the wallet', () => {
     expectNoToken([...calls, ...later])
   }, 30_000)
 })
+
+/** Every string reachable from `value`: own properties (enumerable or not: an error's message, stack, cause), headers. */
+function everything(value: unknown, seen = new Set<unknown>()): string {
+  if (typeof value === 'string') return value
+  if (typeof value !== 'object' || value === null || seen.has(value)) return ''
+  seen.add(value)
+  if (value instanceof Headers) return [...value].join('\n')
+  // an error's message, stack and cause are own properties
+  return Object.getOwnPropertyNames(value).map((key) => everything((value as Record<string, unknown>)[key], seen)).join('\n')
+}
 
 // secrets the app was given never show up either
 afterEach(() => {
