@@ -259,6 +259,34 @@ describe('the wallet', () => {
     expect(logs.lines.some((line) => line.includes('OAUTH_BILLING_SCOPE'))).toBe(true)
   })
 
+  it('a resource grant refused for good (the grant was revoked at the provider) ends the session, as a refused refresh does', async () => {
+    const app = express5()
+    app.use(cgExpress.oauth(appOptions(dev, stage.url, logs, { apis: twoApis() })))
+    let refreshToken = ''
+    app.get('/', (req, res) => void res.send(req.oauth.isAuthenticated ? 'signed in' : 'signed out'))
+    app.get('/grab', (req, res) => void res.json({ grabbed: (refreshToken = req.oauth.tokens?.refreshToken ?? '').length > 0 }))
+    app.get('/call', async (req, res) => {
+      try {
+        res.status((await req.oauth.fetch('orders', '/')).status).end()
+      } catch (error) {
+        res.status((error as { status: number }).status).json({ error: (error as { code: string }).code })
+      }
+    })
+    stage.mount(app)
+    await signIn()
+    expect(JSON.parse((await get('/grab')).body)).toEqual({ grabbed: true })
+    const revocation = await fetch(`${dev.issuer}/token/revocation`, {
+      method: 'POST',
+      headers: { authorization: `Basic ${Buffer.from(`${encodeURIComponent(CLIENT_ID)}:${encodeURIComponent(CLIENT_SECRET)}`).toString('base64')}`, 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ token: refreshToken, token_type_hint: 'refresh_token' }),
+    })
+    expect(revocation.status).toBe(200)
+    const refused = await get('/call')
+    expect([refused.status, JSON.parse(refused.body)]).toEqual([401, { error: 'codegrant/session_ended' }])
+    expect(refused.setCookies.some((line) => line.startsWith(`${SESSION}=`) && /Max-Age=0/i.test(line))).toBe(true)
+    expect((await get('/', HTML)).body).toBe('signed out')
+  })
+
   it('a name OAUTH_APIS does not list is the app\'s error, naming the ones it lists', async () => {
     await mount(framework, { apis: twoApis() })
     await signIn()

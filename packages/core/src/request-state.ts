@@ -198,12 +198,16 @@ export async function refreshSession(context: Context, session: SessionData): Pr
     if (context.engine.backend.kind === 'cookie') await persist(context, fresh)
     return fresh
   } catch (error) {
-    if (isCodegrantError(error, 'codegrant/session_ended')) {
-      context.session = undefined
-      context.sink(await context.engine.backend.clear(cookiesOf(context), session), context.target)
-    }
+    await endedWith(context, session, error)
     throw error
   }
+}
+
+/** A refresh or an API grant the provider refused for good ends the session: its cookies are cleared through the sink. */
+async function endedWith(context: Context, session: SessionData, error: unknown): Promise<void> {
+  if (!isCodegrantError(error, 'codegrant/session_ended')) return
+  context.session = undefined
+  context.sink(await context.engine.backend.clear(cookiesOf(context), session), context.target)
 }
 
 /** The provider a loaded session came from: loading keeps only sessions whose provider the app has. */
@@ -282,7 +286,14 @@ async function apiToken(context: Context, api: ApiSettings, renew?: string): Pro
   // the login's token first: an exchange presents it, and a resource grant must not spend the
   // refresh token while the login's own refresh is due (both would spend it)
   await accessToken(context)
-  return wallet.token(runtime, api, apiSession(context, api).session, writerOf(context), renew)
+  const current = apiSession(context, api).session
+  try {
+    return await wallet.token(runtime, api, current, writerOf(context), renew)
+  } catch (error) {
+    // a resource grant's refresh token refused: the session's grant is gone (as for a refresh)
+    await endedWith(context, current, error)
+    throw error
+  }
 }
 
 async function apiAccessToken(context: Context, name: string): Promise<string> {

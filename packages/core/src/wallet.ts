@@ -118,7 +118,7 @@ export function createWallet(config: OAuthConfig, store: SessionStore | undefine
   /** Writes the session with `api`'s new token (and the rotated refresh token): the record, or the cookie. */
   const save = async (write: SessionWriter, base: SessionData, api: ApiSettings, result: ApiGrantResult): Promise<void> => {
     const tokens = result.refreshToken ? { ...base.tokens, refreshToken: result.refreshToken } : base.tokens
-    const fresh: SessionData = { ...base, tokens, apis: { ...kept.get(base.sid), ...validApis(base.apis), [api.name]: result.token } }
+    const fresh: SessionData = { ...base, tokens, apis: { ...longest(kept.get(base.sid) ?? {}, validApis(base.apis)), [api.name]: result.token } }
     if (store) {
       await saveRefreshed(store, fresh, ttl(fresh))
       await write(fresh)
@@ -221,6 +221,16 @@ export function createWallet(config: OAuthConfig, store: SessionStore | undefine
 
 function isApiToken(value: unknown): value is ApiToken {
   return typeof value === 'object' && value !== null && typeof (value as ApiToken).accessToken === 'string' && typeof (value as ApiToken).tokenType === 'string'
+}
+
+/** Per API, whichever of two wallets' tokens lasts longer (one may come with a cookie from before the other). */
+function longest(a: Record<string, ApiToken>, b: Record<string, ApiToken>): Record<string, ApiToken> {
+  const merged = { ...a }
+  for (const [name, token] of Object.entries(b)) {
+    const other = merged[name]
+    if (!other || (token.expiresAt ?? Infinity) >= (other.expiresAt ?? Infinity)) merged[name] = token
+  }
+  return merged
 }
 
 /** A record's or cookie's wallet, its entries checked. */
