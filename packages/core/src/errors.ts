@@ -106,7 +106,8 @@ export interface CodegrantErrorCodes {
   'codegrant/store_unavailable': 503
   /**
    * `oauth.fetch` was asked to send the access token to an origin that is neither the provider's
-   * nor in `OAUTH_API_ORIGINS`: the app's own mistake, hence a 500.
+   * nor in `OAUTH_API_ORIGINS`, or `fetch(api, path)` to a path that leaves the API's base URL:
+   * the app's own mistake, hence a 500.
    */
   'codegrant/origin_not_allowed': 500
   /**
@@ -123,7 +124,8 @@ export interface CodegrantErrorCodes {
   'codegrant/login_hook_failed': 500
   /**
    * With several providers: a response came to another provider's callback than the one its login
-   * went to.
+   * went to, or an API of `OAUTH_APIS` takes another provider's tokens than the session's
+   * (`OAUTH_<API>_PROVIDER`).
    */
   'codegrant/provider_mismatch': 400
   /**
