@@ -287,6 +287,61 @@ describe('the wallet', () => {
     expect((await get('/', HTML)).body).toBe('signed out')
   })
 
+  describe('RFC 9728: an API that names no resource says what it needs', () => {
+    afterEach(() => {
+      shipping.setMetadata({})
+    })
+
+    it("its 401 names its metadata: the token is asked for its resource (by exchange, which the provider offers), the call made once more, and the API's next calls use it at once", async () => {
+      await mount(framework, { apis: { shop: { url: shipping.url } } })
+      await signIn()
+      const toShipping = mark(shipping)
+      const exchanges = dev.count('grant.success', TOKEN_EXCHANGE)
+      const first = await get('/api/call/shop')
+      expect([first.status, JSON.parse(first.body)]).toEqual([200, expect.objectContaining({ api: 'shipping', sub: 'alice', scope: 'shipping:read shipping:write' })])
+      // the session's token first (refused), then the API's own
+      expect(toShipping().map((entry) => [entry.status, entry.claims?.aud ?? 'opaque'])).toEqual([[401, 'opaque'], [200, shipping.audience]])
+      expect((await get('/api/call/shop')).status).toBe(200)
+      expect(toShipping().slice(2).map((entry) => [entry.status, entry.claims?.aud])).toEqual([[200, shipping.audience]])
+      expect(distinct(toShipping().slice(1))).toBe(1)
+      expect(dev.count('grant.success', TOKEN_EXCHANGE)).toBe(exchanges + 1)
+    })
+
+    it.each([
+      ['names an authorization server the app does not use', { authorization_servers: ['https://as.evil.example'] }],
+      ['is the metadata of another resource', { resource: 'https://other.example/api' }],
+    ])('refused when its metadata %s: 502 codegrant/resource_metadata_invalid, no token asked for anywhere', async (_what, metadata) => {
+      shipping.setMetadata(metadata)
+      await mount(framework, { apis: { shop: { url: shipping.url } } })
+      await signIn()
+      const grants = dev.events.filter((event) => event.name === 'grant.success').length
+      const answer = await get('/api/call/shop')
+      expect([answer.status, JSON.parse(answer.body)]).toEqual([502, { error: 'codegrant/resource_metadata_invalid' }])
+      expect(dev.events.filter((event) => event.name === 'grant.success').length).toBe(grants)
+      expect(logs.lines.filter((line) => line.includes('protected resource metadata that was refused'))).toHaveLength(1)
+    })
+
+    it("the official MCP SDK's server, configured by its URL alone: its path-specific metadata gives its resource and scope", async () => {
+      const app = express5()
+      app.use(cgExpress.oauth(appOptions(dev, stage.url, logs, { apis: { tools: { url: mcp.url } } })))
+      app.get('/', (_req, res) => void res.send('home'))
+      app.get('/whoami', cgExpress.requireAuth(), async (req, res) => {
+        const client = new McpClient({ name: 'codegrant-app', version: '1' })
+        await client.connect(new StreamableHTTPClientTransport(new URL(mcp.url), { fetch: (url, init) => req.oauth.fetch(url, init) }))
+        try {
+          const result = await client.callTool({ name: 'whoami' })
+          res.json(JSON.parse((result.content as { text: string }[])[0]!.text))
+        } finally {
+          await client.close()
+        }
+      })
+      stage.mount(app)
+      await signIn()
+      const answer = await get('/whoami')
+      expect([answer.status, JSON.parse(answer.body)]).toEqual([200, { sub: 'alice', scopes: [MCP_SCOPE] }])
+    })
+  })
+
   it('a name OAUTH_APIS does not list is the app\'s error, naming the ones it lists', async () => {
     await mount(framework, { apis: twoApis() })
     await signIn()

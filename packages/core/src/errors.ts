@@ -133,6 +133,12 @@ export interface CodegrantErrorCodes {
    * (Back-Channel Logout 1.0 §2.8).
    */
   'codegrant/logout_token_invalid': 400
+  /**
+   * An API of `OAUTH_APIS` answered 401 naming its protected resource metadata (RFC 9728), which
+   * was refused: on another origin, for another resource, or naming no authorization server the
+   * session's provider is (codegrant never signs in at an unknown one).
+   */
+  'codegrant/resource_metadata_invalid': 502
 }
 
 /**
@@ -171,6 +177,7 @@ const STATUS: CodegrantErrorCodes = {
   'codegrant/login_hook_failed': 500,
   'codegrant/provider_mismatch': 400,
   'codegrant/logout_token_invalid': 400,
+  'codegrant/resource_metadata_invalid': 502,
 }
 
 export class CodegrantError extends Error {

@@ -7,7 +7,8 @@ import { sessionOf, noSession, persist, cookiesOf, type Context } from './contex
 import { causedByStatus, CodegrantError, isCodegrantError } from './errors.js'
 import type { LoginOptions } from './config/authorization-params.js'
 import { fetchUserinfo } from './flow/userinfo.js'
-import { dpopResourceFetch } from './provider/dpop.js'
+import { challengesOf, dpopResourceFetch, resourceFetch } from './provider/dpop.js'
+import { discoverApi, resourceMetadataOf } from './flow/resource-metadata.js'
 import { appLogin } from './routes/login.js'
 import { refreshDue } from './flow/refresh.js'
 import { userClaims } from './session/claims.js'
@@ -307,10 +308,47 @@ async function apiAccessToken(context: Context, name: string): Promise<string> {
 
 /** `fetch` to `url` (under `api`'s base URL) with `api`'s token, renewed and retried once on a 401. */
 async function apiFetch(context: Context, api: ApiSettings, url: URL, init: RequestInit = {}): Promise<Response> {
-  if (api.token === 'login') {
-    apiSession(context, api)
-    return authorizedFetch(context, url, init)
+  if (api.token !== 'login') return ownTokenFetch(context, api, url, init, true)
+  const { runtime } = apiSession(context, api)
+  const learned = context.engine.wallet.learned(api, runtime.name)
+  if (learned) return ownTokenFetch(context, learned, url, init, true)
+  if (api.resource !== undefined || api.audience !== undefined) return authorizedFetch(context, url, init)
+  return discoveringFetch(context, api, url, init)
+}
+
+/**
+ * A login-token API that names no resource, called with the session's token: when it answers 401
+ * naming its protected resource metadata (RFC 9728 §5.1), what the metadata says is checked
+ * (flow/resource-metadata.ts), the API's own token is asked for and the call made once more with
+ * it; what was learned serves the API's next calls in this process. Any other 401 refreshes the
+ * session's tokens and retries once, as `oauth.fetch` does.
+ */
+async function discoveringFetch(context: Context, api: ApiSettings, url: URL, init: RequestInit): Promise<Response> {
+  const { runtime } = apiSession(context, api)
+  await runtime.allowOrigin(url)
+  await accessToken(context)
+  const send = async (session: SessionData) => {
+    const dpop = session.dpop && (await runtime.resolve()).dpop
+    return resourceFetch(dpop && session.dpop ? { runtime: dpop, key: session.dpop } : undefined, session.tokens.accessToken, url, init)
   }
+  const session = apiSession(context, api).session
+  const response = await send(session)
+  if (response.status !== 401) return response
+  const metadata = resourceMetadataOf(challengesOf(response))
+  if (metadata !== undefined) {
+    await response.body?.cancel()
+    const learned = await discoverApi(context.engine.config, await runtime.resolve(), api, url, metadata)
+    context.engine.wallet.learn(learned, runtime.name)
+    // once: a second refusal is the API's answer
+    return ownTokenFetch(context, learned, url, init, false)
+  }
+  if (!session.tokens.refreshToken) return response
+  await response.body?.cancel()
+  return send(await refreshSession(context, session))
+}
+
+/** `fetch` to `url` with `api`'s own token; with `retry`, renewed and retried once on a 401. */
+async function ownTokenFetch(context: Context, api: ApiSettings, url: URL, init: RequestInit, retry: boolean): Promise<Response> {
   const send = async (token: ApiToken) => {
     const { session, runtime } = apiSession(context, api)
     const dpop = token.tokenType === 'DPoP' && session.dpop ? (await runtime.resolve()).dpop : undefined
@@ -321,7 +359,7 @@ async function apiFetch(context: Context, api: ApiSettings, url: URL, init: Requ
   }
   const token = await apiToken(context, api)
   const response = await send(token)
-  if (response.status !== 401) return response
+  if (response.status !== 401 || !retry) return response
   await response.body?.cancel()
   return send(await apiToken(context, api, token.accessToken))
 }

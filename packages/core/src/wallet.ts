@@ -34,8 +34,12 @@ export type SessionWriter = (fresh: SessionData) => Promise<void> | undefined
 export interface Wallet {
   /** The API named `name`; a TypeError naming the configured ones for any other. */
   api(name: string): ApiSettings
-  /** The API whose base URL holds `url` (the longest match), if any uses a token of its own. */
+  /** The API whose base URL holds `url` (the longest match), if it uses a token of its own or may say which it needs. */
   apiFor(url: URL): ApiSettings | undefined
+  /** What RFC 9728 discovery learned of the login-token API `api` for sessions of `provider` (this process). */
+  learned(api: ApiSettings, provider: string): ApiSettings | undefined
+  /** Remembers an API's settings as its metadata gave them (`flow/resource-metadata.ts`). */
+  learn(api: ApiSettings, provider: string): void
   /** The session's token for `api` when it holds one not due (and not `renew`): no I/O. */
   ready(session: SessionData, api: ApiSettings, renew?: string): ApiToken | undefined
   /**
@@ -56,7 +60,10 @@ export interface Wallet {
  */
 export function createWallet(config: OAuthConfig, store: SessionStore | undefined, ttl: (fresh: SessionData) => number): Wallet {
   const byName = new Map(config.apis.map((api) => [api.name, api]))
-  const own = config.apis.filter((api) => api.token !== 'login')
+  // the APIs `oauth.fetch(url)` routes: those with a token of their own, and those that may say
+  // which they need (login-token APIs that name no resource: RFC 9728 discovery)
+  const routed = config.apis.filter((api) => api.token !== 'login' || (api.resource === undefined && api.audience === undefined))
+  const learned = new Map<string, ApiSettings>()
   // one grant per session and API in this process, shared by every request that asks meanwhile
   const flights = singleFlight<string, ApiToken>()
   // one grant at a time per session in this process (the refresh token rotates; writes build on each other)
@@ -184,12 +191,16 @@ export function createWallet(config: OAuthConfig, store: SessionStore | undefine
     },
     apiFor(url) {
       let best: ApiSettings | undefined
-      for (const api of own) {
+      for (const api of routed) {
         // the base URL itself, with or without its final slash (`https://mcp.example.com/mcp`)
         const under = url.pathname.startsWith(api.url.pathname) || url.pathname === api.url.pathname.slice(0, -1)
         if (url.origin === api.url.origin && under && (!best || api.url.pathname.length > best.url.pathname.length)) best = api
       }
       return best
+    },
+    learned: (api, provider) => learned.get(`${provider}\0${api.name}`),
+    learn(api, provider) {
+      learned.set(`${provider}\0${api.name}`, api)
     },
     ready(session, api, renew) {
       const found = held(session, api.name)

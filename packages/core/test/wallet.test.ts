@@ -9,7 +9,7 @@ const config = resolveConfig({ logger: { warn: () => {}, error: () => {} } }, {
   OAUTH_CLIENT_SECRET: 's3cret',
   OAUTH_BASE_URL: 'https://app.example.com',
   OAUTH_COOKIE_SECRET: 'x'.repeat(32),
-  OAUTH_APIS: 'orders,v2,mcp,profile',
+  OAUTH_APIS: 'orders,v2,mcp,profile,legacy',
   OAUTH_ORDERS_URL: 'https://api.example.com/orders',
   OAUTH_ORDERS_RESOURCE: 'https://api.example.com/orders',
   OAUTH_V2_URL: 'https://api.example.com/orders/v2/',
@@ -17,6 +17,9 @@ const config = resolveConfig({ logger: { warn: () => {}, error: () => {} } }, {
   OAUTH_MCP_URL: 'https://mcp.example.com/mcp',
   OAUTH_MCP_RESOURCE: 'https://mcp.example.com/mcp',
   OAUTH_PROFILE_URL: 'https://profile.example.com',
+  OAUTH_LEGACY_URL: 'https://legacy.example.com',
+  OAUTH_LEGACY_AUDIENCE: 'legacy',
+  OAUTH_LEGACY_TOKEN: 'login',
 })
 const api = (name: string) => config.apis.find((candidate) => candidate.name === name)!
 
@@ -54,13 +57,14 @@ describe('the wallet: which API a URL belongs to, and names', () => {
     expect(wallet.apiFor(new URL('https://mcp.example.com/mcp'))?.name).toBe('mcp')
   })
 
-  it("leaves other URLs, other origins and login-token APIs to the session's own token", () => {
+  it("leaves other URLs, other origins and login-token APIs that name their resource to the session's own token; a login-token API that names none may say what it needs (RFC 9728)", () => {
     expect(wallet.apiFor(new URL('https://api.example.com/ordersx'))).toBeUndefined()
     expect(wallet.apiFor(new URL('http://api.example.com/orders/items'))).toBeUndefined()
-    expect(wallet.apiFor(new URL('https://profile.example.com/me'))).toBeUndefined()
+    expect(wallet.apiFor(new URL('https://legacy.example.com/me'))).toBeUndefined()
+    expect(wallet.apiFor(new URL('https://profile.example.com/me'))?.name).toBe('profile')
   })
 
   it('an unknown name is a TypeError naming the configured APIs', () => {
-    expect(() => wallet.api('payroll')).toThrow(/no API named "payroll" \(OAUTH_APIS lists orders, v2, mcp, profile\)/)
+    expect(() => wallet.api('payroll')).toThrow(/no API named "payroll" \(OAUTH_APIS lists orders, v2, mcp, profile, legacy\)/)
   })
 })

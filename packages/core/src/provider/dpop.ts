@@ -175,9 +175,32 @@ export function assertDpopTokenType(config: OAuthConfig, provider: ProviderSetti
  * `htu`, `ath`) for each attempt; a `use_dpop_nonce` challenge is answered once with the
  * server's nonce. Other answers, 401 included, are returned as they are.
  */
-export async function dpopResourceFetch(
+export function dpopResourceFetch(
   runtime: DpopRuntime,
   key: DpopKey,
+  accessToken: string,
+  input: string | URL,
+  init: RequestInit,
+): Promise<Response> {
+  return resourceFetch({ runtime, key }, accessToken, input, init)
+}
+
+/** The authentication challenges (`WWW-Authenticate`) oauth4webapi parsed from answers of {@link resourceFetch}. */
+const CHALLENGES = new WeakMap<Response, readonly oauth.WWWAuthenticateChallenge[]>()
+
+/** What a resource's answer from {@link resourceFetch} challenged (RFC 6750 §3, RFC 9728 §5.1), as oauth4webapi parsed it. */
+export function challengesOf(response: Response): readonly oauth.WWWAuthenticateChallenge[] {
+  return CHALLENGES.get(response) ?? []
+}
+
+/**
+ * A protected resource request through oauth4webapi: `Authorization: Bearer …`, or with `dpop`
+ * `DPoP …` and a fresh proof for each attempt (a `use_dpop_nonce` challenge is answered once with
+ * the server's nonce). Every answer, 401 included, is returned as it is; its challenges are kept
+ * for {@link challengesOf}.
+ */
+export async function resourceFetch(
+  dpop: { runtime: DpopRuntime; key: DpopKey } | undefined,
   accessToken: string,
   input: string | URL,
   init: RequestInit,
@@ -189,13 +212,12 @@ export async function dpopResourceFetch(
   const headers = new Headers(request.headers)
   headers.delete('authorization')
   headers.delete('dpop')
-  const handle = await runtime.handle(key)
   const options: oauth.ProtectedResourceRequestOptions = {
-    DPoP: handle,
+    ...(dpop ? { DPoP: await dpop.runtime.handle(dpop.key) } : {}),
     ...(init.signal ? { signal: init.signal } : {}),
     [oauth.customFetch]: async (target, requestInit) => {
       const response = await fetch(target, requestInit as RequestInit)
-      runtime.remember(target, response)
+      dpop?.runtime.remember(target, response)
       return response
     },
     ...(url.protocol === 'http:' && isLoopback(url) ? { [oauth.allowInsecureRequests]: true } : {}),
@@ -205,7 +227,10 @@ export async function dpopResourceFetch(
       return await oauth.protectedResourceRequest(accessToken, request.method, url, new Headers(headers), body, options)
     } catch (error) {
       if (!(error instanceof oauth.WWWAuthenticateChallengeError)) throw error
-      if (attempt > 0 || !oauth.isDPoPNonceError(error)) return error.response
+      if (attempt > 0 || !dpop || !oauth.isDPoPNonceError(error)) {
+        CHALLENGES.set(error.response, error.cause)
+        return error.response
+      }
       await error.response.body?.cancel()
     }
   }
