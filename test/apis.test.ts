@@ -403,7 +403,11 @@ function everything(value: unknown, seen = new Set<unknown>()): string {
   if (typeof value === 'string') return value
   if (typeof value !== 'object' || value === null || seen.has(value)) return ''
   seen.add(value)
-  if (value instanceof Headers) return [...value].join('\n')
+  if (value instanceof Headers) {
+    const lines: string[] = []
+    value.forEach((header, name) => lines.push(`${name}: ${header}`))
+    return lines.join('\n')
+  }
   // an error's message, stack and cause are own properties
   return Object.getOwnPropertyNames(value).map((key) => everything((value as Record<string, unknown>)[key], seen)).join('\n')
 }
