@@ -14,6 +14,7 @@ import { randomUUID } from 'node:crypto'
 import { now } from './clock.js'
 import type { ApiSettings, OAuthConfig } from './config/resolved.js'
 import { CodegrantError, isCodegrantError } from './errors.js'
+import { memberOf } from './json.js'
 import { requestApiToken, type ApiGrantResult } from './flow/api-grant.js'
 import { tokenDue } from './flow/refresh.js'
 import { canLock, ended, lockTimes, saveRefreshed } from './flow/refresh-lock.js'
@@ -98,7 +99,8 @@ export function createWallet(config: OAuthConfig, store: SessionStore | undefine
     const tokens = { ...kept.get(sid), [name]: token }
     kept.delete(sid)
     kept.set(sid, tokens)
-    if (kept.size > KEPT_SESSIONS) kept.delete(kept.keys().next().value!)
+    const oldest = kept.keys().next()
+    if (kept.size > KEPT_SESSIONS && !oldest.done) kept.delete(oldest.value)
   }
   /** The session's token for `name`, or the one this process kept for it, whichever lasts longer (a cookie may predate it). */
   const held = (session: SessionData, name: string): ApiToken | undefined => {
@@ -119,7 +121,7 @@ export function createWallet(config: OAuthConfig, store: SessionStore | undefine
       return record
     }
     const newest = newestRefreshToken(session.tokens.refreshToken)
-    return newest === session.tokens.refreshToken ? session : { ...session, tokens: { ...session.tokens, refreshToken: newest! } }
+    return newest === undefined || newest === session.tokens.refreshToken ? session : { ...session, tokens: { ...session.tokens, refreshToken: newest } }
   }
 
   /** Writes the session with `api`'s new token (and the rotated refresh token): the record, or the cookie. */
@@ -231,7 +233,7 @@ export function createWallet(config: OAuthConfig, store: SessionStore | undefine
 }
 
 function isApiToken(value: unknown): value is ApiToken {
-  return typeof value === 'object' && value !== null && typeof (value as ApiToken).accessToken === 'string' && typeof (value as ApiToken).tokenType === 'string'
+  return typeof memberOf(value, 'accessToken') === 'string' && typeof memberOf(value, 'tokenType') === 'string'
 }
 
 /** Per API, whichever of two wallets' tokens lasts longer (one may come with a cookie from before the other). */

@@ -5,6 +5,7 @@
  * login (RFC 8707 §2.1–2.2: a refresh-token grant may only narrow what the authorization granted).
  */
 import { isLoopback, truncate } from './checks.js'
+import { isRecord } from '../json.js'
 import { API_TOKEN_MODES, type ApiTokenMode } from './enums.js'
 import { apiFromEnv, prefixedVariable, type Env } from './env.js'
 import type { ApiOptions, OAuthOptions } from './options.js'
@@ -16,14 +17,14 @@ const API_NAME = /^[a-z][a-z0-9_]{0,31}$/
 
 /** Each API's settings, options over its prefixed variables; every problem pushed to `problems`. */
 export function resolveApis(merged: OAuthOptions, env: Env, providers: readonly ProviderSettings[], named: boolean, problems: string[]): readonly ApiSettings[] {
-  const given: unknown = merged.apis
+  const given = merged.apis
   if (given === undefined) return Object.freeze([])
-  if (typeof given !== 'object' || given === null || Array.isArray(given)) {
+  if (!isRecord(given)) {
     problems.push('apis must be an object of API settings by name (OAUTH_APIS=orders,billing)')
     return Object.freeze([])
   }
   const apis: ApiSettings[] = []
-  for (const [raw, own] of Object.entries(given as Record<string, ApiOptions | undefined>)) {
+  for (const [raw, own] of Object.entries(given)) {
     const name = raw.trim().toLowerCase()
     if (!API_NAME.test(name)) {
       problems.push(`API name ${JSON.stringify(truncate(raw))} must be lower-case letters, digits or _ (starting with a letter, at most 32): it appears in variable names`)
@@ -33,7 +34,7 @@ export function resolveApis(merged: OAuthOptions, env: Env, providers: readonly 
       problems.push(`API ${name} has the name of a provider: their variables (OAUTH_${name.toUpperCase()}_…) would be the same; rename one`)
       continue
     }
-    const api = resolveApi(name, { ...apiFromEnv(env, name), ...definedOnly(own ?? {}) }, providers, named, problems)
+    const api = resolveApi(name, { ...apiFromEnv(env, name), ...definedOnly(own) }, providers, named, problems)
     if (api) apis.push(api)
   }
   if (Object.keys(given).length === 0) problems.push('OAUTH_APIS lists no API (a comma list of names, e.g. orders,billing)')
@@ -145,6 +146,11 @@ export function apiVariables(apis: readonly string[]): string[] {
   return apis.flatMap((name) => API_SETTINGS.map((setting) => prefixedVariable(setting.env[0] ?? '', name)))
 }
 
-function definedOnly<T extends object>(value: T): Partial<T> {
-  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>
+/** The options given, less those set to undefined (which must not hide a variable). */
+function definedOnly(value: ApiOptions | undefined): ApiOptions {
+  const options: ApiOptions = {}
+  for (const option of API_SETTINGS.map((setting) => setting.option)) {
+    if (value?.[option] !== undefined) Object.assign(options, { [option]: value[option] })
+  }
+  return options
 }

@@ -39,7 +39,7 @@ export async function requestApiToken(config: OAuthConfig, provider: Provider, a
   const { as, client, clientAuth, http } = provider
   const key = provider.dpop && session.dpop
   const parameters = apiParameters(api)
-  const refreshToken = session.tokens.refreshToken
+  const refreshToken = session.tokens.refreshToken ?? ''
   if (api.token === 'resource' && !refreshToken) {
     throw new CodegrantError('codegrant/token_expired', `The provider gave no refresh token, so no token for the API ${api.name} can be asked for: sign in again (with offline_access where the provider needs it).`)
   }
@@ -50,7 +50,7 @@ export async function requestApiToken(config: OAuthConfig, provider: Provider, a
     let response!: Response
     result = await withNonceRetry(async () => {
       if (api.token === 'resource') {
-        response = await oauth.refreshTokenGrantRequest(as, client, clientAuth, refreshToken!, { ...http, ...dpop, additionalParameters: parameters })
+        response = await oauth.refreshTokenGrantRequest(as, client, clientAuth, refreshToken, { ...http, ...dpop, additionalParameters: parameters })
         return oauth.processRefreshTokenResponse(as, client, response)
       }
       const exchange = { ...parameters, subject_token: session.tokens.accessToken, subject_token_type: ACCESS_TOKEN_TYPE, requested_token_type: ACCESS_TOKEN_TYPE }
