@@ -16,7 +16,7 @@ import { createBackchannelLogout } from './routes/backchannel-logout.js'
 import { chooseProvider } from './routes/chooser.js'
 import { createExchangeOnce } from './flow/exchange-once.js'
 import { login } from './routes/login.js'
-import { logout } from './routes/logout.js'
+import { tracedLogout } from './routes/logout.js'
 import { servedRoutes, type Route } from './routes/provider-routes.js'
 import { transactionCookies } from './flow/transaction.js'
 import { errorResponse, json, type CoreRequest, type CoreResponse } from './http.js'
@@ -143,7 +143,7 @@ function commonPrefix(paths: string[]): string {
 /** The route handlers, by route: codegrant's own, and each provider's login and callback. */
 function dispatch(context: Context, route: Route): Promise<CoreResponse> {
   const { config, providers, backchannel } = context.engine
-  if (route.kind === 'logout') return logout(context)
+  if (route.kind === 'logout') return tracedLogout(context)
   if (route.kind === 'backchannel-logout') return backchannel ? backchannel.handle(context.request) : Promise.resolve(json(404, { error: 'not_found' }))
   if (route.provider === undefined && route.kind === 'login' && config.named && config.defaultProvider === undefined) return Promise.resolve(chooseProvider(config, context.request))
   const runtime = route.provider === undefined ? providers.preferred(undefined) ?? providers.first : providers.byName(route.provider)

@@ -78,7 +78,7 @@ function createProviderRuntime(config: OAuthConfig, settings: ProviderSettings, 
     name: settings.name,
     settings,
     resolve,
-    refresh: createRefresher(config, resolve, store, ttl),
+    refresh: createRefresher(config, resolve, store, ttl, settings.name),
     allowOrigin: createOriginCheck(settings, resolve),
     issues: issuerCheck(settings),
   }

@@ -17,6 +17,7 @@ import type { ApiSettings } from './config/resolved.js'
 import type { ProviderRuntime } from './providers.js'
 import type { ApiToken, SessionData, TokenSet, UserClaims } from './session/store.js'
 import { apiUrl, type SessionWriter } from './wallet.js'
+import { ATTR, SpanKind, traced, withTraceContext } from './telemetry.js'
 
 /** When a session began and when it ends, in seconds since the epoch. */
 export interface SessionTimes {
@@ -233,6 +234,26 @@ async function forceRefresh(context: Context): Promise<SessionData['tokens']> {
   return (await refreshSession(context, session)).tokens
 }
 
+/**
+ * `oauth.fetch` in a client span (`codegrant.fetch`, with the method, the API's host and port and
+ * its answer's status; never the path or query, which may carry anything).
+ */
+function tracedFetch(context: Context, input: string | URL, init: RequestInit = {}, send = () => authorizedFetch(context, input, init)): Promise<Response> {
+  const url = URL.canParse(input) ? new URL(input) : undefined
+  const session = sessionOf(context)
+  const provider = session && context.engine.providers.of(session)?.name
+  const attributes = {
+    'http.request.method': (init.method ?? 'GET').toUpperCase(),
+    ...(url ? { 'server.address': url.hostname, 'server.port': Number(url.port) || (url.protocol === 'https:' ? 443 : 80) } : {}),
+    ...(provider ? { [ATTR.provider]: provider } : {}),
+  }
+  return traced('codegrant.fetch', attributes, async (span) => {
+    const response = await send()
+    span.setAttribute('http.response.status_code', response.status)
+    return response
+  }, SpanKind.CLIENT)
+}
+
 async function authorizedFetch(context: Context, input: string | URL, init: RequestInit = {}): Promise<Response> {
   // a URL of an API with a token of its own goes with that token (no cost without OAUTH_APIS)
   if (context.engine.config.apis.length > 0 && URL.canParse(input)) {
@@ -245,7 +266,7 @@ async function authorizedFetch(context: Context, input: string | URL, init: Requ
     if (runtime && session.dpop) return dpopResourceFetch(runtime, session.dpop, session.tokens.accessToken, input, init)
     const headers = new Headers(init.headers)
     headers.set('authorization', `Bearer ${session.tokens.accessToken}`)
-    return fetch(input, { ...init, headers })
+    return fetch(input, withTraceContext({ ...init, headers }))
   }
   // the origins of the session's provider (the first one's when signed out: the error is the same)
   const signedIn = sessionOf(context)
@@ -411,10 +432,11 @@ const STATE_PROTOTYPE: ThisType<AttachedState> & OAuthRequestState = {
   },
   fetch(input: string | URL, pathOrInit?: string | RequestInit, init?: RequestInit) {
     const context = this[CONTEXT]
-    if (typeof pathOrInit !== 'string') return authorizedFetch(context, input, pathOrInit)
+    if (typeof pathOrInit !== 'string') return tracedFetch(context, input, pathOrInit)
     try {
       const api = context.engine.wallet.api(String(input))
-      return apiFetch(context, api, apiUrl(api, pathOrInit), init)
+      const url = apiUrl(api, pathOrInit)
+      return tracedFetch(context, url, init, () => apiFetch(context, api, url, init))
     } catch (error) {
       return Promise.reject(error)
     }

@@ -11,7 +11,7 @@ const SRC = join(dirname(fileURLToPath(import.meta.url)), '../src')
 
 /** The layers, bottom first: a module's layer is the first whose pattern matches its path. */
 const LAYERS: readonly { readonly name: string; readonly modules: RegExp }[] = [
-  { name: 'base', modules: /^(errors|clock|json|single-flight|return-to|failures|session-types)\.ts$/ },
+  { name: 'base', modules: /^(errors|clock|json|single-flight|return-to|failures|session-types|telemetry)\.ts$/ },
   { name: 'config', modules: /^config\// },
   { name: 'http', modules: /^(http|diagnostics)\.ts$/ },
   { name: 'session', modules: /^session\// },

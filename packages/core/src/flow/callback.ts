@@ -10,6 +10,7 @@ import type { UserClaims } from '../session/store.js'
 import { endpointOf, received, tokenError, tokenSet, verifyIdTokenSignature } from './tokens.js'
 import type { Transaction } from './transaction.js'
 import { fetchUserinfo } from './userinfo.js'
+import { ATTR, traced } from '../telemetry.js'
 
 /** Hygiene for every callback answer: RFC 9700 §4.2.4 (no Referer leak), no caching. */
 export const CALLBACK_HEADERS = { 'cache-control': 'no-store', 'referrer-policy': 'no-referrer' } as const
@@ -55,22 +56,26 @@ export async function completeLogin(
   }
 
   config.logger.debug(`callback: authorization response valid (state matches${as.authorization_response_iss_parameter_supported ? ', iss checked' : ''}); exchanging the code at ${endpointOf(as.token_endpoint)} (${settings.clientAuthMethod})`)
-  let response: Response
   let result: oauth.TokenEndpointResponse
   const key = provider.dpop && transaction.dpop
   const dpop = await dpopHeaders(provider.dpop, key)
   try {
-    ;({ response, result } = await withNonceRetry(async () => {
-      const response = await oauth.authorizationCodeGrantRequest(as, client, clientAuth, validated, transaction.redirectUri, transaction.verifier, { ...http, ...dpop })
-      const result = await oauth.processAuthorizationCodeResponse(as, client, response, {
-        expectedNonce: transaction.nonce ?? oauth.expectNoNonce,
-        requireIdToken: settings.openid,
-        // max_age was sent: auth_time must be there and recent enough (OpenID Connect Core §3.1.3.7)
-        ...(transaction.maxAge !== undefined ? { maxAge: transaction.maxAge } : {}),
+    const attributes = { [ATTR.provider]: settings.name }
+    result = await withNonceRetry(async () => {
+      const response = await traced('codegrant.code_exchange', attributes, () =>
+        oauth.authorizationCodeGrantRequest(as, client, clientAuth, validated, transaction.redirectUri, transaction.verifier, { ...http, ...dpop }))
+      // the token response, and its ID token's claims (oauth4webapi) and signature
+      return traced('codegrant.id_token_check', attributes, async () => {
+        const result = await oauth.processAuthorizationCodeResponse(as, client, response, {
+          expectedNonce: transaction.nonce ?? oauth.expectNoNonce,
+          requireIdToken: settings.openid,
+          // max_age was sent: auth_time must be there and recent enough (OpenID Connect Core §3.1.3.7)
+          ...(transaction.maxAge !== undefined ? { maxAge: transaction.maxAge } : {}),
+        })
+        if (result.id_token) await verifyIdTokenSignature(provider, response, result.id_token)
+        return result
       })
-      return { response, result }
-    }))
-    if (result.id_token) await verifyIdTokenSignature(provider, response, result.id_token)
+    })
     if (key) assertDpopTokenType(config, settings, result)
   } catch (error) {
     throw tokenError(config, error, 'code exchange', provider)

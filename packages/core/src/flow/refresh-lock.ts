@@ -3,6 +3,7 @@ import type { OAuthConfig } from '../config/resolved.js'
 import { CodegrantError, isCodegrantError } from '../errors.js'
 import { replaceRecord } from '../session/backend.js'
 import type { SessionData, SessionStore } from '../session/store.js'
+import { annotate, ATTR } from '../telemetry.js'
 
 type LockingStore = SessionStore & Required<Pick<SessionStore, 'lock' | 'unlock'>>
 
@@ -97,6 +98,8 @@ export async function refreshAcrossInstances(
         if (release) await unlock()
       }
     }
+    // another instance holds the lock: this refresh waits on it
+    annotate(ATTR.waited, true)
     await new Promise((resolve) => setTimeout(resolve, POLL_MS))
     const current = await currentRecord(store, session.sid)
     if (refreshedElsewhere(current)) return current

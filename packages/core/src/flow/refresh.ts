@@ -9,6 +9,7 @@ import { singleFlight, type Flight as SharedFlight } from '../single-flight.js'
 import { endpointOf, received, tokenError, tokenSet, verifyIdTokenSignature } from './tokens.js'
 import { assertDpopTokenType, dpopHeaders, withNonceRetry } from '../provider/dpop.js'
 import { canLock, grantOrSaved, refreshAcrossInstances, saveRefreshed, type Grant } from './refresh-lock.js'
+import { ATTR, instruments, OK, outcomeOf, secondsSince, traced } from '../telemetry.js'
 
 /** How long a finished refresh is remembered, for requests that still carry the old cookie. */
 const SUCCESSOR_TTL_MS = 60_000
@@ -67,11 +68,12 @@ function answers(flight: Flight | undefined, session: SessionData): flight is Fl
  * it still exists), and with a store that locks, one instance refreshes for all.
  *
  * @param ttl with a store, seconds a refreshed record lives.
+ * @param name the provider's name, for telemetry.
  * @throws {CodegrantError} `codegrant/session_ended` on `invalid_grant`, a changed `sub`
  *   (OIDC Core §12.2), or a record ended meanwhile; 502/504 codes on transient failures, which
  *   keep the session; `codegrant/store_unavailable` when the store fails.
  */
-export function createRefresher(config: OAuthConfig, provider: () => Promise<Provider>, store?: SessionStore, ttl: (fresh: SessionData) => number = () => config.sessionIdleTimeout): Refresh {
+export function createRefresher(config: OAuthConfig, provider: () => Promise<Provider>, store?: SessionStore, ttl: (fresh: SessionData) => number = () => config.sessionIdleTimeout, name = 'default'): Refresh {
   // per session: concurrent requests share one refresh, and its result answers the old cookie a minute more
   const flights = singleFlight<string, SessionData, Flight>()
   // a grant is remembered by the refresh token it used: when saving its result fails (the store
@@ -127,7 +129,7 @@ export function createRefresher(config: OAuthConfig, provider: () => Promise<Pro
     if (!from) return Promise.reject(noRefreshToken())
     const flight = flights.get(session.sid)
     if (answers(flight, session)) return flight.result
-    return flights.start(session.sid, { from, replaced: session.tokens.accessToken, result: run(session) }, () => SUCCESSOR_TTL_MS).result
+    return flights.start(session.sid, { from, replaced: session.tokens.accessToken, result: observed(name, () => run(session)) }, () => SUCCESSOR_TTL_MS).result
   }
   // only for a request that still holds the tokens the refresh replaced: never a step back
   refresher.successor = (session: SessionData) => {
@@ -135,6 +137,31 @@ export function createRefresher(config: OAuthConfig, provider: () => Promise<Pro
     return flight?.done && answers(flight, session) ? flight.done : undefined
   }
   return refresher
+}
+
+/**
+ * One refresh (however many requests share it) in its span (`codegrant.refresh`, with whether it
+ * waited on another instance's lock), timed and counted by outcome.
+ */
+function observed(provider: string, refresh: () => Promise<SessionData>): Promise<SessionData> {
+  const start = performance.now()
+  const attributes = { [ATTR.provider]: provider }
+  const measured = (outcome: string) => {
+    const { refreshes, refreshDuration } = instruments()
+    const labels = { ...attributes, [ATTR.outcome]: outcome }
+    refreshes.add(1, labels)
+    refreshDuration.record(secondsSince(start), labels)
+  }
+  return traced('codegrant.refresh', { ...attributes, [ATTR.waited]: false }, async () => {
+    try {
+      const fresh = await refresh()
+      measured(OK)
+      return fresh
+    } catch (error) {
+      measured(outcomeOf(error))
+      throw error
+    }
+  })
 }
 
 const noRefreshToken = () => new CodegrantError('codegrant/token_expired', 'The access token expired and the provider gave no refresh token: sign in again to call APIs.')

@@ -7,12 +7,17 @@ import { dpopHeaders, withNonceRetry } from '../provider/dpop.js'
 import type { Provider } from '../provider/metadata.js'
 import { fetchApiUser } from '../provider/user-source.js'
 import type { DpopKey, UserClaims } from '../session/store.js'
+import { ATTR, traced } from '../telemetry.js'
 
 /**
  * The user from the provider's userinfo endpoint, or from its user API when the preset names
  * one (GitHub). `scope`: what the token was granted (decides what the user API is asked).
  */
-export async function fetchUserinfo(config: OAuthConfig, provider: Provider, accessToken: string, expectedSubject: string | undefined, key: DpopKey | undefined, scope = provider.settings.scope): Promise<UserClaims> {
+export function fetchUserinfo(config: OAuthConfig, provider: Provider, accessToken: string, expectedSubject: string | undefined, key: DpopKey | undefined, scope = provider.settings.scope): Promise<UserClaims> {
+  return traced('codegrant.userinfo', { [ATTR.provider]: provider.settings.name }, () => requestUserinfo(config, provider, accessToken, expectedSubject, key, scope))
+}
+
+async function requestUserinfo(config: OAuthConfig, provider: Provider, accessToken: string, expectedSubject: string | undefined, key: DpopKey | undefined, scope: string): Promise<UserClaims> {
   const { as, client, http } = provider
   if (!as.userinfo_endpoint) {
     throw new CodegrantError('codegrant/provider_error', 'The provider returned no ID token and has no userinfo endpoint: set OAUTH_USERINFO_ENDPOINT.')

@@ -5,6 +5,7 @@ import { isLoopback } from '../config/checks.js'
 import { CodegrantError } from '../errors.js'
 import { FAPI2_ALGORITHMS } from '../config/profile.js'
 import type { DpopKey } from '../session/store.js'
+import { withTraceContext } from '../telemetry.js'
 
 /** DPoP for one codegrant instance: proof handles per key, and server nonces per origin. */
 export interface DpopRuntime {
@@ -216,7 +217,7 @@ export async function resourceFetch(
     ...(dpop ? { DPoP: await dpop.runtime.handle(dpop.key) } : {}),
     ...(init.signal ? { signal: init.signal } : {}),
     [oauth.customFetch]: async (target, requestInit) => {
-      const response = await fetch(target, requestInit as RequestInit)
+      const response = await fetch(target, withTraceContext(requestInit as RequestInit))
       dpop?.runtime.remember(target, response)
       return response
     },

@@ -2,6 +2,7 @@ import * as oauth from 'oauth4webapi'
 import type { ProviderSettings } from '../config/resolved.js'
 import { isLoopback } from '../config/checks.js'
 import { ResponseTooLarge } from '../failures.js'
+import { withTraceContext } from '../telemetry.js'
 
 /** Responses from the provider larger than this are refused (oauth4webapi reads bodies whole). */
 export const MAX_RESPONSE_BYTES = 1024 * 1024
@@ -28,8 +29,9 @@ export function fetchOptions(provider: ProviderSettings, timeout: number): Fetch
   }
 }
 
+/** Every call to the provider: the trace context goes along (`traceparent`), the answer is capped. */
 async function cappedFetch(url: string, init: RequestInit): Promise<Response> {
-  const response = await fetch(url, init)
+  const response = await fetch(url, withTraceContext(init))
   const declared = Number(response.headers.get('content-length'))
   if (declared > MAX_RESPONSE_BYTES) {
     await response.body?.cancel()

@@ -10,6 +10,7 @@ import { discover, explicitIssuer } from './discovery.js'
 import { fetchOptions, type FetchOptions } from './http.js'
 import { withTokenQuirks } from './token-quirks.js'
 import { withTenantIssuer } from './tenant-issuer.js'
+import { ATTR, traced } from '../telemetry.js'
 
 /** Everything the flows need to talk to the provider, resolved once and cached. */
 export interface Provider {
@@ -121,7 +122,7 @@ async function loadMetadata(settings: ProviderSettings, logger: FullLogger, http
   if (settings.explicitEndpoints) {
     as = { issuer: explicitIssuer(settings), ...explicit }
   } else {
-    as = { ...(await discover(settings, logger, http)), ...explicit }
+    as = { ...(await traced('codegrant.discovery', { [ATTR.provider]: settings.name }, () => discover(settings, logger, http))), ...explicit }
   }
   assertEndpoint(as.authorization_endpoint, 'authorization_endpoint')
   assertEndpoint(as.token_endpoint, 'token_endpoint')

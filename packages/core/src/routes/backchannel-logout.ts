@@ -8,6 +8,7 @@ import type { Provider } from '../provider/metadata.js'
 import type { ProviderRuntime } from '../providers.js'
 import type { IdentifiedSession } from '../session/identity.js'
 import type { CoordinatingStore } from '../session/store.js'
+import { ATTR, failed, instruments, OK, outcomeOf, traced } from '../telemetry.js'
 
 /** The `events` member that makes a JWT a logout token (Back-Channel Logout 1.0 §2.4). */
 export const BACKCHANNEL_LOGOUT_EVENT = 'http://schemas.openid.net/event/backchannel-logout'
@@ -37,8 +38,9 @@ export type BackchannelLogout = (request: CoreRequest) => Promise<CoreResponse>
  */
 export function createBackchannelLogout(config: OAuthConfig, providers: readonly ProviderRuntime[], store: CoordinatingStore): BackchannelLogout {
   const verifying = providers.map((runtime) => ({ runtime, verify: createJwtVerifier(runtime.resolve) }))
-  return async (request) => {
+  return (request) => traced('codegrant.backchannel_logout', {}, async (span) => {
     if (request.method !== 'POST') return json(405, { error: 'method_not_allowed' }, { allow: 'POST' })
+    const counted = (outcome: string) => instruments().backchannelEvents.add(1, { [ATTR.outcome]: outcome })
     try {
       const tokens = formParams(request.body)?.getAll('logout_token') ?? []
       const logoutToken = tokens.length === 1 ? tokens[0] : undefined
@@ -62,13 +64,17 @@ export function createBackchannelLogout(config: OAuthConfig, providers: readonly
       const until = Math.min(token.exp ?? Number.POSITIVE_INFINITY, token.iat + MAX_TOKEN_AGE) + config.clockTolerance
       await store.tag(used, USED, Math.max(1, until - at))
       config.logger.debug(`back-channel logout: ${ended.length} session(s) ended (by ${token.sid !== undefined ? 'sid' : 'sub'})`)
+      span.setAttribute(ATTR.provider, runtime.name)
+      counted(OK)
       return json(200, {})
     } catch (error) {
+      counted(outcomeOf(error))
       if (!isCodegrantError(error, 'codegrant/logout_token_invalid')) throw error
+      failed(span, error.code)
       config.logger.warn(`back-channel logout refused: ${error.message}`)
       return json(400, { error: 'invalid_request', error_description: error.message })
     }
-  }
+  })
 }
 
 /** A provider of the app, and its verifier of logout tokens (signed like its ID tokens). */

@@ -12,8 +12,34 @@ import { assertSameProvider } from './provider-routes.js'
 import { silentFallback } from '../flow/silent-login.js'
 import { authTimeFailure, verifyStepUp } from '../flow/step-up.js'
 import { TRANSACTION_TTL } from '../flow/transaction.js'
+import { ATTR, instruments, OK, outcomeOf, secondsSince, traced } from '../telemetry.js'
 
-export async function callback(context: Context, runtime: ProviderRuntime): Promise<CoreResponse> {
+/**
+ * The callback in its span (`codegrant.callback`, the code exchange and the ID token check its
+ * children), timed, and counted: a login completed, or failed with its code. (A silent login the
+ * provider declined, or a callback replayed by the back button, is neither.)
+ */
+export function callback(context: Context, runtime: ProviderRuntime): Promise<CoreResponse> {
+  const start = performance.now()
+  const attributes = { [ATTR.provider]: runtime.name, [ATTR.storeKind]: context.engine.backend.kind }
+  const measured = (outcome: string) => {
+    const { callbackDuration, loginsFailed } = instruments()
+    callbackDuration.record(secondsSince(start), { ...attributes, [ATTR.outcome]: outcome })
+    if (outcome !== OK) loginsFailed.add(1, { [ATTR.provider]: runtime.name, [ATTR.errorType]: outcome })
+  }
+  return traced('codegrant.callback', attributes, async () => {
+    try {
+      const response = await startSession(context, runtime)
+      measured(OK)
+      return response
+    } catch (error) {
+      measured(outcomeOf(error))
+      throw error
+    }
+  })
+}
+
+async function startSession(context: Context, runtime: ProviderRuntime): Promise<CoreResponse> {
   const { config, transactions, backend } = context.engine
   const provider = runtime.resolve
   const { request } = context
@@ -66,6 +92,7 @@ export async function callback(context: Context, runtime: ProviderRuntime): Prom
   const cookiesOut = [transactions.remove(state), ...sessionCookies]
   config.logger.debug(`callback: session started (${backend.kind} store, ${sessionCookies.length} cookie(s), ${sessionCookies.reduce((size, line) => size + line.length, 0)} bytes); redirecting to the app`)
   context.session = session
+  instruments().loginsCompleted.add(1, { [ATTR.provider]: runtime.name })
   return redirect(location, cookiesOut, { ...CALLBACK_HEADERS })
 }
 

@@ -6,11 +6,14 @@ import type { ProviderRuntime } from '../providers.js'
 import { newSessionId } from '../session/backend.js'
 import { loginParams, mergeParams, queryParams, type AuthorizationParams, type LoginOptions } from '../config/authorization-params.js'
 import { startLogin, type LoginExtras } from '../flow/login.js'
+import { ATTR, instruments, outcomeOf, traced } from '../telemetry.js'
 
 /** Starts a login with the configured parameters under `params` (later layers win a name). */
-export async function beginLogin(context: Context, runtime: ProviderRuntime, returnTo: string | null, params: AuthorizationParams, extras: LoginExtras = {}): Promise<CoreResponse> {
-  const merged = mergeParams(runtime.settings.authorizationParams, params)
-  return startLogin(context.engine.config, await runtime.resolve(), context.engine.transactions, cookiesOf(context), returnTo, now(), { ...extras, params: merged.params, maxAge: merged.maxAge })
+export function beginLogin(context: Context, runtime: ProviderRuntime, returnTo: string | null, params: AuthorizationParams, extras: LoginExtras = {}): Promise<CoreResponse> {
+  return observedLogin(runtime.name, async () => {
+    const merged = mergeParams(runtime.settings.authorizationParams, params)
+    return startLogin(context.engine.config, await runtime.resolve(), context.engine.transactions, cookiesOf(context), returnTo, now(), { ...extras, params: merged.params, maxAge: merged.maxAge })
+  })
 }
 
 /**
@@ -44,4 +47,18 @@ export async function login(context: Context, runtime: ProviderRuntime): Promise
   if (backend.kind === 'external') await backend.store.get(newSessionId())
   // from the browser's query: returnTo, and only the parameters the app allows
   return beginLogin(context, runtime, query.get('returnTo'), queryParams(config.loginQueryParams, query))
+}
+
+/** A login start in its span (`codegrant.login`; discovery, PAR its children), counted as started or failed. */
+function observedLogin(provider: string, start: () => Promise<CoreResponse>): Promise<CoreResponse> {
+  return traced('codegrant.login', { [ATTR.provider]: provider }, async () => {
+    try {
+      const response = await start()
+      instruments().loginsStarted.add(1, { [ATTR.provider]: provider })
+      return response
+    } catch (error) {
+      instruments().loginsFailed.add(1, { [ATTR.provider]: provider, [ATTR.errorType]: outcomeOf(error) })
+      throw error
+    }
+  })
 }

@@ -5,6 +5,7 @@ import { CodegrantError } from '../errors.js'
 import { appPath, escapeHtml, header, html, methodNotAllowed, queryOf, redirect, type CoreResponse } from '../http.js'
 import { safeReturnTo } from '../return-to.js'
 import { finishLogout } from '../flow/logout.js'
+import { ATTR, instruments, traced } from '../telemetry.js'
 
 export async function logout(context: Context): Promise<CoreResponse> {
   const { config, backend, providers } = context.engine
@@ -44,4 +45,21 @@ export async function logout(context: Context): Promise<CoreResponse> {
 function confirmLogout(config: OAuthConfig): CoreResponse {
   const action = escapeHtml(appPath(config, config.routes.logout))
   return html(200, 'Sign out?', [`<form method="post" action="${action}"><button type="submit">Sign out</button></form>`])
+}
+
+/**
+ * The logout route in its span (`codegrant.logout`; the revocation its child), counted when it
+ * ended a session, by the session's provider.
+ */
+export function tracedLogout(context: Context): Promise<CoreResponse> {
+  return traced('codegrant.logout', { [ATTR.storeKind]: context.engine.backend.kind }, async (span) => {
+    const session = context.unavailable ? undefined : sessionOf(context)
+    const response = await logout(context)
+    const provider = session && context.engine.providers.of(session)?.name
+    if (provider !== undefined) {
+      span.setAttribute(ATTR.provider, provider)
+      if (context.session === undefined) instruments().logouts.add(1, { [ATTR.provider]: provider })
+    }
+    return response
+  })
 }

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto'
 import type { OAuthConfig } from '../config/resolved.js'
 import { CodegrantError } from '../errors.js'
 import { describe } from '../failures.js'
+import { ATTR, instruments, observeStoreCall, watchBreaker } from '../telemetry.js'
 import type { CookieCodec } from './cookie-codec.js'
 import { deepFreeze } from './claims.js'
 import { clearChunked, readChunks, setCookie, writeChunked, type RequestCookies } from './cookie-jar.js'
@@ -197,7 +198,11 @@ export function createSessionBackend(config: OAuthConfig, codec: CookieCodec, co
 
   const { kind, given } = openStore(config, setting)
   // the memory store cannot fail: no breaker, its calls stay synchronous
-  const breaker = kind === 'memory' ? undefined : createStoreBreaker(config.logger, given.flushCache?.bind(given))
+  const breaker = kind === 'memory' ? undefined : createStoreBreaker(config.logger, () => {
+    instruments().breakerOpens.add(1, { [ATTR.storeKind]: kind })
+    given.flushCache?.()
+  })
+  if (breaker) watchBreaker(breaker)
   const store = withBreaker(config, given, breaker)
   const { open, forget } = opener(isSessionId)
   const resolve = (sid: SessionData | string | undefined, now: number) =>
@@ -264,10 +269,17 @@ export function replaceRecord(store: SessionStore, data: SessionData, ttl: numbe
  * none of them wraps its calls again.
  * Offers only the methods the store has (the optional ones decide what codegrant can do). The
  * store's own timeout bounds each call (`OAUTH_REDIS_TIMEOUT`); no second timer is added.
+ * An external store's calls are traced here, and only here (`codegrant.store.<operation>` spans,
+ * the store-call histogram): the one place every call passes.
  */
 function withBreaker(config: OAuthConfig, store: SessionStore, breaker: StoreBreaker | undefined): SessionStore {
-  const through = <A extends unknown[], T>(what: string, method: (...args: A) => MaybePromise<T>) =>
-    (...args: A): MaybePromise<T> => guarded(config, what, () => method.apply(store, args), breaker)
+  const through = <A extends unknown[], T>(what: string, method: (...args: A) => MaybePromise<T>) => {
+    // the memory store's calls are synchronous and cannot fail: not traced
+    if (!breaker) return (...args: A): MaybePromise<T> => guarded(config, what, () => method.apply(store, args), breaker)
+    const name = `codegrant.store.${what}`
+    const attributes = { [ATTR.operation]: what, [ATTR.storeKind]: 'external' }
+    return (...args: A): MaybePromise<T> => observeStoreCall(name, attributes, () => guarded(config, what, () => method.apply(store, args), breaker))
+  }
   const optional = {
     update: store.update && through('write', store.update),
     lock: store.lock && through('lock', store.lock),
