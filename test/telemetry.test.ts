@@ -14,6 +14,7 @@ import { InMemorySpanExporter, SimpleSpanProcessor, type ReadableSpan } from '@o
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { API, createAgent, login, type Agent } from './support/agent.js'
 import { buildHandler, openStage, type Stage } from './support/apps.js'
+import { holdTokenRequests } from './support/gate.js'
 import { appOptions, captureLogs, CLIENT_ID, CLIENT_SECRET, SECRET_A, startProvider } from './support/provider.js'
 
 const SESSION = 'codegrant.session'
@@ -191,6 +192,28 @@ describe('OpenTelemetry and an external session store', () => {
     await signIn('bob', createAgent())
     const callback = one('codegrant.callback')
     expect(named('codegrant.store.write').some((write) => isChild(write, callback))).toBe(true)
+  })
+
+  it('a refresh that waited on another instance\'s lock says so on its span', async () => {
+    // two instances sharing one store that locks (the memory store passed in as the app's own)
+    const shared = memoryStore()
+    let locks = 0
+    const store: SessionStore = { ...shared, lock: (...args) => (locks++, shared.lock!(...args)) }
+    const [a, b] = await Promise.all([0, 1].map(() => buildHandler('express5', appOptions(provider, stage.url, captureLogs(), { sessionStore: store }), `${provider.issuer}/me`)))
+    stage.mount((req, res) => (req.headers['x-instance'] === 'b' ? b! : a!)(req, res))
+    await signIn('alice')
+    spans.reset()
+    const gate = holdTokenRequests(provider, 'refresh_token', 'before')
+    const first = get('/api/refresh', { method: 'POST', headers: API })
+    await gate.waitForHeld(1)
+    const second = get('/api/refresh', { method: 'POST', headers: { ...API, 'x-instance': 'b' } })
+    // b asked for the lock a holds, and waits
+    const deadline = Date.now() + 5000
+    while (locks < 3 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10))
+    gate.release()
+    expect([(await first).status, (await second).status]).toEqual([200, 200])
+    const waited = named('codegrant.refresh').map((span) => span.attributes['codegrant.refresh.waited_on_lock']).sort()
+    expect(waited).toEqual([false, true])
   })
 
   it('the breaker: its opening is counted and its state is a gauge', async () => {
