@@ -249,3 +249,26 @@ describe('the demo with OAUTH_SESSION_STORE=memory OAUTH_BACKCHANNEL_LOGOUT=true
     }
   }, 60_000)
 })
+
+describe('an example with OTEL_TRACES_EXPORTER=console', () => {
+  it('starts the OpenTelemetry Node SDK first: a login prints codegrant\'s spans, with the provider and outcome, never a token', async () => {
+    const example = await startExample('express', { OTEL_TRACES_EXPORTER: 'console' })
+    try {
+      const agent = createAgent()
+      await login(agent, example.url, 'alice')
+      expect((await agent.request(`${example.url}/me`, { headers: API })).status).toBe(200)
+      // the console exporter prints each span as it ends; the callback's ends before its redirect is answered
+      const deadline = Date.now() + 10_000
+      while (!example.output().includes("name: 'codegrant.callback'") && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50))
+      const output = example.output()
+      expect(output).toContain("name: 'codegrant.callback'")
+      expect(output).toContain("name: 'codegrant.code_exchange'")
+      expect(output).toContain("instrumentationScope: { name: '@codegrant/core'")
+      expect(output).toContain("'service.name': 'codegrant-express-example'")
+      expect(output).toMatch(/'codegrant\.provider': 'default'/)
+      expect(output).not.toMatch(/eyJ[\w-]+\.eyJ/) // no JWT (ID token, access token) in what it printed
+    } finally {
+      await example.stop()
+    }
+  }, 60_000)
+})

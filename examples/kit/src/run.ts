@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net'
 import { isCodegrantError, type OAuthOptions } from '@codegrant/core'
 import { startDemoIfUnconfigured, startDemoProvidersIfUnconfigured } from '@codegrant/dev-provider'
 import { startDemoApis, type DemoApis } from './demo-apis.js'
+import { startTelemetry } from './telemetry.js'
 
 /** An app listening: the port it got, and how to stop it. */
 export interface StartedApp {
@@ -13,12 +14,15 @@ export interface StartedApp {
 /**
  * Starts an example as a user runs it: `PORT` (default 3000) and the `OAUTH_*` environment.
  * With no provider configured it starts the dev provider first (a development setup, said
- * loudly). Logs the URL; stops cleanly on SIGINT/SIGTERM; on a configuration or start-up error
- * prints the message (no stack trace) and exits 1.
+ * loudly). With `OTEL_TRACES_EXPORTER` or `OTEL_METRICS_EXPORTER` set, the OpenTelemetry Node
+ * SDK starts before anything else (`telemetry.ts`). Logs the URL; stops cleanly on SIGINT/SIGTERM
+ * (the SDK flushed); on a configuration or start-up error prints the message (no stack trace) and
+ * exits 1.
  *
  * @param start builds the app with `options` (which override the environment) and listens on `port`.
  */
 export async function runExample(framework: string, start: (options: OAuthOptions | undefined, port: number) => Promise<StartedApp>): Promise<void> {
+  const stopTelemetry = await startTelemetry(framework).catch(fail)
   const port = Number(process.env.PORT || 3000)
   if (!Number.isInteger(port) || port < 0 || port > 65535) fail(`PORT must be a port number (got ${JSON.stringify(process.env.PORT)})`)
 
@@ -42,7 +46,7 @@ export async function runExample(framework: string, start: (options: OAuthOption
   const stop = () => {
     if (stopping) process.exit(0) // a second Ctrl-C does not wait
     stopping = true
-    void app.close().then(() => apis?.close()).then(() => demo?.close()).finally(() => process.exit(0))
+    void app.close().then(() => apis?.close()).then(() => demo?.close()).then(() => stopTelemetry?.()).finally(() => process.exit(0))
   }
   process.on('SIGINT', stop)
   process.on('SIGTERM', stop)
