@@ -83,7 +83,9 @@ export function buildConfiguration(input: ConfigurationInput): OidcConfiguration
     responseTypes: ['code'],
     scopes: ['openid', 'offline_access', 'profile', 'email'],
     claims: {
-      openid: ['sub'],
+      // session_expiry (OpenID IPSIE SL1): when the RP's session must end; in the ID token of a user
+      // whose claims carry it (setExtraClaims / addUser), for tests of the provider's session end
+      openid: ['sub', 'session_expiry'],
       profile: ['name', 'preferred_username', 'groups', ...(input.profileClaims ?? [])],
       email: ['email', 'email_verified'],
     },

@@ -75,7 +75,8 @@ export interface DevProvider {
   count(name: string, grantType?: string): number;
   /**
    * Claims that override (or add to) a test user's own from now on, e.g. 300 `groups`; `{}`
-   * restores the user's own claims.
+   * restores the user's own claims. `session_expiry` (seconds since the epoch, OpenID IPSIE SL1:
+   * when the RP's session must end) goes into the ID tokens issued from then on.
    */
   setExtraClaims(accountId: string, claims: Record<string, unknown>): void;
   /**

@@ -10,6 +10,7 @@ import type { UserClaims } from '../session/store.js'
 import { endpointOf, received, tokenError, tokenSet, verifyIdTokenSignature } from './tokens.js'
 import type { Transaction } from './transaction.js'
 import { fetchUserinfo } from './userinfo.js'
+import { sessionEnd } from './session-end.js'
 import { ATTR, traced } from '../telemetry.js'
 
 /** Hygiene for every callback answer: RFC 9700 §4.2.4 (no Referer leak), no caching. */
@@ -83,6 +84,9 @@ export async function completeLogin(
 
   const claims = oauth.getValidatedIdTokenClaims(result) as UserClaims | undefined
   config.logger.debug(`callback: token response valid (${received(result)})${claims ? `; ID token valid for sub ${JSON.stringify(claims.sub)}` : ''}`)
+  // our lifetime, cut short by the provider's session_expiry or auth_time + a configured max_age
+  // (before userinfo: a session the provider already ended is refused without another call)
+  const exp = sessionEnd(config, settings, claims, now, now)
   // with only an ID token, the user is read from it: no second copy of the claims
   let user: UserClaims | undefined
   if (!claims || settings.fetchUserinfo) {
@@ -94,7 +98,7 @@ export async function completeLogin(
     sid: newSessionId(),
     iat: now,
     uat: now,
-    exp: now + config.sessionMaxAge,
+    exp,
     ...(user ? { user } : {}),
     // the provider's word, before userinfo members (merged above) or the app's hook can change the
     // user: the ID token's, else the user source's `sub` at the provider's issuer (nothing else of it)

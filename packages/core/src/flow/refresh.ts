@@ -8,6 +8,7 @@ import type { SessionData, SessionStore } from '../session/store.js'
 import { singleFlight, type Flight as SharedFlight } from '../single-flight.js'
 import { endpointOf, received, tokenError, tokenSet, verifyIdTokenSignature } from './tokens.js'
 import { assertDpopTokenType, dpopHeaders, withNonceRetry } from '../provider/dpop.js'
+import { sessionEnd } from './session-end.js'
 import { canLock, grantOrSaved, refreshAcrossInstances, saveRefreshed, type Grant } from './refresh-lock.js'
 import { ATTR, instruments, OK, outcomeOf, secondsSince, traced } from '../telemetry.js'
 
@@ -197,8 +198,19 @@ async function refresh(config: OAuthConfig, resolve: () => Promise<Provider>, se
     throw new CodegrantError('codegrant/session_ended', 'The provider returned a different user on refresh. Sign in again.')
   }
   const at = now()
+  // a new ID token may bring the provider's session end nearer (never further than it was)
+  const exp = claims ? Math.min(session.exp, providerEnd(config, provider, claims, session.iat, at)) : session.exp
   // userinfo-merged claims stay merged; the app's hook's user stays as the hook made it; otherwise
   // the new ID token is the user
   const user = session.user && claims && !session.userByApp ? { ...session.user, ...claims, sub: session.user.sub } : session.user
-  return { ...session, ...(user ? { user } : {}), uat: at, tokens: tokenSet(result, at, session.tokens) }
+  return { ...session, ...(user ? { user } : {}), uat: at, exp, tokens: tokenSet(result, at, session.tokens) }
+}
+
+/** {@link sessionEnd} for a refreshed ID token: a provider session that has ended ends ours. */
+function providerEnd(config: OAuthConfig, provider: Provider, claims: Readonly<Record<string, unknown>>, issuedAt: number, at: number): number {
+  try {
+    return sessionEnd(config, provider.settings, claims, issuedAt, at)
+  } catch (error) {
+    throw new CodegrantError('codegrant/session_ended', 'The session has ended at the provider. Sign in again.', { cause: error })
+  }
 }
