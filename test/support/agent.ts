@@ -12,8 +12,9 @@ export interface Hop {
 /**
  * A scripted user agent: fetch with `redirect: 'manual'` and a cookie jar keyed by host name
  * (like a browser, cookies ignore the port), so a test can read and tamper with every hop.
+ * `defaults`: headers it sends with every request (its own `User-Agent`), unless a request sets them.
  */
-export function createAgent() {
+export function createAgent(defaults: Record<string, string> = {}) {
   const jar = new Map<string, Map<string, string>>()
   const cookiesFor = (host: string) => {
     let cookies = jar.get(host)
@@ -24,7 +25,7 @@ export function createAgent() {
   async function request(url: string, init: { method?: string; headers?: Record<string, string>; body?: string } = {}): Promise<Hop> {
     const target = new URL(url)
     const cookies = cookiesFor(target.hostname)
-    const headers = new Headers(init.headers)
+    const headers = new Headers({ ...defaults, ...init.headers })
     if (cookies.size > 0 && !headers.has('cookie')) headers.set('cookie', [...cookies].map(([k, v]) => `${k}=${v}`).join('; '))
     if (init.body !== undefined && !headers.has('content-type')) headers.set('content-type', 'application/x-www-form-urlencoded')
     const response = await fetch(url, { method: init.method ?? 'GET', headers, body: init.body, redirect: 'manual' })

@@ -24,6 +24,7 @@ import { createProviderRuntimes } from './providers.js'
 import { contextOf, createRequestState, type OAuthRequestState } from './request-state.js'
 import { createSessionBackend, remaining } from './session/backend.js'
 import { createCookieCodec } from './session/cookie-codec.js'
+import { createSessionControl, type SessionControl } from './sessions.js'
 import { isCoordinating, type MaybePromise, type SessionStore } from './session/store.js'
 import { createWallet } from './wallet.js'
 
@@ -39,6 +40,16 @@ export interface Codegrant {
    * Undefined for cookie sessions.
    */
   readonly sessionStore: SessionStore | undefined
+  /**
+   * Any user's sessions, with a server-side store (admin tooling): listed by `sub`, ended one by
+   * one or all at once, on every instance sharing the store, their refresh tokens revoked.
+   * `req.oauth.sessions` is the signed-in user's own.
+   *
+   * @example
+   * const codegrant = createCodegrant({ sessionStore: 'redis' })
+   * await codegrant.sessions.endAll('248289761001') // the user's every session, everywhere
+   */
+  readonly sessions: SessionControl
   /** Every route codegrant serves, by path (per provider with several): for frameworks that register routes. */
   readonly served: readonly { readonly path: string; readonly route: Route }[]
   /** Which of codegrant's routes a request path is for (the query is ignored), if any. */
@@ -101,6 +112,7 @@ export function createCodegrant(options: OAuthOptions = {}, env: Readonly<Record
   return {
     config,
     sessionStore: backend.opened,
+    sessions: createSessionControl(engine),
     served,
     match(url) {
       if (!url.startsWith(routePrefix)) return undefined

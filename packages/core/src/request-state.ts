@@ -18,6 +18,7 @@ import type { ProviderRuntime } from './providers.js'
 import type { ApiToken, SessionData, TokenSet, UserClaims } from './session/store.js'
 import { apiUrl, type SessionWriter } from './wallet.js'
 import { ATTR, SpanKind, traced, withTraceContext } from './telemetry.js'
+import { userSessions, type UserSessions } from './sessions.js'
 
 /** When a session began and when it ends, in seconds since the epoch. */
 export interface SessionTimes {
@@ -162,6 +163,18 @@ export interface OAuthRequestState {
    * const { email } = await req.oauth.userinfo()
    */
   userinfo(): Promise<Readonly<UserClaims>>
+  /**
+   * The signed-in user's sessions, with a server-side store: listed ("my devices", this one
+   * marked `current`) and ended, one or all but this one, on every instance; their refresh
+   * tokens revoked at the provider.
+   *
+   * @example
+   * app.post('/devices/sign-out-others', requireAuth(), async (req, res) => {
+   *   await req.oauth.sessions.endAll({ except: 'current' })
+   *   res.redirect('/devices')
+   * })
+   */
+  readonly sessions: UserSessions
 }
 
 const CONTEXT = Symbol('codegrant.context')
@@ -449,6 +462,9 @@ const STATE_PROTOTYPE: ThisType<AttachedState> & OAuthRequestState = {
   },
   get data() {
     return sessionOf(this[CONTEXT])?.data
+  },
+  get sessions() {
+    return userSessions(this[CONTEXT])
   },
   userinfo() {
     const context = this[CONTEXT]

@@ -114,6 +114,11 @@ export interface SessionData {
    */
   apis?: Record<string, ApiToken>
   /**
+   * With a server-side store: the browser the session was started in, summarised ("Firefox on
+   * Linux"), for the user's list of sessions (`oauth.sessions.list()`).
+   */
+  device?: string
+  /**
    * Sessions from before `identity` was kept: the provider the user signed in with, by name, when
    * the app had several. No longer written (`identity.provider` is).
    */

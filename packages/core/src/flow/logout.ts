@@ -15,10 +15,29 @@ export async function finishLogout(config: OAuthConfig, settings: ProviderSettin
   // no provider to tell: back to the app (its base URL, every provider's default post-logout URI)
   const back = localReturnTo ?? settings?.postLogoutRedirectUri ?? config.baseUrl.href
   if (!settings || !provider) return back
-  const { as, client, endpointAuth, http } = provider
-  const token = session?.tokens.refreshToken ?? session?.tokens.accessToken
+  const { as } = provider
+  if (session) await revokeSession(config, provider, session, apiTokens)
+  if (!as.end_session_endpoint) {
+    config.logger.debug('logout: the provider has no end_session_endpoint; back to the app')
+    return back
+  }
+  config.logger.debug(`logout: redirecting to the provider's end_session_endpoint${session?.tokens.idToken ? ' with id_token_hint' : ''}`)
+  const url = new URL(as.end_session_endpoint)
+  url.searchParams.set('client_id', settings.clientId)
+  url.searchParams.set('post_logout_redirect_uri', settings.postLogoutRedirectUri)
+  if (session?.tokens.idToken) url.searchParams.set('id_token_hint', session.tokens.idToken)
+  return url.href
+}
+
+/**
+ * Revokes an ended session's tokens where the provider supports it (RFC 7009): each API's own token
+ * (`OAUTH_APIS`; by default those the session holds) first, as revoking the refresh token may end
+ * the grant they came from, then its refresh token (else its access token); and forgets its DPoP
+ * key's proof handle. A failure is logged, never thrown: the session is ended locally anyway.
+ */
+export async function revokeSession(config: OAuthConfig, provider: Provider, session: SessionData, apiTokens: readonly ApiToken[] = Object.values(session.apis ?? {})): Promise<void> {
+  const { settings, as, client, endpointAuth, http } = provider
   if (as.revocation_endpoint && apiTokens.length > 0) {
-    // each API's own token first: revoking the refresh token may end the grant they came from
     config.logger.debug(`logout: revoking ${apiTokens.length} API token(s)`)
     const revoked = await Promise.allSettled(apiTokens.map(async ({ accessToken }) =>
       oauth.processRevocationResponse(await oauth.revocationRequest(as, client, endpointAuth.revocation_endpoint, accessToken, { ...http, additionalParameters: { token_type_hint: 'access_token' } }))))
@@ -30,8 +49,9 @@ export async function finishLogout(config: OAuthConfig, settings: ProviderSettin
       else config.logger.warn(`API token revocation at logout failed (the local session is ended anyway): ${describe(result.reason)}`)
     }
   }
+  const token = session.tokens.refreshToken ?? session.tokens.accessToken
   if (token && as.revocation_endpoint) {
-    config.logger.debug(`logout: revoking the ${session?.tokens.refreshToken ? 'refresh' : 'access'} token at ${new URL(as.revocation_endpoint).origin}${new URL(as.revocation_endpoint).pathname}`)
+    config.logger.debug(`logout: revoking the ${session.tokens.refreshToken ? 'refresh' : 'access'} token at ${new URL(as.revocation_endpoint).origin}${new URL(as.revocation_endpoint).pathname}`)
     try {
       await oauth.processRevocationResponse(await oauth.revocationRequest(as, client, endpointAuth.revocation_endpoint, token, http))
     } catch (error) {
@@ -41,15 +61,5 @@ export async function finishLogout(config: OAuthConfig, settings: ProviderSettin
     }
   }
   // the key pair went with the session; its proof handle goes too
-  if (session?.dpop) provider.dpop?.forget(session.dpop)
-  if (!as.end_session_endpoint) {
-    config.logger.debug('logout: the provider has no end_session_endpoint; back to the app')
-    return back
-  }
-  config.logger.debug(`logout: redirecting to the provider's end_session_endpoint${session?.tokens.idToken ? ' with id_token_hint' : ''}`)
-  const url = new URL(as.end_session_endpoint)
-  url.searchParams.set('client_id', settings.clientId)
-  url.searchParams.set('post_logout_redirect_uri', settings.postLogoutRedirectUri)
-  if (session?.tokens.idToken) url.searchParams.set('id_token_hint', session.tokens.idToken)
-  return url.href
+  if (session.dpop) provider.dpop?.forget(session.dpop)
 }

@@ -12,6 +12,7 @@ import { assertSameProvider } from './provider-routes.js'
 import { silentFallback } from '../flow/silent-login.js'
 import { authTimeFailure, verifyStepUp } from '../flow/step-up.js'
 import { TRANSACTION_TTL } from '../flow/transaction.js'
+import { canIndex, deviceOf, indexUserSession } from '../session/user-index.js'
 import { ATTR, instruments, OK, outcomeOf, secondsSince, traced } from '../telemetry.js'
 
 /**
@@ -78,7 +79,10 @@ async function startSession(context: Context, runtime: ProviderRuntime): Promise
   const { location } = completed
   if (transaction.stepUp) verifyStepUp(transaction.stepUp, completed.session.identity)
   // the app's hook last: it sees (and may reshape) a user who passed every check
-  const session = await applyLoginHook(config, completed.session, { name: runtime.name, issuer: (await provider()).as.issuer })
+  const hooked = await applyLoginHook(config, completed.session, { name: runtime.name, issuer: (await provider()).as.issuer })
+  // with a server-side store, the browser it began in, for the user's list of sessions
+  const device = backend.kind === 'cookie' ? undefined : deviceOf(header(request, 'user-agent'))
+  const session = device ? { ...hooked, device } : hooked
   const previous = sessionOf(context)
   if (previous && previous.sid !== session.sid) {
     // end the previous session's server-side record; its cookie is overwritten below
@@ -87,6 +91,8 @@ async function startSession(context: Context, runtime: ProviderRuntime): Promise
   }
   // filed for back-channel logout before the cookie exists: no session the provider cannot end
   if (context.engine.backchannel) await indexSession(context.engine.backchannel.store, session, now())
+  // and under its user and handle, for listing and ending a user's sessions (sessions.ts)
+  if (canIndex(backend.store)) await indexUserSession(backend.store, session, now())
   const written = backend.write(cookies, session, now(), true)
   const sessionCookies = written instanceof Promise ? await written : written
   const cookiesOut = [transactions.remove(state), ...sessionCookies]
