@@ -250,6 +250,29 @@ describe('the demo with OAUTH_SESSION_STORE=memory OAUTH_BACKCHANNEL_LOGOUT=true
   }, 60_000)
 })
 
+describe.each(['express', 'koa', 'fastify'])('the inspector of examples/%s with OAUTH_SESSION_STORE=memory', (name) => {
+  it('lists the user\'s sessions and signs out the others, same-origin only', async () => {
+    const example = await startExample(name, { OAUTH_SESSION_STORE: 'memory' })
+    try {
+      const [laptop, phone] = [createAgent({ 'user-agent': 'Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0' }), createAgent()]
+      for (const agent of [laptop, phone]) await login(agent, example.url, 'alice')
+      expect((await laptop.request(`${example.url}/`, { headers: HTML })).body).toContain('data-call="POST /demo/sessions/end-others"')
+      const listed = JSON.parse((await laptop.request(`${example.url}/demo/sessions`, { headers: API })).body) as { current: boolean; device?: string }[]
+      expect(listed.map((session) => session.current).sort()).toEqual([false, true])
+      expect(listed.find((session) => session.current)?.device).toBe('Firefox on Linux')
+      const endOthers = (site: string) => laptop.request(`${example.url}/demo/sessions/end-others`, { method: 'POST', headers: { ...API, 'sec-fetch-site': site } })
+      expect((await endOthers('cross-site')).status).toBe(403)
+      expect((await phone.request(`${example.url}/me`, { headers: API })).status).toBe(200)
+      const ended = await endOthers('same-origin')
+      expect([ended.status, JSON.parse(ended.body)]).toEqual([200, { ended: 1 }])
+      expect((await phone.request(`${example.url}/me`, { headers: API })).status).toBe(401)
+      expect((await laptop.request(`${example.url}/me`, { headers: API })).status).toBe(200)
+    } finally {
+      await example.stop()
+    }
+  }, 60_000)
+})
+
 describe('an example with OTEL_TRACES_EXPORTER=console', () => {
   it('starts the OpenTelemetry Node SDK first: a login prints codegrant\'s spans, with the provider and outcome, never a token', async () => {
     const example = await startExample('express', { OTEL_TRACES_EXPORTER: 'console' })

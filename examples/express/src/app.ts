@@ -4,8 +4,9 @@ import express, { type ErrorRequestHandler, type Express, type Response } from '
 
 /**
  * The example app, not listening: `/` (public: the session inspector), `/me`, `/api/userinfo`
- * (signed in), `/api/call/<api>` (signed in: each API of `OAUTH_APIS`, called with its own token), `/admin` (group admin)
- * and `POST /demo/refresh` (the inspector's refresh button). `options` override the `OAUTH_*` environment variables.
+ * (signed in), `/api/call/<api>` (signed in: each API of `OAUTH_APIS`, called with its own token), `/admin` (group admin),
+ * `POST /demo/refresh` (the inspector's refresh button) and `GET /demo/sessions`, `POST /demo/sessions/end-others`
+ * (the user's sessions, with a server-side store). `options` override the `OAUTH_*` environment variables.
  *
  * @throws {CodegrantError} `codegrant/config_invalid` when the configuration is incomplete.
  */
@@ -25,6 +26,12 @@ export function createApp(options?: OAuthOptions): Express {
   })
   app.post('/demo/refresh', async (req, res) => {
     send(res, await page.refresh(req.oauth, req.headers))
+  })
+  app.get('/demo/sessions', requireAuth(), async (req, res) => {
+    send(res, await page.sessions(req.oauth))
+  })
+  app.post('/demo/sessions/end-others', requireAuth(), async (req, res) => {
+    send(res, await page.endOtherSessions(req.oauth, req.headers))
   })
   app.get('/me', requireAuth(), (req, res) => {
     res.json({ user: req.oauth.user })

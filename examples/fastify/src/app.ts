@@ -4,8 +4,9 @@ import Fastify, { type FastifyInstance } from 'fastify'
 
 /**
  * The example app, not listening: `/` (public: the session inspector), `/me`, `/api/userinfo`
- * (signed in), `/api/call/<api>` (signed in: each API of `OAUTH_APIS`, called with its own token), `/admin` (group admin)
- * and `POST /demo/refresh` (the inspector's refresh button). `options` override the `OAUTH_*` environment variables.
+ * (signed in), `/api/call/<api>` (signed in: each API of `OAUTH_APIS`, called with its own token), `/admin` (group admin),
+ * `POST /demo/refresh` (the inspector's refresh button) and `GET /demo/sessions`, `POST /demo/sessions/end-others`
+ * (the user's sessions, with a server-side store). `options` override the `OAUTH_*` environment variables.
  *
  * @throws {CodegrantError} `codegrant/config_invalid` when the configuration is incomplete.
  */
@@ -30,6 +31,14 @@ export async function createApp(options?: OAuthOptions): Promise<FastifyInstance
   })
   app.post('/demo/refresh', async (request, reply) => {
     const { status, headers, body } = await page.refresh(request.oauth, request.headers)
+    return reply.code(status).headers(headers).send(body)
+  })
+  app.get('/demo/sessions', { preHandler: requireAuth() }, async (request, reply) => {
+    const { status, headers, body } = await page.sessions(request.oauth)
+    return reply.code(status).headers(headers).send(body)
+  })
+  app.post('/demo/sessions/end-others', { preHandler: requireAuth() }, async (request, reply) => {
+    const { status, headers, body } = await page.endOtherSessions(request.oauth, request.headers)
     return reply.code(status).headers(headers).send(body)
   })
   app.get('/me', { preHandler: requireAuth() }, async (request) => ({ user: request.oauth.user }))

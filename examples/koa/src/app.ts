@@ -5,8 +5,9 @@ import Koa, { type Context, type Middleware } from 'koa'
 
 /**
  * The example app, not listening: `/` (public: the session inspector), `/me`, `/api/userinfo`
- * (signed in), `/api/call/<api>` (signed in: each API of `OAUTH_APIS`, called with its own token), `/admin` (group admin)
- * and `POST /demo/refresh` (the inspector's refresh button). `options` override the `OAUTH_*` environment variables.
+ * (signed in), `/api/call/<api>` (signed in: each API of `OAUTH_APIS`, called with its own token), `/admin` (group admin),
+ * `POST /demo/refresh` (the inspector's refresh button) and `GET /demo/sessions`, `POST /demo/sessions/end-others`
+ * (the user's sessions, with a server-side store). `options` override the `OAUTH_*` environment variables.
  *
  * @throws {CodegrantError} `codegrant/config_invalid` when the configuration is incomplete.
  */
@@ -22,6 +23,12 @@ export function createApp(options?: OAuthOptions): Koa {
   })
   router.post('/demo/refresh', async (ctx) => {
     send(ctx, await page.refresh(ctx.state.oauth, ctx.headers))
+  })
+  router.get('/demo/sessions', requireAuth(), async (ctx) => {
+    send(ctx, await page.sessions(ctx.state.oauth))
+  })
+  router.post('/demo/sessions/end-others', requireAuth(), async (ctx) => {
+    send(ctx, await page.endOtherSessions(ctx.state.oauth, ctx.headers))
   })
   router.get('/me', requireAuth(), (ctx) => {
     ctx.body = { user: ctx.state.oauth.user }

@@ -27,6 +27,16 @@ export interface Inspector {
    * `oauth.refresh()` and answers the inspector's data as JSON. Same-origin requests only.
    */
   refresh(oauth: OAuthRequestState, headers: IncomingHttpHeaders): Promise<KitAnswer>
+  /**
+   * `GET /demo/sessions` (an example-only route): the signed-in user's sessions
+   * (`oauth.sessions.list()`) as JSON; with cookie sessions, codegrant's error saying why not.
+   */
+  sessions(oauth: OAuthRequestState): Promise<KitAnswer>
+  /**
+   * `POST /demo/sessions/end-others` (an example-only route): ends the user's other sessions
+   * (`oauth.sessions.endAll({ except: 'current' })`) and answers how many. Same-origin requests only.
+   */
+  endOtherSessions(oauth: OAuthRequestState, headers: IncomingHttpHeaders): Promise<KitAnswer>
 }
 
 const JSON_HEADERS = { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store', 'x-content-type-options': 'nosniff' }
@@ -59,14 +69,26 @@ export function inspector(framework: string, options?: OAuthOptions, env: NodeJS
     },
     async refresh(oauth, headers) {
       if (isCrossSite(headers)) return json(403, { error: 'cross_site_request' })
-      try {
+      return answer(async () => {
         await oauth.refresh()
-      } catch (error) {
-        if (isCodegrantError(error)) return json(error.status, { error: error.code.replace('codegrant/', ''), code: error.code, message: error.message })
-        throw error
-      }
-      return json(200, inspectorView(framework, store, oauth))
+        return inspectorView(framework, store, oauth)
+      })
     },
+    sessions: (oauth) => answer(() => oauth.sessions.list()),
+    async endOtherSessions(oauth, headers) {
+      if (isCrossSite(headers)) return json(403, { error: 'cross_site_request' })
+      return answer(async () => ({ ended: await oauth.sessions.endAll({ except: 'current' }) }))
+    },
+  }
+}
+
+/** `run`'s result as JSON; codegrant's errors as their status, code and message. */
+async function answer(run: () => Promise<unknown>): Promise<KitAnswer> {
+  try {
+    return json(200, await run())
+  } catch (error) {
+    if (isCodegrantError(error)) return json(error.status, { error: error.code.replace('codegrant/', ''), code: error.code, message: error.message })
+    throw error
   }
 }
 

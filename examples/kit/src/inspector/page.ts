@@ -142,7 +142,9 @@ ${
 <button type="button" class="secondary" data-call="POST /demo/refresh" data-kind="refresh">Refresh the tokens now</button>
 <button type="button" class="secondary" data-call="GET /admin">Call /admin</button>
 ${(view.apis ?? []).map((api) => `<button type="button" class="secondary" data-call="GET /api/call/${escapeHtml(api)}">Call the ${escapeHtml(api)} API</button>`).join('\n')}
-<form method="post" action="/auth/logout"><button type="submit" class="danger" id="logout">Log out</button></form>
+${!session || session.store === 'cookie' ? '' : `<button type="button" class="secondary" data-call="GET /demo/sessions">List my sessions</button>
+<button type="button" class="secondary" data-call="POST /demo/sessions/end-others">Sign out my other sessions</button>
+`}<form method="post" action="/auth/logout"><button type="submit" class="danger" id="logout">Log out</button></form>
 </div>
 <div id="result" class="result" role="status" aria-live="polite" hidden><p id="result-title"></p><pre id="result-body"></pre></div>
 ${view.apis?.length ? '<p class="note">Each API gets a token of its own (its audience, its scope), asked for on first use: <code>oauth.fetch(\'&lt;api&gt;\', \'/\')</code>. The API answers with what it saw, the token by its fingerprint.</p>\n' : ''}<p class="note"><code>/api/userinfo</code> calls the provider with the access token; <code>/admin</code> is guarded by <code>requireAuth({ claims: { groups: 'admin' } })</code>; logging out ends the session here and at the provider.</p>
