@@ -115,6 +115,16 @@ describe('OpenTelemetry spans', () => {
     expect(traceparents.get('/me')).toBe(`00-${fetched.spanContext().traceId}-${fetched.spanContext().spanId}-01`)
   })
 
+  it('oauth.fetch answered 404 by the API: the status is the span\'s error.type, with an error status', async () => {
+    stage.mount(await buildHandler('express5', appOptions(provider, stage.url, captureLogs()), `${provider.issuer}/no-such-api`))
+    await signIn('alice')
+    spans.reset()
+    await get('/api/userinfo') // the suite's route reads the answer as JSON: its own 500 follows
+    const fetched = one('codegrant.fetch')
+    expect(fetched.attributes).toMatchObject({ 'http.response.status_code': 404, 'error.type': '404' })
+    expect(fetched.status.code).toBe(2) // SpanStatusCode.ERROR
+  })
+
   it('a refresh and a logout: their spans and counters', async () => {
     await mount()
     await signIn('alice')

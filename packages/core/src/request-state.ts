@@ -17,7 +17,7 @@ import type { ApiSettings } from './config/resolved.js'
 import type { ProviderRuntime } from './providers.js'
 import type { ApiToken, SessionData, TokenSet, UserClaims } from './session/store.js'
 import { apiUrl, type SessionWriter } from './wallet.js'
-import { ATTR, SpanKind, traced, withTraceContext } from './telemetry.js'
+import { answered, ATTR, SpanKind, traced, withTraceContext } from './telemetry.js'
 import { userSessions, type UserSessions } from './sessions.js'
 
 /** When a session began and when it ends, in seconds since the epoch. */
@@ -262,7 +262,7 @@ function tracedFetch(context: Context, input: string | URL, init: RequestInit = 
   }
   return traced('codegrant.fetch', attributes, async (span) => {
     const response = await send()
-    span.setAttribute('http.response.status_code', response.status)
+    answered(span, response.status)
     return response
   }, SpanKind.CLIENT)
 }

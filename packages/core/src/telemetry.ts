@@ -72,6 +72,17 @@ export function failed(span: Span, outcome: string): void {
   span.setStatus({ code: SpanStatusCode.ERROR })
 }
 
+/**
+ * An HTTP client span's answer (`http.response.status_code`): a status of 400 or more is its
+ * `error.type` and an error status, as OpenTelemetry's HTTP conventions have it.
+ */
+export function answered(span: Span, status: number): void {
+  span.setAttribute('http.response.status_code', status)
+  if (status < 400) return
+  span.setAttribute(ATTR.errorType, String(status))
+  span.setStatus({ code: SpanStatusCode.ERROR })
+}
+
 /** Sets an attribute on the active span (a step's detail found deep inside it), if there is one. */
 export function annotate(name: string, value: string | boolean): void {
   trace.getActiveSpan()?.setAttribute(name, value)
