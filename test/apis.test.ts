@@ -99,6 +99,27 @@ const expectNoToken = (hops: readonly Hop[]) => {
     for (const line of logs.lines) expect(line).not.toContain(token)
   }
 }
+/**
+ * An Express 5 app whose `GET /whoami` calls the MCP server's `whoami` tool with the official SDK's
+ * client, every request of its transport going through `oauth.fetch` (which picks the API by URL).
+ */
+const mountMcpCaller = (apis: OAuthOptions['apis']) => {
+  const app = express5()
+  app.use(cgExpress.oauth(appOptions(dev, stage.url, logs, { apis })))
+  app.get('/', (_req, res) => void res.send('home'))
+  app.get('/whoami', cgExpress.requireAuth(), async (req, res) => {
+    const client = new McpClient({ name: 'codegrant-app', version: '1' })
+    await client.connect(new StreamableHTTPClientTransport(new URL(mcp.url), { fetch: (url, init) => req.oauth.fetch(url, init) }))
+    try {
+      const result = await client.callTool({ name: 'whoami' })
+      res.json(JSON.parse((result.content as { text: string }[])[0]!.text))
+    } finally {
+      await client.close()
+    }
+  })
+  stage.mount(app)
+}
+
 const moveClock = (seconds: number) => {
   vi.useFakeTimers({ toFake: ['Date'] })
   vi.setSystemTime(Date.now() + seconds * 1000)
@@ -201,21 +222,7 @@ describe('the wallet', () => {
   })
 
   it("an MCP server of the official SDK, called by the SDK's own client through oauth.fetch: its token is for the MCP resource alone", async () => {
-    const app = express5()
-    app.use(cgExpress.oauth(appOptions(dev, stage.url, logs, { apis: { ...twoApis(), mcp: { url: mcp.url, resource: mcp.resource, scope: MCP_SCOPE } } })))
-    app.get('/', (_req, res) => void res.send('home'))
-    app.get('/whoami', cgExpress.requireAuth(), async (req, res) => {
-      const client = new McpClient({ name: 'codegrant-app', version: '1' })
-      // every request of the transport goes through oauth.fetch, which picks the mcp API by its URL
-      await client.connect(new StreamableHTTPClientTransport(new URL(mcp.url), { fetch: (url, init) => req.oauth.fetch(url, init) }))
-      try {
-        const result = await client.callTool({ name: 'whoami' })
-        res.json(JSON.parse((result.content as { text: string }[])[0]!.text))
-      } finally {
-        await client.close()
-      }
-    })
-    stage.mount(app)
+    mountMcpCaller({ ...twoApis(), mcp: { url: mcp.url, resource: mcp.resource, scope: MCP_SCOPE } })
     await signIn()
     const from = mcp.received.length
     const answer = await get('/whoami')
@@ -322,20 +329,7 @@ describe('the wallet', () => {
     })
 
     it("the official MCP SDK's server, configured by its URL alone: its path-specific metadata gives its resource and scope", async () => {
-      const app = express5()
-      app.use(cgExpress.oauth(appOptions(dev, stage.url, logs, { apis: { tools: { url: mcp.url } } })))
-      app.get('/', (_req, res) => void res.send('home'))
-      app.get('/whoami', cgExpress.requireAuth(), async (req, res) => {
-        const client = new McpClient({ name: 'codegrant-app', version: '1' })
-        await client.connect(new StreamableHTTPClientTransport(new URL(mcp.url), { fetch: (url, init) => req.oauth.fetch(url, init) }))
-        try {
-          const result = await client.callTool({ name: 'whoami' })
-          res.json(JSON.parse((result.content as { text: string }[])[0]!.text))
-        } finally {
-          await client.close()
-        }
-      })
-      stage.mount(app)
+      mountMcpCaller({ tools: { url: mcp.url } })
       await signIn()
       const answer = await get('/whoami')
       expect([answer.status, JSON.parse(answer.body)]).toEqual([200, { sub: 'alice', scopes: [MCP_SCOPE] }])
