@@ -9,6 +9,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest
 import { resolveConfig } from '../src/config/resolve.js'
 import { isCodegrantError } from '../src/errors.js'
 import { fetchOptions } from '../src/provider/http.js'
+import { createJwksKeeper, JWKS_REFETCH_WINDOW_MS } from '../src/provider/jwks.js'
 import { createJwtVerifier } from '../src/provider/jwt.js'
 import type { Provider } from '../src/provider/metadata.js'
 
@@ -40,7 +41,8 @@ describe('logout token signatures', () => {
   let failing = false
   let fetches = 0
   let server: Server
-  let provider: () => Promise<Pick<Provider, 'as' | 'http'>>
+  /** The provider as a new app sees it: its keys not fetched yet. */
+  let provider: () => () => Promise<Pick<Provider, 'as' | 'http' | 'jwks'>>
   beforeAll(async () => {
     server = createServer((_req, res) => {
       fetches++
@@ -51,8 +53,11 @@ describe('logout token signatures', () => {
     const config = resolveConfig({ logger: { warn: () => {}, error: () => {} } }, {
       OAUTH_ISSUER: issuer, OAUTH_CLIENT_ID: 'app', OAUTH_CLIENT_SECRET: 's', OAUTH_BASE_URL: 'http://127.0.0.1:1', OAUTH_COOKIE_SECRET: 'x'.repeat(32),
     })
-    const resolved: Pick<Provider, 'as' | 'http'> = { as: { issuer, jwks_uri: `${issuer}/jwks` }, http: fetchOptions(config.providers[0]!, config.httpTimeout) }
-    provider = async () => resolved
+    const http = fetchOptions(config.providers[0]!, config.httpTimeout)
+    provider = () => {
+      const resolved: Pick<Provider, 'as' | 'http' | 'jwks'> = { as: { issuer, jwks_uri: `${issuer}/jwks` }, http, jwks: createJwksKeeper() }
+      return async () => resolved
+    }
   })
   afterEach(() => {
     vi.useRealTimers()
@@ -63,7 +68,7 @@ describe('logout token signatures', () => {
   const code = (pending: Promise<unknown>) => pending.then(() => 'verified', (error: unknown) => (isCodegrantError(error) ? error.code : String(error)))
 
   it('verifies PS256, ES256, ES384 and EdDSA with the key its kid names, and only with the pinned algorithm', async () => {
-    const verify = createJwtVerifier(provider)
+    const verify = createJwtVerifier(provider())
     for (const one of [signers.ps256, signers.es256, signers.es384, signers.eddsa]) {
       expect((await verify(jws(one), one.alg)).claims).toEqual({ sub: 'alice' })
     }
@@ -74,25 +79,29 @@ describe('logout token signatures', () => {
   })
 
   it('refuses RSA keys shorter than 2048 bits', async () => {
-    expect(await code(createJwtVerifier(provider)(jws(signers.weak), 'RS256'))).toBe('codegrant/logout_token_invalid')
+    expect(await code(createJwtVerifier(provider())(jws(signers.weak), 'RS256'))).toBe('codegrant/logout_token_invalid')
   })
 
-  it('refetches the keys for an unknown kid at most once a minute, so a rotated key verifies', async () => {
+  it('refetches the keys at once for an unknown kid, so a rotated key verifies; at most once per window', async () => {
     vi.useFakeTimers({ toFake: ['Date'] })
-    const verify = createJwtVerifier(provider)
+    const verify = createJwtVerifier(provider())
     await verify(jws(signers.es256), 'ES256')
     const rotated = signer('ES256', 'ec', { namedCurve: 'P-256' })
     keys = [...keys, rotated.jwk]
     const before = fetches
-    expect(await code(verify(jws(rotated), 'ES256'))).toBe('codegrant/logout_token_invalid')
-    expect(fetches).toBe(before)
-    vi.setSystemTime(Date.now() + 61_000)
     expect(await code(verify(jws(rotated), 'ES256'))).toBe('verified')
     expect(fetches).toBe(before + 1)
+    // a forged kid within the window: refused, the keys not fetched again
+    const stranger = signer('ES256', 'ec', { namedCurve: 'P-256' })
+    expect(await code(verify(jws(stranger), 'ES256'))).toBe('codegrant/logout_token_invalid')
+    expect(fetches).toBe(before + 1)
+    vi.setSystemTime(Date.now() + JWKS_REFETCH_WINDOW_MS)
+    expect(await code(verify(jws(stranger), 'ES256'))).toBe('codegrant/logout_token_invalid')
+    expect(fetches).toBe(before + 2)
   })
 
   it('answers provider_unavailable when the keys cannot be fetched', async () => {
     failing = true
-    expect(await code(createJwtVerifier(provider)(jws(signers.es256), 'ES256'))).toBe('codegrant/provider_unavailable')
+    expect(await code(createJwtVerifier(provider())(jws(signers.es256), 'ES256'))).toBe('codegrant/provider_unavailable')
   })
 })

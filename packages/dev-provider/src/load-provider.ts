@@ -63,3 +63,21 @@ async function importWithoutRuntimeNotice(): Promise<typeof ProviderModule> {
     console.warn = warn;
   }
 }
+
+/** Replaces a provider's signing keys (what it signs with and publishes at its jwks_uri). */
+export type KeyInstaller = (provider: OidcProvider, jwks: { keys: Record<string, unknown>[] }) => void;
+
+/**
+ * oidc-provider's keystore set-up, which it runs once at construction: run again, it replaces the
+ * signing keys of a running provider (sessions, grants and clients stay). Outside its semantic
+ * versioning, so checked here with an error that says what changed.
+ */
+export async function loadKeyInstaller(): Promise<KeyInstaller> {
+  loading ??= importWithoutRuntimeNotice();
+  await loading;
+  const { default: initialize } = await import('oidc-provider/lib/helpers/initialize_keystore.js');
+  if (typeof initialize !== 'function') {
+    throw new Error('codegrant dev provider: key rotation needs oidc-provider\'s lib/helpers/initialize_keystore.js (as in oidc-provider 9.13); this version has changed it');
+  }
+  return (provider, jwks) => initialize.call(provider, jwks);
+}

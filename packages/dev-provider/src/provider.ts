@@ -7,7 +7,7 @@ import { EventLog, type DevProviderEvent } from './events.js';
 import { handleInteraction, interactionUid } from './interactions.js';
 import { generateSigningKeys, randomSecret } from './keys.js';
 import { interactionPolicy } from './acr.js';
-import { loadGrantHelpers, loadInteractionPolicy, loadProviderClass, loadProviderErrors } from './load-provider.js';
+import { loadGrantHelpers, loadInteractionPolicy, loadKeyInstaller, loadProviderClass, loadProviderErrors } from './load-provider.js';
 import { assertLoopbackHost, urlHost } from './loopback.js';
 import { MemoryStore } from './memory-adapter.js';
 import { checkResource, type DevResource, type DevResources } from './resources.js';
@@ -102,6 +102,12 @@ export interface DevProvider {
    * chosen claims, e.g. a logout token carrying a `nonce`. For tests.
    */
   signJwt(claims: Record<string, unknown>, header?: { alg?: 'RS256' | 'ES256'; typ?: string }): string;
+  /**
+   * Rotates the signing keys now, as a provider does (OpenID Connect Core §10.1.1): new keys (new
+   * `kid`s) sign from now on and the JWKS publishes only them. Sessions and grants stay. Returns
+   * the new keys' `kid`s.
+   */
+  rotateKeys(): Promise<string[]>;
   /** Stops listening and closes every open connection. */
   close(): Promise<void>;
 }
@@ -123,13 +129,15 @@ export async function startDevProvider(options: DevProviderOptions): Promise<Dev
   const settings = checkOptions(options);
   const resources: DevResources = new Map(Object.entries(options.resources ?? {}).map(([indicator, resource]) => [indicator, checkResource(indicator, resource)]));
   if (!options.quiet) warnOnce();
-  const [Provider, errors, jwks, policies, grantHelpers] = await Promise.all([
+  const [Provider, errors, initialKeys, policies, grantHelpers, installKeys] = await Promise.all([
     loadProviderClass(),
     loadProviderErrors(),
     generateSigningKeys(),
     loadInteractionPolicy(),
     loadGrantHelpers(),
+    loadKeyInstaller(),
   ]);
+  let jwks = initialKeys;
   const server = createServer();
   await listen(server, settings.port, settings.host);
   try {
@@ -179,6 +187,12 @@ export async function startDevProvider(options: DevProviderOptions): Promise<Dev
       addResource: (indicator, resource) => void resources.set(indicator, checkResource(indicator, resource)),
       revokeGrants: (accountId) => store.revokeAccount(accountId),
       signJwt: (claims, header) => signJwt(jwks.keys, claims, header),
+      rotateKeys: async () => {
+        const next = await generateSigningKeys();
+        installKeys(provider, next);
+        jwks = next;
+        return next.keys.map((key) => String(key.kid));
+      },
       intercept: (middleware) => {
         interceptors.add(middleware);
         return () => void interceptors.delete(middleware);

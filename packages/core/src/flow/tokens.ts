@@ -8,6 +8,7 @@ import type { OAuthConfig } from '../config/resolved.js'
 import { CodegrantError, redactSecrets } from '../errors.js'
 import { describe, providerRefusal, transportError } from '../failures.js'
 import { assertionHint } from '../provider/client-auth.js'
+import { isUnknownKey } from '../provider/jwks.js'
 import type { Provider } from '../provider/metadata.js'
 import { assertKeyIssuer } from '../provider/tenant-issuer.js'
 import type { TokenSet } from '../session/store.js'
@@ -15,9 +16,23 @@ import type { TokenSet } from '../session/store.js'
 /**
  * Verifies the ID token's signature with the provider's keys (oauth4webapi), the algorithm
  * pinned; with a multi-tenant issuer, the key must also be one the token's issuer may use.
+ *
+ * oauth4webapi keeps its keys per metadata object and refetches them for an unknown `kid` only
+ * once they are a minute old: a login seconds after the provider rotated its keys would fail
+ * (OpenID Connect Core §10.1.1). So each check reads the provider's shared cache (a fresh copy of
+ * the metadata makes oauth4webapi seed from it), and an unknown `kid` refetches the keys at once,
+ * once per token, within the provider's refetch budget (provider/jwks.ts).
  */
 export async function verifyIdTokenSignature(provider: Provider, response: Response, idToken: string): Promise<void> {
-  await oauth.validateApplicationLevelSignature(provider.as, response, provider.http)
+  const { as, http, jwks } = provider
+  if (as.jwks_uri) await jwks.keys(as.jwks_uri, http)
+  try {
+    await oauth.validateApplicationLevelSignature({ ...as }, response, http)
+  } catch (error) {
+    if (!as.jwks_uri || !isUnknownKey(error)) throw error
+    await jwks.refetch(as.jwks_uri, http)
+    await oauth.validateApplicationLevelSignature({ ...as }, response, http)
+  }
   const tenant = provider.settings.preset?.tenantIssuer
   if (tenant) assertKeyIssuer(tenant, provider.http, idToken)
 }

@@ -1,12 +1,7 @@
 import { constants, createPublicKey, verify, type JsonWebKey, type KeyObject } from 'node:crypto'
-import * as oauth from 'oauth4webapi'
 import { CodegrantError } from '../errors.js'
 import type { Provider } from './metadata.js'
 
-/** An unknown `kid` refetches the provider's JWKS at most this often (oauth4webapi's cooldown). */
-const JWKS_REFETCH_MS = 60_000
-/** Fetched keys are used this long, then fetched again. */
-const JWKS_TTL_MS = 5 * 60_000
 /** RSA keys shorter than this are refused (RFC 7518 §3.3, as oauth4webapi does). */
 const MIN_RSA_BITS = 2048
 
@@ -49,8 +44,9 @@ export type VerifyJwt = (token: string, alg: string) => Promise<VerifiedJwt>
 
 /**
  * Verifies compact JWSs from the provider against its JWKS (fetched with the same timeout and
- * size cap as every other call to it, cached for five minutes, refetched for an unknown `kid`
- * at most once a minute), accepting exactly one algorithm.
+ * size cap as every other call to it, cached for five minutes and shared with its ID tokens,
+ * refetched at once for an unknown `kid`, within the refetch budget of provider/jwks.ts),
+ * accepting exactly one algorithm.
  *
  * oauth4webapi verifies signatures only inside its own response processors (ID token, JWT
  * userinfo, JARM, introspection) and exports neither its JWKS cache nor its key selection; none
@@ -60,27 +56,7 @@ export type VerifyJwt = (token: string, alg: string) => Promise<VerifiedJwt>
  * @throws {CodegrantError} `codegrant/logout_token_invalid` for a token that does not verify;
  *   `codegrant/provider_unavailable` when the keys cannot be fetched.
  */
-export function createJwtVerifier(provider: () => Promise<Pick<Provider, 'as' | 'http'>>): VerifyJwt {
-  let cache: { uri: string; keys: JsonWebKey[]; at: number } | undefined
-  let inflight: Promise<JsonWebKey[]> | undefined
-
-  const fetchKeys = (uri: string, http: Provider['http']): Promise<JsonWebKey[]> =>
-    (inflight ??= (async () => {
-      try {
-        const response = await http[oauth.customFetch](uri, { headers: { accept: 'application/json, application/jwk-set+json' }, signal: http.signal(), redirect: 'manual' })
-        if (!response.ok) throw new Error(`HTTP ${response.status}`)
-        const body = (await response.json()) as { keys?: unknown }
-        if (!Array.isArray(body?.keys)) throw new Error('no "keys" array')
-        const keys = body.keys.filter((key): key is JsonWebKey => typeof key === 'object' && key !== null)
-        cache = { uri, keys, at: Date.now() }
-        return keys
-      } catch (error) {
-        throw new CodegrantError('codegrant/provider_unavailable', 'The provider\'s signing keys could not be fetched.', { cause: error })
-      } finally {
-        inflight = undefined
-      }
-    })())
-
+export function createJwtVerifier(provider: () => Promise<Pick<Provider, 'as' | 'http' | 'jwks'>>): VerifyJwt {
   return async (token, alg) => {
     const algorithm = Object.hasOwn(ALGORITHMS, alg) ? ALGORITHMS[alg]! : undefined
     if (!algorithm) throw tokenRejected(`the pinned algorithm ${alg} cannot be verified`)
@@ -91,16 +67,15 @@ export function createJwtVerifier(provider: () => Promise<Pick<Provider, 'as' | 
     if (!header || !claims) throw tokenRejected('its header or payload is not a JSON object')
     if (header.alg !== alg) throw tokenRejected(`it is not signed with ${alg}`)
     if (header.crit !== undefined) throw tokenRejected('it has critical header parameters')
-    const { as, http } = await provider()
+    const { as, http, jwks } = await provider()
     if (!as.jwks_uri) throw new CodegrantError('codegrant/provider_unavailable', 'The provider has no jwks_uri: its signed tokens cannot be checked.')
     const kid = typeof header.kid === 'string' ? header.kid : undefined
     const fits = (jwk: JsonWebKey & { kid?: unknown; use?: unknown; alg?: unknown }) =>
       jwk.kty === algorithm.kty && (algorithm.crv === undefined || jwk.crv === algorithm.crv) &&
       (kid === undefined || jwk.kid === kid) && (jwk.use === undefined || jwk.use === 'sig') && (jwk.alg === undefined || jwk.alg === alg)
-    const fresh = cache && cache.uri === as.jwks_uri && Date.now() - cache.at < JWKS_TTL_MS ? cache : undefined
-    let candidates = (fresh ? fresh.keys : await fetchKeys(as.jwks_uri, http)).filter(fits)
-    // the provider may have rotated its keys since they were fetched
-    if (candidates.length === 0 && fresh && Date.now() - fresh.at >= JWKS_REFETCH_MS) candidates = (await fetchKeys(as.jwks_uri, http)).filter(fits)
+    let candidates = (await jwks.keys(as.jwks_uri, http)).filter(fits)
+    // the provider may have rotated its keys since they were fetched: once per token, within the budget
+    if (candidates.length === 0) candidates = (await jwks.refetch(as.jwks_uri, http)).filter(fits)
     if (candidates.length === 0) throw tokenRejected('no signing key of the provider matches it')
     const data = Buffer.from(`${parts[0]}.${parts[1]}`)
     const signature = Buffer.from(parts[2]!, 'base64url')

@@ -8,6 +8,7 @@ import { FAPI2_ALGORITHMS } from '../config/profile.js'
 import { createClientAuth, type EndpointAuth } from './client-auth.js'
 import { discover, explicitIssuer } from './discovery.js'
 import { fetchOptions, type FetchOptions } from './http.js'
+import { createJwksKeeper, type JwksKeeper } from './jwks.js'
 import { withTokenQuirks } from './token-quirks.js'
 import { withTenantIssuer } from './tenant-issuer.js'
 import { ATTR, traced } from '../telemetry.js'
@@ -25,6 +26,8 @@ export interface Provider {
   http: FetchOptions
   /** With `OAUTH_DPOP`: key pairs, proofs and nonces. */
   dpop: DpopRuntime | undefined
+  /** Its signing keys, shared by ID tokens and logout tokens (`http[oauth.jwksCache]` is their cache). */
+  jwks: JwksKeeper
 }
 
 const METADATA_TTL_MS = 10 * 60 * 1000
@@ -39,7 +42,8 @@ export function createProviderResolver(config: OAuthConfig, settings: ProviderSe
   const fapi2 = config.profile === 'fapi2'
   const dpopState = settings.dpop ? createDpopState() : undefined
   const tenant = settings.preset?.tenantIssuer
-  const base = { ...withTokenQuirks(fetchOptions(settings, config.httpTimeout), settings.preset?.token ?? {}), ...(tenant ? { [oauth.jwksCache]: {} } : {}) }
+  const jwks = createJwksKeeper()
+  const base = { ...withTokenQuirks(fetchOptions(settings, config.httpTimeout), settings.preset?.token ?? {}), [oauth.jwksCache]: jwks.cache }
   let runtime: DpopRuntime | undefined
   // every answer from the provider may carry a DPoP nonce for its origin
   const http: FetchOptions = !dpopState ? base : {
@@ -76,7 +80,7 @@ export function createProviderResolver(config: OAuthConfig, settings: ProviderSe
       config.logger.warn('OAUTH_PAR is on but the provider has no pushed_authorization_request_endpoint: authorization requests go through the browser')
     }
     const dpop = dpopState && (runtime = createDpopRuntime(as, client, config, dpopState))
-    return (lastGood = { settings, as, client, clientAuth: endpointAuth.token_endpoint, endpointAuth, http, dpop })
+    return (lastGood = { settings, as, client, clientAuth: endpointAuth.token_endpoint, endpointAuth, http, dpop, jwks })
   }
 
   return () => {

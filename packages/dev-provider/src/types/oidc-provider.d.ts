@@ -21,3 +21,9 @@ declare module 'oidc-provider/lib/helpers/grants.js' {
   export const checkDpopRequired: Helpers['checkDpopRequired'];
   export const buildTokenResponse: Helpers['buildTokenResponse'];
 }
+
+// oidc-provider's keystore set-up (outside its semantic versioning), called on the provider
+// (`this`): installs a new signing key set and the JWKS it publishes, for key rotation on demand.
+declare module 'oidc-provider/lib/helpers/initialize_keystore.js' {
+  export default function initializeKeystore(this: unknown, jwks: { keys: Record<string, unknown>[] }): void;
+}

