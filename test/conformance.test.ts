@@ -8,7 +8,7 @@ import { generateKeyPairSync, randomUUID, sign } from 'node:crypto'
 import type { DevProvider } from '@codegrant/dev-provider'
 import type { OAuthOptions } from '@codegrant/core'
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
-import { API, createAgent, HTML, login, type Agent } from './support/agent.js'
+import { API, createAgent, formOf, HTML, login, type Agent } from './support/agent.js'
 import { buildHandler, FRAMEWORKS, openStage, type Framework, type Stage } from './support/apps.js'
 import { appOptions, captureLogs, CLIENT_ID, CLIENT_SECRET, SECRET_A, startProvider } from './support/provider.js'
 
@@ -51,6 +51,73 @@ describe.each(FRAMEWORKS)('%s', (framework: Framework) => {
       expect(line).not.toContain(CLIENT_SECRET)
       expect(line).not.toContain(SECRET_A)
     }
+  })
+
+  describe('RP-initiated logout with state', () => {
+    const LOGOUT_COOKIE = 'codegrant.logout'
+    /** Alice logs in, logs out (the app's own link) and is at the provider's end-session page. */
+    const logoutToProvider = async (returnTo?: string) => {
+      await mount({ postLogoutRedirectUri: `${stage.url}/auth/logout/done` })
+      await login(agent, stage.url, 'alice')
+      const response = await get(`/auth/logout${returnTo ? `?returnTo=${encodeURIComponent(returnTo)}` : ''}`, { ...HTML, 'sec-fetch-site': 'same-origin' })
+      expect(response.status).toBe(302)
+      const endSession = new URL(response.headers.get('location')!)
+      expect(`${endSession.origin}${endSession.pathname}`).toBe(`${provider.issuer}/session/end`)
+      expect(endSession.searchParams.get('post_logout_redirect_uri')).toBe(`${stage.url}/auth/logout/done`)
+      const state = endSession.searchParams.get('state')
+      expect(state).toMatch(/^[\w-]{20,}$/)
+      expect(agent.cookies(stage.url).has(LOGOUT_COOKIE)).toBe(true)
+      return { endSession, state: state! }
+    }
+    /** The user confirms at the provider, which sends the browser back with its state (not followed). */
+    const confirmAtProvider = async (endSession: URL) => {
+      const confirm = await agent.follow(endSession.href, { headers: HTML })
+      const { action, fields } = formOf(confirm.last, 'logout')
+      const back = await agent.follow(action, { method: 'POST', headers: HTML, body: fields.toString() }, (next) => next.startsWith(stage.url))
+      return new URL(back.stoppedAt!)
+    }
+
+    it('sends a state to end_session and, back with the same state, goes on to the post-logout page', async () => {
+      const { endSession, state } = await logoutToProvider('/me?tab=1')
+      const back = await confirmAtProvider(endSession)
+      expect(`${back.origin}${back.pathname}`).toBe(`${stage.url}/auth/logout/done`)
+      expect(back.searchParams.get('state')).toBe(state)
+      const done = await agent.request(back.href, { headers: HTML })
+      expect([done.status, done.headers.get('location')]).toEqual([302, '/me?tab=1'])
+      expect(agent.cookies(stage.url).has(LOGOUT_COOKIE)).toBe(false)
+      expect((await get('/me')).status).toBe(401)
+    })
+
+    it.each([
+      { what: 'another state', query: (_state: string) => `?state=${'x'.repeat(43)}` },
+      { what: 'no state', query: (_state: string) => '' },
+      { what: 'the state twice', query: (state: string) => `?state=${state}&state=${state}` },
+    ])('a return with $what only shows the signed-out page, acting on nothing', async ({ query }) => {
+      const { state } = await logoutToProvider('/me?tab=1')
+      const done = await agent.request(`${stage.url}/auth/logout/done${query(state)}`, { headers: HTML })
+      expect([done.status, done.headers.get('location')]).toEqual([200, null])
+      expect(done.body).toContain('signed out')
+      // the browser's own logout is still pending: its genuine return still works
+      expect(agent.cookies(stage.url).has(LOGOUT_COOKIE)).toBe(true)
+      const genuine = await agent.request(`${stage.url}/auth/logout/done?state=${state}`, { headers: HTML })
+      expect([genuine.status, genuine.headers.get('location')]).toEqual([302, '/me?tab=1'])
+    })
+
+    it('another browser\'s state is not acted on: the state is bound to the browser that logged out', async () => {
+      const { state } = await logoutToProvider('/me?tab=1')
+      const other = createAgent()
+      const done = await other.request(`${stage.url}/auth/logout/done?state=${state}`, { headers: HTML })
+      expect([done.status, done.headers.get('location')]).toEqual([200, null])
+    })
+
+    it('sends no state when the post-logout redirect URI is not /auth/logout/done', async () => {
+      await login(agent, stage.url, 'alice')
+      const response = await get('/auth/logout', { ...HTML, 'sec-fetch-site': 'same-origin' })
+      const endSession = new URL(response.headers.get('location')!)
+      expect(endSession.searchParams.get('post_logout_redirect_uri')).toBe(`${stage.url}/`)
+      expect(endSession.searchParams.has('state')).toBe(false)
+      expect(agent.cookies(stage.url).has(LOGOUT_COOKIE)).toBe(false)
+    })
   })
 
   describe('signing key rotation', () => {

@@ -18,7 +18,7 @@ export async function startProvider(appUrl: string, options: { accessTokenTtl?: 
         client_id: CLIENT_ID,
         client_secret: CLIENT_SECRET,
         redirect_uris: [`${appUrl}/auth/callback`],
-        post_logout_redirect_uris: [`${appUrl}/`],
+        post_logout_redirect_uris: [`${appUrl}/`, `${appUrl}/auth/logout/done`],
         ...(options.backchannel ? { backchannel_logout_uri: `${appUrl}/auth/backchannel-logout`, backchannel_logout_session_required: true } : {}),
       },
     ],

@@ -16,9 +16,10 @@ import { createBackchannelLogout } from './routes/backchannel-logout.js'
 import { chooseProvider } from './routes/chooser.js'
 import { createExchangeOnce } from './flow/exchange-once.js'
 import { login } from './routes/login.js'
-import { tracedLogout } from './routes/logout.js'
+import { logoutDone, tracedLogout } from './routes/logout.js'
 import { servedRoutes, type Route } from './routes/provider-routes.js'
 import { transactionCookies } from './flow/transaction.js'
+import { logoutStateCookie } from './flow/logout-state.js'
 import { errorResponse, json, type CoreRequest, type CoreResponse } from './http.js'
 import { createProviderRuntimes } from './providers.js'
 import { contextOf, createRequestState, type OAuthRequestState } from './request-state.js'
@@ -91,6 +92,7 @@ export function createCodegrant(options: OAuthOptions = {}, env: Readonly<Record
     config,
     backend,
     transactions: transactionCookies(config, codec, prefix),
+    logoutStates: logoutStateCookie(config, codec, prefix),
     providers,
     exchangeOnce: createExchangeOnce(backend.store),
     backchannel: config.backchannelLogout && backend.store && isCoordinating(backend.store)
@@ -156,6 +158,7 @@ function commonPrefix(paths: string[]): string {
 function dispatch(context: Context, route: Route): Promise<CoreResponse> {
   const { config, providers, backchannel } = context.engine
   if (route.kind === 'logout') return tracedLogout(context)
+  if (route.kind === 'logout-done') return Promise.resolve(logoutDone(context))
   if (route.kind === 'backchannel-logout') return backchannel ? backchannel.handle(context.request) : Promise.resolve(json(404, { error: 'not_found' }))
   if (route.provider === undefined && route.kind === 'login' && config.named && config.defaultProvider === undefined) return Promise.resolve(chooseProvider(config, context.request))
   const runtime = route.provider === undefined ? providers.preferred(undefined) ?? providers.first : providers.byName(route.provider)

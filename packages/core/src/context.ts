@@ -8,6 +8,7 @@ import type { OAuthConfig } from './config/resolved.js'
 import type { Diagnostics } from './diagnostics.js'
 import type { createExchangeOnce } from './flow/exchange-once.js'
 import type { TransactionCookies } from './flow/transaction.js'
+import type { LogoutStateCookie } from './flow/logout-state.js'
 import { CodegrantError, isCodegrantError } from './errors.js'
 import { describe } from './failures.js'
 import { header, type CoreRequest, type CoreResponse } from './http.js'
@@ -28,6 +29,8 @@ export interface Engine {
   config: OAuthConfig
   backend: SessionBackend
   transactions: TransactionCookies
+  /** The `state` of an RP-initiated logout, until the provider sends the browser back. */
+  logoutStates: LogoutStateCookie
   providers: ProviderRuntimes
   renewAfter: number
   diagnostics: Diagnostics

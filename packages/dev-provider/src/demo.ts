@@ -7,7 +7,7 @@ import { TOKEN_EXCHANGE } from './token-exchange.js';
 
 export interface DemoSetup {
   /** Options for codegrant's oauth(). */
-  options: { issuer: string; clientId: string; clientSecret?: string; privateKey?: string; baseUrl: string; cookieSecret: string };
+  options: { issuer: string; clientId: string; clientSecret?: string; privateKey?: string; baseUrl: string; cookieSecret: string; postLogoutRedirectUri?: string };
   provider: DevProvider;
   close(): Promise<void>;
 }
@@ -57,7 +57,7 @@ export function providerNames(env: Env): string[] {
  * OAUTH_AUTHORIZATION_ENDPOINT and OAUTH_TOKEN_ENDPOINT set in env, starts a
  * dev provider on a free loopback port with one client ('codegrant-demo', a
  * random secret, redirect_uris [`http://localhost:${appPort}/auth/callback`],
- * post_logout_redirect_uris [`http://localhost:${appPort}/`]), and returns
+ * post_logout_redirect_uris [`http://localhost:${appPort}/`, `…/auth/logout/done`]), and returns
  * options for the app: baseUrl `http://localhost:${appPort}`, a random
  * cookieSecret, etc. Prints a loud "development setup" notice naming the
  * issuer. Returns undefined when the env configures a real provider.
@@ -85,7 +85,8 @@ export async function startDemoIfUnconfigured(env: Env, appPort: number): Promis
     // token exchange too: the demo's billing API takes exchanged tokens (RFC 8693)
     grant_types: ['authorization_code', 'refresh_token', TOKEN_EXCHANGE],
     redirect_uris: [`${baseUrl}/auth/callback`],
-    post_logout_redirect_uris: [`${baseUrl}/`],
+    // `/auth/logout/done`: where codegrant checks the `state` it sent with the logout
+    post_logout_redirect_uris: [`${baseUrl}/`, `${baseUrl}/auth/logout/done`],
     // signing out at the provider ends the app's session too, when the app serves back-channel logout
     ...(isTrue(env, 'OAUTH_BACKCHANNEL_LOGOUT') ? { backchannel_logout_uri: `${baseUrl}/auth/backchannel-logout`, backchannel_logout_session_required: true } : {}),
   };
@@ -119,7 +120,15 @@ export async function startDemoIfUnconfigured(env: Env, appPort: number): Promis
   warnOnce();
   console.error(demoNotice(provider.issuer, baseUrl, fapi2 ? 'FAPI 2.0 (PAR, DPoP, private_key_jwt)' : dpop ? 'DPoP' : undefined));
   return {
-    options: { issuer: provider.issuer, clientId: DEMO_CLIENT_ID, ...credentials, baseUrl, cookieSecret: randomSecret(32) },
+    options: {
+      issuer: provider.issuer,
+      clientId: DEMO_CLIENT_ID,
+      ...credentials,
+      baseUrl,
+      cookieSecret: randomSecret(32),
+      // logout sends a `state` and checks it on the way back (RP-Initiated Logout 1.0 §3)
+      ...(isSet(env, 'OAUTH_POST_LOGOUT_REDIRECT_URI') ? {} : { postLogoutRedirectUri: `${baseUrl}/auth/logout/done` }),
+    },
     provider,
     close: () => provider.close(),
   };

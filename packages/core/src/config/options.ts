@@ -147,8 +147,11 @@ export interface OAuthOptions {
   idTokenSigningAlg?: string
   /** Seconds of clock difference tolerated when checking `exp`, `iat`, `nbf`. Default 30. */
   clockTolerance?: number
-  /** The paths of codegrant's routes, default `/auth/login`, `/auth/callback`, `/auth/logout`, `/auth/backchannel-logout`. */
-  routes?: { login?: string; callback?: string; logout?: string; backchannelLogout?: string }
+  /**
+   * The paths of codegrant's routes, default `/auth/login`, `/auth/callback`, `/auth/logout`,
+   * `/auth/logout/done`, `/auth/backchannel-logout`, `/auth/frontchannel-logout`.
+   */
+  routes?: { login?: string; callback?: string; logout?: string; logoutDone?: string; backchannelLogout?: string; frontchannelLogout?: string }
   /**
    * Origins `oauth.fetch` may send the access token to, besides the provider's own (its issuer
    * and endpoints): a list, or a comma-separated string. https, or http on loopback only.

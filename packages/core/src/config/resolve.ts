@@ -130,7 +130,9 @@ function siteSettings(merged: OAuthOptions, check: Checks, redirectUri: string |
     // a registered redirect URI names the callback route (under the base URL's path)
     callback: merged.routes?.callback ?? (!named && firstRedirect?.pathname.startsWith(`${basePath}/`) ? firstRedirect.pathname.slice(basePath.length) : '/auth/callback'),
     logout: merged.routes?.logout ?? '/auth/logout',
+    logoutDone: merged.routes?.logoutDone ?? '/auth/logout/done',
     backchannelLogout: merged.routes?.backchannelLogout ?? '/auth/backchannel-logout',
+    frontchannelLogout: merged.routes?.frontchannelLogout ?? '/auth/frontchannel-logout',
   })
   for (const [name, path] of Object.entries(routes)) {
     if (!path.startsWith('/') || /[?#\s]/.test(path)) problems.push(`routes.${name} must be a path starting with / (got ${JSON.stringify(path)})`)

@@ -87,7 +87,7 @@ export interface OAuthConfig {
   readonly trustProxy: boolean
   readonly clockTolerance: number
   readonly backchannelLogout: boolean
-  readonly routes: Readonly<{ login: string; callback: string; logout: string; backchannelLogout: string }>
+  readonly routes: Readonly<{ login: string; callback: string; logout: string; logoutDone: string; backchannelLogout: string; frontchannelLogout: string }>
   readonly logger: FullLogger
   readonly debug: boolean
   /** Query parameters of the login route forwarded to the provider. */

@@ -4,16 +4,22 @@ import type { OAuthConfig, ProviderSettings } from '../config/resolved.js'
 import { assertionHint } from '../provider/client-auth.js'
 import type { Provider } from '../provider/metadata.js'
 import type { ApiToken, SessionData } from '../session/store.js'
+import { appPath } from '../http.js'
 
 /**
  * Where the browser goes after the local session is gone: the provider's end_session_endpoint
- * with `id_token_hint` (OpenID RP-Initiated Logout 1.0 §2), else the post-logout URI.
+ * with `id_token_hint` (OpenID RP-Initiated Logout 1.0 §2), and `state` when one is given (see
+ * {@link sendsLogoutState}), else the post-logout URI.
  * Revokes the session's API tokens (`OAUTH_APIS`) and then its refresh token first where the
  * provider supports it (RFC 7009); a failure to revoke never blocks the logout.
+ *
+ * @returns the location, and whether `state` went with it (the browser must then keep it).
  */
-export async function finishLogout(config: OAuthConfig, settings: ProviderSettings | undefined, provider: Provider | undefined, session: SessionData | undefined, localReturnTo: string | undefined, apiTokens: readonly ApiToken[] = []): Promise<string> {
+export async function finishLogout(config: OAuthConfig, settings: ProviderSettings | undefined, provider: Provider | undefined, session: SessionData | undefined, localReturnTo: string | undefined, apiTokens: readonly ApiToken[] = [], state?: string): Promise<{ location: string; stateSent: boolean }> {
   // no provider to tell: back to the app (its base URL, every provider's default post-logout URI)
-  const back = localReturnTo ?? settings?.postLogoutRedirectUri ?? config.baseUrl.href
+  // (not to /auth/logout/done, which only a return from the provider has a reason to reach)
+  const page = settings && !sendsLogoutState(config, settings) ? settings.postLogoutRedirectUri : config.baseUrl.href
+  const back = { location: localReturnTo ?? page, stateSent: false }
   if (!settings || !provider) return back
   const { as } = provider
   if (session) await revokeSession(config, provider, session, apiTokens)
@@ -26,7 +32,8 @@ export async function finishLogout(config: OAuthConfig, settings: ProviderSettin
   url.searchParams.set('client_id', settings.clientId)
   url.searchParams.set('post_logout_redirect_uri', settings.postLogoutRedirectUri)
   if (session?.tokens.idToken) url.searchParams.set('id_token_hint', session.tokens.idToken)
-  return url.href
+  if (state !== undefined) url.searchParams.set('state', state)
+  return { location: url.href, stateSent: state !== undefined }
 }
 
 /**
@@ -62,4 +69,12 @@ export async function revokeSession(config: OAuthConfig, provider: Provider, ses
   }
   // the key pair went with the session; its proof handle goes too
   if (session.dpop) provider.dpop?.forget(session.dpop)
+}
+
+/**
+ * True when the provider sends the browser back to codegrant's `/auth/logout/done` (the
+ * post-logout redirect URI registered there): only then can a `state` come back to be checked.
+ */
+export function sendsLogoutState(config: OAuthConfig, settings: ProviderSettings | undefined): boolean {
+  return settings !== undefined && settings.postLogoutRedirectUri === new URL(appPath(config, config.routes.logoutDone), config.baseUrl).href
 }

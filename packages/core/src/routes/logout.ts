@@ -1,14 +1,19 @@
-/** The logout route: CSRF-checked, the local session ended, then the provider's end-session redirect. */
+/**
+ * The logout route: CSRF-checked, the local session ended, then the provider's end-session
+ * redirect; and the route the provider returns to after it (`/auth/logout/done`).
+ */
+import * as oauth from 'oauth4webapi'
+import { now } from '../clock.js'
 import type { OAuthConfig } from '../config/resolved.js'
 import { cookiesOf, sessionOf, type Context } from '../context.js'
 import { CodegrantError } from '../errors.js'
 import { appPath, escapeHtml, header, html, methodNotAllowed, queryOf, redirect, type CoreResponse } from '../http.js'
 import { safeReturnTo } from '../return-to.js'
-import { finishLogout } from '../flow/logout.js'
+import { finishLogout, sendsLogoutState } from '../flow/logout.js'
 import { ATTR, instruments, traced } from '../telemetry.js'
 
 export async function logout(context: Context): Promise<CoreResponse> {
-  const { config, backend, providers } = context.engine
+  const { config, backend, providers, logoutStates } = context.engine
   const { request } = context
   if (request.method !== 'GET' && request.method !== 'POST') return methodNotAllowed('GET, POST')
   // RFC 9700 leaves RP logout CSRF open: only a request known to come from this origin (or
@@ -35,11 +40,34 @@ export async function logout(context: Context): Promise<CoreResponse> {
   const cookies = cleared instanceof Promise ? await cleared : cleared
   context.session = undefined
   const requested = queryOf(request).get('returnTo')
-  const localReturnTo = requested === null ? undefined : appPath(config, safeReturnTo(requested))
+  const returnTo = requested === null ? undefined : safeReturnTo(requested)
   // the session's provider ends its session; signed out, the default one (if any) is told too
   const runtime = providers.preferred(session)
   const resolved = await runtime?.resolve().catch(() => undefined)
-  return redirect(await finishLogout(config, runtime?.settings, resolved, session, localReturnTo, apiTokens), cookies)
+  const state = sendsLogoutState(config, runtime?.settings) ? oauth.generateRandomState() : undefined
+  const { location, stateSent } = await finishLogout(config, runtime?.settings, resolved, session, returnTo && appPath(config, returnTo), apiTokens, state)
+  // the browser keeps the state it was sent away with: only its own return is acted on
+  if (stateSent) cookies.push(logoutStates.write({ state: state!, returnTo: returnTo ?? '/', iat: now() }))
+  return redirect(location, cookies)
+}
+
+/**
+ * `GET /auth/logout/done`: the provider's return after an RP-initiated logout that sent a
+ * `state` (RP-Initiated Logout 1.0 §3). The browser's own state goes on to the page it asked
+ * for (`returnTo`, else the app's base URL); another or no state (a return this browser did not
+ * start, or forged) is acted on in no way: the page only says the user is signed out.
+ */
+export function logoutDone(context: Context): CoreResponse {
+  const { config, logoutStates } = context.engine
+  const { request } = context
+  if (request.method !== 'GET') return methodNotAllowed('GET')
+  // exactly one state: a repeated parameter is not this browser's return
+  const states = queryOf(request).getAll('state')
+  const pending = logoutStates.read(cookiesOf(context), states.length === 1 ? states[0]! : null, now())
+  if (pending) return redirect(appPath(config, pending.returnTo), [logoutStates.remove()])
+  config.logger.warn('a return from the provider\'s logout carried another state than this browser\'s logout (or none): not acted on')
+  const home = escapeHtml(config.baseUrl.href)
+  return html(200, 'Signed out', ['<p>You are signed out of this app.</p>', `<p><a href="${home}">Continue</a></p>`])
 }
 
 function confirmLogout(config: OAuthConfig): CoreResponse {

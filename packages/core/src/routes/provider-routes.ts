@@ -10,12 +10,13 @@ import type { Transaction } from '../flow/transaction.js'
 /**
  * A route codegrant serves, as plain data: `login` (with several providers and no default, the
  * chooser page), `callback` and `logout`; each named provider's `login` and `callback`, with its
- * name in `provider`; and with `OAUTH_BACKCHANNEL_LOGOUT` `backchannel-logout` (one for every
+ * name in `provider`; `logout-done` (where the provider returns after a logout that sent a
+ * `state`); and with `OAUTH_BACKCHANNEL_LOGOUT` `backchannel-logout` (one for every
  * provider: the token's `iss` says which). An adapter only passes routes from `match` or
  * `served` back to `handle`.
  */
 export interface Route {
-  readonly kind: 'login' | 'callback' | 'logout' | 'backchannel-logout'
+  readonly kind: 'login' | 'callback' | 'logout' | 'logout-done' | 'backchannel-logout'
   /** The provider's name, for a login or callback route of one of several providers; else undefined. */
   readonly provider?: string | undefined
 }
@@ -34,6 +35,7 @@ export function servedRoutes(config: OAuthConfig): readonly { readonly path: str
     }
   }
   served.push({ path: config.routes.logout, route: { kind: 'logout' } })
+  served.push({ path: config.routes.logoutDone, route: { kind: 'logout-done' } })
   if (config.backchannelLogout) served.push({ path: config.routes.backchannelLogout, route: { kind: 'backchannel-logout' } })
   for (const { route } of served) Object.freeze(route)
   return Object.freeze(served.map((entry) => Object.freeze(entry)))
