@@ -8,7 +8,7 @@ import { generateKeyPairSync, randomUUID, sign } from 'node:crypto'
 import type { DevProvider } from '@codegrant/dev-provider'
 import type { OAuthOptions } from '@codegrant/core'
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
-import { API, createAgent, formOf, HTML, login, type Agent } from './support/agent.js'
+import { API, createAgent, formOf, HTML, login, type Agent, type Hop } from './support/agent.js'
 import { buildHandler, FRAMEWORKS, openStage, type Framework, type Stage } from './support/apps.js'
 import { appOptions, captureLogs, CLIENT_ID, CLIENT_SECRET, SECRET_A, startProvider } from './support/provider.js'
 
@@ -117,6 +117,60 @@ describe.each(FRAMEWORKS)('%s', (framework: Framework) => {
       expect(endSession.searchParams.get('post_logout_redirect_uri')).toBe(`${stage.url}/`)
       expect(endSession.searchParams.has('state')).toBe(false)
       expect(agent.cookies(stage.url).has(LOGOUT_COOKIE)).toBe(false)
+    })
+  })
+
+  describe('third-party-initiated login', () => {
+    /** Signs in through the provider's form from `start` (a hop to the login route), following to the end. */
+    const signIn = async (start: Hop, username: string) => {
+      expect(start.status).toBe(302)
+      const toForm = await agent.follow(new URL(start.headers.get('location')!, start.url).href, { headers: HTML })
+      expect(toForm.last.url).toContain('/interaction/')
+      return agent.follow(toForm.last.url, { method: 'POST', headers: HTML, body: new URLSearchParams({ username, password: 'x' }).toString() })
+    }
+    const initiate = (params: Record<string, string>, method: 'GET' | 'POST' = 'GET') => {
+      const query = new URLSearchParams(params).toString()
+      return method === 'GET'
+        ? agent.request(`${stage.url}/auth/login?${query}`, { headers: HTML })
+        : agent.request(`${stage.url}/auth/login`, { method: 'POST', headers: HTML, body: query })
+    }
+
+    it.each(['GET', 'POST'] as const)('%s with the provider\'s iss: a login there with login_hint, landing on target_link_uri', async (method) => {
+      const start = await initiate({ iss: provider.issuer, login_hint: 'bob', target_link_uri: `${stage.url}/me?from=launcher` }, method)
+      const authorize = new URL(start.headers.get('location')!)
+      expect(`${authorize.origin}${authorize.pathname}`).toBe(`${provider.issuer}/auth`)
+      expect(authorize.searchParams.get('login_hint')).toBe('bob')
+      expect(authorize.searchParams.get('code_challenge_method')).toBe('S256')
+      const done = await signIn(start, 'bob')
+      expect(done.last.url).toBe(`${stage.url}/me?from=launcher`)
+      expect(JSON.parse(done.last.body).user.sub).toBe('bob')
+    })
+
+    it.each([
+      { what: 'an unknown iss', params: { iss: 'https://evil.example' } },
+      { what: 'the issuer with a trailing slash added', params: { iss: 'TRAILING' } },
+      { what: 'two iss', params: { iss: 'TWICE' } },
+    ])('refuses $what with 400: no redirect, nothing started', async ({ params }) => {
+      const query = params.iss === 'TRAILING' ? `iss=${encodeURIComponent(`${provider.issuer}/`)}`
+        : params.iss === 'TWICE' ? `iss=${encodeURIComponent(provider.issuer)}&iss=https://evil.example`
+        : new URLSearchParams(params).toString()
+      const refused = await agent.request(`${stage.url}/auth/login?${query}&target_link_uri=${encodeURIComponent(`${stage.url}/me`)}`, { headers: API })
+      expect([refused.status, refused.headers.get('location')]).toEqual([400, null])
+      expect(JSON.parse(refused.body)).toMatchObject({ error: 'unknown_issuer' })
+      expect(refused.setCookies).toEqual([])
+      const posted = await agent.request(`${stage.url}/auth/login`, { method: 'POST', headers: HTML, body: query })
+      expect([posted.status, posted.headers.get('location')]).toEqual([400, null])
+    })
+
+    it.each(['https://evil.example/me', '//evil.example/me', `${'http'}://127.0.0.1:1/me`, 'javascript:alert(1)'])('a foreign target_link_uri (%s) lands on / after the login', async (target) => {
+      const done = await signIn(await initiate({ iss: provider.issuer, target_link_uri: target }), 'alice')
+      expect(done.last.url).toBe(`${stage.url}/`)
+      expect(done.last.body).toBe('signed in as alice')
+    })
+
+    it('a POST to the login route without iss is still refused 405', async () => {
+      const response = await agent.request(`${stage.url}/auth/login`, { method: 'POST', headers: API, body: 'login_hint=bob' })
+      expect([response.status, response.headers.get('allow')]).toEqual([405, 'GET'])
     })
   })
 

@@ -15,7 +15,7 @@ import { callback, callbackFailed } from './routes/callback.js'
 import { createBackchannelLogout } from './routes/backchannel-logout.js'
 import { chooseProvider } from './routes/chooser.js'
 import { createExchangeOnce } from './flow/exchange-once.js'
-import { login } from './routes/login.js'
+import { initiatedLogin, login, thirdPartyLogin } from './routes/login.js'
 import { logoutDone, tracedLogout } from './routes/logout.js'
 import { servedRoutes, type Route } from './routes/provider-routes.js'
 import { transactionCookies } from './flow/transaction.js'
@@ -160,6 +160,8 @@ function dispatch(context: Context, route: Route): Promise<CoreResponse> {
   if (route.kind === 'logout') return tracedLogout(context)
   if (route.kind === 'logout-done') return Promise.resolve(logoutDone(context))
   if (route.kind === 'backchannel-logout') return backchannel ? backchannel.handle(context.request) : Promise.resolve(json(404, { error: 'not_found' }))
+  const initiated = route.kind === 'login' ? initiatedLogin(context.request) : undefined
+  if (initiated) return thirdPartyLogin(context, initiated, route.provider)
   if (route.provider === undefined && route.kind === 'login' && config.named && config.defaultProvider === undefined) return Promise.resolve(chooseProvider(config, context.request))
   const runtime = route.provider === undefined ? providers.preferred(undefined) ?? providers.first : providers.byName(route.provider)
   if (!runtime) return Promise.resolve(json(404, { error: 'not_found' }))

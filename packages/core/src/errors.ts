@@ -139,6 +139,11 @@ export interface CodegrantErrorCodes {
    * session's provider is (codegrant never signs in at an unknown one).
    */
   'codegrant/resource_metadata_invalid': 502
+  /**
+   * A third-party-initiated login (`/auth/login?iss=…`, OpenID Connect Core §4) named an issuer of
+   * no provider of the app: nothing started, no redirect.
+   */
+  'codegrant/unknown_issuer': 400
 }
 
 /**
@@ -178,6 +183,7 @@ const STATUS: CodegrantErrorCodes = {
   'codegrant/provider_mismatch': 400,
   'codegrant/logout_token_invalid': 400,
   'codegrant/resource_metadata_invalid': 502,
+  'codegrant/unknown_issuer': 400,
 }
 
 export class CodegrantError extends Error {
