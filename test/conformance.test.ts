@@ -7,12 +7,21 @@
 import { generateKeyPairSync, randomUUID, sign } from 'node:crypto'
 import type { DevProvider } from '@codegrant/dev-provider'
 import type { OAuthOptions } from '@codegrant/core'
+import type { Browser, BrowserContext } from 'playwright-core'
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { API, createAgent, formOf, HTML, login, type Agent, type Hop } from './support/agent.js'
+import { launchChromium } from './support/chromium.js'
 import { buildHandler, FRAMEWORKS, openStage, type Framework, type Stage } from './support/apps.js'
 import { appOptions, captureLogs, CLIENT_ID, CLIENT_SECRET, SECRET_A, startProvider } from './support/provider.js'
 
 const SESSION = 'codegrant.session'
+
+let browser: Browser | undefined
+/** Chromium, launched by the first test that needs it. */
+const chromium = async () => (browser ??= await launchChromium())
+afterAll(async () => {
+  await browser?.close()
+})
 const LOGOUT_EVENT = 'http://schemas.openid.net/event/backchannel-logout'
 
 describe.each(FRAMEWORKS)('%s', (framework: Framework) => {
@@ -30,7 +39,7 @@ describe.each(FRAMEWORKS)('%s', (framework: Framework) => {
 
   beforeAll(async () => {
     stage = await openStage()
-    provider = await startProvider(stage.url, { backchannel: true })
+    provider = await startProvider(stage.url, { backchannel: true, frontchannel: true })
     provider.intercept(async (ctx, next) => {
       if (ctx.path === '/jwks') jwksFetches++
       await next()
@@ -171,6 +180,87 @@ describe.each(FRAMEWORKS)('%s', (framework: Framework) => {
     it('a POST to the login route without iss is still refused 405', async () => {
       const response = await agent.request(`${stage.url}/auth/login`, { method: 'POST', headers: API, body: 'login_hint=bob' })
       expect([response.status, response.headers.get('allow')]).toEqual([405, 'GET'])
+    })
+  })
+
+  describe('front-channel logout', () => {
+    const ROUTE = '/auth/frontchannel-logout'
+    /** Alice signs in in Chromium; returns her page and her session as the app issued it. */
+    const signInInChromium = async (context: BrowserContext) => {
+      const page = await context.newPage()
+      await page.goto(`${stage.url}/auth/login`)
+      await page.waitForURL(/\/interaction\//)
+      await page.getByLabel('Username').fill('alice')
+      await page.getByRole('button', { name: 'Sign in', exact: true }).click()
+      await page.waitForURL(`${stage.url}/`)
+      expect(await page.textContent('body')).toBe('signed in as alice')
+      const cookies = await context.cookies(stage.url)
+      return { page, session: cookies.filter((cookie) => cookie.name.startsWith(SESSION)) }
+    }
+
+    it.each([
+      { what: 'cookie sessions (the browser\'s own cookie)', options: {} },
+      { what: 'sessions in the memory store (by sid)', options: { sessionStore: 'memory' } },
+    ] as const)('signing out at the provider ends the session through its iframe in Chromium, with $what', async ({ options }) => {
+      await mount({ frontchannelLogout: true, ...options })
+      const context = await (await chromium()).newContext()
+      try {
+        const { page, session } = await signInInChromium(context)
+        const framed: { url: string; status: number; headers: Record<string, string> }[] = []
+        page.on('response', (response) => {
+          if (response.url().startsWith(`${stage.url}${ROUTE}`)) framed.push({ url: response.url(), status: response.status(), headers: response.headers() })
+        })
+        // the user signs out at the provider (its own end-session page confirms by itself)
+        await page.goto(`${provider.issuer}/session/end?client_id=${CLIENT_ID}`)
+        await page.waitForURL(/\/session\/end\/success/, { timeout: 10_000 })
+        expect(framed).toHaveLength(1)
+        const frame = new URL(framed[0]!.url)
+        expect(frame.searchParams.get('iss')).toBe(provider.issuer)
+        expect(frame.searchParams.get('sid')).toMatch(/.+/)
+        expect(framed[0]!.status).toBe(200)
+        expect(framed[0]!.headers['cache-control']).toBe('no-store')
+        expect(framed[0]!.headers['content-security-policy']).toContain(`frame-ancestors ${new URL(provider.issuer).origin}`)
+        expect(framed[0]!.headers['x-frame-options']).toBeUndefined()
+        await page.goto(`${stage.url}/`)
+        expect(await page.textContent('body')).toBe('signed out')
+        // the cookie from before the logout opens nothing either (server-side: its record is gone)
+        if (options.sessionStore === 'memory') {
+          for (const cookie of session) agent.setCookie(stage.url, cookie.name, cookie.value)
+          expect((await get('/me')).status).toBe(401)
+        }
+      } finally {
+        await context.close()
+      }
+    })
+
+    it('with a server-side store, a request without the browser\'s cookie (third-party cookies blocked) ends the sessions of its sid', async () => {
+      await mount({ frontchannelLogout: true, sessionStore: 'memory' })
+      await login(agent, stage.url, 'alice')
+      const { sid } = JSON.parse((await get('/me')).body).user as { sid: string }
+      expect(sid).toMatch(/.+/)
+      const cookieless = await fetch(`${stage.url}${ROUTE}?iss=${encodeURIComponent(provider.issuer)}&sid=${encodeURIComponent(sid)}`)
+      expect([cookieless.status, cookieless.headers.get('cache-control')]).toEqual([200, 'no-store'])
+      expect((await get('/me')).status).toBe(401)
+    })
+
+    it('another sid, an unknown iss or none ends nothing; the route is served only with OAUTH_FRONTCHANNEL_LOGOUT', async () => {
+      await mount({ frontchannelLogout: true })
+      await login(agent, stage.url, 'alice')
+      const refused = [
+        `?iss=${encodeURIComponent(provider.issuer)}&sid=someone-else`,
+        `?iss=https://evil.example&sid=x`,
+        '',
+        `?iss=${encodeURIComponent(provider.issuer)}`,
+      ]
+      for (const query of refused) {
+        const response = await get(`${ROUTE}${query}`, HTML)
+        expect(response.headers.get('cache-control'), query).toBe('no-store')
+        expect(response.setCookies, query).toEqual([])
+        expect((await get('/me')).status, query).toBe(200)
+      }
+      expect((await get(`${ROUTE}?iss=https://evil.example&sid=x`, HTML)).headers.get('content-security-policy')).toContain("frame-ancestors 'none'")
+      await mount()
+      expect((await get(`${ROUTE}?iss=${encodeURIComponent(provider.issuer)}&sid=x`, HTML)).status).toBe(404)
     })
   })
 

@@ -9,7 +9,8 @@ export const SECRET_C = 'c'.repeat(16) + 'suite-cookie-secret-C'
 
 /** A dev provider with one confidential client whose redirect URI is `appUrl`'s callback. */
 /** With `backchannel`, the client registers the app's back-channel logout URI (and wants `sid` in logout tokens). */
-export async function startProvider(appUrl: string, options: { accessTokenTtl?: number; backchannel?: boolean } = {}): Promise<DevProvider> {
+/** With `frontchannel`, its front-channel logout URI (with `iss` and `sid`). */
+export async function startProvider(appUrl: string, options: { accessTokenTtl?: number; backchannel?: boolean; frontchannel?: boolean } = {}): Promise<DevProvider> {
   return startDevProvider({
     quiet: true,
     accessTokenTtl: options.accessTokenTtl ?? 300,
@@ -20,6 +21,7 @@ export async function startProvider(appUrl: string, options: { accessTokenTtl?: 
         redirect_uris: [`${appUrl}/auth/callback`],
         post_logout_redirect_uris: [`${appUrl}/`, `${appUrl}/auth/logout/done`],
         ...(options.backchannel ? { backchannel_logout_uri: `${appUrl}/auth/backchannel-logout`, backchannel_logout_session_required: true } : {}),
+        ...(options.frontchannel ? { frontchannel_logout_uri: `${appUrl}/auth/frontchannel-logout`, frontchannel_logout_session_required: true } : {}),
       },
     ],
   })

@@ -13,6 +13,7 @@ import { isCodegrantError } from './errors.js'
 import { unexpected } from './failures.js'
 import { callback, callbackFailed } from './routes/callback.js'
 import { createBackchannelLogout } from './routes/backchannel-logout.js'
+import { frontchannelLogout } from './routes/frontchannel-logout.js'
 import { chooseProvider } from './routes/chooser.js'
 import { createExchangeOnce } from './flow/exchange-once.js'
 import { initiatedLogin, login, thirdPartyLogin } from './routes/login.js'
@@ -98,6 +99,7 @@ export function createCodegrant(options: OAuthOptions = {}, env: Readonly<Record
     backchannel: config.backchannelLogout && backend.store && isCoordinating(backend.store)
       ? { store: backend.store, handle: createBackchannelLogout(config, providers.list, backend.store) }
       : undefined,
+    sessionIndex: (config.backchannelLogout || config.frontchannelLogout) && backend.store && isCoordinating(backend.store) ? backend.store : undefined,
     // re-issue the session cookie at most every 1/20 of the idle timeout (a day: every 72 minutes)
     renewAfter: Math.max(1, Math.floor(config.sessionIdleTimeout / 20)),
     diagnostics: createDiagnostics(config),
@@ -159,6 +161,7 @@ function dispatch(context: Context, route: Route): Promise<CoreResponse> {
   const { config, providers, backchannel } = context.engine
   if (route.kind === 'logout') return tracedLogout(context)
   if (route.kind === 'logout-done') return Promise.resolve(logoutDone(context))
+  if (route.kind === 'frontchannel-logout') return frontchannelLogout(context)
   if (route.kind === 'backchannel-logout') return backchannel ? backchannel.handle(context.request) : Promise.resolve(json(404, { error: 'not_found' }))
   const initiated = route.kind === 'login' ? initiatedLogin(context.request) : undefined
   if (initiated) return thirdPartyLogin(context, initiated, route.provider)

@@ -35,8 +35,13 @@ export interface Engine {
   renewAfter: number
   diagnostics: Diagnostics
   exchangeOnce: ReturnType<typeof createExchangeOnce<{ session: IdentifiedSession; location: string }>>
-  /** With `OAUTH_BACKCHANNEL_LOGOUT`: serves its route, and new sessions are indexed for it. */
+  /** With `OAUTH_BACKCHANNEL_LOGOUT`: serves its route. */
   backchannel: { store: CoordinatingStore; handle: (request: CoreRequest) => Promise<CoreResponse> } | undefined
+  /**
+   * With back- or front-channel logout and a server-side store: where new sessions are filed by
+   * the provider's `sid` and `sub`, so that the provider's logout finds them.
+   */
+  sessionIndex: CoordinatingStore | undefined
   /** Per connection, the last Cookie header read on it and what it opened to (see `readSession`). */
   connections: WeakMap<object, ConnectionMemo>
   /** Each session's API tokens (`OAUTH_APIS`). */

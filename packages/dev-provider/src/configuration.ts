@@ -14,6 +14,7 @@ import { errorPage, logoutPage, postLogoutPage, type Page } from './pages.js';
 import { isLoopbackHost } from './loopback.js';
 import { resourceIndicators, type DevResources } from './resources.js';
 import { subjectClientsMetadata } from './token-exchange.js';
+import { withFrontchannelMetadata } from './frontchannel.js';
 import { findAccount, type AddedUsers, type ClaimOverrides } from './users.js';
 
 /** A client registered with the dev provider (OAuth 2.0 dynamic registration metadata names). */
@@ -98,7 +99,7 @@ export function buildConfiguration(input: ConfigurationInput): OidcConfiguration
     clockTolerance: 0,
     findAccount: async (_ctx, sub) => findAccount(sub, input.overrides, input.added),
     loadExistingGrant: (ctx) => loadExistingGrant(ctx, input.added),
-    extraClientMetadata: subjectClientsMetadata(input.errors),
+    extraClientMetadata: withFrontchannelMetadata(subjectClientsMetadata(input.errors), input.errors),
     // Refresh tokens for every client allowed the grant, without requiring the
     // offline_access scope (and with it prompt=consent) as oidc-provider does by default.
     issueRefreshToken: async (_ctx, client) => client.grantTypeAllowed('refresh_token'),

@@ -68,7 +68,9 @@ export function providerNames(env: Env): string[] {
  * private JWK in `options.privateKey`), pushes its authorization requests and
  * uses DPoP: `OAUTH_PROFILE=fapi2 pnpm demo` needs nothing else. With
  * OAUTH_BACKCHANNEL_LOGOUT=true the client registers its `backchannel_logout_uri`, so signing
- * out at the provider POSTs a logout token to the app (OpenID Back-Channel Logout).
+ * out at the provider POSTs a logout token to the app (OpenID Back-Channel Logout); with
+ * OAUTH_FRONTCHANNEL_LOGOUT=true its `frontchannel_logout_uri`, which the provider's logout page
+ * renders in an iframe (OpenID Front-Channel Logout).
  */
 export async function startDemoIfUnconfigured(env: Env, appPort: number): Promise<DemoSetup | undefined> {
   // several providers: the examples' kit starts one dev provider per name (this is the one-provider demo)
@@ -89,6 +91,8 @@ export async function startDemoIfUnconfigured(env: Env, appPort: number): Promis
     post_logout_redirect_uris: [`${baseUrl}/`, `${baseUrl}/auth/logout/done`],
     // signing out at the provider ends the app's session too, when the app serves back-channel logout
     ...(isTrue(env, 'OAUTH_BACKCHANNEL_LOGOUT') ? { backchannel_logout_uri: `${baseUrl}/auth/backchannel-logout`, backchannel_logout_session_required: true } : {}),
+    // and through an iframe of the provider's logout page, when the app serves front-channel logout
+    ...(isTrue(env, 'OAUTH_FRONTCHANNEL_LOGOUT') ? { frontchannel_logout_uri: `${baseUrl}/auth/frontchannel-logout`, frontchannel_logout_session_required: true } : {}),
   };
   let credentials: { clientSecret: string } | { privateKey: string };
   let client: DevClient;

@@ -115,6 +115,10 @@ export interface OidcKoaContext {
   readonly path: string;
   get(field: string): string;
   set(field: string, value: string): void;
+  remove(field: string): void;
+  /** Koa's per-request state. */
+  readonly state: Record<string | symbol, unknown>;
+  readonly response: { get(field: string): string };
 }
 
 export type OidcMiddleware = (ctx: OidcKoaContext, next: () => Promise<void>) => Promise<void>;

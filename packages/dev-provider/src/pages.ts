@@ -178,3 +178,19 @@ export function postLogoutPage(clientId: string | undefined): Page {
   const from = clientId ? ` from ${clientId}` : '';
   return messagePage('Signed out', `You have been signed out${from}. You can close this window.`);
 }
+
+/**
+ * After a logout, the page that renders each client's front-channel logout URI in an iframe
+ * (OpenID Connect Front-Channel Logout 1.0 §4) and then goes on to `next` (the post-logout
+ * redirect) once every frame has loaded, or after two seconds whatever they do.
+ */
+export function frontchannelPage(frames: string[], next: string): Page {
+  const iframes = frames.map((src) => `<iframe src="${escapeHtml(src)}" title="signing out" width="0" height="0" style="display:none"></iframe>`).join('\n');
+  const body = `<p>Signing you out of every app…</p>
+${iframes}
+<p><a id="continue" href="${escapeHtml(next)}">Continue</a></p>`;
+  const script = "(()=>{const go=()=>location.assign(document.getElementById('continue').href);let left=document.querySelectorAll('iframe').length;document.querySelectorAll('iframe').forEach((f)=>f.addEventListener('load',()=>{if(--left===0)go()}));setTimeout(go,2000)})();";
+  const page = layout('Signing out', body, script);
+  const origins = [...new Set(frames.map((src) => new URL(src).origin))].join(' ');
+  return { html: page.html, csp: `${page.csp}; frame-src ${origins}` };
+}

@@ -13,6 +13,7 @@ import { MemoryStore } from './memory-adapter.js';
 import { checkResource, type DevResource, type DevResources } from './resources.js';
 import { registerTokenExchange } from './token-exchange.js';
 import { framed, warnOnce } from './notices.js';
+import { FRONTCHANNEL_DISCOVERY, serveFrontchannelLogout } from './frontchannel.js';
 import type { OidcKoaContext, OidcMiddleware, OidcProvider } from './oidc-types.js';
 import { users, type AddedUser, type AddedUsers, type ClaimOverrides } from './users.js';
 
@@ -167,7 +168,8 @@ export async function startDevProvider(options: DevProviderOptions): Promise<Dev
     registerTokenExchange({ provider, resources, added, errors, helpers: grantHelpers });
     const log = new EventLog();
     const detach = log.attach(provider);
-    if (options.discovery) provider.use(rewriteDiscovery(options.discovery));
+    provider.use(serveFrontchannelLogout(provider));
+    provider.use(rewriteDiscovery({ ...FRONTCHANNEL_DISCOVERY, ...options.discovery }));
     const interceptors = new Set<Interceptor>();
     provider.use(async (ctx, next) => {
       const chain = [...interceptors];

@@ -1,5 +1,5 @@
 import type { GrantHelpers, ProviderErrors } from './load-provider.js';
-import type { OidcAccessToken, OidcClient, OidcDpopProof, OidcKoaContext, OidcModel, OidcProvider, UnknownObject } from './oidc-types.js';
+import type { OidcAccessToken, OidcClient, OidcDpopProof, OidcKoaContext, OidcModel, OidcProvider } from './oidc-types.js';
 import { findByAudience, resourceServerInfo, type DevResource, type DevResources } from './resources.js';
 import type { AddedUsers } from './users.js';
 
@@ -39,7 +39,7 @@ export function registerTokenExchange(context: ExchangeContext): void {
 }
 
 /** oidc-provider's `extraClientMetadata` for SUBJECT_CLIENTS_METADATA. */
-export function subjectClientsMetadata(errors: ProviderErrors): UnknownObject {
+export function subjectClientsMetadata(errors: ProviderErrors): { properties: string[]; validator: (ctx: unknown, key: string, value: unknown) => void } {
   return {
     properties: [SUBJECT_CLIENTS_METADATA],
     validator: (_ctx: unknown, key: string, value: unknown) => {

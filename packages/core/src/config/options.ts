@@ -93,6 +93,12 @@ export interface OAuthOptions {
   redisCache?: boolean
   /** Serve OpenID Connect Back-Channel Logout at `routes.backchannelLogout` (needs a server-side store). */
   backchannelLogout?: boolean
+  /**
+   * Serve OpenID Connect Front-Channel Logout at `routes.frontchannelLogout`: the provider's
+   * iframe ends that provider session's sessions (server-side ones by `sid`; a cookie session,
+   * the browser's own).
+   */
+  frontchannelLogout?: boolean
   /** Absolute session lifetime, seconds. */
   sessionMaxAge?: number
   /** Rolling (idle) session lifetime, seconds. */

@@ -161,6 +161,7 @@ function cookieSecretsOf(merged: OAuthOptions, problems: string[]): readonly str
 function appSettings(merged: OAuthOptions, check: Checks) {
   return {
     backchannelLogout: check.flag('backchannelLogout', merged.backchannelLogout),
+    frontchannelLogout: check.flag('frontchannelLogout', merged.frontchannelLogout),
     responseMode: check.oneOf('responseMode', merged.responseMode, RESPONSE_MODES),
     sessionMaxAge: check.number('sessionMaxAge', merged.sessionMaxAge),
     sessionIdleTimeout: check.number('sessionIdleTimeout', merged.sessionIdleTimeout),

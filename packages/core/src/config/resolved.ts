@@ -87,6 +87,7 @@ export interface OAuthConfig {
   readonly trustProxy: boolean
   readonly clockTolerance: number
   readonly backchannelLogout: boolean
+  readonly frontchannelLogout: boolean
   readonly routes: Readonly<{ login: string; callback: string; logout: string; logoutDone: string; backchannelLogout: string; frontchannelLogout: string }>
   readonly logger: FullLogger
   readonly debug: boolean

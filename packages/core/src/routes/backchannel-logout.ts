@@ -133,6 +133,11 @@ async function signedInBefore(config: OAuthConfig, store: CoordinatingStore, tag
   })
 }
 
+/** The sessions filed under one provider session (`sid` at `iss`) by {@link indexSession}. */
+export async function sessionsOfSid(store: CoordinatingStore, iss: string, sid: string): Promise<string[]> {
+  return await store.tagged(tagOf('sid', iss, sid))
+}
+
 /** Tags are hashed: whatever the provider sends becomes a safe, fixed-size key. */
 function tagOf(kind: 'sid' | 'sub' | 'jti', issuer: string, value: string): string {
   return `${kind}:${createHash('sha256').update(`${issuer}\u0000${value}`).digest('base64url')}`

@@ -89,8 +89,8 @@ async function startSession(context: Context, runtime: ProviderRuntime): Promise
     const destroyed = backend.clear({}, previous)
     if (destroyed instanceof Promise) await destroyed
   }
-  // filed for back-channel logout before the cookie exists: no session the provider cannot end
-  if (context.engine.backchannel) await indexSession(context.engine.backchannel.store, session, now())
+  // filed for back- and front-channel logout before the cookie exists: no session the provider cannot end
+  if (context.engine.sessionIndex) await indexSession(context.engine.sessionIndex, session, now())
   // and under its user and handle, for listing and ending a user's sessions (sessions.ts)
   if (canIndex(backend.store)) await indexUserSession(backend.store, session, now())
   const written = backend.write(cookies, session, now(), true)

@@ -11,12 +11,12 @@ import type { Transaction } from '../flow/transaction.js'
  * A route codegrant serves, as plain data: `login` (with several providers and no default, the
  * chooser page), `callback` and `logout`; each named provider's `login` and `callback`, with its
  * name in `provider`; `logout-done` (where the provider returns after a logout that sent a
- * `state`); and with `OAUTH_BACKCHANNEL_LOGOUT` `backchannel-logout` (one for every
- * provider: the token's `iss` says which). An adapter only passes routes from `match` or
+ * `state`); with `OAUTH_BACKCHANNEL_LOGOUT` `backchannel-logout` and with
+ * `OAUTH_FRONTCHANNEL_LOGOUT` `frontchannel-logout` (one for every provider: `iss` says which). An adapter only passes routes from `match` or
  * `served` back to `handle`.
  */
 export interface Route {
-  readonly kind: 'login' | 'callback' | 'logout' | 'logout-done' | 'backchannel-logout'
+  readonly kind: 'login' | 'callback' | 'logout' | 'logout-done' | 'backchannel-logout' | 'frontchannel-logout'
   /** The provider's name, for a login or callback route of one of several providers; else undefined. */
   readonly provider?: string | undefined
 }
@@ -37,6 +37,7 @@ export function servedRoutes(config: OAuthConfig): readonly { readonly path: str
   served.push({ path: config.routes.logout, route: { kind: 'logout' } })
   served.push({ path: config.routes.logoutDone, route: { kind: 'logout-done' } })
   if (config.backchannelLogout) served.push({ path: config.routes.backchannelLogout, route: { kind: 'backchannel-logout' } })
+  if (config.frontchannelLogout) served.push({ path: config.routes.frontchannelLogout, route: { kind: 'frontchannel-logout' } })
   for (const { route } of served) Object.freeze(route)
   return Object.freeze(served.map((entry) => Object.freeze(entry)))
 }
