@@ -5,7 +5,7 @@
  * front-channel logout, `client_secret_jwt` and signed userinfo.
  */
 import { generateKeyPairSync, randomUUID, sign } from 'node:crypto'
-import type { DevProvider } from '@codegrant/dev-provider'
+import { startDevProvider, type DevProvider } from '@codegrant/dev-provider'
 import type { OAuthOptions } from '@codegrant/core'
 import type { Browser, BrowserContext } from 'playwright-core'
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
@@ -261,6 +261,43 @@ describe.each(FRAMEWORKS)('%s', (framework: Framework) => {
       expect((await get(`${ROUTE}?iss=https://evil.example&sid=x`, HTML)).headers.get('content-security-policy')).toContain("frame-ancestors 'none'")
       await mount()
       expect((await get(`${ROUTE}?iss=${encodeURIComponent(provider.issuer)}&sid=x`, HTML)).status).toBe(404)
+    })
+  })
+
+  describe('client_secret_jwt', () => {
+    const SECRET_JWT_CLIENT = 'secret-jwt-client'
+    const SECRET_JWT_SECRET = 'secret-jwt-client-secret-of-at-least-32-bytes'
+    /** A provider whose client accepts only client_secret_jwt, with the token endpoint as the assertion's `aud`. */
+    let jwtProvider: DevProvider
+    beforeAll(async () => {
+      jwtProvider = await startDevProvider({
+        quiet: true,
+        clientAssertionAudience: 'endpoint',
+        clients: [{ client_id: SECRET_JWT_CLIENT, client_secret: SECRET_JWT_SECRET, token_endpoint_auth_method: 'client_secret_jwt', redirect_uris: [`${stage.url}/auth/callback`] }],
+      })
+    })
+    afterAll(async () => {
+      await jwtProvider.close()
+    })
+    const mountAt = (method: 'client_secret_jwt' | 'client_secret_basic', secret = SECRET_JWT_SECRET) =>
+      mount({ issuer: jwtProvider.issuer, clientId: SECRET_JWT_CLIENT, clientSecret: secret, clientAuthMethod: method })
+
+    it('signs in with an HS256 client assertion keyed with the secret (OpenID Connect Core §9)', async () => {
+      await mountAt('client_secret_jwt')
+      const result = await login(agent, stage.url, 'alice')
+      expect([result.last.status, result.last.body]).toEqual([200, 'signed in as alice'])
+      expect(jwtProvider.count('grant.success', 'authorization_code')).toBeGreaterThan(0)
+    })
+
+    it('the provider that requires it refuses client_secret_basic and a wrong secret: no session', async () => {
+      for (const [method, secret] of [['client_secret_basic', SECRET_JWT_SECRET], ['client_secret_jwt', 'another-secret-of-at-least-32-bytes!!']] as const) {
+        await mountAt(method, secret)
+        const fresh = createAgent()
+        const result = await login(fresh, stage.url, 'alice')
+        expect(result.last.status, method).toBeGreaterThanOrEqual(400)
+        expect((await fresh.request(`${stage.url}/me`, { headers: API })).status, method).toBe(401)
+      }
+      for (const line of logs.lines) expect(line).not.toContain(SECRET_JWT_SECRET)
     })
   })
 

@@ -38,7 +38,7 @@ describe('route matching with several providers', () => {
     const match = (url: string) => label(find(url))
     expect(['/auth/login', '/auth/login/github?returnTo=%2F', '/auth/github/login', '/auth/callback/corp?code=c', '/auth/corp/callback', '/auth/logout'].map(match)).toEqual(['login', 'login:github', 'login:github', 'callback:corp', 'callback:corp', 'logout'])
     expect(['/auth/callback', '/auth/login/gitlab', '/auth/callback/', '/auth/login/github/x'].map(match)).toEqual(Array(4).fill(undefined))
-    expect(served.map(({ path }) => path)).toEqual(['/auth/login', '/auth/login/github', '/auth/github/login', '/auth/callback/github', '/auth/github/callback', '/auth/login/corp', '/auth/corp/login', '/auth/callback/corp', '/auth/corp/callback', '/auth/logout'])
+    expect(served.map(({ path }) => path)).toEqual(['/auth/login', '/auth/login/github', '/auth/github/login', '/auth/callback/github', '/auth/github/callback', '/auth/login/corp', '/auth/corp/login', '/auth/callback/corp', '/auth/corp/callback', '/auth/logout', '/auth/logout/done'])
   })
 })
 

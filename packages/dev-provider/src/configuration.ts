@@ -23,7 +23,7 @@ export interface DevClient {
   client_secret?: string;
   redirect_uris: string[];
   post_logout_redirect_uris?: string[];
-  token_endpoint_auth_method?: 'client_secret_basic' | 'client_secret_post' | 'none' | 'private_key_jwt';
+  token_endpoint_auth_method?: 'client_secret_basic' | 'client_secret_post' | 'client_secret_jwt' | 'none' | 'private_key_jwt';
   response_types?: string[];
   grant_types?: string[];
   [metadata: string]: unknown;

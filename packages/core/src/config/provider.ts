@@ -6,7 +6,7 @@
 import { applyPreset } from './apply-preset.js'
 import { parseAuthorizationParams } from './authorization-params.js'
 import { isLoopback, type Checks } from './checks.js'
-import { CLIENT_ASSERTION_AUDS, CLIENT_AUTH_METHODS, PRESET_NAMES } from './enums.js'
+import { CLIENT_ASSERTION_AUDS, CLIENT_AUTH_METHODS, isAssertionMethod, PRESET_NAMES } from './enums.js'
 import type { FullLogger, ProviderOptions } from './options.js'
 import { parsePrivateKey } from './private-key.js'
 import { fapi2Problems } from './profile.js'
@@ -99,7 +99,7 @@ function clientSettings(input: ProviderOptions, check: Checks, fapi2: boolean, e
   if (typeof privateKey === 'string') check.problems.push(privateKey)
   const clientAssertionAud = check.oneOf('clientAssertionAud', input.clientAssertionAud, CLIENT_ASSERTION_AUDS, fapi2 ? 'issuer' : undefined)
   const audChosen = input.clientAssertionAud === undefined || input.clientAssertionAud === clientAssertionAud
-  if (audChosen && clientAssertionAud === 'issuer' && clientAuthMethod === 'private_key_jwt' && explicitEndpoints && input.issuer === undefined) {
+  if (audChosen && clientAssertionAud === 'issuer' && isAssertionMethod(clientAuthMethod) && explicitEndpoints && input.issuer === undefined) {
     check.problems.push(`${check.variable('clientAssertionAud')}=issuer needs ${check.variable('issuer')} (the provider's issuer identifier) when the endpoints are given explicitly`)
   }
   return {

@@ -55,7 +55,7 @@ const TABLE = [
   perProvider('clientSecret', ['OAUTH_CLIENT_SECRET', 'CLIENT_SECRET'], 'secret', 'client secret (for the client_secret_* methods)'),
   perProvider('clientAuthMethod', 'OAUTH_CLIENT_AUTH_METHOD', 'enum', 'client authentication at the token endpoint', { values: CLIENT_AUTH_METHODS, default: 'client_secret_basic' }),
   perProvider('privateKey', 'OAUTH_PRIVATE_KEY', 'secret', 'PEM or JWK private key for private_key_jwt'),
-  perProvider('clientAssertionAud', 'OAUTH_CLIENT_ASSERTION_AUD', 'enum', 'the aud of private_key_jwt assertions', { values: CLIENT_ASSERTION_AUDS, default: 'token_endpoint' }),
+  perProvider('clientAssertionAud', 'OAUTH_CLIENT_ASSERTION_AUD', 'enum', 'the aud of client assertions (private_key_jwt, client_secret_jwt)', { values: CLIENT_ASSERTION_AUDS, default: 'token_endpoint' }),
   app('baseUrl', ['OAUTH_BASE_URL', 'BASE_URL'], 'url', "the app's external origin, e.g. https://app.example.com", { computed: 'origin of OAUTH_REDIRECT_URI' }),
   perProvider('redirectUri', 'OAUTH_REDIRECT_URI', 'url', 'the callback URL registered at the provider', { computed: 'OAUTH_BASE_URL + /auth/callback (/auth/callback/<name> with several providers)' }),
   perProvider('scope', 'OAUTH_SCOPE', 'string', 'space-separated scopes; without openid: plain OAuth 2.0', { default: 'openid profile email' }),

@@ -1,5 +1,6 @@
 import { webcrypto, type JsonWebKey } from 'node:crypto'
 import * as oauth from 'oauth4webapi'
+import { isAssertionMethod } from '../config/enums.js'
 import type { ProviderSettings } from '../config/resolved.js'
 import { CodegrantError } from '../errors.js'
 
@@ -26,29 +27,35 @@ export async function createClientAuth(settings: ProviderSettings, fapi2: boolea
     case 'private_key_jwt': {
       if (!settings.privateKey) throw new CodegrantError('codegrant/config_invalid', 'OAUTH_CLIENT_AUTH_METHOD=private_key_jwt needs OAUTH_PRIVATE_KEY')
       const key = await importPrivateKey(settings.privateKey, fapi2)
-      return (as) => {
-        const jwt = (endpoint: AuthenticatedEndpoint) => {
-          const aud = assertionAudience(settings, as, endpoint)
-          return oauth.PrivateKeyJwt(key, {
-            [oauth.modifyAssertion]: (header, payload) => {
-              payload.aud = aud
-              // FAPI 2.0 §5.4.1 names the Ed25519 algorithm `EdDSA` (oauth4webapi: `Ed25519`, RFC 9864)
-              if (fapi2 && header.alg === 'Ed25519') header.alg = 'EdDSA'
-            },
-          })
-        }
-        return {
-          token_endpoint: jwt('token_endpoint'),
-          pushed_authorization_request_endpoint: jwt('pushed_authorization_request_endpoint'),
-          revocation_endpoint: jwt('revocation_endpoint'),
-        }
-      }
+      return perEndpoint(settings, (aud) => oauth.PrivateKeyJwt(key, {
+        [oauth.modifyAssertion]: (header, payload) => {
+          payload.aud = aud
+          // FAPI 2.0 §5.4.1 names the Ed25519 algorithm `EdDSA` (oauth4webapi: `Ed25519`, RFC 9864)
+          if (fapi2 && header.alg === 'Ed25519') header.alg = 'EdDSA'
+        },
+      }))
     }
+    // OpenID Connect Core §9: an HS256 assertion keyed with the client secret (required by the configuration)
+    case 'client_secret_jwt':
+      return perEndpoint(settings, (aud) => oauth.ClientSecretJwt(settings.clientSecret ?? '', {
+        [oauth.modifyAssertion]: (_header, payload) => {
+          payload.aud = aud
+        },
+      }))
     default:
       single = oauth.ClientSecretBasic(settings.clientSecret ?? '')
   }
   const same = { token_endpoint: single, pushed_authorization_request_endpoint: single, revocation_endpoint: single }
   return () => same
+}
+
+/** A client assertion for each endpoint, each naming its own audience (see {@link assertionAudience}). */
+function perEndpoint(settings: ProviderSettings, assertion: (aud: string) => oauth.ClientAuth): (as: oauth.AuthorizationServer) => EndpointAuth {
+  return (as) => ({
+    token_endpoint: assertion(assertionAudience(settings, as, 'token_endpoint')),
+    pushed_authorization_request_endpoint: assertion(assertionAudience(settings, as, 'pushed_authorization_request_endpoint')),
+    revocation_endpoint: assertion(assertionAudience(settings, as, 'revocation_endpoint')),
+  })
 }
 
 /**
@@ -69,12 +76,12 @@ export function assertionAudience(settings: ProviderSettings, as: oauth.Authoriz
  * was sent and how to change it. Undefined for other errors and other authentication methods.
  */
 export function assertionHint(settings: ProviderSettings, as: oauth.AuthorizationServer, endpoint: AuthenticatedEndpoint, error: unknown): string | undefined {
-  if (settings.clientAuthMethod !== 'private_key_jwt') return undefined
+  if (!isAssertionMethod(settings.clientAuthMethod)) return undefined
   if (!(error instanceof oauth.ResponseBodyError) || error.error !== 'invalid_client') return undefined
   const sent = assertionAudience(settings, as, endpoint)
   const other = settings.clientAssertionAud === 'issuer' ? 'token_endpoint' : 'issuer'
   return (
-    `the provider refused the private_key_jwt client assertion (invalid_client) sent to its ${endpoint} with aud "${sent}" ` +
+    `the provider refused the ${settings.clientAuthMethod} client assertion (invalid_client) sent to its ${endpoint} with aud "${sent}" ` +
     `(OAUTH_CLIENT_ASSERTION_AUD=${settings.clientAssertionAud}). If the key and client id are right, the provider may expect ` +
     `the other audience: set OAUTH_CLIENT_ASSERTION_AUD=${other} (option clientAssertionAud)`
   )
