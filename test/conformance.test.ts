@@ -301,6 +301,59 @@ describe.each(FRAMEWORKS)('%s', (framework: Framework) => {
     })
   })
 
+  describe('signed userinfo', () => {
+    const SIGNED_CLIENT = 'signed-userinfo-client'
+    /** A provider whose client is registered for RS256-signed userinfo responses. */
+    let signing: DevProvider
+    let forge: ((claims: Record<string, unknown>) => string) | undefined
+    beforeAll(async () => {
+      signing = await startDevProvider({
+        quiet: true,
+        clients: [{ client_id: SIGNED_CLIENT, client_secret: CLIENT_SECRET, userinfo_signed_response_alg: 'RS256', redirect_uris: [`${stage.url}/auth/callback`] }],
+      })
+      // a misbehaving provider on demand: its userinfo answer replaced by `forge`'s JWT
+      signing.intercept(async (ctx, next) => {
+        await next()
+        if (ctx.path === '/me' && forge) {
+          ctx.body = forge({ iss: signing.issuer, aud: SIGNED_CLIENT, sub: 'alice', email: 'forged@evil.example' })
+          ctx.type = 'application/jwt'
+        }
+      })
+    })
+    afterAll(async () => {
+      await signing.close()
+    })
+    beforeEach(() => {
+      forge = undefined
+    })
+    const mountSigned = () => mount({ issuer: signing.issuer, clientId: SIGNED_CLIENT, fetchUserinfo: true, userinfoSigningAlg: 'RS256' })
+    const encode = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url')
+
+    it('verifies the provider\'s signed userinfo response (application/jwt) and merges its claims at login', async () => {
+      await mountSigned()
+      const result = await login(agent, stage.url, 'alice')
+      expect([result.last.status, result.last.body]).toEqual([200, 'signed in as alice'])
+      expect(JSON.parse((await get('/me')).body).user).toMatchObject({ sub: 'alice', email: 'alice@example.com' })
+    })
+
+    it.each([
+      { what: 'signed with another key', forged: (claims: Record<string, unknown>) => {
+        const input = `${encode({ alg: 'RS256', kid: randomUUID() })}.${encode(claims)}`
+        return `${input}.${sign('sha256', Buffer.from(input), generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey).toString('base64url')}`
+      } },
+      { what: 'unsigned (alg none)', forged: (claims: Record<string, unknown>) => `${encode({ alg: 'none' })}.${encode(claims)}.` },
+      { what: 'signed by the provider for another user (sub)', forged: (claims: Record<string, unknown>) => signing.signJwt({ ...claims, sub: 'mallory' }, { typ: 'JWT' }) },
+      { what: 'signed by the provider for another client (aud)', forged: (claims: Record<string, unknown>) => signing.signJwt({ ...claims, aud: 'another-client' }, { typ: 'JWT' }) },
+      { what: 'signed by the provider with another issuer (iss)', forged: (claims: Record<string, unknown>) => signing.signJwt({ ...claims, iss: 'https://evil.example' }, { typ: 'JWT' }) },
+    ])('refuses a signed userinfo response $what: no session', async ({ forged }) => {
+      await mountSigned()
+      forge = forged
+      const result = await login(agent, stage.url, 'alice')
+      expect(result.last.status).toBe(502)
+      expect((await get('/me')).status).toBe(401)
+    })
+  })
+
   describe('signing key rotation', () => {
     const seconds = () => Math.floor(Date.now() / 1000)
     const logoutClaims = (extra: Record<string, unknown> = {}) => ({

@@ -120,6 +120,8 @@ export function buildConfiguration(input: ConfigurationInput): OidcConfiguration
     features: {
       devInteractions: { enabled: false },
       userinfo: { enabled: true },
+      // signed userinfo responses for clients registered with userinfo_signed_response_alg
+      jwtUserinfo: { enabled: true },
       revocation: { enabled: true, allowedPolicy: revocationAllowed },
       rpInitiatedLogout: { enabled: true, logoutSource, postLogoutSuccessSource },
       backchannelLogout: { enabled: true },

@@ -151,6 +151,12 @@ export interface OAuthOptions {
    * support `RS256`.
    */
   idTokenSigningAlg?: string
+  /**
+   * The algorithm of the signed userinfo responses (`application/jwt`, OpenID Connect Core §5.3.2)
+   * the client is registered for (`userinfo_signed_response_alg`): a JSON one is then refused.
+   * A signed response's signature is verified with the provider's keys whether or not this is set.
+   */
+  userinfoSigningAlg?: string
   /** Seconds of clock difference tolerated when checking `exp`, `iat`, `nbf`. Default 30. */
   clockTolerance?: number
   /**

@@ -138,16 +138,18 @@ function nested(route: string, name: string): string {
   return `${route.slice(0, slash)}/${name}${route.slice(slash)}`
 }
 
-/** The ID token's algorithm, PAR and DPoP (on by default under FAPI 2.0). */
+/** The ID token's and signed userinfo's algorithms, PAR and DPoP (on by default under FAPI 2.0). */
 function protocolSettings(input: ProviderOptions, check: Checks, fapi2: boolean) {
-  const idTokenSigningAlg = input.idTokenSigningAlg
-  if (idTokenSigningAlg !== undefined && (idTokenSigningAlg.toLowerCase() === 'none' || /^HS/i.test(idTokenSigningAlg))) {
-    check.problems.push(`${check.variable('idTokenSigningAlg')} must be an asymmetric algorithm such as RS256 or ES256 (got ${JSON.stringify(idTokenSigningAlg)})`)
+  const { idTokenSigningAlg, userinfoSigningAlg } = input
+  for (const [option, alg] of [['idTokenSigningAlg', idTokenSigningAlg], ['userinfoSigningAlg', userinfoSigningAlg]] as const) {
+    if (alg !== undefined && (alg.toLowerCase() === 'none' || /^HS/i.test(alg))) {
+      check.problems.push(`${check.variable(option)} must be an asymmetric algorithm such as RS256 or ES256 (got ${JSON.stringify(alg)})`)
+    }
   }
   const dpop = input.dpop === undefined && fapi2 ? true : check.flag('dpop', input.dpop)
   const dpopAllowBearer = check.flag('dpopAllowBearer', input.dpopAllowBearer)
   const par = input.par === undefined && fapi2 ? true : check.flag('par', input.par)
-  return { idTokenSigningAlg, par, dpop, dpopAllowBearer }
+  return { idTokenSigningAlg, userinfoSigningAlg, par, dpop, dpopAllowBearer }
 }
 
 /** `OAUTH_API_ORIGINS`: a list or a comma-separated string of URLs, kept as origins. */

@@ -41,6 +41,7 @@ export interface ProviderSettings {
   readonly dpopAllowBearer: boolean
   /** Configured pin; undefined: chosen from the provider's metadata (RS256 first). */
   readonly idTokenSigningAlg: string | undefined
+  readonly userinfoSigningAlg: string | undefined
   readonly fetchUserinfo: boolean
   /** Origins (`https://api.example.com`) `oauth.fetch` may send the token to, besides the provider's. */
   readonly apiOrigins: readonly string[]

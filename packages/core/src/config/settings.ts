@@ -84,6 +84,7 @@ const TABLE = [
   app('trustProxy', 'OAUTH_TRUST_PROXY', 'boolean', 'diagnostics may name X-Forwarded-Host', { default: false }),
   app('debug', 'OAUTH_DEBUG', 'boolean', 'log every step at debug level (redacted)', { default: false }),
   perProvider('idTokenSigningAlg', 'OAUTH_ID_TOKEN_SIGNING_ALG', 'string', 'the one ID token algorithm accepted', { computed: "RS256 or the provider's first asymmetric one" }),
+  perProvider('userinfoSigningAlg', 'OAUTH_USERINFO_SIGNING_ALG', 'string', 'the client is registered for signed userinfo (application/jwt) with this algorithm', { computed: 'JSON userinfo (a signed one is verified too)' }),
   app('clockTolerance', 'OAUTH_CLOCK_TOLERANCE', 'number', 'seconds of clock difference tolerated', { default: 30 }),
   perProvider('apiOrigins', 'OAUTH_API_ORIGINS', 'list', "origins oauth.fetch may send the token to, besides the provider's", { computed: 'provider only' }),
   perProvider('authorizationParams', 'OAUTH_AUTHORIZATION_PARAMS', 'params', 'extra authorization parameters (query-string form)'),

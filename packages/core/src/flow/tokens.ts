@@ -24,6 +24,17 @@ import type { TokenSet } from '../session/store.js'
  * once per token, within the provider's refetch budget (provider/jwks.ts).
  */
 export async function verifyIdTokenSignature(provider: Provider, response: Response, idToken: string): Promise<void> {
+  await verifyResponseSignature(provider, response)
+  const tenant = provider.settings.preset?.tenantIssuer
+  if (tenant) assertKeyIssuer(tenant, provider.http, idToken)
+}
+
+/**
+ * Verifies the signature of the JWT an oauth4webapi processor took from `response` (an ID token,
+ * a signed userinfo response) with the provider's keys; an unknown `kid` refetches them at once,
+ * once, within the provider's refetch budget (see {@link verifyIdTokenSignature}).
+ */
+export async function verifyResponseSignature(provider: Provider, response: Response): Promise<void> {
   const { as, http, jwks } = provider
   if (as.jwks_uri) await jwks.keys(as.jwks_uri, http)
   try {
@@ -33,8 +44,6 @@ export async function verifyIdTokenSignature(provider: Provider, response: Respo
     await jwks.refetch(as.jwks_uri, http)
     await oauth.validateApplicationLevelSignature({ ...as }, response, http)
   }
-  const tenant = provider.settings.preset?.tenantIssuer
-  if (tenant) assertKeyIssuer(tenant, provider.http, idToken)
 }
 
 /** The token set after a token response; what a refresh response omits is kept from before. */

@@ -6,6 +6,7 @@ import { describe, transportError } from '../failures.js'
 import { dpopHeaders, withNonceRetry } from '../provider/dpop.js'
 import type { Provider } from '../provider/metadata.js'
 import { fetchApiUser } from '../provider/user-source.js'
+import { verifyResponseSignature } from './tokens.js'
 import type { DpopKey, UserClaims } from '../session/store.js'
 import { ATTR, traced } from '../telemetry.js'
 
@@ -27,9 +28,13 @@ async function requestUserinfo(config: OAuthConfig, provider: Provider, accessTo
   try {
     const dpop = await dpopHeaders(provider.dpop, key)
     if (expectedSubject !== undefined) {
-      return (await withNonceRetry(async () =>
-        oauth.processUserInfoResponse(as, client, expectedSubject, await oauth.userInfoRequest(as, client, accessToken, { ...http, ...dpop })),
-      )) as UserClaims
+      return (await withNonceRetry(async () => {
+        const response = await oauth.userInfoRequest(as, client, accessToken, { ...http, ...dpop })
+        const claims = await oauth.processUserInfoResponse(as, client, expectedSubject, response)
+        // a signed response (OpenID Connect Core §5.3.2): oauth4webapi checked its claims, not its signature
+        if (response.headers.get('content-type')?.split(';')[0] === 'application/jwt') await verifyResponseSignature(provider, response)
+        return claims
+      })) as UserClaims
     }
     let response = await oauth.userInfoRequest(as, client, accessToken, { ...http, ...dpop })
     // a DPoP nonce challenge is answered once; anything else is judged below

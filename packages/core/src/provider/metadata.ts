@@ -73,6 +73,7 @@ export function createProviderResolver(config: OAuthConfig, settings: ProviderSe
     const client: oauth.Client = {
       client_id: settings.clientId,
       id_token_signed_response_alg: settings.idTokenSigningAlg ?? idTokenAlgorithm(as, fapi2),
+      ...(settings.userinfoSigningAlg ? { userinfo_signed_response_alg: settings.userinfoSigningAlg } : {}),
       [oauth.clockTolerance]: config.clockTolerance,
     }
     if (!lastGood) metadataNotices(config, as)
