@@ -1,6 +1,5 @@
 import type { JsonWebKey } from 'node:crypto'
 import * as oauth from 'oauth4webapi'
-import { CodegrantError } from '../errors.js'
 import type { FetchOptions } from './http.js'
 
 /** Fetched keys are used this long, then fetched again (oauth4webapi's own cache lifetime). */
@@ -29,7 +28,11 @@ export interface JwksKeeper {
   refetch(jwksUri: string, http: FetchOptions): Promise<readonly JsonWebKey[]>
 }
 
-/** @throws {CodegrantError} `codegrant/provider_unavailable` from `keys`/`refetch` when the keys cannot be fetched. */
+/**
+ * `keys` and `refetch` reject with the transport's or the response's own error when the keys
+ * cannot be fetched: each caller says what that means to its client (a login's 502/504, a logout
+ * token's 503).
+ */
 export function createJwksKeeper(): JwksKeeper {
   // filled here and by oauth4webapi (which also empties it when its copy is older than a minute)
   const cache: { jwks?: { keys: JsonWebKey[] }; uat?: number } = {}
@@ -41,15 +44,13 @@ export function createJwksKeeper(): JwksKeeper {
     (inflight ??= (async () => {
       try {
         const response = await http[oauth.customFetch](uri, { headers: { accept: 'application/json, application/jwk-set+json' }, signal: http.signal(), redirect: 'manual' })
-        if (!response.ok) throw new Error(`HTTP ${response.status}`)
+        if (!response.ok) throw new Error(`the provider's jwks_uri answered HTTP ${response.status}`)
         const body = (await response.json()) as { keys?: unknown }
-        if (!Array.isArray(body?.keys)) throw new Error('no "keys" array')
+        if (!Array.isArray(body?.keys)) throw new Error('the provider\'s jwks_uri answered no "keys" array')
         const keys = body.keys.filter((key): key is JsonWebKey => typeof key === 'object' && key !== null && !Array.isArray(key))
         Object.assign(cache, { jwks: { keys }, uat: Math.floor(Date.now() / 1000) })
         cachedUri = uri
         return keys
-      } catch (error) {
-        throw new CodegrantError('codegrant/provider_unavailable', 'The provider\'s signing keys could not be fetched.', { cause: error })
       } finally {
         inflight = undefined
       }
@@ -58,7 +59,8 @@ export function createJwksKeeper(): JwksKeeper {
   return {
     cache: cache as oauth.JWKSCacheInput,
     keys(uri, http) {
-      const fresh = cachedUri === uri && cache.jwks && cache.uat !== undefined && Date.now() / 1000 - cache.uat < JWKS_TTL_S
+      // oauth4webapi fills the cache too (for this provider's one jwks_uri)
+      const fresh = (cachedUri === undefined || cachedUri === uri) && cache.jwks && cache.uat !== undefined && Date.now() / 1000 - cache.uat < JWKS_TTL_S
       return fresh ? Promise.resolve(cache.jwks!.keys) : download(uri, http)
     },
     refetch(uri, http) {

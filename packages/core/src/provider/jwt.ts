@@ -73,9 +73,11 @@ export function createJwtVerifier(provider: () => Promise<Pick<Provider, 'as' | 
     const fits = (jwk: JsonWebKey & { kid?: unknown; use?: unknown; alg?: unknown }) =>
       jwk.kty === algorithm.kty && (algorithm.crv === undefined || jwk.crv === algorithm.crv) &&
       (kid === undefined || jwk.kid === kid) && (jwk.use === undefined || jwk.use === 'sig') && (jwk.alg === undefined || jwk.alg === alg)
-    let candidates = (await jwks.keys(as.jwks_uri, http)).filter(fits)
+    const uri = as.jwks_uri
+    const unavailable = (error: unknown) => new CodegrantError('codegrant/provider_unavailable', 'The provider\'s signing keys could not be fetched.', { cause: error })
+    let candidates = (await jwks.keys(uri, http).catch((error: unknown) => { throw unavailable(error) })).filter(fits)
     // the provider may have rotated its keys since they were fetched: once per token, within the budget
-    if (candidates.length === 0) candidates = (await jwks.refetch(as.jwks_uri, http)).filter(fits)
+    if (candidates.length === 0) candidates = (await jwks.refetch(uri, http).catch((error: unknown) => { throw unavailable(error) })).filter(fits)
     if (candidates.length === 0) throw tokenRejected('no signing key of the provider matches it')
     const data = Buffer.from(`${parts[0]}.${parts[1]}`)
     const signature = Buffer.from(parts[2]!, 'base64url')
