@@ -19,7 +19,8 @@ import { sessionsOfSid } from './backchannel-logout.js'
 export async function frontchannelLogout(context: Context): Promise<CoreResponse> {
   const { config, providers, backend, sessionIndex } = context.engine
   const { request } = context
-  if (request.method !== 'GET' && request.method !== 'HEAD') return methodNotAllowed('GET')
+  // a GET only: a HEAD must not end anything
+  if (request.method !== 'GET') return methodNotAllowed('GET')
   const query = queryOf(request)
   const [iss, ...moreIss] = query.getAll('iss')
   const [sid, ...moreSid] = query.getAll('sid')
