@@ -186,6 +186,11 @@ describe.each(FRAMEWORKS)('%s', (framework: Framework) => {
       expect(hostile.count('token')).toBe(before + 1)
     })
 
+    it('an ID token without kid, when exactly one published key fits its algorithm: signed in with that key', async () => {
+      hostile.set({ idToken: { header: { kid: undefined } } })
+      await expectSignedIn((await signIn()).response)
+    })
+
     it('checks the nonce before any userinfo request (fetchUserinfo on)', async () => {
       await mount({ fetchUserinfo: true })
       hostile.set({ idToken: { claims: { nonce: 'not-the-nonce-that-was-sent' } } })
