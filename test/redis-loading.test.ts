@@ -7,7 +7,7 @@
 import { spawnSync } from 'node:child_process'
 import { cpSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 
@@ -52,7 +52,10 @@ describe('OAUTH_SESSION_STORE=redis finds @codegrant/redis where the app install
     mkdirSync(core, { recursive: true })
     for (const part of ['dist', 'package.json']) cpSync(join(ROOT, 'packages/core', part), join(core, part), { recursive: true })
     for (const dependency of Object.keys(JSON.parse(readFileSync(join(core, 'package.json'), 'utf8')).dependencies)) {
-      symlinkSync(realpathSync(join(ROOT, 'packages/core/node_modules', dependency)), join(dir, 'store/node_modules', dependency), 'dir')
+      // a scoped dependency (@opentelemetry/api) needs its scope's directory first
+      const link = join(dir, 'store/node_modules', dependency)
+      mkdirSync(dirname(link), { recursive: true })
+      symlinkSync(realpathSync(join(ROOT, 'packages/core/node_modules', dependency)), link, 'dir')
     }
     // the app: @codegrant/redis in its own node_modules
     mkdirSync(join(dir, 'app/node_modules/@codegrant'), { recursive: true })
