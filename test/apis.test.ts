@@ -294,6 +294,28 @@ describe('the wallet', () => {
     expect((await get('/', HTML)).body).toBe('signed out')
   })
 
+  describe('what an API asks for (RFC 6750 insufficient_scope, RFC 9470 step-up), turned into the next step', () => {
+    /** orders by token exchange with both its scopes configured; `carol` is granted only what `allowed` lists (a user who did not consent to the rest). */
+    const ordersBoth = (): OAuthOptions['apis'] => ({ orders: { url: orders.url, resource: orders.resource, scope: 'orders:read orders:write', token: 'exchange' } })
+    const carol = (allowed: string[]) => dev.addUser({ sub: 'carol', name: 'Carol', email: 'carol@example.com', groups: [], scopes: ['openid', 'profile', 'email', 'offline_access', ...allowed] })
+
+    it('a JSON client gets 403 codegrant/insufficient_scope with the login URL that asks for the scope and comes back to the page', async () => {
+      carol(['orders:read'])
+      await mount(framework, { apis: ordersBoth() })
+      expect((await login(agent, stage.url, 'carol')).last.status).toBe(200)
+      const toOrders = mark(orders)
+      const answer = await get('/api/call/orders/path?path=/write')
+      expect(answer.status).toBe(403)
+      const body = JSON.parse(answer.body) as { error: string; loginUrl: string }
+      expect(body.error).toBe('codegrant/insufficient_scope')
+      const loginUrl = new URL(body.loginUrl, stage.url)
+      expect([loginUrl.pathname, loginUrl.searchParams.get('scope'), loginUrl.searchParams.get('returnTo')]).toEqual(['/auth/login', 'orders:write', '/api/call/orders/path?path=/write'])
+      // one call, no retry: the API's answer is the error
+      expect(toOrders().map((entry) => [entry.status, entry.claims?.scope])).toEqual([[403, 'orders:read']])
+      expectNoToken([answer])
+    })
+  })
+
   describe('RFC 9728: an API that names no resource says what it needs', () => {
     afterEach(() => {
       shipping.setMetadata({})

@@ -6,7 +6,10 @@
  *   orders.url, orders.resource       // 'http://127.0.0.1:<port>', registered with the provider (addResource)
  *   orders.received                   // every token it was sent, accepted or not
  *
- * Routes: `GET /` and `GET /items` (read scope), `POST /items` (write scope), `GET /events`
+ * Routes: `GET /` and `GET /items` (read scope), `POST /items` and `GET /write` (write scope:
+ * `insufficient_scope` for a page's call), `GET /recent` (read scope, and an authentication no
+ * older than `recentAuth` seconds by the token's `auth_time`, else RFC 9470
+ * `insufficient_user_authentication` with `max_age`), `GET /events`
  * (read scope; server-sent events, `?count=3&interval=50`), and, unless `resourceMetadata` is
  * false, `GET /.well-known/oauth-protected-resource` (RFC 9728), named in every challenge.
  * A token is accepted when its signature verifies against the issuer's JWKS, `typ` is `at+jwt`,
@@ -45,6 +48,8 @@ export interface TestApiOptions {
   metadata?: Record<string, unknown>
   /** False: not registered with the provider (an API the provider does not know). Default true. */
   register?: boolean
+  /** `GET /recent`: the `max_age` it asks for (RFC 9470), seconds. Default 60. */
+  recentAuth?: number
 }
 
 /** One request's token, as the API saw it. */
@@ -80,9 +85,10 @@ export interface TestApi {
 class Refusal extends Error {
   constructor(
     readonly status: 401 | 403,
-    readonly error: 'invalid_token' | 'insufficient_scope' | 'invalid_dpop_proof' | undefined,
+    readonly error: 'invalid_token' | 'insufficient_scope' | 'invalid_dpop_proof' | 'insufficient_user_authentication' | undefined,
     description: string,
     readonly scope?: string,
+    readonly maxAge?: number,
   ) {
     super(description)
   }
@@ -112,6 +118,8 @@ export async function startTestApi(options: TestApiOptions): Promise<TestApi> {
     { method: 'GET', path: '/', scope: 'read', answer: (_req, res, claims) => sendJson(res, 200, { api: options.name, sub: claims.sub, scope: claims.scope, client_id: claims.client_id }) },
     { method: 'GET', path: '/items', scope: 'read', answer: (_req, res) => sendJson(res, 200, { api: options.name, items: [{ id: 1 }, { id: 2 }] }) },
     { method: 'POST', path: '/items', scope: 'write', answer: (_req, res, claims) => sendJson(res, 201, { api: options.name, created: { id: 3 }, by: claims.sub }) },
+    { method: 'GET', path: '/write', scope: 'write', answer: (_req, res, claims) => sendJson(res, 200, { api: options.name, wrote: true, scope: claims.scope }) },
+    { method: 'GET', path: '/recent', scope: 'read', answer: (_req, res, claims) => sendJson(res, 200, { api: options.name, auth_time: claims.auth_time }) },
     { method: 'GET', path: '/events', scope: 'read', answer: (req, res, _claims, requestUrl) => streamEvents(req, res, options.name, requestUrl) },
   ]
 
@@ -120,6 +128,7 @@ export async function startTestApi(options: TestApiOptions): Promise<TestApi> {
     const params = [
       ...(refusal.error ? [`error="${refusal.error}"`, `error_description="${refusal.message.replaceAll('"', "'")}"`] : []),
       ...(refusal.scope ? [`scope="${refusal.scope}"`] : []),
+      ...(refusal.maxAge !== undefined ? [`max_age="${refusal.maxAge}"`] : []),
       ...(options.resourceMetadata === false ? [] : [`resource_metadata="${metadataUrl}"`]),
       ...(dpopScheme ? [`algs="${DPOP_ALGS.join(' ')}"`] : []),
     ]
@@ -151,6 +160,10 @@ export async function startTestApi(options: TestApiOptions): Promise<TestApi> {
       await checkBinding(req, requestUrl, scheme, token, claims, options.dpop === true, seenProofs)
       const scope = options.scopes[route.scope]
       if (!String(claims.scope ?? '').split(' ').includes(scope)) throw new Refusal(403, 'insufficient_scope', `this route needs the scope ${scope}`, scope)
+      const maxAge = options.recentAuth ?? 60
+      if (route.path === '/recent' && !(typeof claims.auth_time === 'number' && Date.now() / 1000 - claims.auth_time <= maxAge)) {
+        throw new Refusal(401, 'insufficient_user_authentication', 'this route needs a more recent authentication', undefined, maxAge)
+      }
       return claims
     }
     check().then(

@@ -4,6 +4,7 @@ import * as cgExpress from '@codegrant/express'
 import * as cgFastify from '@codegrant/fastify'
 import * as cgKoa from '@codegrant/koa'
 import type { OAuthOptions, OAuthRequestState } from '@codegrant/core'
+import { isCodegrantError } from '@codegrant/core'
 import Router from '@koa/router'
 import express4 from 'express4'
 import express5 from 'express5'
@@ -54,7 +55,8 @@ function errorStatus(error: unknown, caught: Caught): { status: number; body: un
   caught(error)
   const status = typeof error === 'object' && error !== null && 'status' in error && typeof error.status === 'number' ? error.status : 500
   const code = typeof error === 'object' && error !== null && 'code' in error ? error.code : 'internal'
-  return { status, body: { error: code } }
+  const loginUrl = isCodegrantError(error) ? error.loginUrl : undefined
+  return { status, body: { error: code, ...(loginUrl ? { loginUrl } : {}) } }
 }
 
 /** An API's answer as it is (JSON, or its text). */
@@ -70,11 +72,13 @@ async function passedOn(response: Response) {
 }
 
 /** The suite's API routes, the same in every framework: a call, and what answers it. */
-async function apiRoute(oauth: OAuthRequestState, route: 'call' | 'path' | 'url' | 'token', api: string, input: string, caught: Caught): Promise<{ status: number; body: unknown }> {
+async function apiRoute(oauth: OAuthRequestState, route: 'call' | 'path' | 'url' | 'token', api: string, input: string, caught: Caught, accept: unknown): Promise<{ status: number; body: unknown; location?: string }> {
   try {
     if (route === 'token') return { status: 200, body: { token: (await oauth.accessToken(api)).length > 0 } }
     return await passedOn(await (route === 'url' ? oauth.fetch(input) : oauth.fetch(api, route === 'call' ? '/' : input)))
   } catch (error) {
+    // as the README shows: a browser's navigation goes to the login that grants what the API asked for
+    if (isCodegrantError(error) && error.loginUrl && String(accept ?? '').includes('text/html')) return { status: 302, body: null, location: error.loginUrl }
     return errorStatus(error, caught)
   }
 }
@@ -151,7 +155,8 @@ function expressApp(express: typeof express5, options: OAuthOptions, userinfo: s
   const apiRoutes = [['/api/call/:api', 'call'], ['/api/call/:api/path', 'path'], ['/api/fetch-url', 'url'], ['/api/api-token/:api', 'token']] as const
   for (const [path, route] of apiRoutes) {
     app.get(path, async (req, res) => {
-      const { status, body } = await apiRoute(req.oauth, route, String((req.params as { api?: string }).api ?? ''), String(req.query[route] ?? ''), caught)
+      const { status, body, location } = await apiRoute(req.oauth, route, String((req.params as { api?: string }).api ?? ''), String(req.query[route] ?? ''), caught, req.headers.accept)
+      if (location) return res.redirect(location)
       res.status(status).json(body)
     })
   }
@@ -221,7 +226,8 @@ function koaApp(Koa: typeof Koa3, options: OAuthOptions, userinfo: string, caugh
   const apiRoutes = [['/api/call/:api', 'call'], ['/api/call/:api/path', 'path'], ['/api/fetch-url', 'url'], ['/api/api-token/:api', 'token']] as const
   for (const [path, route] of apiRoutes) {
     router.get(path, async (ctx) => {
-      const { status, body } = await apiRoute(ctx.state.oauth, route, String((ctx.params as { api?: string }).api ?? ''), String(ctx.query[route] ?? ''), caught)
+      const { status, body, location } = await apiRoute(ctx.state.oauth, route, String((ctx.params as { api?: string }).api ?? ''), String(ctx.query[route] ?? ''), caught, ctx.get('accept'))
+      if (location) return ctx.redirect(location)
       ctx.status = status
       ctx.body = body
     })
@@ -291,7 +297,8 @@ async function fastifyApp(fastify: typeof fastify5, options: OAuthOptions, useri
   const apiRoutes = [['/api/call/:api', 'call'], ['/api/call/:api/path', 'path'], ['/api/fetch-url', 'url'], ['/api/api-token/:api', 'token']] as const
   for (const [path, route] of apiRoutes) {
     app.get<{ Params: { api?: string }; Querystring: Record<string, string | undefined> }>(path, async (request, reply) => {
-      const { status, body } = await apiRoute(request.oauth, route, String(request.params.api ?? ''), String(request.query[route] ?? ''), caught)
+      const { status, body, location } = await apiRoute(request.oauth, route, String(request.params.api ?? ''), String(request.query[route] ?? ''), caught, request.headers.accept)
+      if (location) return reply.redirect(location)
       return reply.code(status).send(body)
     })
   }

@@ -144,6 +144,18 @@ export interface CodegrantErrorCodes {
    * no provider of the app: nothing started, no redirect.
    */
   'codegrant/unknown_issuer': 400
+  /**
+   * `oauth.fetch` to an API that answered `insufficient_scope` (RFC 6750 §3.1): the error's `scope`
+   * is what it asked for, its `loginUrl` a login that asks for it and comes back to the page
+   * (absent when the app configures no such scope, or this session's login already asked for it).
+   */
+  'codegrant/insufficient_scope': 403
+  /**
+   * `oauth.fetch` to an API that answered `insufficient_user_authentication` (RFC 9470): its
+   * `loginUrl` is a step-up login with the API's `max_age` / `acr_values` that comes back to the
+   * page (absent when the session already meets them: the API's answer stands).
+   */
+  'codegrant/step_up_required': 401
 }
 
 /**
@@ -184,6 +196,8 @@ const STATUS: CodegrantErrorCodes = {
   'codegrant/logout_token_invalid': 400,
   'codegrant/resource_metadata_invalid': 502,
   'codegrant/unknown_issuer': 400,
+  'codegrant/insufficient_scope': 403,
+  'codegrant/step_up_required': 401,
 }
 
 export class CodegrantError extends Error {
@@ -196,18 +210,27 @@ export class CodegrantError extends Error {
   readonly expose = true
   /** Response headers for the framework's error handler: `Retry-After` on a 503. */
   readonly headers: Readonly<Record<string, string>> | undefined
+  /**
+   * `codegrant/insufficient_scope`, `codegrant/step_up_required`: the app's login URL (a path
+   * under `OAUTH_BASE_URL`) that would satisfy the API, coming back to the page; send a browser there.
+   */
+  readonly loginUrl: string | undefined
+  /** `codegrant/insufficient_scope`: the scope the API asked for (space-separated). */
+  readonly scope: string | undefined
 
   /**
    * @param options.cause kept for diagnosis, but only as a copy that cannot leak: names, codes,
    *   statuses and messages (token-like strings redacted) along the cause chain; never the
    *   response bodies, claims or requests that library errors carry.
    */
-  constructor(code: CodegrantErrorCode, message: string, options?: { cause?: unknown }) {
+  constructor(code: CodegrantErrorCode, message: string, options?: { cause?: unknown; loginUrl?: string | undefined; scope?: string | undefined }) {
     const cause = options?.cause === undefined ? undefined : safeCause(options.cause, 0)
     super(message, cause === undefined ? undefined : { cause })
     this.code = code
     this.status = this.statusCode = STATUS[code]
     this.headers = this.status === 503 ? { 'retry-after': '5' } : undefined
+    this.loginUrl = options?.loginUrl
+    this.scope = options?.scope
   }
 }
 

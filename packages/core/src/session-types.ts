@@ -114,6 +114,12 @@ export interface SessionData {
    */
   apis?: Record<string, ApiToken>
   /**
+   * The scopes this session's login added because an API asked for them (`insufficient_scope`,
+   * through the login route's `scope`): an API that still refuses them is not offered that login
+   * again (one attempt, never a loop).
+   */
+  added?: string
+  /**
    * With a server-side store: the browser the session was started in, summarised ("Firefox on
    * Linux"), for the user's list of sessions (`oauth.sessions.list()`).
    */

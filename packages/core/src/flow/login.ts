@@ -21,6 +21,8 @@ export interface LoginExtras {
   stepUp?: StepUp | undefined
   /** A `prompt=none` attempt: the provider's "login required" answers bring the browser back signed out. */
   silent?: boolean
+  /** Scopes asked for besides the configured ones (incremental consent: flow/api-challenge.ts), already checked. */
+  added?: string | undefined
 }
 
 /**
@@ -49,7 +51,7 @@ export async function startLogin(
     client_id: settings.clientId,
     redirect_uri: settings.redirectUri,
     response_type: 'code',
-    scope: settings.loginScope,
+    scope: extras.added ? [...new Set([...settings.loginScope.split(' '), ...extras.added.split(' ')])].join(' ') : settings.loginScope,
     state,
     code_challenge: await oauth.calculatePKCECodeChallenge(verifier),
     code_challenge_method: 'S256',
@@ -93,7 +95,7 @@ export async function startLogin(
   }
 
   const binding = !dpopKey ? '' : `, DPoP ${dpopKey.alg} key bound ${location.searchParams.has('request_uri') ? 'by the PAR proof' : location.searchParams.has('dpop_jkt') ? 'by dpop_jkt' : 'at the code exchange'}`
-  config.logger.debug(`login: redirecting to the authorization endpoint ${location.origin}${location.pathname} (PKCE S256, state${nonce ? ', nonce' : ''}${location.searchParams.has('request_uri') ? ', through PAR' : ''}${binding}; scope "${settings.loginScope}"; returnTo ${returnTo === null ? 'none' : 'given'})`)
+  config.logger.debug(`login: redirecting to the authorization endpoint ${location.origin}${location.pathname} (PKCE S256, state${nonce ? ', nonce' : ''}${location.searchParams.has('request_uri') ? ', through PAR' : ''}${binding}; scope "${params.get('scope')}"; returnTo ${returnTo === null ? 'none' : 'given'})`)
   const transaction = {
     state,
     verifier,
@@ -105,6 +107,7 @@ export async function startLogin(
     ...(extras.maxAge !== undefined ? { maxAge: extras.maxAge } : {}),
     ...(extras.stepUp ? { stepUp: extras.stepUp } : {}),
     ...(extras.silent ? { silent: true as const } : {}),
+    ...(extras.added ? { added: extras.added } : {}),
     ...(config.named ? { provider: settings.name } : {}),
   }
   return redirect(location.href, [...transactions.evict(cookies), transactions.write(transaction)])

@@ -20,6 +20,8 @@ export interface Transaction {
   stepUp?: StepUp
   /** A `prompt=none` attempt. */
   silent?: true
+  /** Scopes added to this login's because an API asked for them: kept in the session (`SessionData.added`). */
+  added?: string
   /** With several providers: the one this login went to; only its callback accepts the response. */
   provider?: string
 }

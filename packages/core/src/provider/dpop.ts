@@ -195,6 +195,28 @@ export function challengesOf(response: Response): readonly oauth.WWWAuthenticate
 }
 
 /**
+ * The challenges of any resource's answer: those {@link resourceFetch} kept, or else its
+ * `WWW-Authenticate` header parsed by oauth4webapi (handed the answer as its fetch's result: no
+ * request is made). For answers of a plain `fetch` (Bearer tokens sent without oauth4webapi).
+ */
+export async function challengesIn(response: Response): Promise<readonly oauth.WWWAuthenticateChallenge[]> {
+  const kept = CHALLENGES.get(response)
+  if (kept || !response.headers.has('www-authenticate')) return kept ?? []
+  const url = new URL(response.url || 'http://127.0.0.1/')
+  // a copy without the body: oauth4webapi reads the headers only, the caller keeps the body
+  const copy = new Response(null, { status: response.status, headers: response.headers })
+  try {
+    await oauth.protectedResourceRequest('-', 'GET', url, new Headers(), null, { [oauth.customFetch]: async () => copy, [oauth.allowInsecureRequests]: true })
+  } catch (error) {
+    if (error instanceof oauth.WWWAuthenticateChallengeError) {
+      CHALLENGES.set(response, error.cause)
+      return error.cause
+    }
+  }
+  return []
+}
+
+/**
  * A protected resource request through oauth4webapi: `Authorization: Bearer …`, or with `dpop`
  * `DPoP …` and a fresh proof for each attempt (a `use_dpop_nonce` challenge is answered once with
  * the server's nonce). Every answer, 401 included, is returned as it is; its challenges are kept

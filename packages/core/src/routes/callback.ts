@@ -82,7 +82,7 @@ async function startSession(context: Context, runtime: ProviderRuntime): Promise
   const hooked = await applyLoginHook(config, completed.session, { name: runtime.name, issuer: (await provider()).as.issuer })
   // with a server-side store, the browser it began in, for the user's list of sessions
   const device = backend.kind === 'cookie' ? undefined : deviceOf(header(request, 'user-agent'))
-  const session = device ? { ...hooked, device } : hooked
+  const session = { ...hooked, ...(device ? { device } : {}), ...(transaction.added ? { added: transaction.added } : {}) }
   const previous = sessionOf(context)
   if (previous && previous.sid !== session.sid) {
     // end the previous session's server-side record; its cookie is overwritten below

@@ -10,6 +10,9 @@ import { newSessionId } from '../session/backend.js'
 import { loginParams, mergeParams, queryParams, type AuthorizationParams, type LoginOptions } from '../config/authorization-params.js'
 import { startLogin, type LoginExtras } from '../flow/login.js'
 import { ATTR, instruments, outcomeOf, traced } from '../telemetry.js'
+import { addedScope, askedRequirement } from '../flow/api-challenge.js'
+import { stepUpOf, stepUpParams } from '../flow/step-up.js'
+import { identityOf } from '../session/identity.js'
 
 /** Starts a login with the configured parameters under `params` (later layers win a name). */
 export function beginLogin(context: Context, runtime: ProviderRuntime, returnTo: string | null, params: AuthorizationParams, extras: LoginExtras = {}): Promise<CoreResponse> {
@@ -41,12 +44,19 @@ export async function login(context: Context, runtime: ProviderRuntime): Promise
   const { request } = context
   if (request.method !== 'GET' && request.method !== 'HEAD') return methodNotAllowed('GET')
   const query = queryOf(request)
-  // from the browser's query: returnTo, and only the parameters the app allows
-  return browserLogin(context, runtime, query.get('returnTo'), queryParams(config.loginQueryParams, query))
+  // from the browser's query: returnTo, only the parameters the app allows, and what an API asked
+  // for (flow/api-challenge.ts): a scope the app configures, a step-up
+  const params = queryParams(config.loginQueryParams, query)
+  const added = addedScope(config, runtime.settings, query.get('scope'))
+  const requirement = askedRequirement(query)
+  if (!requirement) return browserLogin(context, runtime, query.get('returnTo'), params, added ? { added } : {})
+  const session = sessionOf(context)
+  const sub = session && identityOf(session)?.sub
+  return browserLogin(context, runtime, query.get('returnTo'), { ...params, ...stepUpParams(requirement) }, { ...(added ? { added } : {}), stepUp: stepUpOf(requirement, sub) })
 }
 
 /** A login the browser started at the login route: checked for what would make it fail at its end. */
-async function browserLogin(context: Context, runtime: ProviderRuntime, returnTo: string | null, params: AuthorizationParams): Promise<CoreResponse> {
+async function browserLogin(context: Context, runtime: ProviderRuntime, returnTo: string | null, params: AuthorizationParams, extras: LoginExtras = {}): Promise<CoreResponse> {
   const mismatch = context.engine.diagnostics.loginOrigin(context.request)
   if (mismatch) return mismatch
   // a sign-in that could not be stored at the end is not started: 503 now, not after the provider
@@ -54,7 +64,7 @@ async function browserLogin(context: Context, runtime: ProviderRuntime, returnTo
   if (context.unavailable) throw context.unavailable
   const { backend } = context.engine
   if (backend.kind === 'external') await backend.store.get(newSessionId())
-  return beginLogin(context, runtime, returnTo, params)
+  return beginLogin(context, runtime, returnTo, params, extras)
 }
 
 /**
