@@ -314,6 +314,83 @@ describe('the wallet', () => {
       expect(toOrders().map((entry) => [entry.status, entry.claims?.scope])).toEqual([[403, 'orders:read']])
       expectNoToken([answer])
     })
+
+    /** Follows a browser navigation to `path` through the provider (its login form submitted as `user` when it asks) and back. */
+    const navigate = async (path: string, user: string) => {
+      const first = await agent.follow(`${stage.url}${path}`, { headers: HTML })
+      if (!first.last.url.includes('/interaction/')) return first.hops
+      const submitted = await agent.follow(first.last.url, { method: 'POST', headers: HTML, body: new URLSearchParams({ username: user, password: 'x' }).toString() })
+      return [...first.hops, ...submitted.hops]
+    }
+    const authorizeRequests = (hops: readonly Hop[]) => hops.filter((hop) => hop.url.startsWith(dev.issuer) && new URL(hop.url).searchParams.has('response_type')).map((hop) => new URL(hop.url).searchParams)
+
+    it('a browser navigation goes through a login that asks for the added scope and comes back to the page, where the call now succeeds', async () => {
+      carol(['orders:read'])
+      await mount(framework, { apis: ordersBoth() })
+      expect((await login(agent, stage.url, 'carol')).last.status).toBe(200)
+      expect((await get('/api/call/orders/path?path=/write')).status).toBe(403)
+      // the user now grants what the API asks for
+      carol(['orders:read', 'orders:write'])
+      const hops = await navigate('/api/call/orders/path?path=/write', 'carol')
+      expect(hops[0]!.status).toBe(302)
+      expect(hops[0]!.headers.get('location')).toBe('/auth/login?returnTo=%2Fapi%2Fcall%2Forders%2Fpath%3Fpath%3D%2Fwrite&scope=orders%3Awrite')
+      const [asked] = authorizeRequests(hops)
+      expect(asked?.get('scope')?.split(' ')).toContain('orders:write')
+      const last = hops.at(-1)!
+      expect([last.url, last.status, JSON.parse(last.body)]).toEqual([`${stage.url}/api/call/orders/path?path=/write`, 200, expect.objectContaining({ api: 'orders', wrote: true })])
+      expectNoToken(hops)
+    })
+
+    it('never a loop: when the provider still does not grant the scope, the page gets the 403 without a second login', async () => {
+      carol(['orders:read'])
+      await mount(framework, { apis: ordersBoth() })
+      expect((await login(agent, stage.url, 'carol')).last.status).toBe(200)
+      const hops = await navigate('/api/call/orders/path?path=/write', 'carol')
+      expect(authorizeRequests(hops)).toHaveLength(1)
+      const last = hops.at(-1)!
+      expect([last.url, last.status, JSON.parse(last.body)]).toEqual([`${stage.url}/api/call/orders/path?path=/write`, 403, { error: 'codegrant/insufficient_scope' }])
+    })
+
+    it.each([
+      ['a scope the app does not configure', 'admin'],
+      ['a configured scope with one it does not', 'orders:write admin'],
+      ['no scope token', '"orders:write"'],
+    ])('the login route adds only configured scopes: %s is not asked for', async (_what, scope) => {
+      await mount(framework, { apis: ordersBoth() })
+      const start = await get(`/auth/login?scope=${encodeURIComponent(scope)}`, HTML)
+      expect(start.status).toBe(302)
+      const asked = new URL(start.headers.get('location')!).searchParams.get('scope')!.split(' ')
+      expect(asked).not.toContain('admin')
+      expect(asked.some((name) => name.includes('"'))).toBe(false)
+    })
+
+    it("an API that configured scopes cannot grant: 403 without a login URL (orders:write is not the app's)", async () => {
+      await mount(framework, { apis: { orders: { url: orders.url, resource: orders.resource, scope: 'orders:read', token: 'exchange' } } })
+      await signIn()
+      const answer = await get('/api/call/orders/path?path=/write')
+      expect([answer.status, JSON.parse(answer.body)]).toEqual([403, { error: 'codegrant/insufficient_scope' }])
+    })
+
+    it("step-up from an API's challenge (insufficient_user_authentication, max_age): a login with max_age for the same user, back to the page; never a loop", async () => {
+      await mount(framework, { apis: twoApis() })
+      await signIn()
+      // two minutes on, the API asks for an authentication of the last 60 seconds, which the session no longer has
+      moveClock(120)
+      const toOrders = mark(orders)
+      const json = await get('/api/call/orders/path?path=/recent')
+      expect([json.status, JSON.parse(json.body)]).toEqual([401, { error: 'codegrant/step_up_required', loginUrl: '/auth/login?returnTo=%2Fapi%2Fcall%2Forders%2Fpath%3Fpath%3D%2Frecent&maxAge=60' }])
+      const hops = await navigate('/api/call/orders/path?path=/recent', 'alice')
+      // one step-up login, max_age=60: the provider asked alice to sign in again
+      const asked = authorizeRequests(hops)
+      expect(asked.map((params) => params.get('max_age'))).toEqual(['60'])
+      expect(hops.some((hop) => hop.url.includes('/interaction/'))).toBe(true)
+      // the dev provider's access tokens carry no auth_time, so the API still refuses: the session
+      // now meets max_age, so no second login is offered (never a loop), the page gets the 401
+      const last = hops.at(-1)!
+      expect([last.url, last.status, JSON.parse(last.body)]).toEqual([`${stage.url}/api/call/orders/path?path=/recent`, 401, { error: 'codegrant/step_up_required' }])
+      // each call sent once: a refreshed token would not meet the challenge
+      expect(toOrders().map((entry) => entry.status)).toEqual([401, 401, 401])
+    })
   })
 
   describe('RFC 9728: an API that names no resource says what it needs', () => {

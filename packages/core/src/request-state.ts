@@ -9,7 +9,7 @@ import type { LoginOptions } from './config/authorization-params.js'
 import { fetchUserinfo } from './flow/userinfo.js'
 import { challengesOf, dpopResourceFetch, resourceFetch } from './provider/dpop.js'
 import { discoverApi, resourceMetadataOf } from './flow/resource-metadata.js'
-import { apiRefusal } from './flow/api-challenge.js'
+import { apiRefusal, asksForMore } from './flow/api-challenge.js'
 import { appLogin } from './routes/login.js'
 import { refreshDue } from './flow/refresh.js'
 import { userClaims } from './session/claims.js'
@@ -304,7 +304,8 @@ async function authorizedFetch(context: Context, input: string | URL, init: Requ
   const session = sessionOf(context)
   if (!session) throw noSession(context)
   const response = await send(session)
-  if (response.status !== 401 || !session.tokens.refreshToken) return response
+  // a 401 that asks for more scope or a stronger sign-in is the answer: a refreshed token would not do
+  if (response.status !== 401 || !session.tokens.refreshToken || (await asksForMore(response))) return response
   await response.body?.cancel()
   return send(await refreshSession(context, session))
 }
@@ -392,7 +393,7 @@ async function discoveringFetch(context: Context, api: ApiSettings, url: URL, in
     // once: a second refusal is the API's answer
     return ownTokenFetch(context, learned, url, init, false)
   }
-  if (!session.tokens.refreshToken) return response
+  if (!session.tokens.refreshToken || (await asksForMore(response))) return response
   await response.body?.cancel()
   return send(await refreshSession(context, session))
 }
@@ -409,7 +410,7 @@ async function ownTokenFetch(context: Context, api: ApiSettings, url: URL, init:
   }
   const token = await apiToken(context, api)
   const response = await send(token)
-  if (response.status !== 401 || !retry) return response
+  if (response.status !== 401 || !retry || (await asksForMore(response))) return response
   await response.body?.cancel()
   return send(await apiToken(context, api, token.accessToken))
 }

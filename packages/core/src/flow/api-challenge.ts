@@ -62,13 +62,24 @@ export function askedRequirement(query: URLSearchParams): AuthenticationRequirem
   }
 }
 
+/** The challenge of an answer that asks for more scope or a stronger sign-in: a new token of the same grant would not do. */
+async function askingChallenge(response: Response) {
+  if (response.status !== 401 && response.status !== 403) return undefined
+  return (await challengesIn(response)).find((candidate) => ['bearer', 'dpop'].includes(candidate.scheme) && ASKING.has(String(candidate.parameters.error)))
+}
+const ASKING = new Set(['insufficient_scope', 'insufficient_user_authentication'])
+
+/** True when a 401 asks for more than a fresh token (RFC 6750 `insufficient_scope`, RFC 9470): refreshing and retrying would not help. */
+export async function asksForMore(response: Response): Promise<boolean> {
+  return (await askingChallenge(response)) !== undefined
+}
+
 /**
  * The CodegrantError for an API's answer that asks for more scope or a stronger sign-in, with the
  * login URL that would satisfy it (see the module comment); undefined for any other answer.
  */
 export async function apiRefusal(context: Context, runtime: ProviderRuntime, session: SessionData, response: Response): Promise<CodegrantError | undefined> {
-  if (response.status !== 401 && response.status !== 403) return undefined
-  const challenge = (await challengesIn(response)).find((candidate) => ['bearer', 'dpop'].includes(candidate.scheme) && typeof candidate.parameters.error === 'string')
+  const challenge = await askingChallenge(response)
   const error = challenge?.parameters.error
   if (error === 'insufficient_scope') return insufficientScope(context, runtime, session, challenge!.parameters.scope)
   if (error === 'insufficient_user_authentication') return stepUpRequired(context, runtime, session, challenge!.parameters.max_age, challenge!.parameters.acr_values)
