@@ -125,6 +125,18 @@ const moveClock = (seconds: number) => {
   vi.setSystemTime(Date.now() + seconds * 1000)
 }
 
+/** orders by token exchange with both its scopes configured; `carol` is granted only what `allowed` lists (a user who did not consent to the rest). */
+const ordersBoth = (): OAuthOptions['apis'] => ({ orders: { url: orders.url, resource: orders.resource, scope: 'orders:read orders:write', token: 'exchange' } })
+const carol = (allowed: string[]) => dev.addUser({ sub: 'carol', name: 'Carol', email: 'carol@example.com', groups: [], scopes: ['openid', 'profile', 'email', 'offline_access', ...allowed] })
+/** Follows a browser navigation to `path` through the provider (its login form submitted as `user` when it asks) and back. */
+const navigate = async (path: string, user: string) => {
+  const first = await agent.follow(`${stage.url}${path}`, { headers: HTML })
+  if (!first.last.url.includes('/interaction/')) return first.hops
+  const submitted = await agent.follow(first.last.url, { method: 'POST', headers: HTML, body: new URLSearchParams({ username: user, password: 'x' }).toString() })
+  return [...first.hops, ...submitted.hops]
+}
+const authorizeRequests = (hops: readonly Hop[]) => hops.filter((hop) => hop.url.startsWith(dev.issuer) && new URL(hop.url).searchParams.has('response_type')).map((hop) => new URL(hop.url).searchParams)
+
 describe.each(FRAMEWORKS)('%s', (framework) => {
   it('two APIs each get a token with their own aud and scope, and never the other\'s; a second call uses the kept token', async () => {
     await mount(framework, { apis: twoApis() })
@@ -141,6 +153,23 @@ describe.each(FRAMEWORKS)('%s', (framework) => {
     expect(toOrders()[0]?.token).not.toBe(toBilling()[0]?.token)
     expect(await get('/api/api-token/orders')).toMatchObject({ status: 200, body: '{"token":true}' })
     expectNoToken(answers)
+  })
+
+  it("an API's insufficient_scope: a JSON client gets 403 with the login URL; a browser navigation goes through that login (the added scope asked) and back to the page, where the call succeeds", async () => {
+    carol(['orders:read'])
+    await mount(framework, { apis: ordersBoth() })
+    expect((await login(agent, stage.url, 'carol')).last.status).toBe(200)
+    const loginUrl = '/auth/login?returnTo=%2Fapi%2Fcall%2Forders%2Fpath%3Fpath%3D%2Fwrite&scope=orders%3Awrite'
+    const json = await get('/api/call/orders/path?path=/write')
+    expect([json.status, JSON.parse(json.body)]).toEqual([403, { error: 'codegrant/insufficient_scope', loginUrl }])
+    // the user now grants what the API asks for
+    carol(['orders:read', 'orders:write'])
+    const hops = await navigate('/api/call/orders/path?path=/write', 'carol')
+    expect([hops[0]!.status, hops[0]!.headers.get('location')]).toEqual([302, loginUrl])
+    expect(authorizeRequests(hops).map((params) => params.get('scope')?.split(' ').includes('orders:write'))).toEqual([true])
+    const last = hops.at(-1)!
+    expect([last.url, last.status, JSON.parse(last.body)]).toEqual([`${stage.url}/api/call/orders/path?path=/write`, 200, expect.objectContaining({ api: 'orders', wrote: true })])
+    expectNoToken([json, ...hops])
   })
 })
 
@@ -295,9 +324,6 @@ describe('the wallet', () => {
   })
 
   describe('what an API asks for (RFC 6750 insufficient_scope, RFC 9470 step-up), turned into the next step', () => {
-    /** orders by token exchange with both its scopes configured; `carol` is granted only what `allowed` lists (a user who did not consent to the rest). */
-    const ordersBoth = (): OAuthOptions['apis'] => ({ orders: { url: orders.url, resource: orders.resource, scope: 'orders:read orders:write', token: 'exchange' } })
-    const carol = (allowed: string[]) => dev.addUser({ sub: 'carol', name: 'Carol', email: 'carol@example.com', groups: [], scopes: ['openid', 'profile', 'email', 'offline_access', ...allowed] })
 
     it('a JSON client gets 403 codegrant/insufficient_scope with the login URL that asks for the scope and comes back to the page', async () => {
       carol(['orders:read'])
@@ -315,31 +341,6 @@ describe('the wallet', () => {
       expectNoToken([answer])
     })
 
-    /** Follows a browser navigation to `path` through the provider (its login form submitted as `user` when it asks) and back. */
-    const navigate = async (path: string, user: string) => {
-      const first = await agent.follow(`${stage.url}${path}`, { headers: HTML })
-      if (!first.last.url.includes('/interaction/')) return first.hops
-      const submitted = await agent.follow(first.last.url, { method: 'POST', headers: HTML, body: new URLSearchParams({ username: user, password: 'x' }).toString() })
-      return [...first.hops, ...submitted.hops]
-    }
-    const authorizeRequests = (hops: readonly Hop[]) => hops.filter((hop) => hop.url.startsWith(dev.issuer) && new URL(hop.url).searchParams.has('response_type')).map((hop) => new URL(hop.url).searchParams)
-
-    it('a browser navigation goes through a login that asks for the added scope and comes back to the page, where the call now succeeds', async () => {
-      carol(['orders:read'])
-      await mount(framework, { apis: ordersBoth() })
-      expect((await login(agent, stage.url, 'carol')).last.status).toBe(200)
-      expect((await get('/api/call/orders/path?path=/write')).status).toBe(403)
-      // the user now grants what the API asks for
-      carol(['orders:read', 'orders:write'])
-      const hops = await navigate('/api/call/orders/path?path=/write', 'carol')
-      expect(hops[0]!.status).toBe(302)
-      expect(hops[0]!.headers.get('location')).toBe('/auth/login?returnTo=%2Fapi%2Fcall%2Forders%2Fpath%3Fpath%3D%2Fwrite&scope=orders%3Awrite')
-      const [asked] = authorizeRequests(hops)
-      expect(asked?.get('scope')?.split(' ')).toContain('orders:write')
-      const last = hops.at(-1)!
-      expect([last.url, last.status, JSON.parse(last.body)]).toEqual([`${stage.url}/api/call/orders/path?path=/write`, 200, expect.objectContaining({ api: 'orders', wrote: true })])
-      expectNoToken(hops)
-    })
 
     it('never a loop: when the provider still does not grant the scope, the page gets the 403 without a second login', async () => {
       carol(['orders:read'])
