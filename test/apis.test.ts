@@ -14,6 +14,7 @@ import { buildHandler, FRAMEWORKS, openStage, type Framework, type Stage } from 
 import { startTestApi, type TestApi } from './support/apis.js'
 import { appOptions, captureLogs, CLIENT_ID, CLIENT_SECRET, SECRET_A } from './support/provider.js'
 import { startRedis, type RedisServer } from './support/redis.js'
+import { launchChromium } from './support/chromium.js'
 import { MCP_SCOPE, startMcpServer, type TestMcpServer } from './support/mcp-server.js'
 import * as cgExpress from '@codegrant/express'
 import express5 from 'express5'
@@ -341,6 +342,38 @@ describe('the wallet', () => {
       expectNoToken([answer])
     })
 
+
+    it('in Chromium: the page whose API call lacks a scope goes through the consent for it and comes back, where the call succeeds', async () => {
+      carol(['orders:read'])
+      await mount(framework, { apis: ordersBoth() })
+      const browser = await launchChromium()
+      try {
+        const page = await browser.newPage()
+        const signIn = async () => {
+          if (!page.url().includes('/interaction/')) return
+          await page.getByLabel('Username').fill('carol')
+          await page.getByLabel(/^Password/).fill('anything')
+          await page.getByRole('button', { name: 'Sign in', exact: true }).click()
+        }
+        await page.goto(`${stage.url}/auth/login?returnTo=%2Fapi%2Fcall%2Forders`)
+        await signIn()
+        await page.waitForURL(`${stage.url}/api/call/orders`)
+        expect(JSON.parse(await page.locator('body').innerText())).toMatchObject({ api: 'orders', scope: 'orders:read' })
+        // the user now grants what the API asks for; the page that writes sends the browser through that login
+        carol(['orders:read', 'orders:write'])
+        const asked: string[] = []
+        page.on('request', (request) => {
+          if (request.url().startsWith(dev.issuer) && new URL(request.url()).searchParams.has('response_type')) asked.push(new URL(request.url()).searchParams.get('scope') ?? '')
+        })
+        await page.goto(`${stage.url}/api/call/orders/path?path=/write`)
+        await signIn()
+        await page.waitForURL(`${stage.url}/api/call/orders/path?path=/write`)
+        expect(JSON.parse(await page.locator('body').innerText())).toMatchObject({ api: 'orders', wrote: true, scope: 'orders:read orders:write' })
+        expect(asked.map((scope) => scope.split(' ').includes('orders:write'))).toEqual([true])
+      } finally {
+        await browser.close()
+      }
+    })
 
     it('never a loop: when the provider still does not grant the scope, the page gets the 403 without a second login', async () => {
       carol(['orders:read'])
