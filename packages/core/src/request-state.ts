@@ -97,7 +97,10 @@ export interface OAuthRequestState {
    * A URL under the base URL of one of `OAUTH_APIS` goes with that API's token (the longest base
    * URL that holds it), as `fetch(api, path)` would send it.
    *
-   * @throws CodegrantError the `accessToken()` errors (`codegrant/store_unavailable` included).
+   * @throws CodegrantError the `accessToken()` errors (`codegrant/store_unavailable` included);
+   *   `codegrant/insufficient_scope` (403) / `codegrant/step_up_required` (401) when the resource
+   *   asks for more scope (RFC 6750 §3.1) or a stronger sign-in (RFC 9470), with the `loginUrl`
+   *   that would satisfy it (README "Calling APIs").
    * @see [RFC 6750 §2.1 — Authorization Request Header Field](https://www.rfc-editor.org/rfc/rfc6750.html#section-2.1)
    * @see [RFC 9449 §7 — Protected Resource Access with a DPoP-bound token](https://www.rfc-editor.org/rfc/rfc9449.html#section-7)
    */
@@ -108,7 +111,8 @@ export interface OAuthRequestState {
    * token is renewed once and the call retried. The path may not leave the base URL (`..`, encoded
    * slashes, another URL: `codegrant/origin_not_allowed`).
    *
-   * @throws TypeError for a name `OAUTH_APIS` does not list; CodegrantError as `accessToken(api)`.
+   * @throws TypeError for a name `OAUTH_APIS` does not list; CodegrantError as `accessToken(api)`,
+   *   and `codegrant/insufficient_scope` / `codegrant/step_up_required` as `fetch(url)`.
    * @example
    * const items = await (await req.oauth.fetch('orders', '/items')).json()
    */
