@@ -410,24 +410,41 @@ describe('the wallet', () => {
       expect([answer.status, JSON.parse(answer.body)]).toEqual([403, { error: 'codegrant/insufficient_scope' }])
     })
 
-    it("step-up from an API's challenge (insufficient_user_authentication, max_age): a login with max_age for the same user, back to the page; never a loop", async () => {
+    it("step-up from an API's challenge (insufficient_user_authentication, max_age): a login with max_age for the same user, back to the page, where the call succeeds; never a loop", async () => {
       await mount(framework, { apis: twoApis() })
       await signIn()
+      const fresh = await get('/api/call/orders/path?path=/recent')
+      expect(fresh.status).toBe(200)
       // two minutes on, the API asks for an authentication of the last 60 seconds, which the session no longer has
       moveClock(120)
       const toOrders = mark(orders)
+      const loginUrl = '/auth/login?returnTo=%2Fapi%2Fcall%2Forders%2Fpath%3Fpath%3D%2Frecent&maxAge=60'
       const json = await get('/api/call/orders/path?path=/recent')
-      expect([json.status, JSON.parse(json.body)]).toEqual([401, { error: 'codegrant/step_up_required', loginUrl: '/auth/login?returnTo=%2Fapi%2Fcall%2Forders%2Fpath%3Fpath%3D%2Frecent&maxAge=60' }])
+      expect([json.status, JSON.parse(json.body)]).toEqual([401, { error: 'codegrant/step_up_required', loginUrl }])
       const hops = await navigate('/api/call/orders/path?path=/recent', 'alice')
+      expect([hops[0]!.status, hops[0]!.headers.get('location')]).toEqual([302, loginUrl])
       // one step-up login, max_age=60: the provider asked alice to sign in again
-      const asked = authorizeRequests(hops)
-      expect(asked.map((params) => params.get('max_age'))).toEqual(['60'])
+      expect(authorizeRequests(hops).map((params) => params.get('max_age'))).toEqual(['60'])
       expect(hops.some((hop) => hop.url.includes('/interaction/'))).toBe(true)
-      // the dev provider's access tokens carry no auth_time, so the API still refuses: the session
-      // now meets max_age, so no second login is offered (never a loop), the page gets the 401
+      const last = hops.at(-1)!
+      expect([last.url, last.status, JSON.parse(last.body).auth_time]).toEqual([`${stage.url}/api/call/orders/path?path=/recent`, 200, expect.any(Number)])
+      // each refused call sent once: a refreshed token would not meet the challenge
+      expect(toOrders().map((entry) => entry.status)).toEqual([401, 401, 200])
+    })
+
+    it('never a loop for a step-up either: when the API still refuses a session that meets what it named, 401 without a login URL', async () => {
+      // its tokens by exchange carry no auth_time (the dev provider has none to give there): the API always asks
+      await mount(framework, { apis: ordersBoth() })
+      await signIn()
+      const toOrders = mark(orders)
+      // the session's ID token named no auth_time: one step-up is offered
+      const answer = await get('/api/call/orders/path?path=/recent')
+      expect([answer.status, JSON.parse(answer.body).loginUrl]).toEqual([401, expect.stringContaining('maxAge=60')])
+      const hops = await navigate('/api/call/orders/path?path=/recent', 'alice')
+      expect(authorizeRequests(hops).map((params) => params.get('max_age'))).toEqual(['60'])
+      // back on the page the API still refuses, and the session now meets max_age: the 401 stands
       const last = hops.at(-1)!
       expect([last.url, last.status, JSON.parse(last.body)]).toEqual([`${stage.url}/api/call/orders/path?path=/recent`, 401, { error: 'codegrant/step_up_required' }])
-      // each call sent once: a refreshed token would not meet the challenge
       expect(toOrders().map((entry) => entry.status)).toEqual([401, 401, 401])
     })
   })

@@ -137,6 +137,7 @@ export function buildConfiguration(input: ConfigurationInput): OidcConfiguration
     renderError,
     fetch: loopbackFetch,
     acrValues: [...DEV_ACR_VALUES],
+    extraTokenClaims: authenticationClaims,
     interactions: { policy: input.policy, url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
     ...(input.clientAssertionAudience ? { assertJwtClientAuthClaimsAndHeader: requireAssertionAudience(input.clientAssertionAudience, input.errors) } : {}),
   };
@@ -207,6 +208,21 @@ function grantResourceScopes(grant: OidcGrant, servers: OidcContext['resourceSer
     if (granted.length) grant.addResourceScope(indicator, granted.join(' '));
     if (refused.length) grant.rejectResourceScope(indicator, refused.join(' '));
   }
+}
+
+/**
+ * RFC 9068 §2.2.1: an access token carries the `auth_time` and `acr` of the authentication it was
+ * issued for (from the code or refresh token of its grant), so that an API can ask for a step-up
+ * (RFC 9470 `insufficient_user_authentication`) as real APIs do.
+ */
+async function authenticationClaims(ctx: OidcKoaContext, token: OidcModel): Promise<UnknownObject | undefined> {
+  if (token.kind !== 'AccessToken') return undefined;
+  const entities = ctx.oidc?.entities ?? {};
+  const source = (entities.RefreshToken ?? entities.AuthorizationCode) as { authTime?: unknown; acr?: unknown } | undefined;
+  const claims: UnknownObject = {};
+  if (typeof source?.authTime === 'number') claims.auth_time = source.authTime;
+  if (typeof source?.acr === 'string') claims.acr = source.acr;
+  return Object.keys(claims).length > 0 ? claims : undefined;
 }
 
 /** Clients may revoke their own tokens; anything else is ignored (200, token untouched, RFC 7009). */

@@ -211,6 +211,8 @@ export interface OidcConfiguration {
   /** oidc-provider's outgoing requests (back-channel logout). */
   fetch(url: string | URL, options: RequestInit & { dispatcher?: unknown }): Promise<Response>;
   acrValues: string[];
+  /** Claims added to every token issued (RFC 9068 §2.2.1 `auth_time`, `acr` for JWT access tokens). */
+  extraTokenClaims: (ctx: OidcKoaContext, token: OidcModel) => Promise<UnknownObject | undefined>;
   interactions: { policy: unknown; url(ctx: OidcKoaContext, interaction: { uid: string }): string };
 }
 
