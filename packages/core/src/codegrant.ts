@@ -15,6 +15,7 @@ import { callback, callbackFailed } from './routes/callback.js'
 import { createBackchannelLogout } from './routes/backchannel-logout.js'
 import { frontchannelLogout } from './routes/frontchannel-logout.js'
 import { chooseProvider } from './routes/chooser.js'
+import { BFF_PREFIX, bffProxy, bffSession } from './routes/bff.js'
 import { createExchangeOnce } from './flow/exchange-once.js'
 import { initiatedLogin, login, thirdPartyLogin } from './routes/login.js'
 import { logoutDone, tracedLogout } from './routes/logout.js'
@@ -109,9 +110,11 @@ export function createCodegrant(options: OAuthOptions = {}, env: Readonly<Record
   for (const runtime of engine.providers.list) announce(config, runtime.settings)
   const served = servedRoutes(config)
   const routes = new Map(served.map(({ path, route }) => [path, route]))
+  // with OAUTH_BFF, every path under /bff/ is the proxy's but /bff/session (matched exactly)
+  const bffRoute = served.find(({ route }) => route.kind === 'bff')?.route
 
   // what every route's path starts with: most requests are told apart by it without a lookup
-  const routePrefix = commonPrefix([...routes.keys()])
+  const routePrefix = commonPrefix([...routes.keys()].filter((path) => !path.startsWith(BFF_PREFIX)))
 
   return {
     config,
@@ -119,9 +122,9 @@ export function createCodegrant(options: OAuthOptions = {}, env: Readonly<Record
     sessions: createSessionControl(engine),
     served,
     match(url) {
+      if (bffRoute && url.startsWith(BFF_PREFIX)) return routes.get(pathOf(url)) ?? bffRoute
       if (!url.startsWith(routePrefix)) return undefined
-      const query = url.indexOf('?')
-      return routes.get(query === -1 ? url : url.slice(0, query))
+      return routes.get(pathOf(url))
     },
     attach(request, sink, target) {
       engine.diagnostics.observe(request)
@@ -149,6 +152,12 @@ export function createCodegrant(options: OAuthOptions = {}, env: Readonly<Record
   }
 }
 
+/** A request URL's path, without its query. */
+function pathOf(url: string): string {
+  const query = url.indexOf('?')
+  return query === -1 ? url : url.slice(0, query)
+}
+
 /** The longest string every one of `paths` starts with. */
 function commonPrefix(paths: string[]): string {
   let prefix = paths[0] ?? ''
@@ -162,6 +171,8 @@ function dispatch(context: Context, route: Route): Promise<CoreResponse> {
   if (route.kind === 'logout') return tracedLogout(context)
   if (route.kind === 'logout-done') return Promise.resolve(logoutDone(context))
   if (route.kind === 'frontchannel-logout') return frontchannelLogout(context)
+  if (route.kind === 'bff-session') return Promise.resolve(bffSession(context))
+  if (route.kind === 'bff') return bffProxy(context)
   if (route.kind === 'backchannel-logout') return backchannel ? backchannel.handle(context.request) : Promise.resolve(json(404, { error: 'not_found' }))
   const initiated = route.kind === 'login' ? initiatedLogin(context.request) : undefined
   if (initiated) return thirdPartyLogin(context, initiated, route.provider)

@@ -168,8 +168,15 @@ export function createAdapter<Req, Res>(framework: Framework<Req, Res>): Adapter
   function mount(options?: OAuthOptions): Mounted<Req, Res> {
     const codegrant = createCodegrant(options)
     const middlewareRoutes = framework.routes === 'middleware'
+    const bff = codegrant.config.bff !== false
 
     async function serveRoute(route: Route, core: CoreRequest, state: OAuthRequestState, req: Req, res: Res): Promise<void> {
+      // the BFF's proxy streams the body on as it arrives, whatever its method and type
+      if (route.kind === 'bff') {
+        const stream = framework.stream?.(req)
+        send(res, await codegrant.handle(route, stream ? { ...core, stream: stream as CoreRequest['stream'] } : core, state))
+        return
+      }
       // a form (form_post callback, logout, logout token): read here unless a body parser did
       const stream = core.method === 'POST' ? framework.stream?.(req) : undefined
       const body = stream && !stream.readableEnded ? await readBody(stream).catch(() => undefined) : framework.parsedBody(req)
@@ -178,8 +185,9 @@ export function createAdapter<Req, Res>(framework: Framework<Req, Res>): Adapter
 
     function proceed<R>(state: OAuthRequestState, core: CoreRequest, req: Req, res: Res, next: Next<R>): R | Promise<unknown> | undefined {
       framework.setState(req, state)
-      const route = middlewareRoutes ? codegrant.match(core.url) : undefined
-      return route ? settle(serveRoute(route, core, state, req, res), next) : next()
+      // the BFF's routes are served here by every framework: before a router's body parsers read the body
+      const route = middlewareRoutes || bff ? codegrant.match(core.url) : undefined
+      return route && (middlewareRoutes || route.kind.startsWith('bff')) ? settle(serveRoute(route, core, state, req, res), next) : next()
     }
 
     const middleware: Handler<Req, Res> = function codegrantMiddleware(req, res, next) {

@@ -1,3 +1,4 @@
+import type { Readable } from 'node:stream'
 import type { ErrorPageInfo } from './config/hooks.js'
 import type { OAuthConfig } from './config/resolved.js'
 import { CodegrantError } from './errors.js'
@@ -19,6 +20,8 @@ export interface CoreRequest {
    * keep-alive connection that carry the very same Cookie header are parsed and opened once.
    */
   connection?: object
+  /** The request body as it arrives, unread: only for the backend-for-frontend's proxy (`/bff/<api>/*`). */
+  stream?: Readable
 }
 
 /** What an adapter writes back: status, headers, `Set-Cookie` values, and an optional body. */
@@ -27,6 +30,8 @@ export interface CoreResponse {
   headers: Record<string, string>
   cookies: string[]
   body?: string
+  /** A body streamed as it arrives (the backend-for-frontend's proxied answers), instead of `body`. */
+  stream?: Readable
 }
 
 export function header(request: CoreRequest, name: string): string | undefined {

@@ -287,11 +287,11 @@ async function refusalOf(context: Context, response: Response): Promise<Codegran
   return runtime ? apiRefusal(context, runtime, session, response) : undefined
 }
 
-async function authorizedFetch(context: Context, input: string | URL, init: RequestInit = {}): Promise<Response> {
+async function authorizedFetch(context: Context, input: string | URL, init: RequestInit = {}, retry = true): Promise<Response> {
   // a URL of an API with a token of its own goes with that token (no cost without OAUTH_APIS)
   if (context.engine.config.apis.length > 0 && URL.canParse(input)) {
     const api = context.engine.wallet.apiFor(new URL(input))
-    if (api) return apiFetch(context, api, new URL(input), init)
+    if (api) return apiFetch(context, api, new URL(input), init, retry)
   }
   const send = async (session: SessionData) => {
     // a DPoP-bound token goes with a proof of the session's key (provider/dpop.ts)
@@ -309,7 +309,7 @@ async function authorizedFetch(context: Context, input: string | URL, init: Requ
   if (!session) throw noSession(context)
   const response = await send(session)
   // a 401 that asks for more scope or a stronger sign-in is the answer: a refreshed token would not do
-  if (response.status !== 401 || !session.tokens.refreshToken || (await asksForMore(response))) return response
+  if (response.status !== 401 || !session.tokens.refreshToken || !retry || (await asksForMore(response))) return response
   await response.body?.cancel()
   return send(await refreshSession(context, session))
 }
@@ -361,14 +361,17 @@ async function apiAccessToken(context: Context, name: string): Promise<string> {
   return (await apiToken(context, api)).accessToken
 }
 
-/** `fetch` to `url` (under `api`'s base URL) with `api`'s token, renewed and retried once on a 401. */
-async function apiFetch(context: Context, api: ApiSettings, url: URL, init: RequestInit = {}): Promise<Response> {
-  if (api.token !== 'login') return ownTokenFetch(context, api, url, init, true)
+/**
+ * `fetch` to `url` (under `api`'s base URL) with `api`'s token, renewed and retried once on a 401
+ * unless `retry` is false (a streamed request body cannot be sent twice: the BFF's proxy).
+ */
+export async function apiFetch(context: Context, api: ApiSettings, url: URL, init: RequestInit = {}, retry = true): Promise<Response> {
+  if (api.token !== 'login') return ownTokenFetch(context, api, url, init, retry)
   const { runtime } = apiSession(context, api)
   const learned = context.engine.wallet.learned(api, runtime.name)
-  if (learned) return ownTokenFetch(context, learned, url, init, true)
-  if (api.resource !== undefined || api.audience !== undefined) return authorizedFetch(context, url, init)
-  return discoveringFetch(context, api, url, init)
+  if (learned) return ownTokenFetch(context, learned, url, init, retry)
+  if (api.resource !== undefined || api.audience !== undefined) return authorizedFetch(context, url, init, retry)
+  return discoveringFetch(context, api, url, init, retry)
 }
 
 /**
@@ -378,7 +381,7 @@ async function apiFetch(context: Context, api: ApiSettings, url: URL, init: Requ
  * it; what was learned serves the API's next calls in this process. Any other 401 refreshes the
  * session's tokens and retries once, as `oauth.fetch` does.
  */
-async function discoveringFetch(context: Context, api: ApiSettings, url: URL, init: RequestInit): Promise<Response> {
+async function discoveringFetch(context: Context, api: ApiSettings, url: URL, init: RequestInit, retry: boolean): Promise<Response> {
   const { runtime } = apiSession(context, api)
   await runtime.allowOrigin(url)
   await accessToken(context)
@@ -388,7 +391,7 @@ async function discoveringFetch(context: Context, api: ApiSettings, url: URL, in
   }
   const session = apiSession(context, api).session
   const response = await send(session)
-  if (response.status !== 401) return response
+  if (response.status !== 401 || !retry) return response
   const metadata = resourceMetadataOf(challengesOf(response))
   if (metadata !== undefined) {
     await response.body?.cancel()

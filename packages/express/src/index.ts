@@ -1,5 +1,6 @@
 import { createAdapter, trapUnset, type OAuthOptions, type OAuthRequestState, type RequireAuthOptions } from '@codegrant/core/adapter'
 import type { Request, RequestHandler, Response } from 'express'
+import { pipeline } from 'node:stream'
 
 export type { LoginOptions, OAuthOptions, OAuthRequestState, RequireAuthOptions } from '@codegrant/core/adapter'
 export { CodegrantError, isCodegrantError } from '@codegrant/core/adapter'
@@ -33,8 +34,16 @@ const express = createAdapter<Request, Response>({
   setCookies(res, cookies) {
     res.append('Set-Cookie', cookies)
   },
-  write(res, { status, headers, body }) {
-    res.status(status).set(headers).end(body)
+  write(res, { status, headers, body, stream }) {
+    res.status(status)
+    if (!stream) {
+      res.set(headers).end(body)
+      return
+    }
+    // the BFF's proxied answer as it arrives, its headers as the API sent them (res.set would add
+    // a charset); a browser that goes away ends the API's stream too
+    for (const [name, value] of Object.entries(headers)) res.setHeader(name, value)
+    pipeline(stream, res, () => {})
   },
   errors: 'next',
   routes: 'middleware',

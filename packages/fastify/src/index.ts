@@ -28,15 +28,18 @@ const fastify = createAdapter<FastifyRequest, FastifyReply>({
     request.oauth = state
   },
   getState: (request) => request.oauth,
-  // no stream: Fastify parses every body it routes (the form parser below)
+  // the raw stream: read only by the BFF's proxy, in the onRequest hook, before Fastify parses
+  // it; codegrant's own POST routes get the body Fastify parsed (the form parser below)
+  stream: (request) => request.raw,
   parsedBody: (request) => request.body,
   sent: (reply) => reply.sent,
   // Fastify appends (rather than replaces) `set-cookie` values
   setCookies(reply, cookies) {
     reply.header('set-cookie', cookies)
   },
-  write(reply, { status, headers, body }) {
-    reply.code(status).headers(headers).send(body ?? '')
+  write(reply, { status, headers, body, stream }) {
+    // a stream (the BFF's proxied answer) is piped by Fastify, and destroyed if the browser goes away
+    reply.code(status).headers(headers).send(stream ?? body ?? '')
   },
   errors: 'next',
   routes: 'router',

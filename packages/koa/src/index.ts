@@ -36,10 +36,11 @@ const koa = createAdapter<Context, Context>({
     ctx.append('Set-Cookie', cookies)
     keepOnError(ctx, cookies)
   },
-  write(ctx, { status, headers, body }) {
+  write(ctx, { status, headers, body, stream }) {
     ctx.status = status
     ctx.set(headers)
-    ctx.body = body ?? ''
+    // a stream (the BFF's proxied answer) is piped by Koa, and destroyed if the browser goes away
+    ctx.body = stream ?? body ?? ''
   },
   errors: 'reject',
   routes: 'middleware',

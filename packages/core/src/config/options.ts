@@ -191,6 +191,13 @@ export interface OAuthOptions {
    */
   silentLogin?: boolean
   /**
+   * Backend-for-frontend for single-page apps: `GET /bff/session` (the session as JSON, never a
+   * token) and `/bff/<api>/*` proxied to each API of `apis` with its token. `OAUTH_BFF`.
+   */
+  bff?: boolean
+  /** With `bff`: the anti-forgery header (`Name: value`) every other `/bff/` request must carry. `OAUTH_BFF_HEADER`, default `X-CSRF: 1`. */
+  bffHeader?: string
+  /**
    * Called after a login passed every check, before the session is stored: return `false` to
    * refuse it (403), `{ user }` to store another user (e.g. mapped roles), `{ data }` to keep app
    * data in the session (`req.oauth.data`). Both count against the cookie's size.

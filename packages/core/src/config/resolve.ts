@@ -174,7 +174,19 @@ function appSettings(merged: OAuthOptions, check: Checks) {
     loginQueryParams: parseQueryAllowList(merged.loginQueryParams, check.problems),
     silentLogin: check.flag('silentLogin', merged.silentLogin),
     keepProtocolClaims: check.flag('keepProtocolClaims', merged.keepProtocolClaims),
+    bff: check.flag('bff', merged.bff) && bffHeaderOf(check.text('bffHeader', merged.bffHeader) ?? 'X-CSRF: 1', check.problems),
   }
+}
+
+/** `OAUTH_BFF_HEADER` (`Name: value`) as a lower-case header name and its exact value. */
+function bffHeaderOf(given: string, problems: string[]): { header: string; value: string } {
+  const colon = given.indexOf(':')
+  const header = given.slice(0, colon).trim().toLowerCase()
+  const value = given.slice(colon + 1).trim()
+  if (colon === -1 || !/^[!#$%&'*+.^_`|~0-9a-z-]+$/.test(header) || value === '' || /[\r\n]/.test(value)) {
+    problems.push(`OAUTH_BFF_HEADER must be a header as Name: value, e.g. X-CSRF: 1 (got ${JSON.stringify(given.slice(0, 64))})`)
+  }
+  return { header, value }
 }
 
 /** Where `/auth/login` goes without asking: the only provider, or `OAUTH_DEFAULT_PROVIDER` among several. */

@@ -95,6 +95,8 @@ export interface OAuthConfig {
   /** Query parameters of the login route forwarded to the provider. */
   readonly loginQueryParams: readonly string[]
   readonly silentLogin: boolean
+  /** `OAUTH_BFF`: the backend-for-frontend's routes, and its anti-forgery header (lower-case name, exact value). */
+  readonly bff: false | Readonly<{ header: string; value: string }>
   /** `user` keeps the ID token's protocol claims (`OAUTH_KEEP_PROTOCOL_CLAIMS`); by default they are left out. */
   readonly keepProtocolClaims: boolean
   readonly onLogin: LoginHook | undefined

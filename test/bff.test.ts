@@ -1,0 +1,294 @@
+/**
+ * The backend-for-frontend (issue 21, `OAUTH_BFF`): `GET /bff/session` and the proxy
+ * `/bff/<api>/*`, on every framework version, against the real dev provider, real resource servers
+ * (support/apis.ts) and an echo API on loopback that shows what reached it.
+ */
+import { createHash } from 'node:crypto'
+import { createServer, request as httpRequest, type IncomingMessage, type Server } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { startDevProvider, TOKEN_EXCHANGE, type DevProvider } from '@codegrant/dev-provider'
+import type { OAuthOptions } from '@codegrant/core'
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
+
+import { API, createAgent, login, type Agent } from './support/agent.js'
+import { buildHandler, FRAMEWORKS, openStage, type Framework, type Stage } from './support/apps.js'
+import { startTestApi, type TestApi } from './support/apis.js'
+import { appOptions, captureLogs, CLIENT_ID, CLIENT_SECRET } from './support/provider.js'
+
+const CSRF = { 'x-csrf': '1' }
+
+/** What the echo API saw of one request. */
+interface Seen {
+  method: string
+  url: string
+  headers: IncomingMessage['headers']
+  bodyHash: string
+  bodyLength: number
+}
+
+/**
+ * An API that answers what it received (method, path and query, headers, the body's hash), with
+ * hop-by-hop headers and a cookie of its own in its answer; `/slow` answers after 3 s, `/flaky`
+ * 401 at every other request.
+ */
+async function startEcho(): Promise<{ url: string; seen: Seen[]; close(): Promise<void> }> {
+  const seen: Seen[] = []
+  let flaky = 0
+  const server: Server = createServer((req, res) => {
+    const hash = createHash('sha256')
+    let length = 0
+    req.on('data', (chunk: Buffer) => {
+      hash.update(chunk)
+      length += chunk.length
+    })
+    req.on('end', () => {
+      seen.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers, bodyHash: hash.digest('hex'), bodyLength: length })
+      const answer = () => {
+        res.writeHead(200, {
+          'content-type': 'application/json',
+          'set-cookie': 'api_session=leak; Path=/',
+          'keep-alive': 'timeout=5',
+          'x-upstream': 'echo',
+          'proxy-authenticate': 'Basic',
+        })
+        res.end(JSON.stringify(seen.at(-1)))
+      }
+      if (req.url?.startsWith('/base/flaky') && flaky++ % 2 === 0) {
+        res.writeHead(401, { 'content-type': 'application/json', 'www-authenticate': 'Bearer error="invalid_token"' })
+        res.end('{"error":"invalid_token"}')
+      } else if (req.url?.startsWith('/base/slow')) setTimeout(answer, 3000)
+      else answer()
+    })
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    seen,
+    close: () => new Promise((resolve) => { server.closeAllConnections(); server.close(() => resolve()) }),
+  }
+}
+
+let stage: Stage
+let dev: DevProvider
+let orders: TestApi
+let billing: TestApi
+let echo: Awaited<ReturnType<typeof startEcho>>
+/** A port nothing listens on: an API that is down. */
+let downUrl: string
+
+beforeAll(async () => {
+  stage = await openStage()
+  dev = await startDevProvider({
+    quiet: true,
+    clients: [{
+      client_id: CLIENT_ID,
+      client_secret: CLIENT_SECRET,
+      redirect_uris: [`${stage.url}/auth/callback`],
+      post_logout_redirect_uris: [`${stage.url}/`],
+      grant_types: ['authorization_code', 'refresh_token', TOKEN_EXCHANGE],
+    }],
+  })
+  ;[orders, billing, echo] = await Promise.all([
+    startTestApi({ provider: dev, name: 'orders', scopes: { read: 'orders:read', write: 'orders:write' } }),
+    startTestApi({ provider: dev, name: 'billing', scopes: { read: 'billing:read', write: 'billing:write' }, audience: 'billing-api' }),
+    startEcho(),
+  ])
+  const closed = createServer()
+  await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve))
+  downUrl = `http://127.0.0.1:${(closed.address() as AddressInfo).port}`
+  await new Promise((resolve) => closed.close(resolve))
+}, 30_000)
+
+afterAll(async () => {
+  await Promise.all([orders?.close(), billing?.close(), echo?.close()])
+  await dev?.close()
+  await stage?.close()
+})
+
+const apis = (): OAuthOptions['apis'] => ({
+  orders: { url: `${orders.url}/`, resource: orders.resource, scope: 'orders:read orders:write' },
+  billing: { url: `${billing.url}/`, audience: 'billing-api', scope: 'billing:read', token: 'exchange' },
+  echo: { url: `${echo.url}/base/` },
+  down: { url: `${downUrl}/` },
+})
+
+let logs: ReturnType<typeof captureLogs>
+let agent: Agent
+beforeEach(() => {
+  logs = captureLogs()
+  agent = createAgent()
+})
+
+const mount = async (framework: Framework, extra: OAuthOptions = {}) =>
+  stage.mount(await buildHandler(framework, appOptions(dev, stage.url, logs, { bff: true, apis: apis(), httpTimeout: 1000, ...extra }), `${dev.issuer}/me`))
+const signIn = async () => expect((await login(agent, stage.url, 'alice')).last.status).toBe(200)
+const bff = (path: string, init: { method?: string; headers?: Record<string, string>; body?: string } = {}) =>
+  agent.request(`${stage.url}${path}`, { ...init, headers: { ...API, ...CSRF, ...init.headers } })
+
+/** A request sent byte for byte (fetch would resolve `..` and re-encode the path), with the agent's cookies. */
+function raw(path: string, headers: Record<string, string> = {}): Promise<{ status: number; body: string }> {
+  const cookie = [...agent.cookies(stage.url)].map(([name, value]) => `${name}=${value}`).join('; ')
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(`${stage.url}/`, { path, headers: { ...API, ...CSRF, cookie, ...headers } }, (res) => {
+      let body = ''
+      res.setEncoding('utf8')
+      res.on('data', (chunk: string) => (body += chunk))
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }))
+    })
+    req.on('error', reject)
+    req.end()
+  })
+}
+
+describe.each(FRAMEWORKS)('%s', (framework) => {
+  it('GET /bff/session: signed out, then signed in, as JSON with no token, not cached', async () => {
+    await mount(framework)
+    const out = await agent.request(`${stage.url}/bff/session`, { headers: API })
+    expect(out.status).toBe(200)
+    expect(out.headers.get('cache-control')).toBe('no-store')
+    expect(JSON.parse(out.body)).toEqual({ isAuthenticated: false, user: null, provider: null, session: null, loginUrl: '/auth/login', logoutUrl: '/auth/logout', csrfHeader: { name: 'X-Csrf', value: '1' } })
+    await signIn()
+    // no anti-forgery header needed: it only reads
+    const signedIn = await agent.request(`${stage.url}/bff/session`, { headers: API })
+    expect(signedIn.status).toBe(200)
+    expect(signedIn.headers.get('cache-control')).toBe('no-store')
+    const body = JSON.parse(signedIn.body) as { isAuthenticated: boolean; user: { sub: string }; provider: string; session: { expiresAt: number; idleExpiresAt: number } }
+    expect(body).toMatchObject({ isAuthenticated: true, user: { sub: 'alice' }, provider: 'default', loginUrl: '/auth/login', logoutUrl: '/auth/logout' })
+    const at = Math.floor(Date.now() / 1000)
+    expect(body.session.expiresAt).toBeGreaterThan(at + 6 * 24 * 3600)
+    expect(body.session.idleExpiresAt).toBeGreaterThan(at + 23 * 3600)
+    for (const word of ['access_token', 'refresh_token', 'id_token', 'accessToken', 'refreshToken', 'eyJ']) expect(signedIn.body).not.toContain(word)
+  })
+
+  it('the proxy sends each API its own token and answers what the API answered', async () => {
+    await mount(framework)
+    await signIn()
+    const [fromOrders, fromBilling] = [orders.received.length, billing.received.length]
+    const items = await bff('/bff/orders/items')
+    expect(items.status).toBe(200)
+    expect(JSON.parse(items.body)).toEqual({ api: 'orders', items: [{ id: 1 }, { id: 2 }] })
+    const created = await bff('/bff/orders/items', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"id":3}' })
+    expect(created.status).toBe(201)
+    const root = await bff('/bff/billing/')
+    expect(JSON.parse(root.body)).toMatchObject({ api: 'billing', sub: 'alice' })
+    expect(orders.received.slice(fromOrders).map((entry) => [entry.method, entry.claims?.aud])).toEqual([['GET', orders.audience], ['POST', orders.audience]])
+    expect(billing.received.slice(fromBilling).map((entry) => entry.claims?.aud)).toEqual(['billing-api'])
+    for (const hop of [items, created, root]) expect(hop.headers.get('set-cookie') ?? '').not.toContain('eyJ')
+  })
+
+  it('anti-forgery: no header, another value, cross-site or same-site fetch metadata → 403, nothing forwarded', async () => {
+    await mount(framework)
+    await signIn()
+    const before = orders.received.length
+    const refused = [
+      await agent.request(`${stage.url}/bff/orders/items`, { headers: API }),
+      await bff('/bff/orders/items', { headers: { 'x-csrf': '0' } }),
+      await bff('/bff/orders/items', { headers: { 'sec-fetch-site': 'cross-site' } }),
+      await bff('/bff/orders/items', { headers: { 'sec-fetch-site': 'same-site' } }),
+      // a form POST from another origin: no custom header is possible
+      await agent.request(`${stage.url}/bff/orders/items`, { method: 'POST', headers: { 'sec-fetch-site': 'cross-site', origin: 'https://evil.example' }, body: 'id=3' }),
+    ]
+    expect(refused.map((hop) => hop.status)).toEqual([403, 403, 403, 403, 403])
+    for (const hop of refused) expect(JSON.parse(hop.body)).toMatchObject({ error: 'forbidden' })
+    expect(orders.received.length).toBe(before)
+    // same-origin fetch metadata with the header passes
+    expect((await bff('/bff/orders/items', { headers: { 'sec-fetch-site': 'same-origin' } })).status).toBe(200)
+  })
+
+  it('OAUTH_BFF_HEADER names another header', async () => {
+    await mount(framework, { bffHeader: 'X-Requested-With: codegrant' })
+    await signIn()
+    expect((await bff('/bff/orders/items')).status).toBe(403)
+    expect((await bff('/bff/orders/items', { headers: { 'x-requested-with': 'codegrant' } })).status).toBe(200)
+    expect(JSON.parse((await agent.request(`${stage.url}/bff/session`, { headers: API })).body).csrfHeader).toEqual({ name: 'X-Requested-With', value: 'codegrant' })
+  })
+
+  it('signed out: 401 JSON with WWW-Authenticate, never a redirect', async () => {
+    await mount(framework)
+    const before = orders.received.length
+    const hop = await bff('/bff/orders/items', { headers: { accept: 'text/html' } })
+    expect(hop.status).toBe(401)
+    expect(hop.headers.get('www-authenticate')).toMatch(/^Bearer realm=/)
+    expect(hop.headers.get('location')).toBeNull()
+    expect(JSON.parse(hop.body)).toEqual({ error: 'unauthenticated' })
+    expect(orders.received.length).toBe(before)
+  })
+
+  it('method, query string and a 5 MB body arrive intact; hop-by-hop, cookie and authorization headers are stripped both ways', async () => {
+    await mount(framework)
+    await signIn()
+    const body = 'x'.repeat(5 * 1024 * 1024)
+    const hop = await bff('/bff/echo/things/a%20b?q=1&q=2&x=%2F', {
+      method: 'PUT',
+      headers: { 'content-type': 'text/plain', authorization: 'Basic browser', 'x-custom': 'kept', 'proxy-authorization': 'Basic p', te: 'trailers' },
+      body,
+    })
+    expect(hop.status).toBe(200)
+    const seen = JSON.parse(hop.body) as Seen
+    expect(seen).toMatchObject({ method: 'PUT', url: '/base/things/a%20b?q=1&q=2&x=%2F', bodyLength: body.length, bodyHash: createHash('sha256').update(body).digest('hex') })
+    expect(seen.headers['x-custom']).toBe('kept')
+    expect(seen.headers.authorization).toMatch(/^Bearer [\w.~+/-]{20,}/)
+    for (const name of ['cookie', 'x-csrf', 'proxy-authorization', 'te']) expect(seen.headers[name]).toBeUndefined()
+    // the API's cookie and its hop-by-hop headers never reach the browser
+    expect(hop.setCookies.join('\n')).not.toContain('api_session')
+    expect(hop.headers.get('keep-alive')).toBeNull()
+    expect(hop.headers.get('proxy-authenticate')).toBeNull()
+    expect(hop.headers.get('x-upstream')).toBe('echo')
+  })
+
+  it("a server-sent events stream: the first event reaches the browser before the API's last is sent", async () => {
+    await mount(framework)
+    await signIn()
+    const cookie = [...agent.cookies(stage.url)].map(([name, value]) => `${name}=${value}`).join('; ')
+    const started = Date.now()
+    const response = await fetch(`${stage.url}/bff/orders/events?count=5&interval=300`, { headers: { ...CSRF, cookie, accept: 'text/event-stream' } })
+    expect(response.status).toBe(200)
+    expect(response.headers.get('content-type')).toMatch(/^text\/event-stream/)
+    const reader = response.body!.getReader()
+    const first = await reader.read()
+    const firstAt = Date.now() - started
+    expect(new TextDecoder().decode(first.value)).toContain('"n":1')
+    // the API sends its fifth event 1500 ms after the first request: the first came well before
+    expect(firstAt).toBeLessThan(1200)
+    let rest = ''
+    for (let chunk = await reader.read(); !chunk.done; chunk = await reader.read()) rest += new TextDecoder().decode(chunk.value)
+    expect(rest).toContain('"n":5')
+  })
+
+  it('an API that is down → 502, one that is slow → 504 within the timeout', async () => {
+    await mount(framework)
+    await signIn()
+    const down = await bff('/bff/down/anything')
+    expect(down.status).toBe(502)
+    expect(JSON.parse(down.body)).toMatchObject({ error: 'upstream_unavailable' })
+    const started = Date.now()
+    const slow = await bff('/bff/echo/slow')
+    expect(slow.status).toBe(504)
+    expect(JSON.parse(slow.body)).toMatchObject({ error: 'upstream_timeout' })
+    expect(Date.now() - started).toBeLessThan(2500)
+  })
+
+  it('path traversal never reaches another API or leaves the base path', async () => {
+    await mount(framework)
+    await signIn()
+    const [fromEcho, fromOrders, fromBilling] = [echo.seen.length, orders.received.length, billing.received.length]
+    for (const path of ['/bff/echo/../orders/items', '/bff/echo/%2e%2e/outside', '/bff/echo/%2E%2E%2Foutside', '/bff/echo/a%2f..%2f..%2foutside', '/bff/echo/..%5coutside', '/bff/echo/%2fevil.example/x']) {
+      const hop = await raw(path)
+      expect([400, 404], path).toContain(hop.status)
+    }
+    expect((await raw('/bff/nope/items')).status).toBe(404)
+    expect([echo.seen.length, orders.received.length, billing.received.length]).toEqual([fromEcho, fromOrders, fromBilling])
+  })
+
+  it('a 401 from the API: refreshed and retried once without a body, never with one', async () => {
+    await mount(framework)
+    await signIn()
+    const before = echo.seen.length
+    const get = await bff('/bff/echo/flaky')
+    expect(get.status).toBe(200)
+    expect(echo.seen.length - before).toBe(2)
+    const post = await bff('/bff/echo/flaky', { method: 'POST', headers: { 'content-type': 'text/plain' }, body: 'once' })
+    expect(post.status).toBe(401)
+    expect(echo.seen.length - before).toBe(3)
+  })
+})
