@@ -8,7 +8,7 @@ import { createServer, request as httpRequest, type IncomingMessage, type Server
 import type { AddressInfo } from 'node:net'
 import { startDevProvider, TOKEN_EXCHANGE, type DevProvider } from '@codegrant/dev-provider'
 import type { OAuthOptions } from '@codegrant/core'
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest'
 
 import { API, createAgent, login, type Agent } from './support/agent.js'
 import { buildHandler, FRAMEWORKS, openStage, type Framework, type Stage } from './support/apps.js'
@@ -113,6 +113,10 @@ const apis = (): OAuthOptions['apis'] => ({
   down: { url: `${downUrl}/` },
 })
 
+afterEach(() => {
+  vi.useRealTimers()
+})
+
 let logs: ReturnType<typeof captureLogs>
 let agent: Agent
 beforeEach(() => {
@@ -159,6 +163,19 @@ describe.each(FRAMEWORKS)('%s', (framework) => {
     expect(body.session.expiresAt).toBeGreaterThan(at + 6 * 24 * 3600)
     expect(body.session.idleExpiresAt).toBeGreaterThan(at + 23 * 3600)
     for (const word of ['access_token', 'refresh_token', 'id_token', 'accessToken', 'refreshToken', 'eyJ']) expect(signedIn.body).not.toContain(word)
+  })
+
+  it('GET /bff/session renews the idle window like any request', async () => {
+    await mount(framework)
+    await signIn()
+    const before = JSON.parse((await agent.request(`${stage.url}/bff/session`, { headers: API })).body) as { session: { idleExpiresAt: number } }
+    vi.useFakeTimers({ toFake: ['Date'] })
+    vi.setSystemTime(Date.now() + 2 * 3600 * 1000)
+    const later = await agent.request(`${stage.url}/bff/session`, { headers: API })
+    expect(later.setCookies.some((line) => line.startsWith('codegrant.session='))).toBe(true)
+    const after = JSON.parse(later.body) as { isAuthenticated: boolean; session: { idleExpiresAt: number } }
+    expect(after.isAuthenticated).toBe(true)
+    expect(after.session.idleExpiresAt).toBeGreaterThanOrEqual(before.session.idleExpiresAt + 2 * 3600 - 5)
   })
 
   it('the proxy sends each API its own token and answers what the API answered', async () => {
