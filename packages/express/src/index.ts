@@ -1,6 +1,5 @@
 import { createAdapter, trapUnset, type OAuthOptions, type OAuthRequestState, type RequireAuthOptions } from '@codegrant/core/adapter'
 import type { Request, RequestHandler, Response } from 'express'
-import { pipeline } from 'node:stream'
 
 export type { LoginOptions, OAuthOptions, OAuthRequestState, RequireAuthOptions } from '@codegrant/core/adapter'
 export { CodegrantError, isCodegrantError } from '@codegrant/core/adapter'
@@ -43,7 +42,8 @@ const express = createAdapter<Request, Response>({
     // the BFF's proxied answer as it arrives, its headers as the API sent them (res.set would add
     // a charset); a browser that goes away ends the API's stream too
     for (const [name, value] of Object.entries(headers)) res.setHeader(name, value)
-    pipeline(stream, res, () => {})
+    res.on('close', () => stream.destroy())
+    stream.on('error', () => res.destroy()).pipe(res)
   },
   errors: 'next',
   routes: 'middleware',
