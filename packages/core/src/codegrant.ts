@@ -24,7 +24,7 @@ import { transactionCookies } from './flow/transaction.js'
 import { logoutStateCookie } from './flow/logout-state.js'
 import { errorResponse, json, type CoreRequest, type CoreResponse } from './http.js'
 import { createProviderRuntimes } from './providers.js'
-import { contextOf, createRequestState, type OAuthRequestState } from './request-state.js'
+import { apiFetch, contextOf, createRequestState, type OAuthRequestState } from './request-state.js'
 import { createSessionBackend, remaining } from './session/backend.js'
 import { createCookieCodec } from './session/cookie-codec.js'
 import { createSessionControl, type SessionControl } from './sessions.js'
@@ -172,7 +172,7 @@ function dispatch(context: Context, route: Route): Promise<CoreResponse> {
   if (route.kind === 'logout-done') return Promise.resolve(logoutDone(context))
   if (route.kind === 'frontchannel-logout') return frontchannelLogout(context)
   if (route.kind === 'bff-session') return Promise.resolve(bffSession(context))
-  if (route.kind === 'bff') return bffProxy(context)
+  if (route.kind === 'bff') return bffProxy(context, apiFetch)
   if (route.kind === 'backchannel-logout') return backchannel ? backchannel.handle(context.request) : Promise.resolve(json(404, { error: 'not_found' }))
   const initiated = route.kind === 'login' ? initiatedLogin(context.request) : undefined
   if (initiated) return thirdPartyLogin(context, initiated, route.provider)

@@ -14,8 +14,13 @@ import type { ApiSettings, OAuthConfig } from '../config/resolved.js'
 import { sessionOf, type Context } from '../context.js'
 import { userClaims } from '../session/claims.js'
 import { appPath, header, json, methodNotAllowed, type CoreRequest, type CoreResponse } from '../http.js'
-import { apiFetch } from '../request-state.js'
 import { apiUrl } from '../wallet.js'
+
+/**
+ * `fetch` to a URL under `api`'s base URL with the API's token, retried after a 401 only with
+ * `retry` (request-state.ts's `apiFetch`: the hub passes it in, routes sit below it).
+ */
+export type ApiSender = (context: Context, api: ApiSettings, url: URL, init: RequestInit, retry: boolean) => Promise<Response>
 
 /** Where the backend-for-frontend's routes live. */
 export const BFF_PREFIX = '/bff/'
@@ -79,7 +84,7 @@ export function forgery(config: OAuthConfig, request: CoreRequest): CoreResponse
  * `/bff/<api>/<path>`: checked (anti-forgery, signed in, a configured API, a path that stays under
  * its base URL), then sent to the API with its token and answered with its response, streamed.
  */
-export async function bffProxy(context: Context): Promise<CoreResponse> {
+export async function bffProxy(context: Context, send: ApiSender): Promise<CoreResponse> {
   const { config } = context.engine
   const { request } = context
   const forged = forgery(config, request)
@@ -93,7 +98,7 @@ export async function bffProxy(context: Context): Promise<CoreResponse> {
   } catch {
     return json(400, { error: 'invalid_path', error_description: "the path may not leave the API's base path" }, NO_STORE)
   }
-  return forward(context, target.api, url)
+  return forward(context, send, target.api, url)
 }
 
 /** The API a `/bff/<api>/…` URL names and the rest of it (path and query, still percent-encoded). */
@@ -110,7 +115,7 @@ function targetOf(config: OAuthConfig, requestUrl: string): { api: ApiSettings; 
  * arrives (retried after a 401 only without a body: a stream cannot be sent twice); answers 502
  * when the API cannot be reached and 504 when it has not answered within `OAUTH_HTTP_TIMEOUT`.
  */
-async function forward(context: Context, api: ApiSettings, url: URL): Promise<CoreResponse> {
+async function forward(context: Context, send: ApiSender, api: ApiSettings, url: URL): Promise<CoreResponse> {
   const { config } = context.engine
   const { request } = context
   const body = hasBody(request) ? request.stream : undefined
@@ -126,7 +131,7 @@ async function forward(context: Context, api: ApiSettings, url: URL): Promise<Co
   }
   let response: Response
   try {
-    response = await apiFetch(context, api, url, init, body === undefined)
+    response = await send(context, api, url, init, body === undefined)
   } catch (error) {
     if (timeout.signal.aborted) return json(504, { error: 'upstream_timeout', error_description: `the API ${api.name} did not answer in time` }, NO_STORE)
     if (isFetchFailure(error)) return json(502, { error: 'upstream_unavailable', error_description: `the API ${api.name} cannot be reached` }, NO_STORE)
