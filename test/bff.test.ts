@@ -8,6 +8,8 @@ import { createServer, request as httpRequest, type IncomingMessage, type Server
 import type { AddressInfo } from 'node:net'
 import { startDevProvider, TOKEN_EXCHANGE, type DevProvider } from '@codegrant/dev-provider'
 import type { OAuthOptions } from '@codegrant/core'
+import * as cgExpress from '@codegrant/express'
+import express5 from 'express5'
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest'
 
 import { API, createAgent, login, type Agent } from './support/agent.js'
@@ -309,5 +311,22 @@ describe.each(FRAMEWORKS)('%s', (framework) => {
     const post = await bff(`/bff/echo/flaky?post=${framework}`, { method: 'POST', headers: { 'content-type': 'text/plain' }, body: 'once' })
     expect(post.status).toBe(401)
     expect(echo.seen.length - before).toBe(3)
+  })
+})
+
+describe('an Express body parser mounted before oauth()', () => {
+  it('a body it read is not forwarded as an empty one: 500 that says to mount oauth() first, nothing reaches the API', async () => {
+    const app = express5()
+    app.use(express5.json())
+    app.use(cgExpress.oauth(appOptions(dev, stage.url, logs, { bff: true, apis: apis() })))
+    app.get('/', (_req, res) => void res.send('home'))
+    stage.mount(app)
+    await signIn()
+    const before = echo.seen.length
+    const hop = await bff('/bff/echo/things', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"a":1}' })
+    expect(hop.status).toBe(500)
+    expect(JSON.parse(hop.body)).toMatchObject({ error: 'body_already_read' })
+    expect(echo.seen.length).toBe(before)
+    expect(logs.lines.some((line) => line.includes('mount oauth() before body parsers'))).toBe(true)
   })
 })

@@ -119,6 +119,11 @@ async function forward(context: Context, send: ApiSender, api: ApiSettings, url:
   const { config } = context.engine
   const { request } = context
   const body = hasBody(request) ? request.stream : undefined
+  // a body parser mounted before oauth() read it: sending the rest would send an empty body
+  if (body && (body.readableEnded || body.readableDidRead)) {
+    config.logger.error(`the BFF cannot forward ${request.method} /bff/${api.name}/…: a body parser read its body before oauth() saw it; mount oauth() before body parsers`)
+    return json(500, { error: 'body_already_read', error_description: 'the request body was read before the proxy could forward it' }, NO_STORE)
+  }
   const timeout = new AbortController()
   // until the API's headers arrive: a stream (server-sent events) may then last as long as it does
   const timer = setTimeout(() => timeout.abort(), config.httpTimeout)
