@@ -9,7 +9,7 @@ import type { LoginOptions } from './config/authorization-params.js'
 import { fetchUserinfo } from './flow/userinfo.js'
 import { challengesOf, dpopResourceFetch, resourceFetch } from './provider/dpop.js'
 import { discoverApi, resourceMetadataOf } from './flow/resource-metadata.js'
-import { apiRefusal, asksForMore } from './flow/api-challenge.js'
+import { apiRefusal, asksForMore } from './api-challenge.js'
 import { appLogin } from './routes/login.js'
 import { refreshDue } from './flow/refresh.js'
 import { userClaims } from './session/claims.js'
@@ -277,7 +277,7 @@ function tracedFetch(context: Context, input: string | URL, init: RequestInit = 
 
 /**
  * The error for a resource's answer that asks for more scope or a stronger sign-in, with the login
- * that would satisfy it (flow/api-challenge.ts); undefined for any other answer. Asked once the
+ * that would satisfy it (api-challenge.ts); undefined for any other answer. Asked once the
  * call's own retries are done: one attempt, then this error.
  */
 async function refusalOf(context: Context, response: Response): Promise<CodegrantError | undefined> {

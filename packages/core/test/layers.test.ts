@@ -17,7 +17,7 @@ const LAYERS: readonly { readonly name: string; readonly modules: RegExp }[] = [
   { name: 'session', modules: /^session\// },
   { name: 'provider', modules: /^provider\// },
   { name: 'protocol steps', modules: /^flow\// },
-  { name: 'engine', modules: /^(context|providers|wallet)\.ts$/ },
+  { name: 'engine', modules: /^(context|providers|wallet|api-challenge)\.ts$/ },
   { name: 'routes', modules: /^routes\// },
   { name: 'hub', modules: /^(request-state|sessions|guard|codegrant|create-adapter|adapter|index|doctor|cli)\.ts$/ },
 ]

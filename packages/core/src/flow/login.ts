@@ -21,7 +21,7 @@ export interface LoginExtras {
   stepUp?: StepUp | undefined
   /** A `prompt=none` attempt: the provider's "login required" answers bring the browser back signed out. */
   silent?: boolean
-  /** Scopes asked for besides the configured ones (incremental consent: flow/api-challenge.ts), already checked. */
+  /** Scopes asked for besides the configured ones (incremental consent: api-challenge.ts), already checked. */
   added?: string | undefined
 }
 

@@ -10,7 +10,7 @@ import { newSessionId } from '../session/backend.js'
 import { loginParams, mergeParams, queryParams, type AuthorizationParams, type LoginOptions } from '../config/authorization-params.js'
 import { startLogin, type LoginExtras } from '../flow/login.js'
 import { ATTR, instruments, outcomeOf, traced } from '../telemetry.js'
-import { addedScope, askedRequirement } from '../flow/api-challenge.js'
+import { addedScope, askedRequirement } from '../api-challenge.js'
 import { stepUpOf, stepUpParams } from '../flow/step-up.js'
 import { identityOf } from '../session/identity.js'
 
@@ -45,7 +45,7 @@ export async function login(context: Context, runtime: ProviderRuntime): Promise
   if (request.method !== 'GET' && request.method !== 'HEAD') return methodNotAllowed('GET')
   const query = queryOf(request)
   // from the browser's query: returnTo, only the parameters the app allows, and what an API asked
-  // for (flow/api-challenge.ts): a scope the app configures, a step-up
+  // for (api-challenge.ts): a scope the app configures, a step-up
   const params = queryParams(config.loginQueryParams, query)
   const added = addedScope(config, runtime.settings, query.get('scope'))
   const requirement = askedRequirement(query)

@@ -13,17 +13,17 @@
  * loop: no `loginUrl` when the session's login already added the scope, or already meets the
  * authentication asked for; the API's refusal is then the answer.
  */
-import type { Context } from '../context.js'
-import type { OAuthConfig, ProviderSettings } from '../config/resolved.js'
-import { CodegrantError } from '../errors.js'
-import { appPath } from '../http.js'
-import type { ProviderRuntime } from '../providers.js'
-import { challengesIn } from '../provider/dpop.js'
-import { safeReturnTo } from '../return-to.js'
-import type { SessionData } from '../session/store.js'
-import { identityOf } from '../session/identity.js'
-import { meetsRequirement, requirementOf, type AuthenticationRequirement } from './step-up.js'
-import { now } from '../clock.js'
+import type { Context } from './context.js'
+import type { OAuthConfig, ProviderSettings } from './config/resolved.js'
+import { CodegrantError } from './errors.js'
+import { appPath } from './http.js'
+import type { ProviderRuntime } from './providers.js'
+import { challengesIn } from './provider/dpop.js'
+import { safeReturnTo } from './return-to.js'
+import type { SessionData } from './session/store.js'
+import { identityOf } from './session/identity.js'
+import { meetsRequirement, requirementOf, type AuthenticationRequirement } from './flow/step-up.js'
+import { now } from './clock.js'
 
 /** RFC 6749 §3.3 scope-token: printable ASCII without space, `"` and `\`. */
 const SCOPE_TOKEN = /^[\x21\x23-\x5b\x5d-\x7e]{1,128}$/
