@@ -223,6 +223,20 @@ describe.each(FRAMEWORKS)('%s', (framework) => {
     expect(JSON.parse((await agent.request(`${stage.url}/bff/session`, { headers: API })).body).csrfHeader).toEqual({ name: 'X-Requested-With', value: 'codegrant' })
   })
 
+  it("an API's insufficient_scope: 403 JSON with the login URL that asks for the scope, the API called once", async () => {
+    dev.addUser({ sub: 'carol', name: 'Carol', email: 'carol@example.com', groups: [], scopes: ['openid', 'profile', 'email', 'offline_access', 'orders:read'] })
+    await mount(framework, { apis: { orders: { url: `${orders.url}/`, resource: orders.resource, scope: 'orders:read orders:write', token: 'exchange' } } })
+    expect((await login(agent, stage.url, 'carol')).last.status).toBe(200)
+    const from = orders.received.length
+    const answer = await bff('/bff/orders/write')
+    expect(answer.status).toBe(403)
+    const body = JSON.parse(answer.body) as { code: string; loginUrl: string; scope: string }
+    expect([body.code, body.scope]).toEqual(['codegrant/insufficient_scope', 'orders:write'])
+    const loginUrl = new URL(body.loginUrl, stage.url)
+    expect([loginUrl.pathname, loginUrl.searchParams.get('scope')]).toEqual(['/auth/login', 'orders:write'])
+    expect(orders.received.slice(from).map((entry) => entry.status)).toEqual([403])
+  })
+
   it('signed out: 401 JSON with WWW-Authenticate, never a redirect', async () => {
     await mount(framework)
     const before = orders.received.length

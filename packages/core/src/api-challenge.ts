@@ -13,7 +13,7 @@
  * loop: no `loginUrl` when the session's login already added the scope, or already meets the
  * authentication asked for; the API's refusal is then the answer.
  */
-import type { Context } from './context.js'
+import { sessionOf, type Context } from './context.js'
 import type { OAuthConfig, ProviderSettings } from './config/resolved.js'
 import { CodegrantError } from './errors.js'
 import { appPath } from './http.js'
@@ -78,7 +78,19 @@ export async function asksForMore(response: Response): Promise<boolean> {
  * The CodegrantError for an API's answer that asks for more scope or a stronger sign-in, with the
  * login URL that would satisfy it (see the module comment); undefined for any other answer.
  */
-export async function apiRefusal(context: Context, runtime: ProviderRuntime, session: SessionData, response: Response): Promise<CodegrantError | undefined> {
+/**
+ * The error for a resource's answer that asks for more scope or a stronger sign-in, with the login
+ * that would satisfy it; undefined for any other answer (or without a session). Asked once the
+ * call's own retries are done: one attempt, then this error.
+ */
+export async function refusalOf(context: Context, response: Response): Promise<CodegrantError | undefined> {
+  if (response.status !== 401 && response.status !== 403) return undefined
+  const session = sessionOf(context)
+  const runtime = session && context.engine.providers.of(session)
+  return runtime ? apiRefusal(context, runtime, session, response) : undefined
+}
+
+async function apiRefusal(context: Context, runtime: ProviderRuntime, session: SessionData, response: Response): Promise<CodegrantError | undefined> {
   const challenge = await askingChallenge(response)
   const error = challenge?.parameters.error
   if (error === 'insufficient_scope') return insufficientScope(context, runtime, session, challenge!.parameters.scope)

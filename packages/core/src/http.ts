@@ -128,7 +128,10 @@ export function errorResponse(config: OAuthConfig, request: CoreRequest, error: 
   // a 503 (provider metadata or session store unavailable) says when to come back
   const headers: Record<string, string> = { ...error.headers }
   if (!(header(request, 'accept') ?? '').includes('text/html')) {
-    return json(error.status, { error: error.code.replace('codegrant/', ''), code: error.code, message: error.message }, headers)
+    // an API's refusal that a new login would satisfy (insufficient_scope, a step-up) says which:
+    // the SPA behind the BFF opens `loginUrl` (an app URL), `scope` is what the API asked for
+    const next = { ...(error.loginUrl !== undefined ? { loginUrl: error.loginUrl } : {}), ...(error.scope !== undefined ? { scope: error.scope } : {}) }
+    return json(error.status, { error: error.code.replace('codegrant/', ''), code: error.code, message: error.message, ...next }, headers)
   }
   const retry = appPath(config, config.routes.login)
   // a plain object: the app sees no cause, no headers

@@ -9,7 +9,7 @@ import type { LoginOptions } from './config/authorization-params.js'
 import { fetchUserinfo } from './flow/userinfo.js'
 import { challengesOf, dpopResourceFetch, resourceFetch } from './provider/dpop.js'
 import { discoverApi, resourceMetadataOf } from './flow/resource-metadata.js'
-import { apiRefusal, asksForMore } from './api-challenge.js'
+import { asksForMore, refusalOf } from './api-challenge.js'
 import { appLogin } from './routes/login.js'
 import { refreshDue } from './flow/refresh.js'
 import { userClaims } from './session/claims.js'
@@ -273,18 +273,6 @@ function tracedFetch(context: Context, input: string | URL, init: RequestInit = 
     await response.body?.cancel()
     throw refusal
   }, SpanKind.CLIENT)
-}
-
-/**
- * The error for a resource's answer that asks for more scope or a stronger sign-in, with the login
- * that would satisfy it (api-challenge.ts); undefined for any other answer. Asked once the
- * call's own retries are done: one attempt, then this error.
- */
-async function refusalOf(context: Context, response: Response): Promise<CodegrantError | undefined> {
-  if (response.status !== 401 && response.status !== 403) return undefined
-  const session = sessionOf(context)
-  const runtime = session && context.engine.providers.of(session)
-  return runtime ? apiRefusal(context, runtime, session, response) : undefined
 }
 
 async function authorizedFetch(context: Context, input: string | URL, init: RequestInit = {}, retry = true): Promise<Response> {

@@ -15,6 +15,7 @@ import { sessionOf, type Context } from '../context.js'
 import { userClaims } from '../session/claims.js'
 import { appPath, header, json, methodNotAllowed, type CoreRequest, type CoreResponse } from '../http.js'
 import { apiUrl } from '../wallet.js'
+import { refusalOf } from '../api-challenge.js'
 
 /**
  * `fetch` to a URL under `api`'s base URL with the API's token, retried after a 401 only with
@@ -143,6 +144,13 @@ async function forward(context: Context, send: ApiSender, api: ApiSettings, url:
     throw error
   } finally {
     clearTimeout(timer)
+  }
+  // an API asking for more scope or a stronger sign-in: the JSON error with the login that would
+  // satisfy it (api-challenge.ts), which the SPA opens; any other answer passes through as it is
+  const refusal = await refusalOf(context, response)
+  if (refusal) {
+    await response.body?.cancel()
+    throw refusal
   }
   return {
     status: response.status,
