@@ -63,8 +63,9 @@ export function serveFrontchannelLogout(provider: OidcProvider): OidcMiddleware 
 /** The front-channel logout URIs of the clients of the session being ended, with `iss` and `sid` where asked for. */
 async function framesOf(ctx: OidcKoaContext): Promise<string[]> {
   const oidc = ctx.oidc!;
-  const session = oidc.session as unknown as { authorizations?: Record<string, unknown>; sidFor(clientId: string): string | undefined };
+  const session = oidc.session;
   const frames: string[] = [];
+  if (!session) return frames;
   for (const clientId of Object.keys(session.authorizations ?? {})) {
     const client = await oidc.provider.Client.find(clientId);
     const metadata = client?.metadata() as UnknownObject | undefined;

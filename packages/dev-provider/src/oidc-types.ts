@@ -91,7 +91,15 @@ export interface OidcContext {
   readonly params?: UnknownObject;
   readonly client?: OidcClient;
   readonly account?: { accountId: string };
-  readonly session?: { accountId?: string; acr?: string; grantIdFor(clientId: string): string | undefined };
+  /** The browser's session at the provider: its account, and per client it signed in to, that client's `sid`. */
+  readonly session?: {
+    accountId?: string;
+    acr?: string;
+    /** By client id: each client the session signed in to (oidc-provider's per-client records). */
+    authorizations?: Record<string, unknown>;
+    grantIdFor(clientId: string): string | undefined;
+    sidFor(clientId: string): string | undefined;
+  };
   readonly result?: { consent?: { grantId?: string }; login?: UnknownObject };
   readonly entities: Partial<Record<string, unknown>>;
   readonly requestParamOIDCScopes: Set<string>;

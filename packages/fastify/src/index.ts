@@ -53,7 +53,10 @@ async function codegrantPlugin(app: FastifyInstance, options: OAuthOptions): Pro
   const { codegrant, middleware, serve } = fastify.mount(options)
   // development: request.oauth read before the plugin's hook ran throws, naming the fix
   if (developing()) app.decorateRequest('oauth', { getter: trap.get, setter: trap.set })
-  else app.decorateRequest('oauth', null as unknown as OAuthRequestState)
+  // null on every request until the hook attaches it, as Fastify asks of a decoration set per
+  // request (the property exists from the start: one object shape); typed as the null it is, under
+  // a plain name (`string`), since `oauth`'s declared type is the attached state
+  else app.decorateRequest<null, string>('oauth', null)
   app.decorate('requireAuth', requireAuth)
   app.addHook('onRequest', middleware)
 

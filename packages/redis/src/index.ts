@@ -7,7 +7,8 @@ import { SessionCache, type SessionCacheLimits } from './session-cache.js'
 export { estimateBytes, SessionCache, type SessionCacheLimits } from './session-cache.js'
 
 /** A node-redis client: a single Redis, a Cluster or a Sentinel-watched master. */
-export type RedisConnectionClient = RedisClientType | RedisClusterType | RedisSentinelType
+/** The node-redis client of each kind, as `connect` makes it: RESP3, no modules, functions or scripts of the app's. */
+export type RedisConnectionClient = RedisClientType<{}, {}, {}, 3, {}> | RedisClusterType<{}, {}, {}, 3, {}> | RedisSentinelType<{}, {}, {}, 3, {}>
 
 export interface RedisStoreOptions {
   /**
@@ -121,7 +122,8 @@ export function redisStore(options: RedisStoreOptions = {}): RedisStore {
     })().finally(() => {
       reconnecting = undefined
     }))
-  const commands = client as unknown as Commands
+  // the commands the store sends, as every kind of client offers them (checked by the compiler)
+  const commands: Commands = client
   const lockKey = (sid: string) => `${prefix}{${sid}}:lock`
   const tagKey = (tag: string) => `${prefix}tag:{${tag}}`
   const onceKey = (key: string) => `${prefix}once:{${key}}`
@@ -400,7 +402,7 @@ function connect(url: string, cluster: boolean, timeout: number, tlsSettings: Co
       RESP: 3,
       commandOptions,
       ...caching,
-    }) as unknown as RedisClusterType
+    })
     return { client, masters: () => Promise.all(client.masters.map((master) => client.nodeClient(master))), bounded: false }
   }
   if (kind === 'sentinel') {
@@ -414,7 +416,7 @@ function connect(url: string, cluster: boolean, timeout: number, tlsSettings: Co
       commandOptions,
       masterPoolSize: 1,
       ...caching,
-    }) as unknown as RedisSentinelType
+    })
     return { client, masters: async () => [client], bounded: false }
   }
   const client = createClient({
@@ -424,7 +426,7 @@ function connect(url: string, cluster: boolean, timeout: number, tlsSettings: Co
     database: options.db,
     commandOptions,
     ...caching,
-  }) as unknown as RedisClientType
+  })
   return { client, masters: async () => [client], bounded: true }
 }
 
@@ -446,7 +448,7 @@ function watch(client: RedisConnectionClient, logger: Logger | undefined, where:
     if (down) warn(`${where} is available again`)
     down = false
   }
-  const events = client as unknown as { on(event: string, listener: (...args: unknown[]) => void): void }
+  const events: { on(event: string, listener: (...args: unknown[]) => void): unknown } = client
   for (const event of ['error', 'node-error', 'client-error']) events.on(event, (...args) => failed(args.find((arg) => arg instanceof Error) ?? args[0]))
   for (const event of ['ready', 'node-ready']) events.on(event, ready)
   return () => (down ? last : undefined)

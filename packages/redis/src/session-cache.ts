@@ -146,15 +146,16 @@ export class SessionCache extends BasicPooledClientSideCache {
     loads.add(load)
     const sent = performance.now()
     let reply: unknown
-    let ttl: number
+    let ttl: unknown
     try {
-      ;[reply, ttl] = await Promise.all([fn(), (client as unknown as { pTTL(key: string): Promise<number> }).pTTL(key)])
+      // PTTL through the client's typed entry (its command methods are not on node-redis's caching client type)
+      ;[reply, ttl] = await Promise.all([fn(), client.sendCommand<unknown>(['PTTL', key])])
     } finally {
       loads.delete(load)
       if (loads.size === 0 && this.#loads.get(key) === loads) this.#loads.delete(key)
     }
     const value = transformReply ? (transformReply as (reply: unknown, preserve: unknown, typeMapping: unknown) => unknown)(reply, parser.preserve, typeMapping) : reply
-    if (load.valid && (isStorable?.() ?? true) && typeof value === 'string' && ttl > 0) this.#store(key, value, sent + ttl)
+    if (load.valid && (isStorable?.() ?? true) && typeof value === 'string' && typeof ttl === 'number' && ttl > 0) this.#store(key, value, sent + ttl)
     return value
   }
 
