@@ -4,7 +4,7 @@
  * `resource`, RFC 8693 token exchange), checked by real resource servers on loopback
  * (support/apis.ts) as a real API checks them, through the suite's app on every framework version.
  */
-import { startDevProvider, TOKEN_EXCHANGE, type DevProvider } from '@codegrant/dev-provider'
+import { TOKEN_EXCHANGE, type DevProvider } from '@codegrant/dev-provider'
 import type { OAuthOptions } from '@codegrant/core'
 import { redisStore, type RedisStore } from '@codegrant/redis'
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest'
@@ -12,7 +12,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } 
 import { API, createAgent, HTML, login, type Agent, type Hop } from './support/agent.js'
 import { buildHandler, FRAMEWORKS, openStage, type Framework, type Stage } from './support/apps.js'
 import { startTestApi, type TestApi } from './support/apis.js'
-import { appOptions, captureLogs, CLIENT_ID, CLIENT_SECRET, SECRET_A } from './support/provider.js'
+import { appOptions, captureLogs, CLIENT_ID, CLIENT_SECRET, SECRET_A, startProvider } from './support/provider.js'
 import { startRedis, type RedisServer } from './support/redis.js'
 import { launchChromium } from './support/chromium.js'
 import { MCP_SCOPE, startMcpServer, type TestMcpServer } from './support/mcp-server.js'
@@ -37,17 +37,7 @@ const opened: RedisStore[] = []
 
 beforeAll(async () => {
   stage = await openStage()
-  dev = await startDevProvider({
-    quiet: true,
-    accessTokenTtl: 300,
-    clients: [{
-      client_id: CLIENT_ID,
-      client_secret: CLIENT_SECRET,
-      redirect_uris: [`${stage.url}/auth/callback`],
-      post_logout_redirect_uris: [`${stage.url}/`],
-      grant_types: ['authorization_code', 'refresh_token', TOKEN_EXCHANGE],
-    }],
-  })
+  dev = await startProvider(stage.url, { tokenExchange: true })
   ;[orders, billing, shipping, secure, mcp] = await Promise.all([
     startTestApi({ provider: dev, name: 'orders', scopes: { read: 'orders:read', write: 'orders:write' }, accessTokenTtl: API_TOKEN_TTL }),
     startTestApi({ provider: dev, name: 'billing', scopes: { read: 'billing:read', write: 'billing:write' }, audience: 'billing-api', accessTokenTtl: API_TOKEN_TTL }),

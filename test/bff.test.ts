@@ -6,7 +6,7 @@
 import { createHash } from 'node:crypto'
 import { createServer, request as httpRequest, type IncomingMessage, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { startDevProvider, TOKEN_EXCHANGE, type DevProvider } from '@codegrant/dev-provider'
+import type { DevProvider } from '@codegrant/dev-provider'
 import type { OAuthOptions } from '@codegrant/core'
 import * as cgExpress from '@codegrant/express'
 import express5 from 'express5'
@@ -15,7 +15,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } 
 import { API, createAgent, login, type Agent } from './support/agent.js'
 import { buildHandler, FRAMEWORKS, openStage, type Framework, type Stage } from './support/apps.js'
 import { startTestApi, type TestApi } from './support/apis.js'
-import { appOptions, captureLogs, CLIENT_ID, CLIENT_SECRET } from './support/provider.js'
+import { appOptions, captureLogs, startProvider } from './support/provider.js'
 
 const CSRF = { 'x-csrf': '1' }
 
@@ -81,16 +81,7 @@ let downUrl: string
 
 beforeAll(async () => {
   stage = await openStage()
-  dev = await startDevProvider({
-    quiet: true,
-    clients: [{
-      client_id: CLIENT_ID,
-      client_secret: CLIENT_SECRET,
-      redirect_uris: [`${stage.url}/auth/callback`],
-      post_logout_redirect_uris: [`${stage.url}/`],
-      grant_types: ['authorization_code', 'refresh_token', TOKEN_EXCHANGE],
-    }],
-  })
+  dev = await startProvider(stage.url, { tokenExchange: true })
   ;[orders, billing, echo] = await Promise.all([
     startTestApi({ provider: dev, name: 'orders', scopes: { read: 'orders:read', write: 'orders:write' } }),
     startTestApi({ provider: dev, name: 'billing', scopes: { read: 'billing:read', write: 'billing:write' }, audience: 'billing-api' }),

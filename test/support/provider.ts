@@ -1,4 +1,4 @@
-import { startDevProvider, type DevProvider } from '@codegrant/dev-provider'
+import { startDevProvider, TOKEN_EXCHANGE, type DevProvider } from '@codegrant/dev-provider'
 import type { Logger, OAuthOptions } from '@codegrant/core'
 
 export const CLIENT_ID = 'suite-client'
@@ -7,10 +7,13 @@ export const SECRET_A = 'a'.repeat(16) + 'suite-cookie-secret-A'
 export const SECRET_B = 'b'.repeat(16) + 'suite-cookie-secret-B'
 export const SECRET_C = 'c'.repeat(16) + 'suite-cookie-secret-C'
 
-/** A dev provider with one confidential client whose redirect URI is `appUrl`'s callback. */
-/** With `backchannel`, the client registers the app's back-channel logout URI (and wants `sid` in logout tokens). */
-/** With `frontchannel`, its front-channel logout URI (with `iss` and `sid`). */
-export async function startProvider(appUrl: string, options: { accessTokenTtl?: number; backchannel?: boolean; frontchannel?: boolean } = {}): Promise<DevProvider> {
+/**
+ * A dev provider with one confidential client whose redirect URI is `appUrl`'s callback. With
+ * `backchannel`, the client registers the app's back-channel logout URI (and wants `sid` in logout
+ * tokens); with `frontchannel`, its front-channel logout URI (with `iss` and `sid`); with
+ * `tokenExchange`, it may exchange tokens (RFC 8693) besides the code and refresh grants.
+ */
+export async function startProvider(appUrl: string, options: { accessTokenTtl?: number; backchannel?: boolean; frontchannel?: boolean; tokenExchange?: boolean } = {}): Promise<DevProvider> {
   return startDevProvider({
     quiet: true,
     accessTokenTtl: options.accessTokenTtl ?? 300,
@@ -22,6 +25,7 @@ export async function startProvider(appUrl: string, options: { accessTokenTtl?: 
         post_logout_redirect_uris: [`${appUrl}/`, `${appUrl}/auth/logout/done`],
         ...(options.backchannel ? { backchannel_logout_uri: `${appUrl}/auth/backchannel-logout`, backchannel_logout_session_required: true } : {}),
         ...(options.frontchannel ? { frontchannel_logout_uri: `${appUrl}/auth/frontchannel-logout`, frontchannel_logout_session_required: true } : {}),
+        ...(options.tokenExchange ? { grant_types: ['authorization_code', 'refresh_token', TOKEN_EXCHANGE] } : {}),
       },
     ],
   })
