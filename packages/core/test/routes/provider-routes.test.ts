@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
-import { createCodegrant } from '../src/codegrant.js'
-import type { OAuthOptions } from '../src/config/options.js'
-import type { Route } from '../src/routes/provider-routes.js'
+import { createCodegrant } from '../../src/codegrant.js'
+import type { OAuthOptions } from '../../src/config/options.js'
+import type { Route } from '../../src/routes/provider-routes.js'
 
 const options = (extra: OAuthOptions = {}): OAuthOptions => ({
   issuer: 'http://127.0.0.1:9',

@@ -1,11 +1,11 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
-import type { OAuthOptions } from '../src/config/options.js'
-import { resolveConfig } from '../src/config/resolve.js'
-import { isCodegrantError } from '../src/errors.js'
-import { createSessionBackend } from '../src/session/backend.js'
-import { createCookieCodec } from '../src/session/cookie-codec.js'
-import { BREAKER_FAILURES, BREAKER_PAUSE_MS, BREAKER_PROBE_LOST_MS } from '../src/session/store-breaker.js'
-import type { SessionData, SessionStore } from '../src/session/store.js'
+import type { OAuthOptions } from '../../src/config/options.js'
+import { resolveConfig } from '../../src/config/resolve.js'
+import { isCodegrantError } from '../../src/errors.js'
+import { createSessionBackend } from '../../src/session/backend.js'
+import { createCookieCodec } from '../../src/session/cookie-codec.js'
+import { BREAKER_FAILURES, BREAKER_PAUSE_MS, BREAKER_PROBE_LOST_MS } from '../../src/session/store-breaker.js'
+import type { SessionData, SessionStore } from '../../src/session/store.js'
 
 const SECRET = 'n'.repeat(32)
 const T0 = 1_800_000_000

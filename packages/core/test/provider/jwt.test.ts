@@ -6,12 +6,12 @@ import { generateKeyPairSync, randomUUID, sign, type KeyObject } from 'node:cryp
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest'
-import { resolveConfig } from '../src/config/resolve.js'
-import { isCodegrantError } from '../src/errors.js'
-import { fetchOptions } from '../src/provider/http.js'
-import { createJwksKeeper, JWKS_REFETCH_WINDOW_MS } from '../src/provider/jwks.js'
-import { createJwtVerifier } from '../src/provider/jwt.js'
-import type { Provider } from '../src/provider/metadata.js'
+import { resolveConfig } from '../../src/config/resolve.js'
+import { isCodegrantError } from '../../src/errors.js'
+import { fetchOptions } from '../../src/provider/http.js'
+import { createJwksKeeper, JWKS_REFETCH_WINDOW_MS } from '../../src/provider/jwks.js'
+import { createJwtVerifier } from '../../src/provider/jwt.js'
+import type { Provider } from '../../src/provider/metadata.js'
 
 interface Signer { alg: string; kid: string; key: KeyObject; jwk: Record<string, unknown> }
 

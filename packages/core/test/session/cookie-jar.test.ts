@@ -1,52 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { createCookieCodec } from '../src/session/cookie-codec.js'
-import { ownCookies, parseCookies, readChunked, writeChunked } from '../src/session/cookie-jar.js'
-import { safeReturnTo } from '../src/return-to.js'
-
-const OLD = 'o'.repeat(32)
-const NEW = 'n'.repeat(32)
-
-describe('cookie codec', () => {
-  it('round-trips and binds the cookie name', () => {
-    const codec = createCookieCodec([NEW])
-    const sealed = codec.seal('codegrant.session', 'hello')
-    expect(codec.open('codegrant.session', sealed)).toBe('hello')
-    expect(codec.open('codegrant.tx.abc', sealed)).toBeUndefined()
-  })
-
-  it('refuses any single-character change', () => {
-    const codec = createCookieCodec([NEW])
-    const sealed = codec.seal('s', 'payload')
-    for (let i = 0; i < sealed.length; i++) {
-      const flipped = sealed.slice(0, i) + (sealed[i] === 'A' ? 'B' : 'A') + sealed.slice(i + 1)
-      if (flipped !== sealed) expect(codec.open('s', flipped)).toBeUndefined()
-    }
-  })
-
-  it('accepts only the canonical spelling of a sealed value', () => {
-    const codec = createCookieCodec([NEW])
-    const sealed = codec.seal('s', 'payload')
-    expect(codec.open('s', sealed)).toBe('payload')
-    // Node's base64url decoder skips unknown characters and ignores a last character's spare bits
-    const spare = sealed.slice(0, -1) + String.fromCharCode(sealed.charCodeAt(sealed.length - 1) ^ 1)
-    for (const variant of [`${sealed.slice(0, 30)}!${sealed.slice(30)}`, `${sealed.slice(0, 30)}\u00e9${sealed.slice(30)}`, `${sealed}=`, ` ${sealed}`, spare]) {
-      expect(codec.open('s', variant)).toBeUndefined()
-    }
-  })
-
-  it('decrypts with every listed key and encrypts with the first', () => {
-    const sealedOld = createCookieCodec([OLD]).seal('s', 'v')
-    const rotating = createCookieCodec([NEW, OLD])
-    expect(rotating.open('s', sealedOld)).toBe('v')
-    expect(createCookieCodec([NEW]).open('s', rotating.seal('s', 'w'))).toBe('w')
-    expect(createCookieCodec(['x'.repeat(32)]).open('s', sealedOld)).toBeUndefined()
-  })
-
-  it('never yields the same ciphertext twice', () => {
-    const codec = createCookieCodec([NEW])
-    expect(codec.seal('s', 'v')).not.toBe(codec.seal('s', 'v'))
-  })
-})
+import { ownCookies, parseCookies, readChunked, writeChunked } from '../../src/session/cookie-jar.js'
 
 describe('chunked cookies', () => {
   const attributes = { secure: true, sameSite: 'lax' as const, maxAge: 3600 }
@@ -74,27 +27,6 @@ describe('chunked cookies', () => {
     expect(header).toMatch(/SameSite=Lax/)
     expect(header).toMatch(/Secure/)
     expect(header).not.toMatch(/Domain=/)
-  })
-})
-
-describe('returnTo', () => {
-  it.each([
-    ['/me', '/me'],
-    ['/a/b?c=d#e', '/a/b?c=d#e'],
-    ['//evil.example', '/'],
-    ['https://evil.example', '/'],
-    ['/\\evil.example', '/'],
-    ['\\/evil.example', '/'],
-    ['/%5C%5Cevil.example', '/%5C%5Cevil.example'],
-    ['/\t/evil.example', '/'],
-    ['https:evil.example', '/'],
-    ['HTTPS://evil.example', '/'],
-    ['javascript:alert(1)', '/'],
-    ['data:text/html,x', '/'],
-    ['/%252F%252Fevil.example', '/%252F%252Fevil.example'],
-    ['/' + 'a'.repeat(8192), '/'],
-  ])('%j → %j', (input, expected) => {
-    expect(safeReturnTo(input)).toBe(expected)
   })
 })
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { newSessionId } from '../src/session/backend.js'
+import { newSessionId } from '../../src/session/backend.js'
 
 describe('session ids (SECURITY-PLAN #95)', () => {
   it('are 144 random bits, base64url, never repeated in 100,000 draws, not sequential', () => {
