@@ -5,8 +5,10 @@ import { spawn, execFileSync } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { availableParallelism, cpus, loadavg, release, totalmem } from 'node:os'
+import { resolve as resolvePath } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { startDevProvider } from '@codegrant/dev-provider'
+import { startDemoApis } from '@codegrant/example-kit'
 import { loginCookie } from './agent.mjs'
 import { startRedis } from './redis.mjs'
 import { renderScale, scaleOut } from './scale.mjs'
@@ -55,7 +57,16 @@ const settings = {
  * exchange, JWKS, undici or web streams in it), and the session works in it as in any instance.
  */
 settings.fresh = env.BENCH_FRESH !== '0'
-const loggedInByTwin = (kind) => settings.fresh && /^((express|koa|fastify)-(codegrant|redis|redis-uncached)|express-openid-connect)$/.test(kind)
+const loggedInByTwin = (kind) => settings.fresh && /^((express|koa|fastify)-(codegrant|before|redis|redis-uncached)|express-openid-connect)$/.test(kind)
+/**
+ * `BENCH_BEFORE=<dir>`: a checkout of an earlier commit, installed and built there (`pnpm install
+ * && pnpm build`). Its codegrant cookie-store server of each framework (its own bench/src/servers.mjs,
+ * with its own packages) is measured beside today's in the same run, started afresh each round like
+ * today's, and compared pass by pass (`<fw>.guard-before`, `<fw>.public-before`): a refactor's
+ * before and after in one run. It adds cases, it changes no knob: a full run with it stays full.
+ */
+settings.before = env.BENCH_BEFORE ? resolvePath(env.BENCH_BEFORE) : undefined
+const beforeCommit = settings.before ? execFileSync('git', ['-C', settings.before, 'rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).trim() : undefined
 /** `BENCH_ONLY` matching `scale` (or no BENCH_ONLY): the scale-out measures of issue 7. */
 settings.scale = !settings.only || settings.only.test('scale')
 /**
@@ -107,7 +118,10 @@ const SERVERS = {
     [`${fw}-memory`, CODEGRANT],
     [`${fw}-redis`, CODEGRANT],
     [`${fw}-redis-uncached`, CODEGRANT],
+    ...(settings.before ? [[`${fw}-before`, { ...CODEGRANT, perProcess: true, app: `${fw}-codegrant`, script: `${settings.before}/bench/src/servers.mjs` }]] : []),
   ])),
+  // the memory store with an API of OAUTH_APIS configured: the demo's `orders` API (examples/kit), started by the bench
+  'express-apis': CODEGRANT,
   'express-openid-connect': { callback: '/callback', login: { path: '/login', pick: (n) => n === 'appSession' || n.startsWith('appSession.') }, perProcess: true },
   passport: { callback: '/callback', login: { path: '/login', pick: (n) => n === 'connect.sid' } },
   'fastify-oauth2': { callback: '/callback' },
@@ -142,11 +156,24 @@ const ALL_CASES = [
       { id: `${fw}.guard-memory`, group, label: `(e) codegrant ${guardName}, memory store, valid session cookie, /me`, server: `${fw}-memory`, path: '/me', expect: 200, user: true, session: 'once', baselines: vsMe },
       { id: `${fw}.guard-redis`, group, label: `(f) codegrant ${guardName}, Redis store, session cache on (no round trip once read), valid session cookie, /me`, server: `${fw}-redis`, path: '/me', expect: 200, user: true, session: 'once', baselines: vsMe },
       { id: `${fw}.guard-redis-uncached`, group, label: `(f′) codegrant ${guardName}, Redis store, session cache off (OAUTH_REDIS_CACHE=false: one GET per request), valid session cookie, /me`, server: `${fw}-redis-uncached`, path: '/me', expect: 200, user: true, session: 'once', baselines: vsMe },
+      ...(settings.before
+        ? [
+            { id: `${fw}.public-before`, group, label: `(b) at ${beforeCommit} (BENCH_BEFORE): codegrant mounted, anonymous, /public`, server: `${fw}-before`, path: '/public', expect: 200, baselines: vsPublic },
+            { id: `${fw}.guard-before`, group, label: `(c) at ${beforeCommit} (BENCH_BEFORE): codegrant ${guardName}, valid session cookie, /me`, server: `${fw}-before`, path: '/me', expect: 200, user: true, session: 'once', baselines: vsMe },
+          ]
+        : []),
       ...(fw === 'express'
         ? [{ id: 'express.guard-stale', group, label: '(c′) codegrant requireAuth(), session cookie last renewed > 72 min ago (renewed on every request)', server: 'express-codegrant', path: '/me', expect: 200, user: true, session: 'stale', baselines: vsMe, extra: true }]
         : []),
     ]
   }),
+  // Calling APIs (issue 20): configuring APIs costs the guarded request nothing (compared with the
+  // memory store's /me, the same store), and what `req.oauth.fetch('orders', '/')` adds over a plain
+  // fetch of the same API with a token the app holds (the API is the demo's, checking a JWT access
+  // token with oauth4webapi, in the bench's own process: its CPU is not the server's)
+  { id: 'apis.me', group: 'Calling APIs (issue 20)', label: 'codegrant requireAuth(), memory store, OAUTH_APIS=orders configured, valid session, /me', server: 'express-apis', path: '/me', expect: 200, user: true, session: 'once', baselines: { bare: 'express.bare-me', floor: 'express.floor-me' } },
+  { id: 'apis.call-plain', group: 'Calling APIs (issue 20)', label: 'GET /call/plain: the app\'s own fetch of the orders API with a token it holds', server: 'express-apis', path: '/call/plain', expect: 200, user: true, session: 'once' },
+  { id: 'apis.call-oauth', group: 'Calling APIs (issue 20)', label: "GET /call/oauth: req.oauth.fetch('orders', '/'), the wallet's token for the API", server: 'express-apis', path: '/call/oauth', expect: 200, user: true, session: 'once', baselines: { floor: 'apis.call-plain' } },
   { id: 'eoidc.public', group: 'Peers', label: 'express-openid-connect auth({ authRequired: false }), anonymous, /public', server: 'express-openid-connect', path: '/public', expect: 200, baselines: { bare: 'express.bare', floor: 'express.floor' } },
   { id: 'eoidc.guard-valid', group: 'Peers', label: 'express-openid-connect requiresAuth(), valid appSession cookie, /me', server: 'express-openid-connect', path: '/me', expect: 200, user: true, session: 'once', baselines: { bare: 'express.bare-me', floor: 'express.floor-me' } },
   { id: 'eoidc.guard-none', group: 'Peers', label: 'express-openid-connect requiresAuth(), no cookie (401, errorOnRequiredAuth)', server: 'express-openid-connect', path: '/me', expect: 401, baselines: { bare: 'express.bare', floor: 'express.floor' }, extra: true },
@@ -156,11 +183,17 @@ const ALL_CASES = [
   { id: 'fastify-oauth2.public', group: 'Peers', label: '@fastify/oauth2 registered, anonymous, /public', server: 'fastify-oauth2', path: '/public', expect: 200, baselines: { bare: 'fastify.bare', floor: 'fastify.floor' }, extra: true },
 ]
 /** Head-to-head ratios (req/s of `case` ÷ req/s of `versus`, pass by pass), shown with the targets. */
-const VERSUS = [{ case: 'express.guard-valid', versus: 'eoidc.guard-valid' }, { case: 'express.public', versus: 'eoidc.public' }]
+const VERSUS = [
+  { case: 'express.guard-valid', versus: 'eoidc.guard-valid' },
+  { case: 'express.public', versus: 'eoidc.public' },
+  { case: 'apis.me', versus: 'express.guard-memory' },
+  { case: 'apis.call-oauth', versus: 'apis.call-plain' },
+  ...(settings.before ? ['express', 'koa', 'fastify'].flatMap((fw) => [{ case: `${fw}.guard-valid`, versus: `${fw}.guard-before` }, { case: `${fw}.public`, versus: `${fw}.public-before` }]) : []),
+]
 const selected = ALL_CASES.filter((c) => (settings.only ? settings.only.test(c.id) : !c.extra))
 // a filtered run (BENCH_ONLY) still measures the baselines its cases are compared with
 // measured in this order: each peer right after its framework's cases, so near its baseline in time
-const ORDER = ['express.', 'eoidc.', 'passport.', 'koa.', 'fastify.', 'fastify-oauth2.']
+const ORDER = ['express.', 'eoidc.', 'passport.', 'apis.', 'koa.', 'fastify.', 'fastify-oauth2.']
 const needed = new Set(selected.map((c) => c.id))
 for (const v of VERSUS) if (needed.has(v.case)) needed.add(v.versus)
 for (let size = 0; size !== needed.size; ) {
@@ -214,7 +247,7 @@ function spawnPinned(script, args, extraEnv) {
 
 function startServer(kind, spec) {
   const app = SERVERS[kind]?.app ?? kind
-  const child = spawnPinned(SERVER_SCRIPT, [app], { BENCH_SERVER: JSON.stringify(spec) })
+  const child = spawnPinned(SERVERS[kind]?.script ?? SERVER_SCRIPT, [app], { BENCH_SERVER: JSON.stringify(spec) })
   child.stdout.on('data', (chunk) => process.stderr.write(`[${kind}] ${chunk}`))
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`${kind} did not start within 30 s`)), 30_000)
@@ -334,6 +367,10 @@ async function main() {
   }
   const provider = await startDevProvider({ quiet: true, clients })
   for (const spec of [...Object.values(specs), ...scaleSpecs]) spec.issuer = provider.issuer
+  // the demo's APIs (examples/kit), registered with the provider; the bench calls `orders` (a token by
+  // a refresh-token grant with its resource, RFC 8707)
+  const demoApis = specs['express-apis'] ? await startDemoApis(provider) : undefined
+  if (demoApis) specs['express-apis'].apis = { orders: demoApis.apis.orders }
 
   const children = {}
   try {
@@ -540,6 +577,7 @@ async function main() {
       const rounds = [...new Set(c.runs.map((r) => r.round))]
       const byProcess = (values) => rounds.map((round) => median(values.filter((_, i) => c.runs[i].round === round)))
       return {
+        case: c.id,
         versus: other.id,
         ratio: median(ratios), min: Math.min(...ratios), max: Math.max(...ratios), byProcess: byProcess(ratios),
         addedUs: median(added),
@@ -565,6 +603,7 @@ async function main() {
     log(`written: ${names.map((name) => `bench/results/${name}.md and .json`).join(', ')}`)
   } finally {
     await Promise.all(Object.values(children).map(stopServer))
+    await demoApis?.close()
     await provider.close()
     await redis?.stop()
   }
@@ -639,7 +678,7 @@ function renderTargets(byId, versus, paced) {
     const floors = [at('floor'), at('floor-me')].filter((c) => c?.vs.bare)
     if (floors.length) rows.push(row(group, `floor vs bare: ${floors.map((c) => c.path).join(', ')}`, '(reported)', floors.map((c) => c.vs.bare), '—'))
   }
-  for (const v of versus) {
+  for (const v of versus.filter((x) => x.versus.startsWith('eoidc.'))) {
     const goal = v.versus === 'eoidc.guard-valid' ? 3.5 : undefined
     rows.push(row('Express 5', `${v.versus === 'eoidc.guard-valid' ? 'guarded' : 'anonymous'}: codegrant ÷ express-openid-connect`, goal ? '≥ 3.5×' : '(reported)', [v], goal ? met(v, goal) : '—'))
   }
@@ -699,7 +738,7 @@ function render(machine, micro, versus, paced = [], scale = undefined, names = [
   lines.push(...renderPaced(paced))
   if (versus.length) {
     lines.push('', '### Head to head', '', '| case | ÷ | ratio [range] | by CPU/req | p99 ratio |', '| --- | --- | ---: | ---: | ---: |')
-    for (const v of versus) lines.push(`| ${byId[VERSUS.find((x) => x.versus === v.versus).case].label} (Express) | ${byId[v.versus].label} | ${range(v)} | ${fmt.ratio(v.cpuRatio)} | ${v.p99Ratio.toFixed(2)} |`)
+    for (const v of versus) lines.push(`| ${byId[v.case].label} (${byId[v.case].group}) | ${byId[v.versus].label} | ${range(v)} | ${fmt.ratio(v.cpuRatio)} | ${v.p99Ratio.toFixed(2)} |`)
   }
   const shown = ALL_CASES.filter((c) => CASES.includes(c)) // display order, not measurement order
   for (const group of [...new Set(shown.map((c) => c.group))]) {

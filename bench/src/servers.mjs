@@ -11,7 +11,8 @@ const settings = JSON.parse(process.env.BENCH_SERVER ?? '{}')
 const kind = process.argv[2]
 const base = `http://127.0.0.1:${settings.port}`
 
-const codegrantOptions = (sessionStore = 'cookie') => ({
+const codegrantOptions = (sessionStore = 'cookie', extra = {}) => ({
+  ...extra,
   sessionStore,
   // the Redis store: a redis-server the bench started on loopback (OAUTH_REDIS_URL would do the same)
   ...(sessionStore === 'redis' ? { redisUrl: settings.redisUrl, ...(settings.redisPrefix ? { redisPrefix: settings.redisPrefix } : {}), ...(settings.redisCache === false ? { redisCache: false } : {}) } : {}),
@@ -39,7 +40,7 @@ const readCookie = (headers) => { if (headers.cookie !== undefined) cookieReads+
  * middleware, the guard per route, a JSON error handler last. `layers`: 'codegrant' (with
  * `store`), 'floor' (no-ops) or 'bare' (no middleware, no guard, no error handler).
  */
-async function expressApp(layers, store) {
+async function expressApp(layers, store, extra) {
   const { default: express } = await import('express')
   const app = express().disable('x-powered-by')
   if (layers === 'bare') {
@@ -50,7 +51,7 @@ async function expressApp(layers, store) {
   let requireAuth
   if (layers === 'codegrant') {
     const codegrant = await import('@codegrant/express')
-    app.use(codegrant.oauth(codegrantOptions(store)))
+    app.use(codegrant.oauth(codegrantOptions(store, extra)))
     requireAuth = codegrant.requireAuth
   } else {
     app.use(function floorMiddleware(req, _res, next) { readCookie(req.headers); req.oauth = FLOOR_STATE; next() })
@@ -63,8 +64,30 @@ async function expressApp(layers, store) {
   app.get('/api/userinfo', requireAuth(), (_req, res) => void res.json({ ok: true }))
   app.get('/admin', requireAuth({ claims: { groups: 'admin' } }), (_req, res) => void res.json({ ok: true }))
   app.get('/public', (_req, res) => void res.json(HELLO))
+  if (extra?.apis) apiRoutes(app, requireAuth, extra.apis)
   app.use((error, _req, res, next) => (res.headersSent ? next(error) : void res.status(error.status ?? 500).json({ error: 'internal' })))
   return listenNode(createServer(app))
+}
+
+/**
+ * Calling an API of `OAUTH_APIS` (issue 20), two ways, each answering the API's JSON:
+ *   GET /call/oauth  `req.oauth.fetch('orders', '/')`: the wallet's token for the API, added by codegrant
+ *   GET /call/plain  a plain `fetch` of the same URL with a token the app already holds (taken once from
+ *                    `req.oauth.accessToken('orders')`, then reused as a constant): the floor of an API call
+ */
+function apiRoutes(app, requireAuth, apis) {
+  const url = new URL('/', apis.orders.url).href
+  let token
+  const relay = async (res, response) => void res.status(response.status).json(await response.json())
+  app.get('/call/oauth', requireAuth(), async (req, res, next) => {
+    try { await relay(res, await req.oauth.fetch('orders', '/')) } catch (error) { next(error) }
+  })
+  app.get('/call/plain', requireAuth(), async (req, res, next) => {
+    try {
+      token ??= await req.oauth.accessToken('orders')
+      await relay(res, await fetch(url, { headers: { authorization: `Bearer ${token}` } }))
+    } catch (error) { next(error) }
+  })
 }
 
 /**
@@ -162,6 +185,8 @@ const builders = {
   'express-memory': () => expressApp('codegrant', 'memory'),
   'express-redis': () => expressApp('codegrant', 'redis'),
   'express-redis-uncached': () => expressApp('codegrant', 'redis'),
+  // the memory store, with the API of settings.apis configured (the wallet keeps its token in the store)
+  'express-apis': () => expressApp('codegrant', 'memory', { apis: settings.apis }),
   'koa-bare': () => koaApp('bare'),
   'koa-floor': () => koaApp('floor'),
   'koa-codegrant': () => koaApp('codegrant', 'cookie'),
