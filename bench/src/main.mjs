@@ -195,7 +195,8 @@ const selected = ALL_CASES.filter((c) => (settings.only ? settings.only.test(c.i
 // measured in this order: each peer right after its framework's cases, so near its baseline in time
 const ORDER = ['express.', 'eoidc.', 'passport.', 'apis.', 'koa.', 'fastify.', 'fastify-oauth2.']
 const needed = new Set(selected.map((c) => c.id))
-for (const v of VERSUS) if (needed.has(v.case)) needed.add(v.versus)
+// a head-to-head pair is measured whole when either side is selected
+for (const v of VERSUS) if (needed.has(v.case) || needed.has(v.versus)) needed.add(v.case).add(v.versus)
 for (let size = 0; size !== needed.size; ) {
   size = needed.size
   for (const c of ALL_CASES) if (needed.has(c.id)) for (const id of Object.values(c.baselines ?? {})) needed.add(id)
