@@ -1,10 +1,11 @@
 /**
- * The fixture the suites against the hostile provider share (hostile, security, security-cases,
- * peers), registered inside a `describe.each(FRAMEWORKS)` block: once per framework, an app stage
- * on loopback and a hostile provider that registers its callback (closed after the block); before
- * each test the provider reset, fresh logs and a fresh cookie jar, and (unless `mount: false`) the
- * suite's app mounted with the default options; after each test the real clock back, and no log
- * line holding a code, token or secret the provider issued, or the cookie secret.
+ * The fixture the suites against the hostile provider share (hostile, the threat suites under
+ * threats/, userinfo-and-login-hook), registered inside a `describe.each(FRAMEWORKS)` block:
+ * once per framework, an app stage on loopback and a hostile provider that registers its callback
+ * (closed after the block); before each test the provider reset, fresh logs and a fresh cookie jar,
+ * and (unless `mount: false`) the suite's app mounted with the default options; after each test
+ * the real clock back, and no log line holding a code, token or secret the provider issued, or
+ * the cookie secret.
  */
 import type { OAuthOptions } from '@codegrant/core'
 import { afterAll, afterEach, beforeAll, beforeEach, expect, vi } from 'vitest'

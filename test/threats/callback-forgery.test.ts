@@ -1,43 +1,81 @@
 /**
- * SECURITY-PLAN cases that no other file covered, once per framework, against the hostile
- * provider (support/hostile-provider.ts) so that each login costs a few milliseconds. Each test
- * names its case number; SECURITY.md maps every case to the test that covers it.
+ * Forged, replayed and injected callbacks (login CSRF, code injection, transaction swaps, tokens
+ * smuggled into the authorization response): none signs anyone in or reaches the token endpoint
+ * twice (SECURITY-PLAN #3, #9, #10, #12, #15, #19, #20, #24, #42; the review's findings 5 and 7).
  */
-import { readFileSync } from 'node:fs'
-import { createServer } from 'node:https'
-import type { AddressInfo } from 'node:net'
+import { memoryStore } from '@codegrant/core'
 import { beforeEach, describe, expect, it, vi } from 'vitest'
-import { API, createAgent, HTML, type Agent, type Hop } from './support/agent.js'
-import { FRAMEWORKS, type Framework, type Stage } from './support/apps.js'
-import type { HostileProvider } from './support/hostile-provider.js'
-import { useHostileStage } from './support/hostile-stage.js'
-import { CLIENT_ID, CLIENT_SECRET, SECRET_A } from './support/provider.js'
-
-const SESSION = 'codegrant.session'
-const isSessionCookie = (line: string) => line.startsWith(`${SESSION}=`) || line.startsWith(`${SESSION}.`)
-const setsSession = (lines: string[]) => lines.some((line) => isSessionCookie(line) && !/Max-Age=0/i.test(line))
-const cookiePair = (line: string) => line.split(';')[0]!.split('=') as [string, string]
+import { API, createAgent, HTML, type Agent } from '../support/agent.js'
+import { buildHandler, FRAMEWORKS, type Framework, type Stage } from '../support/apps.js'
+import { cookiePair, useCaseStage } from '../support/case-stage.js'
+import type { HostileProvider } from '../support/hostile-provider.js'
+import { appOptions, type captureLogs } from '../support/provider.js'
+import { faultyStore, setsSession, TIMEOUT, useReviewStage } from '../support/review-stage.js'
 
 describe.each(FRAMEWORKS)('%s', (framework: Framework) => {
-  const fixture = useHostileStage(framework, { httpTimeout: 1000 })
-  const { mount, get } = fixture
+  const review = useReviewStage(framework)
+  const { get, mount, toCallback, signedIn } = review
+  let stage: Stage
+  let hostile: HostileProvider
+  let logs: ReturnType<typeof captureLogs>
+  let agent: Agent
+  beforeEach(() => void ({ stage, hostile, logs, agent } = review.state))
+
+  describe('finding 5: one code exchange per state in flight', () => {
+    it('the same callback delivered three times at once: one token request, one session', async () => {
+      const faulty = faultyStore()
+      await mount({ sessionStore: faulty.store })
+      const url = await toCallback()
+      const before = hostile.count('token', 'authorization_code')
+      const responses = await Promise.all([1, 2, 3].map(() => agent.request(url, { headers: HTML })))
+      expect(hostile.count('token', 'authorization_code')).toBe(before + 1)
+      expect(new Set(faulty.written).size).toBe(1)
+      for (const response of responses) expect([response.status, response.headers.get('location')]).toEqual([302, '/'])
+      expect((await get('/me')).status).toBe(200)
+    })
+
+    it('the same callback delivered at once to two instances sharing a store: one token request', async () => {
+      // two codegrant instances (as on two servers) behind one round-robin entry, one shared store
+      const shared = memoryStore()
+      const options = appOptions(hostile, stage.url, logs, { httpTimeout: TIMEOUT, sessionStore: shared })
+      const instances = [await buildHandler(framework, options, hostile.userinfoUrl), await buildHandler(framework, options, hostile.userinfoUrl)]
+      let next = 0
+      stage.mount((req, res) => instances[next++ % 2]!(req, res))
+      const url = await toCallback()
+      const before = hostile.count('token', 'authorization_code')
+      const responses = await Promise.all([1, 2].map(() => agent.request(url, { headers: API })))
+      expect(hostile.count('token', 'authorization_code')).toBe(before + 1)
+      const outcomes = responses.map((response) => (response.status === 302 ? 'signed in' : JSON.parse(response.body).code)).sort()
+      expect(outcomes).toEqual(['codegrant/invalid_callback', 'signed in'])
+      expect((await get('/me')).status).toBe(200)
+      expect((await get('/me')).status).toBe(200) // on both instances
+    })
+  })
+
+  describe('finding 7: cookie names the cookie library cannot serialise are ignored', () => {
+    it('a callback whose state names such a cookie: 400, not 500', async () => {
+      agent.setCookie(stage.url, 'codegrant.tx.a b', 'x')
+      const response = await get('/auth/callback?state=a%20b&code=x', API)
+      expect([response.status, JSON.parse(response.body).code]).toEqual([400, 'codegrant/transaction_invalid'])
+      expect((await get('/', HTML)).status).toBe(200)
+    })
+
+    it('a login with planted transaction cookies of invalid names: 302', async () => {
+      for (let i = 0; i < 6; i++) agent.setCookie(stage.url, `codegrant.tx.bad name ${i}`, 'x')
+      const response = await get('/auth/login', HTML)
+      expect(response.status).toBe(302)
+      await signedIn()
+    })
+  })
+})
+
+describe.each(FRAMEWORKS)('%s', (framework: Framework) => {
+  const cases = useCaseStage(framework)
+  const { get, toCallback, expectRejected, signedOut } = cases
   let stage: Stage
   let hostile: HostileProvider
   let agent: Agent
-  beforeEach(() => void ({ stage, hostile, agent } = fixture))
-  /** Starts a login in `jar` and returns the callback URL the provider sends back (not delivered). */
-  const toCallback = async (jar: Agent = agent): Promise<URL> => {
-    const started = await jar.follow(`${stage.url}/auth/login`, { headers: HTML }, (url) => url.startsWith(`${stage.url}/auth/callback`))
-    if (!started.stoppedAt) throw new Error(`the login did not reach the callback: ${started.last.status}`)
-    return new URL(started.stoppedAt)
-  }
-  const expectRejected = (response: Hop, status: number, code: string) => {
-    expect({ status: response.status, code: JSON.parse(response.body).code }).toEqual({ status, code })
-    expect(setsSession(response.setCookies)).toBe(false)
-    for (const secret of [...hostile.secrets(), SECRET_A]) expect(response.body).not.toContain(secret)
-  }
-  const signedOut = async () => expect((await get('/me')).status).toBe(401)
-
+  beforeEach(() => void ({ stage, hostile, agent } = cases.fixture))
 
   it('#3 the transaction cookie is HttpOnly, SameSite=Lax, lives 10 minutes, and its value is sealed', async () => {
     const started = await get('/auth/login', HTML)
@@ -142,68 +180,5 @@ describe.each(FRAMEWORKS)('%s', (framework: Framework) => {
     const response = await agent.request((await toCallback()).href, { headers: API })
     expect([response.status, setsSession(response.setCookies)]).toEqual([302, true])
     expect((await get('/me')).status).toBe(200)
-  })
-
-  it('#49 oauth.fetch sends the token in the header and, on a 401, refreshes once and retries', async () => {
-    await agent.request((await toCallback()).href, { headers: API })
-    expect((await get('/api/userinfo')).status).toBe(200)
-    // the provider revokes the access token behind our back: the resource answers 401
-    const accessToken = hostile.secrets().filter((secret) => secret.startsWith('at-')).at(-1)!
-    const revoked = await fetch(`${hostile.issuer}/revoke`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      body: new URLSearchParams({ token: accessToken, client_id: CLIENT_ID, client_secret: CLIENT_SECRET }),
-    })
-    expect(revoked.status).toBe(200)
-    const before = hostile.count('token', 'refresh_token')
-    const retried = await get('/api/userinfo')
-    expect([retried.status, JSON.parse(retried.body).sub]).toEqual([200, hostile.sub])
-    expect(hostile.count('token', 'refresh_token')).toBe(before + 1)
-    expect(setsSession(retried.setCookies)).toBe(true)
-  })
-
-  it('#68 a refresh answer without refresh_token, id_token and expires_in keeps the user signed in', async () => {
-    hostile.set({ tokenResponse: { expires_in: 2 } })
-    await agent.request((await toCallback()).href, { headers: API })
-    vi.useFakeTimers({ toFake: ['Date'] })
-    vi.setSystemTime(Date.now() + 10_000)
-    hostile.set({ tokenResponse: { refresh_token: undefined, id_token: undefined, expires_in: undefined } })
-    const before = hostile.count('token', 'refresh_token')
-    expect((await get('/api/token')).status).toBe(200)
-    expect(hostile.count('token', 'refresh_token')).toBe(before + 1)
-    const me = await get('/me')
-    expect([me.status, JSON.parse(me.body).user.sub]).toEqual([200, hostile.sub])
-    // the lifetime is now unknown: no refresh on every request
-    expect((await get('/api/token')).status).toBe(200)
-    expect(hostile.count('token', 'refresh_token')).toBe(before + 1)
-  })
-
-  it('#90 a callback that lands on another instance (same secret) completes', async () => {
-    const url = await toCallback()
-    await mount() // another instance: nothing shared but the configuration
-    const response = await agent.request(url.href, { headers: API })
-    expect([response.status, setsSession(response.setCookies)]).toEqual([302, true])
-    expect((await get('/me')).status).toBe(200)
-  })
-
-  it('#31 a provider whose TLS certificate is not trusted: 503, no request reaches it', async () => {
-    const fixture = new URL('./fixtures/untrusted-tls/', import.meta.url)
-    let served = 0
-    const tls = createServer({ key: readFileSync(new URL('key.pem', fixture)), cert: readFileSync(new URL('cert.pem', fixture)) }, (_req, res) => {
-      served++
-      res.writeHead(200, { 'content-type': 'application/json' }).end('{}')
-    })
-    tls.on('tlsClientError', () => {})
-    await new Promise<void>((resolve) => tls.listen(0, '127.0.0.1', resolve))
-    try {
-      await mount({ issuer: `https://127.0.0.1:${(tls.address() as AddressInfo).port}` })
-      const response = await get('/auth/login')
-      expect([response.status, JSON.parse(response.body).code]).toEqual([503, 'codegrant/provider_unavailable'])
-      expect(response.headers.get('location')).toBeNull()
-      expect(served).toBe(0)
-    } finally {
-      tls.closeAllConnections()
-      await new Promise((resolve) => tls.close(resolve))
-    }
   })
 })
