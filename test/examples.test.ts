@@ -254,7 +254,7 @@ describe.each(['express', 'koa', 'fastify'])('the inspector of examples/%s with 
   it('lists the user\'s sessions and signs out the others, same-origin only', async () => {
     const example = await startExample(name, { OAUTH_SESSION_STORE: 'memory' })
     try {
-      const [laptop, phone] = [createAgent({ 'user-agent': 'Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0' }), createAgent()]
+      const [laptop, phone] = [createAgent({ headers: { 'user-agent': 'Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0' } }), createAgent()]
       for (const agent of [laptop, phone]) await login(agent, example.url, 'alice')
       expect((await laptop.request(`${example.url}/`, { headers: HTML })).body).toContain('data-call="POST /demo/sessions/end-others"')
       const listed = JSON.parse((await laptop.request(`${example.url}/demo/sessions`, { headers: API })).body) as { current: boolean; device?: string }[]

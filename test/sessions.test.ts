@@ -85,7 +85,7 @@ describe.each(['memory', 'redis'] as const)('a user\'s sessions (%s store)', (ki
 
   /** A browser (its own User-Agent) of `user`'s, signed in. */
   const browser = async (userAgent: string, user = alice): Promise<Agent> => {
-    const agent = createAgent({ 'user-agent': userAgent })
+    const agent = createAgent({ headers: { 'user-agent': userAgent } })
     await login(agent, stage.url, user)
     return agent
   }

@@ -14,6 +14,9 @@ import { request as httpsRequest } from 'node:https'
 import type { AddressInfo } from 'node:net'
 import { createCookieCodec, type Logger } from '@codegrant/core'
 import { startDevProvider, type DevProvider } from '@codegrant/dev-provider'
+import { createBrowser, signIn, type Transport } from './browser.js'
+
+export { API, createBrowser, formOf, HTML, signIn, type Browser, type BrowserOptions, type BrowserRequest, type Hop, type SignInOptions, type SignInResult, type Transport } from './browser.js'
 
 export interface TestProviderOptions {
   /**
@@ -158,8 +161,14 @@ export async function startTestProvider(options: TestProviderOptions = {}): Prom
       }
       const transport = await connect(app, base)
       try {
-        const query = loginOptions.returnTo === undefined ? '' : `?returnTo=${encodeURIComponent(loginOptions.returnTo)}`
-        const cookies = await signIn(transport, devProvider.issuer, base, `${basePath}${loginPath}${query}`, sub)
+        const browser = createBrowser({ transport: toApp(transport, base) })
+        const result = await signIn(browser, `${base.origin}${basePath}`, sub, { loginPath, callbackPath, issuer: devProvider.issuer, ...(loginOptions.returnTo === undefined ? {} : { returnTo: loginOptions.returnTo }) })
+        const done = result.callback
+        const cookies = new Map([...browser.cookies(base.href)].filter(([name]) => isSessionCookie(name)))
+        if (!done || done.status !== 302 || cookies.size === 0) {
+          const answer = done ?? result.last
+          throw new Error(`@codegrant/testing: ${done ? `the app's callback answered ${done.status} without a session` : `the login ended at ${answer.status} ${answer.url}, not at the app's callback`}: ${answer.body.slice(0, 300)}`)
+        }
         return session(sub, cookies, codec)
       } finally {
         await transport.close()
@@ -191,13 +200,13 @@ interface Reply {
   body: string
 }
 
-interface Transport {
+interface AppTransport {
   send(method: InjectRequest['method'], path: string, headers: Record<string, string>): Promise<Reply>
   close(): Promise<void>
 }
 
 /** How to reach the app: with `Host` set to the base URL's, whatever it really listens on. */
-async function connect(app: AppTarget, base: URL): Promise<Transport> {
+async function connect(app: AppTarget, base: URL): Promise<AppTransport> {
   if (typeof app === 'string' || app instanceof URL) return overHttp(new URL(String(app)), base, async () => {})
   if (typeof app === 'object' && 'inject' in app && typeof app.inject === 'function') {
     return {
@@ -225,7 +234,7 @@ async function connect(app: AppTarget, base: URL): Promise<Transport> {
   return overHttp(new URL(`http://127.0.0.1:${port}`), base, () => new Promise((resolve) => { server.closeAllConnections(); server.close(() => resolve()) }))
 }
 
-function overHttp(target: URL, base: URL, close: () => Promise<void>): Transport {
+function overHttp(target: URL, base: URL, close: () => Promise<void>): AppTransport {
   return {
     send: (method, path, headers) =>
       new Promise((resolve, reject) => {
@@ -243,68 +252,19 @@ function overHttp(target: URL, base: URL, close: () => Promise<void>): Transport
   }
 }
 
-/**
- * The whole login: the app's login route, the provider's login form (as `sub`), the app's
- * callback. Resolves with the cookies the app set (name → value).
- */
-async function signIn(app: Transport, issuer: string, base: URL, loginPath: string, sub: string): Promise<Map<string, string>> {
-  const appCookies = new Map<string, string>()
-  const keep = (lines: string[]) => {
-    for (const line of lines) {
-      const [pair = ''] = line.split(';', 1)
-      const eq = pair.indexOf('=')
-      const name = pair.slice(0, eq).trim()
-      if (/;\s*max-age=0/i.test(line) || pair.slice(eq + 1) === '') appCookies.delete(name)
-      else appCookies.set(name, pair.slice(eq + 1))
-    }
+/** The browser's way to the app: its own URLs to the app wherever (and however) it runs, the rest over `fetch`. */
+function toApp(transport: AppTransport, base: URL): Transport {
+  return async (url, init) => {
+    const target = new URL(url)
+    if (target.origin !== base.origin) return fetch(url, init)
+    const headers: Record<string, string> = {}
+    new Headers(init.headers).forEach((value, name) => void (headers[name] = value))
+    const reply = await transport.send(init.method === 'POST' ? 'POST' : 'GET', `${target.pathname}${target.search}`, headers)
+    const answer = new Headers()
+    if (reply.location !== undefined) answer.set('location', reply.location)
+    for (const line of reply.setCookies) answer.append('set-cookie', line)
+    return new Response(reply.body, { status: reply.status, headers: answer })
   }
-  const header = () => [...appCookies].map(([name, value]) => `${name}=${value}`).join('; ')
-
-  const started = await app.send('GET', loginPath, { accept: 'text/html' })
-  keep(started.setCookies)
-  if (started.status !== 302 || !started.location?.startsWith(issuer)) {
-    throw new Error(`@codegrant/testing: GET ${loginPath} answered ${started.status}${started.location ? ` to ${started.location}` : ''}, not a redirect to the test provider ${issuer}. Is the app configured with the test provider's options (idp.options or idp.env)? ${started.body.slice(0, 300)}`)
-  }
-
-  const providerCookies = new Map<string, string>()
-  const visit = async (url: string, init: RequestInit = {}) => {
-    const headers = new Headers(init.headers)
-    if (providerCookies.size) headers.set('cookie', [...providerCookies].map(([name, value]) => `${name}=${value}`).join('; '))
-    const response = await fetch(url, { ...init, headers, redirect: 'manual' })
-    for (const line of response.headers.getSetCookie()) {
-      const [pair = ''] = line.split(';', 1)
-      const eq = pair.indexOf('=')
-      providerCookies.set(pair.slice(0, eq).trim(), pair.slice(eq + 1))
-    }
-    return response
-  }
-  let url = started.location
-  for (let hops = 0; hops < 10; hops++) {
-    const response = await visit(url)
-    const location = response.headers.get('location')
-    if (response.status >= 300 && response.status < 400 && location) {
-      url = new URL(location, url).href
-    } else if (response.status === 200 && url.includes('/interaction/')) {
-      await response.body?.cancel()
-      const posted = await visit(url, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ username: sub, password: 'test' }).toString() })
-      const next = posted.headers.get('location')
-      if (!next) throw new Error(`@codegrant/testing: the test provider refused to sign in "${sub}" (${posted.status}): ${(await posted.text()).slice(0, 300)}`)
-      url = new URL(next, url).href
-    } else {
-      throw new Error(`@codegrant/testing: the test provider answered ${response.status} at ${url}: ${(await response.text()).slice(0, 300)}`)
-    }
-    if (url.startsWith(base.origin)) {
-      const callback = new URL(url)
-      const done = await app.send('GET', `${callback.pathname}${callback.search}`, { accept: 'text/html', cookie: header() })
-      keep(done.setCookies)
-      if (done.status !== 302 || ![...appCookies.keys()].some(isSessionCookie)) {
-        throw new Error(`@codegrant/testing: the app's callback answered ${done.status} without a session: ${done.body.slice(0, 300)}`)
-      }
-      for (const name of [...appCookies.keys()]) if (!isSessionCookie(name)) appCookies.delete(name)
-      return appCookies
-    }
-  }
-  throw new Error('@codegrant/testing: too many redirects at the test provider')
 }
 
 const SESSION = /(^|-)codegrant\.session(\.\d+)?$/
