@@ -160,6 +160,7 @@ const ALL_CASES = [
         ? [
             { id: `${fw}.public-before`, group, label: `(b) at ${beforeCommit} (BENCH_BEFORE): codegrant mounted, anonymous, /public`, server: `${fw}-before`, path: '/public', expect: 200, baselines: vsPublic },
             { id: `${fw}.guard-before`, group, label: `(c) at ${beforeCommit} (BENCH_BEFORE): codegrant ${guardName}, valid session cookie, /me`, server: `${fw}-before`, path: '/me', expect: 200, user: true, session: 'once', baselines: vsMe },
+            { id: `${fw}.guard-many-before`, group, label: `(c″) at ${beforeCommit} (BENCH_BEFORE): codegrant ${guardName}, ${MANY_USERS} users' session cookies in turn on each connection, /me`, server: `${fw}-before`, path: '/me', expect: 200, user: true, session: 'many', baselines: vsMe },
           ]
         : []),
       ...(fw === 'express'
@@ -188,7 +189,7 @@ const VERSUS = [
   { case: 'express.public', versus: 'eoidc.public' },
   { case: 'apis.me', versus: 'express.guard-memory' },
   { case: 'apis.call-oauth', versus: 'apis.call-plain' },
-  ...(settings.before ? ['express', 'koa', 'fastify'].flatMap((fw) => [{ case: `${fw}.guard-valid`, versus: `${fw}.guard-before` }, { case: `${fw}.public`, versus: `${fw}.public-before` }]) : []),
+  ...(settings.before ? ['express', 'koa', 'fastify'].flatMap((fw) => [{ case: `${fw}.guard-valid`, versus: `${fw}.guard-before` }, { case: `${fw}.guard-many`, versus: `${fw}.guard-many-before` }, { case: `${fw}.public`, versus: `${fw}.public-before` }]) : []),
 ]
 const selected = ALL_CASES.filter((c) => (settings.only ? settings.only.test(c.id) : !c.extra))
 // a filtered run (BENCH_ONLY) still measures the baselines its cases are compared with
