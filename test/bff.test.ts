@@ -12,7 +12,7 @@ import * as cgExpress from '@codegrant/express'
 import express5 from 'express5'
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest'
 
-import { API, createAgent, login, type Agent } from './support/agent.js'
+import { API, createAgent, HTML, login, type Agent, type Hop } from './support/agent.js'
 import { buildHandler, FRAMEWORKS, openStage, type Framework, type Stage } from './support/apps.js'
 import { startTestApi, type TestApi } from './support/apis.js'
 import { appOptions, captureLogs, startProvider } from './support/provider.js'
@@ -123,6 +123,28 @@ const signIn = async () => expect((await login(agent, stage.url, 'alice')).last.
 const bff = (path: string, init: { method?: string; headers?: Record<string, string>; body?: string } = {}) =>
   agent.request(`${stage.url}${path}`, { ...init, headers: { ...API, ...CSRF, ...init.headers } })
 
+/** What the silent login's result page posts to the SPA, read from its JSON data block. */
+function postedBy(page: Hop): unknown {
+  const data = /<script type="application\/json" id="codegrant-result">([^<]*)<\/script>/.exec(page.body)
+  if (!data) throw new Error(`no result on ${page.status} ${page.url}: ${page.body.slice(0, 300)}`)
+  return JSON.parse(data[1]!)
+}
+
+/** The result page's own script is the one its CSP allows (by hash), and nothing else runs. */
+function expectStrictPage(page: Hop): void {
+  const csp = page.headers.get('content-security-policy') ?? ''
+  const scripts = [...page.body.matchAll(/<script>([^<]*)<\/script>/g)].map((match) => match[1]!)
+  expect(scripts).toHaveLength(1)
+  expect(csp).toContain(`script-src 'sha256-${createHash('sha256').update(scripts[0]!).digest('base64')}';`)
+  expect(csp).toContain("default-src 'none'")
+  expect(csp).toContain("frame-ancestors 'self'")
+  expect(csp).not.toContain('unsafe')
+  expect(page.headers.get('cache-control')).toBe('no-store')
+  // it posts to this origin only, never to any
+  expect(scripts[0]).toContain('postMessage(result,window.location.origin)')
+  expect(page.body).not.toMatch(/eyJ|access_token|refresh_token/)
+}
+
 /** A request sent byte for byte (fetch would resolve `..` and re-encode the path), with the agent's cookies. */
 function raw(path: string, headers: Record<string, string> = {}): Promise<{ status: number; body: string }> {
   const cookie = [...agent.cookies(stage.url)].map(([name, value]) => `${name}=${value}`).join('; ')
@@ -169,6 +191,61 @@ describe.each(FRAMEWORKS)('%s', (framework) => {
     const after = JSON.parse(later.body) as { isAuthenticated: boolean; session: { idleExpiresAt: number } }
     expect(after.isAuthenticated).toBe(true)
     expect(after.session.idleExpiresAt).toBeGreaterThanOrEqual(before.session.idleExpiresAt + 2 * 3600 - 5)
+  })
+
+  it('GET /bff/silent-login: prompt=none; no session at the provider → the page posts ok:false login_required, no session', async () => {
+    await mount(framework)
+    const round = await agent.follow(`${stage.url}/bff/silent-login`, { headers: HTML })
+    const authorize = new URL(round.hops[0]!.headers.get('location')!)
+    expect([round.hops[0]!.status, authorize.origin, authorize.searchParams.get('prompt')]).toEqual([302, new URL(dev.issuer).origin, 'none'])
+    const page = round.last
+    expect([page.status, new URL(page.url).pathname]).toEqual([200, '/auth/callback'])
+    expect(postedBy(page)).toEqual({ type: 'codegrant:silent-login', ok: false, error: 'login_required' })
+    expectStrictPage(page)
+    // no session, and the attempt's transaction cookie is gone: nothing to loop on
+    expect(page.setCookies.some((line) => line.startsWith('codegrant.session='))).toBe(false)
+    expect([...agent.cookies(stage.url).keys()].filter((name) => name.startsWith('codegrant.'))).toEqual([])
+    expect(JSON.parse((await agent.request(`${stage.url}/bff/session`, { headers: API })).body).isAuthenticated).toBe(false)
+  })
+
+  it('GET /bff/silent-login with a session at the provider: the page posts ok:true and the session starts, without a form', async () => {
+    await mount(framework)
+    await signIn()
+    // signed out here, still signed in at the provider
+    agent.deleteCookie(stage.url, 'codegrant.session')
+    expect(JSON.parse((await agent.request(`${stage.url}/bff/session`, { headers: API })).body).isAuthenticated).toBe(false)
+    const round = await agent.follow(`${stage.url}/bff/silent-login`, { headers: { ...HTML, 'sec-fetch-site': 'same-origin' } })
+    expect(round.hops.some((hop) => hop.url.includes('/interaction/'))).toBe(false)
+    expect(postedBy(round.last)).toEqual({ type: 'codegrant:silent-login', ok: true })
+    expectStrictPage(round.last)
+    const session = JSON.parse((await agent.request(`${stage.url}/bff/session`, { headers: API })).body) as { isAuthenticated: boolean; user: { sub: string } }
+    expect([session.isAuthenticated, session.user.sub]).toEqual([true, 'alice'])
+  })
+
+  it('GET /bff/silent-login: a callback that fails is told to the SPA on the page (ok:false with the code), no session', async () => {
+    await mount(framework)
+    await signIn()
+    agent.deleteCookie(stage.url, 'codegrant.session')
+    const toCallback = await agent.follow(`${stage.url}/bff/silent-login`, { headers: HTML }, (next) => next.startsWith(`${stage.url}/auth/callback`))
+    const tampered = new URL(toCallback.stoppedAt!)
+    tampered.searchParams.set('code', 'not-the-code')
+    const page = await agent.request(tampered.href, { headers: HTML })
+    expect(postedBy(page)).toEqual({ type: 'codegrant:silent-login', ok: false, error: 'codegrant/invalid_grant' })
+    expectStrictPage(page)
+    expect(page.setCookies.some((line) => line.startsWith('codegrant.session='))).toBe(false)
+  })
+
+  it('GET /bff/silent-login opened by another origin, or not a GET: refused, nothing started', async () => {
+    await mount(framework)
+    for (const site of ['cross-site', 'same-site']) {
+      const hop = await agent.request(`${stage.url}/bff/silent-login`, { headers: { ...HTML, 'sec-fetch-site': site } })
+      expect(hop.status).toBe(403)
+      expect(hop.headers.get('location')).toBeNull()
+      expect(hop.setCookies).toEqual([])
+    }
+    const posted = await agent.request(`${stage.url}/bff/silent-login`, { method: 'POST', headers: { ...CSRF }, body: '' })
+    expect(posted.status).toBe(405)
+    expect(posted.setCookies).toEqual([])
   })
 
   it('the proxy sends each API its own token and answers what the API answered', async () => {
@@ -279,6 +356,33 @@ describe.each(FRAMEWORKS)('%s', (framework) => {
     let rest = ''
     for (let chunk = await reader.read(); !chunk.done; chunk = await reader.read()) rest += new TextDecoder().decode(chunk.value)
     expect(rest).toContain('"n":5')
+  })
+
+  it('HEAD and OPTIONS are proxied as they are (Fastify routes neither itself)', async () => {
+    await mount(framework)
+    await signIn()
+    const before = echo.seen.length
+    const head = await bff('/bff/echo/things?h=1', { method: 'HEAD' })
+    expect([head.status, head.body, head.headers.get('x-upstream')]).toEqual([200, '', 'echo'])
+    const options = await bff('/bff/echo/things?o=1', { method: 'OPTIONS' })
+    expect(options.status).toBe(200)
+    expect(JSON.parse(options.body)).toMatchObject({ method: 'OPTIONS', url: '/base/things?o=1' })
+    expect(echo.seen.slice(before).map((seen) => [seen.method, seen.url])).toEqual([['HEAD', '/base/things?h=1'], ['OPTIONS', '/base/things?o=1']])
+    // a CORS preflight cannot carry the header: refused like any forgery
+    const preflight = await agent.request(`${stage.url}/bff/echo/things`, { method: 'OPTIONS', headers: { origin: 'https://evil.example', 'access-control-request-method': 'POST', 'sec-fetch-site': 'cross-site' } })
+    expect(preflight.status).toBe(403)
+    expect(preflight.headers.get('access-control-allow-origin')).toBeNull()
+    expect(echo.seen.length - before).toBe(2)
+  })
+
+  it('a WebSocket upgrade is not proxied: 501, nothing reaches the API', async () => {
+    await mount(framework)
+    await signIn()
+    const before = echo.seen.length
+    const hop = await raw('/bff/echo/socket', { connection: 'Upgrade', upgrade: 'websocket', 'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==', 'sec-websocket-version': '13' })
+    expect(hop.status).toBe(501)
+    expect(JSON.parse(hop.body)).toMatchObject({ error: 'upgrade_not_supported' })
+    expect(echo.seen.length).toBe(before)
   })
 
   it('an API that is down → 502, one that is slow → 504 within the timeout', async () => {

@@ -16,6 +16,7 @@ import { createBackchannelLogout } from './routes/backchannel-logout.js'
 import { frontchannelLogout } from './routes/frontchannel-logout.js'
 import { chooseProvider } from './routes/chooser.js'
 import { BFF_PREFIX, bffProxy, bffSession } from './routes/bff.js'
+import { bffSilentLogin } from './routes/bff-silent-login.js'
 import { createExchangeOnce } from './flow/exchange-once.js'
 import { initiatedLogin, login, thirdPartyLogin } from './routes/login.js'
 import { logoutDone, tracedLogout } from './routes/logout.js'
@@ -110,7 +111,7 @@ export function createCodegrant(options: OAuthOptions = {}, env: Readonly<Record
   for (const runtime of engine.providers.list) announce(config, runtime.settings)
   const served = servedRoutes(config)
   const routes = new Map(served.map(({ path, route }) => [path, route]))
-  // with OAUTH_BFF, every path under /bff/ is the proxy's but /bff/session (matched exactly)
+  // with OAUTH_BFF, every path under /bff/ is the proxy's but /bff/session and /bff/silent-login (matched exactly)
   const bffRoute = served.find(({ route }) => route.kind === 'bff')?.route
 
   // what every route's path starts with: most requests are told apart by it without a lookup
@@ -172,6 +173,7 @@ function dispatch(context: Context, route: Route): Promise<CoreResponse> {
   if (route.kind === 'logout-done') return Promise.resolve(logoutDone(context))
   if (route.kind === 'frontchannel-logout') return frontchannelLogout(context)
   if (route.kind === 'bff-session') return Promise.resolve(bffSession(context))
+  if (route.kind === 'bff-silent-login') return bffSilentLogin(context)
   if (route.kind === 'bff') return bffProxy(context, apiFetch)
   if (route.kind === 'backchannel-logout') return backchannel ? backchannel.handle(context.request) : Promise.resolve(json(404, { error: 'not_found' }))
   const initiated = route.kind === 'login' ? initiatedLogin(context.request) : undefined

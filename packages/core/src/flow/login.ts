@@ -21,6 +21,8 @@ export interface LoginExtras {
   stepUp?: StepUp | undefined
   /** A `prompt=none` attempt: the provider's "login required" answers bring the browser back signed out. */
   silent?: boolean
+  /** A single-page app's silent login: the callback answers the page that posts the result to the SPA, not a redirect. */
+  spa?: boolean
   /** Scopes asked for besides the configured ones (incremental consent: api-challenge.ts), already checked. */
   added?: string | undefined
 }
@@ -107,6 +109,7 @@ export async function startLogin(
     ...(extras.maxAge !== undefined ? { maxAge: extras.maxAge } : {}),
     ...(extras.stepUp ? { stepUp: extras.stepUp } : {}),
     ...(extras.silent ? { silent: true as const } : {}),
+    ...(extras.spa ? { spa: true as const } : {}),
     ...(extras.added ? { added: extras.added } : {}),
     ...(config.named ? { provider: settings.name } : {}),
   }

@@ -1,13 +1,13 @@
 /**
  * Silent login: an unauthenticated browser is first sent to the provider with `prompt=none`;
  * when the provider answers that it needs the user (`login_required`, …) the browser comes back
- * signed out to the page it wanted. The attempt is remembered for the browser session by a
+ * signed out to the page it wanted (a single-page app's attempt, `/bff/silent-login`, is told on
+ * the page that ends it). The attempt is remembered for the browser session by a
  * cookie without Max-Age, so it is made once, never in a loop. OpenID Connect Core §3.1.2.1.
  */
 import { serialize } from 'cookie'
 import type { OAuthConfig } from '../config/resolved.js'
 import { isCodegrantError } from '../errors.js'
-import { appPath, redirect, type CoreResponse } from '../http.js'
 import type { RequestCookies } from '../session/cookie-jar.js'
 import type { Transaction } from './transaction.js'
 import { memberOf } from '../json.js'
@@ -27,11 +27,14 @@ export function silentAttemptCookie(config: OAuthConfig): string {
   return serialize(cookieName(config), '1', { httpOnly: true, path: '/', secure: config.secure, sameSite: 'lax' })
 }
 
-/** For a silent attempt the provider could not complete without the user: back to the page, signed out. */
-export function silentFallback(config: OAuthConfig, transaction: Transaction, error: unknown, headers: Record<string, string>): CoreResponse | undefined {
+/**
+ * For a silent attempt the provider could not complete without the user: the provider's answer
+ * (`login_required`, …), else undefined (any other failure is a failure).
+ */
+export function declinedSilently(config: OAuthConfig, transaction: Transaction, error: unknown): string | undefined {
   if (!transaction.silent || !isCodegrantError(error, 'codegrant/authorization_error')) return undefined
   const code = memberOf(error.cause, 'error')
   if (typeof code !== 'string' || !NEEDS_USER.has(code)) return undefined
-  config.logger.debug(`callback: silent login answered ${code}; back to the app signed out`)
-  return redirect(appPath(config, transaction.returnTo), [], { ...headers })
+  config.logger.debug(`callback: silent login answered ${code}; ${transaction.spa ? 'the single-page app is told' : 'back to the app'}, signed out`)
+  return code
 }

@@ -20,6 +20,8 @@ export interface Transaction {
   stepUp?: StepUp
   /** A `prompt=none` attempt. */
   silent?: true
+  /** A single-page app's silent login (`/bff/silent-login`): the callback ends on the page that posts the result to the SPA. */
+  spa?: true
   /** Scopes added to this login's because an API asked for them: kept in the session (`SessionData.added`). */
   added?: string
   /** With several providers: the one this login went to; only its callback accepts the response. */

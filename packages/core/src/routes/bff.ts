@@ -88,6 +88,10 @@ export function forgery(config: OAuthConfig, request: CoreRequest): CoreResponse
 export async function bffProxy(context: Context, send: ApiSender): Promise<CoreResponse> {
   const { config } = context.engine
   const { request } = context
+  // fetch cannot upgrade a connection: a WebSocket is refused, never sent on as a plain request
+  if (header(request, 'upgrade') !== undefined) {
+    return json(501, { error: 'upgrade_not_supported', error_description: 'the BFF does not proxy WebSocket or other protocol upgrades' }, NO_STORE)
+  }
   const forged = forgery(config, request)
   if (forged) return forged
   const target = targetOf(config, request.url)

@@ -9,7 +9,8 @@ import { indexSession } from './backchannel-logout.js'
 import { CALLBACK_HEADERS, completeLogin } from '../flow/callback.js'
 import { applyLoginHook } from '../flow/on-login.js'
 import { assertSameProvider } from './provider-routes.js'
-import { silentFallback } from '../flow/silent-login.js'
+import { declinedSilently } from '../flow/silent-login.js'
+import { silentLoginPage } from './bff-silent-login.js'
 import { authTimeFailure, verifyStepUp } from '../flow/step-up.js'
 import { TRANSACTION_TTL } from '../flow/transaction.js'
 import { canIndex, deviceOf, indexUserSession } from '../session/user-index.js'
@@ -72,8 +73,12 @@ async function startSession(context: Context, runtime: ProviderRuntime): Promise
     // one exchange per state in this process: a duplicate delivery shares the first one's result
     completed = await context.engine.exchangeOnce(state, params.toString(), async () => completeLogin(config, await provider(), transaction, params, now()))
   } catch (error) {
-    const back = silentFallback(config, transaction, error, CALLBACK_HEADERS)
-    if (back) return { ...back, cookies: [transactions.remove(state)] }
+    // a silent attempt the provider declined: signed out as before, told (a SPA) or sent back to its page
+    const declined = declinedSilently(config, transaction, error)
+    if (declined !== undefined) {
+      const answer = transaction.spa ? silentLoginPage({ ok: false, error: declined }) : redirect(appPath(config, transaction.returnTo))
+      return { ...answer, headers: { ...answer.headers, ...CALLBACK_HEADERS }, cookies: [transactions.remove(state)] }
+    }
     throw authTimeFailure(transaction, error) ?? error
   }
   const { location } = completed
@@ -99,6 +104,8 @@ async function startSession(context: Context, runtime: ProviderRuntime): Promise
   config.logger.debug(`callback: session started (${backend.kind} store, ${sessionCookies.length} cookie(s), ${sessionCookies.reduce((size, line) => size + line.length, 0)} bytes); redirecting to the app`)
   context.session = session
   instruments().loginsCompleted.add(1, { [ATTR.provider]: runtime.name })
+  // a SPA's silent login ends on the page that tells it; any other login goes on to its page
+  if (transaction.spa) return { ...silentLoginPage({ ok: true }), cookies: cookiesOut }
   return redirect(location, cookiesOut, { ...CALLBACK_HEADERS })
 }
 
@@ -111,13 +118,27 @@ async function startSession(context: Context, runtime: ProviderRuntime): Promise
 export function callbackFailed(context: Context, failure: CodegrantError, response: CoreResponse): CoreResponse {
   const { diagnostics, config } = context.engine
   diagnostics.rejected(failure)
-  Object.assign(response.headers, CALLBACK_HEADERS)
+  // a SPA's silent login hears of any failure on its page (an error page would leave it waiting)
+  const answer = spaLogin(context) ? silentLoginPage({ ok: false, error: failure.code }) : response
+  Object.assign(answer.headers, CALLBACK_HEADERS)
   try {
-    if (failure !== context.unavailable) response.cookies.push(...clearTransaction(context))
+    if (failure !== context.unavailable) answer.cookies.push(...clearTransaction(context))
   } catch (cleanup) {
     config.logger.warn(`the sign-in cookie could not be cleared: ${describe(cleanup)}`)
   }
-  return response
+  return answer
+}
+
+/** True when the failed callback's transaction (still in its cookie) is a SPA's silent login. */
+function spaLogin(context: Context): boolean {
+  const state = responseParams(context.request)?.get('state')
+  if (!state) return false
+  try {
+    const transaction = context.engine.transactions.read(cookiesOf(context), state, now())
+    return typeof transaction === 'object' && transaction.spa === true
+  } catch {
+    return false
+  }
 }
 
 function clearTransaction(context: Context): string[] {

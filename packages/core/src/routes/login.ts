@@ -55,8 +55,8 @@ export async function login(context: Context, runtime: ProviderRuntime): Promise
   return browserLogin(context, runtime, query.get('returnTo'), { ...params, ...stepUpParams(requirement) }, { ...(added ? { added } : {}), stepUp: stepUpOf(requirement, sub) })
 }
 
-/** A login the browser started at the login route: checked for what would make it fail at its end. */
-async function browserLogin(context: Context, runtime: ProviderRuntime, returnTo: string | null, params: AuthorizationParams, extras: LoginExtras = {}): Promise<CoreResponse> {
+/** A login the browser started at a login route: checked for what would make it fail at its end. */
+export async function browserLogin(context: Context, runtime: ProviderRuntime, returnTo: string | null, params: AuthorizationParams, extras: LoginExtras = {}): Promise<CoreResponse> {
   const mismatch = context.engine.diagnostics.loginOrigin(context.request)
   if (mismatch) return mismatch
   // a sign-in that could not be stored at the end is not started: 503 now, not after the provider

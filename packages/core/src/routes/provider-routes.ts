@@ -7,6 +7,7 @@ import type { OAuthConfig } from '../config/resolved.js'
 import { CodegrantError } from '../errors.js'
 import type { Transaction } from '../flow/transaction.js'
 import { BFF_PREFIX, BFF_SESSION } from './bff.js'
+import { BFF_SILENT_LOGIN } from './bff-silent-login.js'
 
 /**
  * A route codegrant serves, as plain data: `login` (with several providers and no default, the
@@ -14,12 +15,12 @@ import { BFF_PREFIX, BFF_SESSION } from './bff.js'
  * name in `provider`; `logout-done` (where the provider returns after a logout that sent a
  * `state`); with `OAUTH_BACKCHANNEL_LOGOUT` `backchannel-logout` and with
  * `OAUTH_FRONTCHANNEL_LOGOUT` `frontchannel-logout` (one for every provider: `iss` says which); with
- * `OAUTH_BFF` `bff-session` (`GET /bff/session`) and `bff` (every other path under `/bff/`, served
- * with the request's body stream unread). An adapter only passes routes from `match` or `served`
+ * `OAUTH_BFF` `bff-session` (`GET /bff/session`), `bff-silent-login` (`GET /bff/silent-login`) and
+ * `bff` (every other path under `/bff/`, served with the request's body stream unread). An adapter only passes routes from `match` or `served`
  * back to `handle`.
  */
 export interface Route {
-  readonly kind: 'login' | 'callback' | 'logout' | 'logout-done' | 'backchannel-logout' | 'frontchannel-logout' | 'bff-session' | 'bff'
+  readonly kind: 'login' | 'callback' | 'logout' | 'logout-done' | 'backchannel-logout' | 'frontchannel-logout' | 'bff-session' | 'bff-silent-login' | 'bff'
   /** The provider's name, for a login or callback route of one of several providers; else undefined. */
   readonly provider?: string | undefined
 }
@@ -41,8 +42,10 @@ export function servedRoutes(config: OAuthConfig): readonly { readonly path: str
   served.push({ path: config.routes.logoutDone, route: { kind: 'logout-done' } })
   if (config.backchannelLogout) served.push({ path: config.routes.backchannelLogout, route: { kind: 'backchannel-logout' } })
   if (config.frontchannelLogout) served.push({ path: config.routes.frontchannelLogout, route: { kind: 'frontchannel-logout' } })
-  // a router matches `/bff/*` after the exact `/bff/session`
-  if (config.bff) served.push({ path: BFF_SESSION, route: { kind: 'bff-session' } }, { path: `${BFF_PREFIX}*`, route: { kind: 'bff' } })
+  // a router matches `/bff/*` after the exact `/bff/session` and `/bff/silent-login`
+  if (config.bff) {
+    served.push({ path: BFF_SESSION, route: { kind: 'bff-session' } }, { path: BFF_SILENT_LOGIN, route: { kind: 'bff-silent-login' } }, { path: `${BFF_PREFIX}*`, route: { kind: 'bff' } })
+  }
   for (const { route } of served) Object.freeze(route)
   return Object.freeze(served.map((entry) => Object.freeze(entry)))
 }
