@@ -113,6 +113,9 @@ describe.each(['express', 'koa', 'fastify'])('examples/%s', (name) => {
       expect(orders.received.map((entry) => entry.claims?.aud)).toEqual([orders.audience])
       expect(billing.received.map((entry) => entry.claims?.aud)).toEqual(['billing-api'])
       expect((await agent.request(`${example.url}/api/call/payroll`, { headers: API })).status).toBe(404)
+      // no OAUTH_BFF here: no single-page app, and the answer says what it needs
+      const spa = await agent.request(`${example.url}/spa`)
+      expect([spa.status, JSON.parse(spa.body).message]).toEqual([404, expect.stringContaining('OAUTH_BFF=true')])
       for (const { token } of [...orders.received, ...billing.received]) expect(example.output()).not.toContain(token)
     } finally {
       await example.stop()
@@ -147,6 +150,26 @@ describe.each(['express', 'koa', 'fastify'])('examples/%s', (name) => {
       const bob = createAgent()
       await login(bob, example.url, 'bob')
       expect((await bob.request(`${example.url}/admin`, { headers: API })).status).toBe(403)
+    })
+
+    it('serves the single-page app (/spa and its modules) with the backend-for-frontend on; the orders API streams server-sent events through it', async () => {
+      const page = await fetch(`${example.url}/spa`)
+      expect(page.status).toBe(200)
+      expect(page.headers.get('content-security-policy')).toMatch(/^default-src 'none'; script-src 'nonce-[\w+/=]+'; style-src 'nonce-/)
+      expect(await page.text()).toMatch(/<script type="module" nonce="[\w+/=]+" src="\/spa\/spa\.js"><\/script>/)
+      for (const module of ['spa.js', 'bff.js', 'format.js']) {
+        const served = await fetch(`${example.url}/spa/${module}`)
+        expect([served.status, served.headers.get('content-type'), served.headers.get('x-content-type-options')]).toEqual([200, 'text/javascript; charset=utf-8', 'nosniff'])
+        expect(await served.text()).not.toContain('sourceMappingURL')
+      }
+      expect((await fetch(`${example.url}/spa/nope.js`)).status).toBe(404)
+      const alice = createAgent()
+      expect((await alice.request(`${example.url}/bff/orders/events`, { headers: { 'x-csrf': '1' } })).status).toBe(401)
+      await login(alice, example.url, 'alice')
+      const events = await alice.request(`${example.url}/bff/orders/events?count=2&interval=100`, { headers: { 'x-csrf': '1', accept: 'text/event-stream' } })
+      expect([events.status, events.headers.get('content-type')]).toEqual([200, 'text/event-stream'])
+      expect(events.body.match(/^event: tick$/gm)).toHaveLength(2)
+      expect(events.body).toContain('"sub":"alice","n":2,"of":2')
     })
 
     it('starts two small APIs and calls each with a token of its own; the page offers them, tokens by fingerprint only', async () => {

@@ -1,4 +1,4 @@
-import { apiNames, callApi, errorAnswer, favicon, inspector, userinfo, type KitAnswer } from '@codegrant/example-kit'
+import { apiNames, callApi, errorAnswer, favicon, inspector, spa, userinfo, type KitAnswer } from '@codegrant/example-kit'
 import { oauth, requireAuth, type OAuthOptions } from '@codegrant/express'
 import express, { type ErrorRequestHandler, type Express, type Response } from 'express'
 
@@ -6,7 +6,8 @@ import express, { type ErrorRequestHandler, type Express, type Response } from '
  * The example app, not listening: `/` (public: the session inspector), `/me`, `/api/userinfo`
  * (signed in), `/api/call/<api>` (signed in: each API of `OAUTH_APIS`, called with its own token), `/admin` (group admin),
  * `POST /demo/refresh` (the inspector's refresh button) and `GET /demo/sessions`, `POST /demo/sessions/end-others`
- * (the user's sessions, with a server-side store). `options` override the `OAUTH_*` environment variables.
+ * (the user's sessions, with a server-side store), and with `OAUTH_BFF` `/spa` (the single-page app and its modules).
+ * `options` override the `OAUTH_*` environment variables.
  *
  * @throws {CodegrantError} `codegrant/config_invalid` when the configuration is incomplete.
  */
@@ -14,6 +15,7 @@ export function createApp(options?: OAuthOptions): Express {
   const app = express().disable('x-powered-by')
   const userinfoFor = userinfo(options)
   const page = inspector('Express', options)
+  const spaFile = spa('Express', options)
   const apis = apiNames(options)
   // before oauth(): the browser's icon request needs no session
   app.get('/favicon.ico', (_req, res) => {
@@ -23,6 +25,11 @@ export function createApp(options?: OAuthOptions): Express {
 
   app.get('/', (req, res) => {
     send(res, page.home(req.oauth, req.headers))
+  })
+  app.get(['/spa', '/spa/:module'], (req, res, next) => {
+    const answer = spaFile(req.path)
+    if (answer) send(res, answer)
+    else next()
   })
   app.post('/demo/refresh', async (req, res) => {
     send(res, await page.refresh(req.oauth, req.headers))

@@ -1,4 +1,4 @@
-import { apiNames, callApi, errorAnswer, favicon, inspector, userinfo } from '@codegrant/example-kit'
+import { apiNames, callApi, errorAnswer, favicon, inspector, spa, userinfo } from '@codegrant/example-kit'
 import { oauth, requireAuth, type OAuthOptions } from '@codegrant/fastify'
 import Fastify, { type FastifyInstance } from 'fastify'
 
@@ -6,7 +6,8 @@ import Fastify, { type FastifyInstance } from 'fastify'
  * The example app, not listening: `/` (public: the session inspector), `/me`, `/api/userinfo`
  * (signed in), `/api/call/<api>` (signed in: each API of `OAUTH_APIS`, called with its own token), `/admin` (group admin),
  * `POST /demo/refresh` (the inspector's refresh button) and `GET /demo/sessions`, `POST /demo/sessions/end-others`
- * (the user's sessions, with a server-side store). `options` override the `OAUTH_*` environment variables.
+ * (the user's sessions, with a server-side store), and with `OAUTH_BFF` `/spa` (the single-page app and its modules).
+ * `options` override the `OAUTH_*` environment variables.
  *
  * @throws {CodegrantError} `codegrant/config_invalid` when the configuration is incomplete.
  */
@@ -14,6 +15,7 @@ export async function createApp(options?: OAuthOptions): Promise<FastifyInstance
   const app = Fastify()
   const userinfoFor = userinfo(options)
   const page = inspector('Fastify', options)
+  const spaFile = spa('Fastify', options)
   const apis = apiNames(options)
 
   // JSON errors, never a stack trace
@@ -29,6 +31,14 @@ export async function createApp(options?: OAuthOptions): Promise<FastifyInstance
     const { status, headers, body } = page.home(request.oauth, request.headers)
     return reply.code(status).headers(headers).send(body)
   })
+  for (const url of ['/spa', '/spa/:module']) {
+    app.get(url, async (request, reply) => {
+      const answer = spaFile(request.url.split('?', 1)[0]!)
+      if (answer) return reply.code(answer.status).headers(answer.headers).send(answer.body)
+      reply.callNotFound()
+      return reply
+    })
+  }
   app.post('/demo/refresh', async (request, reply) => {
     const { status, headers, body } = await page.refresh(request.oauth, request.headers)
     return reply.code(status).headers(headers).send(body)

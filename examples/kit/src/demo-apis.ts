@@ -25,7 +25,8 @@ interface DemoApi {
  * audience, RFC 8693). Each checks its token as a real API does — a JWT access token (RFC 9068)
  * of the provider, for its own audience, with its scope, DPoP-bound ones with their proof —
  * through oauth4webapi's `validateJwtAccessToken`, and answers `GET /` with what it saw: the
- * user, the scope, the audience and a fingerprint of the token (never the token).
+ * user, the scope, the audience and a fingerprint of the token (never the token), and
+ * `GET /events?count=&interval=` with as many server-sent events, one every `interval` ms.
  */
 export async function startDemoApis(provider: DevProvider): Promise<DemoApis> {
   const as = await oauth.processDiscoveryResponse(new URL(provider.issuer), await oauth.discoveryRequest(new URL(provider.issuer), { algorithm: 'oidc', [oauth.allowInsecureRequests]: true }))
@@ -55,20 +56,45 @@ async function answer(as: oauth.AuthorizationServer, api: DemoApi, audience: str
     const value = req.headers[name]
     if (typeof value === 'string') headers.set(name, value)
   }
-  const path = new URL(req.url ?? '/', url).pathname
-  if (req.method !== 'GET' || path !== '/') return send(res, 404, { error: 'not_found' })
+  const { pathname: path, searchParams } = new URL(req.url ?? '/', url)
+  if (req.method !== 'GET' || (path !== '/' && path !== '/events')) return send(res, 404, { error: 'not_found' })
   try {
     const claims = await oauth.validateJwtAccessToken(as, new Request(new URL(req.url ?? '/', url), { method: 'GET', headers }), audience, { [oauth.allowInsecureRequests]: true })
     if (!String(claims.scope ?? '').split(' ').includes(api.scope)) {
       res.setHeader('www-authenticate', `Bearer error="insufficient_scope", scope="${api.scope}"`)
       return send(res, 403, { error: 'insufficient_scope' })
     }
+    if (path === '/events') return streamEvents(res, api.name, claims.sub, searchParams)
     const token = (headers.get('authorization') ?? '').split(' ')[1] ?? ''
     send(res, 200, { api: api.name, sub: claims.sub, aud: claims.aud, scope: claims.scope, token: fingerprint(token), bound: claims.cnf !== undefined })
   } catch {
     res.setHeader('www-authenticate', 'Bearer error="invalid_token"')
     send(res, 401, { error: 'invalid_token' })
   }
+}
+
+/**
+ * `GET /events`: `count` server-sent events (default 5, at most 20), the first at once, then one
+ * every `interval` ms (default 500, 100 to 5000), and the end of the stream; stopped when the
+ * caller goes away.
+ */
+function streamEvents(res: ServerResponse, api: string, sub: string, query: URLSearchParams): void {
+  const within = (value: string | null, fallback: number, min: number, max: number) => Math.min(max, Math.max(min, Number.parseInt(value ?? '', 10) || fallback))
+  const count = within(query.get('count'), 5, 1, 20)
+  const interval = within(query.get('interval'), 500, 100, 5000)
+  res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store' })
+  let n = 0
+  const tick = () => {
+    n += 1
+    res.write(`event: tick\nid: ${n}\ndata: ${JSON.stringify({ api, sub, n, of: count, at: new Date().toISOString() })}\n\n`)
+    if (n === count) {
+      clearInterval(timer)
+      res.end()
+    }
+  }
+  const timer = setInterval(tick, interval)
+  res.on('close', () => clearInterval(timer))
+  tick()
 }
 
 function send(res: ServerResponse, status: number, body: unknown): void {

@@ -31,9 +31,10 @@ export async function runExample(framework: string, start: (options: OAuthOption
   let app: StartedApp
   let apis: DemoApis | undefined
   try {
-    // the one-provider demo calls two small APIs of its own, unless the environment names APIs
+    // the one-provider demo calls two small APIs of its own, unless the environment names APIs,
+    // and serves its single-page app through the backend-for-frontend (/spa), unless OAUTH_BFF says otherwise
     apis = demo && 'provider' in demo && !process.env.OAUTH_APIS?.trim() ? await startDemoApis(demo.provider) : undefined
-    const options = { ...(demo ? demoOptions(demo.options) : localDefaults(port)), ...redisDefault(), ...(apis ? { apis: apis.apis } : {}) }
+    const options = { ...(demo ? demoOptions(demo.options) : localDefaults(port)), ...redisDefault(), ...(apis ? { apis: apis.apis, ...bffDefault() } : {}) }
     app = await start(Object.keys(options).length > 0 ? options : undefined, port)
   } catch (error) {
     await apis?.close()
@@ -74,6 +75,11 @@ function demoOptions<Options extends { cookieSecret: string }>(options: Options)
 function localDefaults(port: number): { baseUrl: string } | undefined {
   const { OAUTH_BASE_URL, BASE_URL, OAUTH_REDIRECT_URI } = process.env
   return OAUTH_BASE_URL || BASE_URL || OAUTH_REDIRECT_URI ? undefined : { baseUrl: `http://localhost:${port}` }
+}
+
+/** The demo's backend-for-frontend for `/spa`: on, unless `OAUTH_BFF` is set (then it decides). */
+function bffDefault(): OAuthOptions {
+  return process.env.OAUTH_BFF?.trim() ? {} : { bff: true }
 }
 
 /** With `OAUTH_REDIS_URL` set (and no `OAUTH_SESSION_STORE`), the examples keep sessions in Redis. */

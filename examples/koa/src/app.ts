@@ -1,4 +1,4 @@
-import { apiNames, callApi, errorAnswer, favicon, inspector, userinfo, type KitAnswer } from '@codegrant/example-kit'
+import { apiNames, callApi, errorAnswer, favicon, inspector, spa, userinfo, type KitAnswer } from '@codegrant/example-kit'
 import { oauth, requireAuth, type OAuthOptions } from '@codegrant/koa'
 import Router from '@koa/router'
 import Koa, { type Context, type Middleware } from 'koa'
@@ -7,7 +7,8 @@ import Koa, { type Context, type Middleware } from 'koa'
  * The example app, not listening: `/` (public: the session inspector), `/me`, `/api/userinfo`
  * (signed in), `/api/call/<api>` (signed in: each API of `OAUTH_APIS`, called with its own token), `/admin` (group admin),
  * `POST /demo/refresh` (the inspector's refresh button) and `GET /demo/sessions`, `POST /demo/sessions/end-others`
- * (the user's sessions, with a server-side store). `options` override the `OAUTH_*` environment variables.
+ * (the user's sessions, with a server-side store), and with `OAUTH_BFF` `/spa` (the single-page app and its modules).
+ * `options` override the `OAUTH_*` environment variables.
  *
  * @throws {CodegrantError} `codegrant/config_invalid` when the configuration is incomplete.
  */
@@ -16,10 +17,15 @@ export function createApp(options?: OAuthOptions): Koa {
   const router = new Router()
   const userinfoFor = userinfo(options)
   const page = inspector('Koa', options)
+  const spaFile = spa('Koa', options)
   const apis = apiNames(options)
 
   router.get('/', (ctx) => {
     send(ctx, page.home(ctx.state.oauth, ctx.headers))
+  })
+  router.get(['/spa', '/spa/:module'], (ctx, next) => {
+    const answer = spaFile(ctx.path)
+    return answer ? send(ctx, answer) : next()
   })
   router.post('/demo/refresh', async (ctx) => {
     send(ctx, await page.refresh(ctx.state.oauth, ctx.headers))

@@ -1,4 +1,4 @@
-import { formatLeft, formatTime } from './format.js'
+import { formatLeft, formatTime } from '../browser/format.js'
 import type { InspectorView } from './view.js'
 
 /**

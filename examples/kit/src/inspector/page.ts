@@ -1,4 +1,4 @@
-import { formatLeft, formatTime } from './format.js'
+import { formatLeft, formatTime } from '../browser/format.js'
 import type { InspectorView } from './view.js'
 
 /** A demo user the signed-out page may name (the dev provider's, when the example runs the demo). */
@@ -7,7 +7,8 @@ export interface DemoUser {
   groups: string[]
 }
 
-const STYLE = `
+/** The examples' look, shared by the inspector and the single-page app (`/spa`). */
+export const STYLE = `
 :root{color-scheme:light;--ink:#1b1f24;--muted:#4b5563;--line:#d8dee4;--card:#fff;--bg:#f4f6f8;--accent:#1d4ed8;--accent-ink:#fff;--ok:#146c2e;--bad:#b42318;--warn-bg:#fff4d6;--warn-line:#d4a017}
 *{box-sizing:border-box}
 body{margin:0;background:var(--bg);color:var(--ink);font:16px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif}

@@ -1,5 +1,6 @@
-// Pure formatting shared by the server (first render) and the page's script (countdowns, updates):
-// the script carries these functions' own source, so they use nothing but the language.
+// Pure formatting shared by the server (first render), the inspector's script (countdowns, updates)
+// and the single-page app (served as /spa/format.js): the inspector's script carries these functions'
+// own source, so they use nothing but the language.
 
 /** `2026-12-01 10:45:12 UTC` */
 export function formatTime(epoch: number): string {
