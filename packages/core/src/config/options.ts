@@ -192,7 +192,8 @@ export interface OAuthOptions {
   silentLogin?: boolean
   /**
    * Backend-for-frontend for single-page apps: `GET /bff/session` (the session as JSON, never a
-   * token) and `/bff/<api>/*` proxied to each API of `apis` with its token. `OAUTH_BFF`.
+   * token), `GET /bff/silent-login` (a `prompt=none` login that posts its result to the SPA) and
+   * `/bff/<api>/*` proxied to each API of `apis` with its token. `OAUTH_BFF`.
    */
   bff?: boolean
   /** With `bff`: the anti-forgery header (`Name: value`) every other `/bff/` request must carry. `OAUTH_BFF_HEADER`, default `X-CSRF: 1`. */

@@ -92,8 +92,8 @@ const TABLE = [
   app('silentLogin', 'OAUTH_SILENT_LOGIN', 'boolean', 'try prompt=none once per browser session', { default: false }),
   app('providers', 'OAUTH_PROVIDERS', 'list', 'several providers: a comma list of names; their settings are prefixed (OAUTH_GITHUB_CLIENT_ID)', { computed: 'one provider' }),
   app('defaultProvider', 'OAUTH_DEFAULT_PROVIDER', 'string', 'with several providers: where /auth/login goes without a chooser page'),
-  app('bff', 'OAUTH_BFF', 'boolean', 'serve /bff/session and proxy /bff/<api>/* to the APIs of OAUTH_APIS for single-page apps', { default: false }),
-  app('bffHeader', 'OAUTH_BFF_HEADER', 'string', 'with OAUTH_BFF: the anti-forgery header every /bff/ request but GET /bff/session must carry, as Name: value', { default: 'X-CSRF: 1' }),
+  app('bff', 'OAUTH_BFF', 'boolean', 'serve /bff/session and /bff/silent-login and proxy /bff/<api>/* to the APIs of OAUTH_APIS for single-page apps', { default: false }),
+  app('bffHeader', 'OAUTH_BFF_HEADER', 'string', 'with OAUTH_BFF: the anti-forgery header every /bff/ request but GET /bff/session and /bff/silent-login must carry, as Name: value', { default: 'X-CSRF: 1' }),
   app('apis', 'OAUTH_APIS', 'list', "the APIs the app calls on its users' behalf: a comma list of names; their settings are prefixed (OAUTH_ORDERS_URL)", { computed: 'none' }),
 ] as const
 

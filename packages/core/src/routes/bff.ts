@@ -4,7 +4,8 @@
  * is signed in (never a token); `/bff/<api>/*` is proxied to the API of `OAUTH_APIS` with its
  * token (the wallet's `apiFetch`), streaming both ways.
  *
- * Every `/bff/` request but `GET /bff/session` must carry the anti-forgery header and, when the
+ * Every `/bff/` request but `GET /bff/session` (and the navigation to `/bff/silent-login`, checked
+ * by fetch metadata alone: bff-silent-login.ts) must carry the anti-forgery header and, when the
  * browser sends fetch metadata, come from the same origin: a cross-site form or `fetch` cannot
  * set a custom header without a CORS preflight this server never grants, so the session cookie
  * alone never makes the proxy act (the cookie is SameSite=Lax too, but same-site is not same-origin).
