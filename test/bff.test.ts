@@ -248,6 +248,17 @@ describe.each(FRAMEWORKS)('%s', (framework) => {
     expect(posted.setCookies).toEqual([])
   })
 
+  it("POST /auth/logout from the SPA's fetch (same-origin fetch metadata, the anti-forgery header): the session ends; from another origin it does not", async () => {
+    await mount(framework)
+    await signIn()
+    const foreign = await bff('/auth/logout', { method: 'POST', headers: { 'sec-fetch-site': 'same-site' } })
+    expect(foreign.status).toBe(403)
+    expect(JSON.parse((await agent.request(`${stage.url}/bff/session`, { headers: API })).body).isAuthenticated).toBe(true)
+    const out = await bff('/auth/logout', { method: 'POST', headers: { 'sec-fetch-site': 'same-origin' } })
+    expect(out.status).toBe(302)
+    expect(JSON.parse((await agent.request(`${stage.url}/bff/session`, { headers: API })).body).isAuthenticated).toBe(false)
+  })
+
   it('the proxy sends each API its own token and answers what the API answered', async () => {
     await mount(framework)
     await signIn()
