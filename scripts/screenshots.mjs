@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // `pnpm screenshots [express|koa|fastify]`: the README's pictures, taken by the system Chromium
 // (playwright-core, never a downloaded browser) from the running demo: the dev provider's login
-// page and the session inspector, written to docs/images/. Run `pnpm build` first.
+// page, the session inspector and the single-page app (/spa), written to docs/images/. Run `pnpm build` first.
 import { spawn } from 'node:child_process'
 import { existsSync, mkdirSync } from 'node:fs'
 import { createRequire } from 'node:module'
@@ -42,6 +42,13 @@ try {
   await page.locator('#result-title').filter({ hasText: '200' }).waitFor()
   await page.locator('#result-body').evaluate((element) => element.closest('.result').classList.remove('changed'))
   await shoot(page, 'inspector.png')
+  // the single-page app, on the same session: an API called, events streamed
+  await page.goto(`${app.url}/spa`)
+  await page.getByRole('button', { name: 'Call the orders API' }).click()
+  await page.locator('#result-title').filter({ hasText: '200' }).waitFor()
+  await page.getByRole('button', { name: 'Stream events from orders' }).click()
+  await page.locator('#result-title').filter({ hasText: 'events' }).waitFor()
+  await shoot(page, 'spa.png')
   await context.close()
 } finally {
   await browser.close()

@@ -62,6 +62,13 @@ describe.each(['express', 'koa', 'fastify'])('examples/%s: the single-page app i
       expect(csp).not.toContain('unsafe')
       const status = page.locator('#status')
       await expect.poll(() => status.textContent()).toBe('Not signed in')
+      // signed out: the login link, no logout buttons (and the other way round once signed in)
+      const shown = async () => ({
+        login: await page.locator('#login').isVisible(),
+        logout: await page.locator('#logout').isVisible(),
+        everywhere: await page.locator('#logout-everywhere').isVisible(),
+      })
+      expect(await shown()).toEqual({ login: true, logout: false, everywhere: false })
       const session = async () => JSON.parse((await page.locator('#session-json').textContent())!) as { isAuthenticated: boolean; user: { sub: string } | null; session: { idleExpiresAt: number } | null }
 
       // log in through the provider's pages, back on /spa
@@ -73,6 +80,7 @@ describe.each(['express', 'koa', 'fastify'])('examples/%s: the single-page app i
       await page.waitForURL(`${url}/spa`)
       await expect.poll(() => status.textContent()).toBe('Signed in as Alice Example')
       expect((await session()).user?.sub).toBe('alice')
+      expect(await shown()).toEqual({ login: false, logout: true, everywhere: true })
       // from here on the page is never reloaded: this mark would be gone
       await page.evaluate(() => Object.assign(window, { stillThisPage: true }))
       const samePage = () => page.evaluate(() => (window as unknown as { stillThisPage?: boolean }).stillThisPage === true)

@@ -64,6 +64,7 @@ function renderSpa(framework: string, apis: string[], nonce: string): string {
 <title>codegrant ${escapeHtml(framework)} example · single-page app</title>
 <link rel="icon" href="data:,">
 <style nonce="${nonce}">${STYLE}
+[hidden]{display:none!important}
 #events{margin:.75rem 0 0;padding-left:1.5rem;font-size:.85rem}
 pre{white-space:pre-wrap;word-break:break-word;font-size:.85rem;margin:0}</style>
 <script type="module" nonce="${nonce}" src="/spa/spa.js"></script>
