@@ -222,6 +222,18 @@ describe.each(FRAMEWORKS)('%s', (framework) => {
     expect([session.isAuthenticated, session.user.sub]).toEqual([true, 'alice'])
   })
 
+  it('GET /bff/silent-login declined while signed in here: ok:false, the session is left as it was', async () => {
+    await mount(framework)
+    await signIn()
+    // the provider forgot the user (its cookies share the host with the app's: drop only its own)
+    for (const name of [...agent.cookies(stage.url).keys()]) if (!name.startsWith('codegrant.')) agent.deleteCookie(stage.url, name)
+    const round = await agent.follow(`${stage.url}/bff/silent-login`, { headers: HTML })
+    expect(postedBy(round.last)).toEqual({ type: 'codegrant:silent-login', ok: false, error: 'login_required' })
+    expect(round.last.setCookies.filter((line) => line.startsWith('codegrant.session'))).toEqual([])
+    const session = JSON.parse((await agent.request(`${stage.url}/bff/session`, { headers: API })).body) as { isAuthenticated: boolean; user: { sub: string } }
+    expect([session.isAuthenticated, session.user.sub]).toEqual([true, 'alice'])
+  })
+
   it('GET /bff/silent-login: a callback that fails is told to the SPA on the page (ok:false with the code), no session', async () => {
     await mount(framework)
     await signIn()
