@@ -114,7 +114,7 @@ describe('OAUTH_PROFILE=fapi2 at start-up', () => {
     expect(problems({ ...base, clientAuthMethod: 'none' }, { OAUTH_PROFILE: 'fapi2' })).toContain('forbids public clients')
     const rsa = generateKeyPairSync('rsa', { modulusLength: 1024 }).privateKey.export({ format: 'pem', type: 'pkcs8' }).toString()
     expect(problems({ ...base, privateKey: rsa }, { OAUTH_PROFILE: 'fapi2' })).toContain('RSA keys of at least 2048 bits')
-    expect(problems(base, { OAUTH_PROFILE: 'fapi1' })).toContain('OAUTH_PROFILE must be fapi2 or unset')
+    expect(problems(base, { OAUTH_PROFILE: 'fapi1' })).toContain('OAUTH_PROFILE must be fapi2, fapi2-message-signing or unset')
     // the same settings without the profile are fine
     expect(problems({ ...base, privateKey: rsa, clientAuthMethod: 'private_key_jwt' })).toBe('')
   })

@@ -33,7 +33,8 @@ export interface CodegrantErrorCodes {
   'codegrant/authorization_error': 400
   /**
    * The callback is malformed or not from the provider: no or several `state`, no code, a wrong
-   * `iss`, or a response already being completed elsewhere.
+   * `iss`, a JWT-secured response (JARM) missing or failing a check (signature, algorithm, `iss`,
+   * `aud`, `exp`), or a response already being completed elsewhere.
    */
   'codegrant/invalid_callback': 400
   /**

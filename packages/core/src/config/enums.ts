@@ -19,12 +19,34 @@ export const CLIENT_ASSERTION_AUDS = ['issuer', 'token_endpoint'] as const
 /** What a `private_key_jwt` client assertion names as its audience (`aud`). */
 export type ClientAssertionAud = (typeof CLIENT_ASSERTION_AUDS)[number]
 
-export const RESPONSE_MODES = ['query', 'form_post'] as const
+export const RESPONSE_MODES = ['query', 'form_post', 'jwt', 'query.jwt', 'form_post.jwt'] as const
+/**
+ * How the authorization response comes back: in the query or as a form POST (`form_post`), each
+ * also as one signed JWT (JARM: `query.jwt`, `form_post.jwt`; `jwt` is the query for a code).
+ */
 export type ResponseMode = (typeof RESPONSE_MODES)[number]
 
-export const PROFILES = ['fapi2'] as const
-/** Security profiles: `fapi2` is the FAPI 2.0 Security Profile's client requirements. */
+/** The response modes whose answer is a POSTed form (OAuth 2.0 Form Post Response Mode, JARM §2.3.4). */
+export function isFormPostMode(mode: ResponseMode): boolean {
+  return mode === 'form_post' || mode === 'form_post.jwt'
+}
+
+/** The JWT-secured response modes (JARM): the answer is one `response` JWT signed by the provider. */
+export function isJwtResponseMode(mode: ResponseMode): boolean {
+  return mode === 'jwt' || mode.endsWith('.jwt')
+}
+
+export const PROFILES = ['fapi2', 'fapi2-message-signing'] as const
+/**
+ * Security profiles: `fapi2` is the FAPI 2.0 Security Profile's client requirements;
+ * `fapi2-message-signing` adds FAPI 2.0 Message Signing's signed requests (JAR) and responses (JARM).
+ */
 export type Profile = (typeof PROFILES)[number]
+
+/** True for both FAPI 2.0 profiles: everything the Security Profile requires applies. */
+export function isFapi2(profile: Profile | undefined): boolean {
+  return profile === 'fapi2' || profile === 'fapi2-message-signing'
+}
 
 export const SESSION_STORES = ['cookie', 'memory', 'redis'] as const
 /** The session stores a name chooses (`OAUTH_SESSION_STORE`); an app may also pass a store. */

@@ -123,12 +123,24 @@ export interface OAuthOptions {
    */
   dpopAllowBearer?: boolean
   /**
+   * Send the authorization request as a request object (JAR, RFC 9101) signed with `privateKey`
+   * (`iss` the client id, `aud` the issuer, a one-minute `exp`, `nbf`, `jti`): pushed when `par`
+   * is on, else by value in the authorization URL. For clients the provider registered with
+   * `require_signed_request_object`. On with `profile: 'fapi2-message-signing'`. `OAUTH_REQUEST_OBJECT`.
+   */
+  requestObject?: boolean
+  /**
    * `fapi2`: the FAPI 2.0 Security Profile — PAR, PKCE S256, DPoP, `private_key_jwt`, `iss`
    * required in the authorization response, FAPI algorithms; weaker settings are refused at
-   * start-up. `OAUTH_PROFILE`.
+   * start-up. `fapi2-message-signing`: the same, with signed request objects (`requestObject`)
+   * and JWT-secured responses (`responseMode: 'jwt'`). `OAUTH_PROFILE`.
    */
   profile?: Profile
-  /** How the authorization response comes back: `query` (default) or `form_post`. `OAUTH_RESPONSE_MODE`. */
+  /**
+   * How the authorization response comes back: `query` (default) or `form_post`; or signed by the
+   * provider as one JWT (JARM): `jwt` (`query.jwt` for a code), `query.jwt`, `form_post.jwt`, whose
+   * signature, `iss`, `aud` and `exp` are checked before its code is used. `OAUTH_RESPONSE_MODE`.
+   */
   responseMode?: ResponseMode
   /** Milliseconds for each call to the provider. */
   httpTimeout?: number
@@ -151,6 +163,13 @@ export interface OAuthOptions {
    * support `RS256`.
    */
   idTokenSigningAlg?: string
+  /**
+   * With a JWT response mode (JARM): the one algorithm the authorization response may be signed
+   * with, as the client is registered (`authorization_signed_response_alg`; `none` and `HS*` are
+   * refused). Default: `RS256`, or the provider's first asymmetric one when it does not support
+   * `RS256` (a FAPI 2.0 algorithm under the FAPI profiles). `OAUTH_AUTHORIZATION_SIGNING_ALG`.
+   */
+  authorizationSigningAlg?: string
   /**
    * The algorithm of the signed userinfo responses (`application/jwt`, OpenID Connect Core §5.3.2)
    * the client is registered for (`userinfo_signed_response_alg`): a JSON one is then refused.

@@ -1,4 +1,5 @@
 import type { JsonWebKey } from 'node:crypto'
+import type { Profile } from './enums.js'
 
 /** The JWS algorithms FAPI 2.0 allows (Security Profile §5.4.1). */
 export const FAPI2_ALGORITHMS: readonly string[] = ['PS256', 'ES256', 'EdDSA']
@@ -24,9 +25,9 @@ interface Settings {
  * with its reason. PKCE S256, `response_type=code` and the refusal of `none` are not settings:
  * codegrant always does them.
  */
-export function fapi2Problems(settings: Settings): string[] {
+export function fapi2Problems(settings: Settings, profile: Profile = 'fapi2'): string[] {
   const problems: string[] = []
-  const why = 'OAUTH_PROFILE=fapi2'
+  const why = `OAUTH_PROFILE=${profile}`
   if (!settings.par) problems.push(`${why} requires pushed authorization requests (FAPI 2.0 §5.3.2.2): remove OAUTH_PAR=false`)
   if (!settings.dpop) problems.push(`${why} requires sender-constrained tokens (FAPI 2.0 §5.3.2.2, DPoP here): remove OAUTH_DPOP=false`)
   if (settings.dpopAllowBearer) problems.push(`${why} refuses Bearer tokens (FAPI 2.0 §5.3.3): remove OAUTH_DPOP_ALLOW_BEARER`)
@@ -45,6 +46,22 @@ export function fapi2Problems(settings: Settings): string[] {
   const key = settings.privateKey
   if (typeof key === 'object' && key.kty === 'RSA' && Buffer.from(key.n ?? '', 'base64url').length * 8 < 2048) {
     problems.push(`${why} requires RSA keys of at least 2048 bits for OAUTH_PRIVATE_KEY (FAPI 2.0 §5.4.1)`)
+  }
+  return problems
+}
+
+/**
+ * What FAPI 2.0 Message Signing adds for a client, beyond {@link fapi2Problems}: its
+ * authorization requests are signed request objects (JAR, RFC 9101, pushed), and it accepts only
+ * JWT-secured authorization responses (JARM), signed with a FAPI algorithm.
+ */
+export function messageSigningProblems(settings: { requestObject: boolean; authorizationSigningAlg: string | undefined }): string[] {
+  const problems: string[] = []
+  const why = 'OAUTH_PROFILE=fapi2-message-signing'
+  if (!settings.requestObject) problems.push(`${why} requires signed request objects (JAR, RFC 9101): remove OAUTH_REQUEST_OBJECT=false`)
+  const alg = settings.authorizationSigningAlg
+  if (alg !== undefined && !FAPI2_ALGORITHMS.includes(alg)) {
+    problems.push(`${why} allows only ${FAPI2_ALGORITHMS.join(', ')} as OAUTH_AUTHORIZATION_SIGNING_ALG (FAPI 2.0 §5.4.1; got ${alg})`)
   }
   return problems
 }

@@ -6,10 +6,10 @@
 import { applyPreset } from './apply-preset.js'
 import { parseAuthorizationParams } from './authorization-params.js'
 import { isLoopback, type Checks } from './checks.js'
-import { CLIENT_ASSERTION_AUDS, CLIENT_AUTH_METHODS, isAssertionMethod, PRESET_NAMES } from './enums.js'
+import { CLIENT_ASSERTION_AUDS, CLIENT_AUTH_METHODS, isAssertionMethod, PRESET_NAMES, type Profile } from './enums.js'
 import type { FullLogger, ProviderOptions } from './options.js'
 import { parsePrivateKey } from './private-key.js'
-import { fapi2Problems } from './profile.js'
+import { fapi2Problems, messageSigningProblems } from './profile.js'
 import type { ProviderSettings } from './resolved.js'
 
 /** What a provider's settings depend on in the app's. */
@@ -21,7 +21,9 @@ export interface AppContext {
   /** The base URL's path without its final `/` (`''` at the origin's root). */
   readonly basePath: string
   readonly routes: Readonly<{ login: string; callback: string }>
+  /** True under both FAPI 2.0 profiles (`profile` says which). */
   readonly fapi2: boolean
+  readonly profile: Profile | undefined
   readonly clockTolerance: number
   readonly logger: FullLogger
 }
@@ -35,7 +37,9 @@ export function resolveProvider(name: string, given: ProviderOptions, check: Che
   const client = clientSettings(input, check, app.fapi2, where.explicitEndpoints)
   const { redirectUri, paths } = routeSettings(name, input, check, app)
   const protocol = protocolSettings(input, check, app.fapi2)
-  if (app.fapi2) problems(check, fapi2Problems({ ...protocol, ...client, clockTolerance: app.clockTolerance }))
+  const signing = messageSigningSettings(input, check, app.profile === 'fapi2-message-signing')
+  if (app.profile) problems(check, fapi2Problems({ ...protocol, ...client, clockTolerance: app.clockTolerance }, app.profile))
+  if (app.profile === 'fapi2-message-signing') problems(check, messageSigningProblems(signing))
   const fallback = app.base ?? new URL('http://localhost/')
   return Object.freeze({
     name,
@@ -47,6 +51,7 @@ export function resolveProvider(name: string, given: ProviderOptions, check: Che
     openid: where.scope.split(' ').includes('openid'),
     postLogoutRedirectUri: check.url('postLogoutRedirectUri', input.postLogoutRedirectUri, { allowHttp: true })?.href ?? fallback.href,
     ...protocol,
+    ...signing,
     fetchUserinfo: check.flag('fetchUserinfo', input.fetchUserinfo),
     apiOrigins: apiOrigins(input.apiOrigins, check),
     authorizationParams: parseAuthorizationParams(input.authorizationParams, check.problems, check.variable('authorizationParams')),
@@ -150,6 +155,23 @@ function protocolSettings(input: ProviderOptions, check: Checks, fapi2: boolean)
   const dpopAllowBearer = check.flag('dpopAllowBearer', input.dpopAllowBearer)
   const par = input.par === undefined && fapi2 ? true : check.flag('par', input.par)
   return { idTokenSigningAlg, userinfoSigningAlg, par, dpop, dpopAllowBearer }
+}
+
+/**
+ * Signed request objects (JAR) and the algorithm pinned for signed authorization responses (JARM);
+ * request objects are on by default under FAPI 2.0 Message Signing. A request object is signed
+ * with the client's private key, so it needs one, whatever authenticates the client.
+ */
+function messageSigningSettings(input: ProviderOptions, check: Checks, messageSigning: boolean) {
+  const requestObject = input.requestObject === undefined && messageSigning ? true : check.flag('requestObject', input.requestObject)
+  if (requestObject && input.privateKey === undefined) {
+    check.problems.push(`${check.variable('requestObject')} needs ${check.variable('privateKey')}: the request object is signed with the client's private key`)
+  }
+  const { authorizationSigningAlg } = input
+  if (authorizationSigningAlg !== undefined && (authorizationSigningAlg.toLowerCase() === 'none' || /^HS/i.test(authorizationSigningAlg))) {
+    check.problems.push(`${check.variable('authorizationSigningAlg')} must be an asymmetric algorithm such as RS256 or ES256 (got ${JSON.stringify(authorizationSigningAlg)})`)
+  }
+  return { requestObject, authorizationSigningAlg }
 }
 
 /** `OAUTH_API_ORIGINS`: a list or a comma-separated string of URLs, kept as origins. */

@@ -6,7 +6,7 @@
 import { parseQueryAllowList } from './authorization-params.js'
 import { resolveApis, withApis } from './apis.js'
 import { checks, isLoopback, truncate, type Checks } from './checks.js'
-import { PROFILES, RESPONSE_MODES } from './enums.js'
+import { isFapi2, isJwtResponseMode, PROFILES, RESPONSE_MODES, type Profile } from './enums.js'
 import { CodegrantError } from '../errors.js'
 import { configFromEnv, prefixedVariable, providerFromEnv, variableOf, type Env } from './env.js'
 import { fullLogger } from './logger.js'
@@ -34,17 +34,18 @@ export function resolveConfig(options: OAuthOptions = {}, env: Env = process.env
   const logger = fullLogger(merged.logger, merged.debug === true)
   const named = merged.providers !== undefined
   const inputs = providerInputs(merged, env, problems)
-  const fapi2 = profileOf(merged, check)
+  const profile = profileOf(merged, check)
+  const fapi2 = isFapi2(profile)
   const site = siteSettings(merged, check, inputs[0]?.input.redirectUri, named)
   const cookieSecrets = cookieSecretsOf(merged, problems)
   const store = resolveSessionStore(merged, check, logger)
-  const app = appSettings(merged, check)
+  const app = appSettings(merged, check, profile)
   if (app.backchannelLogout && (store.sessionStore === 'cookie' || (store.customStore && !isCoordinating(store.customStore)))) {
     // Redis and memory index sessions by user; cookie sessions and a store without tags cannot
     problems.push('OAUTH_BACKCHANNEL_LOGOUT needs a server-side session store that can find sessions by user (OAUTH_SESSION_STORE=redis, or memory for a single process): cookie sessions cannot be ended from the server')
   }
 
-  const context: AppContext = { named, base: site.base, basePath: site.basePath, routes: site.routes, fapi2, clockTolerance: app.clockTolerance, logger }
+  const context: AppContext = { named, base: site.base, basePath: site.basePath, routes: site.routes, fapi2, profile, clockTolerance: app.clockTolerance, logger }
   const alone = inputs.map(({ name, input }) => resolveProvider(name, input, checks(problems, named ? name : undefined), context))
   const apis = resolveApis(merged, env, alone, named, problems)
   const providers = alone.map((provider) => withApis(provider, apis))
@@ -66,7 +67,7 @@ export function resolveConfig(options: OAuthOptions = {}, env: Env = process.env
     secure,
     ...store,
     ...app,
-    profile: fapi2 ? 'fapi2' : undefined,
+    profile,
     routes: site.routes,
     logger,
     onLogin: typeof merged.onLogin === 'function' ? merged.onLogin : undefined,
@@ -107,11 +108,13 @@ function providerInputs(merged: OAuthOptions, env: Env, problems: string[]): { n
   return inputs
 }
 
-/** `OAUTH_PROFILE`: true for the FAPI 2.0 Security Profile. */
-function profileOf(merged: OAuthOptions, check: Checks): boolean {
+/** `OAUTH_PROFILE`: one of the FAPI 2.0 profiles, or none. */
+function profileOf(merged: OAuthOptions, check: Checks): Profile | undefined {
   const { profile } = merged
-  if (profile !== undefined && !PROFILES.includes(profile)) check.problems.push(`${check.variable('profile')} must be fapi2 or unset (got ${JSON.stringify(profile)})`)
-  return profile === 'fapi2'
+  if (profile === undefined) return undefined
+  const known = PROFILES.find((name) => name === profile)
+  if (!known) check.problems.push(`${check.variable('profile')} must be ${PROFILES.join(', ')} or unset (got ${JSON.stringify(profile)})`)
+  return known
 }
 
 /**
@@ -158,11 +161,11 @@ function cookieSecretsOf(merged: OAuthOptions, problems: string[]): readonly str
 }
 
 /** The app's own settings of plain types: each checked against its type, unset ones the table's default. */
-function appSettings(merged: OAuthOptions, check: Checks) {
+function appSettings(merged: OAuthOptions, check: Checks, profile: Profile | undefined) {
   return {
     backchannelLogout: check.flag('backchannelLogout', merged.backchannelLogout),
     frontchannelLogout: check.flag('frontchannelLogout', merged.frontchannelLogout),
-    responseMode: check.oneOf('responseMode', merged.responseMode, RESPONSE_MODES),
+    responseMode: responseModeOf(merged, check, profile),
     sessionMaxAge: check.number('sessionMaxAge', merged.sessionMaxAge),
     sessionIdleTimeout: check.number('sessionIdleTimeout', merged.sessionIdleTimeout),
     sessionCacheSize: Math.floor(check.number('sessionCacheSize', merged.sessionCacheSize)),
@@ -176,6 +179,19 @@ function appSettings(merged: OAuthOptions, check: Checks) {
     keepProtocolClaims: check.flag('keepProtocolClaims', merged.keepProtocolClaims),
     bff: check.flag('bff', merged.bff) && bffHeaderOf(check.text('bffHeader', merged.bffHeader) ?? 'X-CSRF: 1', check.problems),
   }
+}
+
+/**
+ * `OAUTH_RESPONSE_MODE`: `jwt` by default under FAPI 2.0 Message Signing, which accepts only
+ * JWT-secured authorization responses (JARM).
+ */
+function responseModeOf(merged: OAuthOptions, check: Checks, profile: Profile | undefined) {
+  const messageSigning = profile === 'fapi2-message-signing'
+  const mode = check.oneOf('responseMode', merged.responseMode, RESPONSE_MODES, messageSigning ? 'jwt' : undefined)
+  if (messageSigning && merged.responseMode === mode && !isJwtResponseMode(mode)) {
+    check.problems.push(`OAUTH_PROFILE=fapi2-message-signing requires JWT-secured authorization responses (JARM): set ${check.variable('responseMode')} to jwt, query.jwt or form_post.jwt, or remove it (got ${mode})`)
+  }
+  return mode
 }
 
 /** `OAUTH_BFF_HEADER` (`Name: value`) as a lower-case header name and its exact value. */

@@ -42,6 +42,10 @@ export interface ProviderSettings {
   /** Configured pin; undefined: chosen from the provider's metadata (RS256 first). */
   readonly idTokenSigningAlg: string | undefined
   readonly userinfoSigningAlg: string | undefined
+  /** Authorization requests as request objects signed with {@link privateKey} (JAR, RFC 9101). */
+  readonly requestObject: boolean
+  /** With a JWT response mode (JARM): configured pin; undefined: chosen from the provider's metadata. */
+  readonly authorizationSigningAlg: string | undefined
   readonly fetchUserinfo: boolean
   /** Origins (`https://api.example.com`) `oauth.fetch` may send the token to, besides the provider's. */
   readonly apiOrigins: readonly string[]

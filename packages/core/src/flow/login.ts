@@ -1,4 +1,5 @@
 import * as oauth from 'oauth4webapi'
+import { isFapi2 } from '../config/enums.js'
 import type { OAuthConfig } from '../config/resolved.js'
 import { CodegrantError } from '../errors.js'
 import { describe, transportError } from '../failures.js'
@@ -30,9 +31,10 @@ export interface LoginExtras {
 /**
  * Starts a login: fresh state, PKCE S256 verifier and (OpenID) nonce, remembered in a
  * transaction cookie named for the state, then a 302 to the authorization endpoint (through
- * PAR when enabled). Only configured parameters are sent: nothing from the query but `returnTo`.
+ * PAR when enabled; as a signed request object with `OAUTH_REQUEST_OBJECT`). Only configured
+ * parameters are sent: nothing from the query but `returnTo`.
  *
- * RFC 6749 §4.1.1, RFC 7636 §4.1–4.3, RFC 9126, RFC 9700 §2.1.1.
+ * RFC 6749 §4.1.1, RFC 7636 §4.1–4.3, RFC 9126, RFC 9101, RFC 9700 §2.1.1.
  */
 export async function startLogin(
   config: OAuthConfig,
@@ -59,7 +61,7 @@ export async function startLogin(
     code_challenge_method: 'S256',
   })
   if (nonce) params.set('nonce', nonce)
-  if (config.responseMode === 'form_post') params.set('response_mode', 'form_post')
+  if (config.responseMode !== 'query') params.set('response_mode', config.responseMode)
   for (const [name, values] of Object.entries(extras.params ?? {})) {
     // the protocol's own parameters are never taken from here (checked before, and again now)
     if (params.has(name)) continue
@@ -70,15 +72,20 @@ export async function startLogin(
   const dpopKey = provider.dpop ? await provider.dpop.generate() : undefined
   const dpop = await dpopHeaders(provider.dpop, dpopKey)
   const location = new URL(as.authorization_endpoint!)
-  if (config.profile === 'fapi2' && !as.pushed_authorization_request_endpoint) {
-    config.logger.error('OAUTH_PROFILE=fapi2 needs pushed authorization requests, but the provider has no pushed_authorization_request_endpoint')
+  if (isFapi2(config.profile) && !as.pushed_authorization_request_endpoint) {
+    config.logger.error(`OAUTH_PROFILE=${config.profile} needs pushed authorization requests, but the provider has no pushed_authorization_request_endpoint`)
     throw new CodegrantError('codegrant/provider_error', 'The provider does not support pushed authorization requests, which this app requires (FAPI 2.0).')
   }
-  if (settings.par && as.pushed_authorization_request_endpoint) {
+  const pushed = settings.par && Boolean(as.pushed_authorization_request_endpoint)
+  if (!pushed && dpop.DPoP && Array.isArray(as.dpop_signing_alg_values_supported)) params.set('dpop_jkt', await dpop.DPoP.calculateThumbprint())
+  // JAR: every parameter inside one JWT signed with the client's key, only client_id beside it
+  // (signed for each attempt: a retry with a DPoP nonce must not replay the request object's jti)
+  const request = async () => (provider.signRequest ? provider.signRequest(as, client, params) : params)
+  if (pushed) {
     try {
       // with DPoP, the proof on the pushed request binds the code to the key
       const { request_uri } = await withNonceRetry(async () => {
-        const response = await oauth.pushedAuthorizationRequest(as, client, endpointAuth.pushed_authorization_request_endpoint, params, { ...http, ...dpop })
+        const response = await oauth.pushedAuthorizationRequest(as, client, endpointAuth.pushed_authorization_request_endpoint, await request(), { ...http, ...dpop })
         return oauth.processPushedAuthorizationResponse(as, client, response)
       })
       location.searchParams.set('client_id', settings.clientId)
@@ -91,13 +98,13 @@ export async function startLogin(
       throw failure ?? new CodegrantError('codegrant/provider_error', 'The provider refused to start the sign-in (pushed authorization request failed).', { cause: error })
     }
   } else {
-    if (dpop.DPoP && Array.isArray(as.dpop_signing_alg_values_supported)) params.set('dpop_jkt', await dpop.DPoP.calculateThumbprint())
-    for (const key of new Set(params.keys())) location.searchParams.delete(key)
-    for (const [key, value] of params) location.searchParams.append(key, value)
+    const sent = await request()
+    for (const key of new Set(sent.keys())) location.searchParams.delete(key)
+    for (const [key, value] of sent) location.searchParams.append(key, value)
   }
 
-  const binding = !dpopKey ? '' : `, DPoP ${dpopKey.alg} key bound ${location.searchParams.has('request_uri') ? 'by the PAR proof' : location.searchParams.has('dpop_jkt') ? 'by dpop_jkt' : 'at the code exchange'}`
-  config.logger.debug(`login: redirecting to the authorization endpoint ${location.origin}${location.pathname} (PKCE S256, state${nonce ? ', nonce' : ''}${location.searchParams.has('request_uri') ? ', through PAR' : ''}${binding}; scope "${params.get('scope')}"; returnTo ${returnTo === null ? 'none' : 'given'})`)
+  const binding = !dpopKey ? '' : `, DPoP ${dpopKey.alg} key bound ${location.searchParams.has('request_uri') ? 'by the PAR proof' : params.has('dpop_jkt') ? 'by dpop_jkt' : 'at the code exchange'}`
+  config.logger.debug(`login: redirecting to the authorization endpoint ${location.origin}${location.pathname} (PKCE S256, state${nonce ? ', nonce' : ''}${provider.signRequest ? ', a signed request object' : ''}${location.searchParams.has('request_uri') ? ', through PAR' : ''}${binding}; scope "${params.get('scope')}"; returnTo ${returnTo === null ? 'none' : 'given'})`)
   const transaction = {
     state,
     verifier,

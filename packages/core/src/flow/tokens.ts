@@ -35,14 +35,24 @@ export async function verifyIdTokenSignature(provider: Provider, response: Respo
  * once, within the provider's refetch budget (see {@link verifyIdTokenSignature}).
  */
 export async function verifyResponseSignature(provider: Provider, response: Response): Promise<void> {
+  await withProviderKeys(provider, (as) => oauth.validateApplicationLevelSignature(as, response, provider.http))
+}
+
+/**
+ * Runs an oauth4webapi check that verifies a JWT with the provider's keys (`verify`, given a fresh
+ * copy of the metadata so that oauth4webapi seeds its keys from the provider's shared cache); an
+ * unknown `kid` refetches the keys at once and checks once more, within the provider's refetch
+ * budget (see {@link verifyIdTokenSignature}).
+ */
+export async function withProviderKeys<T>(provider: Provider, verify: (as: oauth.AuthorizationServer) => Promise<T>): Promise<T> {
   const { as, http, jwks } = provider
   if (as.jwks_uri) await jwks.keys(as.jwks_uri, http)
   try {
-    await oauth.validateApplicationLevelSignature({ ...as }, response, http)
+    return await verify({ ...as })
   } catch (error) {
     if (!as.jwks_uri || !isUnknownKey(error)) throw error
     await jwks.refetch(as.jwks_uri, http)
-    await oauth.validateApplicationLevelSignature({ ...as }, response, http)
+    return await verify({ ...as })
   }
 }
 

@@ -1,3 +1,4 @@
+import { isFormPostMode } from '../config/enums.js'
 import type { OAuthConfig } from '../config/resolved.js'
 import type { CookieCodec } from '../session/cookie-codec.js'
 import type { DpopKey } from '../session/store.js'
@@ -54,7 +55,7 @@ export function transactionCookies(config: OAuthConfig, codec: CookieCodec, pref
   const base = `${prefix}codegrant.tx.`
   // form_post answers are cross-site POSTs: only SameSite=None cookies come along (and need Secure)
   const attributes: Omit<CookieAttributes, 'maxAge'> =
-    config.responseMode === 'form_post' ? { secure: true, sameSite: 'none' } : { secure: config.secure, sameSite: 'lax' }
+    isFormPostMode(config.responseMode) ? { secure: true, sameSite: 'none' } : { secure: config.secure, sameSite: 'lax' }
   const name = (state: string) => base + state
   const decode = (cookie: string, value: string | undefined): Transaction | undefined => {
     const json = value === undefined ? undefined : codec.open(cookie, value)

@@ -88,7 +88,7 @@ export function assertionHint(settings: ProviderSettings, as: oauth.Authorizatio
 }
 
 /** RSA keys sign RS256, or PS256 under FAPI 2.0 (which does not allow RS256). */
-async function importPrivateKey(jwk: Readonly<JsonWebKey & { kid?: string }>, fapi2: boolean): Promise<oauth.PrivateKey> {
+export async function importPrivateKey(jwk: Readonly<JsonWebKey & { kid?: string }>, fapi2: boolean): Promise<oauth.PrivateKey> {
   const algorithm =
     jwk.kty === 'RSA' ? { name: fapi2 ? 'RSA-PSS' : 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' }
     : jwk.kty === 'EC' ? { name: 'ECDSA', namedCurve: 'P-256' }

@@ -3,6 +3,7 @@ import * as oauth from 'oauth4webapi'
 import type { OAuthConfig, ProviderSettings } from '../config/resolved.js'
 import { isLoopback } from '../config/checks.js'
 import { CodegrantError } from '../errors.js'
+import { isFapi2 } from '../config/enums.js'
 import { FAPI2_ALGORITHMS } from '../config/profile.js'
 import type { DpopKey } from '../session/store.js'
 import { withTraceContext } from '../telemetry.js'
@@ -46,7 +47,7 @@ const MAX_ENTRIES = 1000
  * otherwise; under FAPI 2.0 only PS256, ES256 or EdDSA.
  */
 export function dpopAlgorithm(config: OAuthConfig, as: oauth.AuthorizationServer): string | undefined {
-  const allowed = config.profile === 'fapi2' ? PREFERENCE.filter((alg) => FAPI2_ALGORITHMS.includes(alg) || alg === 'Ed25519') : PREFERENCE
+  const allowed = isFapi2(config.profile) ? PREFERENCE.filter((alg) => FAPI2_ALGORITHMS.includes(alg) || alg === 'Ed25519') : PREFERENCE
   const supported = as.dpop_signing_alg_values_supported
   if (!Array.isArray(supported) || supported.length === 0) return 'ES256'
   return allowed.find((alg) => supported.includes(alg))
@@ -84,7 +85,7 @@ export function createDpopRuntime(
       if (!algorithm || !params) {
         throw new CodegrantError(
           'codegrant/provider_error',
-          `The provider supports none of the DPoP algorithms codegrant can use (${config.profile === 'fapi2' ? 'ES256, EdDSA, PS256 under FAPI 2.0' : PREFERENCE.join(', ')}).`,
+          `The provider supports none of the DPoP algorithms codegrant can use (${isFapi2(config.profile) ? 'ES256, EdDSA, PS256 under FAPI 2.0' : PREFERENCE.join(', ')}).`,
         )
       }
       const pair = await webcrypto.subtle.generateKey(params.generate, true, ['sign', 'verify'])

@@ -1,6 +1,7 @@
 import * as oauth from 'oauth4webapi'
 import type { OAuthConfig, ProviderSettings } from '../config/resolved.js'
 import { isLoopback } from '../config/checks.js'
+import { isFapi2, isJwtResponseMode } from '../config/enums.js'
 import type { FullLogger } from '../config/options.js'
 import { CodegrantError } from '../errors.js'
 import { createDpopRuntime, createDpopState, type DpopRuntime } from './dpop.js'
@@ -8,6 +9,7 @@ import { FAPI2_ALGORITHMS } from '../config/profile.js'
 import { createClientAuth, type EndpointAuth } from './client-auth.js'
 import { discover, explicitIssuer } from './discovery.js'
 import { fetchOptions, type FetchOptions } from './http.js'
+import { createRequestSigner, type SignRequest } from './request-object.js'
 import { createJwksKeeper, type JwksKeeper } from './jwks.js'
 import { withTokenQuirks } from './token-quirks.js'
 import { withTenantIssuer } from './tenant-issuer.js'
@@ -28,6 +30,8 @@ export interface Provider {
   dpop: DpopRuntime | undefined
   /** Its signing keys, shared by ID tokens and logout tokens (`http[oauth.jwksCache]` is their cache). */
   jwks: JwksKeeper
+  /** With `OAUTH_REQUEST_OBJECT`: the authorization request as a signed request object (JAR). */
+  signRequest: SignRequest | undefined
 }
 
 const METADATA_TTL_MS = 10 * 60 * 1000
@@ -39,7 +43,8 @@ const METADATA_TTL_MS = 10 * 60 * 1000
  * @throws {CodegrantError} `codegrant/provider_unavailable` when metadata cannot be had.
  */
 export function createProviderResolver(config: OAuthConfig, settings: ProviderSettings): () => Promise<Provider> {
-  const fapi2 = config.profile === 'fapi2'
+  const fapi2 = isFapi2(config.profile)
+  const jarm = isJwtResponseMode(config.responseMode)
   const dpopState = settings.dpop ? createDpopState() : undefined
   const tenant = settings.preset?.tenantIssuer
   const jwks = createJwksKeeper()
@@ -55,6 +60,7 @@ export function createProviderResolver(config: OAuthConfig, settings: ProviderSe
     },
   }
   let clientAuth: Promise<(as: oauth.AuthorizationServer) => EndpointAuth> | undefined
+  let requestSigner: Promise<SignRequest | undefined> | undefined
   let cached: { provider: Promise<Provider>; until: number } | undefined
   // the last metadata that loaded: served when a refetch fails (stale-if-error)
   let lastGood: Provider | undefined
@@ -64,7 +70,11 @@ export function createProviderResolver(config: OAuthConfig, settings: ProviderSe
       clientAuth = undefined
       throw error
     })
-    const [discovered, authFor] = await Promise.all([loadMetadata(settings, config.logger, http), clientAuth])
+    requestSigner ??= createRequestSigner(settings, fapi2).catch((error: unknown) => {
+      requestSigner = undefined
+      throw error
+    })
+    const [discovered, authFor, signRequest] = await Promise.all([loadMetadata(settings, config.logger, http), clientAuth, requestSigner])
     // FAPI 2.0 §5.3.3.2: the client requires `iss` in the authorization response (RFC 9207)
     const fapi = fapi2 ? { ...discovered, authorization_response_iss_parameter_supported: true } : discovered
     // Entra ID's tenant-independent issuer: each ID token's `iss` is checked against its own tenant
@@ -72,7 +82,9 @@ export function createProviderResolver(config: OAuthConfig, settings: ProviderSe
     const endpointAuth = authFor(as)
     const client: oauth.Client = {
       client_id: settings.clientId,
-      id_token_signed_response_alg: settings.idTokenSigningAlg ?? idTokenAlgorithm(as, fapi2),
+      id_token_signed_response_alg: settings.idTokenSigningAlg ?? signingAlgorithm(as.id_token_signing_alg_values_supported, fapi2),
+      // JARM: the one algorithm its responses may be signed with (oauth4webapi refuses any other)
+      ...(jarm ? { authorization_signed_response_alg: settings.authorizationSigningAlg ?? signingAlgorithm(as.authorization_signing_alg_values_supported, fapi2) } : {}),
       ...(settings.userinfoSigningAlg ? { userinfo_signed_response_alg: settings.userinfoSigningAlg } : {}),
       [oauth.clockTolerance]: config.clockTolerance,
     }
@@ -81,7 +93,7 @@ export function createProviderResolver(config: OAuthConfig, settings: ProviderSe
       config.logger.warn('OAUTH_PAR is on but the provider has no pushed_authorization_request_endpoint: authorization requests go through the browser')
     }
     const dpop = dpopState && (runtime = createDpopRuntime(as, client, config, dpopState))
-    return (lastGood = { settings, as, client, clientAuth: endpointAuth.token_endpoint, endpointAuth, http, dpop, jwks })
+    return (lastGood = { settings, as, client, clientAuth: endpointAuth.token_endpoint, endpointAuth, http, dpop, jwks, signRequest })
   }
 
   return () => {
@@ -103,11 +115,11 @@ export function createProviderResolver(config: OAuthConfig, settings: ProviderSe
 const STALE_RETRY_MS = 30 * 1000
 
 /**
- * The algorithm to pin when none is configured: RS256 (OpenID Connect's default for clients
- * that registered none) unless the provider says it does not sign with it; never `none` or HS*.
+ * The algorithm to pin for ID tokens or JARM responses when none is configured, from what the
+ * provider says it signs them with (`supported`): RS256 (OpenID Connect's and JARM's default for
+ * clients that registered none) unless the provider does not sign with it; never `none` or HS*.
  */
-function idTokenAlgorithm(as: oauth.AuthorizationServer, fapi2: boolean): string {
-  const supported = as.id_token_signing_alg_values_supported
+function signingAlgorithm(supported: readonly string[] | undefined, fapi2: boolean): string {
   // FAPI 2.0 §5.4.1: PS256, ES256 or EdDSA; the provider's first of those (PS256 when it does not say)
   if (fapi2) return (Array.isArray(supported) ? FAPI2_ALGORITHMS.find((alg) => supported.includes(alg)) : undefined) ?? 'PS256'
   if (!Array.isArray(supported) || supported.includes('RS256')) return 'RS256'

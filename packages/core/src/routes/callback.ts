@@ -1,12 +1,13 @@
 /** The callback route: the provider's answer checked against its transaction, then the session started. */
 import { now } from '../clock.js'
+import { isFormPostMode, isJwtResponseMode } from '../config/enums.js'
 import { cookiesOf, sessionOf, type Context } from '../context.js'
 import { CodegrantError } from '../errors.js'
 import { describe } from '../failures.js'
 import { appPath, formParams, header, methodNotAllowed, queryOf, redirect, type CoreRequest, type CoreResponse } from '../http.js'
 import type { ProviderRuntime } from '../providers.js'
 import { indexSession } from './backchannel-logout.js'
-import { CALLBACK_HEADERS, completeLogin } from '../flow/callback.js'
+import { CALLBACK_HEADERS, completeLogin, responseStates } from '../flow/callback.js'
 import { applyLoginHook } from '../flow/on-login.js'
 import { assertSameProvider } from './provider-routes.js'
 import { declinedSilently } from '../flow/silent-login.js'
@@ -45,13 +46,14 @@ async function startSession(context: Context, runtime: ProviderRuntime): Promise
   const { config, transactions, backend } = context.engine
   const provider = runtime.resolve
   const { request } = context
-  const method = config.responseMode === 'form_post' ? 'POST' : 'GET'
+  const method = isFormPostMode(config.responseMode) ? 'POST' : 'GET'
   if (request.method !== method) return { ...methodNotAllowed(method), headers: { ...CALLBACK_HEADERS, allow: method } }
   const params = responseParams(request)
-  const states = params?.getAll('state') ?? []
+  const states = params ? responseStates(config, params) : []
   const state = states.length === 1 ? states[0] : undefined
   if (!params || state === undefined) {
-    throw new CodegrantError('codegrant/invalid_callback', states.length > 1 ? 'The sign-in response carries more than one state.' : 'The sign-in response has no state: start the sign-in again.')
+    const why = states.length > 1 ? 'carries more than one state' : isJwtResponseMode(config.responseMode) ? 'is not one signed response (JARM) with a state' : 'has no state'
+    throw new CodegrantError('codegrant/invalid_callback', `The sign-in response ${why}: start the sign-in again.`)
   }
   // the store could not be read (the previous session, if any, is unknown) and is needed to
   // keep the new one: 503 before the code is exchanged; the transaction is kept for a reload
@@ -142,9 +144,9 @@ function spaLogin(context: Context): boolean {
 }
 
 function clearTransaction(context: Context): string[] {
-  const { transactions } = context.engine
+  const { transactions, config } = context.engine
   const params = responseParams(context.request)
-  const state = params?.get('state')
+  const state = params && responseStates(config, params)[0]
   if (!state) return []
   const name = transactions.name(state)
   return cookiesOf(context)[name] !== undefined && transactions.isTransaction(name) ? [transactions.remove(state)] : []
@@ -164,6 +166,6 @@ function missingTransactionHint(context: Context): string {
   }
   const host = (config.trustProxy ? header(context.request, 'x-forwarded-host') : undefined) ?? header(context.request, 'host')
   const hostHint = host && host !== config.baseUrl.host ? ` This request came to ${host}, but OAUTH_BASE_URL is ${config.baseUrl.origin}: open the app at that address.` : ''
-  const modeHint = config.responseMode === 'form_post' ? ' With form_post the cookie needs SameSite=None and Secure (https).' : ''
+  const modeHint = isFormPostMode(config.responseMode) ? ' With form_post the cookie needs SameSite=None and Secure (https).' : ''
   return `This browser did not send back the sign-in cookie, so the response cannot be trusted. Start the sign-in again from this site; it must be finished within ${TRANSACTION_TTL / 60} minutes with cookies allowed.${hostHint}${modeHint}`
 }
