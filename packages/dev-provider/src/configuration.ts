@@ -126,6 +126,11 @@ export function buildConfiguration(input: ConfigurationInput): OidcConfiguration
       rpInitiatedLogout: { enabled: true, logoutSource, postLogoutSuccessSource },
       backchannelLogout: { enabled: true },
       pushedAuthorizationRequests: { enabled: true },
+      // signed request objects (JAR, RFC 9101), required of clients registered with
+      // require_signed_request_object; and JWT-secured authorization responses (JARM,
+      // response_mode jwt, query.jwt, form_post.jwt) signed with authorization_signed_response_alg
+      requestObjects: { enabled: true },
+      jwtResponseModes: { enabled: true },
       dPoP: input.dpop === false ? { enabled: false } : input.dpopNonceSecret
         ? { enabled: true, nonceSecret: input.dpopNonceSecret, requireNonce: () => true }
         : { enabled: true },

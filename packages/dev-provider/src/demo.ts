@@ -67,6 +67,9 @@ export function providerNames(env: Env): string[] {
  * authenticates with a key pair generated for the run (private_key_jwt, its
  * private JWK in `options.privateKey`), pushes its authorization requests and
  * uses DPoP: `OAUTH_PROFILE=fapi2 pnpm demo` needs nothing else. With
+ * OAUTH_PROFILE=fapi2-message-signing the client is also registered for signed request objects
+ * (`require_signed_request_object`, ES256) and ES256-signed JWT authorization responses (JARM,
+ * `authorization_signed_response_alg`), as FAPI 2.0 Message Signing asks. With
  * OAUTH_BACKCHANNEL_LOGOUT=true the client registers its `backchannel_logout_uri`, so signing
  * out at the provider POSTs a logout token to the app (OpenID Back-Channel Logout); with
  * OAUTH_FRONTCHANNEL_LOGOUT=true its `frontchannel_logout_uri`, which the provider's logout page
@@ -80,8 +83,11 @@ export async function startDemoIfUnconfigured(env: Env, appPort: number): Promis
   }
   const baseUrl = `http://localhost:${appPort}`;
   // OAUTH_PROFILE=fapi2: the provider acts as a FAPI 2.0 provider, and the demo client gets a
-  // key pair (private_key_jwt) and is forced to PAR and DPoP, as a FAPI provider would register it
-  const fapi2 = (env.OAUTH_PROFILE ?? '').trim() === 'fapi2';
+  // key pair (private_key_jwt) and is forced to PAR and DPoP, as a FAPI provider would register it;
+  // fapi2-message-signing: the same, and it must sign its requests and gets signed responses
+  const profile = (env.OAUTH_PROFILE ?? '').trim();
+  const messageSigning = profile === 'fapi2-message-signing';
+  const fapi2 = profile === 'fapi2' || messageSigning;
   const dpop = fapi2 || isTrue(env, 'OAUTH_DPOP');
   const redirects = {
     // token exchange too: the demo's billing API takes exchanged tokens (RFC 8693)
@@ -107,6 +113,7 @@ export async function startDemoIfUnconfigured(env: Env, appPort: number): Promis
       jwks: { keys: [{ ...publicKey.export({ format: 'jwk' }), kid, alg: 'ES256', use: 'sig' }] },
       require_pushed_authorization_requests: true,
       dpop_bound_access_tokens: true,
+      ...(messageSigning ? { require_signed_request_object: true, request_object_signing_alg: 'ES256', authorization_signed_response_alg: 'ES256' } : {}),
       ...redirects,
     };
   } else {
@@ -122,7 +129,8 @@ export async function startDemoIfUnconfigured(env: Env, appPort: number): Promis
     clients: [client],
   });
   warnOnce();
-  console.error(demoNotice(provider.issuer, baseUrl, fapi2 ? 'FAPI 2.0 (PAR, DPoP, private_key_jwt)' : dpop ? 'DPoP' : undefined));
+  const mode = messageSigning ? 'FAPI 2.0 Message Signing (PAR with signed request objects, JARM, DPoP, private_key_jwt)' : fapi2 ? 'FAPI 2.0 (PAR, DPoP, private_key_jwt)' : dpop ? 'DPoP' : undefined;
+  console.error(demoNotice(provider.issuer, baseUrl, mode));
   return {
     options: {
       issuer: provider.issuer,
