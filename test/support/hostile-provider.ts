@@ -9,6 +9,7 @@
  *   hostile.set({ idToken: { alg: 'none' } })               // an unsigned ID token
  *   hostile.set({ idToken: { claims: { aud: 'other' } } })  // one claim changed (undefined deletes)
  *   hostile.set({ authorize: { iss: undefined } })          // the `iss` response parameter removed
+ *   hostile.set({ jarm: { claims: { aud: 'other' } } })     // a JARM response (response_mode=jwt) with one claim changed
  *   hostile.set({ discovery: 'issuer-mismatch' })
  *   hostile.set({ userinfo: { sub: 'mallory' } })
  *   hostile.set({ tokenRaw: { status: 200, contentType: 'application/json', body: '[[[' } })
@@ -54,6 +55,14 @@ export type IdTokenAlg =
   | 'wrong-key' // RS256 with a key that is not published, under the published key's kid (bad signature)
   | 'unknown-kid' // RS256 with a key that is not published, under a kid that is not either
 
+/** How a JWT the provider issues is made: its algorithm/key, claim and header overrides, or a raw replacement string. */
+export interface JwtSpec {
+  alg?: IdTokenAlg
+  claims?: Overrides
+  header?: Overrides
+  raw?: string
+}
+
 export interface HostileSettings {
   /** Discovery: a fault, or a document whose issuer is another's, or whose endpoints are plain http on another host. */
   discovery?: Fault | 'issuer-mismatch' | 'http-endpoints'
@@ -69,7 +78,13 @@ export interface HostileSettings {
   /** The token endpoint's whole answer, verbatim (both grants; the grant itself is not processed). */
   tokenRaw?: { status: number; contentType?: string; body: string }
   /** The ID token: its algorithm/key, claim overrides, or a raw replacement string. */
-  idToken?: { alg?: IdTokenAlg; claims?: Overrides; header?: Overrides; raw?: string }
+  idToken?: JwtSpec
+  /**
+   * The JWT-secured authorization response (JARM), sent when the request asks for `response_mode`
+   * `jwt`, `query.jwt` or `form_post.jwt`: its algorithm/key, claim overrides (over `iss`, `aud`,
+   * `exp`, `iat` and the response's parameters, `authorize` applied), or a raw replacement.
+   */
+  jarm?: JwtSpec
   /** Userinfo: a fault, or claim overrides. */
   userinfo?: Fault | Overrides
   /** The `WWW-Authenticate` header of userinfo's 401 for an unknown access token (default `Bearer error="invalid_token"`). */
@@ -193,6 +208,8 @@ export async function startHostileProvider(options: { clientId: string; clientSe
       grant_types_supported: ['authorization_code', 'refresh_token'],
       // a hostile provider advertises everything: only the client's own pinning protects it
       id_token_signing_alg_values_supported: ['RS256', 'ES256', 'HS256', 'none'],
+      authorization_signing_alg_values_supported: ['RS256', 'ES256', 'HS256', 'none'],
+      response_modes_supported: ['query', 'form_post', 'jwt', 'query.jwt', 'form_post.jwt'],
       token_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post'],
       authorization_response_iss_parameter_supported: true,
       code_challenge_methods_supported: ['S256'],
@@ -201,10 +218,14 @@ export async function startHostileProvider(options: { clientId: string; clientSe
   }
 
   async function idToken(nonce: string | undefined): Promise<string> {
-    const spec = settings.idToken ?? {}
-    if (spec.raw !== undefined) return spec.raw
     const now = Math.floor(Date.now() / 1000)
-    const claims = merge({ iss: issuer, sub, aud: clientId, iat: now, exp: now + 300, auth_time: now, ...(nonce ? { nonce } : {}) }, spec.claims)
+    return signed({ iss: issuer, sub, aud: clientId, iat: now, exp: now + 300, auth_time: now, ...(nonce ? { nonce } : {}) }, settings.idToken ?? {})
+  }
+
+  /** `base` with the spec's claims applied, signed as the spec says (the provider's RS256 key by default). */
+  async function signed(base: Record<string, unknown>, spec: JwtSpec): Promise<string> {
+    if (spec.raw !== undefined) return spec.raw
+    const claims = merge(base, spec.claims)
     const alg = spec.alg ?? 'RS256'
     const payload = new TextEncoder().encode(JSON.stringify(claims))
     const sign = (base: { alg: string; kid?: string }, key: CryptoKey | Uint8Array) => {
@@ -305,8 +326,17 @@ export async function startHostileProvider(options: { clientId: string; clientSe
         const code = token('code')
         grants.set(code, { clientId, redirectUri, nonce: q.get('nonce') ?? undefined, challenge: q.get('code_challenge') ?? undefined, used: false })
         const params = merge({ code, state: q.get('state') ?? undefined, iss: issuer }, settings.authorize)
+        const mode = q.get('response_mode') ?? 'query'
+        // JARM: the parameters as the claims of one signed JWT, `response` (JARM §2.1)
+        const now = Math.floor(Date.now() / 1000)
+        const response = /jwt$/.test(mode) ? { response: await signed({ ...params, aud: clientId, iat: now, exp: now + 120 }, settings.jarm ?? {}) } : params
+        if (mode === 'form_post.jwt') {
+          const fields = Object.entries(response).map(([key, value]) => `<input type="hidden" name="${key}" value="${String(value)}">`).join('')
+          res.writeHead(200, { 'content-type': 'text/html' }).end(`<!doctype html><form method="post" action="${redirectUri}">${fields}</form>`)
+          return
+        }
         const location = new URL(redirectUri)
-        for (const [key, value] of Object.entries(params)) if (value !== undefined) location.searchParams.set(key, String(value))
+        for (const [key, value] of Object.entries(response)) if (value !== undefined) location.searchParams.set(key, String(value))
         res.writeHead(302, { location: location.href }).end()
         return
       }
