@@ -241,7 +241,8 @@ describe.each(FRAMEWORKS)('%s: a JARM response that fails a check', (framework: 
 
   type Settings = HostileSettings | (() => HostileSettings)
   it.each<[string, Settings]>([
-    ['no iss', { jarm: { claims: { iss: undefined } } }],
+    // (a provider that does not advertise RFC 9207: only the JWT's own iss requirement refuses it)
+    ['no iss', { metadata: { authorization_response_iss_parameter_supported: undefined }, jarm: { claims: { iss: undefined } } }],
     ['iss of another issuer', { jarm: { claims: { iss: 'https://attacker.example' } } }],
     ['no aud', { jarm: { claims: { aud: undefined } } }],
     ['aud of another client', { jarm: { claims: { aud: 'another-client' } } }],
