@@ -123,6 +123,20 @@ describe('signed request objects and JWT-secured responses against the dev provi
     })
   })
 
+  it('a JARM response signed with a key the provider rotated in seconds ago: the unknown kid refetches the keys at once', async () => {
+    const framework: Framework = 'fastify4'
+    const stage = stages[framework]
+    stage.mount(await buildHandler(framework, options(framework), `${provider.issuer}/me`))
+    const first = createAgent()
+    expect((await loginInMode(first, stage.url, 'alice', 'jwt')).callback.status).toBe(302)
+    const [, ec] = await provider.rotateKeys()
+    const second = createAgent()
+    const { response, callback } = await loginInMode(second, stage.url, 'bob', 'jwt')
+    expect(headerOf(response.get('response')!).kid).toBe(ec)
+    expect([callback.status, callback.headers.get('location')]).toEqual([302, '/'])
+    expect((await second.request(`${stage.url}/`, { headers: HTML })).body).toBe('signed in as bob')
+  })
+
   it('the provider refuses the same client when its request is not signed (the request object is what it checks)', async () => {
     const framework: Framework = 'express5'
     const stage = stages[framework]
