@@ -367,8 +367,8 @@ describe('OAUTH_PROFILE=fapi2-message-signing at start-up', () => {
   })
 })
 
-describe('OAUTH_PROFILE=fapi2-message-signing pnpm --dir examples/express start (the demo, no other variable)', () => {
-  it('logs alice in through the demo provider with a signed request object and a JARM response, and calls userinfo', async () => {
+describe('the demo (pnpm --dir examples/<name> start) with the dev provider, no other variable', () => {
+  it('OAUTH_PROFILE=fapi2-message-signing: logs alice in with a signed request object through PAR and a JARM response, and calls userinfo', async () => {
     const example = await startExample('express', { OAUTH_PROFILE: 'fapi2-message-signing' })
     try {
       expect(example.output()).toContain('FAPI 2.0 Message Signing (PAR with signed request objects, JARM, DPoP, private_key_jwt) mode')
@@ -384,5 +384,19 @@ describe('OAUTH_PROFILE=fapi2-message-signing pnpm --dir examples/express start 
       await example.stop()
     }
   }, 60_000)
-})
 
+  it('OAUTH_REQUEST_OBJECT=true OAUTH_RESPONSE_MODE=query.jwt: the client is registered for signed request objects, sent by value', async () => {
+    const example = await startExample('koa', { OAUTH_REQUEST_OBJECT: 'true', OAUTH_RESPONSE_MODE: 'query.jwt' })
+    try {
+      expect(example.output()).toContain('signed request objects mode')
+      const agent = createAgent()
+      const result = await login(agent, example.url, 'bob')
+      expect([...new URL(result.authorizeUrl!).searchParams.keys()].sort()).toEqual(['client_id', 'request'])
+      expect([...new URL(result.callbackUrl!).searchParams.keys()]).toEqual(['response'])
+      const me = await agent.request(`${example.url}/me`, { headers: API })
+      expect([me.status, JSON.parse(me.body).user.sub]).toEqual([200, 'bob'])
+    } finally {
+      await example.stop()
+    }
+  }, 60_000)
+})

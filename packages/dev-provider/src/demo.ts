@@ -70,6 +70,8 @@ export function providerNames(env: Env): string[] {
  * OAUTH_PROFILE=fapi2-message-signing the client is also registered for signed request objects
  * (`require_signed_request_object`, ES256) and ES256-signed JWT authorization responses (JARM,
  * `authorization_signed_response_alg`), as FAPI 2.0 Message Signing asks. With
+ * OAUTH_REQUEST_OBJECT=true (and no profile) the client keeps its secret, is required to sign its
+ * request objects, and gets a key pair for them (`options.privateKey`). With
  * OAUTH_BACKCHANNEL_LOGOUT=true the client registers its `backchannel_logout_uri`, so signing
  * out at the provider POSTs a logout token to the app (OpenID Back-Channel Logout); with
  * OAUTH_FRONTCHANNEL_LOGOUT=true its `frontchannel_logout_uri`, which the provider's logout page
@@ -100,17 +102,18 @@ export async function startDemoIfUnconfigured(env: Env, appPort: number): Promis
     // and through an iframe of the provider's logout page, when the app serves front-channel logout
     ...(isTrue(env, 'OAUTH_FRONTCHANNEL_LOGOUT') ? { frontchannel_logout_uri: `${baseUrl}/auth/frontchannel-logout`, frontchannel_logout_session_required: true } : {}),
   };
-  let credentials: { clientSecret: string } | { privateKey: string };
+  let credentials: { clientSecret: string; privateKey?: string } | { privateKey: string };
   let client: DevClient;
+  // OAUTH_REQUEST_OBJECT=true alone: a key pair for the signed request objects the client must then send
+  const requestObject = !fapi2 && isTrue(env, 'OAUTH_REQUEST_OBJECT');
   if (fapi2) {
-    const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
-    const kid = randomUUID();
-    credentials = { privateKey: JSON.stringify({ ...privateKey.export({ format: 'jwk' }), kid }) };
+    const { privateKey, publicJwk } = demoKeyPair();
+    credentials = { privateKey };
     client = {
       client_id: DEMO_CLIENT_ID,
       token_endpoint_auth_method: 'private_key_jwt',
       token_endpoint_auth_signing_alg: 'ES256',
-      jwks: { keys: [{ ...publicKey.export({ format: 'jwk' }), kid, alg: 'ES256', use: 'sig' }] },
+      jwks: { keys: [publicJwk] },
       require_pushed_authorization_requests: true,
       dpop_bound_access_tokens: true,
       ...(messageSigning ? { require_signed_request_object: true, request_object_signing_alg: 'ES256', authorization_signed_response_alg: 'ES256' } : {}),
@@ -118,8 +121,15 @@ export async function startDemoIfUnconfigured(env: Env, appPort: number): Promis
     };
   } else {
     const clientSecret = randomSecret();
-    credentials = { clientSecret };
-    client = { client_id: DEMO_CLIENT_ID, client_secret: clientSecret, ...(dpop ? { dpop_bound_access_tokens: true } : {}), ...redirects };
+    const signing = requestObject ? demoKeyPair() : undefined;
+    credentials = { clientSecret, ...(signing ? { privateKey: signing.privateKey } : {}) };
+    client = {
+      client_id: DEMO_CLIENT_ID,
+      client_secret: clientSecret,
+      ...(dpop ? { dpop_bound_access_tokens: true } : {}),
+      ...(signing ? { jwks: { keys: [signing.publicJwk] }, require_signed_request_object: true, request_object_signing_alg: 'ES256' } : {}),
+      ...redirects,
+    };
   }
   const provider = await startDevProvider({
     quiet: true,
@@ -129,7 +139,9 @@ export async function startDemoIfUnconfigured(env: Env, appPort: number): Promis
     clients: [client],
   });
   warnOnce();
-  const mode = messageSigning ? 'FAPI 2.0 Message Signing (PAR with signed request objects, JARM, DPoP, private_key_jwt)' : fapi2 ? 'FAPI 2.0 (PAR, DPoP, private_key_jwt)' : dpop ? 'DPoP' : undefined;
+  const mode = messageSigning ? 'FAPI 2.0 Message Signing (PAR with signed request objects, JARM, DPoP, private_key_jwt)'
+    : fapi2 ? 'FAPI 2.0 (PAR, DPoP, private_key_jwt)'
+    : [dpop ? 'DPoP' : '', requestObject ? 'signed request objects' : ''].filter(Boolean).join(', ') || undefined;
   console.error(demoNotice(provider.issuer, baseUrl, mode));
   return {
     options: {
@@ -143,6 +155,16 @@ export async function startDemoIfUnconfigured(env: Env, appPort: number): Promis
     },
     provider,
     close: () => provider.close(),
+  };
+}
+
+/** An ES256 key pair made for the run: the private JWK for codegrant (`OAUTH_PRIVATE_KEY`), the public one for the client's registration. */
+function demoKeyPair(): { privateKey: string; publicJwk: Record<string, unknown> } {
+  const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const kid = randomUUID();
+  return {
+    privateKey: JSON.stringify({ ...privateKey.export({ format: 'jwk' }), kid }),
+    publicJwk: { ...publicKey.export({ format: 'jwk' }), kid, alg: 'ES256', use: 'sig' },
   };
 }
 
