@@ -7,6 +7,7 @@
 import * as oauth from 'oauth4webapi'
 import { isLoopback } from './config/checks.js'
 import { variableOf } from './config/env.js'
+import { isMtlsMethod } from './config/enums.js'
 import type { Logger } from './config/options.js'
 import { resolveConfig } from './config/resolve.js'
 import type { OAuthConfig, ProviderSettings, RedisConnection, RedisOpener } from './config/resolved.js'
@@ -90,7 +91,7 @@ async function checkRedis(redis: RedisOpener, add: Add): Promise<void> {
 async function checkClientAuthentication(config: OAuthConfig, provider: ProviderSettings, add: Add): Promise<void> {
   const label = 'client authentication'
   if (provider.clientAuthMethod === 'none') return add('info', label, 'none (a public client): nothing to check')
-  const credential = provider.clientAuthMethod === 'private_key_jwt' ? 'privateKey' : 'clientSecret'
+  const credential = provider.clientAuthMethod === 'private_key_jwt' ? 'privateKey' : isMtlsMethod(provider.clientAuthMethod) ? 'clientCert' : 'clientSecret'
   const variables = (['clientId', credential, 'clientAuthMethod'] as const).map((option) => variableOf(option, config.named ? provider.name : undefined))
   const refused = (answer: string) =>
     add('fail', label, `the provider refused the client's credentials (${answer}; method ${provider.clientAuthMethod}): check ${variables.join(', ')} against the client registered at the provider`)

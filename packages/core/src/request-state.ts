@@ -8,6 +8,7 @@ import { causedByStatus, CodegrantError, isCodegrantError } from './errors.js'
 import type { LoginOptions } from './config/authorization-params.js'
 import { fetchUserinfo } from './flow/userinfo.js'
 import { challengesOf, dpopResourceFetch, resourceFetch } from './provider/dpop.js'
+import { transportOf } from './provider/mtls.js'
 import { discoverApi, resourceMetadataOf } from './flow/resource-metadata.js'
 import { asksForMore, refusalOf } from './api-challenge.js'
 import { appLogin } from './routes/login.js'
@@ -283,11 +284,13 @@ async function authorizedFetch(context: Context, input: string | URL, init: Requ
   }
   const send = async (session: SessionData) => {
     // a DPoP-bound token goes with a proof of the session's key (provider/dpop.ts)
+    // over the client certificate when there is one: a certificate-bound token needs it (RFC 8705 §3)
+    const transport = transportOf(providerOf(context, session).settings)
     const runtime = session.dpop && (await providerOf(context, session).resolve()).dpop
-    if (runtime && session.dpop) return dpopResourceFetch(runtime, session.dpop, session.tokens.accessToken, input, init)
+    if (runtime && session.dpop) return dpopResourceFetch(runtime, session.dpop, session.tokens.accessToken, input, init, transport)
     const headers = new Headers(init.headers)
     headers.set('authorization', `Bearer ${session.tokens.accessToken}`)
-    return fetch(input, withTraceContext({ ...init, headers }))
+    return transport(input, withTraceContext({ ...init, headers }))
   }
   // the origins of the session's provider (the first one's when signed out: the error is the same)
   const signedIn = sessionOf(context)
@@ -375,7 +378,7 @@ async function discoveringFetch(context: Context, api: ApiSettings, url: URL, in
   await accessToken(context)
   const send = async (session: SessionData) => {
     const dpop = session.dpop && (await runtime.resolve()).dpop
-    return resourceFetch(dpop && session.dpop ? { runtime: dpop, key: session.dpop } : undefined, session.tokens.accessToken, url, init)
+    return resourceFetch(dpop && session.dpop ? { runtime: dpop, key: session.dpop } : undefined, session.tokens.accessToken, url, init, transportOf(runtime.settings))
   }
   const session = apiSession(context, api).session
   const response = await send(session)
@@ -398,10 +401,11 @@ async function ownTokenFetch(context: Context, api: ApiSettings, url: URL, init:
   const send = async (token: ApiToken) => {
     const { session, runtime } = apiSession(context, api)
     const dpop = token.tokenType === 'DPoP' && session.dpop ? (await runtime.resolve()).dpop : undefined
-    if (dpop && session.dpop) return dpopResourceFetch(dpop, session.dpop, token.accessToken, url, init)
+    const transport = transportOf(runtime.settings)
+    if (dpop && session.dpop) return dpopResourceFetch(dpop, session.dpop, token.accessToken, url, init, transport)
     const headers = new Headers(init.headers)
     headers.set('authorization', `Bearer ${token.accessToken}`)
-    return fetch(url, { ...init, headers })
+    return transport(url, { ...init, headers })
   }
   const token = await apiToken(context, api)
   const response = await send(token)

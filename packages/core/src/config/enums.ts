@@ -7,8 +7,13 @@ export const PRESET_NAMES = ['github', 'google', 'microsoft', 'gitlab', 'auth0',
 /** A provider preset's name (see `PRESETS`). */
 export type PresetName = (typeof PRESET_NAMES)[number]
 
-export const CLIENT_AUTH_METHODS = ['client_secret_basic', 'client_secret_post', 'client_secret_jwt', 'private_key_jwt', 'none'] as const
+export const CLIENT_AUTH_METHODS = ['client_secret_basic', 'client_secret_post', 'client_secret_jwt', 'private_key_jwt', 'tls_client_auth', 'self_signed_tls_client_auth', 'none'] as const
 export type ClientAuthMethod = (typeof CLIENT_AUTH_METHODS)[number]
+
+/** The methods that authenticate with the TLS client certificate (RFC 8705 §2): PKI or self-signed. */
+export function isMtlsMethod(method: string): boolean {
+  return method === 'tls_client_auth' || method === 'self_signed_tls_client_auth'
+}
 
 /** The methods that authenticate with a client assertion (RFC 7523): signed with the key, or with the secret (HS256). */
 export function isAssertionMethod(method: string): boolean {

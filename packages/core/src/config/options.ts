@@ -59,6 +59,22 @@ export interface OAuthOptions {
   /** PEM (PKCS#8) or JWK (JSON) private key for `private_key_jwt`. */
   privateKey?: string
   /**
+   * The client certificate for mutual TLS (RFC 8705): PEM text (`\\n` escapes allowed; a chain
+   * may follow the certificate) or the path of a PEM file. Required by `tls_client_auth` and
+   * `self_signed_tls_client_auth`; with any method, every call to the provider and every
+   * `oauth.fetch` present it when the server asks, so certificate-bound access tokens work.
+   * `OAUTH_CLIENT_CERT`.
+   */
+  clientCert?: string
+  /** The client certificate's private key, PEM or a file path; checked against the certificate at start-up. `OAUTH_CLIENT_CERT_KEY`. */
+  clientCertKey?: string
+  /**
+   * CA certificates (PEM or a file path) trusted for the TLS servers the client certificate is
+   * presented to, added to Node's own (with it set, list NODE_EXTRA_CA_CERTS's CAs here too).
+   * `OAUTH_CLIENT_CERT_CA`.
+   */
+  clientCertCa?: string
+  /**
    * The `aud` of `private_key_jwt` client assertions: `token_endpoint` (default; each request's
    * own endpoint URL: token, PAR, revocation) or `issuer` (the provider's issuer identifier).
    * `OAUTH_CLIENT_ASSERTION_AUD`.

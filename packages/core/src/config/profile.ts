@@ -1,5 +1,5 @@
 import type { JsonWebKey } from 'node:crypto'
-import type { Profile } from './enums.js'
+import { isMtlsMethod, type Profile } from './enums.js'
 
 /** The JWS algorithms FAPI 2.0 allows (Security Profile §5.4.1). */
 export const FAPI2_ALGORITHMS: readonly string[] = ['PS256', 'ES256', 'EdDSA']
@@ -18,6 +18,8 @@ interface Settings {
   idTokenSigningAlg: string | undefined
   clockTolerance: number
   privateKey: (JsonWebKey & { kid?: string }) | string | undefined
+  /** The mutual-TLS client certificate (RFC 8705), when one is configured. */
+  clientCertificate: object | undefined
 }
 
 /**
@@ -29,12 +31,17 @@ export function fapi2Problems(settings: Settings, profile: Profile = 'fapi2'): s
   const problems: string[] = []
   const why = `OAUTH_PROFILE=${profile}`
   if (!settings.par) problems.push(`${why} requires pushed authorization requests (FAPI 2.0 §5.3.2.2): remove OAUTH_PAR=false`)
-  if (!settings.dpop) problems.push(`${why} requires sender-constrained tokens (FAPI 2.0 §5.3.2.2, DPoP here): remove OAUTH_DPOP=false`)
-  if (settings.dpopAllowBearer) problems.push(`${why} refuses Bearer tokens (FAPI 2.0 §5.3.3): remove OAUTH_DPOP_ALLOW_BEARER`)
-  if (settings.clientAuthMethod !== 'private_key_jwt') {
-    problems.push(`${why} requires OAUTH_CLIENT_AUTH_METHOD=private_key_jwt (FAPI 2.0 §5.3.3 forbids ${settings.clientAuthMethod === 'none' ? 'public clients' : 'shared client secrets'}; got ${settings.clientAuthMethod})`)
+  // FAPI 2.0 §5.3.2.2: tokens sender-constrained by DPoP or by the client certificate (RFC 8705 §3)
+  if (!settings.dpop && !settings.clientCertificate) {
+    problems.push(`${why} requires sender-constrained tokens (FAPI 2.0 §5.3.2.2): remove OAUTH_DPOP=false, or bind them to a client certificate (OAUTH_CLIENT_CERT, OAUTH_CLIENT_CERT_KEY)`)
   }
-  if (settings.clientAssertionAud !== 'issuer') {
+  if (settings.dpopAllowBearer) problems.push(`${why} refuses Bearer tokens (FAPI 2.0 §5.3.3): remove OAUTH_DPOP_ALLOW_BEARER`)
+  // FAPI 2.0 §5.3.2.1: private_key_jwt or mutual TLS (either of RFC 8705's methods)
+  if (settings.clientAuthMethod !== 'private_key_jwt' && !isMtlsMethod(settings.clientAuthMethod)) {
+    const forbidden = settings.clientAuthMethod === 'none' ? 'public clients' : 'shared client secrets'
+    problems.push(`${why} requires OAUTH_CLIENT_AUTH_METHOD=private_key_jwt, tls_client_auth or self_signed_tls_client_auth (FAPI 2.0 §5.3.3 forbids ${forbidden}; got ${settings.clientAuthMethod})`)
+  }
+  if (settings.clientAssertionAud !== 'issuer' && !isMtlsMethod(settings.clientAuthMethod)) {
     problems.push(`${why} requires the issuer as the client assertion audience (FAPI 2.0 §5.3.2.1): remove OAUTH_CLIENT_ASSERTION_AUD=${settings.clientAssertionAud}`)
   }
   if (settings.idTokenSigningAlg !== undefined && !FAPI2_ALGORITHMS.includes(settings.idTokenSigningAlg)) {

@@ -6,6 +6,7 @@
 import { applyPreset } from './apply-preset.js'
 import { parseAuthorizationParams } from './authorization-params.js'
 import { isLoopback, type Checks } from './checks.js'
+import { clientCertificate } from './client-cert.js'
 import { CLIENT_ASSERTION_AUDS, CLIENT_AUTH_METHODS, isAssertionMethod, PRESET_NAMES, type Profile } from './enums.js'
 import type { FullLogger, ProviderOptions } from './options.js'
 import { parsePrivateKey } from './private-key.js'
@@ -89,7 +90,7 @@ function endpointSettings(input: ProviderOptions, check: Checks, logger: FullLog
   return { issuer: issuer ? input.issuer : undefined, endpoints, explicitEndpoints, scope }
 }
 
-/** The client: its id, how it authenticates at the token endpoint, and its secret or key. */
+/** The client: its id, how it authenticates at the token endpoint, and its secret, key or certificate. */
 function clientSettings(input: ProviderOptions, check: Checks, fapi2: boolean, explicitEndpoints: boolean) {
   if (!input.clientId) check.problems.push(`${check.variable('clientId')} is required`)
   const clientAuthMethod = check.oneOf('clientAuthMethod', input.clientAuthMethod, CLIENT_AUTH_METHODS, fapi2 ? 'private_key_jwt' : undefined)
@@ -113,6 +114,7 @@ function clientSettings(input: ProviderOptions, check: Checks, fapi2: boolean, e
     clientAuthMethod,
     privateKey: typeof privateKey === 'object' ? privateKey : undefined,
     clientAssertionAud,
+    clientCertificate: clientCertificate({ ...input, clientAuthMethod: chosen ? clientAuthMethod : '' }, check),
   }
 }
 
@@ -143,7 +145,7 @@ function nested(route: string, name: string): string {
   return `${route.slice(0, slash)}/${name}${route.slice(slash)}`
 }
 
-/** The ID token's and signed userinfo's algorithms, PAR and DPoP (on by default under FAPI 2.0). */
+/** The ID token's and signed userinfo's algorithms, PAR and DPoP (on by default under FAPI 2.0, without a client certificate). */
 function protocolSettings(input: ProviderOptions, check: Checks, fapi2: boolean) {
   const { idTokenSigningAlg, userinfoSigningAlg } = input
   for (const [option, alg] of [['idTokenSigningAlg', idTokenSigningAlg], ['userinfoSigningAlg', userinfoSigningAlg]] as const) {
@@ -151,7 +153,8 @@ function protocolSettings(input: ProviderOptions, check: Checks, fapi2: boolean)
       check.problems.push(`${check.variable(option)} must be an asymmetric algorithm such as RS256 or ES256 (got ${JSON.stringify(alg)})`)
     }
   }
-  const dpop = input.dpop === undefined && fapi2 ? true : check.flag('dpop', input.dpop)
+  // FAPI 2.0 sender-constrains tokens with DPoP unless they are bound to the client certificate (RFC 8705 §3)
+  const dpop = input.dpop === undefined && fapi2 && input.clientCert === undefined ? true : check.flag('dpop', input.dpop)
   const dpopAllowBearer = check.flag('dpopAllowBearer', input.dpopAllowBearer)
   const par = input.par === undefined && fapi2 ? true : check.flag('par', input.par)
   return { idTokenSigningAlg, userinfoSigningAlg, par, dpop, dpopAllowBearer }

@@ -5,6 +5,7 @@
  */
 import type { JsonWebKey } from 'node:crypto'
 import type { AuthorizationParams } from './authorization-params.js'
+import type { ClientCertificate } from './client-cert.js'
 import type { ApiTokenMode, ClientAssertionAud, ClientAuthMethod, Profile, ResponseMode, SessionStoreName } from './enums.js'
 import type { ErrorPage, LoginHook } from './hooks.js'
 import type { FullLogger, Logger } from './options.js'
@@ -32,6 +33,11 @@ export interface ProviderSettings {
   /** The `private_key_jwt` key as a private JWK, parsed at start-up. */
   readonly privateKey: Readonly<JsonWebKey & { kid?: string }> | undefined
   readonly clientAssertionAud: ClientAssertionAud
+  /**
+   * The mutual-TLS client certificate (RFC 8705), checked at start-up: presented on every
+   * connection to the provider and to the APIs `oauth.fetch` calls, when the server asks.
+   */
+  readonly clientCertificate: ClientCertificate | undefined
   readonly redirectUri: string
   readonly scope: string
   readonly openid: boolean

@@ -8,7 +8,7 @@ export type OriginCheck = (target: string | URL) => Promise<URL>
 
 /**
  * Where `oauth.fetch` may send the user's access token: the provider's own origins (its issuer
- * and every endpoint, configured or discovered) and the origins the app names
+ * and every endpoint, configured or discovered, and their mutual-TLS aliases) and the origins the app names
  * (`OAUTH_API_ORIGINS`); never plain http except on loopback. A bearer token is a key to the
  * user's account: a typo, an open redirect in the app or a URL taken from input must not send it
  * elsewhere.
@@ -43,9 +43,12 @@ export function createOriginCheck(settings: ProviderSettings, provider: () => Pr
   }
 }
 
+/** The origins of the provider's metadata: its issuer, every endpoint, and their mutual-TLS aliases (RFC 8705 §5). */
 function metadataOrigins(provider: Provider): Set<string> {
   const origins = new Set<string>()
-  for (const [name, value] of Object.entries(provider.as)) {
+  const aliases = provider.as.mtls_endpoint_aliases
+  const entries = [...Object.entries(provider.as), ...(aliases && typeof aliases === 'object' ? Object.entries(aliases) : [])]
+  for (const [name, value] of entries) {
     if ((name === 'issuer' || name.endsWith('_endpoint') || name === 'jwks_uri') && typeof value === 'string') {
       try {
         origins.add(new URL(value).origin)

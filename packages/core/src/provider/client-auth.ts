@@ -24,6 +24,11 @@ export async function createClientAuth(settings: ProviderSettings, fapi2: boolea
     case 'none':
       single = oauth.None()
       break
+    // RFC 8705 §2: the TLS connection authenticates the client (its certificate, provider/mtls.ts); the body names it
+    case 'tls_client_auth':
+    case 'self_signed_tls_client_auth':
+      single = oauth.TlsClientAuth()
+      break
     case 'private_key_jwt': {
       if (!settings.privateKey) throw new CodegrantError('codegrant/config_invalid', 'OAUTH_CLIENT_AUTH_METHOD=private_key_jwt needs OAUTH_PRIVATE_KEY')
       const key = await importPrivateKey(settings.privateKey, fapi2)

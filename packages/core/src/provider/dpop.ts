@@ -7,6 +7,7 @@ import { isFapi2 } from '../config/enums.js'
 import { FAPI2_ALGORITHMS } from '../config/profile.js'
 import type { DpopKey } from '../session/store.js'
 import { withTraceContext } from '../telemetry.js'
+import type { Transport } from './mtls.js'
 
 /** DPoP for one codegrant instance: proof handles per key, and server nonces per origin. */
 export interface DpopRuntime {
@@ -183,8 +184,9 @@ export function dpopResourceFetch(
   accessToken: string,
   input: string | URL,
   init: RequestInit,
+  transport: Transport = fetch,
 ): Promise<Response> {
-  return resourceFetch({ runtime, key }, accessToken, input, init)
+  return resourceFetch({ runtime, key }, accessToken, input, init, transport)
 }
 
 /** The authentication challenges (`WWW-Authenticate`) oauth4webapi parsed from answers of {@link resourceFetch}. */
@@ -228,6 +230,7 @@ export async function resourceFetch(
   accessToken: string,
   input: string | URL,
   init: RequestInit,
+  transport: Transport = fetch,
 ): Promise<Response> {
   const request = new Request(input, init)
   const url = new URL(request.url)
@@ -240,7 +243,7 @@ export async function resourceFetch(
     ...(dpop ? { DPoP: await dpop.runtime.handle(dpop.key) } : {}),
     ...(init.signal ? { signal: init.signal } : {}),
     [oauth.customFetch]: async (target, requestInit) => {
-      const response = await fetch(target, withTraceContext(requestInit as RequestInit))
+      const response = await transport(target, withTraceContext(requestInit as RequestInit))
       dpop?.runtime.remember(target, response)
       return response
     },

@@ -3,6 +3,7 @@ import type { ProviderSettings } from '../config/resolved.js'
 import { isLoopback } from '../config/checks.js'
 import { ResponseTooLarge } from '../failures.js'
 import { withTraceContext } from '../telemetry.js'
+import { transportOf, type Transport } from './mtls.js'
 
 /** Responses from the provider larger than this are refused (oauth4webapi reads bodies whole). */
 export const MAX_RESPONSE_BYTES = 1024 * 1024
@@ -16,22 +17,26 @@ export type FetchOptions = {
 }
 
 /**
- * Options for every oauth4webapi call: a fresh timeout per request, a response-size cap, and
- * plain http only when every configured provider URL is on loopback (the dev provider).
+ * Options for every oauth4webapi call: a fresh timeout per request, a response-size cap, the
+ * client certificate when one is configured, and plain http only when every configured provider
+ * URL is on loopback (the dev provider).
  */
 export function fetchOptions(provider: ProviderSettings, timeout: number): FetchOptions {
   const urls = [provider.issuer, ...Object.values(provider.endpoints)].filter((url): url is string => url !== undefined)
   const loopbackHttp = urls.some((url) => url.startsWith('http:')) && urls.every((url) => isLoopback(new URL(url)))
   return {
     signal: () => AbortSignal.timeout(timeout),
-    [oauth.customFetch]: cappedFetch,
+    [oauth.customFetch]: cappedFetch(transportOf(provider)),
     ...(loopbackHttp ? { [oauth.allowInsecureRequests]: true } : {}),
   }
 }
 
 /** Every call to the provider: the trace context goes along (`traceparent`), the answer is capped. */
-async function cappedFetch(url: string, init: RequestInit): Promise<Response> {
-  const response = await fetch(url, withTraceContext(init))
+function cappedFetch(transport: Transport): (url: string, init: RequestInit) => Promise<Response> {
+  return async (url, init) => readCapped(await transport(url, withTraceContext(init)))
+}
+
+async function readCapped(response: Response): Promise<Response> {
   const declared = Number(response.headers.get('content-length'))
   if (declared > MAX_RESPONSE_BYTES) {
     await response.body?.cancel()

@@ -86,6 +86,9 @@ export function createProviderResolver(config: OAuthConfig, settings: ProviderSe
       // JARM: the one algorithm its responses may be signed with (oauth4webapi refuses any other)
       ...(jarm ? { authorization_signed_response_alg: settings.authorizationSigningAlg ?? signingAlgorithm(as.authorization_signing_alg_values_supported, fapi2) } : {}),
       ...(settings.userinfoSigningAlg ? { userinfo_signed_response_alg: settings.userinfoSigningAlg } : {}),
+      // RFC 8705 §5: with a client certificate, the token, PAR, revocation and userinfo calls go to
+      // the provider's mutual-TLS aliases where it has them (hosts that ask for the certificate)
+      ...(settings.clientCertificate ? { use_mtls_endpoint_aliases: true } : {}),
       [oauth.clockTolerance]: config.clockTolerance,
     }
     if (!lastGood) metadataNotices(config, as)
