@@ -23,7 +23,7 @@ export interface DevClient {
   client_secret?: string;
   redirect_uris: string[];
   post_logout_redirect_uris?: string[];
-  token_endpoint_auth_method?: 'client_secret_basic' | 'client_secret_post' | 'client_secret_jwt' | 'none' | 'private_key_jwt';
+  token_endpoint_auth_method?: 'client_secret_basic' | 'client_secret_post' | 'client_secret_jwt' | 'none' | 'private_key_jwt' | 'tls_client_auth' | 'self_signed_tls_client_auth';
   response_types?: string[];
   grant_types?: string[];
   [metadata: string]: unknown;
@@ -54,6 +54,8 @@ export interface ConfigurationInput {
   dpop?: boolean;
   /** The interaction policy (oidc-provider's, plus the `acr_values` check of acr.ts). */
   policy: unknown;
+  /** Mutual TLS (RFC 8705): client authentication by certificate and certificate-bound tokens (mtls.ts). */
+  mtls?: UnknownObject;
 }
 
 const DAY = 24 * 60 * 60;
@@ -135,9 +137,12 @@ export function buildConfiguration(input: ConfigurationInput): OidcConfiguration
         ? { enabled: true, nonceSecret: input.dpopNonceSecret, requireNonce: () => true }
         : { enabled: true },
       ...(input.fapi2 ? { fapi: { enabled: true, profile: '2.0' } } : {}),
+      ...(input.mtls ? { mTLS: input.mtls } : {}),
       // JWT access tokens for the registered APIs; for userinfo when no resource is named
       resourceIndicators: resourceIndicators(input.resources, input.errors),
     },
+    // oidc-provider's own list, and RFC 8705's two methods when mutual TLS is on
+    clientAuthMethods: ['client_secret_basic', 'client_secret_jwt', 'client_secret_post', 'private_key_jwt', 'none', ...(input.mtls ? ['tls_client_auth', 'self_signed_tls_client_auth'] : [])],
     clientBasedCORS,
     renderError,
     fetch: loopbackFetch,

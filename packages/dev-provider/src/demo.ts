@@ -1,4 +1,5 @@
 import { generateKeyPairSync, randomUUID } from 'node:crypto';
+import { certificateJwk, makeCertificate, type CertificateAndKey } from './certificates.js';
 import { randomSecret } from './keys.js';
 import { framed, warnOnce } from './notices.js';
 import type { DevClient } from './configuration.js';
@@ -7,7 +8,7 @@ import { TOKEN_EXCHANGE } from './token-exchange.js';
 
 export interface DemoSetup {
   /** Options for codegrant's oauth(). */
-  options: { issuer: string; clientId: string; clientSecret?: string; privateKey?: string; baseUrl: string; cookieSecret: string; postLogoutRedirectUri?: string };
+  options: { issuer: string; clientId: string; clientSecret?: string; privateKey?: string; baseUrl: string; cookieSecret: string; postLogoutRedirectUri?: string } & Partial<MtlsCredentials>;
   provider: DevProvider;
   close(): Promise<void>;
 }
@@ -18,6 +19,22 @@ export const DEMO_CLIENT_ID = 'codegrant-demo';
 export const DEMO_ACCESS_TOKEN_TTL = 300;
 
 type Env = Record<string, string | undefined>;
+
+/** A mutual-TLS demo client's credentials (RFC 8705): its method, certificate and key, and the CA of the provider's TLS listener. */
+interface MtlsCredentials {
+  clientAuthMethod: MtlsMethod;
+  clientCert: string;
+  clientCertKey: string;
+  clientCertCa: string;
+}
+
+type MtlsMethod = 'tls_client_auth' | 'self_signed_tls_client_auth';
+
+/** `OAUTH_CLIENT_AUTH_METHOD` when it names a mutual-TLS method: the demo is then the mTLS demo. */
+function mtlsMethodOf(env: Env): MtlsMethod | undefined {
+  const method = (env.OAUTH_CLIENT_AUTH_METHOD ?? '').trim();
+  return method === 'tls_client_auth' || method === 'self_signed_tls_client_auth' ? method : undefined;
+}
 
 function isSet(env: Env, name: string): boolean {
   return (env[name] ?? '').trim() !== '';
@@ -75,7 +92,12 @@ export function providerNames(env: Env): string[] {
  * OAUTH_BACKCHANNEL_LOGOUT=true the client registers its `backchannel_logout_uri`, so signing
  * out at the provider POSTs a logout token to the app (OpenID Back-Channel Logout); with
  * OAUTH_FRONTCHANNEL_LOGOUT=true its `frontchannel_logout_uri`, which the provider's logout page
- * renders in an iframe (OpenID Front-Channel Logout).
+ * renders in an iframe (OpenID Front-Channel Logout). With OAUTH_CLIENT_AUTH_METHOD=tls_client_auth
+ * or self_signed_tls_client_auth the provider also serves mutual TLS (its token, PAR, revocation
+ * and userinfo endpoints aliased on an HTTPS listener, RFC 8705 §5) and the client authenticates
+ * with a certificate made for the run (signed by the provider's run-time CA, or self-signed and
+ * registered in its `jwks`), its access tokens bound to it: `options` carry the method, the
+ * certificate, its key and the CA to trust.
  */
 export async function startDemoIfUnconfigured(env: Env, appPort: number): Promise<DemoSetup | undefined> {
   // several providers: the examples' kit starts one dev provider per name (this is the one-provider demo)
@@ -102,11 +124,16 @@ export async function startDemoIfUnconfigured(env: Env, appPort: number): Promis
     // and through an iframe of the provider's logout page, when the app serves front-channel logout
     ...(isTrue(env, 'OAUTH_FRONTCHANNEL_LOGOUT') ? { frontchannel_logout_uri: `${baseUrl}/auth/frontchannel-logout`, frontchannel_logout_session_required: true } : {}),
   };
-  let credentials: { clientSecret: string; privateKey?: string } | { privateKey: string };
+  const mtlsMethod = mtlsMethodOf(env);
+  const mtls = mtlsMethod && (await mtlsClient(mtlsMethod));
+  let credentials: { clientSecret: string; privateKey?: string } | { privateKey: string } | MtlsCredentials;
   let client: DevClient;
   // OAUTH_REQUEST_OBJECT=true alone: a key pair for the signed request objects the client must then send
   const requestObject = !fapi2 && isTrue(env, 'OAUTH_REQUEST_OBJECT');
-  if (fapi2) {
+  if (mtls) {
+    credentials = mtls.credentials;
+    client = { client_id: DEMO_CLIENT_ID, ...mtls.registration, tls_client_certificate_bound_access_tokens: true, ...(fapi2 ? { require_pushed_authorization_requests: true } : {}), ...redirects };
+  } else if (fapi2) {
     const { privateKey, publicJwk } = demoKeyPair();
     credentials = { privateKey };
     client = {
@@ -136,10 +163,12 @@ export async function startDemoIfUnconfigured(env: Env, appPort: number): Promis
     // five minutes: long enough to look around, short enough to watch it expire and be refreshed
     accessTokenTtl: DEMO_ACCESS_TOKEN_TTL,
     fapi2,
+    ...(mtls ? { mtls: { ca: mtls.ca } } : {}),
     clients: [client],
   });
   warnOnce();
-  const mode = messageSigning ? 'FAPI 2.0 Message Signing (PAR with signed request objects, JARM, DPoP, private_key_jwt)'
+  const mode = mtlsMethod ? `mutual TLS (${mtlsMethod}, certificate-bound tokens${fapi2 ? ', FAPI 2.0' : ''})`
+    : messageSigning ? 'FAPI 2.0 Message Signing (PAR with signed request objects, JARM, DPoP, private_key_jwt)'
     : fapi2 ? 'FAPI 2.0 (PAR, DPoP, private_key_jwt)'
     : [dpop ? 'DPoP' : '', requestObject ? 'signed request objects' : ''].filter(Boolean).join(', ') || undefined;
   console.error(demoNotice(provider.issuer, baseUrl, mode));
@@ -166,6 +195,19 @@ function demoKeyPair(): { privateKey: string; publicJwk: Record<string, unknown>
     privateKey: JSON.stringify({ ...privateKey.export({ format: 'jwk' }), kid }),
     publicJwk: { ...publicKey.export({ format: 'jwk' }), kid, alg: 'ES256', use: 'sig' },
   };
+}
+
+/**
+ * The mTLS demo client's certificate, made for the run: signed by the provider's CA (made here
+ * too) with the client's subject for `tls_client_auth`, or self-signed and published in its
+ * `jwks` for `self_signed_tls_client_auth`. Its registration, and what the app needs to present it.
+ */
+async function mtlsClient(method: MtlsMethod): Promise<{ ca: CertificateAndKey; registration: Partial<DevClient>; credentials: MtlsCredentials }> {
+  const ca = await makeCertificate({ commonName: 'codegrant dev provider CA' });
+  const self = method === 'self_signed_tls_client_auth';
+  const { cert, key } = await makeCertificate({ commonName: DEMO_CLIENT_ID, ...(self ? {} : { issuer: ca }) });
+  const registration = self ? { jwks: { keys: [certificateJwk(cert)] } } : { tls_client_auth_subject_dn: `CN=${DEMO_CLIENT_ID}` };
+  return { ca, registration: { token_endpoint_auth_method: method, ...registration }, credentials: { clientAuthMethod: method, clientCert: cert, clientCertKey: key, clientCertCa: ca.cert } };
 }
 
 function demoNotice(issuer: string, baseUrl: string, mode: string | undefined): string {

@@ -6,6 +6,7 @@
  */
 import type { EventEmitter } from 'node:events';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 
 export type UnknownObject = Record<string, unknown>;
 
@@ -121,6 +122,8 @@ export interface OidcKoaContext {
   readonly host: string;
   readonly method: string;
   readonly path: string;
+  /** The request's connection: a `TLSSocket` on the mutual-TLS listener. */
+  readonly socket: Socket;
   get(field: string): string;
   set(field: string, value: string): void;
   remove(field: string): void;
@@ -197,6 +200,8 @@ export interface OidcInteractionPolicyModule {
 export interface OidcConfiguration {
   adapter: (modelName: string) => OidcAdapter;
   clients: UnknownObject[];
+  /** The client authentication methods it accepts (token, PAR, revocation, introspection). */
+  clientAuthMethods: string[];
   clientDefaults: UnknownObject;
   jwks: { keys: UnknownObject[] };
   cookies: { keys: string[]; long: UnknownObject; short: UnknownObject };

@@ -1,5 +1,6 @@
 import { createPrivateKey, randomBytes, sign, type JsonWebKey } from 'node:crypto';
 import { createServer, type RequestListener, type Server } from 'node:http';
+import type { Server as HttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 
 import { buildConfiguration, type DevClient } from './configuration.js';
@@ -10,6 +11,8 @@ import { interactionPolicy } from './acr.js';
 import { loadGrantHelpers, loadInteractionPolicy, loadKeyInstaller, loadProviderClass, loadProviderErrors } from './load-provider.js';
 import { assertLoopbackHost, urlHost } from './loopback.js';
 import { MemoryStore } from './memory-adapter.js';
+import { startMtlsSide, type DevMtls, type MtlsSide } from './mtls.js';
+import type { CertificateAndKey } from './certificates.js';
 import { checkResource, type DevResource, type DevResources } from './resources.js';
 import { registerTokenExchange } from './token-exchange.js';
 import { framed, warnOnce } from './notices.js';
@@ -62,12 +65,25 @@ export interface DevProviderOptions {
    * clients against providers that advertise less, e.g. no `authorization_response_iss_parameter_supported`.
    */
   discovery?: Record<string, unknown>;
+  /**
+   * Mutual TLS (RFC 8705): a second listener, HTTPS on the same host with a certificate of a CA
+   * made for this run (`mtls.ca`), asking clients for their certificate; the discovery document
+   * names its token, PAR, revocation, userinfo and introspection endpoints as
+   * `mtls_endpoint_aliases`. Clients may register `tls_client_auth` (with
+   * `tls_client_auth_subject_dn`, a certificate from `mtls.issueClientCertificate`),
+   * `self_signed_tls_client_auth` (the certificate in `jwks` `x5c`) and
+   * `tls_client_certificate_bound_access_tokens`. `{ ca }`: this CA instead of one made here (for
+   * clients whose certificates it signed before the provider starts). Needs the openssl binary.
+   */
+  mtls?: boolean | { ca: CertificateAndKey };
 }
 
 export interface DevProvider {
   /** e.g. 'http://127.0.0.1:53123' (no trailing slash). */
   readonly issuer: string;
   readonly port: number;
+  /** With the `mtls` option: the mutual-TLS listener's origin, its CA, client certificates. */
+  readonly mtls: DevMtls | undefined;
   /** The oidc-provider instance. */
   readonly provider: OidcProvider;
   /** Append-only log of oidc-provider events (see RECORDED_EVENTS); never holds token values. */
@@ -141,7 +157,9 @@ export async function startDevProvider(options: DevProviderOptions): Promise<Dev
   let jwks = initialKeys;
   const server = createServer();
   await listen(server, settings.port, settings.host);
+  let tls: MtlsSide | undefined;
   try {
+    if (options.mtls) tls = await startMtlsSide(settings.host, options.mtls === true ? undefined : options.mtls.ca);
     const port = (server.address() as AddressInfo).port;
     const issuer = `http://${urlHost(settings.host)}:${port}`;
     const store = new MemoryStore();
@@ -163,12 +181,14 @@ export async function startDevProvider(options: DevProviderOptions): Promise<Dev
       ...(options.fapi2 ? { fapi2: true } : {}),
       ...(options.dpopNonce ? { dpopNonceSecret: randomBytes(32) } : {}),
       ...(options.dpop === false ? { dpop: false } : {}),
+      ...(tls ? { mtls: tls.feature } : {}),
     });
     const provider = new Provider(issuer, configuration);
     registerTokenExchange({ provider, resources, added, errors, helpers: grantHelpers });
     const log = new EventLog();
     const detach = log.attach(provider);
     provider.use(serveFrontchannelLogout(provider));
+    if (tls) provider.use(tls.aliases);
     provider.use(rewriteDiscovery({ ...FRONTCHANNEL_DISCOVERY, ...options.discovery }));
     const interceptors = new Set<Interceptor>();
     provider.use(async (ctx, next) => {
@@ -176,11 +196,14 @@ export async function startDevProvider(options: DevProviderOptions): Promise<Dev
       const run = async (index: number): Promise<void> => (index < chain.length ? chain[index]!(ctx, () => run(index + 1)) : next());
       await run(0);
     });
-    server.on('request', requestListener(provider, added));
+    const listener = requestListener(provider, added);
+    server.on('request', listener);
+    tls?.server.on('request', listener);
     if (!options.quiet) console.error(banner(issuer, options.clients));
     return {
       issuer,
       port,
+      mtls: tls?.mtls,
       provider,
       events: log.events,
       count: (name, grantType) => log.count(name, grantType),
@@ -200,13 +223,13 @@ export async function startDevProvider(options: DevProviderOptions): Promise<Dev
         return () => void interceptors.delete(middleware);
       },
       close: once(async () => {
-        await closeServer(server);
+        await Promise.all([closeServer(server), tls && closeServer(tls.server)]);
         detach();
         store.clear();
       }),
     };
   } catch (error) {
-    await closeServer(server);
+    await Promise.all([closeServer(server), tls && closeServer(tls.server)]);
     throw error;
   }
 }
@@ -282,7 +305,7 @@ function listen(server: Server, port: number, host: string): Promise<void> {
 }
 
 /** Closes promptly: idle keep-alive connections (a browser's, fetch's) would otherwise hold close() open. */
-function closeServer(server: Server): Promise<void> {
+function closeServer(server: Server | HttpsServer): Promise<void> {
   return new Promise((resolve) => {
     server.close(() => resolve());
     server.closeAllConnections();
