@@ -17,6 +17,7 @@ import { certificateJwk, makeCertificate, startDevProvider, type CertificateAndK
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { API, createAgent, login, type Agent } from './support/agent.js'
 import { buildHandler, FRAMEWORKS, openStage, type Framework, type Stage } from './support/apps.js'
+import { startExample } from './support/example.js'
 import { httpsRequest, startMtlsApi, thumbprint, type MtlsApi } from './support/mtls.js'
 import { captureLogs, SECRET_A } from './support/provider.js'
 
@@ -250,4 +251,24 @@ describe('the client certificate at start-up', () => {
     expect(garbled).not.toContain(selfCert.key.split('\n')[1]!.slice(0, 20))
     expect(garbled).not.toContain('not a certificate')
   })
+})
+
+describe('the mTLS demo', () => {
+  it.each(['tls_client_auth', 'self_signed_tls_client_auth'])('OAUTH_CLIENT_AUTH_METHOD=%s pnpm --dir examples/express start: alice signs in and userinfo takes her certificate-bound token', async (method) => {
+    const example = await startExample('express', { OAUTH_CLIENT_AUTH_METHOD: method })
+    try {
+      expect(example.output()).toContain(`mutual TLS (${method}, certificate-bound tokens) mode`)
+      const agent = createAgent()
+      await login(agent, example.url, 'alice')
+      const me = await agent.request(`${example.url}/me`, { headers: API })
+      expect(JSON.parse(me.body)).toMatchObject({ user: { sub: 'alice' } })
+      const userinfo = await agent.request(`${example.url}/api/userinfo`, { headers: API })
+      expect(userinfo.status).toBe(200)
+      expect(JSON.parse(userinfo.body)).toMatchObject({ sub: 'alice' })
+      // neither the certificate nor its key is ever printed
+      expect(example.output()).not.toContain('-----BEGIN')
+    } finally {
+      await example.stop()
+    }
+  }, 60_000)
 })

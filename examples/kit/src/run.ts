@@ -32,8 +32,11 @@ export async function runExample(framework: string, start: (options: OAuthOption
   let apis: DemoApis | undefined
   try {
     // the one-provider demo calls two small APIs of its own, unless the environment names APIs,
-    // and serves its single-page app through the backend-for-frontend (/spa), unless OAUTH_BFF says otherwise
-    apis = demo && 'provider' in demo && !process.env.OAUTH_APIS?.trim() ? await startDemoApis(demo.provider) : undefined
+    // and serves its single-page app through the backend-for-frontend (/spa), unless OAUTH_BFF says
+    // otherwise; not the mTLS demo: its certificate-bound tokens need APIs that check the certificate
+    // (plain http here)
+    const mtls = demo && 'provider' in demo && demo.options.clientCert !== undefined
+    apis = demo && 'provider' in demo && !mtls && !process.env.OAUTH_APIS?.trim() ? await startDemoApis(demo.provider) : undefined
     const options = { ...(demo ? demoOptions(demo.options) : localDefaults(port)), ...redisDefault(), ...(apis ? { apis: apis.apis, ...bffDefault() } : {}) }
     app = await start(Object.keys(options).length > 0 ? options : undefined, port)
   } catch (error) {
