@@ -149,7 +149,7 @@ describe.each(FRAMEWORKS)('%s with mutual TLS', (framework) => {
 
 describe('the provider over mutual TLS', () => {
   it('refuses a token request without a client certificate (invalid_client), and one at the plain endpoint', async () => {
-    const aliases = (await (await fetch(`${provider.issuer}/.well-known/openid-configuration`)).json()) as { token_endpoint: string; mtls_endpoint_aliases: Record<string, string> }
+    const aliases = (await (await fetch(`${provider.issuer}/.well-known/openid-configuration`)).json()) as { token_endpoint: string; mtls_endpoint_aliases: { token_endpoint: string } }
     expect(aliases.mtls_endpoint_aliases.token_endpoint).toBe(`${provider.mtls!.origin}/token`)
     const form = { grant_type: 'authorization_code', code: 'made-up', redirect_uri: `${stages.express5.url}/auth/callback`, code_verifier: 'x'.repeat(43), client_id: 'tls-express5' }
     const without = await httpsRequest(aliases.mtls_endpoint_aliases.token_endpoint, { ca: ca.cert, form })
