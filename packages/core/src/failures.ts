@@ -71,7 +71,7 @@ export function underlyingCause(error: unknown): string | undefined {
     if (cause.name === 'TimeoutError') return 'no answer in time (OAUTH_HTTP_TIMEOUT)'
     if (cause.message === 'bad port') return 'fetch refuses this port (one of the ports browsers block)'
     if (code && TRANSPORT_CAUSES[code]) return `${TRANSPORT_CAUSES[code]}, ${code}`
-    if (code && (/CERT|TLS|SSL/.test(code) || /certificate/i.test(cause.message))) return `TLS error (${code}): the provider's certificate is not trusted; for a private CA set NODE_EXTRA_CA_CERTS`
+    if (code && (/CERT|TLS|SSL/.test(code) || /certificate/i.test(cause.message))) return `TLS error (${code}): the provider's certificate is not trusted; for a private CA set NODE_EXTRA_CA_CERTS (or OAUTH_CLIENT_CERT_CA with a client certificate)`
     if (cause instanceof oauth.OperationProcessingError && cause.cause instanceof Response) return `HTTP ${cause.cause.status}`
   }
   return undefined
