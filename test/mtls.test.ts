@@ -238,6 +238,8 @@ describe('the client certificate at start-up', () => {
     expect(problems({ ...base, clientAuthMethod: 'tls_client_auth' })).toContain('OAUTH_CLIENT_CERT and OAUTH_CLIENT_CERT_KEY are required for tls_client_auth')
     expect(problems({ ...base, clientAuthMethod: 'self_signed_tls_client_auth', clientCert: selfCert.cert })).toContain('required for self_signed_tls_client_auth')
     expect(problems({ ...base, clientSecret: 's', clientCert: selfCert.cert })).toContain('OAUTH_CLIENT_CERT needs OAUTH_CLIENT_CERT_KEY')
+    // a Buffer from readFileSync, as JavaScript callers pass TLS material to node:https
+    expect(problems({ ...base, clientAuthMethod: 'tls_client_auth', clientCert: Buffer.from(pkiCert.cert) as unknown as string, clientCertKey: pkiCert.key })).toContain('OAUTH_CLIENT_CERT must be a string: PEM text or the path of a PEM file (got object)')
 
     const mismatched = problems({ ...base, clientAuthMethod: 'tls_client_auth', clientCert: pkiCert.cert, clientCertKey: selfCert.key })
     expect(mismatched).toContain('OAUTH_CLIENT_CERT_KEY is not the private key of the certificate in OAUTH_CLIENT_CERT')

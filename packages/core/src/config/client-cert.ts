@@ -21,9 +21,10 @@ export interface ClientCertificate {
 
 interface CertificateInput {
   clientAuthMethod: string
-  clientCert?: string | undefined
-  clientCertKey?: string | undefined
-  clientCertCa?: string | undefined
+  /** As given: the option types say string, a JavaScript caller may pass anything. */
+  clientCert?: unknown
+  clientCertKey?: unknown
+  clientCertCa?: unknown
 }
 
 /**
@@ -66,7 +67,11 @@ function thumbprintOf(certificate: X509Certificate): string {
 }
 
 /** PEM text as given (`\n` escapes allowed), or read from the file a path names; undefined after a problem. */
-function pemOf(value: string, option: 'clientCert' | 'clientCertKey' | 'clientCertCa', check: Checks): string | undefined {
+function pemOf(value: unknown, option: 'clientCert' | 'clientCertKey' | 'clientCertCa', check: Checks): string | undefined {
+  if (typeof value !== 'string') {
+    check.problems.push(`${check.variable(option)} must be a string: PEM text or the path of a PEM file (got ${typeof value})`)
+    return undefined
+  }
   const text = value.trim().replace(/\\n/g, '\n')
   if (text.startsWith('-----BEGIN ')) return text
   // not PEM: a path (the value is never echoed: a garbled key must not land in a log)
