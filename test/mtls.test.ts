@@ -87,9 +87,9 @@ function sessionOf(agent: Agent, stage: Stage): SessionData {
 }
 
 describe.each(FRAMEWORKS)('%s with mutual TLS', (framework) => {
-  it('signs in with tls_client_auth at the mTLS aliases; the bound token works at userinfo and at an API only with the certificate', async () => {
+  it('signs in with tls_client_auth at the mTLS aliases; the bound token works at userinfo, at an API and through the BFF proxy only with the certificate', async () => {
     const stage = stages[framework]
-    const options = mtlsOptions(framework, 'tls_client_auth', { apis: { orders: { url: api.url, resource: api.url, scope: SCOPE } } })
+    const options = mtlsOptions(framework, 'tls_client_auth', { apis: { orders: { url: api.url, resource: api.url, scope: SCOPE } }, bff: true })
     stage.mount(await buildHandler(framework, options, `${provider.mtls!.origin}/me`))
     const agent = createAgent()
     const granted = provider.count('grant.success', 'authorization_code')
@@ -117,6 +117,11 @@ describe.each(FRAMEWORKS)('%s with mutual TLS', (framework) => {
     expect((await httpsRequest(api.url, { ca: ca.cert, token: apiToken, cert: strangerCert })).status).toBe(401)
     expect(api.received.at(-1)?.error).toBe('the token is bound to another certificate')
     expect((await httpsRequest(api.url, { ca: ca.cert, token: apiToken, cert: pkiCert })).status).toBe(200)
+
+    // the BFF's proxy goes the same way
+    const proxied = await agent.request(`${stage.url}/bff/orders/`, { headers: { ...API, 'x-csrf': '1' } })
+    expect(proxied.status).toBe(200)
+    expect(JSON.parse(proxied.body)).toMatchObject({ sub: 'alice', bound: thumbprint(new X509Certificate(pkiCert.cert)) })
   })
 
   it('signs in with self_signed_tls_client_auth (the certificate registered in the client jwks) and calls userinfo with the bound token', async () => {
