@@ -590,10 +590,16 @@ describe('OAUTH_SESSION_STORE=redis', () => {
     expect(await clients()).toBe(before + 1)
   })
 
-  it('refuses to start without OAUTH_REDIS_URL, and back-channel logout without a server-side store', async () => {
+  it('refuses to start without OAUTH_REDIS_URL, and back-channel logout with cookie sessions without OAUTH_REDIS_URL', async () => {
     const { createCodegrant } = await import('@codegrant/core')
     expect(() => createCodegrant({ logger: quiet }, { ...base, OAUTH_SESSION_STORE: 'redis' })).toThrow(/OAUTH_REDIS_URL is required/)
-    expect(() => createCodegrant({ logger: quiet }, { ...base, OAUTH_BACKCHANNEL_LOGOUT: 'true' })).toThrow(/OAUTH_BACKCHANNEL_LOGOUT needs a server-side session store/)
+    expect(() => createCodegrant({ logger: quiet }, { ...base, OAUTH_BACKCHANNEL_LOGOUT: 'true' })).toThrow(/OAUTH_BACKCHANNEL_LOGOUT with cookie sessions needs OAUTH_REDIS_URL/)
+    // with it, the "ended before" records in Redis end cookie sessions from the server
+    const app = createCodegrant({ logger: quiet }, { ...base, OAUTH_BACKCHANNEL_LOGOUT: 'true', OAUTH_REDIS_URL: single.url })
+    expect(app.config.sessionStore).toBe('cookie')
+    const store = app.sessionStore as RedisStore
+    stores.push(store)
+    await store.ping()
   })
 })
 

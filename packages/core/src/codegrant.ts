@@ -13,6 +13,7 @@ import { isCodegrantError } from './errors.js'
 import { unexpected } from './failures.js'
 import { callback, callbackFailed } from './routes/callback.js'
 import { createBackchannelLogout } from './routes/backchannel-logout.js'
+import { createSharedSignals } from './routes/shared-signals.js'
 import { frontchannelLogout } from './routes/frontchannel-logout.js'
 import { chooseProvider } from './routes/chooser.js'
 import { BFF_PREFIX, bffProxy, bffSession } from './routes/bff.js'
@@ -26,10 +27,12 @@ import { logoutStateCookie } from './flow/logout-state.js'
 import { errorResponse, json, type CoreRequest, type CoreResponse } from './http.js'
 import { createProviderRuntimes } from './providers.js'
 import { apiFetch, contextOf, createRequestState, type OAuthRequestState } from './request-state.js'
-import { createSessionBackend, remaining } from './session/backend.js'
+import { createSessionBackend, remaining, type SessionBackend } from './session/backend.js'
+import { canRecord, createSessionRecords, type SessionRecords } from './session/ended.js'
+import { identityOf, idTokenIssuedAt } from './session/identity.js'
 import { createCookieCodec } from './session/cookie-codec.js'
 import { createSessionControl, type SessionControl } from './sessions.js'
-import { isCoordinating, type MaybePromise, type SessionStore } from './session/store.js'
+import { isCoordinating, type MaybePromise, type SessionData, type SessionStore } from './session/store.js'
 import { createWallet } from './wallet.js'
 
 export type { CookieSink } from './context.js'
@@ -41,13 +44,16 @@ export interface Codegrant {
   /**
    * The server-side session store in use: the one passed in, the memory store, or the Redis store
    * opened for `OAUTH_SESSION_STORE=redis` (its `close()` ends the connection, e.g. at shutdown).
-   * Undefined for cookie sessions.
+   * For cookie sessions: the Redis store opened for `OAUTH_REDIS_URL`, which keeps only the
+   * "ended before" records that end cookie sessions from the server; else undefined.
    */
   readonly sessionStore: SessionStore | undefined
   /**
    * Any user's sessions, with a server-side store (admin tooling): listed by `sub`, ended one by
    * one or all at once, on every instance sharing the store, their refresh tokens revoked.
-   * `req.oauth.sessions` is the signed-in user's own.
+   * `req.oauth.sessions` is the signed-in user's own. With cookie sessions and `OAUTH_REDIS_URL`,
+   * `endAll(sub)` ends the user's sessions everywhere too (the admin's kill switch: each ends at
+   * its next request); cookie sessions cannot be listed.
    *
    * @example
    * const codegrant = createCodegrant({ sessionStore: 'redis' })
@@ -91,6 +97,11 @@ export function createCodegrant(options: OAuthOptions = {}, env: Readonly<Record
   const prefix = config.secure ? '__Host-' : ''
   const backend = createSessionBackend(config, codec, `${prefix}codegrant.session`)
   const providers = createProviderRuntimes(config, backend.store, (fresh) => remaining(fresh, now(), config))
+  const records = sessionRecords(config, backend, (session) => providers.of(session)?.name)
+  // cookie sessions' "ended before" records (with a server-side store, sessions are destroyed)
+  const ended = backend.kind === 'cookie' ? records : undefined
+  // back-channel logout's and Shared Signals' store: the server-side one, or the records' Redis (their one-time `jti`s)
+  const signalStore = backend.store ?? records?.store
   const engine: Engine = {
     config,
     backend,
@@ -98,9 +109,11 @@ export function createCodegrant(options: OAuthOptions = {}, env: Readonly<Record
     logoutStates: logoutStateCookie(config, codec, prefix),
     providers,
     exchangeOnce: createExchangeOnce(backend.store),
-    backchannel: config.backchannelLogout && backend.store && isCoordinating(backend.store)
-      ? { store: backend.store, handle: createBackchannelLogout(config, providers.list, backend.store) }
+    backchannel: config.backchannelLogout && signalStore && isCoordinating(signalStore)
+      ? { store: signalStore, handle: createBackchannelLogout(config, providers.list, signalStore, ended) }
       : undefined,
+    records,
+    sharedSignals: undefined,
     sessionIndex: (config.backchannelLogout || config.frontchannelLogout) && backend.store && isCoordinating(backend.store) ? backend.store : undefined,
     // re-issue the session cookie at most every 1/20 of the idle timeout (a day: every 72 minutes)
     renewAfter: Math.max(1, Math.floor(config.sessionIdleTimeout / 20)),
@@ -108,6 +121,8 @@ export function createCodegrant(options: OAuthOptions = {}, env: Readonly<Record
     connections: new WeakMap(),
     wallet: createWallet(config, backend.store, (fresh) => remaining(fresh, now(), config)),
   }
+  const sessions = createSessionControl(engine)
+  engine.sharedSignals = sharedSignals(config, engine, signalStore, sessions)
   for (const runtime of engine.providers.list) announce(config, runtime.settings)
   const served = servedRoutes(config)
   const routes = new Map(served.map(({ path, route }) => [path, route]))
@@ -120,7 +135,7 @@ export function createCodegrant(options: OAuthOptions = {}, env: Readonly<Record
   return {
     config,
     sessionStore: backend.opened,
-    sessions: createSessionControl(engine),
+    sessions,
     served,
     match(url) {
       if (bffRoute && url.startsWith(BFF_PREFIX)) return routes.get(pathOf(url)) ?? bffRoute
@@ -153,6 +168,38 @@ export function createCodegrant(options: OAuthOptions = {}, env: Readonly<Record
   }
 }
 
+/**
+ * `POST /auth/ssf` with `OAUTH_SSF`: what each Shared Signals event does to the user's sessions.
+ * `end`: with a server-side store, their records destroyed (`sessions.endAll`); with cookie
+ * sessions, an "ended before" record. The others: a record each session is checked against.
+ */
+function sharedSignals(config: OAuthConfig, engine: Engine, store: SessionStore | undefined, sessions: SessionControl): Engine['sharedSignals'] {
+  const { records, backend } = engine
+  if (!config.providers.some((provider) => provider.ssf) || !store || !isCoordinating(store) || !records) return undefined
+  return createSharedSignals(config, engine.providers.list, store, async (action, provider, sub) => {
+    if (action === 'reauthenticate') await records.reauthenticate(provider, sub)
+    else if (action === 'refresh') await records.refreshClaims(provider, sub)
+    else if (backend.kind === 'cookie') await records.endUser(provider, sub)
+    else await sessions.endAll(sub, { provider })
+  })
+}
+
+/**
+ * The session records (see `session/ended.ts`): cookie sessions' "ended before" records with
+ * `OAUTH_REDIS_URL`, and with `OAUTH_SSF` Shared Signals' (in the server-side store, or that
+ * Redis). Keyed by the session's provider (by name) and its identity's `sub` and `sid`.
+ */
+function sessionRecords(config: OAuthConfig, backend: SessionBackend, providerOf: (session: SessionData) => string | undefined): SessionRecords | undefined {
+  const store = backend.kind === 'cookie' ? backend.records : backend.store
+  const uses = { ends: backend.kind === 'cookie', signals: config.providers.some((provider) => provider.ssf) }
+  if (!canRecord(store) || !(uses.ends || uses.signals)) return undefined
+  return createSessionRecords(store, config.sessionMaxAge, uses, (session) => {
+    const identity = identityOf(session)
+    const provider = identity?.provider ?? providerOf(session)
+    return identity && provider !== undefined ? { provider, sub: identity.sub, sid: identity.sid, authTime: identity.auth_time, claimsTime: uses.signals ? idTokenIssuedAt(session) : undefined } : undefined
+  })
+}
+
 /** A request URL's path, without its query. */
 function pathOf(url: string): string {
   const query = url.indexOf('?')
@@ -168,13 +215,14 @@ function commonPrefix(paths: string[]): string {
 
 /** The route handlers, by route: codegrant's own, and each provider's login and callback. */
 function dispatch(context: Context, route: Route): Promise<CoreResponse> {
-  const { config, providers, backchannel } = context.engine
+  const { config, providers, backchannel, sharedSignals } = context.engine
   if (route.kind === 'logout') return tracedLogout(context)
   if (route.kind === 'logout-done') return Promise.resolve(logoutDone(context))
   if (route.kind === 'frontchannel-logout') return frontchannelLogout(context)
   if (route.kind === 'bff-session') return Promise.resolve(bffSession(context))
   if (route.kind === 'bff-silent-login') return bffSilentLogin(context)
   if (route.kind === 'bff') return bffProxy(context, apiFetch)
+  if (route.kind === 'ssf') return sharedSignals ? sharedSignals(context.request) : Promise.resolve(json(404, { error: 'not_found' }))
   if (route.kind === 'backchannel-logout') return backchannel ? backchannel.handle(context.request) : Promise.resolve(json(404, { error: 'not_found' }))
   const initiated = route.kind === 'login' ? initiatedLogin(context.request) : undefined
   if (initiated) return thirdPartyLogin(context, initiated, route.provider)

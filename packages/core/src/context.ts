@@ -14,6 +14,7 @@ import { describe } from './failures.js'
 import { header, type CoreRequest, type CoreResponse } from './http.js'
 import type { ProviderRuntimes } from './providers.js'
 import type { SessionBackend } from './session/backend.js'
+import type { SessionRecords, Verdict } from './session/ended.js'
 import type { IdentifiedSession } from './session/identity.js'
 import { ownCookies, type RequestCookies } from './session/cookie-jar.js'
 import type { CoordinatingStore, MaybePromise, SessionData, UserClaims } from './session/store.js'
@@ -42,6 +43,14 @@ export interface Engine {
    * the provider's `sid` and `sub`, so that the provider's logout finds them.
    */
   sessionIndex: CoordinatingStore | undefined
+  /**
+   * With cookie sessions and `OAUTH_REDIS_URL`, the "ended before" records that end cookie
+   * sessions from the server; with `OAUTH_SSF`, the records of its events: checked on every
+   * request by `readSession` (session/ended.ts).
+   */
+  records: SessionRecords | undefined
+  /** With `OAUTH_SSF`: serves `POST /auth/ssf`. */
+  sharedSignals: ((request: CoreRequest) => Promise<CoreResponse>) | undefined
   /** Per connection, the last Cookie header read on it and what it opened to (see `readSession`). */
   connections: WeakMap<object, ConnectionMemo>
   /** Each session's API tokens (`OAUTH_APIS`). */
@@ -76,6 +85,11 @@ export interface Context {
    * guard, tokens, login, logout, the callback) answers this error instead of "signed out".
    */
   unavailable: CodegrantError | undefined
+  /**
+   * What a Shared Signals record asks of the session at this request: a fresh sign-in at the
+   * guard (`reauthenticate`), or its claims refreshed (`refresh`). Set by `readSession`.
+   */
+  signal?: Exclude<Verdict, 'ended' | undefined>
 }
 
 export const UNLOADED = Symbol('unloaded')
@@ -90,7 +104,8 @@ const SESSION = Symbol('session')
 /**
  * The request's session: the one way to read it, once per request (then it is kept on the
  * context). Behind it, in turn: the per-connection memo (`opened`), the backend's opened-cookie
- * cache (`open`), the expiry and idle checks and, with a store, the record (`resolve`); then a
+ * cache (`open`), the expiry and idle checks and, with a store, the record (`resolve`); with
+ * records (cookie sessions' "ended before", Shared Signals'), what they say of it (`checkRecords`); then a
  * session from a provider this app no longer has is none, a cookie from before a refresh this
  * process finished continues from that refresh, and the idle window slides (`renew`). The
  * user's claims are decoded once per session object, behind `userClaims` (session/claims.ts).
@@ -111,7 +126,9 @@ export function readSession<R>(context: Context, at: number | undefined, answer:
 export function readSession(context: Context, at?: number, answer: unknown = SESSION): unknown {
   if (context.session !== UNLOADED) return answer === SESSION ? context.session : answer
   const time = at ?? now()
-  const read = context.engine.backend.resolve(opened(context), time)
+  const { backend, records } = context.engine
+  const resolved = backend.resolve(opened(context), time)
+  const read = records ? checkRecords(context, records, resolved) : resolved
   if (!(read instanceof Promise)) return settle(context, read, time, answer)
   return read.then(
     (found) => settle(context, found, now(), answer),
@@ -156,6 +173,36 @@ function settle(context: Context, found: SessionData | undefined, at: number, an
   const saved = renew(context, session, at)
   const result = answer === SESSION ? context.session : answer
   return saved ? saved.then(() => result) : result
+}
+
+/**
+ * The session as its records leave it: none when an "ended before" record ends it (the request
+ * is then signed out as by a logout, its session cookie cleared in this response); with a Shared
+ * Signals record, the session still, and what the record asks of it (`context.signal`).
+ * Synchronous while the records are answered from memory (the store's cache); a store that
+ * fails rejects, as a session store's read does.
+ */
+function checkRecords(context: Context, records: SessionRecords, found: MaybePromise<SessionData | undefined>): MaybePromise<SessionData | undefined> {
+  const apply = (session: SessionData, verdict: Verdict): SessionData | undefined => {
+    if (verdict === undefined) return session
+    if (verdict === 'ended') return signedOut(context)
+    context.signal = verdict
+    return session
+  }
+  const check = (session: SessionData | undefined): MaybePromise<SessionData | undefined> => {
+    if (session === undefined) return undefined
+    const verdict = records.check(session)
+    return verdict instanceof Promise ? verdict.then((said) => apply(session, said)) : apply(session, verdict)
+  }
+  return found instanceof Promise ? found.then(check) : check(found)
+}
+
+/** Clears the request's session cookie (a session ended elsewhere): nothing of it is kept. */
+function signedOut(context: Context): undefined {
+  const cleared = context.engine.backend.clear(cookiesOf(context), undefined)
+  // without a session's data, clearing writes no store: the headers are at hand
+  if (!(cleared instanceof Promise)) context.sink(cleared, context.target)
+  return undefined
 }
 
 /**

@@ -13,7 +13,7 @@ import type { AuthorizationParams } from './config/authorization-params.js'
 import { beginLogin } from './routes/login.js'
 import { refreshDue } from './flow/refresh.js'
 import { silentAttemptCookie, silentAttempted } from './flow/silent-login.js'
-import { meetsRequirement, requirementOf, stepUpChallenge, stepUpOf, stepUpParams } from './flow/step-up.js'
+import { meetsRequirement, requirementOf, stepUpChallenge, stepUpOf, stepUpParams, type AuthenticationRequirement } from './flow/step-up.js'
 import type { StepUp } from './flow/transaction.js'
 import { appPath, errorResponse, forbidden, json, redirect, wantsHtml, type CoreRequest, type CoreResponse } from './http.js'
 import { contextOf, refreshSession, type OAuthRequestState } from './request-state.js'
@@ -78,7 +78,10 @@ export function guard(state: OAuthRequestState | undefined, request?: CoreReques
   const at = now()
   const session = sessionOf(context, at)
   const asked = request ?? context.request
-  if (session && session.tokens.refreshToken && refreshDue(config, session, at)) {
+  // a Shared Signals event asked for a fresh sign-in (credential or assurance change)
+  if (session && context.signal === 'reauthenticate') return settle(context, reauthentication(asked, session))
+  // ... or for the claims refreshed (token-claims-change): as when the token is due
+  if (session && session.tokens.refreshToken && (refreshDue(config, session, at) || context.signal === 'refresh')) {
     return refreshSession(context, session).then(
       (fresh) => settle(context, decide(config, asked, fresh, options, cookiesOf(context), now())),
       (error: unknown) =>
@@ -88,6 +91,19 @@ export function guard(state: OAuthRequestState | undefined, request?: CoreReques
     )
   }
   return settle(context, decide(config, asked, session, options, cookiesOf(context), at))
+}
+
+/** A fresh sign-in, whatever the guard's own requirement: `max_age=0` (the provider authenticates the user again). */
+const FRESH_SIGN_IN: AuthenticationRequirement = Object.freeze({ maxAge: 0 })
+
+/**
+ * The guard's answer to a session whose user must sign in again (a Shared Signals
+ * `credential-change` or `assurance-level-change`): step-up's, as for a `maxAge` the session does
+ * not meet (a browser goes through login with `max_age=0`; an API client gets the RFC 9470 challenge).
+ */
+function reauthentication(request: CoreRequest, session: SessionData): CoreResponse | GuardLogin {
+  if (!wantsHtml(request)) return stepUpChallenge(FRESH_SIGN_IN)
+  return { login: true, returnTo: request.url, params: stepUpParams(FRESH_SIGN_IN), stepUp: stepUpOf(FRESH_SIGN_IN, identityOf(session)?.sub), cookies: [] }
 }
 
 /** A guard decision as a response: a login the guard asked for (step-up, silent) is started here. */

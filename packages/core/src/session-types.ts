@@ -186,6 +186,19 @@ export interface SessionStore {
   /** Records a one-time `key` for `ttl` seconds; resolves false when it was already recorded. */
   once?(key: string, ttl: number): MaybePromise<boolean>
   /**
+   * Records that the sessions filed under `key` (a user's `sub` or a provider session's `sid`, see
+   * `session/ended.ts`) which began before `before` (seconds since the epoch) are over, for `ttl`
+   * seconds (a later time already recorded is kept). What ends cookie sessions from the server:
+   * `@codegrant/redis` implements it, and `OAUTH_REDIS_URL` beside cookie sessions uses it.
+   */
+  endBefore?(key: string, before: number, ttl: number): MaybePromise<void>
+  /**
+   * The time `endBefore` recorded for `key`, if any. Read on every request that carries a
+   * session: a store should answer from memory while the record is unchanged (`@codegrant/redis`
+   * answers synchronously from its client-side cache, absent records included).
+   */
+  endedBefore?(key: string): MaybePromise<number | undefined>
+  /**
    * Drops whatever the store keeps of records in this process (a cache): codegrant calls it when
    * the store's circuit breaker opens, so that nothing kept from before an outage is served after
    * it (`@codegrant/redis`'s session cache).
@@ -194,7 +207,7 @@ export interface SessionStore {
 }
 
 /** A store that coordinates instances and serves back-channel logout. */
-export type CoordinatingStore = Required<Omit<SessionStore, 'flushCache'>> & Pick<SessionStore, 'flushCache'>
+export type CoordinatingStore = Required<Omit<SessionStore, 'flushCache' | 'endBefore' | 'endedBefore'>> & Pick<SessionStore, 'flushCache' | 'endBefore' | 'endedBefore'>
 
 export function isCoordinating(store: SessionStore): store is CoordinatingStore {
   const { update, lock, unlock, tag, tagged, once } = store

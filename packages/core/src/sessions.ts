@@ -4,9 +4,13 @@
  * `codegrant.sessions` (any user's, for admin tooling). Ending a session destroys its record, so
  * it ends on every instance that shares the store, and revokes its refresh token at the provider.
  * Sessions are found through the index every new session is filed in (`session/user-index.ts`).
+ *
+ * Cookie sessions live in their browsers: they cannot be listed, and none but the current one can
+ * be ended by its handle. With `OAUTH_REDIS_URL`, `endAll` ends them all the same, by an "ended
+ * before" record (`session/ended.ts`): each ends at its next request, on whichever instance.
  */
 import { now } from './clock.js'
-import { sessionOf, type Context, type Engine } from './context.js'
+import { cookiesOf, sessionOf, type Context, type Engine } from './context.js'
 import { CodegrantError } from './errors.js'
 import { revokeSession } from './flow/logout.js'
 import { isLive } from './session/backend.js'
@@ -48,8 +52,9 @@ export interface SessionControl {
   /**
    * The user's live sessions, newest first.
    *
-   * @throws {CodegrantError} `codegrant/config_invalid` with cookie sessions or a store that keeps
-   *   no index (`tag`/`tagged`); `codegrant/store_unavailable` when the store fails.
+   * @throws {CodegrantError} `codegrant/config_invalid` with cookie sessions (known only to their
+   *   browsers: they cannot be listed) or a store that keeps no index (`tag`/`tagged`);
+   *   `codegrant/store_unavailable` when the store fails.
    */
   list(sub: string, options?: UserOptions): Promise<SessionInfo[]>
   /**
@@ -58,7 +63,15 @@ export interface SessionControl {
    * @returns false when no such session lives.
    */
   end(id: string): Promise<boolean>
-  /** Ends every session of the user but those `except` names; returns how many ended. */
+  /**
+   * Ends every session of the user but those `except` names, on every instance; returns how many
+   * ended. With cookie sessions and `OAUTH_REDIS_URL` (the admin's kill switch): every session of
+   * the user that began until now ends at its next request; they cannot be counted (0 is returned)
+   * nor listed, so `except` is refused.
+   *
+   * @throws {CodegrantError} `codegrant/config_invalid` with cookie sessions without
+   *   `OAUTH_REDIS_URL`, or with `except`; `codegrant/store_unavailable` when the store fails.
+   */
   endAll(sub: string, options?: UserOptions & EndAllOptions): Promise<number>
 }
 
@@ -70,11 +83,16 @@ export interface UserSessions {
    * @throws {CodegrantError} `codegrant/unauthenticated` when signed out; as {@link SessionControl.list}.
    */
   list(): Promise<SessionInfo[]>
-  /** Ends one of the signed-in user's sessions by its handle ("sign out that device"); false when it is none of theirs. */
+  /**
+   * Ends one of the signed-in user's sessions by its handle ("sign out that device"); false when it
+   * is none of theirs. With cookie sessions, only the current one's handle (`sessionId`) is known:
+   * it ends (its cookie cleared in this response, its refresh token revoked); any other is false.
+   */
   end(id: string): Promise<boolean>
   /**
    * Ends the signed-in user's sessions; `{ except: 'current' }` keeps this one ("sign out other
-   * devices"). Returns how many ended.
+   * devices"). Returns how many ended. With cookie sessions and `OAUTH_REDIS_URL`, every one of
+   * them ends, this one too, and 0 is returned (see {@link SessionControl.endAll}).
    */
   endAll(options?: { except?: 'current' | string | readonly string[] }): Promise<number>
 }
@@ -90,6 +108,7 @@ export function createSessionControl(engine: Engine): SessionControl {
     list: async (sub, options) => listSessions(engine, providerNames(options), sub, undefined),
     end: (id) => endSession(engine, id),
     async endAll(sub, options = {}) {
+      if (endedRecords(engine)) return endCookieSessions(engine, providerNames(options), sub, options.except)
       const keep = new Set(typeof options.except === 'string' ? [options.except] : options.except ?? [])
       const sessions = await listSessions(engine, providerNames(options), sub, undefined)
       const ended = await Promise.all(sessions.filter((session) => !keep.has(session.id)).map((session) => endSession(engine, session.id)))
@@ -114,10 +133,17 @@ export function userSessions(context: Context): UserSessions {
   return {
     list,
     async end(id) {
+      if (context.engine.backend.kind === 'cookie') return id === handleOf(own().session.sid) && endCurrent(context)
       const mine = await list()
       return mine.some((session) => session.id === id) ? endSession(context.engine, id) : false
     },
     async endAll(options = {}) {
+      if (endedRecords(context.engine)) {
+        const { sub, provider } = own()
+        const ended = await endCookieSessions(context.engine, [provider], sub, options.except)
+        signOut(context)
+        return ended
+      }
       const mine = await list()
       const except = options.except === 'current' ? mine.filter((session) => session.current).map((session) => session.id) : options.except
       const keep = new Set(typeof except === 'string' ? [except] : except ?? [])
@@ -127,13 +153,48 @@ export function userSessions(context: Context): UserSessions {
   }
 }
 
+/**
+ * Cookie sessions: every session of the user at `providers` ended by an "ended before" record.
+ * Nothing lists them, so none can be kept (`except`) and none counted: 0.
+ */
+async function endCookieSessions(engine: Engine, providers: readonly string[], sub: string, except: string | readonly string[] | undefined): Promise<number> {
+  const records = endedRecords(engine)!
+  if (except !== undefined && except.length > 0) {
+    throw new CodegrantError('codegrant/config_invalid', 'Ending all but some of a user\'s sessions (except) needs a server-side session store (OAUTH_SESSION_STORE=memory or redis): cookie sessions cannot be listed.')
+  }
+  await Promise.all(providers.map((provider) => records.endUser(provider, sub)))
+  return 0
+}
+
+/** Cookie sessions' "ended before" records (`OAUTH_REDIS_URL`), if kept. */
+function endedRecords(engine: Engine) {
+  return engine.backend.kind === 'cookie' ? engine.records : undefined
+}
+
+/** The current cookie session ended: its cookie cleared in this response, its refresh token revoked. */
+async function endCurrent(context: Context): Promise<boolean> {
+  const session = signOut(context)
+  const provider = session && (await context.engine.providers.of(session)?.resolve().catch(() => undefined))
+  if (session && provider) await revokeSession(context.engine.config, provider, session)
+  return session !== undefined
+}
+
+/** Signs the request out: its session cookie cleared in this response. Returns the session it had. */
+function signOut(context: Context) {
+  const session = sessionOf(context)
+  const cleared = context.engine.backend.clear(cookiesOf(context), undefined)
+  if (!(cleared instanceof Promise)) context.sink(cleared, context.target)
+  context.session = undefined
+  return session
+}
+
 function indexed(engine: Engine): IndexingStore {
   const { store } = engine.backend
   if (!canIndex(store)) {
     throw new CodegrantError(
       'codegrant/config_invalid',
       store === undefined
-        ? 'Listing and ending a user\'s sessions needs a server-side session store (OAUTH_SESSION_STORE=memory or redis): cookie sessions are known only to their browser.'
+        ? 'Listing and ending a user\'s sessions needs a server-side session store (OAUTH_SESSION_STORE=memory or redis): cookie sessions are known only to their browser (with OAUTH_REDIS_URL, sessions.endAll() ends them all).'
         : 'Listing and ending a user\'s sessions needs a session store that keeps an index (tag and tagged, as the memory and Redis stores do).',
     )
   }

@@ -25,8 +25,8 @@ function problems(env: Record<string, string>, options = {}): string {
 }
 
 describe('configuration', () => {
-  it('serves back-channel logout only with a server-side store, and says so at start-up', () => {
-    expect(problems({ ...valid, OAUTH_BACKCHANNEL_LOGOUT: 'true' })).toContain('OAUTH_BACKCHANNEL_LOGOUT needs a server-side session store')
+  it('serves back-channel logout only with a server-side store or, with cookie sessions, OAUTH_REDIS_URL, and says so at start-up', () => {
+    expect(problems({ ...valid, OAUTH_BACKCHANNEL_LOGOUT: 'true' })).toContain('OAUTH_BACKCHANNEL_LOGOUT with cookie sessions needs OAUTH_REDIS_URL')
     const config = resolveConfig({ logger: silent }, { ...valid, OAUTH_BACKCHANNEL_LOGOUT: 'true', OAUTH_SESSION_STORE: 'memory' })
     expect([config.backchannelLogout, config.routes.backchannelLogout]).toEqual([true, '/auth/backchannel-logout'])
   })

@@ -17,6 +17,7 @@ declare module 'fastify' {
 }
 
 const FORM = 'application/x-www-form-urlencoded'
+const SECEVENT = 'application/secevent+jwt'
 const METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE']
 
 const fastify = createAdapter<FastifyRequest, FastifyReply>({
@@ -62,8 +63,9 @@ async function codegrantPlugin(app: FastifyInstance, options: OAuthOptions): Pro
 
   // routes live in their own scope so the form parser they need stays theirs
   await app.register(async (routes) => {
-    if (!routes.hasContentTypeParser(FORM)) {
-      routes.addContentTypeParser(FORM, { parseAs: 'string', bodyLimit: 64 * 1024 }, (_request, body, done) => done(null, body))
+    // forms, and Shared Signals' SETs (`application/secevent+jwt`, RFC 8935): both read as text
+    for (const type of [FORM, SECEVENT]) {
+      if (!routes.hasContentTypeParser(type)) routes.addContentTypeParser(type, { parseAs: 'string', bodyLimit: 64 * 1024 }, (_request, body, done) => done(null, body))
     }
     // every method but OPTIONS (left to CORS) reaches the core, which answers what a route does not
     // serve 405 with Allow, as on Express and Koa; HEAD comes with GET. The reply is returned, a

@@ -43,8 +43,11 @@ export interface RedisStoreOptions {
   logger?: Logger
 }
 
-/** `@codegrant/redis`'s store: a {@link CoordinatingStore} plus `close()`. */
+/** `@codegrant/redis`'s store: a {@link CoordinatingStore} with "ended before" records, plus `close()`. */
 export interface RedisStore extends CoordinatingStore {
+  endBefore(key: string, before: number, ttl: number): Promise<void>
+  /** Answered synchronously from the client-side cache while the record (or its absence) is unchanged. */
+  endedBefore(key: string): number | undefined | Promise<number | undefined>
   /** The node-redis client (RESP3): a single Redis, a Cluster or a Sentinel-watched master. */
   readonly client: RedisConnectionClient
   /** The session cache, when caching is on. */
@@ -65,6 +68,11 @@ const COMPARE_AND_DELETE = `if redis.call('get', KEYS[1]) == ARGV[1] then return
 const TAG = `redis.call('zremrangebyscore', KEYS[1], '-inf', ARGV[3])
 redis.call('zadd', KEYS[1], ARGV[1], ARGV[2])
 if redis.call('pttl', KEYS[1]) < tonumber(ARGV[4]) then redis.call('pexpire', KEYS[1], ARGV[4]) end
+return 1`
+// an "ended before" record keeps the later time (two instances ending the same user at once)
+const END_BEFORE = `local current = tonumber(redis.call('get', KEYS[1]))
+if current and current >= tonumber(ARGV[1]) then return 0 end
+redis.call('set', KEYS[1], ARGV[1], 'PX', ARGV[2])
 return 1`
 
 /** The commands the store sends, as the three kinds of node-redis client all offer them. */
@@ -98,7 +106,10 @@ export function redisStore(options: RedisStoreOptions = {}): RedisStore {
   const prefix = options.prefix ?? 'codegrant:'
   const timeout = options.timeout ?? 2000
   const session = (sid: string) => `${prefix}{${sid}}:session`
-  const cache = options.cache === false ? undefined : new SessionCache((key) => key.startsWith(prefix) && key.endsWith('}:session'), options.cache === true ? {} : options.cache)
+  const ended = (key: string) => `${prefix}ended:{${key}}`
+  const cache = options.cache === false
+    ? undefined
+    : new SessionCache((key) => key.startsWith(prefix) && key.endsWith('}:session'), options.cache === true ? {} : options.cache, (key) => key.startsWith(`${prefix}ended:{`))
   const url = options.url ?? 'redis://localhost:6379'
   const { client, masters, bounded } = connect(url, options.cluster ?? false, timeout, options.tls, cache)
   // messages name where Redis is and the setting that says so, never the URL (it may hold a password)
@@ -149,7 +160,7 @@ export function redisStore(options: RedisStoreOptions = {}): RedisStore {
     async get(sid) {
       const key = session(sid)
       const hit = cache?.read(key)
-      if (hit !== undefined) return (hit.data ??= parsed.read(sid, hit.raw))
+      if (hit !== undefined && hit.raw !== null) return (hit.data ??= parsed.read(sid, hit.raw))
       const raw = await call('GET', () => commands.get(key))
       if (raw === null) {
         parsed.forget(sid)
@@ -180,6 +191,16 @@ export function redisStore(options: RedisStoreOptions = {}): RedisStore {
     },
     async tagged(tag) {
       return call('ZRANGEBYSCORE', () => commands.zRangeByScore(tagKey(tag), Date.now(), '+inf'))
+    },
+    async endBefore(key, before, ttl) {
+      await call('end before', () => script(END_BEFORE, ended(key), String(before), String(ms(ttl))))
+    },
+    // not async: a cached answer (the usual "no record") is given without a promise, on the request's hot path
+    endedBefore(key) {
+      const name = ended(key)
+      const hit = cache?.read(name)
+      if (hit !== undefined) return timeOf(hit.raw)
+      return call('GET', () => commands.get(name)).then(timeOf)
     },
     async once(key, ttl) {
       return (await call('SET NX', () => commands.set(onceKey(key), '1', { expiration: px(ms(ttl)), condition: 'NX' }))) === 'OK'
@@ -486,6 +507,12 @@ function createParsedRecords(): { read(sid: string, raw: string): SessionData | 
       records.delete(sid)
     },
   }
+}
+
+/** An "ended before" record's time; a record that is not a number (not ours) is none. */
+function timeOf(raw: string | null): number | undefined {
+  const time = raw === null ? Number.NaN : Number(raw)
+  return Number.isFinite(time) ? time : undefined
 }
 
 function isReadonly(error: unknown): boolean {

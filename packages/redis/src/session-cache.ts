@@ -17,16 +17,17 @@ export const CACHE_BYTES = 32 * 1024 * 1024
  * (together about twice the text's length), and the entry around them: 2.7 KiB for a login's
  * 1.2 KB record, where 2.66 KiB were measured (bench/RESULTS.md). The byte bound counts this.
  */
-export function estimateBytes(key: string, raw: string): number {
-  return 2 * key.length + 2 * raw.length + 256
+export function estimateBytes(key: string, raw: string | null): number {
+  return 2 * key.length + 2 * (raw?.length ?? 0) + 256
 }
 
 interface Entry {
-  raw: string
+  /** The record's text; null for an "ended before" record known to be absent (see {@link SessionCache}). */
+  raw: string | null
   /** Parsed on first use; undefined when the text is not JSON (never served: see `read`). */
   data: SessionData | undefined
   bytes: number
-  /** The record's Redis TTL as read with it (`performance.now()` clock): not served after. */
+  /** The record's Redis TTL as read with it (`performance.now()` clock): not served after. Infinity for an absent record (until invalidated). */
   expiresAt: number
 }
 
@@ -44,8 +45,8 @@ type Parser = Parameters<BasicPooledClientSideCache['handleCache']>[1]
  * Sentinel-watched master or every node of a Cluster. node-redis turns tracking on for each
  * connection it makes, marks the reads we choose (`GET` of a session key) with `CLIENT CACHING
  * YES`, hands us those reads and every invalidation, and tells us when a connection errs or
- * closes and while a Cluster rediscovers its slots. Only session records are cached: locks,
- * one-time keys and tags are never read through here.
+ * closes and while a Cluster rediscovers its slots. Only session records and "ended before"
+ * records are cached: locks, one-time keys and tags are never read through here.
  *
  * A record is dropped when Redis invalidates its key (a write, a delete, its expiry, `FLUSHDB`),
  * when its TTL as read with it has passed, and everything is dropped when a connection errs,
@@ -71,12 +72,24 @@ export class SessionCache extends BasicPooledClientSideCache {
   /** Hits are served until then (`performance.now()`), see {@link confirm}. */
   #confirmedUntil = 0
 
-  constructor(isSessionKey: (key: string) => boolean, limits: SessionCacheLimits = {}) {
+  readonly #isEndedKey: (key: string) => boolean
+
+  /**
+   * @param isEndedKey the keys of "ended before" records (`endedBefore`), cached like session
+   *   records and, unlike them, also while absent (Redis tracks a key read while it did not exist,
+   *   and invalidates it when it is written): the usual answer, "no record", costs no round trip.
+   */
+  constructor(isSessionKey: (key: string) => boolean, limits: SessionCacheLimits = {}, isEndedKey: (key: string) => boolean = () => false) {
     super({
       trackingMode: 'optin',
       recordStats: false,
-      cacheable: (command, keys) => command.toUpperCase() === 'GET' && keys.length === 1 && isSessionKey(keyText(keys[0]!)),
+      cacheable: (command, keys) => {
+        if (command.toUpperCase() !== 'GET' || keys.length !== 1) return false
+        const key = keyText(keys[0]!)
+        return isSessionKey(key) || isEndedKey(key)
+      },
     })
+    this.#isEndedKey = isEndedKey
     this.#maxEntries = Math.max(1, limits.entries ?? CACHE_ENTRIES)
     this.#maxBytes = Math.max(1, limits.bytes ?? CACHE_BYTES)
   }
@@ -93,7 +106,8 @@ export class SessionCache extends BasicPooledClientSideCache {
 
   /**
    * The cached record for `key`, if one may be served now: not invalidated, within its TTL, and
-   * the connections lately confirmed. `null` for a record known to be absent is never cached.
+   * the connections lately confirmed. An absent session record is never cached (its `raw` is
+   * never null); an absent "ended before" record is (`raw` null).
    */
   read(key: string): Entry | undefined {
     const entry = this.#entries.get(key)
@@ -155,7 +169,11 @@ export class SessionCache extends BasicPooledClientSideCache {
       if (loads.size === 0 && this.#loads.get(key) === loads) this.#loads.delete(key)
     }
     const value = transformReply ? (transformReply as (reply: unknown, preserve: unknown, typeMapping: unknown) => unknown)(reply, parser.preserve, typeMapping) : reply
-    if (load.valid && (isStorable?.() ?? true) && typeof value === 'string' && typeof ttl === 'number' && ttl > 0) this.#store(key, value, sent + ttl)
+    if (load.valid && (isStorable?.() ?? true) && typeof ttl === 'number') {
+      if (typeof value === 'string' && ttl > 0) this.#store(key, value, sent + ttl)
+      // PTTL -2: no such key (a record that expires between the two is invalidated, as expiry is a change)
+      else if (value === null && ttl === -2 && this.#isEndedKey(key)) this.#store(key, null, Number.POSITIVE_INFINITY)
+    }
     return value
   }
 
@@ -200,7 +218,7 @@ export class SessionCache extends BasicPooledClientSideCache {
     this.#disabled = false
   }
 
-  #store(key: string, raw: string, expiresAt: number): void {
+  #store(key: string, raw: string | null, expiresAt: number): void {
     const bytes = estimateBytes(key, raw)
     if (bytes > this.#maxBytes) return
     const old = this.#entries.get(key)

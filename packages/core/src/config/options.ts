@@ -107,7 +107,10 @@ export interface OAuthOptions {
    * false for a Redis or proxy without `CLIENT TRACKING`.
    */
   redisCache?: boolean
-  /** Serve OpenID Connect Back-Channel Logout at `routes.backchannelLogout` (needs a server-side store). */
+  /**
+   * Serve OpenID Connect Back-Channel Logout at `routes.backchannelLogout` (needs a server-side
+   * store or, with cookie sessions, `redisUrl` for the "ended before" records).
+   */
   backchannelLogout?: boolean
   /**
    * Serve OpenID Connect Front-Channel Logout at `routes.frontchannelLogout`: the provider's
@@ -145,6 +148,14 @@ export interface OAuthOptions {
    * `require_signed_request_object`. On with `profile: 'fapi2-message-signing'`. `OAUTH_REQUEST_OBJECT`.
    */
   requestObject?: boolean
+  /**
+   * Receive OpenID Shared Signals events pushed by the provider's transmitter (its metadata at
+   * the issuer's `/.well-known/ssf-configuration`) at `routes.ssf` (RFC 8935): CAEP
+   * `session-revoked` ends the user's sessions, `credential-change` and `assurance-level-change`
+   * require a fresh sign-in at the next guarded request, `token-claims-change` refreshes the
+   * claims. Needs a server-side store or, with cookie sessions, `redisUrl`. `OAUTH_SSF`.
+   */
+  ssf?: boolean
   /**
    * `fapi2`: the FAPI 2.0 Security Profile — PAR, PKCE S256, DPoP, `private_key_jwt`, `iss`
    * required in the authorization response, FAPI algorithms; weaker settings are refused at
@@ -196,9 +207,9 @@ export interface OAuthOptions {
   clockTolerance?: number
   /**
    * The paths of codegrant's routes, default `/auth/login`, `/auth/callback`, `/auth/logout`,
-   * `/auth/logout/done`, `/auth/backchannel-logout`, `/auth/frontchannel-logout`.
+   * `/auth/logout/done`, `/auth/backchannel-logout`, `/auth/frontchannel-logout`, `/auth/ssf`.
    */
-  routes?: { login?: string; callback?: string; logout?: string; logoutDone?: string; backchannelLogout?: string; frontchannelLogout?: string }
+  routes?: { login?: string; callback?: string; logout?: string; logoutDone?: string; backchannelLogout?: string; frontchannelLogout?: string; ssf?: string }
   /**
    * Origins `oauth.fetch` may send the access token to, besides the provider's own (its issuer
    * and endpoints): a list, or a comma-separated string. https, or http on loopback only.

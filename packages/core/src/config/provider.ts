@@ -157,7 +157,8 @@ function protocolSettings(input: ProviderOptions, check: Checks, fapi2: boolean)
   const dpop = input.dpop === undefined && fapi2 && input.clientCert === undefined ? true : check.flag('dpop', input.dpop)
   const dpopAllowBearer = check.flag('dpopAllowBearer', input.dpopAllowBearer)
   const par = input.par === undefined && fapi2 ? true : check.flag('par', input.par)
-  return { idTokenSigningAlg, userinfoSigningAlg, par, dpop, dpopAllowBearer }
+  const ssf = check.flag('ssf', input.ssf)
+  return { idTokenSigningAlg, userinfoSigningAlg, par, dpop, dpopAllowBearer, ssf }
 }
 
 /**

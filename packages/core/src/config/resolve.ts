@@ -40,9 +40,13 @@ export function resolveConfig(options: OAuthOptions = {}, env: Env = process.env
   const cookieSecrets = cookieSecretsOf(merged, problems)
   const store = resolveSessionStore(merged, check, logger)
   const app = appSettings(merged, check, profile)
-  if (app.backchannelLogout && (store.sessionStore === 'cookie' || (store.customStore && !isCoordinating(store.customStore)))) {
-    // Redis and memory index sessions by user; cookie sessions and a store without tags cannot
-    problems.push('OAUTH_BACKCHANNEL_LOGOUT needs a server-side session store that can find sessions by user (OAUTH_SESSION_STORE=redis, or memory for a single process): cookie sessions cannot be ended from the server')
+  if (app.backchannelLogout && ((store.sessionStore === 'cookie' && !store.redis) || (store.customStore && !isCoordinating(store.customStore)))) {
+    // Redis and memory index sessions by user; cookie sessions need Redis's "ended before" records
+    problems.push(
+      store.sessionStore === 'cookie'
+        ? 'OAUTH_BACKCHANNEL_LOGOUT with cookie sessions needs OAUTH_REDIS_URL (a Redis that keeps the small "ended before" records that end cookie sessions from the server), or a server-side session store (OAUTH_SESSION_STORE=redis, or memory for a single process)'
+        : 'OAUTH_BACKCHANNEL_LOGOUT needs a server-side session store that can find sessions by user (OAUTH_SESSION_STORE=redis, or memory for a single process)',
+    )
   }
 
   const context: AppContext = { named, base: site.base, basePath: site.basePath, routes: site.routes, fapi2, profile, clockTolerance: app.clockTolerance, logger }
@@ -51,6 +55,9 @@ export function resolveConfig(options: OAuthOptions = {}, env: Env = process.env
   const providers = alone.map((provider) => withApis(provider, apis))
   problems.push(...overlaps(providers, site.routes, named))
   const defaultProvider = defaultProviderOf(merged.defaultProvider, providers, named, problems)
+  if (providers.some((provider) => provider.ssf) && ((store.sessionStore === 'cookie' && !store.redis) || (store.customStore && !isCoordinating(store.customStore)))) {
+    problems.push('OAUTH_SSF needs a server-side session store that can find sessions by user (OAUTH_SESSION_STORE=redis, or memory for a single process) or, with cookie sessions, OAUTH_REDIS_URL (the "ended before" records)')
+  }
 
   if (merged.errorPage !== undefined && typeof merged.errorPage !== 'function') problems.push('errorPage must be a function returning an HTML page (or undefined for codegrant\'s own)')
   const { base } = site
@@ -136,6 +143,7 @@ function siteSettings(merged: OAuthOptions, check: Checks, redirectUri: string |
     logoutDone: merged.routes?.logoutDone ?? '/auth/logout/done',
     backchannelLogout: merged.routes?.backchannelLogout ?? '/auth/backchannel-logout',
     frontchannelLogout: merged.routes?.frontchannelLogout ?? '/auth/frontchannel-logout',
+    ssf: merged.routes?.ssf ?? '/auth/ssf',
   })
   for (const [name, path] of Object.entries(routes)) {
     if (!path.startsWith('/') || /[?#\s]/.test(path)) problems.push(`routes.${name} must be a path starting with / (got ${JSON.stringify(path)})`)

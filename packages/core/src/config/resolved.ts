@@ -45,6 +45,8 @@ export interface ProviderSettings {
   readonly par: boolean
   readonly dpop: boolean
   readonly dpopAllowBearer: boolean
+  /** `OAUTH_SSF`: receive the provider's Shared Signals events at `routes.ssf`. */
+  readonly ssf: boolean
   /** Configured pin; undefined: chosen from the provider's metadata (RS256 first). */
   readonly idTokenSigningAlg: string | undefined
   readonly userinfoSigningAlg: string | undefined
@@ -84,7 +86,10 @@ export interface OAuthConfig {
    * {@link customStore} the app passed.
    */
   readonly sessionStore: SessionStoreName | 'custom'
-  /** With `sessionStore: 'redis'`: where the store connects to, and how to open it. */
+  /**
+   * With `sessionStore: 'redis'`: where the store connects to, and how to open it. With `cookie`
+   * and `OAUTH_REDIS_URL`: the Redis that keeps the "ended before" records of cookie sessions.
+   */
   readonly redis?: RedisOpener
   /** With `sessionStore: 'custom'`: the store the app passed as `sessionStore`. */
   readonly customStore?: SessionStore
@@ -99,7 +104,7 @@ export interface OAuthConfig {
   readonly clockTolerance: number
   readonly backchannelLogout: boolean
   readonly frontchannelLogout: boolean
-  readonly routes: Readonly<{ login: string; callback: string; logout: string; logoutDone: string; backchannelLogout: string; frontchannelLogout: string }>
+  readonly routes: Readonly<{ login: string; callback: string; logout: string; logoutDone: string; backchannelLogout: string; frontchannelLogout: string; ssf: string }>
   readonly logger: FullLogger
   readonly debug: boolean
   /** Query parameters of the login route forwarded to the provider. */

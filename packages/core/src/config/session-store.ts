@@ -47,7 +47,8 @@ export function resolveSessionStore(options: OAuthOptions, check: Checks, logger
     cache: check.flag('redisCache', options.redisCache),
   }
   if (typeof store === 'object' && store !== null) return { sessionStore: 'custom', customStore: store }
-  if (store === undefined || store === 'cookie' || store === 'memory') return { sessionStore: store ?? 'cookie' }
+  if (store === undefined || store === 'cookie') return cookieSessions(redis, check, logger)
+  if (store === 'memory') return { sessionStore: 'memory' }
   if (store !== 'redis') {
     check.problems.push(`${check.variable('sessionStore')} must be cookie, memory or redis (got ${JSON.stringify(store)})`)
     return { sessionStore: 'cookie' }
@@ -58,6 +59,20 @@ export function resolveSessionStore(options: OAuthOptions, check: Checks, logger
     return { sessionStore: 'cookie' }
   }
   return { sessionStore: 'redis', redis: opener }
+}
+
+/**
+ * Cookie sessions, and with `OAUTH_REDIS_URL` the Redis that keeps their "ended before" records
+ * (what ends cookie sessions from the server: back-channel logout, `sessions.endAll`).
+ */
+function cookieSessions(redis: RedisSettings, check: Checks, logger: FullLogger): StoreChoice {
+  if (redis.url === undefined || redis.url.trim() === '') return { sessionStore: 'cookie' }
+  const opener = prepareRedisStore(redis, logger)
+  if (typeof opener === 'string') {
+    check.problems.push(opener === INSTALL ? `OAUTH_REDIS_URL beside cookie sessions needs the ${PACKAGE} package installed in your app: npm install ${PACKAGE}` : opener)
+    return { sessionStore: 'cookie' }
+  }
+  return { sessionStore: 'cookie', redis: opener }
 }
 
 /**

@@ -70,6 +70,7 @@ const TABLE = [
   app('redisTimeout', 'OAUTH_REDIS_TIMEOUT', 'number', 'with redis: milliseconds before a call fails (503)', { default: 2000 }),
   app('redisCache', 'OAUTH_REDIS_CACHE', 'boolean', 'with redis: serve session records from memory until Redis invalidates them', { default: true }),
   app('backchannelLogout', 'OAUTH_BACKCHANNEL_LOGOUT', 'boolean', 'serve OpenID Connect Back-Channel Logout', { default: false }),
+  perProvider('ssf', 'OAUTH_SSF', 'boolean', "receive OpenID Shared Signals events (CAEP) pushed by the provider's transmitter to POST /auth/ssf (RFC 8935)", { default: false }),
   app('frontchannelLogout', 'OAUTH_FRONTCHANNEL_LOGOUT', 'boolean', 'serve /auth/frontchannel-logout (OpenID Connect Front-Channel Logout)', { default: false }),
   app('sessionMaxAge', 'OAUTH_SESSION_MAX_AGE', 'number', 'absolute session lifetime, seconds', { default: 7 * 24 * 3600 }),
   app('sessionIdleTimeout', 'OAUTH_SESSION_IDLE_TIMEOUT', 'number', 'idle session lifetime, seconds', { default: 24 * 3600 }),

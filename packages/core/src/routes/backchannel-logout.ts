@@ -6,6 +6,7 @@ import { formParams, json, type CoreRequest, type CoreResponse } from '../http.j
 import { createJwtVerifier, tokenRejected, unverifiedClaims, type VerifyJwt } from '../provider/jwt.js'
 import type { Provider } from '../provider/metadata.js'
 import type { ProviderRuntime } from '../providers.js'
+import type { SessionRecords } from '../session/ended.js'
 import type { IdentifiedSession } from '../session/identity.js'
 import type { CoordinatingStore } from '../session/store.js'
 import { ATTR, failed, instruments, OK, outcomeOf, traced } from '../telemetry.js'
@@ -31,12 +32,15 @@ export type BackchannelLogout = (request: CoreRequest) => Promise<CoreResponse>
  * a `jti` not spent before (marked in the store once its sessions are ended, so a replay to
  * another instance fails too, and a delivery that failed half-way can be retried).
  * With several providers, the token's (unverified) `iss` and `aud` pick whose keys and client id check it.
+ * With cookie sessions, `store` is the Redis of `OAUTH_REDIS_URL` and `ended` its "ended before"
+ * records: the token's `sid` (or `sub`) is recorded as ended, and each of its cookie sessions ends
+ * at its next request, on whichever instance (`session/ended.ts`).
  *
  * @returns 200 with `Cache-Control: no-store`; 400 `{ error: 'invalid_request' }` for a token
  *   that fails any check (§2.8); 405 for anything but POST.
  * @throws {CodegrantError} `codegrant/store_unavailable` or `codegrant/provider_unavailable` (503).
  */
-export function createBackchannelLogout(config: OAuthConfig, providers: readonly ProviderRuntime[], store: CoordinatingStore): BackchannelLogout {
+export function createBackchannelLogout(config: OAuthConfig, providers: readonly ProviderRuntime[], store: CoordinatingStore, ended?: SessionRecords): BackchannelLogout {
   const verifying = providers.map((runtime) => ({ runtime, verify: createJwtVerifier(runtime.resolve) }))
   return (request) => traced('codegrant.backchannel_logout', {}, async (span) => {
     if (request.method !== 'POST') return json(405, { error: 'method_not_allowed' }, { allow: 'POST' })
@@ -54,16 +58,22 @@ export function createBackchannelLogout(config: OAuthConfig, providers: readonly
       const used = tagOf('jti', token.iss, token.jti)
       if ((await store.tagged(used)).length > 0) throw tokenRejected('this logout token was used before')
       const { sid, sub } = token
-      const ended = sid !== undefined
+      const destroyed = sid !== undefined
         ? await store.tagged(tagOf('sid', token.iss, sid))
         : sub !== undefined ? await signedInBefore(config, store, tagOf('sub', token.iss, sub), token.iat) : []
-      await Promise.all(ended.map((id) => store.destroy(id)))
+      await Promise.all(destroyed.map((id) => store.destroy(id)))
+      // cookie sessions: by sid, every session of that provider session (there is no later one);
+      // by sub, those begun up to the event, with the clock tolerance in favour of ending (as above)
+      if (ended) {
+        if (sid !== undefined) await ended.endProviderSession(runtime.name, sid, at + config.clockTolerance + 1)
+        else if (sub !== undefined) await ended.endUser(runtime.name, sub, token.iat + config.clockTolerance + 1)
+      }
       // The jti is spent only now, once its sessions are ended, and remembered for as long as the
       // token would be accepted: a store failure on the way answers 503 and the provider's retry of
       // the same token works (ending again is harmless), instead of being refused as a replay.
       const until = Math.min(token.exp ?? Number.POSITIVE_INFINITY, token.iat + MAX_TOKEN_AGE) + config.clockTolerance
       await store.tag(used, USED, Math.max(1, until - at))
-      config.logger.debug(`back-channel logout: ${ended.length} session(s) ended (by ${token.sid !== undefined ? 'sid' : 'sub'})`)
+      config.logger.debug(`back-channel logout: ${ended ? 'cookie sessions recorded as ended' : `${destroyed.length} session(s) ended`} (by ${token.sid !== undefined ? 'sid' : 'sub'})`)
       span.setAttribute(ATTR.provider, runtime.name)
       counted(OK)
       return json(200, {})

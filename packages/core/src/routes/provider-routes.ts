@@ -15,12 +15,13 @@ import { BFF_SILENT_LOGIN } from './bff-silent-login.js'
  * name in `provider`; `logout-done` (where the provider returns after a logout that sent a
  * `state`); with `OAUTH_BACKCHANNEL_LOGOUT` `backchannel-logout` and with
  * `OAUTH_FRONTCHANNEL_LOGOUT` `frontchannel-logout` (one for every provider: `iss` says which); with
- * `OAUTH_BFF` `bff-session` (`GET /bff/session`), `bff-silent-login` (`GET /bff/silent-login`) and
- * `bff` (every other path under `/bff/`, served with the request's body stream unread). An adapter only passes routes from `match` or `served`
- * back to `handle`.
+ * `OAUTH_SSF` (any provider's) `ssf` (the SET's `iss` says which); with `OAUTH_BFF` `bff-session`
+ * (`GET /bff/session`), `bff-silent-login` (`GET /bff/silent-login`) and `bff` (every other path
+ * under `/bff/`, served with the request's body stream unread). An adapter only passes routes from
+ * `match` or `served` back to `handle`.
  */
 export interface Route {
-  readonly kind: 'login' | 'callback' | 'logout' | 'logout-done' | 'backchannel-logout' | 'frontchannel-logout' | 'bff-session' | 'bff-silent-login' | 'bff'
+  readonly kind: 'login' | 'callback' | 'logout' | 'logout-done' | 'backchannel-logout' | 'frontchannel-logout' | 'ssf' | 'bff-session' | 'bff-silent-login' | 'bff'
   /** The provider's name, for a login or callback route of one of several providers; else undefined. */
   readonly provider?: string | undefined
 }
@@ -42,6 +43,7 @@ export function servedRoutes(config: OAuthConfig): readonly { readonly path: str
   served.push({ path: config.routes.logoutDone, route: { kind: 'logout-done' } })
   if (config.backchannelLogout) served.push({ path: config.routes.backchannelLogout, route: { kind: 'backchannel-logout' } })
   if (config.frontchannelLogout) served.push({ path: config.routes.frontchannelLogout, route: { kind: 'frontchannel-logout' } })
+  if (config.providers.some((provider) => provider.ssf)) served.push({ path: config.routes.ssf, route: { kind: 'ssf' } })
   // a router matches `/bff/*` after the exact `/bff/session` and `/bff/silent-login`
   if (config.bff) {
     served.push({ path: BFF_SESSION, route: { kind: 'bff-session' } }, { path: BFF_SILENT_LOGIN, route: { kind: 'bff-silent-login' } }, { path: `${BFF_PREFIX}*`, route: { kind: 'bff' } })

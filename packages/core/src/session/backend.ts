@@ -8,6 +8,7 @@ import { deepFreeze } from './claims.js'
 import { clearChunked, readChunks, setCookie, writeChunked, type RequestCookies } from './cookie-jar.js'
 import { createOpenedCache } from './opened-cache.js'
 import { memoryStore } from './memory-store.js'
+import { canRecord, type RecordingStore } from './ended.js'
 import { createStoreBreaker, type StoreBreaker } from './store-breaker.js'
 import { isSessionData, type MaybePromise, type SessionData, type SessionStore } from './store.js'
 
@@ -21,10 +22,17 @@ export type SessionBackend = CookieBackend | StoreBackend
 
 export interface CookieBackend extends BackendSteps {
   readonly kind: 'cookie'
-  readonly io: false
+  /** True with {@link records}: each request's session is checked against them, which may wait on Redis. */
+  readonly io: boolean
   readonly store: undefined
-  readonly opened: undefined
-  readonly breaker: undefined
+  /**
+   * With `OAUTH_REDIS_URL`: the Redis store that keeps the "ended before" records which end cookie
+   * sessions from the server (`session/ended.ts`), behind its breaker as a server-side store is.
+   */
+  readonly records: RecordingStore | undefined
+  /** The Redis store of {@link records} as it was opened (its `close()`). */
+  readonly opened: SessionStore | undefined
+  readonly breaker: StoreBreaker | undefined
 }
 
 export interface StoreBackend extends BackendSteps {
@@ -153,16 +161,21 @@ export function createSessionBackend(config: OAuthConfig, codec: CookieCodec, co
 
   const setting = config.sessionStore
   if (setting === 'cookie') {
+    // with OAUTH_REDIS_URL: the "ended before" records, in Redis behind a breaker
+    const given = config.redis?.open()
+    const guardedRecords = given && guardStore(config, 'external', given)
+    const records = guardedRecords && canRecord(guardedRecords.store) ? guardedRecords.store : undefined
     let warned = false
     const { open, forget } = opener(isSessionData)
     const resolve = (content: SessionData | string | undefined, now: number) => (typeof content === 'object' ? live(content, now) : undefined)
     return {
       kind: 'cookie',
-      io: false,
+      io: records !== undefined,
       cookieName,
       store: undefined,
-      opened: undefined,
-      breaker: undefined,
+      records,
+      opened: given,
+      breaker: guardedRecords?.breaker,
       open,
       resolve,
       read: (cookies, now) => resolve(open(cookies), now),
@@ -197,13 +210,7 @@ export function createSessionBackend(config: OAuthConfig, codec: CookieCodec, co
   }
 
   const { kind, given } = openStore(config, setting)
-  // the memory store cannot fail: no breaker, its calls stay synchronous
-  const breaker = kind === 'memory' ? undefined : createStoreBreaker(config.logger, () => {
-    instruments().breakerOpens.add(1, { [ATTR.storeKind]: kind })
-    given.flushCache?.()
-  })
-  if (breaker) watchBreaker(breaker)
-  const store = withBreaker(config, given, breaker)
+  const { store, breaker } = guardStore(config, kind, given)
   const { open, forget } = opener(isSessionId)
   const resolve = (sid: SessionData | string | undefined, now: number) =>
     typeof sid === 'string' ? andThen(store.get(sid), (data) => liveStored(data, now)) : undefined
@@ -252,6 +259,19 @@ function openStore(config: OAuthConfig, setting: Exclude<OAuthConfig['sessionSto
 }
 
 /**
+ * A store opened for this backend, behind its breaker (see {@link withBreaker}); the memory store
+ * cannot fail: no breaker, its calls stay synchronous.
+ */
+function guardStore(config: OAuthConfig, kind: StoreBackend['kind'], given: SessionStore): { store: SessionStore; breaker: StoreBreaker | undefined } {
+  const breaker = kind === 'memory' ? undefined : createStoreBreaker(config.logger, () => {
+    instruments().breakerOpens.add(1, { [ATTR.storeKind]: kind })
+    given.flushCache?.()
+  })
+  if (breaker) watchBreaker(breaker)
+  return { store: withBreaker(config, given, breaker), breaker }
+}
+
+/**
  * Replaces a session's record only if it still exists: atomically with a store that has
  * `update`; otherwise read-then-write (a store without `update` cannot close that race).
  */
@@ -287,6 +307,8 @@ function withBreaker(config: OAuthConfig, store: SessionStore, breaker: StoreBre
     tag: store.tag && through('index', store.tag),
     tagged: store.tagged && through('find', store.tagged),
     once: store.once && through('claim', store.once),
+    endBefore: store.endBefore && through('end', store.endBefore),
+    endedBefore: store.endedBefore && through('check', store.endedBefore),
   }
   return {
     get: through('read', store.get),

@@ -52,6 +52,12 @@ export function identityOf(session: SessionData): Readonly<DerivedIdentity> | un
   return identity ?? undefined
 }
 
+/** When the session's ID token (and so its claims) was issued (its `iat`), if it has one. */
+export function idTokenIssuedAt(session: SessionData): number | undefined {
+  const iat = idTokenClaims(session.tokens.idToken)?.iat
+  return typeof iat === 'number' ? iat : undefined
+}
+
 function idTokenClaims(idToken: string | undefined): Record<string, unknown> | undefined {
   const payload = idToken?.split('.')[1]
   if (payload === undefined) return undefined

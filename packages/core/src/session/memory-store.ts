@@ -10,13 +10,15 @@ export const MEMORY_STORE_MAX_SESSIONS = 10_000
  * used (whose users must sign in again), so a flood of logins cannot exhaust memory.
  * Coordinates refreshes and serves back-channel logout within the process.
  */
-export function memoryStore(options: { maxSessions?: number } = {}): CoordinatingStore {
+export function memoryStore(options: { maxSessions?: number } = {}): CoordinatingStore & Required<Pick<CoordinatingStore, 'endBefore' | 'endedBefore'>> {
   const max = Math.max(1, options.maxSessions ?? MEMORY_STORE_MAX_SESSIONS)
   // a Map iterates in insertion order: re-inserting on use keeps it ordered by last use
   const records = new Map<string, { data: SessionData; until: number }>()
   const locks = new Map<string, { owner: string; until: number }>()
   const tags = new Map<string, Map<string, number>>()
   const seen = new Map<string, { until: number }>()
+  const ended = new Map<string, { before: number; until: number }>()
+  const sweepEnded = sweeper(ended)
   const sweepRecords = sweeper(records)
   const sweepSeen = sweeper(seen)
   let swept = 0
@@ -80,6 +82,17 @@ export function memoryStore(options: { maxSessions?: number } = {}): Coordinatin
       for (const [sid, until] of members) if (until <= now) members.delete(sid)
       if (members.size === 0) tags.delete(tag)
       return [...members.keys()]
+    },
+    endBefore(key, before, ttl) {
+      const now = Date.now()
+      const found = ended.get(key)
+      if (found !== undefined && found.until > now && found.before >= before) return
+      ended.set(key, { before, until: now + ttl * 1000 })
+      sweepEnded(now)
+    },
+    endedBefore(key) {
+      const found = ended.get(key)
+      return found !== undefined && found.until > Date.now() ? found.before : undefined
     },
     once(key, ttl) {
       const now = Date.now()
