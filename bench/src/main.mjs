@@ -118,6 +118,7 @@ const SERVERS = {
     [`${fw}-memory`, CODEGRANT],
     [`${fw}-redis`, CODEGRANT],
     [`${fw}-redis-uncached`, CODEGRANT],
+    [`${fw}-cookie-ended`, CODEGRANT],
     ...(settings.before ? [[`${fw}-before`, { ...CODEGRANT, perProcess: true, app: `${fw}-codegrant`, script: `${settings.before}/bench/src/servers.mjs` }]] : []),
   ])),
   // the memory store with an API of OAUTH_APIS configured: the demo's `orders` API (examples/kit), started by the bench
@@ -155,6 +156,7 @@ const ALL_CASES = [
       { id: `${fw}.guard-none`, group, label: `(d) codegrant ${guardName}, no cookie (401)`, server: `${fw}-codegrant`, path: '/me', expect: 401, baselines: vsPublic, extra: true },
       { id: `${fw}.guard-memory`, group, label: `(e) codegrant ${guardName}, memory store, valid session cookie, /me`, server: `${fw}-memory`, path: '/me', expect: 200, user: true, session: 'once', baselines: vsMe },
       { id: `${fw}.guard-redis`, group, label: `(f) codegrant ${guardName}, Redis store, session cache on (no round trip once read), valid session cookie, /me`, server: `${fw}-redis`, path: '/me', expect: 200, user: true, session: 'once', baselines: vsMe },
+      { id: `${fw}.guard-cookie-ended`, group, label: `(c‴) codegrant ${guardName}, cookie sessions with OAUTH_REDIS_URL ("ended before" records per sub and sid, read from the client-side cache), valid session cookie, /me`, server: `${fw}-cookie-ended`, path: '/me', expect: 200, user: true, session: 'once', baselines: vsMe },
       { id: `${fw}.guard-redis-uncached`, group, label: `(f′) codegrant ${guardName}, Redis store, session cache off (OAUTH_REDIS_CACHE=false: one GET per request), valid session cookie, /me`, server: `${fw}-redis-uncached`, path: '/me', expect: 200, user: true, session: 'once', baselines: vsMe },
       ...(settings.before
         ? [
@@ -351,7 +353,7 @@ async function main() {
   const cookieSecret = randomBytes(32).toString('base64url')
   // a real redis-server for the Redis rows and the scale-out measures, on the load generator's CPU
   // (the server's CPU time per request is then codegrant's and node-redis's, not Redis's)
-  const redis = kinds.some((k) => k.includes('-redis')) || settings.scale ? await startRedis({ cpu: settings.pin ? LOAD_CPU : undefined }) : undefined
+  const redis = kinds.some((k) => k.includes('-redis') || k.endsWith('-cookie-ended')) || settings.scale ? await startRedis({ cpu: settings.pin ? LOAD_CPU : undefined }) : undefined
   if (redis) log(`started redis-server (pid ${redis.pid}) on ${redis.url}`)
   const specs = {}
   for (const kind of kinds) {

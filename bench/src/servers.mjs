@@ -11,11 +11,13 @@ const settings = JSON.parse(process.env.BENCH_SERVER ?? '{}')
 const kind = process.argv[2]
 const base = `http://127.0.0.1:${settings.port}`
 
-const codegrantOptions = (sessionStore = 'cookie', extra = {}) => ({
+const codegrantOptions = (store = 'cookie', extra = {}) => ({
   ...extra,
-  sessionStore,
+  // 'cookie-ended': cookie sessions with their "ended before" records in Redis (OAUTH_REDIS_URL beside the cookie store)
+  sessionStore: store === 'cookie-ended' ? 'cookie' : store,
+  ...(store === 'cookie-ended' ? { redisUrl: settings.redisUrl, ...(settings.redisPrefix ? { redisPrefix: settings.redisPrefix } : {}) } : {}),
   // the Redis store: a redis-server the bench started on loopback (OAUTH_REDIS_URL would do the same)
-  ...(sessionStore === 'redis' ? { redisUrl: settings.redisUrl, ...(settings.redisPrefix ? { redisPrefix: settings.redisPrefix } : {}), ...(settings.redisCache === false ? { redisCache: false } : {}) } : {}),
+  ...(store === 'redis' ? { redisUrl: settings.redisUrl, ...(settings.redisPrefix ? { redisPrefix: settings.redisPrefix } : {}), ...(settings.redisCache === false ? { redisCache: false } : {}) } : {}),
   issuer: settings.issuer,
   clientId: settings.clientId,
   clientSecret: settings.clientSecret,
@@ -185,6 +187,7 @@ const builders = {
   'express-memory': () => expressApp('codegrant', 'memory'),
   'express-redis': () => expressApp('codegrant', 'redis'),
   'express-redis-uncached': () => expressApp('codegrant', 'redis'),
+  'express-cookie-ended': () => expressApp('codegrant', 'cookie-ended'),
   // the memory store, with the API of settings.apis configured (the wallet keeps its token in the store)
   'express-apis': () => expressApp('codegrant', 'memory', { apis: settings.apis }),
   'koa-bare': () => koaApp('bare'),
@@ -193,12 +196,14 @@ const builders = {
   'koa-memory': () => koaApp('codegrant', 'memory'),
   'koa-redis': () => koaApp('codegrant', 'redis'),
   'koa-redis-uncached': () => koaApp('codegrant', 'redis'),
+  'koa-cookie-ended': () => koaApp('codegrant', 'cookie-ended'),
   'fastify-bare': () => fastifyApp('bare'),
   'fastify-floor': () => fastifyApp('floor'),
   'fastify-codegrant': () => fastifyApp('codegrant', 'cookie'),
   'fastify-memory': () => fastifyApp('codegrant', 'memory'),
   'fastify-redis': () => fastifyApp('codegrant', 'redis'),
   'fastify-redis-uncached': () => fastifyApp('codegrant', 'redis'),
+  'fastify-cookie-ended': () => fastifyApp('codegrant', 'cookie-ended'),
 
   // express-openid-connect, as its README sets it up for "some routes public, some guarded",
   // with the code flow (its default is the implicit id_token flow, which the dev provider
