@@ -9,6 +9,7 @@
  */
 import { createCodegrant, type Codegrant } from '@codegrant/core/adapter'
 import type { OAuthOptions } from '@codegrant/core'
+import type { Request, Response } from 'express'
 import type { DevProvider } from '@codegrant/dev-provider'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { API, createAgent, formOf, HTML, login, type Agent } from './support/agent.js'
@@ -168,5 +169,42 @@ describe.each(FRAMEWORKS)('%s: cookie sessions ended from the server (two instan
     await endsOn(agent, cookie, 'b')
     // the live session was never ended: it works again
     expect((await on(live.agent, '/me', 'b')).status).toBe(200)
+  })
+})
+
+describe('the signed-in user\'s own req.oauth.sessions with cookie sessions and OAUTH_REDIS_URL (express5)', () => {
+  beforeAll(async () => {
+    const { oauth, requireAuth } = await import('@codegrant/express')
+    const { default: express5 } = await import('express5')
+    const app = express5()
+    app.use(oauth(appOptions(provider, stage.url, captureLogs(), { redisUrl: redis.url, redisPrefix: 'ended-own:', redisTimeout: 1000 })))
+    app.get('/me', requireAuth(), (req, res) => void res.json({ sub: req.oauth.user?.sub }))
+    const answer = (run: (oauth: Express.Request['oauth']) => Promise<unknown>) => (req: Request, res: Response) => {
+      run(req.oauth).then(
+        (value) => void res.json({ value }),
+        (error: { status?: number; code?: string }) => void res.status(error.status ?? 500).json({ error: error.code }),
+      )
+    }
+    app.post('/sign-out-everywhere', requireAuth(), answer((oauth) => oauth.sessions.endAll()))
+    app.post('/sign-out-others', requireAuth(), answer((oauth) => oauth.sessions.endAll({ except: 'current' })))
+    app.get('/devices', requireAuth(), answer((oauth) => oauth.sessions.list()))
+    stage.mount(app)
+  })
+
+  it('endAll() ends every one of the user\'s cookie sessions, this one too (its cookie cleared); except and list() are refused', async () => {
+    const sub = newUser()
+    const [laptop, phone, bob] = [createAgent(), createAgent(), createAgent()]
+    await login(laptop, stage.url, sub)
+    await login(phone, stage.url, sub)
+    await login(bob, stage.url, newUser())
+    const post = (agent: Agent, path: string) => agent.request(`${stage.url}${path}`, { method: 'POST', headers: API })
+    expect(JSON.parse((await post(laptop, '/sign-out-others')).body)).toEqual({ error: 'codegrant/config_invalid' })
+    expect(JSON.parse((await laptop.request(`${stage.url}/devices`, { headers: API })).body)).toEqual({ error: 'codegrant/config_invalid' })
+    for (const agent of [laptop, phone, bob]) expect((await agent.request(`${stage.url}/me`, { headers: API })).status).toBe(200)
+    const ended = await post(laptop, '/sign-out-everywhere')
+    expect(JSON.parse(ended.body)).toEqual({ value: 0 })
+    expect(clearsSession(ended.setCookies)).toBe(true)
+    for (const agent of [laptop, phone]) expect((await agent.request(`${stage.url}/me`, { headers: API })).status).toBe(401)
+    expect((await bob.request(`${stage.url}/me`, { headers: API })).status).toBe(200)
   })
 })

@@ -19,7 +19,6 @@ import { appOptions, captureLogs, CLIENT_ID, startProvider } from './support/pro
 import { startRedis, until, type RedisServer } from './support/redis.js'
 
 const CAEP = 'https://schemas.openid.net/secevent/caep/event-type/'
-const SESSION = 'codegrant.session'
 
 let stage: Stage
 let provider: DevProvider

@@ -29,7 +29,7 @@ import { createProviderRuntimes } from './providers.js'
 import { apiFetch, contextOf, createRequestState, type OAuthRequestState } from './request-state.js'
 import { createSessionBackend, remaining, type SessionBackend } from './session/backend.js'
 import { canRecord, createSessionRecords, type SessionRecords } from './session/ended.js'
-import { identityOf, idTokenIssuedAt } from './session/identity.js'
+import { identityOf, tokensIssuedAt } from './session/identity.js'
 import { createCookieCodec } from './session/cookie-codec.js'
 import { createSessionControl, type SessionControl } from './sessions.js'
 import { isCoordinating, type MaybePromise, type SessionData, type SessionStore } from './session/store.js'
@@ -196,7 +196,7 @@ function sessionRecords(config: OAuthConfig, backend: SessionBackend, providerOf
   return createSessionRecords(store, config.sessionMaxAge, uses, (session) => {
     const identity = identityOf(session)
     const provider = identity?.provider ?? providerOf(session)
-    return identity && provider !== undefined ? { provider, sub: identity.sub, sid: identity.sid, authTime: identity.auth_time, claimsTime: uses.signals ? idTokenIssuedAt(session) : undefined } : undefined
+    return identity && provider !== undefined ? { provider, sub: identity.sub, sid: identity.sid, authTime: identity.auth_time, claimsTime: uses.signals ? tokensIssuedAt(session) : undefined } : undefined
   })
 }
 

@@ -81,7 +81,7 @@ export interface RecordedIdentity {
   sid?: string | undefined
   /** When the user authenticated (the ID token's `auth_time`), if known. */
   authTime?: number | undefined
-  /** When the session's claims were issued (its ID token's `iat`), if known. */
+  /** When the session's tokens, and so its claims, were last issued, if known (else its login). */
   claimsTime?: number | undefined
 }
 

@@ -52,10 +52,16 @@ export function identityOf(session: SessionData): Readonly<DerivedIdentity> | un
   return identity ?? undefined
 }
 
-/** When the session's ID token (and so its claims) was issued (its `iat`), if it has one. */
-export function idTokenIssuedAt(session: SessionData): number | undefined {
+/**
+ * When the session's tokens, and so its claims, were last issued: the later of its ID token's
+ * `iat` and its access token's issue (`expiresAt - expiresIn`), whichever it has; else its login.
+ * A refresh moves it on even when the provider sends no new ID token.
+ */
+export function tokensIssuedAt(session: SessionData): number {
   const iat = idTokenClaims(session.tokens.idToken)?.iat
-  return typeof iat === 'number' ? iat : undefined
+  const { expiresAt, expiresIn } = session.tokens
+  const times = [typeof iat === 'number' ? iat : undefined, expiresAt !== undefined && expiresIn !== undefined ? expiresAt - expiresIn : undefined].filter((time) => time !== undefined)
+  return times.length > 0 ? Math.max(...times) : session.iat
 }
 
 function idTokenClaims(idToken: string | undefined): Record<string, unknown> | undefined {
