@@ -183,18 +183,17 @@ function settle(context: Context, found: SessionData | undefined, at: number, an
  * fails rejects, as a session store's read does.
  */
 function checkRecords(context: Context, records: SessionRecords, found: MaybePromise<SessionData | undefined>): MaybePromise<SessionData | undefined> {
-  const apply = (session: SessionData, verdict: Verdict): SessionData | undefined => {
-    if (verdict === undefined) return session
-    if (verdict === 'ended') return signedOut(context)
-    context.signal = verdict
-    return session
-  }
-  const check = (session: SessionData | undefined): MaybePromise<SessionData | undefined> => {
-    if (session === undefined) return undefined
-    const verdict = records.check(session)
-    return verdict instanceof Promise ? verdict.then((said) => apply(session, said)) : apply(session, verdict)
-  }
-  return found instanceof Promise ? found.then(check) : check(found)
+  if (found instanceof Promise) return found.then((session) => checkRecords(context, records, session))
+  if (found === undefined) return undefined
+  const verdict = records.check(found)
+  return verdict instanceof Promise ? verdict.then((said) => applyVerdict(context, found, said)) : applyVerdict(context, found, verdict)
+}
+
+function applyVerdict(context: Context, session: SessionData, verdict: Verdict): SessionData | undefined {
+  if (verdict === undefined) return session
+  if (verdict === 'ended') return signedOut(context)
+  context.signal = verdict
+  return session
 }
 
 /** Clears the request's session cookie (a session ended elsewhere): nothing of it is kept. */

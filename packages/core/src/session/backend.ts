@@ -293,9 +293,10 @@ export function replaceRecord(store: SessionStore, data: SessionData, ttl: numbe
  * the store-call histogram): the one place every call passes.
  */
 function withBreaker(config: OAuthConfig, store: SessionStore, breaker: StoreBreaker | undefined): SessionStore {
-  const through = <A extends unknown[], T>(what: string, method: (...args: A) => MaybePromise<T>) => {
-    // the memory store's calls are synchronous and cannot fail: not traced
-    if (!breaker) return (...args: A): MaybePromise<T> => guarded(config, what, () => method.apply(store, args), breaker)
+  const through = <A extends unknown[], T>(what: string, method: (...args: A) => MaybePromise<T>, traced = true) => {
+    // the memory store's calls are synchronous and cannot fail: not traced; nor the "ended before"
+    // checks, two per request, answered from the client-side cache (a span each would be noise)
+    if (!breaker || !traced) return (...args: A): MaybePromise<T> => guarded(config, what, () => method.apply(store, args), breaker)
     const name = `codegrant.store.${what}`
     const attributes = { [ATTR.operation]: what, [ATTR.storeKind]: 'external' }
     return (...args: A): MaybePromise<T> => observeStoreCall(name, attributes, () => guarded(config, what, () => method.apply(store, args), breaker))
@@ -308,7 +309,7 @@ function withBreaker(config: OAuthConfig, store: SessionStore, breaker: StoreBre
     tagged: store.tagged && through('find', store.tagged),
     once: store.once && through('claim', store.once),
     endBefore: store.endBefore && through('end', store.endBefore),
-    endedBefore: store.endedBefore && through('check', store.endedBefore),
+    endedBefore: store.endedBefore && through('check', store.endedBefore, false),
   }
   return {
     get: through('read', store.get),
