@@ -85,8 +85,8 @@ export interface UserSessions {
   list(): Promise<SessionInfo[]>
   /**
    * Ends one of the signed-in user's sessions by its handle ("sign out that device"); false when it
-   * is none of theirs. With cookie sessions, only the current one's handle (`sessionId`) is known:
-   * it ends (its cookie cleared in this response, its refresh token revoked); any other is false.
+   * is none of theirs. With cookie sessions only the current session can be ended so, by its
+   * handle (its cookie cleared in this response, its refresh token revoked); any other is false.
    */
   end(id: string): Promise<boolean>
   /**
