@@ -19,7 +19,7 @@ const LAYERS: readonly { readonly name: string; readonly modules: RegExp }[] = [
   { name: 'protocol steps', modules: /^flow\// },
   { name: 'engine', modules: /^(context|providers|wallet|api-challenge)\.ts$/ },
   { name: 'routes', modules: /^routes\// },
-  { name: 'hub', modules: /^(request-state|sessions|guard|codegrant|create-adapter|adapter|index|doctor|cli)\.ts$/ },
+  { name: 'hub', modules: /^(request-state|sessions|guard|create-engine|dispatch|codegrant|create-adapter|adapter|index|doctor|cli)\.ts$/ },
 ]
 
 function modules(dir: string): string[] {
