@@ -191,6 +191,12 @@ describe.each(FRAMEWORKS)('%s', (framework: Framework) => {
       await expectSignedIn((await signIn()).response)
     })
 
+    it('an ID token without kid, when several published keys fit its algorithm: 400 codegrant/id_token_invalid, no session', async () => {
+      // oidcc-client-test-kid-absent-multiple-jwks: the module accepts a refusal (or a try of each key)
+      hostile.set({ idToken: { header: { kid: undefined } }, secondRsaKey: true })
+      await expectRejected((await signIn()).response, 400, 'codegrant/id_token_invalid')
+    })
+
     it('checks the nonce before any userinfo request (fetchUserinfo on)', async () => {
       await mount({ fetchUserinfo: true })
       hostile.set({ idToken: { claims: { nonce: 'not-the-nonce-that-was-sent' } } })

@@ -5,15 +5,25 @@ import { createServer } from 'node:net'
 /** USER_HZ: /proc times are in 1/100 s. */
 export const TICK = 100
 
-/** A port free on 127.0.0.1 right now (the kernel's pick). */
-export function freePort() {
-  return new Promise((resolve, reject) => {
+/**
+ * A port free on 127.0.0.1 right now, below the kernel's ephemeral range (32768–60999 on Linux):
+ * a port taken from that range at start can be taken by an outgoing connection's source port
+ * before a server listens on it minutes later (the scale-out instances start at the end of a
+ * run, after thousands of wrk and Redis connections), so the bench picks its own, at random.
+ */
+export async function freePort() {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const port = 20_000 + Math.floor(Math.random() * 12_000)
+    if (await isFree(port)) return port
+  }
+  throw new Error('no free port found in 20000–31999 after 50 tries')
+}
+
+function isFree(port) {
+  return new Promise((resolve) => {
     const server = createServer()
-    server.once('error', reject)
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address()
-      server.close(() => resolve(port))
-    })
+    server.once('error', () => resolve(false))
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)))
   })
 }
 

@@ -69,6 +69,8 @@ export interface HostileSettings {
   /** Fields of the discovery document to replace. */
   metadata?: Record<string, unknown>
   jwks?: Fault
+  /** Publish a second RS256 key (kid `rs-2`) beside `rs-1`: two published keys fit an RS256 ID token that names no `kid`. */
+  secondRsaKey?: boolean
   /** Parameters of the redirect back to the client, e.g. `{ iss: undefined }` or `{ error: 'access_denied', code: undefined }`. */
   authorize?: Record<string, string | undefined>
   /** How the token endpoint answers (both grants). */
@@ -159,6 +161,8 @@ export async function startHostileProvider(options: { clientId: string; clientSe
       { ...(await exportJWK(ec.publicKey)), kid: 'es-1', alg: 'ES256', use: 'sig' },
     ],
   }
+
+  const secondRsa = { ...(await exportJWK(rogue.publicKey)), kid: 'rs-2', alg: 'RS256', use: 'sig' }
 
   let settings: HostileSettings = {}
   const requests: { endpoint: Endpoint; grantType?: string }[] = []
@@ -314,7 +318,7 @@ export async function startHostileProvider(options: { clientId: string; clientSe
       }
       case 'GET /jwks':
         requests.push({ endpoint: 'jwks' })
-        return deliver(req, res, settings.jwks, 200, jwks)
+        return deliver(req, res, settings.jwks, 200, settings.secondRsaKey ? { keys: [...jwks.keys, secondRsa] } : jwks)
       case 'GET /authorize': {
         requests.push({ endpoint: 'authorize' })
         const q = url.searchParams
