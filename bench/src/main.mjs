@@ -57,7 +57,7 @@ const settings = {
  * exchange, JWKS, undici or web streams in it), and the session works in it as in any instance.
  */
 settings.fresh = env.BENCH_FRESH !== '0'
-const loggedInByTwin = (kind) => settings.fresh && /^((express|koa|fastify)-(codegrant|before|redis|redis-uncached)|express-openid-connect)$/.test(kind)
+const loggedInByTwin = (kind) => settings.fresh && /^((express|koa|fastify)-(codegrant|before|cookie-ended|redis|redis-uncached)|express-openid-connect)$/.test(kind)
 /**
  * `BENCH_BEFORE=<dir>`: a checkout of an earlier commit, installed and built there (`pnpm install
  * && pnpm build`). Its codegrant cookie-store server of each framework (its own bench/src/servers.mjs,
@@ -118,7 +118,8 @@ const SERVERS = {
     [`${fw}-memory`, CODEGRANT],
     [`${fw}-redis`, CODEGRANT],
     [`${fw}-redis-uncached`, CODEGRANT],
-    [`${fw}-cookie-ended`, CODEGRANT],
+    // started afresh each round and logged in by a twin, like the cookie store's server it is compared with
+    [`${fw}-cookie-ended`, { ...CODEGRANT, perProcess: true }],
     ...(settings.before ? [[`${fw}-before`, { ...CODEGRANT, perProcess: true, app: `${fw}-codegrant`, script: `${settings.before}/bench/src/servers.mjs` }]] : []),
   ])),
   // the memory store with an API of OAUTH_APIS configured: the demo's `orders` API (examples/kit), started by the bench
