@@ -199,6 +199,13 @@ export interface SessionStore {
    */
   endedBefore?(key: string): MaybePromise<number | undefined>
   /**
+   * A number that changes whenever what `endedBefore` answers from memory may have changed (a
+   * record cached, dropped or invalidated, the cache flushed); undefined while it does not answer
+   * from memory. codegrant keeps each session's verdict while it is unchanged, so a request
+   * whose records have not changed reads none (`@codegrant/redis`: its client-side cache's version).
+   */
+  recordsVersion?(): number | undefined
+  /**
    * Drops whatever the store keeps of records in this process (a cache): codegrant calls it when
    * the store's circuit breaker opens, so that nothing kept from before an outage is served after
    * it (`@codegrant/redis`'s session cache).
@@ -207,7 +214,7 @@ export interface SessionStore {
 }
 
 /** A store that coordinates instances and serves back-channel logout. */
-export type CoordinatingStore = Required<Omit<SessionStore, 'flushCache' | 'endBefore' | 'endedBefore'>> & Pick<SessionStore, 'flushCache' | 'endBefore' | 'endedBefore'>
+export type CoordinatingStore = Required<Omit<SessionStore, 'flushCache' | 'endBefore' | 'endedBefore' | 'recordsVersion'>> & Pick<SessionStore, 'flushCache' | 'endBefore' | 'endedBefore' | 'recordsVersion'>
 
 export function isCoordinating(store: SessionStore): store is CoordinatingStore {
   const { update, lock, unlock, tag, tagged, once } = store

@@ -48,6 +48,8 @@ export interface RedisStore extends CoordinatingStore {
   endBefore(key: string, before: number, ttl: number): Promise<void>
   /** Answered synchronously from the client-side cache while the record (or its absence) is unchanged. */
   endedBefore(key: string): number | undefined | Promise<number | undefined>
+  /** The session cache's version while it serves: unchanged, so are the records `endedBefore` answers from it. */
+  recordsVersion(): number | undefined
   /** The node-redis client (RESP3): a single Redis, a Cluster or a Sentinel-watched master. */
   readonly client: RedisConnectionClient
   /** The session cache, when caching is on. */
@@ -212,6 +214,9 @@ export function redisStore(options: RedisStoreOptions = {}): RedisStore {
     },
     flushCache() {
       cache?.clear()
+    },
+    recordsVersion() {
+      return cache?.version
     },
     async close() {
       heartbeat?.stop()

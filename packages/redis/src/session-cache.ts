@@ -68,6 +68,8 @@ export class SessionCache extends BasicPooledClientSideCache {
   readonly #maxEntries: number
   readonly #maxBytes: number
   #bytes = 0
+  /** Changes with every record stored or dropped and every flush: see `version`. */
+  #version = 0
   #disabled = false
   /** Hits are served until then (`performance.now()`), see {@link confirm}. */
   #confirmedUntil = 0
@@ -122,6 +124,15 @@ export class SessionCache extends BasicPooledClientSideCache {
     this.#entries.delete(key)
     this.#entries.set(key, entry)
     return entry
+  }
+
+  /**
+   * A number that changes whenever a record is stored, dropped (invalidated, evicted, expired) or
+   * everything is flushed; undefined while hits are not served. What was read from the cache at
+   * one version would be read the same while it stays the same.
+   */
+  get version(): number | undefined {
+    return this.serving ? this.#version : undefined
   }
 
   /** Whether hits are served now: the heartbeat has lately confirmed every tracking connection (and a Cluster is not rediscovering its slots). */
@@ -190,6 +201,7 @@ export class SessionCache extends BasicPooledClientSideCache {
   }
 
   override clear(): void {
+    this.#version++
     this.#entries.clear()
     this.#bytes = 0
     for (const loads of this.#loads.values()) for (const load of loads) load.valid = false
@@ -223,6 +235,7 @@ export class SessionCache extends BasicPooledClientSideCache {
     if (bytes > this.#maxBytes) return
     const old = this.#entries.get(key)
     if (old !== undefined) this.#drop(key, old)
+    this.#version++
     this.#entries.set(key, { raw, data: undefined, bytes, expiresAt })
     this.#bytes += bytes
     for (const [oldest, entry] of this.#entries) {
@@ -232,6 +245,7 @@ export class SessionCache extends BasicPooledClientSideCache {
   }
 
   #drop(key: string, entry: Entry): void {
+    this.#version++
     this.#entries.delete(key)
     this.#bytes -= entry.bytes
   }

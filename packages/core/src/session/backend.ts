@@ -310,6 +310,8 @@ function withBreaker(config: OAuthConfig, store: SessionStore, breaker: StoreBre
     once: store.once && through('claim', store.once),
     endBefore: store.endBefore && through('end', store.endBefore),
     endedBefore: store.endedBefore && through('check', store.endedBefore, false),
+    // a number read from memory: nothing to guard (an open breaker flushes the cache, which changes it)
+    recordsVersion: store.recordsVersion?.bind(store),
   }
   return {
     get: through('read', store.get),

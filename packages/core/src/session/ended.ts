@@ -67,6 +67,8 @@ interface Checked {
   keys: string[]
   verdicts: Verdict[]
   times: number[]
+  /** The verdict of the last reads, and the store's `recordsVersion` then: kept while that is unchanged. */
+  kept?: { version: number; verdict: Verdict }
 }
 
 /** What the records are for: ending cookie sessions (`ends`), Shared Signals' (`signals`). */
@@ -113,8 +115,15 @@ export function createSessionRecords(store: RecordingStore, maxAge: number, uses
     check(session) {
       const found = checkedOf(session)
       if (found === null) return undefined
+      // read before the records: a change while they are read gives the next request another version
+      const version = store.recordsVersion?.()
+      if (version !== undefined && found.kept?.version === version) return found.kept.verdict
       const read = found.keys.map((key) => store.endedBefore(key))
-      if (!read.some((time) => time instanceof Promise)) return verdictOf(found, read as (number | undefined)[])
+      if (!read.some((time) => time instanceof Promise)) {
+        const verdict = verdictOf(found, read as (number | undefined)[])
+        if (version !== undefined) found.kept = { version, verdict }
+        return verdict
+      }
       return Promise.all(read).then((times) => verdictOf(found, times))
     },
   }
