@@ -5,14 +5,14 @@
  * missing `iss` in the authorization response refused.
  */
 import { generateKeyPairSync } from 'node:crypto'
-import { isCodegrantError, type OAuthOptions, type SessionData } from '@codegrant/core'
+import type { OAuthOptions, SessionData } from '@codegrant/core'
 import { createCodegrant } from '@codegrant/core/adapter'
 import { createCookieCodec } from '@codegrant/core'
 import { startDevProvider, type DevProvider } from '@codegrant/dev-provider'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { API, createAgent, login } from './support/agent.js'
 import { buildHandler, FRAMEWORKS, openStage, type Framework, type Stage } from './support/apps.js'
-import { captureLogs, SECRET_A } from './support/provider.js'
+import { captureLogs, SECRET_A, startupProblems } from './support/provider.js'
 
 const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' })
 const publicJwk = { ...publicKey.export({ format: 'jwk' }), kid: 'fapi-key', alg: 'ES256', use: 'sig' }
@@ -78,15 +78,6 @@ describe.each(FRAMEWORKS)('%s with OAUTH_PROFILE=fapi2', (framework) => {
 
 describe('OAUTH_PROFILE=fapi2 at start-up', () => {
   const base = { issuer: 'https://id.example.com', clientId: 'app', baseUrl: 'https://app.example.com', cookieSecret: SECRET_A, privateKey: pem, logger: captureLogs() }
-  const problems = (options: OAuthOptions, env: Record<string, string> = {}): string => {
-    try {
-      createCodegrant(options, env)
-    } catch (error) {
-      if (isCodegrantError(error, 'codegrant/config_invalid')) return error.message
-      throw error
-    }
-    return ''
-  }
 
   it('turns PAR, DPoP, private_key_jwt and the issuer audience on by itself', () => {
     const { config } = createCodegrant(base, { OAUTH_PROFILE: 'fapi2' })
@@ -95,7 +86,7 @@ describe('OAUTH_PROFILE=fapi2 at start-up', () => {
   })
 
   it('refuses every weaker setting, each with its reason, all in one message', () => {
-    const message = problems(
+    const message = startupProblems(
       { ...base, par: false, dpop: false, dpopAllowBearer: true, clientAuthMethod: 'client_secret_basic', clientSecret: 's', clientAssertionAud: 'token_endpoint', idTokenSigningAlg: 'RS256', clockTolerance: 300 },
       { OAUTH_PROFILE: 'fapi2' },
     )
@@ -111,12 +102,12 @@ describe('OAUTH_PROFILE=fapi2 at start-up', () => {
   })
 
   it('refuses public clients, short RSA keys, and an unknown profile', () => {
-    expect(problems({ ...base, clientAuthMethod: 'none' }, { OAUTH_PROFILE: 'fapi2' })).toContain('forbids public clients')
+    expect(startupProblems({ ...base, clientAuthMethod: 'none' }, { OAUTH_PROFILE: 'fapi2' })).toContain('forbids public clients')
     const rsa = generateKeyPairSync('rsa', { modulusLength: 1024 }).privateKey.export({ format: 'pem', type: 'pkcs8' }).toString()
-    expect(problems({ ...base, privateKey: rsa }, { OAUTH_PROFILE: 'fapi2' })).toContain('RSA keys of at least 2048 bits')
-    expect(problems(base, { OAUTH_PROFILE: 'fapi1' })).toContain('OAUTH_PROFILE must be fapi2, fapi2-message-signing or unset')
+    expect(startupProblems({ ...base, privateKey: rsa }, { OAUTH_PROFILE: 'fapi2' })).toContain('RSA keys of at least 2048 bits')
+    expect(startupProblems(base, { OAUTH_PROFILE: 'fapi1' })).toContain('OAUTH_PROFILE must be fapi2, fapi2-message-signing or unset')
     // the same settings without the profile are fine
-    expect(problems({ ...base, privateKey: rsa, clientAuthMethod: 'private_key_jwt' })).toBe('')
+    expect(startupProblems({ ...base, privateKey: rsa, clientAuthMethod: 'private_key_jwt' })).toBe('')
   })
 })
 

@@ -7,7 +7,7 @@
  * `OAUTH_PROFILE=fapi2-message-signing` as the demo runs it.
  */
 import { generateKeyPairSync } from 'node:crypto'
-import { isCodegrantError, type OAuthOptions, type ResponseMode } from '@codegrant/core'
+import type { OAuthOptions, ResponseMode } from '@codegrant/core'
 import { createCodegrant } from '@codegrant/core/adapter'
 import { startDevProvider, type DevClient, type DevProvider } from '@codegrant/dev-provider'
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
@@ -16,7 +16,7 @@ import { buildHandler, FRAMEWORKS, openStage, type Framework, type Stage } from 
 import { startExample } from './support/example.js'
 import type { HostileProvider, HostileSettings } from './support/hostile-provider.js'
 import { useHostileStage } from './support/hostile-stage.js'
-import { captureLogs, SECRET_A } from './support/provider.js'
+import { captureLogs, SECRET_A, startupProblems } from './support/provider.js'
 
 const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' })
 const publicJwk = { ...publicKey.export({ format: 'jwk' }), kid: 'ms-key', alg: 'ES256', use: 'sig' }
@@ -322,15 +322,6 @@ describe.each(FRAMEWORKS)('%s: a JARM response that fails a check', (framework: 
 
 describe('OAUTH_PROFILE=fapi2-message-signing at start-up', () => {
   const base = { issuer: 'https://id.example.com', clientId: 'app', baseUrl: 'https://app.example.com', cookieSecret: SECRET_A, privateKey: pem, logger: captureLogs() }
-  const problems = (options: OAuthOptions, env: Record<string, string> = {}): string => {
-    try {
-      createCodegrant(options, env)
-    } catch (error) {
-      if (isCodegrantError(error, 'codegrant/config_invalid')) return error.message
-      throw error
-    }
-    return ''
-  }
 
   it('turns on everything FAPI 2.0 requires, signed request objects and response_mode=jwt by itself', () => {
     const { config } = createCodegrant(base, { OAUTH_PROFILE: 'fapi2-message-signing' })
@@ -342,7 +333,7 @@ describe('OAUTH_PROFILE=fapi2-message-signing at start-up', () => {
   })
 
   it('refuses every weaker setting, each with its reason, all in one message', () => {
-    const message = problems(
+    const message = startupProblems(
       { ...base, par: false, dpop: false, clientAuthMethod: 'client_secret_basic', clientSecret: 's', requestObject: false, responseMode: 'query', authorizationSigningAlg: 'RS256' },
       { OAUTH_PROFILE: 'fapi2-message-signing' },
     )
@@ -357,13 +348,13 @@ describe('OAUTH_PROFILE=fapi2-message-signing at start-up', () => {
 
   it('OAUTH_REQUEST_OBJECT needs a private key; OAUTH_AUTHORIZATION_SIGNING_ALG must be asymmetric; unknown profiles are named', () => {
     const { privateKey: _key, ...keyless } = base
-    expect(problems({ ...keyless, clientSecret: 's', requestObject: true })).toContain('OAUTH_REQUEST_OBJECT needs OAUTH_PRIVATE_KEY')
-    expect(problems({ ...base, responseMode: 'jwt', authorizationSigningAlg: 'HS256' })).toContain('OAUTH_AUTHORIZATION_SIGNING_ALG must be an asymmetric algorithm')
-    expect(problems({ ...base, responseMode: 'jwt', authorizationSigningAlg: 'none' })).toContain('OAUTH_AUTHORIZATION_SIGNING_ALG must be an asymmetric algorithm')
-    expect(problems(base, { OAUTH_PROFILE: 'fapi1' })).toContain('OAUTH_PROFILE must be fapi2, fapi2-message-signing or unset')
-    expect(problems(base, { OAUTH_RESPONSE_MODE: 'fragment.jwt' })).toContain('OAUTH_RESPONSE_MODE must be one of query, form_post, jwt, query.jwt, form_post.jwt')
+    expect(startupProblems({ ...keyless, clientSecret: 's', requestObject: true })).toContain('OAUTH_REQUEST_OBJECT needs OAUTH_PRIVATE_KEY')
+    expect(startupProblems({ ...base, responseMode: 'jwt', authorizationSigningAlg: 'HS256' })).toContain('OAUTH_AUTHORIZATION_SIGNING_ALG must be an asymmetric algorithm')
+    expect(startupProblems({ ...base, responseMode: 'jwt', authorizationSigningAlg: 'none' })).toContain('OAUTH_AUTHORIZATION_SIGNING_ALG must be an asymmetric algorithm')
+    expect(startupProblems(base, { OAUTH_PROFILE: 'fapi1' })).toContain('OAUTH_PROFILE must be fapi2, fapi2-message-signing or unset')
+    expect(startupProblems(base, { OAUTH_RESPONSE_MODE: 'fragment.jwt' })).toContain('OAUTH_RESPONSE_MODE must be one of query, form_post, jwt, query.jwt, form_post.jwt')
     // without a profile, JAR and JARM are each a choice
-    expect(problems({ ...base, clientAuthMethod: 'private_key_jwt', requestObject: true, responseMode: 'query.jwt' })).toBe('')
+    expect(startupProblems({ ...base, clientAuthMethod: 'private_key_jwt', requestObject: true, responseMode: 'query.jwt' })).toBe('')
   })
 })
 

@@ -11,7 +11,7 @@ import { writeFileSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { X509Certificate } from 'node:crypto'
-import { createCookieCodec, isCodegrantError, type OAuthOptions, type SessionData } from '@codegrant/core'
+import { createCookieCodec, type OAuthOptions, type SessionData } from '@codegrant/core'
 import { createCodegrant } from '@codegrant/core/adapter'
 import { certificateJwk, makeCertificate, startDevProvider, type CertificateAndKey, type DevProvider } from '@codegrant/dev-provider'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -19,7 +19,7 @@ import { API, createAgent, login, type Agent } from './support/agent.js'
 import { buildHandler, FRAMEWORKS, openStage, type Framework, type Stage } from './support/apps.js'
 import { startExample } from './support/example.js'
 import { httpsRequest, startMtlsApi, thumbprint, type MtlsApi } from './support/mtls.js'
-import { captureLogs, SECRET_A } from './support/provider.js'
+import { captureLogs, SECRET_A, startupProblems } from './support/provider.js'
 
 /** The suite's CA: it signs the provider's and the API's TLS certificates and the tls_client_auth client's. */
 let ca: CertificateAndKey
@@ -203,23 +203,13 @@ describe('OAUTH_PROFILE=fapi2 with mutual TLS', () => {
       expect(config.providers[0]).toMatchObject({ clientAuthMethod: method, par: true, dpop: false })
     }
     // private_key_jwt with certificate-bound tokens in place of DPoP
-    expect(problems({ ...base, privateKey: selfCert.key, clientCert: pkiCert.cert, clientCertKey: pkiCert.key, dpop: false }, { OAUTH_PROFILE: 'fapi2' })).toBe('')
-    const weaker = problems({ ...base, clientSecret: 's', clientAuthMethod: 'client_secret_basic', dpop: false }, { OAUTH_PROFILE: 'fapi2' })
+    expect(startupProblems({ ...base, privateKey: selfCert.key, clientCert: pkiCert.cert, clientCertKey: pkiCert.key, dpop: false }, { OAUTH_PROFILE: 'fapi2' })).toBe('')
+    const weaker = startupProblems({ ...base, clientSecret: 's', clientAuthMethod: 'client_secret_basic', dpop: false }, { OAUTH_PROFILE: 'fapi2' })
     expect(weaker).toContain('requires sender-constrained tokens')
     expect(weaker).toContain('OAUTH_CLIENT_CERT')
     expect(weaker).toContain('requires OAUTH_CLIENT_AUTH_METHOD=private_key_jwt, tls_client_auth or self_signed_tls_client_auth')
   })
 })
-
-function problems(options: OAuthOptions, env: Record<string, string> = {}): string {
-  try {
-    createCodegrant(options, env)
-  } catch (error) {
-    if (isCodegrantError(error, 'codegrant/config_invalid')) return error.message
-    throw error
-  }
-  return ''
-}
 
 describe('the client certificate at start-up', () => {
   const base = { issuer: 'https://id.example.com', clientId: 'app', baseUrl: 'https://app.example.com', cookieSecret: SECRET_A, logger: captureLogs() }
@@ -240,18 +230,18 @@ describe('the client certificate at start-up', () => {
   })
 
   it('refuses a missing, half-given, garbled, unreadable or mismatched certificate, all at once and without echoing key material', () => {
-    expect(problems({ ...base, clientAuthMethod: 'tls_client_auth' })).toContain('OAUTH_CLIENT_CERT and OAUTH_CLIENT_CERT_KEY are required for tls_client_auth')
-    expect(problems({ ...base, clientAuthMethod: 'self_signed_tls_client_auth', clientCert: selfCert.cert })).toContain('required for self_signed_tls_client_auth')
-    expect(problems({ ...base, clientSecret: 's', clientCert: selfCert.cert })).toContain('OAUTH_CLIENT_CERT needs OAUTH_CLIENT_CERT_KEY')
+    expect(startupProblems({ ...base, clientAuthMethod: 'tls_client_auth' })).toContain('OAUTH_CLIENT_CERT and OAUTH_CLIENT_CERT_KEY are required for tls_client_auth')
+    expect(startupProblems({ ...base, clientAuthMethod: 'self_signed_tls_client_auth', clientCert: selfCert.cert })).toContain('required for self_signed_tls_client_auth')
+    expect(startupProblems({ ...base, clientSecret: 's', clientCert: selfCert.cert })).toContain('OAUTH_CLIENT_CERT needs OAUTH_CLIENT_CERT_KEY')
     // a Buffer from readFileSync, as JavaScript callers pass TLS material to node:https
-    expect(problems({ ...base, clientAuthMethod: 'tls_client_auth', clientCert: Buffer.from(pkiCert.cert) as unknown as string, clientCertKey: pkiCert.key })).toContain('OAUTH_CLIENT_CERT must be a string: PEM text or the path of a PEM file (got object)')
+    expect(startupProblems({ ...base, clientAuthMethod: 'tls_client_auth', clientCert: Buffer.from(pkiCert.cert) as unknown as string, clientCertKey: pkiCert.key })).toContain('OAUTH_CLIENT_CERT must be a string: PEM text or the path of a PEM file (got object)')
 
-    const mismatched = problems({ ...base, clientAuthMethod: 'tls_client_auth', clientCert: pkiCert.cert, clientCertKey: selfCert.key })
+    const mismatched = startupProblems({ ...base, clientAuthMethod: 'tls_client_auth', clientCert: pkiCert.cert, clientCertKey: selfCert.key })
     expect(mismatched).toContain('OAUTH_CLIENT_CERT_KEY is not the private key of the certificate in OAUTH_CLIENT_CERT')
     expect(mismatched).not.toContain(selfCert.key.split('\n')[1])
 
     const garbledKey = `-----BEGIN PRIVATE KEY-----\n${selfCert.key.split('\n')[1]!.slice(0, 20)}\n-----END PRIVATE KEY-----`
-    const garbled = problems({ ...base, clientAuthMethod: 'tls_client_auth', clientCert: 'not a certificate', clientCertKey: garbledKey, clientCertCa: '/nonexistent/ca.pem' })
+    const garbled = startupProblems({ ...base, clientAuthMethod: 'tls_client_auth', clientCert: 'not a certificate', clientCertKey: garbledKey, clientCertCa: '/nonexistent/ca.pem' })
     expect(garbled).toContain('OAUTH_CLIENT_CERT must be PEM text or the path of a readable PEM file (reading the path failed: ENOENT)')
     expect(garbled).toContain('OAUTH_CLIENT_CERT_KEY must be a private key in PEM form')
     expect(garbled).toContain('OAUTH_CLIENT_CERT_CA must be PEM text or the path of a readable PEM file')

@@ -1,5 +1,6 @@
 import { startDevProvider, TOKEN_EXCHANGE, type DevProvider } from '@codegrant/dev-provider'
-import type { Logger, OAuthOptions } from '@codegrant/core'
+import { isCodegrantError, type Logger, type OAuthOptions } from '@codegrant/core'
+import { createCodegrant } from '@codegrant/core/adapter'
 
 export const CLIENT_ID = 'suite-client'
 export const CLIENT_SECRET = 'suite-client-secret: %+/~' // characters that must survive client_secret_basic encoding
@@ -47,4 +48,15 @@ export function appOptions(provider: Pick<DevProvider, 'issuer'>, appUrl: string
     logger,
     ...extra,
   }
+}
+
+/** The start-up problems codegrant lists for `options` over `env` (`codegrant/config_invalid`'s message), or '' when it starts. */
+export function startupProblems(options: OAuthOptions, env: Record<string, string> = {}): string {
+  try {
+    createCodegrant(options, env)
+  } catch (error) {
+    if (isCodegrantError(error, 'codegrant/config_invalid')) return error.message
+    throw error
+  }
+  return ''
 }

@@ -1,8 +1,7 @@
-import { randomBytes } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import { configFromEnv, type OAuthOptions } from '@codegrant/core'
 import type { KitAnswer } from './inspector/index.js'
-import { escapeHtml, STYLE } from './inspector/page.js'
+import { escapeHtml, htmlPage, STYLE } from './inspector/page.js'
 import { apiNames } from './userinfo.js'
 
 /** The browser modules the page loads, by name (`/spa/<name>`), as compiled beside this file (`browser/`). */
@@ -32,18 +31,7 @@ export function spa(framework: string, options?: OAuthOptions, env: NodeJS.Proce
     if (source !== undefined) {
       return { status: 200, headers: { 'content-type': 'text/javascript; charset=utf-8', 'cache-control': 'no-cache', 'x-content-type-options': 'nosniff' }, body: source }
     }
-    const nonce = randomBytes(16).toString('base64')
-    return {
-      status: 200,
-      headers: {
-        'content-type': 'text/html; charset=utf-8',
-        'cache-control': 'no-store',
-        'content-security-policy': `default-src 'none'; script-src 'nonce-${nonce}'; style-src 'nonce-${nonce}'; connect-src 'self'; img-src data:; base-uri 'none'; frame-ancestors 'none'`,
-        'x-content-type-options': 'nosniff',
-        'referrer-policy': 'no-referrer',
-      },
-      body: renderSpa(framework, apis, nonce),
-    }
+    return htmlPage((nonce) => renderSpa(framework, apis, nonce))
   }
 }
 

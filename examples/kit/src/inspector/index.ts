@@ -1,9 +1,8 @@
-import { randomBytes } from 'node:crypto'
 import type { IncomingHttpHeaders } from 'node:http'
 import { isCodegrantError, type OAuthOptions, type OAuthRequestState } from '@codegrant/core'
 import { isProviderConfigured, users } from '@codegrant/dev-provider'
 import { INSPECTOR_SCRIPT } from './client.js'
-import { renderPage, type DemoUser } from './page.js'
+import { htmlPage, renderPage, type DemoUser } from './page.js'
 import { inspectorView, storeName } from './view.js'
 import { apiNames } from '../userinfo.js'
 
@@ -54,18 +53,7 @@ export function inspector(framework: string, options?: OAuthOptions, env: NodeJS
     home(oauth, headers) {
       const view = { ...inspectorView(framework, store, oauth), ...(apis.length && oauth.isAuthenticated ? { apis } : {}) }
       if (wantsJson(headers)) return json(200, view)
-      const nonce = randomBytes(16).toString('base64')
-      return {
-        status: 200,
-        headers: {
-          'content-type': 'text/html; charset=utf-8',
-          'cache-control': 'no-store',
-          'content-security-policy': `default-src 'none'; script-src 'nonce-${nonce}'; style-src 'nonce-${nonce}'; connect-src 'self'; img-src data:; base-uri 'none'; frame-ancestors 'none'`,
-          'x-content-type-options': 'nosniff',
-          'referrer-policy': 'no-referrer',
-        },
-        body: renderPage(view, nonce, INSPECTOR_SCRIPT, demoUsers),
-      }
+      return htmlPage((nonce) => renderPage(view, nonce, INSPECTOR_SCRIPT, demoUsers))
     },
     async refresh(oauth, headers) {
       if (isCrossSite(headers)) return json(403, { error: 'cross_site_request' })

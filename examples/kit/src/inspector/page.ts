@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto'
 import { formatLeft, formatTime } from '../browser/format.js'
 import type { InspectorView } from './view.js'
 
@@ -191,4 +192,23 @@ ${view.signedIn ? `<script nonce="${nonce}">${script}</script>` : ''}
 </body>
 </html>
 `
+}
+
+/**
+ * A demo page (the inspector, the SPA): HTML never cached, under the strict CSP both share, whose
+ * only script and style are the page's own, allowed by a nonce made for this answer.
+ */
+export function htmlPage(render: (nonce: string) => string): { status: number; headers: Record<string, string>; body: string } {
+  const nonce = randomBytes(16).toString('base64')
+  return {
+    status: 200,
+    headers: {
+      'content-type': 'text/html; charset=utf-8',
+      'cache-control': 'no-store',
+      'content-security-policy': `default-src 'none'; script-src 'nonce-${nonce}'; style-src 'nonce-${nonce}'; connect-src 'self'; img-src data:; base-uri 'none'; frame-ancestors 'none'`,
+      'x-content-type-options': 'nosniff',
+      'referrer-policy': 'no-referrer',
+    },
+    body: render(nonce),
+  }
 }
