@@ -96,7 +96,7 @@ function stalling(store: SessionStore): { store: SessionStore; hold(): void; rea
 }
 
 describe.each(FRAMEWORKS)('%s', (framework: Framework) => {
-  const fixture = useHostileStage(framework, { httpTimeout: 1500, mount: false })
+  const fixture = useHostileStage(framework, { httpTimeout: 2500, mount: false })
   /** Mounts one codegrant instance per options object behind the stage's URL; `x-instance` picks one (default 0). */
   const instances = async (each: OAuthOptions[]) => {
     const handlers = await Promise.all(each.map((extra) => buildHandler(framework, fixture.options(extra), fixture.hostile.userinfoUrl)))
@@ -120,13 +120,14 @@ describe.each(FRAMEWORKS)('%s', (framework: Framework) => {
   })
 
   describe('18.7: the cross-instance refresh lock under a slow provider', () => {
-    it('three instances sharing one Redis, a provider that takes 1.3 s per answer: exactly one refresh grant, the session survives on all three', async () => {
+    it('three instances sharing one Redis, a provider that takes 1.6 s per answer: exactly one refresh grant, the session survives on all three', async () => {
       const prefix = `lock-${framework}-${++prefixes}:`
       await instances([0, 1, 2].map(() => ({ sessionStore: redisClient(prefix) })))
       await signInAndExpire()
       // instances 1 and 2 have not loaded the provider's metadata or keys yet: a refresh there
-      // takes three slow answers (discovery, token, JWKS), longer than httpTimeout + 2 s
-      fixture.hostile.set({ delay: { discovery: 1300, token: 1300, jwks: 1300 } })
+      // takes three slow answers (discovery, token, JWKS), 4.8 s: longer than httpTimeout + 2 s, while
+      // each answer stays 900 ms inside httpTimeout, so a loaded machine does not turn it into a timeout
+      fixture.hostile.set({ delay: { discovery: 1600, token: 1600, jwks: 1600 } })
       const before = refreshes()
       const responses = await Promise.all([on(1, '/api/token'), on(2, '/api/token')])
       expect(responses.map((response) => [response.status, response.body])).toEqual([[200, '{"token":true}'], [200, '{"token":true}']])

@@ -17,7 +17,7 @@ import { useHostileStage } from './hostile-stage.js'
 import { SECRET_A, type captureLogs } from './provider.js'
 
 
-export const TIMEOUT = 300 // OAUTH_HTTP_TIMEOUT, milliseconds
+export const TIMEOUT = 1000 // OAUTH_HTTP_TIMEOUT, milliseconds: a hanging provider costs a second; a loaded machine's stall never turns a normal answer into a timeout
 export const SESSION = 'codegrant.session'
 export const STACK = /at .*\(.*:\d+:\d+\)/
 export const SAME_ORIGIN = { 'sec-fetch-site': 'same-origin' }
