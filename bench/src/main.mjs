@@ -66,7 +66,18 @@ const loggedInByTwin = (kind) => settings.fresh && /^((express|koa|fastify)-(cod
  * before and after in one run. It adds cases, it changes no knob: a full run with it stays full.
  */
 settings.before = env.BENCH_BEFORE ? resolvePath(env.BENCH_BEFORE) : undefined
-const beforeCommit = settings.before ? execFileSync('git', ['-C', settings.before, 'rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).trim() : undefined
+const commitOf = (dir) => execFileSync('git', ['-C', dir, 'rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).trim()
+const beforeCommit = settings.before ? commitOf(settings.before) : undefined
+/**
+ * `BENCH_AFTER=<dir>` (with `BENCH_BEFORE`): codegrant's own cookie-store servers (`<fw>-codegrant`)
+ * come from that checkout's bench/src/servers.mjs and packages instead of this one's, so a change
+ * in the middle of the history — its first commit's parent as BENCH_BEFORE, its last commit as
+ * BENCH_AFTER — is measured before and after in one run, against today's floor and control. Only
+ * the cookie-store lines mean that commit then: choose them with BENCH_ONLY.
+ */
+settings.after = env.BENCH_AFTER ? resolvePath(env.BENCH_AFTER) : undefined
+const afterCommit = settings.after ? commitOf(settings.after) : undefined
+const atAfter = settings.after ? ` at ${afterCommit} (BENCH_AFTER):` : ''
 /** `BENCH_ONLY` matching `scale` (or no BENCH_ONLY): the scale-out measures of issue 7. */
 settings.scale = !settings.only || settings.only.test('scale')
 /**
@@ -82,6 +93,7 @@ const notFull = [
   ...(env.BENCH_COUNT === '1' ? ['BENCH_COUNT=1'] : []),
   ...(env.BENCH_PIN === '0' ? ['BENCH_PIN=0'] : []),
   ...(env.BENCH_FRESH === '0' ? ['BENCH_FRESH=0'] : []),
+  ...(settings.after ? [`BENCH_AFTER=${env.BENCH_AFTER} (codegrant's cookie-store servers at ${afterCommit})`] : []),
   ...Object.entries(KNOBS).filter(([key]) => !smoke && settings[key] !== FULL[key]).map(([key, name]) => `${name}=${settings[key]} (full run: ${FULL[key]})`),
 ]
 const RUN = { full: notFull.length === 0, why: notFull }
@@ -114,7 +126,7 @@ const SERVERS = {
     [`${fw}-bare`, { user: `${fw}-codegrant`, perProcess: true }],
     [`${fw}-floor`, { user: `${fw}-codegrant`, perProcess: true }],
     [`${fw}-floor-control`, { user: `${fw}-codegrant`, perProcess: true, app: `${fw}-floor` }],
-    [`${fw}-codegrant`, { ...CODEGRANT, perProcess: true }],
+    [`${fw}-codegrant`, { ...CODEGRANT, perProcess: true, ...(settings.after ? { script: `${settings.after}/bench/src/servers.mjs` } : {}) }],
     [`${fw}-memory`, CODEGRANT],
     [`${fw}-redis`, CODEGRANT],
     [`${fw}-redis-uncached`, CODEGRANT],
@@ -151,9 +163,9 @@ const ALL_CASES = [
       { id: `${fw}.floor-me`, group, label: 'floor (no-op layers), /me with the session cookie', server: `${fw}-floor`, path: '/me', expect: 200, user: true, ...floorSession, baselines: { bare: `${fw}.bare-me` } },
       { id: `${fw}.control`, group, label: 'control: a second floor process, anonymous, /public', server: `${fw}-floor-control`, path: '/public', expect: 200, baselines: { floor: `${fw}.floor` } },
       { id: `${fw}.control-me`, group, label: 'control: a second floor process, /me with the session cookie', server: `${fw}-floor-control`, path: '/me', expect: 200, user: true, ...floorSession, baselines: { floor: `${fw}.floor-me` } },
-      { id: `${fw}.public`, group, label: '(b) codegrant mounted, anonymous, /public', server: `${fw}-codegrant`, path: '/public', expect: 200, baselines: vsPublic },
-      { id: `${fw}.guard-valid`, group, label: `(c) codegrant ${guardName}, valid session cookie, /me`, server: `${fw}-codegrant`, path: '/me', expect: 200, user: true, session: 'once', baselines: vsMe },
-      { id: `${fw}.guard-many`, group, label: `(c″) codegrant ${guardName}, ${MANY_USERS} users' session cookies in turn on each connection, /me`, server: `${fw}-codegrant`, path: '/me', expect: 200, user: true, session: 'many', baselines: vsMe },
+      { id: `${fw}.public`, group, label: `(b)${atAfter} codegrant mounted, anonymous, /public`, server: `${fw}-codegrant`, path: '/public', expect: 200, baselines: vsPublic },
+      { id: `${fw}.guard-valid`, group, label: `(c)${atAfter} codegrant ${guardName}, valid session cookie, /me`, server: `${fw}-codegrant`, path: '/me', expect: 200, user: true, session: 'once', baselines: vsMe },
+      { id: `${fw}.guard-many`, group, label: `(c″)${atAfter} codegrant ${guardName}, ${MANY_USERS} users' session cookies in turn on each connection, /me`, server: `${fw}-codegrant`, path: '/me', expect: 200, user: true, session: 'many', baselines: vsMe },
       { id: `${fw}.guard-none`, group, label: `(d) codegrant ${guardName}, no cookie (401)`, server: `${fw}-codegrant`, path: '/me', expect: 401, baselines: vsPublic, extra: true },
       { id: `${fw}.guard-memory`, group, label: `(e) codegrant ${guardName}, memory store, valid session cookie, /me`, server: `${fw}-memory`, path: '/me', expect: 200, user: true, session: 'once', baselines: vsMe },
       { id: `${fw}.guard-redis`, group, label: `(f) codegrant ${guardName}, Redis store, session cache on (no round trip once read), valid session cookie, /me`, server: `${fw}-redis`, path: '/me', expect: 200, user: true, session: 'once', baselines: vsMe },
