@@ -183,10 +183,16 @@ describe('two instances behind a load balancer, sessions in Redis', () => {
     // it waited for the lock to lapse, then refreshed with the refresh token the dead one never used
     expect(Date.now() - locked).toBeGreaterThanOrEqual(LOCK_MS - 500)
     expect(grants()).toBe(before + 1)
+    const refreshed = provider.events.filter((event) => event.name === 'grant.success').at(-1)!.at
     gate.drop()
     await instances[0]!.start()
     expect(await statuses('/api/userinfo')).toEqual([200, 200])
-    expect([grants(), provider.count('grant.error', 'refresh_token')]).toEqual([before + 1, 0])
+    // the dead holder's refresh token was never replayed
+    expect(provider.count('grant.error', 'refresh_token')).toBe(0)
+    // no other grant while the new token is not due; restarting instance 0 on a loaded machine may
+    // outlast the 3 s until it is (counted in whole seconds), and then one more grant is right
+    if (Date.now() - refreshed < (TOKEN_TTL / 2 - 1) * 1000) expect(grants()).toBe(before + 1)
+    else expect(grants() - before).toBeOneOf([1, 2])
   }, LOCK_MS + 15_000)
 
   it('logs out everywhere: B says signed out, also for a cookie saved before the logout on A', async () => {
