@@ -5,6 +5,7 @@ import { resolveConfig } from '../src/config/resolve.js'
 import { guard } from '../src/guard.js'
 import type { CoreRequest } from '../src/http.js'
 import { createSessionBackend } from '../src/session/backend.js'
+import { memoryStore } from '../src/session/memory-store.js'
 import { createCookieCodec } from '../src/session/cookie-codec.js'
 import type { SessionData, SessionStore } from '../src/session/store.js'
 
@@ -53,6 +54,18 @@ describe('a session backend states what kind it is', () => {
     const { store } = countingStore()
     const external = backendOf({ sessionStore: store })
     expect([external.kind, external.io, external.opened === store, external.breaker !== undefined]).toEqual(['external', true, true, true])
+  })
+
+  it('memoryStore() passed in (for its maxSessions) is the memory store: that very store, no I/O, no breaker; a copy of it is an app\'s own store', () => {
+    const given = memoryStore({ maxSessions: 5 })
+    const memory = backendOf({ sessionStore: given })
+    expect([memory.kind, memory.io, memory.opened === given, memory.breaker]).toEqual(['memory', false, true, undefined])
+    // the record a login writes is in the store the app holds, and read back without a promise
+    const written = memory.write({}, record, T0, true)
+    expect(written).not.toBeInstanceOf(Promise)
+    expect(given.get(SID)).toBe(record)
+    const copy = backendOf({ sessionStore: { ...given } })
+    expect([copy.kind, copy.io, copy.breaker !== undefined]).toEqual(['external', true, true])
   })
 })
 

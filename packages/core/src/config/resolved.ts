@@ -91,7 +91,7 @@ export interface OAuthConfig {
    * and `OAUTH_REDIS_URL`: the Redis that keeps the "ended before" records of cookie sessions.
    */
   readonly redis?: RedisOpener
-  /** With `sessionStore: 'custom'`: the store the app passed as `sessionStore`. */
+  /** With `sessionStore: 'custom'`: the store the app passed as `sessionStore`; with `memory`, the `memoryStore()` it passed, if any. */
   readonly customStore?: SessionStore
   readonly sessionMaxAge: number
   readonly sessionIdleTimeout: number

@@ -7,6 +7,7 @@
  */
 import { createRequire } from 'node:module'
 import { join } from 'node:path'
+import { isMemoryStore } from '../session/memory-store.js'
 import type { Checks } from './checks.js'
 import type { FullLogger, Logger, OAuthOptions } from './options.js'
 import type { OAuthConfig, RedisConnection, RedisOpener } from './resolved.js'
@@ -46,6 +47,8 @@ export function resolveSessionStore(options: OAuthOptions, check: Checks, logger
     timeout: check.number('redisTimeout', options.redisTimeout),
     cache: check.flag('redisCache', options.redisCache),
   }
+  // the memory store passed in (for its `maxSessions`) is still the memory store
+  if (isMemoryStore(store)) return { sessionStore: 'memory', customStore: store }
   if (typeof store === 'object' && store !== null) return { sessionStore: 'custom', customStore: store }
   if (store === undefined || store === 'cookie') return cookieSessions(redis, check, logger)
   if (store === 'memory') return { sessionStore: 'memory' }

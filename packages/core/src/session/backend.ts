@@ -247,12 +247,13 @@ export function createSessionBackend(config: OAuthConfig, codec: CookieCodec, co
 }
 
 /**
- * The server-side store and its kind: the memory store, or an external one, the store passed in
+ * The server-side store and its kind: the memory store (the one `memoryStore()` the app passed, or
+ * a new one), or an external one, the store passed in
  * or `@codegrant/redis` opened now (the configuration only checked its settings: reading it
  * opens no connection).
  */
 function openStore(config: OAuthConfig, setting: Exclude<OAuthConfig['sessionStore'], 'cookie'>): { kind: StoreBackend['kind']; given: SessionStore } {
-  if (setting === 'memory') return { kind: 'memory', given: memoryStore() }
+  if (setting === 'memory') return { kind: 'memory', given: config.customStore ?? memoryStore() }
   const given = setting === 'redis' ? config.redis?.open() : config.customStore
   if (!given) throw new CodegrantError('codegrant/config_invalid', `OAUTH_SESSION_STORE=${setting} without its store: resolve the configuration with resolveConfig()`)
   return { kind: 'external', given }

@@ -1,8 +1,20 @@
 /** The in-process session store (`OAUTH_SESSION_STORE=memory`, and `memoryStore()` for tests and one-instance apps). */
-import type { CoordinatingStore, SessionData } from './store.js'
+import type { CoordinatingStore, SessionData, SessionStore } from './store.js'
 
 /** Sessions an in-process store keeps at most, unless told otherwise (~1 KB each measured: ~10 MB). */
 export const MEMORY_STORE_MAX_SESSIONS = 10_000
+
+/** The stores `memoryStore()` made (not copies of them: a spread or wrapped store is the app's own). */
+const made = new WeakSet<object>()
+
+/**
+ * True for a store `memoryStore()` made, as it was made: passed as `sessionStore` (for its
+ * `maxSessions`), it is served like `OAUTH_SESSION_STORE=memory` — synchronously, with no
+ * breaker and no store spans, since it cannot fail — and not like an external store.
+ */
+export function isMemoryStore(store: unknown): store is SessionStore {
+  return typeof store === 'object' && store !== null && made.has(store)
+}
 
 /**
  * An in-process store: for a single instance and for tests. Sessions die with the process.
@@ -48,7 +60,7 @@ export function memoryStore(options: { maxSessions?: number } = {}): Coordinatin
     records.set(sid, { data, until: now + ttl * 1000 })
     sweepRecords(now)
   }
-  return {
+  const store: CoordinatingStore & Required<Pick<CoordinatingStore, 'endBefore' | 'endedBefore'>> = {
     get,
     set,
     update(sid, data, ttl) {
@@ -103,6 +115,8 @@ export function memoryStore(options: { maxSessions?: number } = {}): Coordinatin
       return true
     },
   }
+  made.add(store)
+  return store
 }
 
 /**
