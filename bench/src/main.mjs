@@ -57,7 +57,7 @@ const settings = {
  * exchange, JWKS, undici or web streams in it), and the session works in it as in any instance.
  */
 settings.fresh = env.BENCH_FRESH !== '0'
-const loggedInByTwin = (kind) => settings.fresh && /^((express|koa|fastify)-(codegrant|before|cookie-ended|redis|redis-uncached)|express-openid-connect)$/.test(kind)
+const loggedInByTwin = (kind) => settings.fresh && /^((express|koa|fastify)-(codegrant|before|cookie-ended|memory|redis|redis-uncached)|express-openid-connect)$/.test(kind)
 /**
  * `BENCH_BEFORE=<dir>`: a checkout of an earlier commit, installed and built there (`pnpm install
  * && pnpm build`). Its codegrant cookie-store server of each framework (its own bench/src/servers.mjs,
@@ -116,9 +116,11 @@ const isCodegrantSession = (name) => name === 'codegrant.session' || name.starts
 /**
  * The apps under test; each in its own process. `login`: how to get a real session there.
  * `app`: the app servers.mjs builds (default: the kind itself; the control is a second floor).
- * `perProcess`: the servers of the targets' cases, started afresh for each of the
- * BENCH_PROCESSES rounds (their sessions are in the cookie, so a new process accepts them);
- * the others (memory store, Redis store, the peers not in the targets) run in one process.
+ * `perProcess`: the servers started afresh for each of the BENCH_PROCESSES rounds: the targets'
+ * cases and the memory- and Redis-store servers beside them (their sessions are in the cookie or
+ * in redis-server, so a new process accepts them; a memory-store server is given its twin's
+ * record at start: `seeded`); the others (the peers not in the targets, the APIs' server) run in
+ * one process.
  */
 const CODEGRANT = { callback: '/auth/callback', login: { path: '/auth/login', pick: isCodegrantSession } }
 const SERVERS = {
@@ -127,9 +129,10 @@ const SERVERS = {
     [`${fw}-floor`, { user: `${fw}-codegrant`, perProcess: true }],
     [`${fw}-floor-control`, { user: `${fw}-codegrant`, perProcess: true, app: `${fw}-floor` }],
     [`${fw}-codegrant`, { ...CODEGRANT, perProcess: true, ...(settings.after ? { script: `${settings.after}/bench/src/servers.mjs` } : {}) }],
-    [`${fw}-memory`, CODEGRANT],
-    [`${fw}-redis`, CODEGRANT],
-    [`${fw}-redis-uncached`, CODEGRANT],
+    // the session lives in the process: a twin logs in, and each process measured starts with the record that login stored
+    [`${fw}-memory`, { ...CODEGRANT, perProcess: true, seeded: true }],
+    [`${fw}-redis`, { ...CODEGRANT, perProcess: true }],
+    [`${fw}-redis-uncached`, { ...CODEGRANT, perProcess: true }],
     // started afresh each round and logged in by a twin, like the cookie store's server it is compared with
     [`${fw}-cookie-ended`, { ...CODEGRANT, perProcess: true }],
     ...(settings.before ? [[`${fw}-before`, { ...CODEGRANT, perProcess: true, app: `${fw}-codegrant`, script: `${settings.before}/bench/src/servers.mjs` }]] : []),
@@ -204,6 +207,8 @@ const VERSUS = [
   { case: 'express.public', versus: 'eoidc.public' },
   { case: 'apis.me', versus: 'express.guard-memory' },
   { case: 'apis.call-oauth', versus: 'apis.call-plain' },
+  // issue 24's done-when: the Redis store (session cache on) within the control's noise of the memory store
+  ...['express', 'koa', 'fastify'].map((fw) => ({ case: `${fw}.guard-redis`, versus: `${fw}.guard-memory`, control: `${fw}.control-me` })),
   ...(settings.before ? ['express', 'koa', 'fastify'].flatMap((fw) => [{ case: `${fw}.guard-valid`, versus: `${fw}.guard-before` }, { case: `${fw}.guard-many`, versus: `${fw}.guard-many-before` }, { case: `${fw}.public`, versus: `${fw}.public-before` }]) : []),
 ]
 const selected = ALL_CASES.filter((c) => (settings.only ? settings.only.test(c.id) : !c.extra))
@@ -212,7 +217,8 @@ const selected = ALL_CASES.filter((c) => (settings.only ? settings.only.test(c.i
 const ORDER = ['express.', 'eoidc.', 'passport.', 'apis.', 'koa.', 'fastify.', 'fastify-oauth2.']
 const needed = new Set(selected.map((c) => c.id))
 // a head-to-head pair is measured whole when either side is selected
-for (const v of VERSUS) if (needed.has(v.case) || needed.has(v.versus)) needed.add(v.case).add(v.versus)
+// (with the control it is read against, if it has one)
+for (const v of VERSUS) if (needed.has(v.case) || needed.has(v.versus)) needed.add(v.case).add(v.versus).add(v.control ?? v.case)
 for (let size = 0; size !== needed.size; ) {
   size = needed.size
   for (const c of ALL_CASES) if (needed.has(c.id)) for (const id of Object.values(c.baselines ?? {})) needed.add(id)
@@ -395,6 +401,20 @@ async function main() {
     const login = (kind) => loginCookie(`http://127.0.0.1:${specs[kind].port}${SERVERS[kind].login.path}`, 'alice', SERVERS[kind].login.pick)
     const onceCookies = {}
     const cookieOf = async (kind) => (onceCookies[kind] ??= await login(kind))
+    const codec = createSessionCodec(cookieSecret)
+    /**
+     * The record the login at a memory-store server stored (its cookie holds the session id,
+     * sealed), asked of the process that logged in: what each of its fresh processes starts with.
+     */
+    const recordOf = async (kind) => {
+      const sid = JSON.parse(codec.open('codegrant.session', sessionValue(await cookieOf(kind))))
+      const child = children[kind]
+      const answer = new Promise((resolve) => child.once('message', (message) => resolve(message?.record)))
+      child.send({ record: sid })
+      const data = await answer
+      if (!data || data.sid !== sid) throw new Error(`${kind}: the process that logged in has no record for its session`)
+      return { sid, data }
+    }
     let staleCookie
     let manyCookies
     const cookiesFor = async (c) => (c.session === 'many' ? (manyCookies ??= sessionCookieVariants(await cookieOf(c.server), cookieSecret, MANY_USERS)) : undefined)
@@ -422,6 +442,8 @@ async function main() {
         specs[kind].user = JSON.parse(meBodies[source]).user
       }
       children[kind] = await startServer(kind, specs[kind])
+      // a memory-store server's record, for its fresh processes (BENCH_FRESH=0: the first one logged in itself)
+      if (SERVERS[kind].seeded && (loggedInByTwin(kind) || SERVERS[kind].perProcess)) specs[kind].seed = await recordOf(kind)
       if (loggedInByTwin(kind)) {
         await cookieOf(kind) // the login, in this twin process, which then stops
         await stopServer(children[kind])
@@ -446,7 +468,6 @@ async function main() {
       return `${response.status}, ${setCookies.length} Set-Cookie, request cookie ${headers.cookie?.length ?? 0} B, body ${body}`
     }
     for (const c of CASES) log(`probe ${c.id}: ${await probe(c)}`)
-    const codec = createSessionCodec(cookieSecret)
     // the bench's codec copy matches codegrant's (with the cookie of the twin's login: a login
     // here would put the token exchange into the process about to be measured)
     JSON.parse(codec.open('codegrant.session', sessionValue(await cookieOf('express-codegrant'))))
@@ -667,7 +688,6 @@ function renderTargets(byId, versus, paced) {
   const cpuRange = (v) => `${fmt.ratio(v.cpuRatio)} [${v.cpuMin.toFixed(2)}–${v.cpuMax.toFixed(2)}]`
   const perProcess = (values) => values.map((n) => n.toFixed(2)).join(' · ')
   const met = (v, target) => `${v.ratio >= target ? '✅' : '❌'} / ${v.cpuRatio >= target ? '✅' : '❌'}`
-  const oneProcess = settings.processes > 1 ? ' (one process)' : ''
   const row = (group, label, goal, vs, verdict) => `| ${group} | ${label} | ${goal} | ${vs.map(range).join(', ')} | ${vs.map((v) => perProcess(v.byProcess)).join('; ')} | ${vs.map(cpuRange).join(', ')} | ${vs.map((v) => perProcess(v.cpuByProcess)).join('; ')} | ${verdict} |`
   const rows = []
   for (const fw of ['express', 'koa', 'fastify']) {
@@ -687,10 +707,19 @@ function renderTargets(byId, versus, paced) {
     target(`guarded, ${MANY_USERS} users' cookies in turn on each connection (nothing per connection reused) vs floor — read it by CPU µs/req: wrk runs Lua for every request of this case only`, at('guard-many'), 0.95)
     const pair = paced.find((p) => p.framework === fw)
     if (pair) rows.push(`| ${group} | p99 guarded ÷ floor's p99, same load (${fmt.rps(pair.targetRps)} req/s offered) | ≤ 1.10 | ${pair.p99Ratio.toFixed(2)} [${pair.p99Min.toFixed(2)}–${pair.p99Max.toFixed(2)}] | — | — | — | ${pair.p99Ratio <= 1.1 ? '✅' : '❌'} |`)
-    target(`guarded, memory store vs floor${oneProcess}`, at('guard-memory'))
+    target('guarded, memory store vs floor', at('guard-memory'))
     for (const [id, what] of [['guard-redis', 'session cache on'], ['guard-redis-uncached', 'session cache off']]) {
       const redis = at(id)
-      target(`guarded, Redis store (${what}) vs floor${oneProcess}${redis?.median.storeCpuUs !== undefined ? ` (+ ${redis.median.storeCpuUs.toFixed(2)} µs/req of redis-server's CPU)` : ''}`, redis)
+      target(`guarded, Redis store (${what}) vs floor${redis?.median.storeCpuUs !== undefined ? ` (+ ${redis.median.storeCpuUs.toFixed(2)} µs/req of redis-server's CPU)` : ''}`, redis)
+    }
+    // the Redis store is at the memory store's speed when their ratio is no further from 1.00×
+    // than the control's (floor ÷ floor, /me): closer than process noise can tell apart
+    const redisVsMemory = versus.find((v) => v.case === `${fw}.guard-redis` && v.versus === `${fw}.guard-memory`)
+    const noise = at('control-me')?.vs.floor
+    if (redisVsMemory) {
+      const within = (ratio, control) => (control === undefined ? '?' : ratio >= 1 - Math.abs(1 - control) ? '✅' : '❌')
+      rows.push(row(group, 'guarded: Redis store (session cache on) ÷ memory store', '≥ 1 − the control\'s distance from 1.00×', [redisVsMemory], `${within(redisVsMemory.ratio, noise?.ratio)} / ${within(redisVsMemory.cpuRatio, noise?.cpuRatio)}`))
+      control('↳ floor ÷ floor (control: a second floor process), /me', at('control-me'))
     }
     const floors = [at('floor'), at('floor-me')].filter((c) => c?.vs.bare)
     if (floors.length) rows.push(row(group, `floor vs bare: ${floors.map((c) => c.path).join(', ')}`, '(reported)', floors.map((c) => c.vs.bare), '—'))
@@ -704,7 +733,7 @@ function renderTargets(byId, versus, paced) {
   return [
     '### Targets (issue 11), side by side in this run',
     '',
-    `Each ratio is taken pass by pass against the floor's run of the same pass; the median is over ${samples} [lowest–highest]${settings.processes > 1 ? ', and "per process" gives the median of each process\'s passes (the servers of these lines are started afresh for each process round; the memory- and Redis-store servers stay one process)' : ''}. "By req/s" is the issue's measure; "by CPU µs/req" is the same ratio from each server's own CPU time per request (other processes cannot lower it by taking the CPU). **The control** (↳ rows) is a second floor process measured exactly like codegrant's: floor ÷ floor, whose only difference is the process, so its distance from 1.00× is how far process-to-process variance alone moves a ratio in this run — a line that misses its target by less than that is not distinguishable from noise here. p99 is measured separately, at the same paced load for both (below).`,
+    `Each ratio is taken pass by pass against the floor's run of the same pass; the median is over ${samples} [lowest–highest]${settings.processes > 1 ? ', and "per process" gives the median of each process\'s passes (the servers of these lines are started afresh for each process round)' : ''}. "By req/s" is the issue's measure; "by CPU µs/req" is the same ratio from each server's own CPU time per request (other processes cannot lower it by taking the CPU). **The control** (↳ rows) is a second floor process measured exactly like codegrant's: floor ÷ floor, whose only difference is the process, so its distance from 1.00× is how far process-to-process variance alone moves a ratio in this run — a line that misses its target by less than that is not distinguishable from noise here. p99 is measured separately, at the same paced load for both (below).`,
     '',
     '| framework | line | target | by req/s: median [range] | per process | by CPU µs/req: median [range] | per process | met? (req/s / CPU) |',
     '| --- | --- | ---: | ---: | ---: | ---: | ---: | :---: |',
@@ -748,9 +777,9 @@ function render(machine, micro, versus, paced = [], scale = undefined, names = [
   lines.push('')
   const allRuns = CASES.flatMap((c) => c.runs)
   const processes = settings.processes > 1
-    ? `${settings.processes} process rounds × ${settings.runs} passes of ${settings.seconds} s: the servers of the targets' cases (bare, floor, the control's second floor, codegrant's cookie-store server, express-openid-connect) are started afresh for each round and warmed up ${settings.warmup} s per case; the others run in one process for the whole run, warmed up once`
+    ? `${settings.processes} process rounds × ${settings.runs} passes of ${settings.seconds} s: the servers of the targets' cases (bare, floor, the control's second floor, codegrant's cookie-, memory- and Redis-store servers, express-openid-connect) are started afresh for each round and warmed up ${settings.warmup} s per case; the others run in one process for the whole run, warmed up once`
     : `${settings.runs} pass${settings.runs === 1 ? '' : 'es'} of ${settings.seconds} s in one process per server, after a ${settings.warmup} s warm-up per case`
-  lines.push(`Each row: median over ${processes} (every pass runs every case once, so a slow moment of the machine hits all cases alike; passes alternate direction), ${settings.connections} keep-alive connections, one wrk thread. "vs floor" / "vs bare": the median over passes of req/s ÷ the floor's (or bare framework's) req/s in the same pass, [lowest–highest pass]; the floor is the examples' app shape with no-op layers, sent the same Cookie header.${settings.fresh ? ' codegrant\'s cookie- and Redis-store servers and express-openid-connect (cookie sessions) are measured in processes that did not log in themselves (a twin on the same port did, then stopped; later rounds\' processes never see a login), like the floor; the memory-store servers and passport, whose sessions live in the process, logged in in the process measured.' : ' Every server was measured in the process that logged in (BENCH_FRESH=0).'} "p99 vs floor": the same for the 99th percentile latency (lower is better; 1.10 = 10% slower). "CPU µs/req": the server process's own CPU time (all its threads, from the scheduler's nanosecond accounting in /proc) ÷ requests, median over passes; "vs floor by CPU/req": the floor's CPU µs/req ÷ this case's, pass by pass — the same ratio as "vs floor" when the server has its core to itself, and the steadier one when other processes take CPU time. "added": the median over passes of 1/(req/s) − 1/(floor req/s), the extra server time per request (the server process, on one core, is the bottleneck: its CPU use was ${Math.round(Math.min(...allRuns.map((r) => r.serverCpuShare), 1) * 100)}–${Math.round(Math.max(...allRuns.map((r) => r.serverCpuShare), 0) * 100)}% per run; other processes used at most ${Math.round(Math.max(...allRuns.map((r) => r.interference), 0) * 100)}% of its CPU).${settings.processes > 1 ? ' "runs": req/s of each pass, processes separated by ‖.' : ''}`)
+  lines.push(`Each row: median over ${processes} (every pass runs every case once, so a slow moment of the machine hits all cases alike; passes alternate direction), ${settings.connections} keep-alive connections, one wrk thread. "vs floor" / "vs bare": the median over passes of req/s ÷ the floor's (or bare framework's) req/s in the same pass, [lowest–highest pass]; the floor is the examples' app shape with no-op layers, sent the same Cookie header.${settings.fresh ? ' codegrant\'s cookie-, memory- and Redis-store servers and express-openid-connect (cookie sessions) are measured in processes that did not log in themselves (a twin on the same port did, then stopped; later rounds\' processes never see a login), like the floor — a memory-store server starts with the record its twin\'s login stored, put into its own store; passport and the APIs\' server (memory store), whose sessions live in the process, logged in in the process measured.' : ' Every server was measured in the process that logged in (BENCH_FRESH=0).'} "p99 vs floor": the same for the 99th percentile latency (lower is better; 1.10 = 10% slower). "CPU µs/req": the server process's own CPU time (all its threads, from the scheduler's nanosecond accounting in /proc) ÷ requests, median over passes; "vs floor by CPU/req": the floor's CPU µs/req ÷ this case's, pass by pass — the same ratio as "vs floor" when the server has its core to itself, and the steadier one when other processes take CPU time. "added": the median over passes of 1/(req/s) − 1/(floor req/s), the extra server time per request (the server process, on one core, is the bottleneck: its CPU use was ${Math.round(Math.min(...allRuns.map((r) => r.serverCpuShare), 1) * 100)}–${Math.round(Math.max(...allRuns.map((r) => r.serverCpuShare), 0) * 100)}% per run; other processes used at most ${Math.round(Math.max(...allRuns.map((r) => r.interference), 0) * 100)}% of its CPU).${settings.processes > 1 ? ' "runs": req/s of each pass, processes separated by ‖.' : ''}`)
   lines.push('', ...renderTargets(byId, versus, paced))
   lines.push(...renderPaced(paced))
   if (versus.length) {

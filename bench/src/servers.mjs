@@ -11,10 +11,27 @@ const settings = JSON.parse(process.env.BENCH_SERVER ?? '{}')
 const kind = process.argv[2]
 const base = `http://127.0.0.1:${settings.port}`
 
-const codegrantOptions = (store = 'cookie', extra = {}) => ({
+/**
+ * The memory store of a memory-store server, made here and passed in (`memoryStore()` passed as
+ * `sessionStore` is served as `OAUTH_SESSION_STORE=memory` is), so that the bench can ask a twin
+ * for the record its login stored and give it to the measured process at start (`settings.seed`):
+ * the measured process then holds a real login's session without a login in its history.
+ */
+let memory
+async function memoryOfThisProcess() {
+  if (memory) return memory
+  const { memoryStore } = await import('@codegrant/core')
+  memory = memoryStore()
+  // a record a twin's login stored, kept until the session's absolute end (the store checks idle time on read)
+  const seed = settings.seed
+  if (seed) memory.set(seed.sid, seed.data, Math.max(1, seed.data.exp - Math.floor(Date.now() / 1000)))
+  return memory
+}
+
+const codegrantOptions = async (store = 'cookie', extra = {}) => ({
   ...extra,
   // 'cookie-ended': cookie sessions with their "ended before" records in Redis (OAUTH_REDIS_URL beside the cookie store)
-  sessionStore: store === 'cookie-ended' ? 'cookie' : store,
+  sessionStore: store === 'cookie-ended' ? 'cookie' : store === 'memory' ? await memoryOfThisProcess() : store,
   ...(store === 'cookie-ended' ? { redisUrl: settings.redisUrl, ...(settings.redisPrefix ? { redisPrefix: settings.redisPrefix } : {}) } : {}),
   // the Redis store: a redis-server the bench started on loopback (OAUTH_REDIS_URL would do the same)
   ...(store === 'redis' ? { redisUrl: settings.redisUrl, ...(settings.redisPrefix ? { redisPrefix: settings.redisPrefix } : {}), ...(settings.redisCache === false ? { redisCache: false } : {}) } : {}),
@@ -53,7 +70,7 @@ async function expressApp(layers, store, extra) {
   let requireAuth
   if (layers === 'codegrant') {
     const codegrant = await import('@codegrant/express')
-    app.use(codegrant.oauth(codegrantOptions(store, extra)))
+    app.use(codegrant.oauth(await codegrantOptions(store, extra)))
     requireAuth = codegrant.requireAuth
   } else {
     app.use(function floorMiddleware(req, _res, next) { readCookie(req.headers); req.oauth = FLOOR_STATE; next() })
@@ -110,7 +127,7 @@ async function koaApp(layers, store) {
   let oauth, requireAuth
   if (layers === 'codegrant') {
     ;({ oauth, requireAuth } = await import('@codegrant/koa'))
-    oauth = oauth(codegrantOptions(store))
+    oauth = oauth(await codegrantOptions(store))
   } else {
     oauth = function floorMiddleware(ctx, next) { readCookie(ctx.headers); ctx.state.oauth = FLOOR_STATE; return next() }
     requireAuth = () => function floorGuard(ctx, next) { readCookie(ctx.headers); return next() }
@@ -152,7 +169,7 @@ async function fastifyApp(layers, store) {
   let requireAuth
   if (layers === 'codegrant') {
     const codegrant = await import('@codegrant/fastify')
-    await app.register(codegrant.oauth, codegrantOptions(store))
+    await app.register(codegrant.oauth, await codegrantOptions(store))
     requireAuth = codegrant.requireAuth
   } else {
     // what fastify-plugin does: the hook and decorator apply to the whole app
@@ -309,6 +326,11 @@ if (!build) {
 const close = await build()
 process.send?.({ ready: kind })
 process.on('message', async (message) => {
+  // the bench asks a memory-store twin for the record its login stored (see `memory`)
+  if (message?.record !== undefined) {
+    process.send?.({ record: (await memory?.get(message.record)) ?? null })
+    return
+  }
   if (message === 'close') {
     await close()
     if (process.env.BENCH_COUNT === '1') console.log(`pid ${process.pid} served ${served} requests`)
