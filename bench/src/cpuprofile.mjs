@@ -13,6 +13,7 @@ function category(frame) {
   if (functionName === '(program)') return 'program (native, unattributed)'
   if (/packages\/core\//.test(url)) return 'codegrant core'
   if (/packages\/(express|koa|fastify)\//.test(url)) return 'codegrant adapter'
+  if (/packages\/redis\//.test(url)) return 'codegrant redis'
   if (/node_modules\/(\.pnpm\/)?cookie[@/]/.test(url)) return 'cookie (parse)'
   if (/servers\.mjs/.test(url)) return 'app (bench servers.mjs)'
   const pkg = url.match(/node_modules\/(?:\.pnpm\/[^/]+\/node_modules\/)?((?:@[^/]+\/)?[^/]+)/)
