@@ -434,14 +434,43 @@ describe('redis session cache: faults', () => {
   }
   const gets = async () => Number(/cmdstat_get:calls=(\d+)/.exec(await scratch.cli('info', 'commandstats'))?.[1] ?? 0)
 
-  it('answers a cached record without a command to Redis', async () => {
+  it('answers a cached record without a command to Redis, and without a promise (as the memory store answers)', async () => {
     const store = await scratchStore()
     const sid = fresh()
     await store.set(sid, session(sid), 60)
-    await store.get(sid)
+    const first = await store.get(sid)
     const before = await gets()
-    for (let i = 0; i < 100; i++) expect((await store.get(sid))?.sid).toBe(sid)
+    for (let i = 0; i < 100; i++) {
+      const hit = store.get(sid)
+      expect(hit).not.toBeInstanceOf(Promise)
+      expect(hit).toBe(first)
+    }
     expect(await gets()).toBe(before)
+  })
+
+  it('a request whose session is cached is attached synchronously: no await between the cookie and the guard', async () => {
+    const { createCodegrant, createCookieCodec } = await import('@codegrant/core')
+    const { guard } = await import('@codegrant/core/adapter')
+    const store = await scratchStore()
+    const sid = fresh()
+    const now = Math.floor(Date.now() / 1000)
+    await store.set(sid, { ...session(sid), iat: now, uat: now, exp: now + 3600, identity: { provider: 'default', iss: 'http://127.0.0.1:9', sub: 'alice' } }, 60)
+    const app = createCodegrant({ sessionStore: store, logger: quiet }, {
+      OAUTH_ISSUER: 'http://127.0.0.1:9', OAUTH_CLIENT_ID: 'client', OAUTH_CLIENT_SECRET: 'secret', OAUTH_BASE_URL: 'http://localhost:3000', OAUTH_COOKIE_SECRET: 'x'.repeat(32),
+    })
+    const codec = createCookieCodec(['x'.repeat(32)])
+    const request = { method: 'GET', url: '/me', headers: { accept: 'application/json', cookie: `codegrant.session=${codec.seal('codegrant.session', JSON.stringify(sid))}` } }
+    // the first read waits for Redis; from then on the record is in the cache
+    expect((await app.attach(request, () => undefined, undefined)).user?.sub).toBe('alice')
+    const state = app.attach(request, () => undefined, undefined)
+    expect(state).not.toBeInstanceOf(Promise)
+    expect([state.isAuthenticated, state.user?.sub]).toEqual([true, 'alice'])
+    expect(guard(state)).toBeUndefined()
+    // a logout elsewhere: once its invalidation arrives, the next request reads Redis again and is signed out
+    const elsewhere = redisStore({ url: scratch.url, prefix: 'faults:', logger: quiet })
+    stores.push(elsewhere)
+    await elsewhere.destroy(sid)
+    await within('the logout to be seen', async () => (await app.attach(request, () => undefined, undefined)).isAuthenticated === false)
   })
 
   it('drops every cached record on FLUSHDB', async () => {

@@ -159,18 +159,22 @@ export function redisStore(options: RedisStoreOptions = {}): RedisStore {
   return {
     client,
     cache,
-    async get(sid) {
+    // not async: a cached record is answered without a promise, as the memory store answers, so a
+    // guarded request whose session is cached goes on synchronously (no await in the core, the
+    // adapter or the framework's hook); the answer is the same record a microtask later would give
+    get(sid) {
       const key = session(sid)
       const hit = cache?.read(key)
       if (hit !== undefined && hit.raw !== null) return (hit.data ??= parsed.read(sid, hit.raw))
-      const raw = await call('GET', () => commands.get(key))
-      if (raw === null) {
-        parsed.forget(sid)
-        return undefined
-      }
-      const data = parsed.read(sid, raw)
-      if (data !== undefined) cache?.remember(key, raw, data)
-      return data
+      return call('GET', () => commands.get(key)).then((raw) => {
+        if (raw === null) {
+          parsed.forget(sid)
+          return undefined
+        }
+        const data = parsed.read(sid, raw)
+        if (data !== undefined) cache?.remember(key, raw, data)
+        return data
+      })
     },
     async set(sid, data, ttl) {
       await call('SET', () => commands.set(session(sid), JSON.stringify(data), { expiration: px(ms(ttl)) }))
