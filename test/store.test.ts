@@ -548,6 +548,22 @@ describe('redis session cache: faults', () => {
     }
   })
 
+  it('evicts the least recently used: a record read since the others were cached is kept (a hit need not reorder a record already among the newer half)', async () => {
+    const store = await scratchStore({ cache: { entries: 4 } })
+    const [a, b, c, d, e] = Array.from({ length: 5 }, () => fresh())
+    for (const sid of [a, b, c, d, e]) await store.set(sid, session(sid), 60)
+    for (const sid of [a, b, c, d]) await store.get(sid)
+    // a is the oldest: read now, it becomes the newest; d, the newest already, is read too
+    expect(store.get(a!)).not.toBeInstanceOf(Promise)
+    expect(store.get(d!)).not.toBeInstanceOf(Promise)
+    await store.get(e!) // a fifth record: the least recently used, b, goes
+    expect(store.cache!.size()).toBe(4)
+    const before = await gets()
+    for (const sid of [a, c, d, e]) expect(store.get(sid!)).not.toBeInstanceOf(Promise)
+    expect(await store.get(b!)).toBeDefined()
+    expect(await gets()).toBe(before + 1)
+  })
+
   it.each([
     ['entries', { entries: 2000, bytes: 64 * 1024 * 1024 }],
     ['bytes', { entries: 1_000_000, bytes: 1024 * 1024 }],
