@@ -220,3 +220,21 @@ export function isCoordinating(store: SessionStore): store is CoordinatingStore 
   const { update, lock, unlock, tag, tagged, once } = store
   return [update, lock, unlock, tag, tagged, once].every((member) => typeof member === 'function')
 }
+
+/** The stores `memoryStore()` made (not copies of them: a spread or wrapped store is the app's own). */
+const memoryStores = new WeakSet<object>()
+
+/** Marks a store `memoryStore()` made (session/memory-store.ts). */
+export function markMemoryStore<T extends SessionStore>(store: T): T {
+  memoryStores.add(store)
+  return store
+}
+
+/**
+ * True for a store `memoryStore()` made, as it was made: passed as `sessionStore` (for its
+ * `maxSessions`), it is served like `OAUTH_SESSION_STORE=memory` — synchronously, with no
+ * breaker and no store spans, since it cannot fail — and not like an external store.
+ */
+export function isMemoryStore(store: unknown): store is SessionStore {
+  return typeof store === 'object' && store !== null && memoryStores.has(store)
+}

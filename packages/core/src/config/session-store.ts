@@ -7,7 +7,7 @@
  */
 import { createRequire } from 'node:module'
 import { join } from 'node:path'
-import { isMemoryStore } from '../session/memory-store.js'
+import { isMemoryStore } from '../session-types.js'
 import type { Checks } from './checks.js'
 import type { FullLogger, Logger, OAuthOptions } from './options.js'
 import type { OAuthConfig, RedisConnection, RedisOpener } from './resolved.js'
