@@ -372,7 +372,7 @@ async function main() {
   const cookieSecret = randomBytes(32).toString('base64url')
   // a real redis-server for the Redis rows and the scale-out measures, on the load generator's CPU
   // (the server's CPU time per request is then codegrant's and node-redis's, not Redis's)
-  const redis = kinds.some((k) => k.includes('-redis') || k.endsWith('-cookie-ended')) || settings.scale ? await startRedis({ cpu: settings.pin ? LOAD_CPU : undefined }) : undefined
+  const redis = kinds.some((k) => k.includes('-redis') || k.endsWith('-cookie-ended')) || settings.scale || !settings.only || settings.only.test('micro') ? await startRedis({ cpu: settings.pin ? LOAD_CPU : undefined }) : undefined
   if (redis) log(`started redis-server (pid ${redis.pid}) on ${redis.url}`)
   const specs = {}
   for (const kind of kinds) {
@@ -571,6 +571,8 @@ async function main() {
         options: { issuer: provider.issuer, clientId: specs['express-codegrant'].clientId, clientSecret: specs['express-codegrant'].clientSecret, baseUrl: `http://127.0.0.1:${port}`, cookieSecret },
         cookie: fresh,
         staleCookie: agedSessionCookie(fresh, cookieSecret, STALE_BY),
+        // the Redis store's row (session cache on), on the bench's redis-server
+        redisUrl: redis?.url,
       })
       phase('micro-benchmark')
     }
