@@ -2,9 +2,9 @@
 // exact shape — the same framework (resolved from the example's own folder, so the same version),
 // the same routes in the same order, the same error handler, the same `/me` body — with
 // codegrant's layers replaced by no-ops of the same shape, as servers.mjs's floors are: the
-// middleware (Fastify: the plugin's decorator, onRequest hook and routes in their own scope) puts
-// a constant request state with the example's user on the request, and the guard lets the
-// request through. What the example costs above this per request is what codegrant and the
+// middleware (Fastify: the plugin's decorator, onRequest hook and routes in their own scope) reads
+// the Cookie header and puts a constant request state with the example's user on the request, and
+// the guard reads nothing and lets the request through. What the example costs above this per request is what codegrant and the
 // example's kit add.
 //
 // `node example-floors.mjs <framework>` listens as the example does (PORT, every interface),
@@ -52,6 +52,14 @@ function floorState(user) {
   return Object.freeze({ isAuthenticated: true, user, tokens: undefined })
 }
 
+let cookieReads = 0
+/**
+ * The middleware's only work, as in servers.mjs's floors: read the Cookie header (counted, so the
+ * read is not dropped). Node builds a request's headers object when it is first read: any
+ * middleware that looks at a cookie pays that, so the floor does too.
+ */
+const readCookie = (headers) => { if (headers.cookie !== undefined) cookieReads++ }
+
 /** examples/fastify/src/app.ts with the plugin's shape (fastify-plugin: decorator, onRequest hook, routes in their own scope). */
 export async function fastifyFloor(user) {
   const Fastify = await fromExample('fastify', 'fastify')
@@ -66,7 +74,7 @@ export async function fastifyFloor(user) {
   const floorPlugin = async (instance) => {
     instance.decorateRequest('oauth', null)
     instance.decorate('requireAuth', guard)
-    instance.addHook('onRequest', function floorMiddleware(request, _reply, done) { request.oauth = state; done() })
+    instance.addHook('onRequest', function floorMiddleware(request, _reply, done) { readCookie(request.headers); request.oauth = state; done() })
     await instance.register(async (routes) => {
       for (const type of [FORM, SECEVENT]) {
         if (!routes.hasContentTypeParser(type)) routes.addContentTypeParser(type, { parseAs: 'string', bodyLimit: 64 * 1024 }, (_request, body, done) => done(null, body))
@@ -98,7 +106,7 @@ export async function expressFloor(user) {
   const guard = () => function floorGuard(_req, _res, next) { next() }
   const send = (res, { status, headers, body }) => void res.status(status).set(headers).send(body)
   app.get('/favicon.ico', (_req, res) => send(res, FAVICON))
-  app.use(function floorMiddleware(req, _res, next) { req.oauth = state; next() })
+  app.use(function floorMiddleware(req, _res, next) { readCookie(req.headers); req.oauth = state; next() })
   app.get('/', (_req, res) => send(res, UNUSED))
   app.get(['/spa', '/spa/:module'], (_req, res) => send(res, UNUSED))
   app.post('/demo/refresh', async (_req, res) => send(res, UNUSED))
@@ -149,7 +157,7 @@ export async function koaFloor(user) {
     if (ctx.path !== '/favicon.ico' || (ctx.method !== 'GET' && ctx.method !== 'HEAD')) return next()
     send(ctx, FAVICON)
   })
-  app.use(function floorMiddleware(ctx, next) { ctx.state.oauth = state; return next() })
+  app.use(function floorMiddleware(ctx, next) { readCookie(ctx.headers); ctx.state.oauth = state; return next() })
   app.use(router.routes()).use(router.allowedMethods())
   return app
 }
