@@ -4,7 +4,7 @@ import { startTestProvider } from '@codegrant/testing'
 import request from 'supertest'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { API, createAgent, formOf, HTML, login } from './support/agent.js'
-import { freePort, runExample, startExample, type RunningExample } from './support/example.js'
+import { freePort, listenerPid, runExample, startExample, type RunningExample } from './support/example.js'
 import { startTestApi } from './support/apis.js'
 import { TOKEN_EXCHANGE } from '@codegrant/dev-provider'
 
@@ -137,6 +137,14 @@ describe.each(['express', 'koa', 'fastify'])('examples/%s', (name) => {
       expect(example.output()).toContain('DEVELOPMENT SETUP')
     })
 
+    it('runs the dev provider in a process of its own, not in the one that serves the app', async () => {
+      const issuer = new URL(/dev provider at (http:\/\/127\.0\.0\.1:\d+)/.exec(example.output())![1]!)
+      const [app, provider] = [await listenerPid(Number(new URL(example.url).port)), await listenerPid(Number(issuer.port))]
+      expect(app).toBeTypeOf('number')
+      expect(provider).toBeTypeOf('number')
+      expect(provider).not.toBe(app)
+    })
+
     it('serves the table of routes for alice and bob', async () => {
       const alice = createAgent()
       expect((await alice.request(`${example.url}/me`, { headers: API })).status).toBe(401)
@@ -250,6 +258,27 @@ describe.each(['express', 'koa', 'fastify'])('examples/%s', (name) => {
       for (const url of [issuer, example.url]) await expect(fetch(url)).rejects.toMatchObject({ cause: { code: 'ECONNREFUSED' } })
     })
   })
+})
+
+describe("the demo's own process", () => {
+  it('ends with the example, even when the example is killed (SIGKILL: no clean stop)', async () => {
+    const example = await startExample('fastify')
+    try {
+      const issuer = /dev provider at (http:\/\/127\.0\.0\.1:\d+)/.exec(example.output())![1]!
+      expect((await fetch(`${issuer}/.well-known/openid-configuration`)).status).toBe(200)
+      process.kill((await listenerPid(Number(new URL(example.url).port)))!, 'SIGKILL')
+      // the provider's port is freed once its process sees the example gone (polled, bounded)
+      const deadline = Date.now() + 10_000
+      let refused = false
+      while (!refused && Date.now() < deadline) {
+        refused = await fetch(issuer).then(() => false, (error: { cause?: { code?: string } }) => error.cause?.code === 'ECONNREFUSED')
+        if (!refused) await new Promise((resolve) => setTimeout(resolve, 100))
+      }
+      expect(refused).toBe(true)
+    } finally {
+      await example.stop()
+    }
+  }, 60_000)
 })
 
 describe('the demo with OAUTH_SESSION_STORE=memory OAUTH_BACKCHANNEL_LOGOUT=true', () => {

@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process'
-import { readFile } from 'node:fs/promises'
+import { readdir, readFile, readlink } from 'node:fs/promises'
 import { createServer } from 'node:net'
 import { fileURLToPath } from 'node:url'
 
@@ -87,4 +87,28 @@ function stop(child: ChildProcess, signal: NodeJS.Signals = 'SIGTERM'): Promise<
     // the whole process group: pnpm and the app it started
     process.kill(-child.pid!, signal)
   })
+}
+
+/**
+ * The pid of the process listening on TCP `port` (IPv4 or IPv6), from /proc: the socket's inode
+ * in /proc/net/tcp{,6}, then the process holding it among /proc/<pid>/fd. Undefined if none.
+ */
+export async function listenerPid(port: number): Promise<number | undefined> {
+  const hex = port.toString(16).toUpperCase().padStart(4, '0')
+  const inodes = new Set<string>()
+  for (const table of ['/proc/net/tcp', '/proc/net/tcp6']) {
+    for (const line of (await readFile(table, 'utf8').catch(() => '')).split('\n').slice(1)) {
+      const fields = line.trim().split(/\s+/)
+      // local address ends in :PORT, state 0A is LISTEN
+      if (fields[1]?.endsWith(`:${hex}`) && fields[3] === '0A') inodes.add(fields[9]!)
+    }
+  }
+  for (const pid of (await readdir('/proc')).filter((entry) => /^\d+$/.test(entry))) {
+    const fds = await readdir(`/proc/${pid}/fd`).catch(() => [])
+    for (const fd of fds) {
+      const target = await readlink(`/proc/${pid}/fd/${fd}`).catch(() => '')
+      if (inodes.has(target.replace(/^socket:\[(\d+)\]$/, '$1'))) return Number(pid)
+    }
+  }
+  return undefined
 }

@@ -1,8 +1,7 @@
 import { createServer, type RequestListener } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { isCodegrantError, type OAuthOptions } from '@codegrant/core'
-import { startDemoIfUnconfigured, startDemoProvidersIfUnconfigured } from '@codegrant/dev-provider'
-import { startDemoApis, type DemoApis } from './demo-apis.js'
+import { startDemo } from './demo.js'
 import { startTelemetry } from './telemetry.js'
 
 /** An app listening: the port it got, and how to stop it. */
@@ -13,8 +12,9 @@ export interface StartedApp {
 
 /**
  * Starts an example as a user runs it: `PORT` (default 3000) and the `OAUTH_*` environment.
- * With no provider configured it starts the dev provider first (a development setup, said
- * loudly). With `OTEL_TRACES_EXPORTER` or `OTEL_METRICS_EXPORTER` set, the OpenTelemetry Node
+ * With no provider configured it starts the demo first, in a process of its own (`demo.ts`: the
+ * dev provider and the demo's APIs; a development setup, said loudly). With `OTEL_TRACES_EXPORTER`
+ * or `OTEL_METRICS_EXPORTER` set, the OpenTelemetry Node
  * SDK starts before anything else (`telemetry.ts`). Logs the URL; stops cleanly on SIGINT/SIGTERM
  * (the SDK flushed); on a configuration or start-up error prints the message (no stack trace) and
  * exits 1.
@@ -26,21 +26,16 @@ export async function runExample(framework: string, start: (options: OAuthOption
   const port = Number(process.env.PORT || 3000)
   if (!Number.isInteger(port) || port < 0 || port > 65535) fail(`PORT must be a port number (got ${JSON.stringify(process.env.PORT)})`)
 
-  // OAUTH_PROVIDERS without issuers: one dev provider per name; no provider at all: the one-provider demo
-  const demo = (await startDemoProvidersIfUnconfigured(process.env, port).catch(fail)) ?? (await startDemoIfUnconfigured(process.env, port).catch(fail))
+  // no provider configured: the demo (dev providers, and the one-provider demo's APIs) in a process of its own
+  const demo = await startDemo(port).catch(fail)
   let app: StartedApp
-  let apis: DemoApis | undefined
   try {
     // the one-provider demo calls two small APIs of its own, unless the environment names APIs,
     // and serves its single-page app through the backend-for-frontend (/spa), unless OAUTH_BFF says
-    // otherwise; not the mTLS demo: its certificate-bound tokens need APIs that check the certificate
-    // (plain http here)
-    const mtls = demo && 'provider' in demo && demo.options.clientCert !== undefined
-    apis = demo && 'provider' in demo && !mtls && !process.env.OAUTH_APIS?.trim() ? await startDemoApis(demo.provider) : undefined
-    const options = { ...(demo ? demoOptions(demo.options) : localDefaults(port)), ...redisDefault(), ...(apis ? { apis: apis.apis, ...bffDefault() } : {}) }
+    // otherwise
+    const options = { ...(demo ? demoOptions(demo.options) : localDefaults(port)), ...redisDefault(), ...(demo?.apis ? { apis: demo.apis, ...bffDefault() } : {}) }
     app = await start(Object.keys(options).length > 0 ? options : undefined, port)
   } catch (error) {
-    await apis?.close()
     await demo?.close()
     fail(error)
   }
@@ -50,7 +45,7 @@ export async function runExample(framework: string, start: (options: OAuthOption
   const stop = () => {
     if (stopping) process.exit(0) // a second Ctrl-C does not wait
     stopping = true
-    void app.close().then(() => apis?.close()).then(() => demo?.close()).then(() => stopTelemetry?.()).finally(() => process.exit(0))
+    void app.close().then(() => demo?.close()).then(() => stopTelemetry?.()).finally(() => process.exit(0))
   }
   process.on('SIGINT', stop)
   process.on('SIGTERM', stop)
