@@ -7,7 +7,7 @@
  *
  * @module
  */
-export { createAdapter, developing, stateTrap, StateNotAttachedError, trapUnset, type Adapter, type Framework, type Handler, type Mounted, type Next } from './create-adapter.js'
+export { createAdapter, developing, slotTrap, stateTrap, StateNotAttachedError, trapUnset, type Adapter, type Framework, type Handler, type Mounted, type Next } from './create-adapter.js'
 export { createCodegrant, type Codegrant, type CookieSink, type Route } from './codegrant.js'
 export { formParams, readBody, type BodyStream, type CoreRequest, type CoreResponse } from './http.js'
 export { guard, guardOptions, type RequireAuthOptions } from './guard.js'

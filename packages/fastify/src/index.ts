@@ -1,4 +1,4 @@
-import { createAdapter, developing, stateTrap, type OAuthOptions, type OAuthRequestState, type RequireAuthOptions } from '@codegrant/core/adapter'
+import { createAdapter, developing, slotTrap, type OAuthOptions, type OAuthRequestState, type RequireAuthOptions } from '@codegrant/core/adapter'
 import type { FastifyInstance, FastifyReply, FastifyRequest, preHandlerHookHandler } from 'fastify'
 import fp from 'fastify-plugin'
 
@@ -47,7 +47,7 @@ const fastify = createAdapter<FastifyRequest, FastifyReply>({
 })
 
 /** Development: what reading `request.oauth` before the plugin's `onRequest` hook ran says. */
-const trap = stateTrap<FastifyRequest>('oauth', (request) =>
+const trap = slotTrap<FastifyRequest, OAuthRequestState>('oauth', (request) =>
   `codegrant: request.oauth was read on ${request.method} ${request.url?.split('?', 1)[0]} before the oauth plugin's onRequest hook ran: await app.register(oauth) before the hooks that read request.oauth, in the same or a parent scope`)
 
 async function codegrantPlugin(app: FastifyInstance, options: OAuthOptions): Promise<void> {
