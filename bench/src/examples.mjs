@@ -2,7 +2,7 @@
 // (Fastify, Express, Koa; BENCH_EXAMPLES_ONLY picks), in each of BENCH_EXAMPLES_PROCESSES sets of
 // fresh processes:
 //   - the example, started as users start it: `pnpm --dir examples/<fw> start` with PORT only (the
-//     demo: it starts its own dev provider and demo APIs, the BFF on), the process measured being
+//     demo: it starts its own dev provider and demo APIs, in a process of theirs, the BFF on), the process measured being
 //     the node process that serves (pnpm's child, `exec node dist/server.js`); alice signs in
 //     through the provider's login form (@codegrant/testing's signIn) for a real cookie session;
 //   - the floor: an app of the example's exact shape with no-op layers (src/example-floors.mjs),
@@ -36,7 +36,7 @@ const settings = {
   processes: Number(env.BENCH_EXAMPLES_PROCESSES ?? 5),
   runs: Number(env.BENCH_EXAMPLES_RUNS ?? 3),
   seconds: Number(env.BENCH_EXAMPLES_SECONDS ?? 1),
-  warmup: Number(env.BENCH_EXAMPLES_WARMUP ?? 2),
+  warmup: Number(env.BENCH_EXAMPLES_WARMUP ?? 1),
   connections: Number(env.BENCH_EXAMPLES_CONNECTIONS ?? 10),
   profile: env.BENCH_EXAMPLES_PROFILE,
   pin: env.BENCH_PIN !== '0' && availableParallelism() >= 2 && hasTaskset(),
@@ -245,7 +245,8 @@ function summary(framework, sets) {
     bySet: sets.map((s) => median(s.passes.map((p) => p[key]))),
   })
   const cpu = (name) => median(passes.map((p) => p[name].cpuUs))
-  return { framework, ratio: of('ratio'), control: of('controlRatio'), cpuUs: { example: cpu('example'), floor: cpu('floor'), control: cpu('control') }, rps: { example: median(passes.map((p) => p.example.rps)), floor: median(passes.map((p) => p.floor.rps)) }, sets }
+  const others = median(passes.flatMap((p) => ['example', 'floor', 'control'].map((name) => p[name].interference)))
+  return { framework, ratio: of('ratio'), control: of('controlRatio'), others, cpuUs: { example: cpu('example'), floor: cpu('floor'), control: cpu('control') }, rps: { example: median(passes.map((p) => p.example.rps)), floor: median(passes.map((p) => p.floor.rps)) }, sets }
 }
 
 function render(machine, results) {
@@ -256,11 +257,11 @@ function render(machine, results) {
     '',
     `Machine: ${machine.nproc} CPUs (${machine.cpu}), ${machine.memoryGiB} GiB, Node.js ${machine.node}, Linux ${machine.kernel}, ${machine.wrk}; ${machine.pinned}. Date: ${machine.date}. Commit: ${machine.commit}. Took ${Math.round(machine.durationS)} s. Load average at start ${machine.loadAverageAtStart}, at end ${machine.loadAverageAtEnd}.`,
     '',
-    `Each example started as users start it (\`pnpm --dir examples/<fw> start\`, PORT only: the demo, with its own dev provider and demo APIs in the process, the BFF on), alice signed in through the provider's login form, and the node process that serves measured; beside it the floor (bench/src/example-floors.mjs: the example's routes in its order, its error handler, its /me body, codegrant's layers as no-ops) and the control (a second floor process), all three with the same environment, started afresh for each of ${settings.processes} sets. Per set: ${settings.warmup} s warm-up each, then ${settings.runs} passes of ${settings.seconds} s in alternating order; guarded \`GET /me\` with the session cookie, ${settings.connections} keep-alive connections, one wrk thread. The ratio is the floor's CPU µs/req ÷ the example's, pass by pass (1.00× = the example costs what its floor does; the target is ≥ 0.95×), and the control's floor ÷ control the same way: its distance from 1.00× is process noise in this run.`,
+    `Each example started as users start it (\`pnpm --dir examples/<fw> start\`, PORT only: the demo, which starts its own dev provider and demo APIs in a process of theirs, the BFF on), alice signed in through the provider's login form, and the node process that serves measured; beside it the floor (bench/src/example-floors.mjs: the example's routes in its order, its error handler, its /me body, codegrant's layers as no-ops) and the control (a second floor process), all three with the same environment, started afresh for each of ${settings.processes} sets. Per set: ${settings.warmup} s warm-up each, then ${settings.runs} passes of ${settings.seconds} s in alternating order; guarded \`GET /me\` with the session cookie, ${settings.connections} keep-alive connections, one wrk thread. The ratio is the floor's CPU µs/req ÷ the example's, pass by pass (1.00× = the example costs what its floor does; the target is ≥ 0.95×), and the control's floor ÷ control the same way: its distance from 1.00× is process noise in this run.`,
     '',
-    '| framework | example vs floor (floor\'s CPU µs/req ÷ the example\'s): median [range] | per set | control (floor ÷ floor): median [range] | per set | CPU µs/req example / floor / control | req/s example / floor |',
-    '| --- | ---: | ---: | ---: | ---: | ---: | ---: |',
-    ...results.map((r) => `| ${r.framework} | ${range(r.ratio)} | ${r.ratio.bySet.map(r2).join(' · ')} | ${range(r.control)} | ${r.control.bySet.map(r2).join(' · ')} | ${r.cpuUs.example.toFixed(1)} / ${r.cpuUs.floor.toFixed(1)} / ${r.cpuUs.control.toFixed(1)} | ${Math.round(r.rps.example)} / ${Math.round(r.rps.floor)} |`),
+    '| framework | example vs floor (floor\'s CPU µs/req ÷ the example\'s): median [range] | per set | control (floor ÷ floor): median [range] | per set | CPU µs/req example / floor / control | req/s example / floor | other processes\' share of the server\'s CPU (median) |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+    ...results.map((r) => `| ${r.framework} | ${range(r.ratio)} | ${r.ratio.bySet.map(r2).join(' · ')} | ${range(r.control)} | ${r.control.bySet.map(r2).join(' · ')} | ${r.cpuUs.example.toFixed(1)} / ${r.cpuUs.floor.toFixed(1)} / ${r.cpuUs.control.toFixed(1)} | ${Math.round(r.rps.example)} / ${Math.round(r.rps.floor)} | ${Math.round(r.others * 100)} % |`),
     '',
   ]
   return lines.join('\n')
