@@ -40,6 +40,32 @@ describe('Koa without @koa/router', () => {
     expect(browser.headers.location).toBe('/auth/login?returnTo=%2Fprivate%2Fx')
   })
 
+  it('in development, ctx.state stays what views merge: oauth its own enumerable property, a state the app sets kept as it is', async () => {
+    const developing = process.env.NODE_ENV
+    process.env.NODE_ENV = 'development'
+    try {
+      const app = new Koa3()
+      const held = { theme: 'dark' }
+      app.use(async (ctx, next) => {
+        if (ctx.path === '/own') ctx.state = held
+        await next()
+      })
+      app.use(cgKoa.oauth(options))
+      app.use((ctx) => {
+        // what koa-views does with ctx.state: Object.assign({}, ctx.state, locals)
+        const locals = Object.assign({}, ctx.state) as Record<string, unknown>
+        ctx.body = { keys: Object.keys(ctx.state), copied: (locals.oauth as { isAuthenticated?: boolean } | undefined)?.isAuthenticated, same: ctx.state === held }
+      })
+      const server = app.callback()
+      for (let i = 0; i < 2; i++) {
+        expect((await request(server).get('/').set('accept', 'application/json')).body).toEqual({ keys: ['oauth'], copied: false, same: false })
+        expect((await request(server).get('/own').set('accept', 'application/json')).body).toEqual({ keys: ['theme', 'oauth'], copied: false, same: true })
+      }
+    } finally {
+      process.env.NODE_ENV = developing
+    }
+  })
+
   it('does not crash on Secure cookies over a plain-http hop (app.proxy unset)', async () => {
     const app = new Koa3()
     app.use(cgKoa.oauth({ ...options, baseUrl: 'https://app.example.com' }))

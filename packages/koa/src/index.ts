@@ -52,21 +52,37 @@ const UNATTACHED: object = Object.defineProperty({}, 'oauth', {
   ...stateTrap('oauth', () => 'codegrant: ctx.state.oauth was read on a request oauth() did not see: app.use(oauth()) must come before the router and the middleware that read ctx.state.oauth'),
 })
 
+const STATE = Symbol('codegrant ctx.state')
+
 /**
- * Development: every `state` Koa gives a context of this app (a plain `{}` per request) gets
+ * Development: every `state` Koa gives a context of this app (a plain `{}` per request) has
  * {@link UNATTACHED} as its prototype, so that a read of `ctx.state.oauth` before oauth() ran
- * throws, naming the fix, instead of giving `undefined`.
+ * throws, naming the fix, instead of giving `undefined`. Koa's own `{}` (the first state a context
+ * is given, in `createContext`) is swapped for a fresh `Object.create(UNATTACHED)`: nothing else
+ * holds it, and changing a live object's prototype per request cost more than the rest of
+ * attaching the state; a state the app sets later keeps its identity and gets the prototype. The
+ * context keeps it in a symbol slot behind the accessors, not an own property defined per request.
  */
 function trapState(context: Context): void {
   if (Object.hasOwn(context, 'state')) return
   Object.defineProperty(context, 'state', {
     configurable: true,
-    get: () => undefined,
-    set(this: Context, value: unknown) {
-      if (typeof value === 'object' && value !== null && Object.getPrototypeOf(value) === Object.prototype) Object.setPrototypeOf(value, UNATTACHED)
-      Object.defineProperty(this, 'state', { value, writable: true, configurable: true, enumerable: true })
+    get(this: Context & { [STATE]?: unknown }) {
+      return this[STATE]
+    },
+    set(this: Context & { [STATE]?: unknown }, value: unknown) {
+      if (typeof value === 'object' && value !== null && Object.getPrototypeOf(value) === Object.prototype) {
+        if (!(STATE in this) && isEmpty(value)) value = Object.create(UNATTACHED)
+        else Object.setPrototypeOf(value, UNATTACHED)
+      }
+      this[STATE] = value
     },
   })
+}
+
+function isEmpty(value: object): boolean {
+  for (const _ in value) return false
+  return true
 }
 
 const KEPT = Symbol('codegrant.cookies')
