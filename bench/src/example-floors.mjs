@@ -11,17 +11,33 @@
 // `BENCH_SERVER` (JSON) gives `user`: the claims the example's own `/me` answered. `routeList`
 // gives an app's routes in order, so the floor can be checked against the example
 // (test/example-floors.test.ts): they cannot drift apart silently.
+import { existsSync, readFileSync } from 'node:fs'
 import { createServer } from 'node:http'
 import { createRequire } from 'node:module'
+import { dirname, join } from 'node:path'
 import { pathToFileURL } from 'node:url'
 
 const EXAMPLES = new URL('../../examples/', import.meta.url)
 
-/** A module as the example `framework` resolves it (its dependencies, its versions). */
+/**
+ * A package as the example `framework` imports it: its copy (the example's dependencies, their
+ * versions) and, like Node's ESM loader, the `import` entry of its `exports` where it has one
+ * (@koa/router and Koa ship a separate ES module build; the example, an ES module, loads that).
+ */
 async function fromExample(framework, name) {
   const require = createRequire(new URL(`${framework}/package.json`, EXAMPLES))
-  const module = await import(pathToFileURL(require.resolve(name)).href)
+  let dir = dirname(require.resolve(name))
+  while (!existsSync(join(dir, 'package.json')) || JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')).name !== name) dir = dirname(dir)
+  const entry = importEntry(JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')).exports)
+  const module = await import(pathToFileURL(entry ? join(dir, entry) : require.resolve(name)).href)
   return module.default ?? module
+}
+
+/** The `exports` entry an ES module import of the package's root picks (conditions import, node, default), if any. */
+function importEntry(exports) {
+  let target = exports && typeof exports === 'object' && '.' in exports ? exports['.'] : exports
+  while (target && typeof target === 'object') target = target.import ?? target.node ?? target.default
+  return typeof target === 'string' ? target : undefined
 }
 
 /**
