@@ -175,13 +175,39 @@ describe('opened-session cache', () => {
     expect(off.codec.opens).toBe(2)
 
     const cache = createOpenedCache<number>(100, 250)
-    const value = (n: number) => `${String(n).padStart(38, 'k')}${'v'.repeat(60)}`
+    // each value a key of its own (the first characters differ, as a sealed value's random IV does)
+    const value = (n: number) => `${String(n).padEnd(38, 'k')}${'v'.repeat(60)}`
     for (let n = 0; n < 5; n++) cache.set([value(n)], n)
     expect(cache.size).toBe(2) // 98 characters each, 250 at most
     expect(cache.get([value(4)])).toBe(4)
     expect(cache.get([value(0)])).toBeUndefined()
     cache.set(['x'.repeat(200), 'y'.repeat(100)], 9) // longer than the whole budget: not kept
     expect(cache.size).toBe(2)
+  })
+
+  it('answers only the exact value when two values share a lookup key (their first characters): a miss, never the other\'s', () => {
+    const cache = createOpenedCache<string>(100, 100_000)
+    // the same first 38 characters, so the same key whatever the key's length; the rest differs
+    const prefix = 'I'.repeat(38)
+    const alice = `${prefix}${'a'.repeat(1500)}`
+    const bob = `${prefix}${'b'.repeat(1500)}`
+    cache.set([alice], 'alice')
+    expect(cache.get([alice])).toBe('alice')
+    expect(cache.get([bob])).toBeUndefined()
+    expect(cache.get([`${alice.slice(0, -1)}b`])).toBeUndefined()
+    // the later value takes the key's place: alice misses (and would be decrypted again), bob is bob
+    cache.set([bob], 'bob')
+    expect(cache.get([bob])).toBe('bob')
+    expect(cache.get([alice])).toBeUndefined()
+    // deleting a value that only shares the key leaves the cached one
+    cache.delete([alice])
+    expect(cache.get([bob])).toBe('bob')
+    expect(cache.size).toBe(1)
+    // shorter than a key, and empty: looked up like any other
+    cache.set(['abc'], 'short')
+    expect(cache.get(['abc'])).toBe('short')
+    expect(cache.get(['abd'])).toBeUndefined()
+    expect(cache.get([''])).toBeUndefined()
   })
 
   it('shares one frozen session and one frozen set of claims between requests', () => {
