@@ -55,6 +55,30 @@ describe('own cookies (the request\'s Cookie header, codegrant\'s pairs only)', 
     expect(ownCookies('')).toEqual({})
   })
 
+  it('picks codegrant\'s pairs out of a header of 100 cookies; look-alike names and values that carry our name are not ours', () => {
+    const sealed = 'S'.repeat(1500)
+    const app = Array.from({ length: 100 }, (_, i) => `app${i}=${i % 7 === 0 ? `codegrant.session=${i}` : `v${i}`}`)
+    const lookAlikes = ['xcodegrant.session=x', 'my.codegrant.session=y', 'codegrant=z', '__Host-xcodegrant.session=w', 'codegrantXsession=u']
+    const header = [...app.slice(0, 50), ...lookAlikes, `codegrant.session=${sealed}`, ...app.slice(50), 'codegrant.tx.abc=t; last=codegrant.session'].join('; ')
+    expect(ownCookies(header)).toEqual({ 'codegrant.session': sealed, 'codegrant.tx.abc': 't' })
+    expect(ownCookies(header)).toEqual(own(parseCookies(header)))
+    // look-alikes only: nothing of ours
+    expect(ownCookies(lookAlikes.join('; '))).toEqual({})
+    expect(ownCookies(`a=codegrant.session=planted; b="codegrant.session=quoted"`)).toEqual({})
+  })
+
+  it('resolves a duplicated name as the whole parse does: the first pair wins', () => {
+    for (const header of [
+      'codegrant.session=first; codegrant.session=second',
+      'other=1; codegrant.session=first; x=2; codegrant.session=second',
+      'codegrant.session=first; __Host-codegrant.session=host; codegrant.session=second',
+      'xcodegrant.session=planted; codegrant.session=first; codegrant.session=second',
+    ]) {
+      expect(ownCookies(header)['codegrant.session'], header).toBe('first')
+      expect(ownCookies(header), header).toEqual(own(parseCookies(header)))
+    }
+  })
+
   it('agrees with the whole parse on 5,000 generated headers', () => {
     // a fixed-seed generator (xorshift): the same headers on every run
     let seed = 0x2f6b7a1
