@@ -6,7 +6,8 @@
 // Each server in its own process; interleaved runs, medians. Prints a markdown table.
 //
 // `pnpm --dir bench bff`. Knobs: BENCH_SECONDS (each run, default 5), BENCH_RUNS (default 3),
-// BENCH_CONNECTIONS (default 10), BENCH_WARMUP (seconds per case first, default 1).
+// BENCH_CONNECTIONS (default 10), BENCH_WARMUP (seconds per case first, default 1), BENCH_PROFILE
+// (a directory: codegrant's process writes a V8 CPU profile there, for src/cpuprofile.mjs).
 import { fork } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { createServer } from 'node:http'
@@ -78,7 +79,8 @@ async function proxyApp(spec) {
 }
 
 function start(kind, spec) {
-  const child = fork(SCRIPT, [kind], { env: { ...process.env, NODE_ENV: 'production', BENCH_BFF: JSON.stringify(spec) }, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
+  const profile = kind === 'codegrant' && process.env.BENCH_PROFILE ? ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_PROFILE] : []
+  const child = fork(SCRIPT, [kind], { execArgv: profile, env: { ...process.env, NODE_ENV: 'production', BENCH_BFF: JSON.stringify(spec) }, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`${kind} did not start within 30 s`)), 30_000)
     child.once('exit', (code) => reject(new Error(`${kind} exited with ${code} before it was ready`)))
