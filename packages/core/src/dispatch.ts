@@ -4,7 +4,7 @@
  */
 import type { Context } from './context.js'
 import { json, type CoreResponse } from './http.js'
-import { apiFetch } from './request-state.js'
+import { apiCall } from './request-state.js'
 import { BFF_PREFIX, bffProxy, bffSession } from './routes/bff.js'
 import { bffSilentLogin } from './routes/bff-silent-login.js'
 import { callback } from './routes/callback.js'
@@ -49,7 +49,7 @@ export function dispatch(context: Context, route: Route): Promise<CoreResponse> 
   if (route.kind === 'frontchannel-logout') return frontchannelLogout(context)
   if (route.kind === 'bff-session') return Promise.resolve(bffSession(context))
   if (route.kind === 'bff-silent-login') return bffSilentLogin(context)
-  if (route.kind === 'bff') return bffProxy(context, apiFetch)
+  if (route.kind === 'bff') return bffProxy(context, apiCall)
   if (route.kind === 'ssf') return sharedSignals ? sharedSignals(context.request) : Promise.resolve(json(404, { error: 'not_found' }))
   if (route.kind === 'backchannel-logout') return backchannel ? backchannel.handle(context.request) : Promise.resolve(json(404, { error: 'not_found' }))
   const initiated = route.kind === 'login' ? initiatedLogin(context.request) : undefined

@@ -7,8 +7,8 @@ import { sessionOf, noSession, persist, cookiesOf, type Context } from './contex
 import { causedByStatus, CodegrantError, isCodegrantError } from './errors.js'
 import type { LoginOptions } from './config/authorization-params.js'
 import { fetchUserinfo } from './flow/userinfo.js'
-import { challengesOf, dpopResourceFetch, resourceFetch } from './provider/dpop.js'
-import { transportOf } from './provider/mtls.js'
+import { challengesIn } from './provider/dpop.js'
+import { fetchWire, type DpopProof, type Wire } from './provider/resource-wire.js'
 import { discoverApi, resourceMetadataOf } from './flow/resource-metadata.js'
 import { asksForMore, refusalOf } from './api-challenge.js'
 import { appLogin } from './routes/login.js'
@@ -19,7 +19,7 @@ import type { ApiSettings } from './config/resolved.js'
 import type { ProviderRuntime } from './providers.js'
 import type { ApiToken, SessionData, TokenSet, UserClaims } from './session/store.js'
 import { apiUrl, type SessionWriter } from './wallet.js'
-import { answered, ATTR, SpanKind, traced, withTraceContext } from './telemetry.js'
+import { answered, ATTR, SpanKind, traced } from './telemetry.js'
 import { userSessions, type UserSessions } from './sessions.js'
 
 /** When a session began and when it ends, in seconds since the epoch. */
@@ -257,7 +257,7 @@ async function forceRefresh(context: Context): Promise<SessionData['tokens']> {
  * `oauth.fetch` in a client span (`codegrant.fetch`, with the method, the API's host and port and
  * its answer's status; never the path or query, which may carry anything).
  */
-function tracedFetch(context: Context, input: string | URL, init: RequestInit = {}, send = () => authorizedFetch(context, input, init)): Promise<Response> {
+function tracedFetch(context: Context, input: string | URL, init: RequestInit = {}, send = () => authorizedCall(context, input, fetchWire(init))): Promise<Response> {
   const url = URL.canParse(input) ? new URL(input) : undefined
   const session = sessionOf(context)
   const provider = session && context.engine.providers.of(session)?.name
@@ -276,21 +276,15 @@ function tracedFetch(context: Context, input: string | URL, init: RequestInit = 
   }, SpanKind.CLIENT)
 }
 
-async function authorizedFetch(context: Context, input: string | URL, init: RequestInit = {}, retry = true): Promise<Response> {
-  // a URL of an API with a token of its own goes with that token (no cost without OAUTH_APIS)
+/**
+ * A call with the session's token over `wire`, refreshed and retried once on a 401 (unless
+ * `retry` is false); a URL of an API with a token of its own goes with that token.
+ */
+async function authorizedCall<A>(context: Context, input: string | URL, wire: Wire<A>, retry = true): Promise<A> {
+  // no cost without OAUTH_APIS
   if (context.engine.config.apis.length > 0 && URL.canParse(input)) {
     const api = context.engine.wallet.apiFor(new URL(input))
-    if (api) return apiFetch(context, api, new URL(input), init, retry)
-  }
-  const send = async (session: SessionData) => {
-    // a DPoP-bound token goes with a proof of the session's key (provider/dpop.ts)
-    // over the client certificate when there is one: a certificate-bound token needs it (RFC 8705 §3)
-    const transport = transportOf(providerOf(context, session).settings)
-    const runtime = session.dpop && (await providerOf(context, session).resolve()).dpop
-    if (runtime && session.dpop) return dpopResourceFetch(runtime, session.dpop, session.tokens.accessToken, input, init, transport)
-    const headers = new Headers(init.headers)
-    headers.set('authorization', `Bearer ${session.tokens.accessToken}`)
-    return transport(input, withTraceContext({ ...init, headers }))
+    if (api) return apiCall(context, api, new URL(input), wire, retry)
   }
   // the origins of the session's provider (the first one's when signed out: the error is the same)
   const signedIn = sessionOf(context)
@@ -298,11 +292,23 @@ async function authorizedFetch(context: Context, input: string | URL, init: Requ
   await accessToken(context)
   const session = sessionOf(context)
   if (!session) throw noSession(context)
-  const response = await send(session)
+  const runtime = providerOf(context, session)
+  const send = async (current: SessionData) => wire.send(input, current.tokens.accessToken, await dpopOf(runtime, current), runtime.settings)
+  const answer = await send(session)
   // a 401 that asks for more scope or a stronger sign-in is the answer: a refreshed token would not do
-  if (response.status !== 401 || !session.tokens.refreshToken || !retry || (await asksForMore(response))) return response
-  await response.body?.cancel()
+  if (wire.status(answer) !== 401 || !session.tokens.refreshToken || !retry || (await asksForMore(wire.head(answer)))) return answer
+  await wire.discard(answer)
   return send(await refreshSession(context, session))
+}
+
+/**
+ * The proof a DPoP-bound token of `session` goes with (its key and the provider's DPoP runtime),
+ * none for a Bearer token. `bound`: the token's own type says (an API's token), else the session's key does.
+ */
+async function dpopOf(runtime: ProviderRuntime, session: SessionData, bound = true): Promise<DpopProof | undefined> {
+  if (!session.dpop || !bound) return undefined
+  const dpop = (await runtime.resolve()).dpop
+  return dpop && { runtime: dpop, key: session.dpop }
 }
 
 /** The session an API call is made for, and its provider, which must be the one the API takes tokens of. */
@@ -353,16 +359,16 @@ async function apiAccessToken(context: Context, name: string): Promise<string> {
 }
 
 /**
- * `fetch` to `url` (under `api`'s base URL) with `api`'s token, renewed and retried once on a 401
- * unless `retry` is false (a streamed request body cannot be sent twice: the BFF's proxy).
+ * A call over `wire` to `url` (under `api`'s base URL) with `api`'s token, renewed and retried
+ * once on a 401 unless `retry` is false (a streamed request body cannot be sent twice: the BFF's proxy).
  */
-export async function apiFetch(context: Context, api: ApiSettings, url: URL, init: RequestInit = {}, retry = true): Promise<Response> {
-  if (api.token !== 'login') return ownTokenFetch(context, api, url, init, retry)
+export async function apiCall<A>(context: Context, api: ApiSettings, url: URL, wire: Wire<A>, retry = true): Promise<A> {
+  if (api.token !== 'login') return ownTokenCall(context, api, url, wire, retry)
   const { runtime } = apiSession(context, api)
   const learned = context.engine.wallet.learned(api, runtime.name)
-  if (learned) return ownTokenFetch(context, learned, url, init, retry)
-  if (api.resource !== undefined || api.audience !== undefined) return authorizedFetch(context, url, init, retry)
-  return discoveringFetch(context, api, url, init, retry)
+  if (learned) return ownTokenCall(context, learned, url, wire, retry)
+  if (api.resource !== undefined || api.audience !== undefined) return authorizedCall(context, url, wire, retry)
+  return discoveringCall(context, api, url, wire, retry)
 }
 
 /**
@@ -372,45 +378,38 @@ export async function apiFetch(context: Context, api: ApiSettings, url: URL, ini
  * it; what was learned serves the API's next calls in this process. Any other 401 refreshes the
  * session's tokens and retries once, as `oauth.fetch` does.
  */
-async function discoveringFetch(context: Context, api: ApiSettings, url: URL, init: RequestInit, retry: boolean): Promise<Response> {
+async function discoveringCall<A>(context: Context, api: ApiSettings, url: URL, wire: Wire<A>, retry: boolean): Promise<A> {
   const { runtime } = apiSession(context, api)
   await runtime.allowOrigin(url)
   await accessToken(context)
-  const send = async (session: SessionData) => {
-    const dpop = session.dpop && (await runtime.resolve()).dpop
-    return resourceFetch(dpop && session.dpop ? { runtime: dpop, key: session.dpop } : undefined, session.tokens.accessToken, url, init, transportOf(runtime.settings))
-  }
+  const send = async (session: SessionData) => wire.send(url, session.tokens.accessToken, await dpopOf(runtime, session), runtime.settings)
   const session = apiSession(context, api).session
-  const response = await send(session)
-  if (response.status !== 401 || !retry) return response
-  const metadata = resourceMetadataOf(challengesOf(response))
+  const answer = await send(session)
+  if (wire.status(answer) !== 401 || !retry) return answer
+  const refusal = wire.head(answer)
+  const metadata = resourceMetadataOf(await challengesIn(refusal))
   if (metadata !== undefined) {
-    await response.body?.cancel()
+    await wire.discard(answer)
     const learned = await discoverApi(context.engine.config, await runtime.resolve(), api, url, metadata)
     context.engine.wallet.learn(learned, runtime.name)
     // once: a second refusal is the API's answer
-    return ownTokenFetch(context, learned, url, init, false)
+    return ownTokenCall(context, learned, url, wire, false)
   }
-  if (!session.tokens.refreshToken || (await asksForMore(response))) return response
-  await response.body?.cancel()
+  if (!session.tokens.refreshToken || (await asksForMore(refusal))) return answer
+  await wire.discard(answer)
   return send(await refreshSession(context, session))
 }
 
-/** `fetch` to `url` with `api`'s own token; with `retry`, renewed and retried once on a 401. */
-async function ownTokenFetch(context: Context, api: ApiSettings, url: URL, init: RequestInit, retry: boolean): Promise<Response> {
+/** A call over `wire` to `url` with `api`'s own token; with `retry`, renewed and retried once on a 401. */
+async function ownTokenCall<A>(context: Context, api: ApiSettings, url: URL, wire: Wire<A>, retry: boolean): Promise<A> {
   const send = async (token: ApiToken) => {
     const { session, runtime } = apiSession(context, api)
-    const dpop = token.tokenType === 'DPoP' && session.dpop ? (await runtime.resolve()).dpop : undefined
-    const transport = transportOf(runtime.settings)
-    if (dpop && session.dpop) return dpopResourceFetch(dpop, session.dpop, token.accessToken, url, init, transport)
-    const headers = new Headers(init.headers)
-    headers.set('authorization', `Bearer ${token.accessToken}`)
-    return transport(url, { ...init, headers })
+    return wire.send(url, token.accessToken, await dpopOf(runtime, session, token.tokenType === 'DPoP'), runtime.settings)
   }
   const token = await apiToken(context, api)
-  const response = await send(token)
-  if (response.status !== 401 || !retry || (await asksForMore(response))) return response
-  await response.body?.cancel()
+  const answer = await send(token)
+  if (wire.status(answer) !== 401 || !retry || (await asksForMore(wire.head(answer)))) return answer
+  await wire.discard(answer)
   return send(await apiToken(context, api, token.accessToken))
 }
 
@@ -465,7 +464,7 @@ const STATE_PROTOTYPE: ThisType<AttachedState> & OAuthRequestState = {
     try {
       const api = context.engine.wallet.api(String(input))
       const url = apiUrl(api, pathOrInit)
-      return tracedFetch(context, url, init, () => apiFetch(context, api, url, init))
+      return tracedFetch(context, url, init, () => apiCall(context, api, url, fetchWire(init ?? {})))
     } catch (error) {
       return Promise.reject(error)
     }

@@ -133,13 +133,19 @@ export function observeStoreCall<T>(name: string, attributes: Attributes, call: 
  * propagator writes nothing, as with no SDK.
  */
 export function withTraceContext(init: RequestInit): RequestInit {
-  const carrier: Record<string, string> = {}
-  propagation.inject(context.active(), carrier)
+  const carrier = traceHeaders()
   const names = Object.keys(carrier)
   if (names.length === 0) return init
   const headers = new Headers(init.headers)
   for (const name of names) headers.set(name, carrier[name]!)
   return { ...init, headers }
+}
+
+/** The active trace context's headers (`traceparent`, …), none without an SDK: for calls made without `fetch`. */
+export function traceHeaders(): Record<string, string> {
+  const carrier: Record<string, string> = {}
+  propagation.inject(context.active(), carrier)
+  return carrier
 }
 
 /** codegrant's instruments, on the meter of the global meter provider of the moment. */

@@ -10,19 +10,20 @@
  * set a custom header without a CORS preflight this server never grants, so the session cookie
  * alone never makes the proxy act (the cookie is SameSite=Lax too, but same-site is not same-origin).
  */
-import { Readable } from 'node:stream'
+import type { IncomingHttpHeaders } from 'node:http'
 import type { ApiSettings, OAuthConfig } from '../config/resolved.js'
 import { sessionOf, type Context } from '../context.js'
 import { userClaims } from '../session/claims.js'
 import { appPath, header, json, methodNotAllowed, type CoreRequest, type CoreResponse } from '../http.js'
 import { apiUrl } from '../wallet.js'
 import { refusalOf } from '../api-challenge.js'
+import { streamWire, type StreamedAnswer, type Wire } from '../provider/resource-wire.js'
 
 /**
- * `fetch` to a URL under `api`'s base URL with the API's token, retried after a 401 only with
- * `retry` (request-state.ts's `apiFetch`: the hub passes it in, routes sit below it).
+ * A call over a wire to a URL under `api`'s base URL with the API's token, retried after a 401
+ * only with `retry` (request-state.ts's `apiCall`: the hub passes it in, routes sit below it).
  */
-export type ApiSender = (context: Context, api: ApiSettings, url: URL, init: RequestInit, retry: boolean) => Promise<Response>
+export type ApiSender = (context: Context, api: ApiSettings, url: URL, wire: Wire<StreamedAnswer>, retry: boolean) => Promise<StreamedAnswer>
 
 /** Where the backend-for-frontend's routes live. */
 export const BFF_PREFIX = '/bff/'
@@ -33,12 +34,16 @@ const HOP_BY_HOP = ['connection', 'keep-alive', 'te', 'trailer', 'transfer-encod
 
 /**
  * Not sent to the API: the browser's credentials for this origin (the API gets its own token),
- * what fetch sets itself (host, length, encoding it decodes), and the anti-forgery header.
+ * the framing the connection to the API sets itself (host, length), `expect`, the encodings
+ * (the answer is passed on as it is decoded: see `NOT_RETURNED`), and the anti-forgery header.
  */
 const NOT_FORWARDED = ['cookie', 'authorization', 'dpop', 'host', 'content-length', 'expect', 'accept-encoding']
 
-/** Not returned to the browser: the API's cookies (they would be this origin's), and the framing fetch undid (decoded bodies). */
-const NOT_RETURNED = ['set-cookie', 'set-cookie2', 'content-length', 'content-encoding']
+/**
+ * Not returned to the browser: the API's cookies (they would be this origin's), and the length
+ * (the browser's connection frames the answer itself).
+ */
+const NOT_RETURNED = ['set-cookie', 'set-cookie2', 'content-length']
 
 /** What every BFF answer carries: for one user, never cached. */
 const NO_STORE = { 'cache-control': 'no-store' }
@@ -133,16 +138,10 @@ async function forward(context: Context, send: ApiSender, api: ApiSettings, url:
   const timeout = new AbortController()
   // until the API's headers arrive: a stream (server-sent events) may then last as long as it does
   const timer = setTimeout(() => timeout.abort(), config.httpTimeout)
-  const init: RequestInit & { duplex?: 'half' } = {
-    method: request.method,
-    headers: forwardedHeaders(config, request),
-    redirect: 'manual',
-    signal: timeout.signal,
-    ...(body ? { body: Readable.toWeb(body) as ReadableStream, duplex: 'half' } : {}),
-  }
-  let response: Response
+  const wire = streamWire({ method: request.method, headers: forwardedHeaders(config, request), body, signal: timeout.signal })
+  let answer: StreamedAnswer
   try {
-    response = await send(context, api, url, init, body === undefined)
+    answer = await send(context, api, url, wire, body === undefined)
   } catch (error) {
     if (timeout.signal.aborted) return json(504, { error: 'upstream_timeout', error_description: `the API ${api.name} did not answer in time` }, NO_STORE)
     if (isFetchFailure(error)) return json(502, { error: 'upstream_unavailable', error_description: `the API ${api.name} cannot be reached` }, NO_STORE)
@@ -152,16 +151,17 @@ async function forward(context: Context, send: ApiSender, api: ApiSettings, url:
   }
   // an API asking for more scope or a stronger sign-in: the JSON error with the login that would
   // satisfy it (api-challenge.ts), which the SPA opens; any other answer passes through as it is
-  const refusal = await refusalOf(context, response)
+  const refusal = (answer.status === 401 || answer.status === 403) && (await refusalOf(context, wire.head(answer)))
   if (refusal) {
-    await response.body?.cancel()
+    await wire.discard(answer)
     throw refusal
   }
+  if (request.method === 'HEAD') answer.body.resume()
   return {
-    status: response.status,
-    headers: returnedHeaders(response.headers),
+    status: answer.status,
+    headers: returnedHeaders(answer.headers),
     cookies: [],
-    ...(response.body && request.method !== 'HEAD' ? { stream: Readable.fromWeb(response.body as import('node:stream/web').ReadableStream) } : { body: '' }),
+    ...(request.method !== 'HEAD' ? { stream: answer.body } : { body: '' }),
   }
 }
 
@@ -172,30 +172,33 @@ function hasBody(request: CoreRequest): boolean {
   return header(request, 'transfer-encoding') !== undefined || (length !== undefined && length !== '0')
 }
 
-/** What fetch rejects with when it cannot connect or the connection breaks (a TypeError, its cause the socket's error). */
+/** What the wire rejects with when it cannot connect or the connection breaks (a TypeError, its cause the socket's error, as fetch does). */
 function isFetchFailure(error: unknown): boolean {
   return error instanceof TypeError || (error instanceof Error && error.name === 'AbortError')
 }
 
 /** The browser's headers the API may see: not hop-by-hop ones, not its credentials for this origin, not the anti-forgery header. */
-function forwardedHeaders(config: OAuthConfig, request: CoreRequest): Headers {
+function forwardedHeaders(config: OAuthConfig, request: CoreRequest): Record<string, string | string[]> {
   const dropped = new Set([...HOP_BY_HOP, ...NOT_FORWARDED, ...listedIn(header(request, 'connection'))])
   if (config.bff) dropped.add(config.bff.header)
-  const headers = new Headers()
-  for (const [name, value] of Object.entries(request.headers)) {
-    if (value === undefined || dropped.has(name) || name.startsWith('proxy-')) continue
-    for (const item of Array.isArray(value) ? value : [value]) headers.append(name, item)
-  }
+  return passed(request.headers, dropped)
+}
+
+/** The API's headers the browser may see: not hop-by-hop ones, never its cookies; a repeated one joined (RFC 9110 §5.3). */
+function returnedHeaders(upstream: IncomingHttpHeaders): Record<string, string> {
+  const connection = upstream.connection
+  const dropped = new Set([...HOP_BY_HOP, ...NOT_RETURNED, ...listedIn(Array.isArray(connection) ? connection.join(', ') : connection)])
+  const headers: Record<string, string> = {}
+  for (const [name, value] of Object.entries(passed(upstream, dropped))) headers[name] = Array.isArray(value) ? value.join(', ') : value
   return headers
 }
 
-/** The API's headers the browser may see: not hop-by-hop ones, never its cookies. */
-function returnedHeaders(upstream: Headers): Record<string, string> {
-  const dropped = new Set([...HOP_BY_HOP, ...NOT_RETURNED, ...listedIn(upstream.get('connection') ?? undefined)])
-  const headers: Record<string, string> = {}
-  upstream.forEach((value, name) => {
-    if (!dropped.has(name) && !name.startsWith('proxy-')) headers[name] = value
-  })
+/** Node's header record (lower-case names) without the `dropped` and `proxy-` ones. */
+function passed(record: IncomingHttpHeaders, dropped: ReadonlySet<string>): Record<string, string | string[]> {
+  const headers: Record<string, string | string[]> = {}
+  for (const [name, value] of Object.entries(record)) {
+    if (value !== undefined && !dropped.has(name) && !name.startsWith('proxy-')) headers[name] = value
+  }
   return headers
 }
 
