@@ -24,6 +24,9 @@ const CSRF = { 'x-csrf': '1' }
  */
 const JWT = /eyJ[\w-]*\.eyJ/
 
+/** The echo API's `/large` answer: 4 MB, not all one byte. */
+const LARGE = Buffer.alloc(4 * 1024 * 1024, 'abcdefghijklmnopqrstuvwxyz0123456789')
+
 /** What the echo API saw of one request. */
 interface Seen {
   method: string
@@ -31,12 +34,15 @@ interface Seen {
   headers: IncomingMessage['headers']
   bodyHash: string
   bodyLength: number
+  /** The port of the connection it came on (the same for requests on one pooled connection). */
+  remotePort: number
 }
 
 /**
  * An API that answers what it received (method, path and query, headers, the body's hash), with
  * hop-by-hop headers and a cookie of its own in its answer; `/slow` answers after 3 s, `/flaky?…`
- * 401 the first time it sees its URL.
+ * 401 the first time it sees its URL, `/reset` sends its headers and part of its body and then
+ * resets the connection, `/large` answers 4 MB.
  */
 async function startEcho(): Promise<{ url: string; seen: Seen[]; close(): Promise<void> }> {
   const seen: Seen[] = []
@@ -49,7 +55,7 @@ async function startEcho(): Promise<{ url: string; seen: Seen[]; close(): Promis
       length += chunk.length
     })
     req.on('end', () => {
-      seen.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers, bodyHash: hash.digest('hex'), bodyLength: length })
+      seen.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers, bodyHash: hash.digest('hex'), bodyLength: length, remotePort: req.socket.remotePort ?? 0 })
       const answer = () => {
         res.writeHead(200, {
           'content-type': 'application/json',
@@ -65,7 +71,14 @@ async function startEcho(): Promise<{ url: string; seen: Seen[]; close(): Promis
         res.writeHead(401, { 'content-type': 'application/json', 'www-authenticate': 'Bearer error="invalid_token"' })
         res.end('{"error":"invalid_token"}')
       } else if (req.url?.startsWith('/base/slow')) setTimeout(answer, 3000)
-      else answer()
+      else if (req.url?.startsWith('/base/reset')) {
+        res.writeHead(200, { 'content-type': 'text/plain' })
+        res.write('x'.repeat(64 * 1024))
+        setTimeout(() => req.socket.resetAndDestroy(), 100)
+      } else if (req.url?.startsWith('/base/large')) {
+        res.writeHead(200, { 'content-type': 'application/octet-stream' })
+        res.end(LARGE)
+      } else answer()
     })
   })
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
@@ -426,6 +439,66 @@ describe.each(FRAMEWORKS)('%s', (framework) => {
     expect(slow.status).toBe(504)
     expect(JSON.parse(slow.body)).toMatchObject({ error: 'upstream_timeout' })
     expect(Date.now() - started).toBeLessThan(2500)
+  })
+
+  it('a 4 MB answer reaches the browser intact', async () => {
+    await mount(framework)
+    await signIn()
+    const cookie = [...agent.cookies(stage.url)].map(([name, value]) => `${name}=${value}`).join('; ')
+    const response = await fetch(`${stage.url}/bff/echo/large`, { headers: { ...CSRF, cookie } })
+    expect(response.status).toBe(200)
+    const body = Buffer.from(await response.arrayBuffer())
+    expect([body.length, createHash('sha256').update(body).digest('hex')]).toEqual([LARGE.length, createHash('sha256').update(LARGE).digest('hex')])
+  })
+
+  it('an API that resets the connection mid-body: the browser sees the answer broken off, never a complete one, and the proxy serves on', async () => {
+    await mount(framework)
+    await signIn()
+    const cookie = [...agent.cookies(stage.url)].map(([name, value]) => `${name}=${value}`).join('; ')
+    const response = await fetch(`${stage.url}/bff/echo/reset`, { headers: { ...CSRF, cookie }, signal: AbortSignal.timeout(10_000) })
+    expect(response.status).toBe(200)
+    await expect(response.text()).rejects.toThrow()
+    expect((await bff('/bff/echo/after-reset')).status).toBe(200)
+  })
+
+  it("pooled connections to an API carry each user's own token, never another's", async () => {
+    await mount(framework)
+    const users = ['alice', 'bob'] as const
+    const agents = users.map(() => createAgent())
+    for (const [index, user] of users.entries()) expect((await login(agents[index]!, stage.url, user)).last.status).toBe(200)
+    const before = echo.seen.length
+    // interleaved, a few at a time: the proxy's pool hands each connection from one user's request to the other's
+    const calls = Array.from({ length: 24 }, (_, n) => ({ user: users[n % 2]!, agent: agents[n % 2]!, n }))
+    for (let at = 0; at < calls.length; at += 4) {
+      await Promise.all(calls.slice(at, at + 4).map(async ({ user, agent: browser, n }) => {
+        const hop = await browser.request(`${stage.url}/bff/echo/whoami?user=${user}&n=${n}`, { headers: { ...API, ...CSRF } })
+        expect(hop.status).toBe(200)
+      }))
+    }
+    const seen = echo.seen.slice(before)
+    expect(seen).toHaveLength(calls.length)
+    const tokensOf = (user: string) => new Set(seen.filter((entry) => entry.url.includes(`user=${user}&`)).map((entry) => entry.headers.authorization))
+    const [alices, bobs] = [tokensOf('alice'), tokensOf('bob')]
+    // one token per user in all their requests, and not the other's
+    expect([alices.size, bobs.size]).toEqual([1, 1])
+    expect([...alices][0]).not.toBe([...bobs][0])
+    // the connections were reused (fewer than one per request), each by both users
+    const ports = new Set(seen.map((entry) => entry.remotePort))
+    expect(ports.size).toBeLessThan(calls.length)
+    expect([...ports].some((port) => new Set(seen.filter((entry) => entry.remotePort === port).map((entry) => entry.headers.authorization)).size === 2)).toBe(true)
+  })
+
+  it('a DPoP-bound API token goes with a fresh proof on each proxied request', async () => {
+    const secure = await startTestApi({ provider: dev, name: 'secure', scopes: { read: 'secure:read' }, dpop: true })
+    try {
+      await mount(framework, { dpop: true, apis: { secure: { url: `${secure.url}/`, resource: secure.resource, scope: 'secure:read' } } })
+      await signIn()
+      const answers = [await bff('/bff/secure/items'), await bff('/bff/secure/items')]
+      expect(answers.map((hop) => hop.status), answers[0]!.body).toEqual([200, 200])
+      expect(secure.received.map((entry) => [entry.scheme, entry.status])).toEqual([['DPoP', 200], ['DPoP', 200]])
+    } finally {
+      await secure.close()
+    }
   })
 
   it('path traversal never reaches another API or leaves the base path', async () => {

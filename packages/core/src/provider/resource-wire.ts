@@ -99,8 +99,10 @@ export function streamWire(request: StreamedRequest): Wire<StreamedAnswer> {
     },
     status: (answer) => answer.status,
     head: (answer) => new Response(null, { status: answer.status, headers: headersOf(answer.headers) }),
+    // destroyed rather than read to its end (a refusal's body may be slow or large); undici's
+    // body then emits an abort error, which nobody else listens for
     discard: async (answer) => {
-      answer.body.destroy()
+      answer.body.on('error', () => {}).destroy()
     },
   }
 }
