@@ -20,6 +20,7 @@ import { identityOf, tokensIssuedAt } from './session/identity.js'
 import { isCoordinating, type SessionData, type SessionStore } from './session/store.js'
 import { createSessionControl, type SessionControl } from './sessions.js'
 import { createWallet } from './wallet.js'
+import { loadUndici } from './provider/mtls.js'
 
 /** The engine every request works with, and the sessions control plane over it. */
 export function createEngine(config: OAuthConfig): { engine: Engine; sessions: SessionControl } {
@@ -51,6 +52,9 @@ export function createEngine(config: OAuthConfig): { engine: Engine; sessions: S
     connections: new WeakMap(),
     wallet: createWallet(config, backend.store, (fresh) => remaining(fresh, now(), config)),
   }
+  // the BFF's proxy sends with the undici package: loaded now (it takes from tens to hundreds of
+  // ms), not in the first proxied request's time-out; a failure is met again at that request
+  if (config.bff && config.apis.length > 0) loadUndici().catch(() => undefined)
   const sessions = createSessionControl(engine)
   engine.sharedSignals = sharedSignals(config, engine, signalStore, sessions)
   return { engine, sessions }
