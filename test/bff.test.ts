@@ -44,8 +44,10 @@ interface Seen {
  * 401 the first time it sees its URL, `/reset` sends its headers and part of its body and then
  * resets the connection, `/large` answers 4 MB.
  */
-async function startEcho(): Promise<{ url: string; seen: Seen[]; close(): Promise<void> }> {
+async function startEcho(): Promise<{ url: string; seen: Seen[]; receiving: Map<string, number>; close(): Promise<void> }> {
   const seen: Seen[] = []
+  /** The bytes of each URL's body received so far, while it arrives. */
+  const receiving = new Map<string, number>()
   const refusedOnce = new Set<string>()
   const server: Server = createServer((req, res) => {
     const hash = createHash('sha256')
@@ -53,6 +55,7 @@ async function startEcho(): Promise<{ url: string; seen: Seen[]; close(): Promis
     req.on('data', (chunk: Buffer) => {
       hash.update(chunk)
       length += chunk.length
+      receiving.set(req.url ?? '', length)
     })
     req.on('end', () => {
       seen.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers, bodyHash: hash.digest('hex'), bodyLength: length, remotePort: req.socket.remotePort ?? 0 })
@@ -85,6 +88,7 @@ async function startEcho(): Promise<{ url: string; seen: Seen[]; close(): Promis
   return {
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
     seen,
+    receiving,
     close: () => new Promise((resolve) => { server.closeAllConnections(); server.close(() => resolve()) }),
   }
 }
@@ -439,6 +443,30 @@ describe.each(FRAMEWORKS)('%s', (framework) => {
     expect(slow.status).toBe(504)
     expect(JSON.parse(slow.body)).toMatchObject({ error: 'upstream_timeout' })
     expect(Date.now() - started).toBeLessThan(2500)
+  })
+
+  it("a request body streams to the API: its first bytes arrive before the browser's last are sent", async () => {
+    await mount(framework)
+    await signIn()
+    const cookie = [...agent.cookies(stage.url)].map(([name, value]) => `${name}=${value}`).join('; ')
+    const path = `/bff/echo/upload?${framework}`
+    const upload = httpRequest(`${stage.url}${path}`, { method: 'POST', headers: { ...CSRF, cookie, 'content-type': 'application/octet-stream', 'transfer-encoding': 'chunked' } })
+    const answered = new Promise<{ status: number; body: string }>((resolve, reject) => {
+      upload.on('response', (res) => {
+        let body = ''
+        res.setEncoding('utf8')
+        res.on('data', (chunk: string) => (body += chunk))
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }))
+      })
+      upload.on('error', reject)
+    })
+    upload.write(Buffer.alloc(64 * 1024, 'a'))
+    // the request is still open: a proxy that read the whole body first would send nothing yet
+    await expect.poll(() => echo.receiving.get(`/base/upload?${framework}`) ?? 0, { timeout: 5000, interval: 20 }).toBeGreaterThan(0)
+    upload.end(Buffer.alloc(64 * 1024, 'b'))
+    const { status, body } = await answered
+    expect(status).toBe(200)
+    expect((JSON.parse(body) as Seen).bodyLength).toBe(128 * 1024)
   })
 
   it('a 4 MB answer reaches the browser intact', async () => {
