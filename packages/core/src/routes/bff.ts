@@ -34,8 +34,9 @@ const HOP_BY_HOP = ['connection', 'keep-alive', 'te', 'trailer', 'transfer-encod
 
 /**
  * Not sent to the API: the browser's credentials for this origin (the API gets its own token),
- * the framing the connection to the API sets itself (host, length), `expect`, the encodings
- * (the answer is passed on as it is decoded: see `NOT_RETURNED`), and the anti-forgery header.
+ * the framing the connection to the API sets itself (host, length), `expect`, the encodings the
+ * browser accepts (the API is asked for none; one it uses anyway is passed on with its
+ * `Content-Encoding`), and the anti-forgery header.
  */
 const NOT_FORWARDED = ['cookie', 'authorization', 'dpop', 'host', 'content-length', 'expect', 'accept-encoding']
 
