@@ -518,7 +518,7 @@ describe.each(FRAMEWORKS)('%s', (framework) => {
   })
 
   it('a DPoP-bound API token goes with a fresh proof on each proxied request', async () => {
-    const secure = await startTestApi({ provider: dev, name: 'secure', scopes: { read: 'secure:read' }, dpop: true })
+    const secure = await startTestApi({ provider: dev, name: 'secure', scopes: { read: 'secure:read', write: 'secure:write' }, dpop: true })
     try {
       await mount(framework, { dpop: true, apis: { secure: { url: `${secure.url}/`, resource: secure.resource, scope: 'secure:read' } } })
       await signIn()
