@@ -25,7 +25,7 @@ const smoke = env.BENCH_SMOKE === '1'
  * writes results/latest.* and the dated copy; every other run writes results/smoke.*.
  */
 const FULL = {
-  seconds: 1, warmup: 1, runs: 3, processes: 3, connections: 10, microSeconds: 0.5,
+  seconds: 1, warmup: 1, runs: 2, processes: 5, connections: 10, microSeconds: 0.5,
   pacedRuns: 3, pacedSeconds: 2, pacedConnections: 50, pacedShare: 0.5,
   stormSessions: 100, stormRequests: 1000, heapSessions: 10_000,
 }
