@@ -22,7 +22,7 @@ import { availableParallelism, cpus, loadavg, release, totalmem } from 'node:os'
 import { fileURLToPath } from 'node:url'
 import { execFileSync } from 'node:child_process'
 import { loginCookie } from './agent.mjs'
-import { cpuBusy, freePort, median, processCpu } from './system.mjs'
+import { cpuBusy, freePort, hasTaskset, median, processCpu } from './system.mjs'
 import { runWrk, wrkVersion } from './wrk.mjs'
 
 const env = process.env
@@ -45,15 +45,6 @@ const SERVER_CPU = 1
 const LOAD_CPU = 0
 const ME = { accept: 'application/json' }
 const isCodegrantSession = (name) => name === 'codegrant.session' || name.startsWith('codegrant.session.')
-
-function hasTaskset() {
-  try {
-    execFileSync('taskset', ['-c', '0', 'true'], { stdio: 'ignore' })
-    return true
-  } catch {
-    return false
-  }
-}
 
 function log(line) {
   process.stderr.write(`${line}\n`)

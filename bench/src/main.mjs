@@ -13,7 +13,7 @@ import { loginCookie } from './agent.mjs'
 import { startRedis } from './redis.mjs'
 import { renderScale, scaleOut } from './scale.mjs'
 import { agedSessionCookie, createSessionCodec, sessionCookieVariants, sessionValue } from './session-codec.mjs'
-import { cpuBusy, freePort, median, processCpu } from './system.mjs'
+import { cpuBusy, freePort, hasTaskset, median, processCpu } from './system.mjs'
 import { runWrk, wrkVersion } from './wrk.mjs'
 
 const env = process.env
@@ -225,15 +225,6 @@ for (let size = 0; size !== needed.size; ) {
 }
 const CASES = ALL_CASES.filter((c) => needed.has(c.id))
   .sort((a, b) => ORDER.findIndex((p) => a.id.startsWith(p)) - ORDER.findIndex((p) => b.id.startsWith(p)))
-
-function hasTaskset() {
-  try {
-    execFileSync('taskset', ['-c', '0', 'true'], { stdio: 'ignore' })
-    return true
-  } catch {
-    return false
-  }
-}
 
 /** Waits (up to `seconds`) until the whole machine is less than 20% busy over one second. */
 async function waitForQuiet(seconds) {
