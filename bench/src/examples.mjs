@@ -22,7 +22,7 @@ import { availableParallelism, cpus, loadavg, release, totalmem } from 'node:os'
 import { fileURLToPath } from 'node:url'
 import { execFileSync } from 'node:child_process'
 import { loginCookie } from './agent.mjs'
-import { cpuBusy, freePort, hasTaskset, median, processCpu } from './system.mjs'
+import { cpuBusy, freePort, hasTaskset, median, processCpu, verdict } from './system.mjs'
 import { runWrk, wrkVersion } from './wrk.mjs'
 
 const env = process.env
@@ -243,6 +243,10 @@ function summary(framework, sets) {
 function render(machine, results) {
   const r2 = (n) => n.toFixed(2)
   const range = (v) => `${r2(v.median)}× [${r2(v.min)}–${r2(v.max)}]`
+  const judged = (values) => {
+    const { verdict: said, interval } = verdict(values, 0.95)
+    return `${{ met: '✅', missed: '❌', undecided: '≈' }[said]}${interval ? ` [${r2(interval.low)}–${r2(interval.high)}]` : ''}`
+  }
   const lines = [
     `Command: \`${[...Object.entries(env).filter(([k]) => k.startsWith('BENCH_')).map(([k, v]) => `${k}=${v}`), 'pnpm --dir bench examples'].join(' ')}\` (BENCH_EXAMPLES_PROCESSES=${settings.processes} BENCH_EXAMPLES_RUNS=${settings.runs} BENCH_EXAMPLES_SECONDS=${settings.seconds} BENCH_EXAMPLES_WARMUP=${settings.warmup} BENCH_EXAMPLES_CONNECTIONS=${settings.connections}${settings.profile ? ` BENCH_EXAMPLES_PROFILE=${settings.profile}: under --cpu-prof, not a result` : ''})`,
     '',
@@ -250,9 +254,11 @@ function render(machine, results) {
     '',
     `Each example started as users start it (\`pnpm --dir examples/<fw> start\`, PORT only: the demo, which starts its own dev provider and demo APIs in a process of theirs, the BFF on), alice signed in through the provider's login form, and the node process that serves measured; beside it the floor (bench/src/example-floors.mjs: the example's routes in its order, its error handler, its /me body, codegrant's layers as no-ops) and the control (a second floor process), all three with the same environment, started afresh for each of ${settings.processes} sets. Per set: ${settings.warmup} s warm-up each, then ${settings.runs} passes of ${settings.seconds} s in alternating order; guarded \`GET /me\` with the session cookie, ${settings.connections} keep-alive connections, one wrk thread. The ratio is the floor's CPU µs/req ÷ the example's, pass by pass (1.00× = the example costs what its floor does; the target is ≥ 0.95×), and the control's floor ÷ control the same way: its distance from 1.00× is process noise in this run.`,
     '',
-    '| framework | example vs floor (floor\'s CPU µs/req ÷ the example\'s): median [range] | per set | control (floor ÷ floor): median [range] | per set | CPU µs/req example / floor / control | req/s example / floor | other processes\' share of the server\'s CPU (median) |',
-    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
-    ...results.map((r) => `| ${r.framework} | ${range(r.ratio)} | ${r.ratio.bySet.map(r2).join(' · ')} | ${range(r.control)} | ${r.control.bySet.map(r2).join(' · ')} | ${r.cpuUs.example.toFixed(1)} / ${r.cpuUs.floor.toFixed(1)} / ${r.cpuUs.control.toFixed(1)} | ${Math.round(r.rps.example)} / ${Math.round(r.rps.floor)} | ${Math.round(r.others * 100)} % |`),
+    '| framework | example vs floor (floor\'s CPU µs/req ÷ the example\'s): median [range] | per set | ≥ 0.95×? (the median\'s 95 % interval over sets) | control (floor ÷ floor): median [range] | per set | CPU µs/req example / floor / control | req/s example / floor | other processes\' share of the server\'s CPU (median) |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+    ...results.map((r) => `| ${r.framework} | ${range(r.ratio)} | ${r.ratio.bySet.map(r2).join(' · ')} | ${judged(r.ratio.bySet)} | ${range(r.control)} | ${r.control.bySet.map(r2).join(' · ')} | ${r.cpuUs.example.toFixed(1)} / ${r.cpuUs.floor.toFixed(1)} / ${r.cpuUs.control.toFixed(1)} | ${Math.round(r.rps.example)} / ${Math.round(r.rps.floor)} | ${Math.round(r.others * 100)} % |`),
+    '',
+    'The verdict judges the median\'s 95 % interval over the sets (a seeded percentile bootstrap of the per-set medians, src/system.mjs): ✅ when the whole interval is at or above 0.95×, ❌ when the whole interval is below, ≈ when it straddles 0.95× (more sets, or a quieter machine, are needed to decide).',
     '',
   ]
   return lines.join('\n')

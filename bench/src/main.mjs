@@ -13,7 +13,7 @@ import { loginCookie } from './agent.mjs'
 import { startRedis } from './redis.mjs'
 import { renderScale, scaleOut } from './scale.mjs'
 import { agedSessionCookie, createSessionCodec, sessionCookieVariants, sessionValue } from './session-codec.mjs'
-import { cpuBusy, freePort, hasTaskset, median, processCpu } from './system.mjs'
+import { cpuBusy, freePort, hasTaskset, median, processCpu, verdict } from './system.mjs'
 import { runWrk, wrkVersion } from './wrk.mjs'
 
 const env = process.env
@@ -669,6 +669,9 @@ function gitCommit() {
   }
 }
 
+/** How a target row reads its verdict: met, missed, or undecided (the median's 95 % interval over processes straddles the target). */
+const VERDICT = { met: '✅', missed: '❌', undecided: '≈' }
+
 const fmt = {
   rps: (n) => Math.round(n).toLocaleString('en-US'),
   ms: (us) => (us / 1000).toFixed(2),
@@ -680,7 +683,12 @@ function renderTargets(byId, versus, paced) {
   const range = (v) => `${fmt.ratio(v.ratio)} [${v.min.toFixed(2)}–${v.max.toFixed(2)}]`
   const cpuRange = (v) => `${fmt.ratio(v.cpuRatio)} [${v.cpuMin.toFixed(2)}–${v.cpuMax.toFixed(2)}]`
   const perProcess = (values) => values.map((n) => n.toFixed(2)).join(' · ')
-  const met = (v, target) => `${v.ratio >= target ? '✅' : '❌'} / ${v.cpuRatio >= target ? '✅' : '❌'}`
+  // judged by the median's 95 % interval over processes (src/system.mjs verdict): ≈ when the processes scatter across the target
+  const judged = (values, target) => {
+    const { verdict: said, interval } = verdict(values, target)
+    return `${VERDICT[said]}${interval ? ` [${interval.low.toFixed(2)}–${interval.high.toFixed(2)}]` : ''}`
+  }
+  const met = (v, target) => `${judged(v.byProcess, target)} / ${judged(v.cpuByProcess, target)}`
   const row = (group, label, goal, vs, verdict) => `| ${group} | ${label} | ${goal} | ${vs.map(range).join(', ')} | ${vs.map((v) => perProcess(v.byProcess)).join('; ')} | ${vs.map(cpuRange).join(', ')} | ${vs.map((v) => perProcess(v.cpuByProcess)).join('; ')} | ${verdict} |`
   const rows = []
   for (const fw of ['express', 'koa', 'fastify']) {
@@ -710,8 +718,8 @@ function renderTargets(byId, versus, paced) {
     const redisVsMemory = versus.find((v) => v.case === `${fw}.guard-redis` && v.versus === `${fw}.guard-memory`)
     const noise = at('control-me')?.vs.floor
     if (redisVsMemory) {
-      const within = (ratio, control) => (control === undefined ? '?' : ratio >= 1 - Math.abs(1 - control) ? '✅' : '❌')
-      rows.push(row(group, 'guarded: Redis store (session cache on) ÷ memory store', '≥ 1 − the control\'s distance from 1.00×', [redisVsMemory], `${within(redisVsMemory.ratio, noise?.ratio)} / ${within(redisVsMemory.cpuRatio, noise?.cpuRatio)}`))
+      const within = (values, control) => (control === undefined ? '?' : judged(values, 1 - Math.abs(1 - control)))
+      rows.push(row(group, 'guarded: Redis store (session cache on) ÷ memory store', '≥ 1 − the control\'s distance from 1.00×', [redisVsMemory], `${within(redisVsMemory.byProcess, noise?.ratio)} / ${within(redisVsMemory.cpuByProcess, noise?.cpuRatio)}`))
       control('↳ floor ÷ floor (control: a second floor process), /me', at('control-me'))
     }
     const floors = [at('floor'), at('floor-me')].filter((c) => c?.vs.bare)
@@ -726,7 +734,7 @@ function renderTargets(byId, versus, paced) {
   return [
     '### Targets (issue 11), side by side in this run',
     '',
-    `Each ratio is taken pass by pass against the floor's run of the same pass; the median is over ${samples} [lowest–highest]${settings.processes > 1 ? ', and "per process" gives the median of each process\'s passes (the servers of these lines are started afresh for each process round)' : ''}. "By req/s" is the issue's measure; "by CPU µs/req" is the same ratio from each server's own CPU time per request (other processes cannot lower it by taking the CPU). **The control** (↳ rows) is a second floor process measured exactly like codegrant's: floor ÷ floor, whose only difference is the process, so its distance from 1.00× is how far process-to-process variance alone moves a ratio in this run — a line that misses its target by less than that is not distinguishable from noise here. p99 is measured separately, at the same paced load for both (below).`,
+    `Each ratio is taken pass by pass against the floor's run of the same pass; the median is over ${samples} [lowest–highest]${settings.processes > 1 ? ', and "per process" gives the median of each process\'s passes (the servers of these lines are started afresh for each process round)' : ''}. "By req/s" is the issue's measure; "by CPU µs/req" is the same ratio from each server's own CPU time per request (other processes cannot lower it by taking the CPU). **The control** (↳ rows) is a second floor process measured exactly like codegrant's: floor ÷ floor, whose only difference is the process, so its distance from 1.00× is how far process-to-process variance alone moves a ratio in this run — a line that misses its target by less than that is not distinguishable from noise here. **The verdict** (last column, by req/s / by CPU µs/req) judges the median's 95 % interval over the processes (a seeded percentile bootstrap of the per-process medians, \`src/system.mjs\`, shown in brackets): ✅ when the whole interval meets the target, ❌ when the whole interval misses it, ≈ when it straddles the target — the processes scatter more than the distance to the target, and more processes (or a quieter machine) are needed to decide; with one process, the median alone. p99 is measured separately, at the same paced load for both (below).`,
     '',
     '| framework | line | target | by req/s: median [range] | per process | by CPU µs/req: median [range] | per process | met? (req/s / CPU) |',
     '| --- | --- | ---: | ---: | ---: | ---: | ---: | :---: |',

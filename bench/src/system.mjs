@@ -76,6 +76,48 @@ export function median(values) {
   return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2
 }
 
+/**
+ * A 95 % interval for the median of `values` (one value per fresh process), by the percentile
+ * bootstrap: the median of `resamples` draws with replacement, their 2.5th and 97.5th
+ * percentiles. Seeded, so that the same values always give the same interval. With fewer than
+ * two values there is no interval: `undefined`.
+ */
+export function medianInterval(values, { resamples = 4000, seed = 1 } = {}) {
+  if (values.length < 2) return undefined
+  let state = seed >>> 0
+  // mulberry32: small, fast and good enough for resampling indices
+  const random = () => {
+    state = (state + 0x6d2b79f5) >>> 0
+    let t = state
+    t = Math.imul(t ^ (t >>> 15), t | 1)
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+  }
+  const medians = new Float64Array(resamples)
+  const draw = new Array(values.length)
+  for (let r = 0; r < resamples; r++) {
+    for (let i = 0; i < values.length; i++) draw[i] = values[Math.floor(random() * values.length)]
+    medians[r] = median(draw)
+  }
+  medians.sort()
+  return { low: medians[Math.floor(resamples * 0.025)], high: medians[Math.ceil(resamples * 0.975) - 1] }
+}
+
+/**
+ * Whether a median over processes meets `target` (at least it; `atMost` for at most), judged by
+ * its {@link medianInterval}: 'met' when the whole interval is on the target's side, 'missed' when
+ * the whole interval is on the other, 'undecided' when it straddles the target (the processes
+ * scatter more than the distance to the target). With one process: the median alone.
+ */
+export function verdict(values, target, { atMost = false } = {}) {
+  const interval = medianInterval(values)
+  const ok = (x) => (atMost ? x <= target : x >= target)
+  if (!interval) return { verdict: ok(median(values)) ? 'met' : 'missed', interval }
+  if (ok(interval.low) && ok(interval.high)) return { verdict: 'met', interval }
+  if (!ok(interval.low) && !ok(interval.high)) return { verdict: 'missed', interval }
+  return { verdict: 'undecided', interval }
+}
+
 /** Whether `taskset` is there to pin a process to a CPU (util-linux). */
 export function hasTaskset() {
   try {
