@@ -15,20 +15,17 @@
 // process noise. Unlike the examples bench, the examples here are not the demo: they are given
 // OAUTH_ISSUER (one dev provider, its own process, shared by A and B), so neither has the demo's
 // APIs or BFF. Writes results/attribution.md and .json.
-import { spawn, execFileSync } from 'node:child_process'
+import { spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { mkdirSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs'
-import { availableParallelism, loadavg } from 'node:os'
+import { availableParallelism } from 'node:os'
 import { fileURLToPath } from 'node:url'
 import { loginCookie } from './agent.mjs'
-import { freePort, hasTaskset, median, processCpu } from './system.mjs'
-import { runWrk, wrkVersion } from './wrk.mjs'
+import { exampleServerPid, freePort, gitCommit, hasTaskset, loadAverage, median, pinnedCommand, processCpu, ROOT, writeResults } from './system.mjs'
+import { requireWrk, runWrk } from './wrk.mjs'
 
 const env = process.env
-const ROOT = fileURLToPath(new URL('../../', import.meta.url))
 const FLOOR_SCRIPT = fileURLToPath(new URL('./example-floors.mjs', import.meta.url))
 const PROVIDER_CLI = fileURLToPath(new URL('../../packages/dev-provider/bin/codegrant-dev-provider.js', import.meta.url))
-const RESULTS_DIR = fileURLToPath(new URL('../results/', import.meta.url))
 const FRAMEWORKS = ['fastify', 'express', 'koa']
 const SERVERS = ['A', 'B', 'G', 'F', 'F2']
 const settings = {
@@ -47,7 +44,7 @@ const log = (line) => process.stderr.write(`${line}\n`)
 
 /** A process of the set, pinned to the servers' CPU, in its own process group; its output kept. */
 function start(command, args, childEnv) {
-  const [file, argv] = settings.pin ? ['taskset', ['-c', String(SERVER_CPU), command, ...args]] : [command, args]
+  const [file, argv] = pinnedCommand(command, args, settings.pin ? SERVER_CPU : undefined)
   const child = spawn(file, argv, { cwd: ROOT, env: { PATH: env.PATH ?? '', HOME: env.HOME ?? '/root', ...childEnv }, stdio: ['ignore', 'pipe', 'pipe'], detached: true })
   let output = ''
   const seen = (pattern) => new Promise((resolve, reject) => {
@@ -65,23 +62,6 @@ function start(command, args, childEnv) {
   return { child, seen, stop: () => { try { process.kill(-child.pid, 'SIGTERM') } catch {} } }
 }
 
-/** The node process serving an example: pnpm's child running dist/server.js in the example's folder. */
-function exampleServer(pnpmPid, framework) {
-  const dir = `${ROOT}examples/${framework}`
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8')
-      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) !== pnpmPid) continue
-      const argv = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0').filter(Boolean)
-      if (argv.at(-1) === 'dist/server.js' && readlinkSync(`/proc/${entry}/cwd`) === dir) return Number(entry)
-    } catch {
-      // gone meanwhile
-    }
-  }
-  throw new Error(`no node dist/server.js among pnpm's (pid ${pnpmPid}) children`)
-}
-
 async function measureSet(framework, set) {
   const started = []
   try {
@@ -96,7 +76,7 @@ async function measureSet(framework, set) {
       const example = start('pnpm', ['--dir', `examples/${framework}`, 'start'], { ...shared, PORT: String(ports[name]) })
       started.push(example)
       await example.seen(/listening on http/)
-      servers[name] = { port: ports[name], pid: exampleServer(example.child.pid, framework) }
+      servers[name] = { port: ports[name], pid: exampleServerPid(example.child.pid, framework) }
     }
     const cookie = await loginCookie(`http://localhost:${ports.A}/auth/login`, 'alice', isSessionCookie)
     const headers = { accept: 'application/json', cookie }
@@ -174,18 +154,9 @@ function render(machine, results) {
 }
 
 async function main() {
-  const wrk = wrkVersion()
-  if (!wrk) {
-    console.error('wrk is not installed. On Debian/Ubuntu: apt-get install -y wrk (as root).')
-    process.exit(1)
-  }
+  const wrk = requireWrk()
   const startedAt = performance.now()
-  const machine = { date: new Date().toISOString(), nproc: availableParallelism(), wrk, loadAtStart: loadavg().map((n) => n.toFixed(2)).join(' ') }
-  try {
-    machine.commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { encoding: 'utf8', cwd: ROOT }).trim()
-  } catch {
-    machine.commit = 'unknown'
-  }
+  const machine = { date: new Date().toISOString(), nproc: availableParallelism(), wrk, commit: gitCommit(['packages', 'examples']), loadAtStart: loadAverage() }
   const results = []
   for (const framework of FRAMEWORKS.filter((fw) => !settings.only || settings.only.test(fw))) {
     const sets = []
@@ -194,12 +165,10 @@ async function main() {
     results.push(result)
     log(`${framework}: ${RATIOS.map(([label]) => `${label} ${result.ratios[label].median.toFixed(2)}`).join(', ')}`)
   }
-  machine.loadAtEnd = loadavg().map((n) => n.toFixed(2)).join(' ')
+  machine.loadAtEnd = loadAverage()
   machine.durationS = (performance.now() - startedAt) / 1000
   const markdown = render(machine, results)
-  mkdirSync(RESULTS_DIR, { recursive: true })
-  writeFileSync(`${RESULTS_DIR}attribution.md`, `${markdown}\n`)
-  writeFileSync(`${RESULTS_DIR}attribution.json`, `${JSON.stringify({ machine, settings: { ...settings, only: settings.only?.source }, results }, null, 2)}\n`)
+  writeResults('attribution', markdown, { machine, settings: { ...settings, only: settings.only?.source }, results })
   process.stdout.write(`${markdown}\n`)
   log('written: bench/results/attribution.md and .json')
 }

@@ -17,19 +17,16 @@
 // BENCH_EXAMPLES_PROFILE=<dir>: every server process also runs under V8's CPU profiler (as with --cpu-prof;
 // profiles in <dir>, CPU.<pid>.cpuprofile, one per process, with the requests each served printed at the end: read them with src/cpuprofile.mjs).
 import { spawn } from 'node:child_process'
-import { mkdirSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs'
-import { availableParallelism, cpus, loadavg, release, totalmem } from 'node:os'
+import { mkdirSync, readFileSync } from 'node:fs'
+import { availableParallelism, cpus, release, totalmem } from 'node:os'
 import { fileURLToPath } from 'node:url'
-import { execFileSync } from 'node:child_process'
 import { loginCookie } from './agent.mjs'
-import { cpuBusy, freePort, hasTaskset, median, processCpu, verdict } from './system.mjs'
-import { runWrk, wrkVersion } from './wrk.mjs'
+import { cpuBusy, exampleServerPid, freePort, gitCommit, hasTaskset, loadAverage, median, pinnedCommand, processCpu, ROOT, verdictCell, writeResults } from './system.mjs'
+import { requireWrk, runWrk } from './wrk.mjs'
 
 const env = process.env
-const ROOT = fileURLToPath(new URL('../../', import.meta.url))
 const FLOOR_SCRIPT = fileURLToPath(new URL('./example-floors.mjs', import.meta.url))
 const PRELOAD = fileURLToPath(new URL('./cpu-prof-preload.cjs', import.meta.url))
-const RESULTS_DIR = fileURLToPath(new URL('../results/', import.meta.url))
 const FRAMEWORKS = ['fastify', 'express', 'koa']
 const settings = {
   only: env.BENCH_EXAMPLES_ONLY ? new RegExp(env.BENCH_EXAMPLES_ONLY) : undefined,
@@ -63,7 +60,7 @@ function userEnv(port, extra = {}) {
 
 /** Spawns `command` pinned to the servers' CPU (its children inherit it), in its own process group. */
 function spawnPinned(command, args, childEnv) {
-  const [file, argv] = settings.pin ? ['taskset', ['-c', String(SERVER_CPU), command, ...args]] : [command, args]
+  const [file, argv] = pinnedCommand(command, args, settings.pin ? SERVER_CPU : undefined)
   return spawn(file, argv, { cwd: ROOT, env: childEnv, stdio: ['ignore', 'pipe', 'pipe'], detached: true })
 }
 
@@ -85,41 +82,12 @@ function listening(child, name) {
   })
 }
 
-/** The pids whose parent is `pid` (from /proc/<pid>/stat's fourth field). */
-function childrenOf(pid) {
-  const found = []
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8')
-      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === pid) found.push(Number(entry))
-    } catch {
-      // gone meanwhile
-    }
-  }
-  return found
-}
-
-/**
- * The node process that serves the example: `taskset` execs pnpm, pnpm runs the start script
- * (`exec node dist/server.js`: the shell becomes node), so it is pnpm's child whose command line
- * is `node dist/server.js` and whose working directory is the example's. Checked, not assumed.
- */
-function serverPid(pnpmPid, framework) {
-  const dir = `${ROOT}examples/${framework}`
-  for (const pid of childrenOf(pnpmPid)) {
-    const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean)
-    if (/(^|\/)node$/.test(argv[0]) && argv.at(-1) === 'dist/server.js' && readlinkSync(`/proc/${pid}/cwd`) === dir.replace(/\/$/, '')) return pid
-  }
-  throw new Error(`no node dist/server.js among pnpm's (pid ${pnpmPid}) children ${childrenOf(pnpmPid).join(', ')}`)
-}
-
 /** Starts the example as users do; its server's pid and how to stop it (the whole process group, as Ctrl-C does). */
 async function startExample(framework) {
   const port = await freePort()
   const child = spawnPinned('pnpm', ['--dir', `examples/${framework}`, 'start'], userEnv(port))
   const output = await listening(child, `examples/${framework}`)
-  const pid = serverPid(child.pid, framework)
+  const pid = exampleServerPid(child.pid, framework)
   return { name: 'example', port, pid, output, served: 0, stop: () => stopGroup(child, pid) }
 }
 
@@ -243,10 +211,7 @@ function summary(framework, sets) {
 function render(machine, results) {
   const r2 = (n) => n.toFixed(2)
   const range = (v) => `${r2(v.median)}× [${r2(v.min)}–${r2(v.max)}]`
-  const judged = (values) => {
-    const { verdict: said, interval } = verdict(values, 0.95)
-    return `${{ met: '✅', missed: '❌', undecided: '≈' }[said]}${interval ? ` [${r2(interval.low)}–${r2(interval.high)}]` : ''}`
-  }
+
   const lines = [
     `Command: \`${[...Object.entries(env).filter(([k]) => k.startsWith('BENCH_')).map(([k, v]) => `${k}=${v}`), 'pnpm --dir bench examples'].join(' ')}\` (BENCH_EXAMPLES_PROCESSES=${settings.processes} BENCH_EXAMPLES_RUNS=${settings.runs} BENCH_EXAMPLES_SECONDS=${settings.seconds} BENCH_EXAMPLES_WARMUP=${settings.warmup} BENCH_EXAMPLES_CONNECTIONS=${settings.connections}${settings.profile ? ` BENCH_EXAMPLES_PROFILE=${settings.profile}: under --cpu-prof, not a result` : ''})`,
     '',
@@ -256,7 +221,7 @@ function render(machine, results) {
     '',
     '| framework | example vs floor (floor\'s CPU µs/req ÷ the example\'s): median [range] | per set | ≥ 0.95×? (the median\'s 95 % interval over sets) | control (floor ÷ floor): median [range] | per set | CPU µs/req example / floor / control | req/s example / floor | other processes\' share of the server\'s CPU (median) |',
     '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
-    ...results.map((r) => `| ${r.framework} | ${range(r.ratio)} | ${r.ratio.bySet.map(r2).join(' · ')} | ${judged(r.ratio.bySet)} | ${range(r.control)} | ${r.control.bySet.map(r2).join(' · ')} | ${r.cpuUs.example.toFixed(1)} / ${r.cpuUs.floor.toFixed(1)} / ${r.cpuUs.control.toFixed(1)} | ${Math.round(r.rps.example)} / ${Math.round(r.rps.floor)} | ${Math.round(r.others * 100)} % |`),
+    ...results.map((r) => `| ${r.framework} | ${range(r.ratio)} | ${r.ratio.bySet.map(r2).join(' · ')} | ${verdictCell(r.ratio.bySet, 0.95)} | ${range(r.control)} | ${r.control.bySet.map(r2).join(' · ')} | ${r.cpuUs.example.toFixed(1)} / ${r.cpuUs.floor.toFixed(1)} / ${r.cpuUs.control.toFixed(1)} | ${Math.round(r.rps.example)} / ${Math.round(r.rps.floor)} | ${Math.round(r.others * 100)} % |`),
     '',
     'The verdict judges the median\'s 95 % interval over the sets (a seeded percentile bootstrap of the per-set medians, src/system.mjs): ✅ when the whole interval is at or above 0.95×, ❌ when the whole interval is below, ≈ when it straddles 0.95× (more sets, or a quieter machine, are needed to decide).',
     '',
@@ -264,28 +229,14 @@ function render(machine, results) {
   return lines.join('\n')
 }
 
-function gitCommit() {
-  try {
-    const commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { encoding: 'utf8', cwd: ROOT }).trim()
-    const dirty = execFileSync('git', ['status', '--porcelain', '--', 'packages', 'examples'], { encoding: 'utf8', cwd: ROOT }).trim() !== ''
-    return dirty ? `${commit} (packages/ or examples/ modified)` : commit
-  } catch {
-    return 'unknown'
-  }
-}
-
 async function main() {
-  const wrk = wrkVersion()
-  if (!wrk) {
-    console.error('wrk is not installed. On Debian/Ubuntu: apt-get install -y wrk (as root).')
-    process.exit(1)
-  }
+  const wrk = requireWrk()
   const startedAt = performance.now()
   const machine = {
     date: new Date().toISOString(), nproc: availableParallelism(), cpu: cpus()[0]?.model, memoryGiB: Math.round(totalmem() / 2 ** 30),
-    node: process.version, kernel: release(), wrk, commit: gitCommit(),
+    node: process.version, kernel: release(), wrk, commit: gitCommit(['packages', 'examples']),
     pinned: settings.pin ? `servers on CPU ${SERVER_CPU}, wrk on CPU ${LOAD_CPU} (taskset)` : 'not pinned',
-    loadAverageAtStart: loadavg().map((n) => n.toFixed(2)).join(' '),
+    loadAverageAtStart: loadAverage(),
   }
   if (settings.profile) mkdirSync(settings.profile, { recursive: true })
   const frameworks = FRAMEWORKS.filter((fw) => !settings.only || settings.only.test(fw))
@@ -298,12 +249,10 @@ async function main() {
     results.push(result)
     log(`${framework}: example vs floor ${result.ratio.median.toFixed(2)}× (per set ${result.ratio.bySet.map((n) => n.toFixed(2)).join(' · ')}), control ${result.control.median.toFixed(2)}× (per set ${result.control.bySet.map((n) => n.toFixed(2)).join(' · ')})`)
   }
-  machine.loadAverageAtEnd = loadavg().map((n) => n.toFixed(2)).join(' ')
+  machine.loadAverageAtEnd = loadAverage()
   machine.durationS = (performance.now() - startedAt) / 1000
   const markdown = render(machine, results)
-  mkdirSync(RESULTS_DIR, { recursive: true })
-  writeFileSync(`${RESULTS_DIR}examples.md`, `${markdown}\n`)
-  writeFileSync(`${RESULTS_DIR}examples.json`, `${JSON.stringify({ machine, settings: { ...settings, only: settings.only?.source }, results }, null, 2)}\n`)
+  writeResults('examples', markdown, { machine, settings: { ...settings, only: settings.only?.source }, results })
   process.stdout.write(`${markdown}\n`)
   log('written: bench/results/examples.md and .json')
 }

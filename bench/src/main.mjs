@@ -4,7 +4,7 @@
 import { spawn, execFileSync } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { mkdirSync, writeFileSync } from 'node:fs'
-import { availableParallelism, cpus, loadavg, release, totalmem } from 'node:os'
+import { availableParallelism, cpus, release, totalmem } from 'node:os'
 import { resolve as resolvePath } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { startDevProvider } from '@codegrant/dev-provider'
@@ -13,8 +13,8 @@ import { loginCookie } from './agent.mjs'
 import { startRedis } from './redis.mjs'
 import { renderScale, scaleOut } from './scale.mjs'
 import { agedSessionCookie, createSessionCodec, sessionCookieVariants, sessionValue } from './session-codec.mjs'
-import { cpuBusy, freePort, hasTaskset, median, processCpu, verdict } from './system.mjs'
-import { runWrk, wrkVersion } from './wrk.mjs'
+import { cpuBusy, freePort, gitCommit, hasTaskset, loadAverage, median, pinnedCommand, processCpu, verdictCell } from './system.mjs'
+import { requireWrk, runWrk } from './wrk.mjs'
 
 const env = process.env
 /** BENCH_SMOKE=1: one short pass per case, one process each, for quick checks while working (not for results). */
@@ -254,8 +254,7 @@ function childEnv(extra) {
 const NODE_ARGS = (env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean)
 
 function spawnPinned(script, args, extraEnv) {
-  const node = [process.execPath, ...NODE_ARGS, script, ...args]
-  const [command, argv] = settings.pin ? ['taskset', ['-c', String(SERVER_CPU), ...node]] : [node[0], node.slice(1)]
+  const [command, argv] = pinnedCommand(process.execPath, [...NODE_ARGS, script, ...args], settings.pin ? SERVER_CPU : undefined)
   return spawn(command, argv, { stdio: ['ignore', 'pipe', 'inherit', 'ipc'], env: childEnv(extraEnv) })
 }
 
@@ -325,11 +324,7 @@ function plan(kinds) {
 }
 
 async function main() {
-  const wrk = wrkVersion()
-  if (!wrk) {
-    console.error('wrk is not installed. On Debian/Ubuntu: apt-get install -y wrk (as root). The bench uses wrk for every case.')
-    process.exit(1)
-  }
+  const wrk = requireWrk('The bench uses wrk for every case.')
   const machine = {
     date: new Date().toISOString(),
     nproc: availableParallelism(),
@@ -338,9 +333,9 @@ async function main() {
     node: process.version,
     kernel: release(),
     wrk,
-    commit: gitCommit(),
+    commit: gitCommit(['packages']),
     pinned: settings.pin ? `servers on CPU ${SERVER_CPU}, wrk on CPU ${LOAD_CPU} (taskset)` : 'not pinned',
-    loadAverageAtStart: loadavg().map((n) => n.toFixed(2)).join(' '),
+    loadAverageAtStart: loadAverage(),
   }
   log(`machine: ${JSON.stringify(machine)}`)
   log(`settings: ${JSON.stringify({ ...settings, only: settings.only?.source })}`)
@@ -590,7 +585,7 @@ async function main() {
       phase('scale-out')
     }
     machine.phasesS = Object.fromEntries(Object.entries(phases).map(([name, seconds]) => [name, Math.round(seconds)]))
-    machine.loadAverageAtEnd = loadavg().map((n) => n.toFixed(2)).join(' ')
+    machine.loadAverageAtEnd = loadAverage()
     machine.repeatedRuns = retries
     machine.durationS = Math.round((performance.now() - startedAt) / 1000)
 
@@ -657,21 +652,6 @@ function runMicro(input) {
   })
 }
 
-function gitCommit() {
-  try {
-    // from the bench's own folder, wherever the command was started
-    const cwd = new URL('..', import.meta.url).pathname
-    const commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { encoding: 'utf8', cwd }).trim()
-    const dirty = execFileSync('git', ['status', '--porcelain', '--', '../packages'], { encoding: 'utf8', cwd }).trim() !== ''
-    return dirty ? `${commit} (packages/ modified)` : commit
-  } catch {
-    return 'unknown'
-  }
-}
-
-/** How a target row reads its verdict: met, missed, or undecided (the median's 95 % interval over processes straddles the target). */
-const VERDICT = { met: '✅', missed: '❌', undecided: '≈' }
-
 const fmt = {
   rps: (n) => Math.round(n).toLocaleString('en-US'),
   ms: (us) => (us / 1000).toFixed(2),
@@ -684,11 +664,7 @@ function renderTargets(byId, versus, paced) {
   const cpuRange = (v) => `${fmt.ratio(v.cpuRatio)} [${v.cpuMin.toFixed(2)}–${v.cpuMax.toFixed(2)}]`
   const perProcess = (values) => values.map((n) => n.toFixed(2)).join(' · ')
   // judged by the median's 95 % interval over processes (src/system.mjs verdict): ≈ when the processes scatter across the target
-  const judged = (values, target) => {
-    const { verdict: said, interval } = verdict(values, target)
-    return `${VERDICT[said]}${interval ? ` [${interval.low.toFixed(2)}–${interval.high.toFixed(2)}]` : ''}`
-  }
-  const met = (v, target) => `${judged(v.byProcess, target)} / ${judged(v.cpuByProcess, target)}`
+  const met = (v, target) => `${verdictCell(v.byProcess, target)} / ${verdictCell(v.cpuByProcess, target)}`
   const row = (group, label, goal, vs, verdict) => `| ${group} | ${label} | ${goal} | ${vs.map(range).join(', ')} | ${vs.map((v) => perProcess(v.byProcess)).join('; ')} | ${vs.map(cpuRange).join(', ')} | ${vs.map((v) => perProcess(v.cpuByProcess)).join('; ')} | ${verdict} |`
   const rows = []
   for (const fw of ['express', 'koa', 'fastify']) {
@@ -718,7 +694,7 @@ function renderTargets(byId, versus, paced) {
     const redisVsMemory = versus.find((v) => v.case === `${fw}.guard-redis` && v.versus === `${fw}.guard-memory`)
     const noise = at('control-me')?.vs.floor
     if (redisVsMemory) {
-      const within = (values, control) => (control === undefined ? '?' : judged(values, 1 - Math.abs(1 - control)))
+      const within = (values, control) => (control === undefined ? '?' : verdictCell(values, 1 - Math.abs(1 - control)))
       rows.push(row(group, 'guarded: Redis store (session cache on) ÷ memory store', '≥ 1 − the control\'s distance from 1.00×', [redisVsMemory], `${within(redisVsMemory.byProcess, noise?.ratio)} / ${within(redisVsMemory.cpuByProcess, noise?.cpuRatio)}`))
       control('↳ floor ÷ floor (control: a second floor process), /me', at('control-me'))
     }

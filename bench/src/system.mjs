@@ -1,7 +1,14 @@
-// Small helpers shared by the bench scripts: loopback ports and CPU time from /proc.
+// Small helpers shared by the bench scripts: loopback ports, CPU time and processes from /proc,
+// the run's commit and load, the results files.
 import { execFileSync } from 'node:child_process'
-import { readdirSync, readFileSync } from 'node:fs'
+import { mkdirSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs'
 import { createServer } from 'node:net'
+import { loadavg } from 'node:os'
+import { fileURLToPath } from 'node:url'
+
+/** The repository's root, with a trailing slash. */
+export const ROOT = fileURLToPath(new URL('../../', import.meta.url))
+const RESULTS_DIR = fileURLToPath(new URL('../results/', import.meta.url))
 
 /** USER_HZ: /proc times are in 1/100 s. */
 export const TICK = 100
@@ -116,6 +123,77 @@ export function verdict(values, target, { atMost = false } = {}) {
   if (ok(interval.low) && ok(interval.high)) return { verdict: 'met', interval }
   if (!ok(interval.low) && !ok(interval.high)) return { verdict: 'missed', interval }
   return { verdict: 'undecided', interval }
+}
+
+/** How a verdict reads in a table: met, missed, undecided (the interval straddles the target). */
+const VERDICT_MARK = { met: '✅', missed: '❌', undecided: '≈' }
+
+/** A table cell for {@link verdict}: its mark and, with two or more values, the median's interval, e.g. `≈ [0.88–1.05]`. */
+export function verdictCell(values, target) {
+  const { verdict: said, interval } = verdict(values, target)
+  return `${VERDICT_MARK[said]}${interval ? ` [${interval.low.toFixed(2)}–${interval.high.toFixed(2)}]` : ''}`
+}
+
+/** `command args` run on `cpu` (`taskset -c`), or as it is when `cpu` is undefined: the file and argv to spawn. */
+export function pinnedCommand(command, args, cpu) {
+  return cpu === undefined ? [command, args] : ['taskset', ['-c', String(cpu), command, ...args]]
+}
+
+/** The pids whose parent is `pid` (from /proc/<pid>/stat's fourth field). */
+export function childrenOf(pid) {
+  const found = []
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8')
+      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === pid) found.push(Number(entry))
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return found
+}
+
+/**
+ * The node process that serves an example started with `pnpm --dir examples/<framework> start`:
+ * `taskset` execs pnpm, pnpm runs the start script (`exec node dist/server.js`: the shell becomes
+ * node), so it is pnpm's child whose command line is `node dist/server.js` and whose working
+ * directory is the example's. Checked, not assumed.
+ */
+export function exampleServerPid(pnpmPid, framework) {
+  const dir = `${ROOT}examples/${framework}`
+  for (const pid of childrenOf(pnpmPid)) {
+    try {
+      const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean)
+      if (/(^|\/)node$/.test(argv[0]) && argv.at(-1) === 'dist/server.js' && readlinkSync(`/proc/${pid}/cwd`) === dir) return pid
+    } catch {
+      // gone meanwhile
+    }
+  }
+  throw new Error(`no node dist/server.js among pnpm's (pid ${pnpmPid}) children ${childrenOf(pnpmPid).join(', ')}`)
+}
+
+/** The checkout's short commit, marked when any of `paths` (from the root) has uncommitted changes; 'unknown' outside git. */
+export function gitCommit(paths) {
+  try {
+    const commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { encoding: 'utf8', cwd: ROOT }).trim()
+    const dirty = execFileSync('git', ['status', '--porcelain', '--', ...paths], { encoding: 'utf8', cwd: ROOT }).trim() !== ''
+    return dirty ? `${commit} (${paths.map((path) => `${path}/`).join(' or ')} modified)` : commit
+  } catch {
+    return 'unknown'
+  }
+}
+
+/** The load averages (1, 5, 15 min), as a run's header prints them. */
+export function loadAverage() {
+  return loadavg().map((n) => n.toFixed(2)).join(' ')
+}
+
+/** Writes a run's tables and numbers: bench/results/<name>.md and .json. */
+export function writeResults(name, markdown, data) {
+  mkdirSync(RESULTS_DIR, { recursive: true })
+  writeFileSync(`${RESULTS_DIR}${name}.md`, `${markdown}\n`)
+  writeFileSync(`${RESULTS_DIR}${name}.json`, `${JSON.stringify(data, null, 2)}\n`)
 }
 
 /** Whether `taskset` is there to pin a process to a CPU (util-linux). */

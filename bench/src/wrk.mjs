@@ -7,6 +7,14 @@ import { fileURLToPath } from 'node:url'
 
 const SCRIPT = fileURLToPath(new URL('./report.lua', import.meta.url))
 
+/** wrk's version line; without wrk, says how to install it and exits 1 (`why`: what the script uses it for). */
+export function requireWrk(why = '') {
+  const version = wrkVersion()
+  if (version) return version
+  console.error(`wrk is not installed. On Debian/Ubuntu: apt-get install -y wrk (as root).${why ? ` ${why}` : ''}`)
+  process.exit(1)
+}
+
 export function wrkVersion() {
   try {
     execFileSync('wrk', ['-v'], { stdio: 'pipe' })
