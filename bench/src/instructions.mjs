@@ -79,7 +79,17 @@ function start(command, args, childEnv, { cwd = ROOT, dir } = {}) {
     child.stderr.on('data', check)
     child.once('exit', (code) => { clearTimeout(timer); reject(new Error(`${command} ${args.join(' ')} exited with ${code}:\n${output}`)) })
   })
-  return { child, seen, stop: () => { try { process.kill(-child.pid, 'SIGTERM') } catch {} } }
+  const exited = new Promise((resolve) => (child.exitCode !== null || child.signalCode !== null ? resolve() : child.once('exit', resolve)))
+  /** Ends the process group and waits (at most 30 s) for the process to exit: callgrind writes its last dump as it goes. */
+  const stop = async () => {
+    try {
+      process.kill(-child.pid, 'SIGTERM')
+    } catch {
+      // gone already
+    }
+    await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 30_000).unref())])
+  }
+  return { child, seen, stop }
 }
 
 /**
@@ -221,10 +231,9 @@ async function measure(framework, redis) {
     }
     return { framework, cookieBytes: cookies.A.length, perRequest: result }
   } finally {
-    for (const one of started.reverse()) one.stop()
-    await new Promise((resolve) => setTimeout(resolve, 500))
+    await Promise.all(started.map((one) => one.stop()))
     if (settings.keep) log(`  kept: ${dirs.join(' ')}`)
-    else for (const dir of dirs) rmSync(dir, { recursive: true, force: true })
+    else for (const dir of dirs) rmSync(dir, { recursive: true, force: true, maxRetries: 5 })
   }
 }
 
