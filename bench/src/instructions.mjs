@@ -175,6 +175,7 @@ async function count(server, cookies, body, warmup) {
 const PHASES = [
   ['A', 'one'],
   ['A', 'many'],
+  ['B', 'one'],
   ['F', 'one'],
   ['F', 'many'],
   ['F2', 'one'],
@@ -186,7 +187,7 @@ async function measure(framework, redis) {
   const started = []
   const dirs = []
   try {
-    const ports = { A: await freePort(), F: await freePort(), F2: await freePort(), M: await freePort(), R: await freePort() }
+    const ports = { A: await freePort(), B: await freePort(), F: await freePort(), F2: await freePort(), M: await freePort(), R: await freePort() }
     const clientSecret = randomBytes(24).toString('base64url')
     const cookieSecret = randomBytes(32).toString('base64url')
     const redirects = ['A', 'M', 'R'].flatMap((name) => ['--redirect-uri', `http://localhost:${ports[name]}/auth/callback`])
@@ -219,6 +220,11 @@ async function measure(framework, redis) {
       if (body !== undefined && text !== body) throw new Error(`${name} answers /me differently from A`)
       body = text
     }
+    // B: a second process of A's example that never serves a login (same client and cookie secret: it takes A's cookie)
+    if (!settings.phases || settings.phases.test('B.one')) {
+      await underCallgrind('B', process.execPath, ['dist/server.js'], { ...exampleEnv, ...stores.A }, join(ROOT, 'examples', framework)).seen(/listening on http/)
+      cookies.B = cookies.A
+    }
     const user = JSON.parse(body).user
     for (const name of ['F', 'F2']) await underCallgrind(name, process.execPath, [FLOOR_SCRIPT, framework], { BENCH_SERVER: JSON.stringify({ user }) }).seen(/listening on http/)
     // MANY_USERS users' sessions sealed as the example seals alice's (each its own session id), sent in turn
@@ -240,6 +246,7 @@ async function measure(framework, redis) {
 const LABELS = {
   'A.one': 'A, the example (cookie store), alice',
   'A.many': `A, ${MANY_USERS} users in turn`,
+  'B.one': 'B, a second example process that never served a login, alice',
   'F.one': 'F, its floor',
   'F.many': `F, ${MANY_USERS} users' cookies in turn`,
   'F2.one': 'F2, a second floor (control)',
@@ -249,6 +256,7 @@ const LABELS = {
 /** The done-when lines: [label, numerator, denominator, target]. */
 const LINES = [
   ['example ÷ its floor (F ÷ A)', 'F.one', 'A.one', 0.95],
+  ['the login\'s leftovers (B ÷ A)', 'B.one', 'A.one', undefined],
   [`${MANY_USERS} users per connection (F ÷ A, many)`, 'F.many', 'A.many', 0.95],
   ['Redis (cache on) ÷ memory store (M ÷ R)', 'M.one', 'R.one', undefined],
   ['control (F ÷ F2)', 'F.one', 'F2.one', undefined],
@@ -271,7 +279,7 @@ function render(machine, results) {
     '',
     `| line | ${results.map((r) => `${r.framework}: own | all threads`).join(' | ')} | target |`,
     `| --- | ${results.map(() => '---: | ---:').join(' | ')} | ---: |`,
-    ...LINES.filter(([, top, bottom]) => results.every(({ perRequest: p }) => p[top] && p[bottom])).map(([label, top, bottom, target]) => `| ${label} | ${results.map(({ perRequest: p }) => `${cell(p[top].own, p[bottom].own, target)} | ${(p[top].total / p[bottom].total).toFixed(3)}`).join(' | ')} | ${target === undefined ? (top === 'M.one' ? 'within the control' : '1.000') : `≥ ${target}`} |`),
+    ...LINES.filter(([, top, bottom]) => results.every(({ perRequest: p }) => p[top] && p[bottom])).map(([label, top, bottom, target]) => `| ${label} | ${results.map(({ perRequest: p }) => `${cell(p[top].own, p[bottom].own, target)} | ${(p[top].total / p[bottom].total).toFixed(3)}`).join(' | ')} | ${target === undefined ? ({ 'M.one': 'within the control', 'F.one': '1.000' }[top] ?? '—') : `≥ ${target}`} |`),
     '',
   ].join('\n')
 }
