@@ -15,12 +15,11 @@
 // process noise. Unlike the examples bench, the examples here are not the demo: they are given
 // OAUTH_ISSUER (one dev provider, its own process, shared by A and B), so neither has the demo's
 // APIs or BFF. Writes results/attribution.md and .json.
-import { spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { availableParallelism } from 'node:os'
 import { fileURLToPath } from 'node:url'
 import { loginCookie } from './agent.mjs'
-import { exampleServerPid, freePort, gitCommit, hasTaskset, loadAverage, median, pinnedCommand, processCpu, ROOT, writeResults } from './system.mjs'
+import { exampleServerPid, freePort, gitCommit, hasTaskset, loadAverage, median, pinnedCommand, processCpu, ROOT, startProcess, writeResults } from './system.mjs'
 import { requireWrk, runWrk } from './wrk.mjs'
 
 const env = process.env
@@ -42,24 +41,10 @@ const isSessionCookie = (name) => name === 'codegrant.session' || name.startsWit
 
 const log = (line) => process.stderr.write(`${line}\n`)
 
-/** A process of the set, pinned to the servers' CPU, in its own process group; its output kept. */
+/** A process of the set, pinned to the servers' CPU. */
 function start(command, args, childEnv) {
   const [file, argv] = pinnedCommand(command, args, settings.pin ? SERVER_CPU : undefined)
-  const child = spawn(file, argv, { cwd: ROOT, env: { PATH: env.PATH ?? '', HOME: env.HOME ?? '/root', ...childEnv }, stdio: ['ignore', 'pipe', 'pipe'], detached: true })
-  let output = ''
-  const seen = (pattern) => new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${command} ${args.join(' ')}: no ${pattern} within 60 s:\n${output}`)), 60_000)
-    const check = () => {
-      const match = pattern.exec(output)
-      if (match) { clearTimeout(timer); resolve(match) }
-    }
-    child.stdout.on('data', check)
-    child.stderr.on('data', check)
-    child.once('exit', (code) => { clearTimeout(timer); reject(new Error(`${command} ${args.join(' ')} exited with ${code}:\n${output}`)) })
-  })
-  child.stdout.on('data', (chunk) => { output += chunk })
-  child.stderr.on('data', (chunk) => { output += chunk })
-  return { child, seen, stop: () => { try { process.kill(-child.pid, 'SIGTERM') } catch {} } }
+  return startProcess(file, argv, childEnv)
 }
 
 async function measureSet(framework, set) {
@@ -113,8 +98,7 @@ async function measureSet(framework, set) {
     }
     return { set, cookieBytes: cookie.length, passes }
   } finally {
-    for (const one of started.reverse()) one.stop()
-    await new Promise((resolve) => setTimeout(resolve, 500))
+    await Promise.all(started.map((one) => one.stop()))
   }
 }
 

@@ -6,15 +6,20 @@
 // instruction), but it is what the process does, and it is decidable.
 //
 // For each framework (BENCH_INSTRUCTIONS_ONLY picks), each server runs under callgrind:
-//   A   the example, as `pnpm --dir examples/<fw> start` runs it (`node dist/server.js`, OAUTH_ISSUER
-//       of a dev provider in its own process), after serving alice's login;
-//   F   the floor of its exact shape (src/example-floors.mjs), F2 a second floor process (control).
-// Each is sent BENCH_INSTRUCTIONS_WARMUP guarded `GET /me` with A's session cookie over one
-// keep-alive connection, one after another; then its counters are zeroed (`callgrind_control
-// -z`), it is sent BENCH_INSTRUCTIONS_REQUESTS more, and the counters are dumped. Instructions
-// per request = the dump's total ÷ requests (all the process's threads: V8's compiler and GC
-// helpers included). Writes results/instructions.md and .json.
-import { execFileSync, spawn } from 'node:child_process'
+//   A   the example, as its start script runs it (`node dist/server.js`, OAUTH_ISSUER of a dev
+//       provider in its own process), after serving alice's login; counted with her cookie, then
+//       with 100 users' cookies in turn;
+//   B   a second process of it that never served a login, sent A's cookie;
+//   F   the floor of its exact shape (src/example-floors.mjs), the same two ways; F2 a second
+//       floor process (the control);
+//   M, R  the example with the memory store and with Redis (client-side cache on), each after
+//       its own login.
+// Each phase: BENCH_INSTRUCTIONS_WARMUP guarded `GET /me` one after another on one keep-alive
+// connection, then windows of BENCH_INSTRUCTIONS_REQUESTS between `callgrind_control -z` and
+// `-d` until the compiler's threads have settled (see `count`). Each count is taken apart into
+// GC, tick objects built through V8's runtime, and the rest (see STATE). Writes
+// results/<BENCH_INSTRUCTIONS_NAME>.md and .json (default: instructions).
+import { execFileSync } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { readdirSync, readFileSync, rmSync, mkdtempSync } from 'node:fs'
 import http from 'node:http'
@@ -25,7 +30,7 @@ import { loginCookie } from './agent.mjs'
 import { readDump } from './callgrind.mjs'
 import { startRedis } from './redis.mjs'
 import { sessionCookieVariants } from './session-codec.mjs'
-import { freePort, gitCommit, loadAverage, ROOT, writeResults } from './system.mjs'
+import { freePort, gitCommit, loadAverage, ROOT, startProcess, writeResults } from './system.mjs'
 
 const env = process.env
 const FLOOR_SCRIPT = fileURLToPath(new URL('./example-floors.mjs', import.meta.url))
@@ -60,36 +65,11 @@ function requireValgrind() {
   }
 }
 
-/** A process in its own group, its output kept; `valgrind`: run under callgrind, writing into `dir`. */
+/** A process of the run; with `dir`, under callgrind, writing its dumps there. */
 function start(command, args, childEnv, { cwd = ROOT, dir } = {}) {
-  const nodeFlags = command === process.execPath ? [...(env.BENCH_INSTRUCTIONS_NODE_FLAGS ?? '').split(' ').filter(Boolean), ...(settings.keep && dir ? ['--perf-basic-prof', `--logfile=${join(dir, 'v8.log')}`] : []), ...(settings.pinTicks && dir ? ['--import', PIN_TICKS] : [])] : []
+  const nodeFlags = command === process.execPath && dir ? [...(settings.keep ? ['--perf-basic-prof', `--logfile=${join(dir, 'v8.log')}`] : []), ...(settings.pinTicks ? ['--import', PIN_TICKS] : [])] : []
   const [file, argv] = dir ? ['valgrind', ['--tool=callgrind', '--separate-threads=yes', `--callgrind-out-file=${join(dir, 'callgrind.out')}`, command, ...nodeFlags, ...args]] : [command, args]
-  const child = spawn(file, argv, { cwd, env: { PATH: env.PATH ?? '', HOME: env.HOME ?? '/root', ...childEnv }, stdio: ['ignore', 'pipe', 'pipe'], detached: true })
-  let output = ''
-  child.stdout.on('data', (chunk) => { output += chunk })
-  child.stderr.on('data', (chunk) => { output += chunk })
-  const seen = (pattern, seconds = 120) => new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${command} ${args.join(' ')}: no ${pattern} within ${seconds} s:\n${output}`)), seconds * 1000)
-    const check = () => {
-      const match = pattern.exec(output)
-      if (match) { clearTimeout(timer); resolve(match) }
-    }
-    check()
-    child.stdout.on('data', check)
-    child.stderr.on('data', check)
-    child.once('exit', (code) => { clearTimeout(timer); reject(new Error(`${command} ${args.join(' ')} exited with ${code}:\n${output}`)) })
-  })
-  const exited = new Promise((resolve) => (child.exitCode !== null || child.signalCode !== null ? resolve() : child.once('exit', resolve)))
-  /** Ends the process group and waits (at most 30 s) for the process to exit: callgrind writes its last dump as it goes. */
-  const stop = async () => {
-    try {
-      process.kill(-child.pid, 'SIGTERM')
-    } catch {
-      // gone already
-    }
-    await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 30_000).unref())])
-  }
-  return { child, seen, stop }
+  return startProcess(file, argv, childEnv, { cwd })
 }
 
 /**
@@ -212,7 +192,7 @@ async function measure(framework, redis) {
     const cookies = {}
     let body
     for (const name of ['A', 'M', 'R']) {
-      await underCallgrind(name, process.execPath, ['dist/server.js'], { ...exampleEnv, ...stores[name] }, join(ROOT, 'examples', framework)).seen(/listening on http/)
+      await underCallgrind(name, process.execPath, ['dist/server.js'], { ...exampleEnv, ...stores[name] }, join(ROOT, 'examples', framework)).seen(/listening on http/, 120)
       cookies[name] = await loginCookie(`http://localhost:${ports[name]}/auth/login`, 'alice', isSessionCookie)
       const response = await fetch(`http://localhost:${ports[name]}/me`, { headers: { accept: 'application/json', cookie: cookies[name] } })
       const text = await response.text()
@@ -222,11 +202,11 @@ async function measure(framework, redis) {
     }
     // B: a second process of A's example that never serves a login (same client and cookie secret: it takes A's cookie)
     if (!settings.phases || settings.phases.test('B.one')) {
-      await underCallgrind('B', process.execPath, ['dist/server.js'], { ...exampleEnv, ...stores.A }, join(ROOT, 'examples', framework)).seen(/listening on http/)
+      await underCallgrind('B', process.execPath, ['dist/server.js'], { ...exampleEnv, ...stores.A }, join(ROOT, 'examples', framework)).seen(/listening on http/, 120)
       cookies.B = cookies.A
     }
     const user = JSON.parse(body).user
-    for (const name of ['F', 'F2']) await underCallgrind(name, process.execPath, [FLOOR_SCRIPT, framework], { BENCH_SERVER: JSON.stringify({ user }) }).seen(/listening on http/)
+    for (const name of ['F', 'F2']) await underCallgrind(name, process.execPath, [FLOOR_SCRIPT, framework], { BENCH_SERVER: JSON.stringify({ user }) }).seen(/listening on http/, 120)
     // MANY_USERS users' sessions sealed as the example seals alice's (each its own session id), sent in turn
     const many = sessionCookieVariants(cookies.A, cookieSecret, MANY_USERS)
     const result = {}

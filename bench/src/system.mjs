@@ -1,6 +1,6 @@
 // Small helpers shared by the bench scripts: loopback ports, CPU time and processes from /proc,
 // the run's commit and load, the results files.
-import { execFileSync } from 'node:child_process'
+import { execFileSync, spawn } from 'node:child_process'
 import { mkdirSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { loadavg } from 'node:os'
@@ -204,4 +204,39 @@ export function hasTaskset() {
   } catch {
     return false
   }
+}
+
+/**
+ * A process of a bench run, in its own process group, its output kept: `seen(pattern)` waits
+ * (at most `seconds`) for its output to match and gives the match, or fails with the output;
+ * `stop()` ends the group and waits (at most 30 s) for the process to exit. Started with only
+ * PATH and HOME from this environment, plus `env`.
+ */
+export function startProcess(file, argv, env, { cwd = ROOT } = {}) {
+  const child = spawn(file, argv, { cwd, env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/root', ...env }, stdio: ['ignore', 'pipe', 'pipe'], detached: true })
+  let output = ''
+  child.stdout.on('data', (chunk) => { output += chunk })
+  child.stderr.on('data', (chunk) => { output += chunk })
+  const exited = new Promise((resolve) => child.once('exit', resolve))
+  const seen = (pattern, seconds = 60) => new Promise((resolve, reject) => {
+    const what = `${file} ${argv.join(' ')}`
+    const timer = setTimeout(() => reject(new Error(`${what}: no ${pattern} within ${seconds} s:\n${output}`)), seconds * 1000)
+    const check = () => {
+      const match = pattern.exec(output)
+      if (match) { clearTimeout(timer); resolve(match) }
+    }
+    check()
+    child.stdout.on('data', check)
+    child.stderr.on('data', check)
+    child.once('exit', (code) => { clearTimeout(timer); reject(new Error(`${what} exited with ${code}:\n${output}`)) })
+  })
+  const stop = async () => {
+    try {
+      process.kill(-child.pid, 'SIGTERM')
+    } catch {
+      // gone already
+    }
+    await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 30_000).unref())])
+  }
+  return { child, seen, stop }
 }
