@@ -16,12 +16,11 @@
 //
 // BENCH_EXAMPLES_PROFILE=<dir>: every server process also runs under V8's CPU profiler (as with --cpu-prof;
 // profiles in <dir>, CPU.<pid>.cpuprofile, one per process, with the requests each served printed at the end: read them with src/cpuprofile.mjs).
-import { spawn } from 'node:child_process'
-import { mkdirSync, readFileSync } from 'node:fs'
+import { mkdirSync } from 'node:fs'
 import { availableParallelism, cpus, release, totalmem } from 'node:os'
 import { fileURLToPath } from 'node:url'
 import { loginCookie } from './agent.mjs'
-import { cpuBusy, exampleServerPid, freePort, gitCommit, hasTaskset, loadAverage, median, pinnedCommand, processCpu, ROOT, verdictCell, writeResults } from './system.mjs'
+import { cpuBusy, exampleServerPid, freePort, gitCommit, hasTaskset, loadAverage, median, pinnedCommand, processCpu, startProcess, verdictCell, writeResults } from './system.mjs'
 import { requireWrk, runWrk } from './wrk.mjs'
 
 const env = process.env
@@ -48,79 +47,37 @@ function log(line) {
 }
 
 /**
- * The environment a user's shell gives the example (PATH, HOME) and PORT; nothing else of the
- * bench's (no NODE_ENV, no OAUTH_*): the example runs as `pnpm --dir examples/<fw> start` runs it.
- * The floors get the same.
+ * The environment a user's shell gives the example: PORT here, PATH and HOME from `startProcess`;
+ * nothing else of the bench's (no NODE_ENV, no OAUTH_*): the example runs as
+ * `pnpm --dir examples/<fw> start` runs it. The floors get the same.
  */
 function userEnv(port, extra = {}) {
   // Node refuses --cpu-prof in NODE_OPTIONS: a preloaded script does what it does (src/cpu-prof-preload.cjs)
   const profile = settings.profile ? { NODE_OPTIONS: `--require ${PRELOAD}`, BENCH_CPU_PROF_DIR: settings.profile } : {}
-  return { PATH: env.PATH ?? '', HOME: env.HOME ?? '/root', PORT: String(port), ...profile, ...extra }
+  return { PORT: String(port), ...profile, ...extra }
 }
 
-/** Spawns `command` pinned to the servers' CPU (its children inherit it), in its own process group. */
-function spawnPinned(command, args, childEnv) {
+/** Starts `command` pinned to the servers' CPU (its children inherit it), in its own process group; resolves once it listens. */
+async function startPinned(command, args, childEnv) {
   const [file, argv] = pinnedCommand(command, args, settings.pin ? SERVER_CPU : undefined)
-  return spawn(file, argv, { cwd: ROOT, env: childEnv, stdio: ['ignore', 'pipe', 'pipe'], detached: true })
-}
-
-/** Resolves once the process printed `listening on`; rejects if it exits first or takes over 60 s. */
-function listening(child, name) {
-  let output = ''
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${name} did not listen within 60 s:\n${output}`)), 60_000)
-    const onData = (chunk) => {
-      output += chunk
-      if (/listening on http:\/\/\S+/.test(output)) {
-        clearTimeout(timer)
-        resolve(() => output)
-      }
-    }
-    child.stdout.on('data', onData)
-    child.stderr.on('data', onData)
-    child.once('exit', (code) => { clearTimeout(timer); reject(new Error(`${name} exited with ${code} before listening:\n${output}`)) })
-  })
+  const started = startProcess(file, argv, childEnv)
+  await started.seen(/listening on http:\/\/\S+/)
+  return started
 }
 
 /** Starts the example as users do; its server's pid and how to stop it (the whole process group, as Ctrl-C does). */
 async function startExample(framework) {
   const port = await freePort()
-  const child = spawnPinned('pnpm', ['--dir', `examples/${framework}`, 'start'], userEnv(port))
-  const output = await listening(child, `examples/${framework}`)
-  const pid = exampleServerPid(child.pid, framework)
-  return { name: 'example', port, pid, output, served: 0, stop: () => stopGroup(child, pid) }
+  const example = await startPinned('pnpm', ['--dir', `examples/${framework}`, 'start'], userEnv(port))
+  const pid = exampleServerPid(example.child.pid, framework)
+  return { name: 'example', port, pid, served: 0, stop: () => example.stop(pid) }
 }
 
 /** Starts a floor of the example's shape (the same environment), answering `user` on /me. */
 async function startFloor(framework, name, user) {
   const port = await freePort()
-  const child = spawnPinned(process.execPath, [FLOOR_SCRIPT, framework], userEnv(port, { BENCH_SERVER: JSON.stringify({ user }) }))
-  const output = await listening(child, `${framework} ${name}`)
-  return { name, port, pid: child.pid, output, served: 0, stop: () => stopGroup(child, child.pid) }
-}
-
-/**
- * SIGTERM to the process group (as Ctrl-C does), SIGKILL after 10 s; resolves when the group's
- * leader and the server process are gone (a profile is written when the server exits).
- */
-async function stopGroup(child, server) {
-  if (child.exitCode === null && child.signalCode === null) {
-    await new Promise((resolve) => {
-      const timer = setTimeout(() => { try { process.kill(-child.pid, 'SIGKILL') } catch {} }, 10_000)
-      child.once('exit', () => { clearTimeout(timer); resolve() })
-      try { process.kill(-child.pid, 'SIGTERM') } catch { resolve() }
-    })
-  }
-  for (const deadline = Date.now() + 10_000; Date.now() < deadline && alive(server); ) await new Promise((resolve) => setTimeout(resolve, 50))
-  if (alive(server)) process.kill(server, 'SIGKILL')
-}
-
-function alive(pid) {
-  try {
-    return !readFileSync(`/proc/${pid}/stat`, 'utf8').includes(') Z ')
-  } catch {
-    return false
-  }
+  const floor = await startPinned(process.execPath, [FLOOR_SCRIPT, framework], userEnv(port, { BENCH_SERVER: JSON.stringify({ user }) }))
+  return { name, port, pid: floor.child.pid, served: 0, stop: () => floor.stop() }
 }
 
 /** Checks a server answers /me with the session cookie: 200 and `body` when given; returns the body. */

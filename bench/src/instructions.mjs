@@ -149,8 +149,9 @@ async function count(server, cookies, body, warmup) {
 }
 
 /**
- * The counted phases, in order: which process, which cookies, and the warm-up before (a process's
- * second phase continues its first's warm state, so it needs less).
+ * The counted phases, in order: which process, and whose cookies (`one`: the process's own user,
+ * alice; `many`: MANY_USERS users in turn). A process's second phase continues its first's warm
+ * state, so it is warmed up for a fifth as long.
  */
 const PHASES = [
   ['A', 'one'],
@@ -189,10 +190,14 @@ async function measure(framework, redis) {
       M: { OAUTH_SESSION_STORE: 'memory' },
       R: { OAUTH_REDIS_URL: redis.url, OAUTH_REDIS_PREFIX: `instructions-${framework}-${randomBytes(4).toString('hex')}:` },
     }
+    const picked = PHASES.filter(([name, sessions]) => !settings.phases || settings.phases.test(`${name}.${sessions}`))
+    // only the processes a picked phase counts are started (A always: its login gives the cookie and /me's body)
+    const needed = (name) => name === 'A' || picked.some(([phase]) => phase === name)
+    const example = (name, store) => underCallgrind(name, process.execPath, ['dist/server.js'], { ...exampleEnv, ...store }, join(ROOT, 'examples', framework)).seen(/listening on http/, 120)
     const cookies = {}
     let body
-    for (const name of ['A', 'M', 'R']) {
-      await underCallgrind(name, process.execPath, ['dist/server.js'], { ...exampleEnv, ...stores[name] }, join(ROOT, 'examples', framework)).seen(/listening on http/, 120)
+    for (const name of ['A', 'M', 'R'].filter(needed)) {
+      await example(name, stores[name])
       cookies[name] = await loginCookie(`http://localhost:${ports[name]}/auth/login`, 'alice', isSessionCookie)
       const response = await fetch(`http://localhost:${ports[name]}/me`, { headers: { accept: 'application/json', cookie: cookies[name] } })
       const text = await response.text()
@@ -200,19 +205,18 @@ async function measure(framework, redis) {
       if (body !== undefined && text !== body) throw new Error(`${name} answers /me differently from A`)
       body = text
     }
-    // B: a second process of A's example that never serves a login (same client and cookie secret: it takes A's cookie)
-    if (!settings.phases || settings.phases.test('B.one')) {
-      await underCallgrind('B', process.execPath, ['dist/server.js'], { ...exampleEnv, ...stores.A }, join(ROOT, 'examples', framework)).seen(/listening on http/, 120)
-      cookies.B = cookies.A
-    }
+    // B, a second process of A's example that never serves a login, and the floors are sent A's cookie
+    // (B: the same client and cookie secret; the floors read no cookie)
+    for (const name of ['B', 'F', 'F2']) cookies[name] = cookies.A
+    if (needed('B')) await example('B', stores.A)
     const user = JSON.parse(body).user
-    for (const name of ['F', 'F2']) await underCallgrind(name, process.execPath, [FLOOR_SCRIPT, framework], { BENCH_SERVER: JSON.stringify({ user }) }).seen(/listening on http/, 120)
+    for (const name of ['F', 'F2'].filter(needed)) await underCallgrind(name, process.execPath, [FLOOR_SCRIPT, framework], { BENCH_SERVER: JSON.stringify({ user }) }).seen(/listening on http/, 120)
     // MANY_USERS users' sessions sealed as the example seals alice's (each its own session id), sent in turn
     const many = sessionCookieVariants(cookies.A, cookieSecret, MANY_USERS)
     const result = {}
-    for (const [name, sessions] of PHASES.filter(([name, sessions]) => !settings.phases || settings.phases.test(`${name}.${sessions}`))) {
+    for (const [name, sessions] of picked) {
       log(`  ${framework} ${name}, ${sessions === 'one' ? 'one user' : `${MANY_USERS} users in turn`}:`)
-      const sent = sessions === 'many' ? many : [name.startsWith('F') ? cookies.A : cookies[name]]
+      const sent = sessions === 'many' ? many : [cookies[name]]
       result[`${name}.${sessions}`] = await count(servers[name], sent, body, result[`${name}.one`] ? settings.warmup / 5 : settings.warmup)
     }
     return { framework, cookieBytes: cookies.A.length, perRequest: result }
@@ -245,6 +249,8 @@ const LINES = [
 function render(machine, results) {
   const k = (n) => (n / 1000).toFixed(1)
   const row = (framework, key, w) => `| ${framework} | ${LABELS[key]} | ${k(w.total)} | ${k(w.main)} | ${k(w.gc)} (${w.scavengesPer1000.toFixed(1)}) | ${k(w.tickRuntime)} (${w.tickRuntimeCalls.toFixed(1)}) | ${k(w.background)} | **${k(w.own)}** |`
+  // the lines whose two phases were counted (BENCH_INSTRUCTIONS_PHASES may leave some out)
+  const lines = LINES.filter(([, top, bottom]) => results.every(({ perRequest: p }) => p[top] && p[bottom]))
   const cell = (top, bottom, target) => `${(top / bottom).toFixed(3)}${target === undefined ? '' : top / bottom >= target ? ' ✅' : ' ❌'}`
   return [
     `Command: \`${[...Object.entries(env).filter(([key]) => key.startsWith('BENCH_')).map(([key, v]) => `${key}=${v}`), 'pnpm --dir bench instructions'].join(' ')}\``,
@@ -257,9 +263,11 @@ function render(machine, results) {
     '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |',
     ...results.flatMap(({ framework, perRequest }) => Object.keys(LABELS).filter((key) => perRequest[key]).map((key) => row(framework, key, perRequest[key]))),
     '',
-    `| line | ${results.map((r) => `${r.framework}: own | all threads`).join(' | ')} | target |`,
-    `| --- | ${results.map(() => '---: | ---:').join(' | ')} | ---: |`,
-    ...LINES.filter(([, top, bottom]) => results.every(({ perRequest: p }) => p[top] && p[bottom])).map(([label, top, bottom, target]) => `| ${label} | ${results.map(({ perRequest: p }) => `${cell(p[top].own, p[bottom].own, target)} | ${(p[top].total / p[bottom].total).toFixed(3)}`).join(' | ')} | ${target === undefined ? ({ 'M.one': 'within the control', 'F.one': '1.000' }[top] ?? '—') : `≥ ${target}`} |`),
+    ...(lines.length === 0 ? [] : [
+      `| line | ${results.map((r) => `${r.framework}: own | all threads`).join(' | ')} | target |`,
+      `| --- | ${results.map(() => '---: | ---:').join(' | ')} | ---: |`,
+    ]),
+    ...lines.map(([label, top, bottom, target]) => `| ${label} | ${results.map(({ perRequest: p }) => `${cell(p[top].own, p[bottom].own, target)} | ${(p[top].total / p[bottom].total).toFixed(3)}`).join(' | ')} | ${target === undefined ? ({ 'M.one': 'within the control', 'F.one': '1.000' }[top] ?? '—') : `≥ ${target}`} |`),
     '',
   ].join('\n')
 }

@@ -209,8 +209,10 @@ export function hasTaskset() {
 /**
  * A process of a bench run, in its own process group, its output kept: `seen(pattern)` waits
  * (at most `seconds`) for its output to match and gives the match, or fails with the output;
- * `stop()` ends the group and waits (at most 30 s) for the process to exit. Started with only
- * PATH and HOME from this environment, plus `env`.
+ * `stop(server)` ends the group as Ctrl-C does (SIGTERM, SIGKILL after 10 s) and resolves once the
+ * process and `server` (the pid that serves, when the process is a launcher such as pnpm) are
+ * gone: a profile or callgrind's last dump is written as a process exits. Started with only PATH
+ * and HOME from this environment, plus `env`.
  */
 export function startProcess(file, argv, env, { cwd = ROOT } = {}) {
   const child = spawn(file, argv, { cwd, env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/root', ...env }, stdio: ['ignore', 'pipe', 'pipe'], detached: true })
@@ -230,13 +232,31 @@ export function startProcess(file, argv, env, { cwd = ROOT } = {}) {
     child.stderr.on('data', check)
     child.once('exit', (code) => { clearTimeout(timer); reject(new Error(`${what} exited with ${code}:\n${output}`)) })
   })
-  const stop = async () => {
+  const signal = (name) => {
     try {
-      process.kill(-child.pid, 'SIGTERM')
+      process.kill(-child.pid, name)
     } catch {
       // gone already
     }
-    await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 30_000).unref())])
+  }
+  const stop = async (server = child.pid) => {
+    if (child.exitCode === null && child.signalCode === null) {
+      const kill = setTimeout(() => signal('SIGKILL'), 10_000)
+      signal('SIGTERM')
+      await exited
+      clearTimeout(kill)
+    }
+    for (const deadline = Date.now() + 10_000; Date.now() < deadline && isAlive(server); ) await new Promise((resolve) => setTimeout(resolve, 50))
+    if (isAlive(server)) process.kill(server, 'SIGKILL')
   }
   return { child, seen, stop }
+}
+
+/** Whether `pid` runs (a zombie, exited and not yet reaped, does not). */
+export function isAlive(pid) {
+  try {
+    return !readFileSync(`/proc/${pid}/stat`, 'utf8').includes(') Z ')
+  } catch {
+    return false
+  }
 }
